@@ -1,0 +1,66 @@
+namespace WoodFisher.Kernels;
+
+/// <summary>
+/// Inverse blocks living on one backend: full c_i × c_i row-major storage per block, blocks consecutive in
+/// the order of <see cref="BlockLayout"/> (block b starts at element <see cref="BlockLayout.SquareOffset"/>).
+/// </summary>
+public interface IBlockStorage : IDisposable
+{
+    /// <summary>The block partition.</summary>
+    BlockLayout Layout { get; }
+
+    /// <summary>Element type of the stored blocks.</summary>
+    Precision Precision { get; }
+}
+
+/// <summary>
+/// The kernel interface of the curvature core. One implementation per backend (SIMD CPU, ILGPU); callers never
+/// branch on which one they hold. Every vector argument is float64 at the interface; a backend converts to its
+/// storage precision internally. Gradient matrices are row-major (rows × d).
+/// </summary>
+public interface ICurvatureBackend : IDisposable
+{
+    /// <summary>Short human-readable name, e.g. "cpu-avx512" or "ilgpu-cuda".</summary>
+    string Name { get; }
+
+    /// <summary>Allocates zeroed block storage for <paramref name="layout"/>.</summary>
+    IBlockStorage Allocate(BlockLayout layout, Precision precision);
+
+    /// <summary>Sets every block to <paramref name="value"/>·I.</summary>
+    void SetScaledIdentity(IBlockStorage storage, double value);
+
+    /// <summary>Uploads all blocks (length <see cref="BlockLayout.SquareLength"/>).</summary>
+    void Write(IBlockStorage storage, ReadOnlySpan<double> blocks);
+
+    /// <summary>Downloads all blocks (length <see cref="BlockLayout.SquareLength"/>).</summary>
+    void Read(IBlockStorage storage, Span<double> blocks);
+
+    /// <summary>Downloads block <paramref name="block"/> (length c_b²).</summary>
+    void ReadBlock(IBlockStorage storage, int block, Span<double> destination);
+
+    /// <summary>
+    /// Sequential Sherman–Morrison updates, for each row g of <paramref name="gradients"/> in order and each block:
+    /// F⁻¹ ← F⁻¹ − (F⁻¹g)(F⁻¹g)ᵀ / (N + gᵀF⁻¹g), with g restricted to the block and N = <paramref name="normalizer"/>.
+    /// </summary>
+    void RankOneUpdates(IBlockStorage storage, ReadOnlySpan<double> gradients, int rows, double normalizer);
+
+    /// <summary>
+    /// The same result as <see cref="RankOneUpdates"/> for all <paramref name="rows"/> gradients at once, per block:
+    /// U = F⁻¹Gᵀ, S = N·I + GU, F⁻¹ ← F⁻¹ − U S⁻¹ Uᵀ (G restricted to the block's columns).
+    /// </summary>
+    void RankKUpdate(IBlockStorage storage, ReadOnlySpan<double> gradients, int rows, double normalizer);
+
+    /// <summary>Writes the diagonal of every block, in coordinate order (length d).</summary>
+    void Diagonal(IBlockStorage storage, Span<double> diagonal);
+
+    /// <summary>
+    /// Block-diagonal product: for each of <paramref name="count"/> row-major vectors v (count × d), result = F⁻¹v.
+    /// </summary>
+    void Multiply(IBlockStorage storage, ReadOnlySpan<double> vectors, Span<double> result, int count);
+
+    /// <summary>
+    /// Joint OBS update, independently per block with Q = the block's coordinates flagged in <paramref name="remove"/>:
+    /// w ← w − F⁻¹E_Q([F⁻¹]_QQ)⁻¹w_Q, after which w_Q is set exactly to zero. Blocks with empty Q are untouched.
+    /// </summary>
+    void ObsUpdate(IBlockStorage storage, Span<double> weights, ReadOnlySpan<bool> remove);
+}

@@ -1,0 +1,167 @@
+namespace WoodFisher.Kernels;
+
+/// <summary>
+/// The block-diagonal inverse F̂⁻¹ of the damped empirical Fisher, as built by <see cref="WoodFisherBuilder"/>,
+/// and the questions a pruner or a study asks of it. Indices are global coordinates in [0, d).
+/// </summary>
+public sealed class WoodFisherInverse : IDisposable
+{
+    internal WoodFisherInverse(ICurvatureBackend backend, IBlockStorage storage, double damping, double normalizer, long samples, bool ownsBackend)
+    {
+        Backend = backend;
+        Storage = storage;
+        Damping = damping;
+        Normalizer = normalizer;
+        SampleCount = samples;
+        OwnsBackend = ownsBackend;
+    }
+
+    internal ICurvatureBackend Backend { get; }
+
+    internal IBlockStorage Storage { get; }
+
+    internal bool OwnsBackend { get; }
+
+    /// <summary>The block partition.</summary>
+    public BlockLayout Layout => Storage.Layout;
+
+    /// <summary>Dimension d.</summary>
+    public int Dimension => Storage.Layout.Dimension;
+
+    /// <summary>Storage precision.</summary>
+    public Precision Precision => Storage.Precision;
+
+    /// <summary>Name of the backend holding the blocks.</summary>
+    public string BackendName => Backend.Name;
+
+    /// <summary>Damping λ.</summary>
+    public double Damping { get; }
+
+    /// <summary>Normalizer N used in the updates.</summary>
+    public double Normalizer { get; }
+
+    /// <summary>Number of gradient rows that entered (after mini-batch averaging).</summary>
+    public long SampleCount { get; }
+
+    /// <summary>Bytes held by the blocks.</summary>
+    public long Bytes => Layout.SquareLength * (Precision == Precision.Float32 ? 4 : 8);
+
+    /// <summary>The diagonal [F̂⁻¹]_qq for all q (length d).</summary>
+    public double[] Diagonal()
+    {
+        var d = new double[Dimension];
+        Backend.Diagonal(Storage, d);
+        return d;
+    }
+
+    /// <summary>Block <paramref name="block"/> as a dense c_b × c_b row-major array.</summary>
+    public double[] Block(int block)
+    {
+        var c = Layout.Size(block);
+        var dst = new double[c * c];
+        Backend.ReadBlock(Storage, block, dst);
+        return dst;
+    }
+
+    /// <summary>Column q of F̂⁻¹ restricted to q's block (length c_b; the rest of the column is zero).</summary>
+    public double[] Column(int q)
+    {
+        var (b, local) = Layout.Locate(q);
+        var c = Layout.Size(b);
+        var block = Block(b);
+        var col = new double[c];
+        for (var i = 0; i < c; i++)
+        {
+            col[i] = block[(i * c) + local];
+        }
+
+        return col;
+    }
+
+    /// <summary>The principal sub-matrix [F̂⁻¹]_QQ for global indices Q that all lie in one block (|Q| × |Q|, row-major).</summary>
+    public double[] SubMatrix(ReadOnlySpan<int> indices)
+    {
+        if (indices.Length == 0)
+        {
+            return [];
+        }
+
+        var (b, _) = Layout.Locate(indices[0]);
+        var off = Layout.Offset(b);
+        var c = Layout.Size(b);
+        var block = Block(b);
+        var k = indices.Length;
+        var sub = new double[k * k];
+        for (var i = 0; i < k; i++)
+        {
+            var li = indices[i] - off;
+            if (li < 0 || li >= c)
+            {
+                throw new ArgumentException($"Index {indices[i]} is not in block {b} (coordinates {off}..{off + c - 1}) with index {indices[0]}.", nameof(indices));
+            }
+
+            for (var j = 0; j < k; j++)
+            {
+                sub[(i * k) + j] = block[(li * c) + (indices[j] - off)];
+            }
+        }
+
+        return sub;
+    }
+
+    /// <summary>F̂⁻¹v for one vector (length d).</summary>
+    public double[] Multiply(ReadOnlySpan<double> v)
+    {
+        var r = new double[Dimension];
+        Multiply(v, r, 1);
+        return r;
+    }
+
+    /// <summary>F̂⁻¹v for <paramref name="count"/> row-major vectors (count × d).</summary>
+    public void Multiply(ReadOnlySpan<double> vectors, Span<double> result, int count)
+    {
+        if (vectors.Length != (long)count * Dimension || result.Length != vectors.Length)
+        {
+            throw new ArgumentException($"Expected {count} × {Dimension} vectors and result, got {vectors.Length} and {result.Length} elements.");
+        }
+
+        Backend.Multiply(Storage, vectors, result, count);
+    }
+
+    /// <summary>The quadratic form vᵀF̂⁻¹v.</summary>
+    public double QuadraticForm(ReadOnlySpan<double> v)
+    {
+        var u = Multiply(v);
+        var s = 0.0;
+        for (var i = 0; i < u.Length; i++)
+        {
+            s += u[i] * v[i];
+        }
+
+        return s;
+    }
+
+    /// <summary>
+    /// Joint OBS update per block: w ← w − F̂⁻¹E_Q([F̂⁻¹]_QQ)⁻¹w_Q with Q the flagged coordinates of each block;
+    /// flagged weights end exactly at zero.
+    /// </summary>
+    public void ObsUpdate(Span<double> weights, ReadOnlySpan<bool> remove)
+    {
+        if (weights.Length != Dimension || remove.Length != Dimension)
+        {
+            throw new ArgumentException($"Weights and mask must have length {Dimension}, got {weights.Length} and {remove.Length}.");
+        }
+
+        Backend.ObsUpdate(Storage, weights, remove);
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        Storage.Dispose();
+        if (OwnsBackend)
+        {
+            Backend.Dispose();
+        }
+    }
+}

@@ -1,0 +1,29 @@
+namespace WoodFisher.Kernels;
+
+/// <summary>Options of the block-diagonal WoodFisher inverse F̂⁻¹, F̂ = λI + (1/N) Σₙ gₙgₙᵀ.</summary>
+public sealed record WoodFisherOptions
+{
+    /// <summary>Block size c (≥ 1).</summary>
+    public int BlockSize { get; init; } = 100;
+
+    /// <summary>Damping λ (&gt; 0, finite).</summary>
+    public double Damping { get; init; } = 1e-5;
+
+    /// <summary>Normalizer N; null means the number of gradient rows that enter (after mini-batch averaging).</summary>
+    public double? Normalizer { get; init; }
+
+    /// <summary>Optional segment (layer) lengths summing to d; blocks restart at each boundary.</summary>
+    public IReadOnlyList<int>? Segments { get; init; }
+
+    /// <summary>How the inverse is computed.</summary>
+    public WoodburyStrategy Strategy { get; init; } = WoodburyStrategy.Auto;
+
+    /// <summary>Which backend runs the kernels.</summary>
+    public BackendKind Backend { get; init; } = BackendKind.Auto;
+
+    /// <summary>Storage precision.</summary>
+    public Precision Precision { get; init; } = Precision.Float32;
+
+    /// <summary>Gradients averaged in groups of this many rows before they enter (the paper's Fisher mini-batch size).</summary>
+    public int MiniBatch { get; init; } = 1;
+}
