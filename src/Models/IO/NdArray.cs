@@ -14,22 +14,20 @@ public sealed class NdArray
 
     /// <summary>Wraps <paramref name="data"/> (not copied) as an array of the given shape.</summary>
     /// <param name="data">Elements in C order; the element type picks the dtype (float, double, Half, int, long, bool, byte).</param>
-    /// <param name="shape">Dimensions; their product must equal <c>data.Length</c>. Empty for a scalar.</param>
+    /// <param name="shape">Dimensions; their product must equal <c>data.Length</c>. Omitted or empty: 1-D of <c>data.Length</c>
+    /// (use <see cref="Scalar{T}"/> for a 0-D array).</param>
     /// <exception cref="ArgumentException">The shape does not match the data, or a dimension is negative.</exception>
     public static NdArray Create<T>(T[] data, params long[] shape) where T : unmanaged
     {
         ArgumentNullException.ThrowIfNull(data);
-        return new NdArray(DTypes.Of<T>(), data, shape);
+        return new NdArray(DTypes.Of<T>(), data, shape is null or { Length: 0 } ? [data.Length] : shape);
     }
 
-    /// <summary>Copies <paramref name="data"/> into a new array of the given shape (1-D of <c>data.Length</c> when shape is empty and data is not a single element).</summary>
-    public static NdArray FromSpan<T>(ReadOnlySpan<T> data, params long[] shape) where T : unmanaged
-    {
-        shape ??= [];
-        if (shape.Length == 0 && data.Length != 1)
-            shape = [data.Length];
-        return Create(data.ToArray(), shape);
-    }
+    /// <summary>A 0-D array (shape <c>()</c>) holding one value.</summary>
+    public static NdArray Scalar<T>(T value) where T : unmanaged => new(DTypes.Of<T>(), new[] { value }, []);
+
+    /// <summary>Copies <paramref name="data"/> into a new array of the given shape (1-D of <c>data.Length</c> when omitted).</summary>
+    public static NdArray FromSpan<T>(ReadOnlySpan<T> data, params long[] shape) where T : unmanaged => Create(data.ToArray(), shape);
 
     /// <summary>A zero-filled array of the given dtype and shape.</summary>
     public static NdArray Zeros(DType dtype, params long[] shape)

@@ -129,6 +129,11 @@ public static class Npy
         if (fortran)
             throw new NotSupportedException($"{source}: Fortran-order arrays are not supported; save a C-order copy (np.ascontiguousarray(a))");
         var dtype = ParseDescr(descr, source);
+        try { _ = checked(NdArray.ElementCount(shape, nameof(shape)) * dtype.ItemSize()); }
+        catch (Exception e) when (e is ArgumentException or OverflowException)
+        {
+            throw new InvalidDataException($"{source}: shape ({string.Join(", ", shape)}) in the header at byte {8 + lengthBytes} overflows a 64-bit byte count");
+        }
         return new NpyHeader(dtype, shape, major, dataOffset);
     }
 
