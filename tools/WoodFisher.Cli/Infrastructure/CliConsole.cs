@@ -10,10 +10,13 @@ namespace WoodFisher.Cli.Infrastructure;
 internal static class CliConsole
 {
     /// <summary>True when stdout is a terminal a person is watching (not redirected, not CI).</summary>
-    public static bool IsInteractive =>
-        !Console.IsOutputRedirected
+    public static bool IsInteractive => InteractiveOverride ??
+        (!Console.IsOutputRedirected
         && !string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase)
-        && AnsiConsole.Profile.Capabilities.Interactive;
+        && AnsiConsole.Profile.Capabilities.Interactive);
+
+    /// <summary>Tests set this to force plain (false) or rich (true) output; null detects.</summary>
+    public static bool? InteractiveOverride { get; set; }
 
     /// <summary>Renders a Spectre widget to the terminal.</summary>
     public static void Render(IRenderable renderable) => AnsiConsole.Write(renderable);
