@@ -32,7 +32,7 @@ public static class Idx
         source ??= (stream as FileStream)?.Name ?? "<stream>";
         var peek = new BufferedStream(stream, 1 << 16);
         Span<byte> first = stackalloc byte[2];
-        int got = peek.Read(first);
+        int got = peek.ReadAtLeast(first, 2, throwOnEndOfStream: false);
         if (got == 2 && first[0] == 0x1f && first[1] == 0x8b)
         {
             var rest = new PrefixStream(first.ToArray(), peek);
@@ -52,7 +52,7 @@ public static class Idx
     private static NdArray ReadRaw(Stream s, string source)
     {
         Span<byte> magic = stackalloc byte[4];
-        ReadExactly(s, magic, source, 0, "the IDX magic number");
+        StreamIO.ReadExactly(s, magic, source, 0, "the IDX magic number");
         if (magic[0] != 0 || magic[1] != 0)
             throw new InvalidDataException($"{source}: not an IDX file (magic {Convert.ToHexString(magic)} at byte 0 should start with 0000)");
         var dtype = magic[2] switch
@@ -68,7 +68,7 @@ public static class Idx
             throw new InvalidDataException($"{source}: IDX rank {rank} at byte 3 is out of range 1..16");
         var dims = new long[rank];
         Span<byte> dimBytes = stackalloc byte[4 * rank];
-        ReadExactly(s, dimBytes, source, 4, "the IDX dimensions");
+        StreamIO.ReadExactly(s, dimBytes, source, 4, "the IDX dimensions");
         long count = 1;
         for (int i = 0; i < rank; i++)
         {
@@ -210,18 +210,6 @@ public static class Idx
                 default: BinaryPrimitives.WriteDoubleBigEndian(buf, array.AsSpan<double>()[i]); break;
             }
             stream.Write(buf);
-        }
-    }
-
-    private static void ReadExactly(Stream s, Span<byte> buffer, string source, long offset, string what)
-    {
-        int total = 0;
-        while (total < buffer.Length)
-        {
-            int n = s.Read(buffer[total..]);
-            if (n == 0)
-                throw new InvalidDataException($"{source}: truncated at byte {offset + total} while reading {what}");
-            total += n;
         }
     }
 

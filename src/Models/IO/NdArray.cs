@@ -23,6 +23,9 @@ public sealed class NdArray
         return new NdArray(DTypes.Of<T>(), data, shape is null or { Length: 0 } ? [data.Length] : shape);
     }
 
+    /// <summary>Like <see cref="Create{T}"/> but an empty shape means a scalar.</summary>
+    internal static NdArray CreateExact<T>(T[] data, long[] shape) where T : unmanaged => new(DTypes.Of<T>(), data, shape);
+
     /// <summary>A 0-D array (shape <c>()</c>) holding one value.</summary>
     public static NdArray Scalar<T>(T value) where T : unmanaged => new(DTypes.Of<T>(), new[] { value }, []);
 

@@ -55,23 +55,20 @@ public static class Npy
     /// E.g. <c>[-1, 784]</c> requires a 2-D array with 784 columns.</param>
     /// <returns>An array whose <see cref="NdArray.DType"/> is <see cref="DType.Float32"/>.</returns>
     /// <exception cref="InvalidDataException">The dtype is not floating point, or the shape differs.</exception>
-    public static NdArray ReadFloat32(string path, params long[]? expectedShape)
-    {
-        var array = Read(path);
-        if (!array.DType.IsFloatingPoint())
-            throw new InvalidDataException($"{path}: expected floating-point data but the file holds {array.DType}");
-        CheckShape(path, array.ShapeInt64(), expectedShape);
-        return array.DType == DType.Float32 ? array : NdArray.Create(array.ToFloat32(), array.ShapeInt64());
-    }
+    public static NdArray ReadFloat32(string path, params long[]? expectedShape) => ReadFloating(path, DType.Float32, expectedShape);
 
     /// <summary>Reads a .npy file as float64 (any float dtype converted), checking the shape as <see cref="ReadFloat32"/> does.</summary>
-    public static NdArray ReadFloat64(string path, params long[]? expectedShape)
+    public static NdArray ReadFloat64(string path, params long[]? expectedShape) => ReadFloating(path, DType.Float64, expectedShape);
+
+    private static NdArray ReadFloating(string path, DType want, long[]? expectedShape)
     {
         var array = Read(path);
         if (!array.DType.IsFloatingPoint())
             throw new InvalidDataException($"{path}: expected floating-point data but the file holds {array.DType}");
         CheckShape(path, array.ShapeInt64(), expectedShape);
-        return array.DType == DType.Float64 ? array : NdArray.Create(array.ToFloat64(), array.ShapeInt64());
+        if (array.DType == want)
+            return array;
+        return want == DType.Float32 ? NdArray.CreateExact(array.ToFloat32(), array.ShapeInt64()) : NdArray.CreateExact(array.ToFloat64(), array.ShapeInt64());
     }
 
     internal static void CheckShape(string source, long[] actual, long[]? expected)

@@ -76,6 +76,7 @@ public class NpyTests
         {
             Assert.That(s.Rank, Is.Zero);
             Assert.That(s.GetData<double>(), Is.EqualTo(new[] { 2.5 }));
+            Assert.That(Npy.ReadFloat32(dir.File("s.npy")).Rank, Is.Zero, "conversion keeps a scalar 0-D");
             Assert.That(e.Shape, Is.EqualTo(new long[] { 0, 7 }));
             Assert.That(e.Length, Is.Zero);
         });
