@@ -1,0 +1,245 @@
+using System.Buffers.Binary;
+using System.IO.Compression;
+using WoodFisher.IO;
+
+namespace WoodFisher.Models.Data;
+
+/// <summary>
+/// The IDX format of MNIST and Fashion-MNIST: magic <c>00 00 TT NN</c> (TT = element type, NN = number of
+/// dimensions), NN big-endian 32-bit dimensions, then the elements big-endian in C order. Images are
+/// <c>0x00000803</c> (ubyte, n × rows × cols), labels <c>0x00000801</c> (ubyte, n). Files may be gzip-compressed
+/// (detected by the bytes <c>1f 8b</c>, whatever the file name).
+/// </summary>
+public static class Idx
+{
+    /// <summary>Magic number of an image file (unsigned bytes, 3 dimensions).</summary>
+    public const int ImagesMagic = 0x00000803;
+
+    /// <summary>Magic number of a label file (unsigned bytes, 1 dimension).</summary>
+    public const int LabelsMagic = 0x00000801;
+
+    /// <summary>Reads an IDX file (raw or gzip). Element types ubyte (0x08), int32 (0x0C), float32 (0x0D), float64 (0x0E) are read.</summary>
+    public static NdArray Read(string path)
+    {
+        using var stream = File.OpenRead(path);
+        return Read(stream, path);
+    }
+
+    /// <summary>Reads an IDX array from <paramref name="stream"/>, decompressing gzip when the stream starts with 1f 8b.</summary>
+    public static NdArray Read(Stream stream, string? source = null)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        source ??= (stream as FileStream)?.Name ?? "<stream>";
+        var peek = new BufferedStream(stream, 1 << 16);
+        Span<byte> first = stackalloc byte[2];
+        int got = peek.ReadAtLeast(first, 2, throwOnEndOfStream: false);
+        if (got == 2 && first[0] == 0x1f && first[1] == 0x8b)
+        {
+            var rest = new PrefixStream(first.ToArray(), peek);
+            using var gz = new GZipStream(rest, CompressionMode.Decompress);
+            try
+            {
+                return ReadRaw(gz, source);
+            }
+            catch (InvalidDataException ex) when (!ex.Message.StartsWith(source, StringComparison.Ordinal))
+            {
+                throw new InvalidDataException($"{source}: corrupt gzip stream: {ex.Message}", ex);
+            }
+        }
+        return ReadRaw(new PrefixStream(first[..got].ToArray(), peek), source);
+    }
+
+    private static NdArray ReadRaw(Stream s, string source)
+    {
+        Span<byte> magic = stackalloc byte[4];
+        StreamIO.ReadExactly(s, magic, source, 0, "the IDX magic number");
+        if (magic[0] != 0 || magic[1] != 0)
+            throw new InvalidDataException($"{source}: not an IDX file (magic {Convert.ToHexString(magic)} at byte 0 should start with 0000)");
+        var dtype = magic[2] switch
+        {
+            0x08 => DType.UInt8,
+            0x0C => DType.Int32,
+            0x0D => DType.Float32,
+            0x0E => DType.Float64,
+            _ => throw new NotSupportedException($"{source}: IDX element type 0x{magic[2]:X2} at byte 2 is not supported (0x08, 0x0C, 0x0D, 0x0E are)"),
+        };
+        int rank = magic[3];
+        if (rank is 0 or > 16)
+            throw new InvalidDataException($"{source}: IDX rank {rank} at byte 3 is out of range 1..16");
+        var dims = new long[rank];
+        Span<byte> dimBytes = stackalloc byte[4 * rank];
+        StreamIO.ReadExactly(s, dimBytes, source, 4, "the IDX dimensions");
+        long count = 1;
+        for (int i = 0; i < rank; i++)
+        {
+            dims[i] = BinaryPrimitives.ReadUInt32BigEndian(dimBytes[(4 * i)..]);
+            count *= dims[i];
+            if (count > Array.MaxLength)
+                throw new InvalidDataException($"{source}: IDX dimensions ({string.Join(", ", dims[..(i + 1)])}) at byte 4 exceed the largest array");
+        }
+        long offset = 4 + 4 * rank;
+        long bytes = count * dtype.ItemSize();
+        if (bytes > int.MaxValue)
+            throw new InvalidDataException($"{source}: IDX array of {bytes} bytes is too large");
+
+        // Grow the buffer as bytes arrive so a lying header cannot force a huge allocation.
+        var data = new byte[(int)Math.Min(bytes, 16 << 20)];
+        long have = 0;
+        while (have < bytes)
+        {
+            if (have == data.Length)
+                Array.Resize(ref data, (int)Math.Min(bytes, (long)data.Length * 2));
+            int n = s.Read(data, (int)have, data.Length - (int)have);
+            if (n == 0)
+                throw new InvalidDataException($"{source}: truncated at byte {offset + have} while reading IDX data ({bytes} bytes expected)");
+            have += n;
+        }
+
+        var array = NdArray.Zeros(dtype, dims);
+        switch (dtype)
+        {
+            case DType.UInt8:
+                data.AsSpan(0, (int)bytes).CopyTo(array.AsSpan<byte>());
+                break;
+            case DType.Int32:
+                {
+                    var d = array.AsSpan<int>();
+                    for (int i = 0; i < d.Length; i++) d[i] = BinaryPrimitives.ReadInt32BigEndian(data.AsSpan(4 * i));
+                    break;
+                }
+            case DType.Float32:
+                {
+                    var d = array.AsSpan<float>();
+                    for (int i = 0; i < d.Length; i++) d[i] = BinaryPrimitives.ReadSingleBigEndian(data.AsSpan(4 * i));
+                    break;
+                }
+            case DType.Float64:
+                {
+                    var d = array.AsSpan<double>();
+                    for (int i = 0; i < d.Length; i++) d[i] = BinaryPrimitives.ReadDoubleBigEndian(data.AsSpan(8 * i));
+                    break;
+                }
+        }
+        return array;
+    }
+
+    /// <summary>Reads an image file (magic 0x00000803) as float32 pixels scaled to [0, 1] (pixel / 255), one flattened image per row.</summary>
+    /// <returns>Pixels (count × rows·cols, row-major), count, rows and cols.</returns>
+    public static (float[] Pixels, int Count, int Rows, int Cols) ReadImages(string path)
+    {
+        var a = Read(path);
+        if (a.DType != DType.UInt8 || a.Rank != 3)
+            throw new InvalidDataException($"{path}: expected IDX images (magic 0x00000803: ubyte, 3 dimensions) but found {a.DType} with {a.Rank} dimensions");
+        return (ScalePixels(a.AsSpan<byte>()), (int)a.Shape[0], (int)a.Shape[1], (int)a.Shape[2]);
+    }
+
+    /// <summary>Reads a label file (magic 0x00000801) as bytes.</summary>
+    public static byte[] ReadLabels(string path)
+    {
+        using var s = File.OpenRead(path);
+        return ReadLabels(s, path);
+    }
+
+    internal static byte[] ReadLabels(Stream stream, string source)
+    {
+        var a = Read(stream, source);
+        if (a.DType != DType.UInt8 || a.Rank != 1)
+            throw new InvalidDataException($"{source}: expected IDX labels (magic 0x00000801: ubyte, 1 dimension) but found {a.DType} with {a.Rank} dimensions");
+        return a.GetData<byte>();
+    }
+
+    internal static float[] ScalePixels(ReadOnlySpan<byte> pixels)
+    {
+        var result = new float[pixels.Length];
+        for (int i = 0; i < pixels.Length; i++)
+            result[i] = pixels[i] / 255f;
+        return result;
+    }
+
+    /// <summary>Writes an IDX file atomically (gzip-compressed unless <paramref name="gzip"/> is false).</summary>
+    /// <param name="path">Target file.</param>
+    /// <param name="array">UInt8, Int32, Float32 or Float64, rank 1..255; uint8 rank 3 gives an image file, rank 1 a label file.</param>
+    /// <param name="gzip">Compress with gzip (as the published files are).</param>
+    public static void Write(string path, NdArray array, bool gzip = true) =>
+        AtomicFile.Write(path, s =>
+        {
+            if (gzip)
+            {
+                using var gz = new GZipStream(s, CompressionLevel.SmallestSize, leaveOpen: true);
+                Write(gz, array);
+            }
+            else
+            {
+                Write(s, array);
+            }
+        });
+
+    /// <summary>Writes an uncompressed IDX array to <paramref name="stream"/>.</summary>
+    public static void Write(Stream stream, NdArray array)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        ArgumentNullException.ThrowIfNull(array);
+        byte type = array.DType switch
+        {
+            DType.UInt8 => 0x08,
+            DType.Int32 => 0x0C,
+            DType.Float32 => 0x0D,
+            DType.Float64 => 0x0E,
+            _ => throw new NotSupportedException($"IDX cannot store {array.DType}"),
+        };
+        if (array.Rank is 0 or > 255)
+            throw new ArgumentException("IDX needs 1 to 255 dimensions", nameof(array));
+        var header = new byte[4 + 4 * array.Rank];
+        header[2] = type;
+        header[3] = (byte)array.Rank;
+        for (int i = 0; i < array.Rank; i++)
+            BinaryPrimitives.WriteUInt32BigEndian(header.AsSpan(4 + 4 * i), checked((uint)array.Shape[i]));
+        stream.Write(header);
+        if (array.DType == DType.UInt8)
+        {
+            stream.Write(array.AsBytes());
+            return;
+        }
+        var buf = new byte[array.DType.ItemSize()];
+        for (int i = 0; i < array.Length; i++)
+        {
+            switch (array.DType)
+            {
+                case DType.Int32: BinaryPrimitives.WriteInt32BigEndian(buf, array.AsSpan<int>()[i]); break;
+                case DType.Float32: BinaryPrimitives.WriteSingleBigEndian(buf, array.AsSpan<float>()[i]); break;
+                default: BinaryPrimitives.WriteDoubleBigEndian(buf, array.AsSpan<double>()[i]); break;
+            }
+            stream.Write(buf);
+        }
+    }
+
+    /// <summary>Replays bytes already peeked before continuing with the underlying stream.</summary>
+    private sealed class PrefixStream(byte[] prefix, Stream inner) : Stream
+    {
+        private int _at;
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+        public override int Read(Span<byte> buffer)
+        {
+            if (_at < prefix.Length)
+            {
+                int n = Math.Min(buffer.Length, prefix.Length - _at);
+                prefix.AsSpan(_at, n).CopyTo(buffer);
+                _at += n;
+                return n;
+            }
+            return inner.Read(buffer);
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+}

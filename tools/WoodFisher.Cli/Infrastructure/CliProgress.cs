@@ -1,0 +1,106 @@
+using System.Diagnostics;
+using System.Globalization;
+using Spectre.Console;
+
+namespace WoodFisher.Cli.Infrastructure;
+
+/// <summary>
+/// Progress of one long phase. On an interactive terminal a Spectre progress bar; otherwise plain lines on
+/// stderr (<c>phase: 40% (400/1000) 3.2s</c>) at every 10% and at the end, so logs stay short and stdout
+/// stays parse-friendly. Thread-safe: <see cref="Advance"/> may be called from worker threads.
+/// <code>
+/// using var p = CliProgress.Start("fisher blocks", blocks);
+/// foreach (...) { ...; p.Advance(); }
+/// </code>
+/// </summary>
+internal sealed class CliProgress : IDisposable
+{
+    private readonly string _phase;
+    private readonly long _total;
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private readonly Thread? _renderer;
+    private readonly ManualResetEventSlim _ready = new();
+    private readonly Lock _gate = new();
+    private long _done;
+    private int _lastDecile = -1;
+    private volatile bool _finished;
+
+    private CliProgress(string phase, long total, bool interactive)
+    {
+        _phase = phase;
+        _total = Math.Max(0, total);
+        if (interactive)
+        {
+            _renderer = new Thread(RenderLoop) { IsBackground = true, Name = "progress" };
+            _renderer.Start();
+            _ready.Wait();
+        }
+        else
+        {
+            Console.Error.WriteLine($"{_phase}: started ({_total.ToString(CultureInfo.InvariantCulture)} steps)");
+        }
+    }
+
+    /// <summary>Starts a phase of <paramref name="total"/> steps (0 when unknown: only start and end are shown).</summary>
+    public static CliProgress Start(string phase, long total) => new(phase, total, CliConsole.IsInteractive);
+
+    /// <summary>Steps completed so far.</summary>
+    public long Done => Interlocked.Read(ref _done);
+
+    /// <summary>Marks <paramref name="steps"/> more steps done.</summary>
+    public void Advance(long steps = 1)
+    {
+        long done = Interlocked.Add(ref _done, steps);
+        if (_renderer is null && _total > 0)
+        {
+            int decile = (int)Math.Min(10, done * 10 / _total);
+            lock (_gate)
+            {
+                if (decile > _lastDecile && decile < 10)
+                {
+                    _lastDecile = decile;
+                    if (decile > 0)
+                        WritePlain(done);
+                }
+            }
+        }
+    }
+
+    /// <summary>Finishes the phase (prints the final line / completes the bar).</summary>
+    public void Dispose()
+    {
+        if (_finished)
+            return;
+        _finished = true;
+        if (_renderer is not null)
+            _renderer.Join();
+        else
+            Console.Error.WriteLine($"{_phase}: done ({Done.ToString(CultureInfo.InvariantCulture)} steps) {_clock.Elapsed.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture)}s");
+        _ready.Dispose();
+    }
+
+    private void WritePlain(long done) =>
+        Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{_phase}: {done * 100 / _total}% ({done}/{_total}) {_clock.Elapsed.TotalSeconds:0.0}s"));
+
+    private void RenderLoop()
+    {
+        AnsiConsole.Progress()
+            .AutoClear(false)
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
+            .Start(ctx =>
+            {
+                var task = ctx.AddTask(Markup.Escape(_phase), maxValue: Math.Max(1, _total));
+                if (_total == 0)
+                    task.IsIndeterminate = true;
+                _ready.Set();
+                while (!_finished)
+                {
+                    task.Value = Math.Min(Done, task.MaxValue);
+                    Thread.Sleep(100);
+                }
+                task.Value = task.MaxValue;
+                task.StopTask();
+            });
+    }
+}
