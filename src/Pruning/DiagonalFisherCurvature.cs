@@ -12,6 +12,7 @@ namespace WoodFisher.Pruning;
 public sealed class DiagonalFisherCurvature : IInverseCurvature
 {
     private readonly double[] _inverse;
+    private readonly Lazy<BlockLayout> _layout;
 
     /// <summary>From a precomputed Fisher diagonal F_qq = (1/N)Σₙ g_{n,q}² (length d, ≥ 0) and damping λ ≥ 0 (λ + F_qq must be &gt; 0).</summary>
     public DiagonalFisherCurvature(ReadOnlySpan<double> fisherDiagonal, double damping)
@@ -39,7 +40,8 @@ public sealed class DiagonalFisherCurvature : IInverseCurvature
             _inverse[i] = 1 / h;
         }
 
-        Layout = BlockLayout.Create(_inverse.Length, 1);
+        var d = _inverse.Length;
+        _layout = new Lazy<BlockLayout>(() => BlockLayout.Create(d, 1));
     }
 
     /// <summary>Damping λ.</summary>
@@ -49,7 +51,8 @@ public sealed class DiagonalFisherCurvature : IInverseCurvature
     public int Dimension => _inverse.Length;
 
     /// <inheritdoc />
-    public BlockLayout Layout { get; }
+    /// <remarks>Built on first use: d blocks of 1 cost O(d) memory that OBD pruning never needs.</remarks>
+    public BlockLayout Layout => _layout.Value;
 
     /// <inheritdoc />
     public string Name => $"diagfisher(λ={Damping:g3})";

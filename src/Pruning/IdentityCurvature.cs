@@ -9,18 +9,22 @@ namespace WoodFisher.Pruning;
 /// </summary>
 public sealed class IdentityCurvature : IInverseCurvature
 {
+    private readonly Lazy<BlockLayout> _layout;
+
     /// <summary>H⁻¹ = I of dimension <paramref name="dimension"/> ≥ 1.</summary>
     public IdentityCurvature(int dimension)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(dimension, 1);
-        Layout = BlockLayout.Create(dimension, 1);
+        Dimension = dimension;
+        _layout = new Lazy<BlockLayout>(() => BlockLayout.Create(dimension, 1));
     }
 
     /// <inheritdoc />
-    public int Dimension => Layout.Dimension;
+    public int Dimension { get; }
 
     /// <inheritdoc />
-    public BlockLayout Layout { get; }
+    /// <remarks>Built on first use: d blocks of 1 cost O(d) memory that magnitude pruning never needs.</remarks>
+    public BlockLayout Layout => _layout.Value;
 
     /// <inheritdoc />
     public string Name => "identity";

@@ -246,4 +246,53 @@ public class ObsTests
             Assert.That(stats.Mean, Is.EqualTo(new[] { 0.0, 1, 2 }).Within(1e-15));
         });
     }
+
+    [Test]
+    public void IndependentWoodTaylor_IsNewtonStepPlusSumOfSingleCorrections()
+    {
+        const int n = 7;
+        var (_, inv) = Problem(n, 91);
+        var rng = new Random(92);
+        var w = Oracle.RandomVector(rng, n);
+        var g = Oracle.RandomVector(rng, n);
+        var hg = inv.Multiply(g);
+        var block = inv.Block(0);
+        int[] q = [1, 5];
+        var expected = new double[n];
+        for (var i = 0; i < n; i++)
+        {
+            expected[i] = w[i] - hg[i];
+            foreach (var p in q)
+            {
+                expected[i] -= block[(i * n) + p] * (w[p] - hg[p]) / block[(p * n) + p];
+            }
+        }
+
+        foreach (var p in q)
+        {
+            expected[p] = 0;
+        }
+
+        var updated = (double[])w.Clone();
+        ObsWeightUpdate.Apply(UpdateMode.Independent, inv, updated, [false, true, false, false, false, true, false], hg);
+        Assert.That(Oracle.MaxAbsDiff(updated, expected), Is.LessThan(Tol));
+    }
+
+    [Test]
+    public void DiagonalEstimators_HaveUnitBlocks_AndValidateInputs()
+    {
+        var identity = new IdentityCurvature(3);
+        var diag = new DiagonalFisherCurvature([1, 3], 1);
+        Assert.Multiple(() =>
+        {
+            Assert.That(identity.Layout.Count, Is.EqualTo(3));
+            Assert.That(identity.SubMatrix([2]), Is.EqualTo(new double[] { 1 }));
+            Assert.That(diag.SubMatrix([1]), Is.EqualTo(new double[] { 0.25 }));
+            Assert.That(() => diag.SubMatrix([0, 1]), Throws.ArgumentException);
+            Assert.That(diag.Multiply([2, 2]), Is.EqualTo(new double[] { 1, 0.5 }));
+            Assert.That(() => new DiagonalFisherCurvature([0, 1], 0), Throws.ArgumentException.With.Message.Contains("increase the damping"));
+            Assert.That(() => new DiagonalFisherCurvature([1], -1), Throws.TypeOf<ArgumentOutOfRangeException>());
+            Assert.That(() => identity.ObsUpdate(new double[2], new bool[3]), Throws.ArgumentException);
+        });
+    }
 }
