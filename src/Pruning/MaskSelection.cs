@@ -1,3 +1,5 @@
+using WoodFisher.Kernels;
+
 namespace WoodFisher.Pruning;
 
 /// <summary>
@@ -145,23 +147,8 @@ public static class MaskSelection
     /// <summary>Validates segment lengths (all ≥ 1, summing to d) and the prunable flags; returns the segments.</summary>
     public static int[] CheckSegments(IReadOnlyList<int>? segments, int dimension, IReadOnlyList<bool>? prunable)
     {
-        int[] segs = segments is null ? [dimension] : [.. segments];
-        long sum = 0;
-        foreach (var s in segs)
-        {
-            if (s < 1)
-            {
-                throw new ArgumentException($"Segment lengths must be at least 1 (got {s}).", nameof(segments));
-            }
-
-            sum += s;
-        }
-
-        if (sum != dimension)
-        {
-            throw new ArgumentException($"Segment lengths sum to {sum}, but the weights have d = {dimension} coordinates; pass one length per layer in parameter order.", nameof(segments));
-        }
-
+        // BlockLayout already validates segment lengths (≥ 1, summing to d) with a clear message.
+        int[] segs = [.. BlockLayout.Create(dimension, Math.Max(dimension, 1), segments).Segments];
         if (prunable is not null && prunable.Count != segs.Length)
         {
             throw new ArgumentException($"There are {prunable.Count} prunable flags for {segs.Length} segments.", nameof(prunable));

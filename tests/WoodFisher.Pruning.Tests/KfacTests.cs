@@ -168,12 +168,8 @@ public class KfacTests
         // The block-diagonal H⁻¹ is the inverse of a block-diagonal H: solve the KKT system with that H.
         var h = Oracle.Inverse(hinvBlocks, d);
         var w = Oracle.RandomVector(rng, d);
-        var remove = new bool[d];
         int[] q = [0, 2, 5, 6, 7, 14, 16, 20];
-        foreach (var i in q)
-        {
-            remove[i] = true;
-        }
+        var remove = Oracle.Flags(d, q);
 
         var updated = (double[])w.Clone();
         kfac.ObsUpdate(updated, remove);

@@ -53,11 +53,7 @@ public class ObsTests
         var (h, inv) = Problem(n, 21);
         var w = Oracle.RandomVector(new Random(22), n);
         int[] q = [1, 4, 5, 8];
-        var remove = new bool[n];
-        foreach (var i in q)
-        {
-            remove[i] = true;
-        }
+        var remove = Oracle.Flags(n, q);
 
         var expected = Oracle.ConstrainedStep(h, n, new double[n], w, q);
         var updated = (double[])w.Clone();
@@ -81,11 +77,7 @@ public class ObsTests
         var (h, inv) = Problem(n, 31, layout);
         var w = Oracle.RandomVector(new Random(32), n);
         int[] q = [0, 3, 4, 7, 10];
-        var remove = new bool[n];
-        foreach (var i in q)
-        {
-            remove[i] = true;
-        }
+        var remove = Oracle.Flags(n, q);
 
         var expected = Oracle.ConstrainedStep(h, n, new double[n], w, q);
         var updated = (double[])w.Clone();
@@ -118,11 +110,7 @@ public class ObsTests
             expected[p] = 0;
         }
 
-        var remove = new bool[n];
-        foreach (var p in q)
-        {
-            remove[p] = true;
-        }
+        var remove = Oracle.Flags(n, q);
 
         var updated = (double[])w.Clone();
         ObsWeightUpdate.Apply(UpdateMode.Independent, inv, updated, remove);
@@ -187,11 +175,7 @@ public class ObsTests
         var w = Oracle.RandomVector(rng, n);
         var g = Oracle.RandomVector(rng, n);
         int[] q = [2, 3, 9];
-        var remove = new bool[n];
-        foreach (var i in q)
-        {
-            remove[i] = true;
-        }
+        var remove = Oracle.Flags(n, q);
 
         var updated = (double[])w.Clone();
         ObsWeightUpdate.Apply(UpdateMode.Joint, inv, updated, remove, inv.Multiply(g));

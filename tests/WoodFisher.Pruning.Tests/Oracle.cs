@@ -238,6 +238,18 @@ internal static class Oracle
         return r;
     }
 
+    /// <summary>Flags of length n, true at the given indices.</summary>
+    public static bool[] Flags(int n, IEnumerable<int> indices)
+    {
+        var f = new bool[n];
+        foreach (var i in indices)
+        {
+            f[i] = true;
+        }
+
+        return f;
+    }
+
     public static double MaxAbsDiff(double[] a, double[] b)
     {
         Assert.That(a, Has.Length.EqualTo(b.Length));
