@@ -6,7 +6,7 @@ public sealed class CurvatureNotPositiveDefiniteException : Exception
     /// <summary>Creates the exception for block <paramref name="block"/>.</summary>
     public CurvatureNotPositiveDefiniteException(int block, double minEigenvalue, double damping)
         : base($"Curvature block {block} is not positive definite after damping: min eigenvalue {minEigenvalue:g6} + λ = {minEigenvalue + damping:g6} ≤ 0. " +
-               $"Increase the damping above {-minEigenvalue:g6}, or choose IndefiniteTreatment.Clip or IndefiniteTreatment.Absolute.")
+               $"Increase the damping λ above {Math.Max(0, -minEigenvalue):g6}, or treat the negative eigenvalues with IndefiniteTreatment.Clip or IndefiniteTreatment.Absolute (both need λ > 0).")
     {
         Block = block;
         MinEigenvalue = minEigenvalue;

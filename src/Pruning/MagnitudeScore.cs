@@ -1,3 +1,5 @@
+using WoodFisher.Pruning.Internal;
+
 namespace WoodFisher.Pruning;
 
 /// <summary>Magnitude saliency ρ_q = |w_q| (the ranking of OBS with H⁻¹ = I, whose score is w_q²/2).</summary>

@@ -1,3 +1,5 @@
+using WoodFisher.Pruning.Internal;
+
 namespace WoodFisher.Pruning;
 
 /// <summary>

@@ -1,4 +1,4 @@
-namespace WoodFisher.Pruning;
+namespace WoodFisher.Pruning.Internal;
 
 internal static class ScoreChecks
 {
