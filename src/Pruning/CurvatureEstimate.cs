@@ -1,0 +1,27 @@
+namespace WoodFisher.Pruning;
+
+/// <summary>
+/// What an estimator factory returns at the current weights: H⁻¹, optionally the loss gradient g (required by
+/// WoodTaylor) and how long the two phases took (when the factory measured them).
+/// </summary>
+/// <param name="Inverse">H⁻¹ at the current weights (dimension d).</param>
+public sealed record CurvatureEstimate(IInverseCurvature Inverse)
+{
+    /// <summary>The loss gradient g = ∇L(w) (length d), e.g. the mean per-sample gradient; null when not computed.</summary>
+    public double[]? Gradient { get; init; }
+
+    /// <summary>Seconds spent computing gradients (0 = not measured: the whole factory time counts as inverse).</summary>
+    public double GradientSeconds { get; init; }
+
+    /// <summary>Seconds spent building H⁻¹ (0 = the factory time minus <see cref="GradientSeconds"/>).</summary>
+    public double InverseSeconds { get; init; }
+
+    /// <summary>When true (default) the pruner disposes <see cref="Inverse"/> (if <see cref="IDisposable"/>) after using it.</summary>
+    public bool DisposeAfterUse { get; init; } = true;
+}
+
+/// <summary>
+/// Builds H⁻¹ (and optionally g) at the current weights w (length d, a copy the factory may keep). Called once per
+/// recompute step; a model-backed factory recomputes per-sample gradients at w first.
+/// </summary>
+public delegate CurvatureEstimate CurvatureFactory(double[] weights);

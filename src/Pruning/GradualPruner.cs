@@ -1,0 +1,73 @@
+namespace WoodFisher.Pruning;
+
+/// <summary>One pruning step of <see cref="GradualPruner"/>.</summary>
+/// <param name="Epoch">Epoch t at which the step ran (before that epoch's fine-tuning).</param>
+/// <param name="TargetSparsity">s_t of the schedule.</param>
+/// <param name="Result">The pruner's output at that step.</param>
+public sealed record GradualStep(int Epoch, double TargetSparsity, PruningResult Result);
+
+/// <summary>
+/// Gradual pruning: for epochs t = 0..T−1, at every pruning step of a <see cref="PolynomialSchedule"/> prune the
+/// host's weights to s_t with <see cref="Pruner"/> (the current mask carried over, so earlier pruned weights stay
+/// pruned), install the new weights and mask, then fine-tune until the next step with the mask held fixed.
+/// </summary>
+public sealed class GradualPruner
+{
+    /// <summary>Creates the driver.</summary>
+    /// <param name="schedule">Sparsity targets s_t per epoch.</param>
+    /// <param name="options">Pruner options; <see cref="PrunerOptions.Sparsity"/> is replaced by s_t at each step.</param>
+    /// <param name="totalEpochs">T ≥ 1: epochs of training in all (fine-tuning continues after the last step).</param>
+    public GradualPruner(PolynomialSchedule schedule, PrunerOptions options, int totalEpochs)
+    {
+        ArgumentNullException.ThrowIfNull(schedule);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentOutOfRangeException.ThrowIfLessThan(totalEpochs, 1);
+        Schedule = schedule;
+        Options = options;
+        TotalEpochs = totalEpochs;
+    }
+
+    /// <summary>The schedule.</summary>
+    public PolynomialSchedule Schedule { get; }
+
+    /// <summary>The pruner options.</summary>
+    public PrunerOptions Options { get; }
+
+    /// <summary>T.</summary>
+    public int TotalEpochs { get; }
+
+    /// <summary>Runs the schedule against <paramref name="host"/>; returns the pruning steps in order.</summary>
+    /// <param name="host">The trainer callbacks.</param>
+    /// <param name="mask">Initial mask (length d, true = kept) or null for dense.</param>
+    public IReadOnlyList<GradualStep> Run(IGradualPruningHost host, bool[]? mask = null)
+    {
+        ArgumentNullException.ThrowIfNull(host);
+        var steps = new List<GradualStep>();
+        var current = mask;
+        var t = 0;
+        while (t < TotalEpochs)
+        {
+            if (Schedule.IsPruningStep(t))
+            {
+                var s = Schedule.SparsityAt(t);
+                var pruner = new Pruner(Options with { Sparsity = s });
+                var result = pruner.Prune(host.GetWeights(), host.ComputeCurvature, current);
+                current = result.Mask;
+                host.SetWeights(result.Weights);
+                host.SetMask(result.Mask);
+                steps.Add(new GradualStep(t, s, result));
+            }
+
+            var next = t + 1;
+            while (next < TotalEpochs && !Schedule.IsPruningStep(next))
+            {
+                next++;
+            }
+
+            host.FineTune(next - t);
+            t = next;
+        }
+
+        return steps;
+    }
+}

@@ -1,0 +1,51 @@
+using WoodFisher.Kernels;
+
+namespace WoodFisher.Pruning;
+
+/// <summary>
+/// Everything a pruner asks of an inverse-curvature estimate H⁻¹ (d × d, symmetric positive definite):
+/// its diagonal, products H⁻¹v, principal sub-matrices inside a block, and the joint OBS update.
+/// One implementation per estimator (identity, diagonal Fisher, WoodFisher, K-FAC, exact dense Hessian);
+/// callers never branch on which one they hold. Indices are global coordinates in [0, d), in parameter order.
+/// </summary>
+public interface IInverseCurvature
+{
+    /// <summary>Dimension d.</summary>
+    int Dimension { get; }
+
+    /// <summary>
+    /// The blocks inside which <see cref="SubMatrix"/> is defined and <see cref="ObsUpdate"/> is exact: the estimate
+    /// is treated as block-diagonal with these blocks for joint updates. Diagonal estimators use blocks of 1.
+    /// </summary>
+    BlockLayout Layout { get; }
+
+    /// <summary>Short human-readable name, e.g. "woodfisher(c=100, λ=1e-5)".</summary>
+    string Name { get; }
+
+    /// <summary>Bytes held by the estimate.</summary>
+    long Bytes { get; }
+
+    /// <summary>The diagonal [H⁻¹]_qq for all q (length d, all &gt; 0).</summary>
+    double[] Diagonal();
+
+    /// <summary>
+    /// H⁻¹v (length d) with the estimator's full operator. For every estimator except K-FAC this operator is
+    /// block-diagonal in <see cref="Layout"/>; K-FAC applies the whole-layer Kronecker inverse here.
+    /// </summary>
+    double[] Multiply(ReadOnlySpan<double> v);
+
+    /// <summary>
+    /// The principal sub-matrix [H⁻¹]_QQ (|Q| × |Q|, row-major) for global indices Q that all lie in one block of
+    /// <see cref="Layout"/>; throws <see cref="ArgumentException"/> otherwise.
+    /// </summary>
+    double[] SubMatrix(ReadOnlySpan<int> indices);
+
+    /// <summary>
+    /// Joint OBS update, per block B of <see cref="Layout"/> with Q = the block's coordinates flagged in
+    /// <paramref name="remove"/>: w_B ← w_B − [H⁻¹]_{B,Q}([H⁻¹]_QQ)⁻¹w_Q, i.e. δw = −H⁻¹E_Q([H⁻¹]_QQ)⁻¹w_Q, which
+    /// minimises ½δᵀHδ subject to w_Q + δ_Q = 0. Flagged weights end exactly at zero; blocks with empty Q are untouched.
+    /// </summary>
+    /// <param name="weights">w (length d), updated in place.</param>
+    /// <param name="remove">Removal flags (length d): true = in Q.</param>
+    void ObsUpdate(Span<double> weights, ReadOnlySpan<bool> remove);
+}

@@ -1,0 +1,35 @@
+namespace WoodFisher.Pruning;
+
+/// <summary>Options of <see cref="Pruner"/>.</summary>
+public sealed record PrunerOptions
+{
+    /// <summary>The method; it sets the score unless <see cref="Score"/> overrides it.</summary>
+    public PruningMethod Method { get; init; } = PruningMethod.WoodFisher;
+
+    /// <summary>Score override; null = <see cref="PruningMethods.DefaultScore"/> of <see cref="Method"/>.</summary>
+    public ScoreKind? Score { get; init; }
+
+    /// <summary>Weight update after selection (default joint OBS).</summary>
+    public UpdateMode Update { get; init; } = UpdateMode.Joint;
+
+    /// <summary>Target sparsity s ∈ [0, 1) over the prunable coordinates.</summary>
+    public double Sparsity { get; init; } = 0.5;
+
+    /// <summary>Global threshold (default) or the same sparsity per segment.</summary>
+    public SelectionMode Selection { get; init; } = SelectionMode.Global;
+
+    /// <summary>Segment (layer) lengths summing to d; null = one segment.</summary>
+    public IReadOnlyList<int>? Segments { get; init; }
+
+    /// <summary>Per segment, whether it may be pruned (e.g. false for biases); null = all.</summary>
+    public IReadOnlyList<bool>? PrunableSegments { get; init; }
+
+    /// <summary>One-shot recompute steps K ≥ 1 (1 = a single step, tensor mode).</summary>
+    public int RecomputeSteps { get; init; } = 1;
+
+    /// <summary>How the target moves over the K steps (default cubic).</summary>
+    public SparsityStepping Stepping { get; init; } = SparsityStepping.Cubic;
+
+    /// <summary>The effective score.</summary>
+    public ScoreKind EffectiveScore => Score ?? PruningMethods.DefaultScore(Method);
+}

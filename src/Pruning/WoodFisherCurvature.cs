@@ -1,0 +1,81 @@
+using WoodFisher.Kernels;
+using WoodFisher.Models;
+
+namespace WoodFisher.Pruning;
+
+/// <summary>
+/// The WoodFisher estimate: block-diagonal F̂⁻¹ with F̂ = λI + (1/N)Σₙ gₙgₙᵀ restricted to blocks of c coordinates
+/// (blocks restart at layer boundaries), built by Woodbury updates in <see cref="WoodFisherBuilder"/>. All queries
+/// delegate to <see cref="WoodFisherInverse"/>; joint updates are exact inside each block.
+/// </summary>
+public sealed class WoodFisherCurvature : IInverseCurvature, IDisposable
+{
+    private readonly bool _owns;
+
+    /// <summary>Wraps an inverse; when <paramref name="ownsInverse"/> is true, disposing this disposes it.</summary>
+    public WoodFisherCurvature(WoodFisherInverse inverse, bool ownsInverse = true)
+    {
+        ArgumentNullException.ThrowIfNull(inverse);
+        Inverse = inverse;
+        _owns = ownsInverse;
+    }
+
+    /// <summary>The wrapped inverse.</summary>
+    public WoodFisherInverse Inverse { get; }
+
+    /// <inheritdoc />
+    public int Dimension => Inverse.Dimension;
+
+    /// <inheritdoc />
+    public BlockLayout Layout => Inverse.Layout;
+
+    /// <inheritdoc />
+    public string Name => $"woodfisher(c={Inverse.Layout.BlockSize}, λ={Inverse.Damping:g3}, {Inverse.BackendName})";
+
+    /// <inheritdoc />
+    public long Bytes => Inverse.Bytes;
+
+    /// <summary>
+    /// Streams every row of <paramref name="source"/> (from its start, in chunks of <paramref name="chunkRows"/>) into a
+    /// <see cref="WoodFisherBuilder"/>. When <paramref name="options"/> has no segments, the source's segments are used.
+    /// </summary>
+    public static WoodFisherCurvature FromGradients(IGradientSource source, WoodFisherOptions options, int chunkRows = 256)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentOutOfRangeException.ThrowIfLessThan(chunkRows, 1);
+        var opts = options.Segments is null ? options with { Segments = source.Segments } : options;
+        var d = source.Dimension;
+        using var builder = new WoodFisherBuilder(d, opts);
+        var buffer = new float[(long)chunkRows * d];
+        source.Reset();
+        int got;
+        while ((got = source.Read(buffer, chunkRows)) > 0)
+        {
+            builder.Add(buffer.AsSpan(0, got * d), got);
+        }
+
+        return new WoodFisherCurvature(builder.Build());
+    }
+
+    /// <inheritdoc />
+    public double[] Diagonal() => Inverse.Diagonal();
+
+    /// <inheritdoc />
+    public double[] Multiply(ReadOnlySpan<double> v) => Inverse.Multiply(v);
+
+    /// <inheritdoc />
+    public double[] SubMatrix(ReadOnlySpan<int> indices) => Inverse.SubMatrix(indices);
+
+    /// <inheritdoc />
+    public void ObsUpdate(Span<double> weights, ReadOnlySpan<bool> remove) => Inverse.ObsUpdate(weights, remove);
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        if (_owns)
+        {
+            Inverse.Dispose();
+        }
+    }
+}
