@@ -59,6 +59,9 @@ public static class ModelFactory
     public static IModel<float> FromStateDict(NamedTensors state)
     {
         ArgumentNullException.ThrowIfNull(state);
+        var foreign = state.Keys.FirstOrDefault(k => !k.StartsWith("fc", StringComparison.Ordinal));
+        if (foreign is not null)
+            throw new NotSupportedException($"'{foreign}' is not an MLP tensor (fc1.weight, fc1.bias, …): build this model by spec and call LoadStateDict.");
         var sizes = new List<int>();
         var i = 1;
         while (state.TryGetValue($"fc{i}.weight", out var w))
