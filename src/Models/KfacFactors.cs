@@ -43,7 +43,7 @@ public static class KfacFactors
             for (var s = 0; s < count; s += batchSize)
             {
                 var n = Math.Min(batchSize, count - s);
-                var tape = new Tape<T> { Observer = obs };
+                var tape = new Tape<T> { Observer = obs, ObserverOnly = true };
                 var loss = Ops.SoftmaxCrossEntropy(tape, model.Forward(tape, Batching.Slice(model, x, s, n)), labels.Slice(s, n), T.One);
                 tape.Backward(loss);
             }

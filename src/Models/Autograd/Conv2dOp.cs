@@ -56,11 +56,11 @@ public static partial class Ops
             tape.Observer?.OnConv(weight, bias, cols, g, n, o, k, l);
             var rg = tape.ForwardOverReverse ? tape.GradTangentOrNull(y) : null;
             var rwb = tape.ForwardOverReverse ? tape.TangentOrNull(weight) : null;
-            var gw = weight.RequiresGrad ? tape.Grad(weight) : null;
+            var gw = weight.RequiresGrad && !tape.ObserverOnly ? tape.Grad(weight) : null;
             var rgw = weight.RequiresGrad && tape.ForwardOverReverse ? tape.GradTangent(weight) : null;
             var gx = x.RequiresGrad ? tape.Grad(x) : null;
             var rgx = x.RequiresGrad && tape.ForwardOverReverse ? tape.GradTangent(x) : null;
-            if (bias is not null && bias.RequiresGrad)
+            if (bias is not null && bias.RequiresGrad && !tape.ObserverOnly)
             {
                 SumColumns<T>(g, tape.Grad(bias), n * o, l, o);
                 if (rg is not null)

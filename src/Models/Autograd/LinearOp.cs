@@ -40,9 +40,9 @@ public static partial class Ops
             if (g is null)
                 return;
             tape.Observer?.OnLinear(weight, bias, x.Data, g, n, inF, outF);
-            if (weight.RequiresGrad)
+            if (weight.RequiresGrad && !tape.ObserverOnly)
                 Gemm.Multiply(true, false, outF, inF, n, g, x.Data, tape.Grad(weight), accumulate: true);
-            if (bias is not null && bias.RequiresGrad)
+            if (bias is not null && bias.RequiresGrad && !tape.ObserverOnly)
                 SumRows(g, tape.Grad(bias), n, outF);
             if (x.RequiresGrad)
                 Gemm.Multiply(false, false, n, inF, outF, g, weight.Data, tape.Grad(x), accumulate: true);

@@ -24,6 +24,12 @@ public sealed class Tape<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>Receives layer inputs and output gradients during backward (per-sample gradients, K-FAC); null for none.</summary>
     public IBackwardObserver<T>? Observer { get; init; }
 
+    /// <summary>
+    /// Skip accumulating ∂L/∂θ into Linear/Conv2d weights and biases (the observer takes what it needs; gradients still flow
+    /// to layer inputs). Saves the batch-summed weight gradient when only per-sample gradients or K-FAC factors are wanted.
+    /// </summary>
+    public bool ObserverOnly { get; init; }
+
     /// <summary>Number of recorded ops.</summary>
     public int Count => _backward.Count;
 
