@@ -61,4 +61,22 @@ public class FashionMnistTrainingTests
         TestContext.Out.WriteLine($"per-sample gradients of 1000 samples (d = {src.Dimension}): {sw.Elapsed.TotalSeconds:F2} s");
         Assert.That(r.Accuracy, Is.GreaterThanOrEqualTo(0.85));
     }
+
+    [Test]
+    public void LeNet5_OneEpochTiming()
+    {
+        if (!Directory.Exists(Dir))
+            Assert.Ignore($"{Dir} not present");
+        var (x, y, n) = Load("train");
+        var (tx, ty, tn) = Load("t10k");
+        var m = ModelFactory.Create("lenet5", seed: 0);
+        var sw = Stopwatch.StartNew();
+        Trainer.Train(m, x, y, n, new TrainerOptions { Epochs = 1, BatchSize = 128, Schedule = LearningRateSchedule.Constant(0.05), Momentum = 0.9, Seed = 1 });
+        var epoch = sw.Elapsed.TotalSeconds;
+        var r = Evaluation.Evaluate(m, tx, ty, tn);
+        sw.Restart();
+        var g = PerSampleGradients.Compute(m, x, y, 1000, ParameterSelection<float>.Prunable(m));
+        TestContext.Out.WriteLine($"lenet5: seconds/epoch {epoch:F1}; test accuracy after 1 epoch {r.Accuracy:P2}; per-sample gradients of 1000 samples (d = {g.Length / 1000}) {sw.Elapsed.TotalSeconds:F2} s");
+        Assert.That(r.Accuracy, Is.GreaterThan(0.7));
+    }
 }
