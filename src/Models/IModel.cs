@@ -31,6 +31,6 @@ public interface IModel<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>Parameters and buffers as float32 under PyTorch names (copies).</summary>
     NamedTensors StateDict();
 
-    /// <summary>Loads parameters and buffers by name; shapes must match. BatchNorm's <c>num_batches_tracked</c> is ignored.</summary>
+    /// <summary>Loads parameters and buffers by name; shapes must match. BatchNorm's <c>num_batches_tracked</c> may be absent.</summary>
     void LoadStateDict(NamedTensors state, bool strict = true);
 }

@@ -73,6 +73,7 @@ public abstract class Model<T> : IModel<T> where T : unmanaged, IFloatingPointIe
     }
 
     /// <inheritdoc/>
+    /// <remarks>A missing <c>num_batches_tracked</c> is tolerated even when strict (older PyTorch files lack it).</remarks>
     public void LoadStateDict(NamedTensors state, bool strict = true)
     {
         ArgumentNullException.ThrowIfNull(state);
@@ -81,7 +82,7 @@ public abstract class Model<T> : IModel<T> where T : unmanaged, IFloatingPointIe
         {
             if (!state.TryGetValue(name, out var v))
             {
-                if (strict)
+                if (strict && !name.EndsWith("num_batches_tracked", StringComparison.Ordinal))
                     throw new KeyNotFoundException($"State dict lacks '{name}' (model {Spec}).");
                 continue;
             }
