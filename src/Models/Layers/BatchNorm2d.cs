@@ -41,7 +41,7 @@ public sealed class BatchNorm2d<T> : Module<T> where T : unmanaged, IFloatingPoi
     public override IEnumerable<(string Name, Parameter<T> Parameter)> LocalParameters => [("weight", Weight), ("bias", Bias)];
 
     /// <inheritdoc/>
-    public override IEnumerable<(string Name, Tensor<T> Buffer)> LocalBuffers => 
+    public override IEnumerable<(string Name, Tensor<T> Buffer)> LocalBuffers =>
         [("running_mean", RunningMean), ("running_var", RunningVar), ("num_batches_tracked", NumBatchesTracked)];
 
     /// <inheritdoc/>
