@@ -66,6 +66,8 @@ public static partial class Ops
                 if (rg is not null)
                     SumColumns<T>(rg, tape.GradTangent(bias), n * o, l, o);
             }
+            var wT = new T[k * o];
+            Gemm.Transpose<T>(weight.Data, wT, o, k);
             var workers = Math.Min(Environment.ProcessorCount, Math.Max(1, n / 2));
             var partW = new T[workers][];
             var partRw = new T[workers][];
@@ -91,14 +93,14 @@ public static partial class Ops
                     }
                     if (gx is not null)
                     {
-                        Gemm.Multiply<T>(true, false, k, l, o, weight.Data, gi, gcol, parallel: false);
+                        Gemm.Multiply<T>(false, false, k, l, o, wT, gi, gcol, parallel: false);
                         Im2Col.FoldAdd<T>(gcol, gx.AsSpan(i * inLen, inLen), c, h, w, kh, kw, stride, padding);
                     }
                     if (rgx is not null && (rg is not null || rwb is not null))
                     {
                         Array.Clear(gcol);
                         if (rg is not null)
-                            Gemm.Multiply<T>(true, false, k, l, o, weight.Data, rg.AsSpan(i * o * l, o * l), gcol, accumulate: true, parallel: false);
+                            Gemm.Multiply<T>(false, false, k, l, o, wT, rg.AsSpan(i * o * l, o * l), gcol, accumulate: true, parallel: false);
                         if (rwb is not null)
                             Gemm.Multiply<T>(true, false, k, l, o, rwb, gi, gcol, accumulate: true, parallel: false);
                         Im2Col.FoldAdd<T>(gcol, rgx.AsSpan(i * inLen, inLen), c, h, w, kh, kw, stride, padding);

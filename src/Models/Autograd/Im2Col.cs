@@ -31,6 +31,16 @@ public static class Im2Col
                             continue;
                         }
                         var src = x.Slice((ci * h + iy) * w, w);
+                        if (stride == 1)
+                        {
+                            // Contiguous run: ox ∈ [lo, hi) maps to ix = ox − pad + v inside the image.
+                            int lo = Math.Clamp(pad - v, 0, wo), hi = Math.Clamp(w + pad - v, lo, wo);
+                            dst[..lo].Clear();
+                            if (hi > lo)
+                                src.Slice(lo - pad + v, hi - lo).CopyTo(dst[lo..hi]);
+                            dst[hi..].Clear();
+                            continue;
+                        }
                         for (var ox = 0; ox < wo; ox++)
                         {
                             var ix = ox * stride - pad + v;
@@ -56,6 +66,15 @@ public static class Im2Col
                         if ((uint)iy >= (uint)h)
                             continue;
                         var dst = x.Slice((ci * h + iy) * w, w);
+                        if (stride == 1)
+                        {
+                            int lo = Math.Clamp(pad - v, 0, wo), hi = Math.Clamp(w + pad - v, lo, wo);
+                            if (hi == lo)
+                                continue;
+                            var seg = dst.Slice(lo - pad + v, hi - lo);
+                            System.Numerics.Tensors.TensorPrimitives.Add(seg, row.Slice(oy * wo + lo, hi - lo), seg);
+                            continue;
+                        }
                         for (var ox = 0; ox < wo; ox++)
                         {
                             var ix = ox * stride - pad + v;
