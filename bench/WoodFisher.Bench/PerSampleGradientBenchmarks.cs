@@ -8,7 +8,9 @@ namespace WoodFisher.Bench;
 /// <summary>
 /// Question: how much faster are per-sample gradients of mlp:784-300-100-10 (weights, d = 266,200) over 1,000 samples in
 /// one batched backward pass (BatchGrad) than a loop of 1,000 batch-size-1 backward passes? Plus one SGD step on a
-/// 128-batch (× 469 ≈ one Fashion-MNIST epoch).
+/// 128-batch (× 469 ≈ one Fashion-MNIST epoch). G itself is 1,000 × 266,200 floats = 1.06 GB, so both variants are bound
+/// by memory traffic: the batched pass writes G once (streaming stores), the loop also allocates, fills and copies a
+/// 1 MB gradient per sample; expect a ratio of a few ×, not the 10×+ seen when compute dominates (small G or B &gt; 1).
 /// Run: <c>dotnet run -c Release --project bench/WoodFisher.Bench -- --filter '*PerSample*' --job short</c>.
 /// </summary>
 [MemoryDiagnoser]
