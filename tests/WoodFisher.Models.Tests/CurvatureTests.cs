@@ -156,4 +156,16 @@ public class CurvatureTests
                 Assert.That(a[i * 151 + j], Is.EqualTo(a[j * 151 + i]).Within(1e-12));
         Assert.That(a[151 * 151 - 1], Is.EqualTo(1.0).Within(1e-12), "bias coordinate: E[1·1] = 1");
     }
+
+    [Test]
+    public void SampledLabelsAndTrueFisher_AreDeterministicPerSeed()
+    {
+        var model = ModelFactory.Create<double>("mlp:4-3-3", seed: 5);
+        var (x, _) = TestData.Random(8, 4, 3, 6);
+        var first = KfacFactors.SampleLabels(model, x, 8, seed: 9);
+        Assert.That(KfacFactors.SampleLabels(model, x, 8, seed: 9), Is.EqualTo(first));
+        var sel = ParameterSelection<double>.Prunable(model);
+        var f = Curvature.TrueFisher(model, x, 8, sel, seed: 4);
+        Assert.That(Curvature.TrueFisher(model, x, 8, sel, seed: 4), Is.EqualTo(f));
+    }
 }
