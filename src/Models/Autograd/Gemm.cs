@@ -14,6 +14,7 @@ public static class Gemm
 {
     private const int KBlock = 256;
     private const long ParallelThreshold = 1L << 18;
+    private const long DotThreshold = 1L << 20;
 
     /// <summary>
     /// C[m×n] (+)= op(A)[m×k] · op(B)[k×n]. A is stored [m×k] (or [k×m] when <paramref name="transA"/>),
@@ -29,6 +30,19 @@ public static class Gemm
             c[..(m * n)].Clear();
         if (m == 0 || n == 0 || k == 0)
             return;
+        if (transB && !transA && k >= 16 && (long)m * n * k <= DotThreshold)
+        {
+            // A·Bᵀ with both operands row-major is a grid of contiguous dot products: for the small per-sample products of
+            // convolutions (e.g. 16×150 outputs over 100 positions) this beats packing Bᵀ.
+            for (var i = 0; i < m; i++)
+            {
+                var ai = a.Slice(i * k, k);
+                var ci = c.Slice(i * n, n);
+                for (var j = 0; j < n; j++)
+                    ci[j] += System.Numerics.Tensors.TensorPrimitives.Dot(ai, b.Slice(j * k, k));
+            }
+            return;
+        }
         T[]? ta = null, tb = null;
         try
         {
