@@ -44,19 +44,4 @@ internal static class Batching
         if (labels.Length < count)
             throw new ArgumentException($"Labels hold {labels.Length} entries; {count} requested.", nameof(labels));
     }
-
-    /// <summary>Runs <paramref name="action"/> with the model in eval mode, restoring the mode afterwards.</summary>
-    public static TResult InEval<T, TResult>(IModel<T> model, Func<TResult> action) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        var was = model.Training;
-        model.Training = false;
-        try
-        {
-            return action();
-        }
-        finally
-        {
-            model.Training = was;
-        }
-    }
 }
