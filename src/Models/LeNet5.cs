@@ -1,0 +1,30 @@
+using System.Numerics;
+using WoodFisher.Models.Layers;
+
+namespace WoodFisher.Models;
+
+/// <summary>
+/// LeNet-5 for c×h×w input (default 1×28×28): conv1 (6, 5×5, pad 2) → ReLU → maxpool 2 → conv2 (16, 5×5) → ReLU → maxpool 2
+/// → flatten → fc1 120 → ReLU → fc2 84 → ReLU → fc3 classes.
+/// </summary>
+public sealed class LeNet5<T> : Model<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>Builds the network with seeded initialisation.</summary>
+    public LeNet5(int channels = 1, int height = 28, int width = 28, int classes = 10, int seed = 0)
+        : base($"lenet5:{channels}x{height}x{width}", Build(channels, height, width, classes, seed), [channels, height, width], classes)
+    {
+    }
+
+    private static Sequential<T> Build(int c, int h, int w, int classes, int seed)
+    {
+        var rng = new Random(seed);
+        int h2 = (h / 2 - 4) / 2, w2 = (w / 2 - 4) / 2;
+        return new Sequential<T>()
+            .Add("conv1", new Conv2d<T>(c, 6, 5, 1, 2, true, rng)).Add("relu1", new Relu<T>()).Add("pool1", new MaxPool2d<T>(2))
+            .Add("conv2", new Conv2d<T>(6, 16, 5, 1, 0, true, rng)).Add("relu2", new Relu<T>()).Add("pool2", new MaxPool2d<T>(2))
+            .Add("flatten", new Flatten<T>())
+            .Add("fc1", new Linear<T>(16 * h2 * w2, 120, true, rng)).Add("relu3", new Relu<T>())
+            .Add("fc2", new Linear<T>(120, 84, true, rng)).Add("relu4", new Relu<T>())
+            .Add("fc3", new Linear<T>(84, classes, true, rng));
+    }
+}

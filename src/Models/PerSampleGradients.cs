@@ -1,0 +1,93 @@
+using System.Numerics;
+using WoodFisher.Models.Autograd;
+
+namespace WoodFisher.Models;
+
+/// <summary>
+/// Per-sample (or per-mini-batch) gradients in one batched backward pass per chunk, as BackPACK's BatchGrad: with the loss
+/// summed over the chunk, δₙ = ∂ℓₙ/∂(layer output) is sample n's own, so row n of G is, for a Linear layer, vec(δₙ aₙᵀ)
+/// (index o·in + i) then δₙ for its bias; for Conv2d, vec(δₙ[O, L]·unfold(aₙ)ᵀ[L, C·kh·kw]). The model runs in eval mode
+/// (BatchNorm with running statistics), and is restored to its mode afterwards.
+/// </summary>
+public static class PerSampleGradients
+{
+    /// <summary>
+    /// Writes rows: row r = (1/B)·Σ_{n = rB}^{rB+B−1} ∇θ ℓ(x_{idx[n]}, y_{idx[n]}) over the selected
+    /// parameters (ℓ = softmax cross-entropy), for <c>count/groupSize</c> full groups (a trailing partial group is dropped).
+    /// </summary>
+    /// <param name="model">The model (any element type).</param>
+    /// <param name="x">Inputs [samples, …InputShape] as float32, row-major.</param>
+    /// <param name="labels">Class labels [samples].</param>
+    /// <param name="indices">Which samples, in order; null for 0..count−1.</param>
+    /// <param name="count">Number of samples to use.</param>
+    /// <param name="selection">Coordinates of a row (Linear/Conv2d weights and biases only).</param>
+    /// <param name="groupSize">B ≥ 1: rows are means over groups of B consecutive samples.</param>
+    /// <param name="output">Receives the rows, [count/B, d] row-major.</param>
+    /// <param name="chunkSamples">Samples per forward/backward (bounds activation memory); rounded down to a multiple of B.</param>
+    /// <returns>The number of rows written.</returns>
+    public static unsafe int Compute<T>(IModel<T> model, ReadOnlySpan<float> x, ReadOnlySpan<int> labels, int[]? indices, int count,
+        ParameterSelection<T> selection, int groupSize, Span<T> output, int chunkSamples = 256)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(selection);
+        ArgumentOutOfRangeException.ThrowIfLessThan(groupSize, 1);
+        foreach (var p in selection.Parameters)
+        {
+            if (!p.IsPrunable && p.WeightOfLayer is null)
+                throw new NotSupportedException($"Per-sample gradients cover Linear/Conv2d weights and biases; '{p.Name}' is neither.");
+        }
+        var rows = count / groupSize;
+        var d = selection.Dimension;
+        if ((long)rows * d > output.Length)
+            throw new ArgumentException($"Output holds {output.Length} values; {rows} rows × {d} needed.", nameof(output));
+        var chunk = Math.Max(groupSize, chunkSamples / groupSize * groupSize);
+        var was = model.Training;
+        model.Training = false;
+        try
+        {
+            var collector = new PerSampleCollector<T>(selection, groupSize);
+            var lab = new int[chunk];
+            for (var start = 0; start < rows * groupSize; start += chunk)
+            {
+                var n = Math.Min(chunk, rows * groupSize - start);
+                Tensor<T> xb;
+                if (indices is null)
+                {
+                    xb = Batching.Slice(model, x, start, n);
+                    labels.Slice(start, n).CopyTo(lab);
+                }
+                else
+                {
+                    xb = Batching.Gather(model, x, indices.AsSpan(start, n));
+                    for (var i = 0; i < n; i++)
+                        lab[i] = labels[indices[start + i]];
+                }
+                var tape = new Tape<T> { Observer = collector, ObserverOnly = true };
+                var logits = model.Forward(tape, xb);
+                var loss = Ops.SoftmaxCrossEntropy(tape, logits, lab.AsSpan(0, n), T.One);
+                fixed (T* po = output.Slice(start / groupSize * d, n / groupSize * d))
+                {
+                    collector.Rows = po;
+                    tape.Backward(loss);
+                    collector.Rows = null;
+                }
+            }
+        }
+        finally
+        {
+            model.Training = was;
+        }
+        return rows;
+    }
+
+    /// <summary>Per-sample gradients of the first <paramref name="count"/> samples as a new [count/B, d] array.</summary>
+    public static T[] Compute<T>(IModel<T> model, ReadOnlySpan<float> x, ReadOnlySpan<int> labels, int count,
+        ParameterSelection<T> selection, int groupSize = 1)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var r = new T[(long)(count / groupSize) * selection.Dimension];
+        Compute(model, x, labels, null, count, selection, groupSize, r);
+        return r;
+    }
+}

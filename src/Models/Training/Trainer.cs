@@ -1,0 +1,91 @@
+using System.Numerics;
+using WoodFisher.Models.Autograd;
+
+namespace WoodFisher.Models.Training;
+
+/// <summary>Settings of <see cref="Trainer.Train{T}"/>.</summary>
+public sealed record TrainerOptions
+{
+    /// <summary>Epochs.</summary>
+    public int Epochs { get; init; } = 1;
+
+    /// <summary>Mini-batch size.</summary>
+    public int BatchSize { get; init; } = 128;
+
+    /// <summary>Learning-rate schedule (per fractional epoch); default constant 0.05.</summary>
+    public LearningRateSchedule Schedule { get; init; } = LearningRateSchedule.Constant(0.05);
+
+    /// <summary>Momentum μ.</summary>
+    public double Momentum { get; init; } = 0.9;
+
+    /// <summary>Nesterov momentum.</summary>
+    public bool Nesterov { get; init; }
+
+    /// <summary>L2 weight decay λ.</summary>
+    public double WeightDecay { get; init; }
+
+    /// <summary>Seed of the per-epoch shuffles (epoch e uses a permutation drawn from one generator seeded once).</summary>
+    public int Seed { get; init; }
+
+    /// <summary>Masks held fixed (pruned weights stay exactly zero); null for dense training.</summary>
+    public ParameterMasks? Masks { get; init; }
+}
+
+/// <summary>Progress of training, reported after every batch (<see cref="IsEpochEnd"/> false) and every epoch (true).</summary>
+/// <param name="Epoch">0-based epoch.</param>
+/// <param name="Batch">Batches done in this epoch.</param>
+/// <param name="BatchesPerEpoch">Batches per epoch.</param>
+/// <param name="Loss">Batch loss, or the epoch's mean training loss at epoch end.</param>
+/// <param name="LearningRate">Current learning rate.</param>
+/// <param name="IsEpochEnd">Whether this is the end-of-epoch report.</param>
+public readonly record struct TrainingProgress(int Epoch, int Batch, int BatchesPerEpoch, double Loss, double LearningRate, bool IsEpochEnd);
+
+/// <summary>Mini-batch SGD training of a classifier with softmax cross-entropy.</summary>
+public static class Trainer
+{
+    /// <summary>
+    /// Trains <paramref name="model"/> on the first <paramref name="count"/> samples of x [samples, …InputShape] / labels,
+    /// shuffling each epoch; returns the mean training loss of each epoch. The model is left in eval mode.
+    /// </summary>
+    public static double[] Train<T>(IModel<T> model, ReadOnlySpan<float> x, ReadOnlySpan<int> labels, int count, TrainerOptions options,
+        IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        Batching.Check(model, x, labels, count);
+        var sgd = new Sgd<T>(model.Parameters, options.Momentum, options.Nesterov, options.WeightDecay);
+        options.Masks?.Apply(model);
+        var order = Enumerable.Range(0, count).ToArray();
+        var rng = new Random(options.Seed);
+        var perEpoch = (count + options.BatchSize - 1) / options.BatchSize;
+        var history = new double[options.Epochs];
+        var lab = new int[options.BatchSize];
+        model.Training = true;
+        for (var e = 0; e < options.Epochs; e++)
+        {
+            rng.Shuffle(order);
+            double sum = 0;
+            for (var b = 0; b < perEpoch; b++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var s = b * options.BatchSize;
+                var n = Math.Min(options.BatchSize, count - s);
+                var idx = order.AsSpan(s, n);
+                for (var i = 0; i < n; i++)
+                    lab[i] = labels[idx[i]];
+                var tape = new Tape<T>();
+                var loss = Ops.SoftmaxCrossEntropy(tape, model.Forward(tape, Batching.Gather(model, x, idx)), lab.AsSpan(0, n));
+                tape.Backward(loss);
+                var lr = options.Schedule.At(e + (double)b / perEpoch);
+                sgd.Step(tape, lr, options.Masks);
+                var l = double.CreateTruncating(loss.Data[0]);
+                sum += l * n;
+                progress?.Report(new TrainingProgress(e, b + 1, perEpoch, l, lr, false));
+            }
+            history[e] = sum / count;
+            progress?.Report(new TrainingProgress(e, perEpoch, perEpoch, history[e], options.Schedule.At(e + 1), true));
+        }
+        model.Training = false;
+        return history;
+    }
+}

@@ -1,0 +1,86 @@
+using WoodFisher.Models.Training;
+
+namespace WoodFisher.Models.Tests;
+
+public class TrainingTests
+{
+    [Test]
+    public void SmallMlp_LearnsSeparableProblem()
+    {
+        var (x, y) = TestData.Separable(600, 10, 3, 1);
+        var m = ModelFactory.Create("mlp:10-32-3", seed: 1);
+        var before = Evaluation.Evaluate(m, x, y, 600);
+        var reports = new List<TrainingProgress>();
+        var hist = Trainer.Train(m, x, y, 600, new TrainerOptions
+        {
+            Epochs = 20,
+            BatchSize = 32,
+            Schedule = LearningRateSchedule.Cosine(0.1, 20),
+            Momentum = 0.9,
+            Nesterov = true,
+            Seed = 3,
+        }, new SyncProgress<TrainingProgress>(reports.Add));
+        var after = Evaluation.Evaluate(m, x, y, 600);
+        Assert.That(after.Loss, Is.LessThan(0.25 * before.Loss));
+        Assert.That(after.Accuracy, Is.GreaterThan(0.9));
+        Assert.That(hist[^1], Is.LessThan(hist[0]));
+        Assert.That(reports.Count(r => r.IsEpochEnd), Is.EqualTo(20));
+        Assert.That(reports.Count(r => !r.IsEpochEnd), Is.EqualTo(20 * 19));
+    }
+
+    [Test]
+    public void Masks_HoldPrunedWeightsAtExactlyZero_ThroughTraining()
+    {
+        var (x, y) = TestData.Separable(200, 10, 3, 2);
+        var m = ModelFactory.Create("mlp:10-16-3", seed: 2);
+        var masks = new ParameterMasks();
+        var rng = new Random(5);
+        foreach (var p in m.Parameters.Where(p => p.IsPrunable))
+            masks.Set(p.Name, Enumerable.Range(0, p.Length).Select(_ => rng.NextDouble() > 0.7).ToArray());
+        Trainer.Train(m, x, y, 200, new TrainerOptions { Epochs = 3, BatchSize = 16, WeightDecay = 1e-3, Masks = masks });
+        foreach (var p in m.Parameters.Where(p => p.IsPrunable))
+        {
+            var keep = masks.Get(p.Name)!;
+            for (var i = 0; i < p.Length; i++)
+            {
+                if (!keep[i])
+                    Assert.That(p.Data[i], Is.EqualTo(0f), $"{p.Name}[{i}]");
+            }
+            Assert.That(p.Data.Where((v, i) => keep[i]).Count(v => v != 0), Is.GreaterThan(0));
+        }
+        Assert.That(masks.Sparsity(), Is.EqualTo(0.7).Within(0.1));
+    }
+
+    [Test]
+    public void Sgd_MasksMomentumBuffers()
+    {
+        var m = ModelFactory.Create("mlp:4-3", seed: 1);
+        var (x, y) = TestData.Random(8, 4, 3, 1);
+        var masks = new ParameterMasks();
+        masks.Set("fc1.weight", [false, true, true, true, true, true, true, true, true, true, true, false]);
+        var sgd = new Sgd<float>(m.Parameters, momentum: 0.9);
+        for (var s = 0; s < 3; s++)
+        {
+            var tape = new Autograd.Tape<float>();
+            var loss = Autograd.Ops.SoftmaxCrossEntropy(tape, m.Forward(tape, Autograd.Tensor<float>.FromFloats([8, 4], x)), y);
+            tape.Backward(loss);
+            sgd.Step(tape, 0.1, masks);
+        }
+        Assert.That(sgd.Velocity(0)[0], Is.EqualTo(0f));
+        Assert.That(sgd.Velocity(0)[11], Is.EqualTo(0f));
+        Assert.That(sgd.Velocity(0)[1], Is.Not.EqualTo(0f));
+    }
+
+    [Test]
+    public void Schedules_FollowTheirFormulas()
+    {
+        Assert.That(LearningRateSchedule.Step(0.1, 10, 0.1).At(25), Is.EqualTo(0.001).Within(1e-15));
+        Assert.That(LearningRateSchedule.Cosine(0.1, 10).At(5), Is.EqualTo(0.05).Within(1e-15));
+        Assert.That(LearningRateSchedule.Cosine(0.1, 10, 0.01).At(10), Is.EqualTo(0.01).Within(1e-15));
+    }
+
+    private sealed class SyncProgress<T>(Action<T> action) : IProgress<T>
+    {
+        public void Report(T value) => action(value);
+    }
+}
