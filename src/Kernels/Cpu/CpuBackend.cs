@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
 using WoodFisher.Kernels.Cpu;
 
@@ -280,53 +281,57 @@ internal static class CpuKernels<T>
             return;
         }
 
+        CpuBackend.ForBlocks(s.Layout.Count, b => RankOneBlock(s, b, g, rows, normalizer));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void RankOneBlock(CpuBlockStorage<T> s, int b, double[] g, int rows, double normalizer)
+    {
         var layout = s.Layout;
         var d = layout.Dimension;
-        CpuBackend.ForBlocks(layout.Count, b =>
+        var c = layout.Size(b);
+        var off = layout.Offset(b);
+        var f = s.Blocks[b];
+        var gCur = new T[c];
+        var gNext = new T[c];
+        var u = new T[c];
+        var uNext = new T[c];
+        LoadRow(g, off, gCur);
+        for (var i = 0; i < c; i++)
         {
-            var c = layout.Size(b);
-            var off = layout.Offset(b);
-            var f = s.Blocks[b];
-            var gCur = new T[c];
-            var gNext = new T[c];
-            var u = new T[c];
-            var uNext = new T[c];
-            LoadRow(g, off, gCur);
+            u[i] = SimdOps.Dot<T>(f.AsSpan(i * c, c), gCur);
+        }
+
+        for (var r = 0; r < rows; r++)
+        {
+            var denom = normalizer + double.CreateTruncating(SimdOps.Dot<T>(gCur, u));
+            if (!(denom > 0) || !double.IsFinite(denom))
+            {
+                throw new BlockNotPositiveDefiniteException(b, $"Sherman–Morrison denominator N + gᵀF⁻¹g = {denom:G6} at gradient {r}");
+            }
+
+            var inv = T.CreateTruncating(1.0 / denom);
+            var last = r == rows - 1;
+            if (!last)
+            {
+                LoadRow(g, ((long)(r + 1) * d) + off, gNext);
+            }
+
             for (var i = 0; i < c; i++)
             {
-                u[i] = TensorPrimitives.Dot<T>(f.AsSpan(i * c, c), gCur);
+                var row = f.AsSpan(i * c, c);
+                uNext[i] = SimdOps.AxpyThenDot<T>(row, u[i] * inv, u, gNext);
             }
 
-            for (var r = 0; r < rows; r++)
-            {
-                var denom = normalizer + double.CreateTruncating(TensorPrimitives.Dot<T>(gCur, u));
-                if (!(denom > 0) || !double.IsFinite(denom))
-                {
-                    throw new BlockNotPositiveDefiniteException(b, $"Sherman–Morrison denominator N + gᵀF⁻¹g = {denom:G6} at gradient {r}");
-                }
+            (u, uNext) = (uNext, u);
+            (gCur, gNext) = (gNext, gCur);
+        }
 
-                var inv = T.CreateTruncating(1.0 / denom);
-                var last = r == rows - 1;
-                if (!last)
-                {
-                    LoadRow(g, ((long)(r + 1) * d) + off, gNext);
-                }
-
-                for (var i = 0; i < c; i++)
-                {
-                    var row = f.AsSpan(i * c, c);
-                    uNext[i] = SimdOps.AxpyThenDot<T>(row, u[i] * inv, u, gNext);
-                }
-
-                (u, uNext) = (uNext, u);
-                (gCur, gNext) = (gNext, gCur);
-            }
-
-            Symmetrize(f, c);
-        });
+        Symmetrize(f, c);
     }
 
     /// <summary>Averages the two triangles, removing the rounding asymmetry of the row-wise updates.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Symmetrize(T[] f, int c)
     {
         var half = T.CreateTruncating(0.5);
@@ -341,8 +346,12 @@ internal static class CpuKernels<T>
         }
     }
 
-    /// <summary>Rank-k panel size: large enough for matrix–matrix speed, small enough that S stays cheap.</summary>
-    internal static int Panel(int c, int rows) => Math.Min(rows, c >= 512 ? CpuBackend.MaxPanel : 64);
+    /// <summary>
+    /// Rank-k panel size k ≈ c/4 in [32, 128]: the S and W products add 4ck² flops to the 4c²k of the update, so k/c is the
+    /// overhead, while k below ~32 starves the FMA micro-kernel (measured: c = 512, k = 128 runs at ~140 nominal GFLOP/s
+    /// on one core; c = 128, k = 64 at ~70).
+    /// </summary>
+    internal static int Panel(int c, int rows) => Math.Min(rows, Math.Clamp(c / 4, 32, CpuBackend.MaxPanel));
 
     public static void RankKUpdate(CpuBlockStorage<T> s, double[] g, int rows, double normalizer)
     {
@@ -356,6 +365,7 @@ internal static class CpuKernels<T>
         CpuBackend.ForBlocks(layout.Count, b => RankKBlock(s, b, g, rows, normalizer, inner));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RankKBlock(CpuBlockStorage<T> s, int b, double[] g, int rows, double normalizer, bool parallel)
     {
         var layout = s.Layout;
@@ -366,8 +376,8 @@ internal static class CpuKernels<T>
         var k = Panel(c, rows);
         var pool = ArrayPool<T>.Shared;
         var gk = pool.Rent(k * c);
-        var u = pool.Rent(c * k);
-        var w = pool.Rent(c * k);
+        var ut = pool.Rent(c * k);
+        var wt = pool.Rent(c * k);
         var sm = pool.Rent(k * k);
         var linv = pool.Rent(k * k);
         var sd = ArrayPool<double>.Shared.Rent(k * k);
@@ -381,13 +391,13 @@ internal static class CpuKernels<T>
                     LoadRow(g, ((long)(r0 + r) * d) + off, gk.AsSpan(r * c, c));
                 }
 
-                // U = F Gₖᵀ (c × kk)
-                u.AsSpan(0, c * kk).Clear();
-                Gemm.Multiply(c, kk, c, T.One, StridedMatrix<T>.RowMajor(f, 0, c), StridedMatrix<T>.Transposed(gk, 0, c), u, 0, kk, parallel: parallel);
+                // Uᵀ = Gₖ F (kk × c; F is symmetric). Working with transposes keeps every large operand contiguous.
+                ut.AsSpan(0, kk * c).Clear();
+                Gemm.Multiply(kk, c, c, T.One, StridedMatrix<T>.RowMajor(gk, 0, c), StridedMatrix<T>.RowMajor(f, 0, c), ut, 0, c, parallel: parallel);
 
                 // S = N·I + Gₖ U (kk × kk), factored in float64: S = LLᵀ
                 sm.AsSpan(0, kk * kk).Clear();
-                Gemm.Multiply(kk, kk, c, T.One, StridedMatrix<T>.RowMajor(gk, 0, c), StridedMatrix<T>.RowMajor(u, 0, kk), sm, 0, kk);
+                Gemm.Multiply(kk, kk, c, T.One, StridedMatrix<T>.RowMajor(gk, 0, c), StridedMatrix<T>.Transposed(ut, 0, c), sm, 0, kk);
                 var sds = sd.AsSpan(0, kk * kk);
                 TensorPrimitives.ConvertTruncating<T, double>(sm.AsSpan(0, kk * kk), sds);
                 for (var i = 0; i < kk; i++)
@@ -403,11 +413,11 @@ internal static class CpuKernels<T>
                 LinearAlgebra.LowerTriangularInvert<double>(sds, kk);
                 TensorPrimitives.ConvertTruncating<double, T>(sds, linv.AsSpan(0, kk * kk));
 
-                // W = U L⁻ᵀ, then F ← F − WWᵀ = F − U S⁻¹ Uᵀ (lower triangle by tiles, then mirrored)
-                w.AsSpan(0, c * kk).Clear();
-                Gemm.Multiply(c, kk, kk, T.One, StridedMatrix<T>.RowMajor(u, 0, kk), StridedMatrix<T>.Transposed(linv, 0, kk), w, 0, kk);
-                Gemm.Multiply(c, c, kk, -T.One, StridedMatrix<T>.RowMajor(w, 0, kk), StridedMatrix<T>.Transposed(w, 0, kk), f, 0, c, lowerOnly: true, parallel: parallel);
-                Gemm.MirrorLower<T>(f, c);
+                // Wᵀ = L⁻¹Uᵀ, then F ← F − WWᵀ = F − U S⁻¹ Uᵀ. The full product (not half plus a mirror) keeps F bitwise
+                // symmetric: entries (i, j) and (j, i) sum the same FMA products in the same order.
+                wt.AsSpan(0, kk * c).Clear();
+                Gemm.Multiply(kk, c, kk, T.One, StridedMatrix<T>.RowMajor(linv, 0, kk), StridedMatrix<T>.RowMajor(ut, 0, c), wt, 0, c, parallel: parallel);
+                Gemm.Multiply(c, c, kk, -T.One, StridedMatrix<T>.Transposed(wt, 0, c), StridedMatrix<T>.RowMajor(wt, 0, c), f, 0, c, parallel: parallel);
             }
 
             for (var i = 0; i < c; i++)
@@ -422,8 +432,8 @@ internal static class CpuKernels<T>
         finally
         {
             pool.Return(gk);
-            pool.Return(u);
-            pool.Return(w);
+            pool.Return(ut);
+            pool.Return(wt);
             pool.Return(sm);
             pool.Return(linv);
             ArrayPool<double>.Shared.Return(sd);
@@ -458,7 +468,7 @@ internal static class CpuKernels<T>
                     var vr = vt.AsSpan(r * c, c);
                     for (var i = 0; i < c; i++)
                     {
-                        rt[(r * c) + i] = TensorPrimitives.Dot<T>(f.AsSpan(i * c, c), vr);
+                        rt[(r * c) + i] = SimdOps.Dot<T>(f.AsSpan(i * c, c), vr);
                     }
                 }
             }

@@ -51,6 +51,20 @@ internal static class Gemm
             return;
         }
 
+        if (parallel && !lowerOnly && n > m && n >= 2 * nr)
+        {
+            // Wide and short: split the columns of B and C across cores instead of the row blocks.
+            var parts = Math.Min(Environment.ProcessorCount, n / nr);
+            var chunk = (((n + parts - 1) / parts) + nr - 1) / nr * nr;
+            CpuBackend.ForBlocks((n + chunk - 1) / chunk, part =>
+            {
+                var j0 = part * chunk;
+                var bj = b with { Offset = b.Offset + ((long)j0 * b.ColStride) };
+                Multiply(m, Math.Min(chunk, n - j0), k, alpha, a, bj, c, cOffset + j0, ldc);
+            });
+            return;
+        }
+
         var ncMax = Math.Min(NC, n);
         var bPack = ArrayPool<T>.Shared.Rent(KC * (((ncMax + nr - 1) / nr) * nr));
         try
@@ -98,6 +112,7 @@ internal static class Gemm
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void MacroTile<T>(
         int ic, int mc, int jc, int nc, int pc, int kc, T alpha, StridedMatrix<T> a, T[] bPack, T[] aPack, T[] c, long cOffset, int ldc, bool lowerOnly, int nr)
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -136,6 +151,7 @@ internal static class Gemm
 
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackA<T>(StridedMatrix<T> a, int ic, int mc, int pc, int kc, T[] aPack)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -166,6 +182,7 @@ internal static class Gemm
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackB<T>(StridedMatrix<T> b, int pc, int kc, int jc, int nc, int nr, T[] bPack)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -389,7 +406,7 @@ internal static class Gemm
             ref var row = ref Unsafe.Add(ref c, i * ldc);
             for (var j = 0; j < nr; j++)
             {
-                Unsafe.Add(ref row, j) += alpha * tile[(i * nrFull) + j];
+                Unsafe.Add(ref row, j) = T.FusedMultiplyAdd(alpha, tile[(i * nrFull) + j], Unsafe.Add(ref row, j));
             }
         }
     }
@@ -413,13 +430,24 @@ internal static class Gemm
     }
 
     /// <summary>Copies the strict lower triangle of the n × n row-major matrix onto the upper.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void MirrorLower<T>(Span<T> a, int n)
     {
-        for (var i = 0; i < n; i++)
+        const int tile = 32;
+        for (var ib = 0; ib < n; ib += tile)
         {
-            for (var j = i + 1; j < n; j++)
+            var ie = Math.Min(n, ib + tile);
+            for (var jb = 0; jb <= ib; jb += tile)
             {
-                a[(i * n) + j] = a[(j * n) + i];
+                var je = Math.Min(n, jb + tile);
+                for (var i = ib; i < ie; i++)
+                {
+                    var jEnd = Math.Min(je, i);
+                    for (var j = jb; j < jEnd; j++)
+                    {
+                        a[(j * n) + i] = a[(i * n) + j];
+                    }
+                }
             }
         }
     }

@@ -1,6 +1,8 @@
 using System.Buffers;
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using WoodFisher.Kernels.Cpu;
 
 namespace WoodFisher.Kernels;
 
@@ -29,6 +31,7 @@ public static class LinearAlgebra
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool CholeskyCore<T>(Span<T> a, int n, out int pivot, out T value)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -38,7 +41,7 @@ public static class LinearAlgebra
             var rowI = a.Slice(i * n, n);
             for (var j = 0; j <= i; j++)
             {
-                var s = rowI[j] - TensorPrimitives.Dot<T>(rowI[..j], a.Slice(j * n, j));
+                var s = rowI[j] - SimdOps.Dot<T>(rowI[..j], a.Slice(j * n, j));
                 if (i == j)
                 {
                     if (!(s > T.Zero) || !T.IsFinite(s))
@@ -68,6 +71,7 @@ public static class LinearAlgebra
     /// Solves A X = B in place given the lower Cholesky factor L of A (n × n); <paramref name="b"/> is n × <paramref name="columns"/>
     /// row-major and is overwritten by X (forward substitution with L, then back substitution with Lᵀ).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void CholeskySolve<T>(ReadOnlySpan<T> factor, int n, Span<T> b, int columns = 1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -83,7 +87,7 @@ public static class LinearAlgebra
             var bi = b.Slice(i * columns, columns);
             for (var k = 0; k < i; k++)
             {
-                TensorPrimitives.MultiplyAdd(b.Slice(k * columns, columns), -factor[(i * n) + k], bi, bi);
+                SimdOps.Axpy(-factor[(i * n) + k], b.Slice(k * columns, columns), bi);
             }
 
             TensorPrimitives.Divide(bi, factor[(i * n) + i], bi);
@@ -94,7 +98,7 @@ public static class LinearAlgebra
             var bi = b.Slice(i * columns, columns);
             for (var k = i + 1; k < n; k++)
             {
-                TensorPrimitives.MultiplyAdd(b.Slice(k * columns, columns), -factor[(k * n) + i], bi, bi);
+                SimdOps.Axpy(-factor[(k * n) + i], b.Slice(k * columns, columns), bi);
             }
 
             TensorPrimitives.Divide(bi, factor[(i * n) + i], bi);
@@ -105,6 +109,7 @@ public static class LinearAlgebra
     /// Replaces the lower-triangular L (n × n, non-zero diagonal; the strict upper triangle is ignored and zeroed)
     /// by L⁻¹ in place.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void LowerTriangularInvert<T>(Span<T> l, int n)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -119,7 +124,7 @@ public static class LinearAlgebra
                 var rowI = l.Slice(i * n, n);
                 for (var k = 0; k < i; k++)
                 {
-                    TensorPrimitives.MultiplyAdd(l.Slice(k * n, k + 1), rowI[k], r[..(k + 1)], r[..(k + 1)]);
+                    SimdOps.Axpy(rowI[k], l.Slice(k * n, k + 1), r[..(k + 1)]);
                 }
 
                 var inv = T.One / rowI[i];
