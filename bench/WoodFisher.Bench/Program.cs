@@ -47,10 +47,24 @@ public static class Program
     private static void RunKernelGrid(string[] cells)
     {
         var repeats = 3;
-        if (cells.Length > 1 && cells[0] == "--repeats")
+        WoodburyStrategy[] strategies = [WoodburyStrategy.Rank1, WoodburyStrategy.RankK, WoodburyStrategy.Auto];
+        while (cells.Length > 0 && cells[0].StartsWith("--", StringComparison.Ordinal))
         {
-            repeats = int.Parse(cells[1], CultureInfo.InvariantCulture);
-            cells = cells[2..];
+            if (cells[0] == "--repeats")
+            {
+                repeats = int.Parse(cells[1], CultureInfo.InvariantCulture);
+                cells = cells[2..];
+            }
+            else if (cells[0] == "--crossover")
+            {
+                // Auto's crossover: RankK against Dense only.
+                strategies = [WoodburyStrategy.RankK];
+                cells = cells[1..];
+            }
+            else
+            {
+                throw new ArgumentException($"Unknown option {cells[0]}.");
+            }
         }
 
         var grid = cells.Length > 0
@@ -64,7 +78,7 @@ public static class Program
             Console.WriteLine(string.Create(inv, $"GEMM {m}×{n}×{k} float32, one core: {KernelBenchmark.MeasureGemmGflops(m, n, k, parallel: false, repeats: 10):F1} GFLOP/s"));
         }
 
-        var results = KernelBenchmark.Run(grid, [WoodburyStrategy.Rank1, WoodburyStrategy.RankK, WoodburyStrategy.Auto], repeats: repeats);
+        var results = KernelBenchmark.Run(grid, strategies, repeats: repeats);
         Console.WriteLine(KernelBenchmark.FormatTable(results, peak));
     }
 }

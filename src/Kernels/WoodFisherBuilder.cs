@@ -108,16 +108,23 @@ public sealed class WoodFisherBuilder : IDisposable
     public long RowsAdded => _rawRows;
 
     /// <summary>
-    /// Block-size / gradient-count crossover of <see cref="WoodburyStrategy.Auto"/>: Dense when m ≥ <see cref="DenseRowsPerCoordinate"/>·c,
-    /// else RankK. Rank-k costs ≈ 3c²m flops per block; dense costs ≈ c²m (Gram, lower half) + ≈ 2c³ (Cholesky, triangular
-    /// inverse, L⁻ᵀL⁻¹), so the crossover is linear in c. Measured on the development machine (2 cores of an AMD EPYC with
-    /// AVX-512, float32, c ∈ {128, 512}, m ∈ {c/4 … 4c}) with <see cref="KernelBenchmark"/>; re-measure with <c>woodfisher bench</c>.
+    /// The gradient count m* from which <see cref="WoodburyStrategy.Auto"/> picks Dense over RankK for block size c.
+    /// Rank-k costs ≈ 4c²m + 4ckm flops per block at GEMM speed; dense costs ≈ c²m (Gram, lower half, float64) plus
+    /// ≈ 1.7c³ for the Cholesky factor, the triangular inverse and L⁻ᵀL⁻¹, whose unblocked parts run well below GEMM
+    /// speed, so m*/c grows with c. Measured with <c>dotnet run -c Release --project bench/WoodFisher.Bench -- kernels
+    /// --crossover --repeats 5 128,32,256 … 512,2048,1024</c> (2 shared cores of an AMD EPYC with AVX-512, float32,
+    /// d = 2c): RankK/Dense time 1.02 at (c = 128, m = 256), 0.92 at (512, 2048) → m* ≈ 2c at c ≤ 128, ≈ 4c at c ≥ 512,
+    /// interpolated linearly in between.
     /// </summary>
-    public const double DenseRowsPerCoordinate = 1.0;
+    public static long DenseCrossoverRows(int blockSize)
+    {
+        var perCoordinate = blockSize <= 128 ? 2.0 : blockSize >= 512 ? 4.0 : 2.0 + (2.0 * (blockSize - 128) / 384);
+        return (long)Math.Ceiling(perCoordinate * blockSize);
+    }
 
     /// <summary>The strategy <see cref="WoodburyStrategy.Auto"/> picks for block size c and m gradients: RankK or Dense.</summary>
     public static WoodburyStrategy ChooseStrategy(int blockSize, long rows)
-        => rows >= DenseRowsPerCoordinate * blockSize ? WoodburyStrategy.Dense : WoodburyStrategy.RankK;
+        => rows >= DenseCrossoverRows(blockSize) ? WoodburyStrategy.Dense : WoodburyStrategy.RankK;
 
     /// <summary>
     /// Bytes the builder and the finished inverse need for these options: Σc_i² × element size for the blocks, Σc_i² × 8

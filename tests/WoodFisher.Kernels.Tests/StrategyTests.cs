@@ -164,10 +164,10 @@ public class StrategyTests
     [Test]
     public void SingleLargeBlock_ParallelInsideTheBlock_EqualsOracle()
     {
-        const int d = 300;
-        const int m = 200;
+        const int d = 520;
+        const int m = 150;
         var g = Oracle.RandomGradients(16, m, d);
-        foreach (var s in new[] { WoodburyStrategy.RankK, WoodburyStrategy.Dense })
+        foreach (var s in new[] { WoodburyStrategy.Rank1, WoodburyStrategy.RankK, WoodburyStrategy.Dense })
         {
             var options = new WoodFisherOptions { BlockSize = d, Damping = 1e-2, Strategy = s, Precision = Precision.Float64, Backend = BackendKind.Cpu };
             using var inv = WoodFisherBuilder.Compute(g, m, d, options);
@@ -194,6 +194,45 @@ public class StrategyTests
         {
             Assert.That(WoodFisherBuilder.ChooseStrategy(512, 16), Is.EqualTo(WoodburyStrategy.RankK));
             Assert.That(WoodFisherBuilder.ChooseStrategy(128, 100_000), Is.EqualTo(WoodburyStrategy.Dense));
+        });
+    }
+
+    [TestCase(Precision.Float32)]
+    [TestCase(Precision.Float64)]
+    public void RankKUpdate_KeepsBlocksBitwiseSymmetric(Precision precision)
+    {
+        const int m = 70;
+        var g = Oracle.RandomGradients(18, m, D);
+        var options = new WoodFisherOptions { BlockSize = C, Damping = 1e-2, Strategy = WoodburyStrategy.RankK, Precision = precision, Backend = BackendKind.Cpu };
+        using var inv = WoodFisherBuilder.Compute(g, m, D, options);
+        for (var b = 0; b < inv.Layout.Count; b++)
+        {
+            var c = inv.Layout.Size(b);
+            var blk = inv.Block(b);
+            for (var i = 0; i < c; i++)
+            {
+                for (var j = 0; j < i; j++)
+                {
+                    Assert.That(blk[(i * c) + j], Is.EqualTo(blk[(j * c) + i]), $"block {b} ({i},{j})");
+                }
+            }
+        }
+    }
+
+    [Test]
+    public void Auto_ResolvesFromTheExpectedRowCount()
+    {
+        var options = new WoodFisherOptions { BlockSize = 16, Damping = 1e-2, Strategy = WoodburyStrategy.Auto, Backend = BackendKind.Cpu };
+        using var few = new WoodFisherBuilder(32, options, expectedRows: 4);
+        using var many = new WoodFisherBuilder(32, options, expectedRows: 10_000);
+        using var unknown = new WoodFisherBuilder(32, options);
+        Assert.Multiple(() =>
+        {
+            Assert.That(few.Strategy, Is.EqualTo(WoodburyStrategy.RankK));
+            Assert.That(many.Strategy, Is.EqualTo(WoodburyStrategy.Dense));
+            Assert.That(unknown.Strategy, Is.EqualTo(WoodburyStrategy.Dense), "m unknown: Dense streams without N");
+            Assert.That(WoodFisherBuilder.DenseCrossoverRows(128), Is.EqualTo(256));
+            Assert.That(WoodFisherBuilder.DenseCrossoverRows(512), Is.EqualTo(2048));
         });
     }
 }
