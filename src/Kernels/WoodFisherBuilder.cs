@@ -1,4 +1,5 @@
 using System.Numerics;
+using WoodFisher.Kernels.Cpu;
 
 namespace WoodFisher.Kernels;
 
@@ -351,7 +352,7 @@ public sealed class WoodFisherBuilder : IDisposable
         var d = layout.Dimension;
         var xa = x.ToArray();
         var inner = layout.Count < Environment.ProcessorCount;
-        CpuBackend.ForBlocks(layout.Count, b =>
+        BlockParallel.For(layout.Count, b =>
         {
             var c = layout.Size(b);
             var off = layout.Offset(b);
@@ -409,7 +410,7 @@ public sealed class WoodFisherBuilder : IDisposable
         var layout = Layout;
         var lambda = _options.Damping;
         var single = layout.Count < Environment.ProcessorCount;
-        CpuBackend.ForBlocks(layout.Count, b =>
+        BlockParallel.For(layout.Count, b =>
         {
             var c = layout.Size(b);
             var a = gram.AsSpan((int)layout.SquareOffset(b), c * c);

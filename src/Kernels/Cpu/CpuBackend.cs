@@ -2,7 +2,6 @@ using System.Buffers;
 using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
-using System.Runtime.ExceptionServices;
 using WoodFisher.Kernels.Cpu;
 
 namespace WoodFisher.Kernels;
@@ -126,14 +125,13 @@ public sealed class CpuBackend : ICurvatureBackend
     {
         var layout = Check(storage).Layout;
         CheckLength(diagonal.Length, layout.Dimension, nameof(diagonal));
-        for (var b = 0; b < layout.Count; b++)
+        if (storage is CpuBlockStorage<float> f)
         {
-            var c = layout.Size(b);
-            var off = layout.Offset(b);
-            for (var i = 0; i < c; i++)
-            {
-                diagonal[off + i] = storage is CpuBlockStorage<float> f ? f.Blocks[b][(i * c) + i] : Double(storage).Blocks[b][(i * c) + i];
-            }
+            CpuKernels<float>.Diagonal(f, diagonal);
+        }
+        else
+        {
+            CpuKernels<double>.Diagonal(Double(storage), diagonal);
         }
     }
 
@@ -213,26 +211,6 @@ public sealed class CpuBackend : ICurvatureBackend
             throw new ArgumentOutOfRangeException(nameof(normalizer), normalizer, "Normalizer N must be positive and finite.");
         }
     }
-
-    /// <summary>Runs <paramref name="body"/> for every block, in parallel when there are several, and rethrows the first failure unwrapped.</summary>
-    internal static void ForBlocks(int count, Action<int> body)
-    {
-        if (count == 1)
-        {
-            body(0);
-            return;
-        }
-
-        try
-        {
-            Parallel.For(0, count, body);
-        }
-        catch (AggregateException e)
-        {
-            ExceptionDispatchInfo.Capture(e.Flatten().InnerExceptions[0]).Throw();
-            throw;
-        }
-    }
 }
 
 /// <summary>The CPU kernels, written once for float and double storage.</summary>
@@ -242,7 +220,7 @@ internal static class CpuKernels<T>
     public static void SetScaledIdentity(CpuBlockStorage<T> s, double value)
     {
         var v = T.CreateTruncating(value);
-        CpuBackend.ForBlocks(s.Layout.Count, b =>
+        BlockParallel.For(s.Layout.Count, b =>
         {
             var blk = s.Blocks[b];
             var c = s.Layout.Size(b);
@@ -272,6 +250,20 @@ internal static class CpuKernels<T>
         }
     }
 
+    public static void Diagonal(CpuBlockStorage<T> s, Span<double> diagonal)
+    {
+        for (var b = 0; b < s.Layout.Count; b++)
+        {
+            var c = s.Layout.Size(b);
+            var off = s.Layout.Offset(b);
+            var blk = s.Blocks[b];
+            for (var i = 0; i < c; i++)
+            {
+                diagonal[off + i] = double.CreateTruncating(blk[(i * c) + i]);
+            }
+        }
+    }
+
     private static void LoadRow(double[] g, long start, Span<T> dst) => TensorPrimitives.ConvertTruncating<double, T>(g.AsSpan((int)start, dst.Length), dst);
 
     public static void RankOneUpdates(CpuBlockStorage<T> s, double[] g, int rows, double normalizer)
@@ -283,7 +275,7 @@ internal static class CpuKernels<T>
 
         // One huge block: split each update's rows across cores (a barrier per gradient pays off from c ≈ 512).
         var inner = s.Layout.Count < Environment.ProcessorCount && s.Layout.BlockSize >= 512;
-        CpuBackend.ForBlocks(s.Layout.Count, b => RankOneBlock(s, b, g, rows, normalizer, inner));
+        BlockParallel.For(s.Layout.Count, b => RankOneBlock(s, b, g, rows, normalizer, inner));
     }
 
     /// <summary>Rows [i0, i1) of F ← F − (u/denominator)uᵀ fused with uNext = F_new gNext.</summary>
@@ -382,7 +374,7 @@ internal static class CpuKernels<T>
 
         var layout = s.Layout;
         var inner = layout.Count < Environment.ProcessorCount;
-        CpuBackend.ForBlocks(layout.Count, b => RankKBlock(s, b, g, rows, normalizer, inner));
+        BlockParallel.For(layout.Count, b => RankKBlock(s, b, g, rows, normalizer, inner));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -464,7 +456,7 @@ internal static class CpuKernels<T>
     {
         var layout = s.Layout;
         var d = layout.Dimension;
-        CpuBackend.ForBlocks(layout.Count, b =>
+        BlockParallel.For(layout.Count, b =>
         {
             var c = layout.Size(b);
             var off = layout.Offset(b);
@@ -503,7 +495,7 @@ internal static class CpuKernels<T>
     public static void ObsUpdate(CpuBlockStorage<T> s, double[] weights, bool[] remove)
     {
         var layout = s.Layout;
-        CpuBackend.ForBlocks(layout.Count, b =>
+        BlockParallel.For(layout.Count, b =>
         {
             var c = layout.Size(b);
             var off = layout.Offset(b);

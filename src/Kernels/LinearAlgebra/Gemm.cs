@@ -3,6 +3,7 @@ using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using WoodFisher.Kernels.Cpu;
 
 namespace WoodFisher.Kernels;
 
@@ -56,7 +57,7 @@ internal static class Gemm
             // Wide and short: split the columns of B and C across cores instead of the row blocks.
             var parts = Math.Min(Environment.ProcessorCount, n / nr);
             var chunk = (((n + parts - 1) / parts) + nr - 1) / nr * nr;
-            CpuBackend.ForBlocks((n + chunk - 1) / chunk, part =>
+            BlockParallel.For((n + chunk - 1) / chunk, part =>
             {
                 var j0 = part * chunk;
                 var bj = b with { Offset = b.Offset + ((long)j0 * b.ColStride) };
