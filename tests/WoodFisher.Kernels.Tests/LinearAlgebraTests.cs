@@ -80,6 +80,19 @@ public class LinearAlgebraTests
         Assert.That(LinearAlgebra.TrySolveLu(new double[] { 1, 1, 1, 1 }, 2, new double[] { 1, 2 }), Is.False);
     }
 
+    [Test]
+    public void NonGenericOverloads_AcceptArrays()
+    {
+        double[] a = [4, 2, 2, 3];
+        LinearAlgebra.CholeskyInvert(a, 2);
+        Assert.That(a, Is.EqualTo(new[] { 0.375, -0.25, -0.25, 0.5 }).Within(1e-15));
+        float[] f = [4, 2, 2, 3];
+        LinearAlgebra.CholeskyFactor(f, 2);
+        float[] x = [6, 5];
+        LinearAlgebra.CholeskySolve(f, 2, x);
+        Assert.That(x, Is.EqualTo(new[] { 1f, 1f }).Within(1e-6f));
+    }
+
     private static IEnumerable<TestCaseData> GemmShapes()
     {
         yield return new TestCaseData(1, 1, 1, false);

@@ -275,6 +275,36 @@ public static class LinearAlgebra
         return true;
     }
 
+    /// <summary>Float64 form of <see cref="TryCholeskyFactor{T}"/> (callable with a <c>double[]</c>).</summary>
+    public static bool TryCholeskyFactor(Span<double> a, int n) => TryCholeskyFactor<double>(a, n);
+
+    /// <summary>Float32 form of <see cref="TryCholeskyFactor{T}"/> (callable with a <c>float[]</c>).</summary>
+    public static bool TryCholeskyFactor(Span<float> a, int n) => TryCholeskyFactor<float>(a, n);
+
+    /// <summary>Float64 form of <see cref="CholeskyFactor{T}"/>.</summary>
+    public static void CholeskyFactor(Span<double> a, int n) => CholeskyFactor<double>(a, n);
+
+    /// <summary>Float32 form of <see cref="CholeskyFactor{T}"/>.</summary>
+    public static void CholeskyFactor(Span<float> a, int n) => CholeskyFactor<float>(a, n);
+
+    /// <summary>Float64 form of <see cref="CholeskySolve{T}"/>.</summary>
+    public static void CholeskySolve(ReadOnlySpan<double> factor, int n, Span<double> b, int columns = 1) => CholeskySolve<double>(factor, n, b, columns);
+
+    /// <summary>Float32 form of <see cref="CholeskySolve{T}"/>.</summary>
+    public static void CholeskySolve(ReadOnlySpan<float> factor, int n, Span<float> b, int columns = 1) => CholeskySolve<float>(factor, n, b, columns);
+
+    /// <summary>Float64 form of <see cref="TryCholeskyInvert{T}(Span{T}, int)"/>.</summary>
+    public static bool TryCholeskyInvert(Span<double> a, int n) => TryCholeskyInvert<double>(a, n, parallel: false);
+
+    /// <summary>Float32 form of <see cref="TryCholeskyInvert{T}(Span{T}, int)"/>.</summary>
+    public static bool TryCholeskyInvert(Span<float> a, int n) => TryCholeskyInvert<float>(a, n, parallel: false);
+
+    /// <summary>Float64 form of <see cref="CholeskyInvert{T}"/>.</summary>
+    public static void CholeskyInvert(Span<double> a, int n) => CholeskyInvert<double>(a, n);
+
+    /// <summary>Float32 form of <see cref="CholeskyInvert{T}"/>.</summary>
+    public static void CholeskyInvert(Span<float> a, int n) => CholeskyInvert<float>(a, n);
+
     private static void CheckSquare(int length, int n)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(n);
