@@ -16,6 +16,7 @@ public class LinearAlgebraTests
     [TestCase(7)]
     [TestCase(50)]
     [TestCase(131)]
+    [TestCase(300)]
     public void CholeskyInvert_EqualsGaussJordan(int n)
     {
         var a = Spd(n, n);
@@ -68,6 +69,20 @@ public class LinearAlgebraTests
         Assert.That(LinearAlgebra.TryCholeskyFactor<double>((double[])a.Clone(), 2), Is.False);
         var ex = Assert.Throws<MatrixNotPositiveDefiniteException>(() => LinearAlgebra.CholeskyFactor<double>(a, 2));
         Assert.That(ex!.Pivot, Is.EqualTo(1));
+    }
+
+    [Test]
+    public void BlockedCholesky_ReportsTheFailingPivot()
+    {
+        const int n = 200;
+        var a = new double[n * n];
+        for (var i = 0; i < n; i++)
+        {
+            a[(i * n) + i] = i == 150 ? -1 : 1;
+        }
+
+        var ex = Assert.Throws<MatrixNotPositiveDefiniteException>(() => LinearAlgebra.CholeskyFactor(a, n));
+        Assert.That(ex!.Pivot, Is.EqualTo(150));
     }
 
     [Test]

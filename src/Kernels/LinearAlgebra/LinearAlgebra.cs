@@ -31,17 +31,55 @@ public static class LinearAlgebra
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    /// <summary>Block size of the blocked (GEMM-based) factorization and triangular inverse; smaller matrices run unblocked.</summary>
+    private const int Nb = 64;
+
     private static bool CholeskyCore<T>(Span<T> a, int n, out int pivot, out T value)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         CheckSquare(a.Length, n);
+        bool ok;
+        if (n <= 2 * Nb)
+        {
+            ok = CholeskyUnblocked(a, n, n, out pivot, out value);
+        }
+        else
+        {
+            var buf = ArrayPool<T>.Shared.Rent(n * n);
+            try
+            {
+                a.CopyTo(buf);
+                ok = CholeskyBlocked(buf, n, out pivot, out value);
+                buf.AsSpan(0, n * n).CopyTo(a);
+            }
+            finally
+            {
+                ArrayPool<T>.Shared.Return(buf);
+            }
+        }
+
+        if (ok)
+        {
+            for (var i = 0; i < n; i++)
+            {
+                a.Slice((i * n) + i + 1, n - i - 1).Clear();
+            }
+        }
+
+        return ok;
+    }
+
+    /// <summary>Row-oriented Cholesky of the n × n lower triangle at the start of <paramref name="a"/> (leading dimension ld).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static bool CholeskyUnblocked<T>(Span<T> a, int n, int ld, out int pivot, out T value)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
         for (var i = 0; i < n; i++)
         {
-            var rowI = a.Slice(i * n, n);
+            var rowI = a.Slice(i * ld, i + 1);
             for (var j = 0; j <= i; j++)
             {
-                var s = rowI[j] - SimdOps.Dot<T>(rowI[..j], a.Slice(j * n, j));
+                var s = rowI[j] - SimdOps.Dot<T>(rowI[..j], a.Slice(j * ld, j));
                 if (i == j)
                 {
                     if (!(s > T.Zero) || !T.IsFinite(s))
@@ -55,11 +93,65 @@ public static class LinearAlgebra
                 }
                 else
                 {
-                    rowI[j] = s / a[(j * n) + j];
+                    rowI[j] = s / a[(j * ld) + j];
                 }
             }
+        }
 
-            rowI[(i + 1)..].Clear();
+        pivot = -1;
+        value = T.Zero;
+        return true;
+    }
+
+    /// <summary>
+    /// Right-looking blocked Cholesky: factor a diagonal block, L21 = A21·L11⁻ᵀ and A22 −= L21L21ᵀ by GEMM. Only the lower
+    /// triangle is meaningful afterwards.
+    /// </summary>
+    private static bool CholeskyBlocked<T>(T[] a, int n, out int pivot, out T value)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var linv = ArrayPool<T>.Shared.Rent(Nb * Nb);
+        var panel = ArrayPool<T>.Shared.Rent(n * Nb);
+        try
+        {
+            for (var j0 = 0; j0 < n; j0 += Nb)
+            {
+                var jb = Math.Min(Nb, n - j0);
+                if (!CholeskyUnblocked(a.AsSpan((j0 * n) + j0), jb, n, out pivot, out value))
+                {
+                    pivot += j0;
+                    return false;
+                }
+
+                var rest = n - j0 - jb;
+                if (rest == 0)
+                {
+                    break;
+                }
+
+                var li = linv.AsSpan(0, jb * jb);
+                for (var i = 0; i < jb; i++)
+                {
+                    a.AsSpan(((j0 + i) * n) + j0, jb).CopyTo(li.Slice(i * jb, jb));
+                }
+
+                LowerTriangularInvert<T>(li, jb);
+                var p = panel.AsSpan(0, rest * jb);
+                p.Clear();
+                var a21 = ((long)(j0 + jb) * n) + j0;
+                Gemm.Multiply(rest, jb, jb, T.One, StridedMatrix<T>.RowMajor(a, a21, n), StridedMatrix<T>.Transposed(linv, 0, jb), panel, 0, jb);
+                for (var i = 0; i < rest; i++)
+                {
+                    p.Slice(i * jb, jb).CopyTo(a.AsSpan((int)(a21 + ((long)i * n)), jb));
+                }
+
+                Gemm.Multiply(rest, rest, jb, -T.One, StridedMatrix<T>.RowMajor(a, a21, n), StridedMatrix<T>.Transposed(a, a21, n), a, a21 + jb, n, lowerOnly: true);
+            }
+        }
+        finally
+        {
+            ArrayPool<T>.Shared.Return(linv);
+            ArrayPool<T>.Shared.Return(panel);
         }
 
         pivot = -1;
@@ -114,6 +206,35 @@ public static class LinearAlgebra
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         CheckSquare(l.Length, n);
+        for (var i = 0; i < n; i++)
+        {
+            l.Slice((i * n) + i + 1, n - i - 1).Clear();
+        }
+
+        if (n <= 2 * Nb)
+        {
+            LowerInverseUnblocked(l, n, n);
+            return;
+        }
+
+        var buf = ArrayPool<T>.Shared.Rent(n * n);
+        try
+        {
+            l.CopyTo(buf);
+            LowerInverseBlocked(buf, n);
+            buf.AsSpan(0, n * n).CopyTo(l);
+        }
+        finally
+        {
+            ArrayPool<T>.Shared.Return(buf);
+        }
+    }
+
+    /// <summary>Row-oriented L⁻¹ of the n × n lower triangle at the start of <paramref name="l"/> (leading dimension ld).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void LowerInverseUnblocked<T>(Span<T> l, int n, int ld)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
         var tmp = ArrayPool<T>.Shared.Rent(n);
         try
         {
@@ -121,21 +242,60 @@ public static class LinearAlgebra
             {
                 var r = tmp.AsSpan(0, i);
                 r.Clear();
-                var rowI = l.Slice(i * n, n);
+                var rowI = l.Slice(i * ld, i + 1);
                 for (var k = 0; k < i; k++)
                 {
-                    SimdOps.Axpy(rowI[k], l.Slice(k * n, k + 1), r[..(k + 1)]);
+                    SimdOps.Axpy(rowI[k], l.Slice(k * ld, k + 1), r[..(k + 1)]);
                 }
 
                 var inv = T.One / rowI[i];
                 TensorPrimitives.Multiply(r, -inv, rowI[..i]);
                 rowI[i] = inv;
-                rowI[(i + 1)..].Clear();
             }
         }
         finally
         {
             ArrayPool<T>.Shared.Return(tmp);
+        }
+    }
+
+    /// <summary>
+    /// Blocked L⁻¹ by block rows I: M_II = L_II⁻¹, M[I, :I] = −M_II·(L[I, :I]·M[:I, :I]) by GEMM (strict upper triangle zero on entry).
+    /// </summary>
+    private static void LowerInverseBlocked<T>(T[] l, int n)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var t = ArrayPool<T>.Shared.Rent(Nb * n);
+        var d = ArrayPool<T>.Shared.Rent(Nb * Nb);
+        try
+        {
+            for (var i0 = 0; i0 < n; i0 += Nb)
+            {
+                var ib = Math.Min(Nb, n - i0);
+                var rowStart = (long)i0 * n;
+                LowerInverseUnblocked(l.AsSpan((int)(rowStart + i0)), ib, n);
+                if (i0 == 0)
+                {
+                    continue;
+                }
+
+                var ts = t.AsSpan(0, ib * i0);
+                ts.Clear();
+                Gemm.Multiply(ib, i0, i0, T.One, StridedMatrix<T>.RowMajor(l, rowStart, n), StridedMatrix<T>.RowMajor(l, 0, n), t, 0, i0);
+                var ds = d.AsSpan(0, ib * ib);
+                for (var i = 0; i < ib; i++)
+                {
+                    l.AsSpan((int)(rowStart + ((long)i * n) + i0), ib).CopyTo(ds.Slice(i * ib, ib));
+                    l.AsSpan((int)(rowStart + ((long)i * n)), i0).Clear();
+                }
+
+                Gemm.Multiply(ib, i0, ib, -T.One, StridedMatrix<T>.RowMajor(d, 0, ib), StridedMatrix<T>.RowMajor(t, 0, i0), l, rowStart, n);
+            }
+        }
+        finally
+        {
+            ArrayPool<T>.Shared.Return(t);
+            ArrayPool<T>.Shared.Return(d);
         }
     }
 
