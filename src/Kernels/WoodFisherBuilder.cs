@@ -109,19 +109,15 @@ public sealed class WoodFisherBuilder : IDisposable
     public long RowsAdded => _rawRows;
 
     /// <summary>
-    /// The gradient count m* from which <see cref="WoodburyStrategy.Auto"/> picks Dense over RankK for block size c.
+    /// The gradient count m* = 2c from which <see cref="WoodburyStrategy.Auto"/> picks Dense over RankK for block size c.
     /// Rank-k costs ≈ 4c²m + 4ckm flops per block at GEMM speed; dense costs ≈ c²m (Gram, lower half, float64) plus
-    /// ≈ 1.7c³ for the Cholesky factor, the triangular inverse and L⁻ᵀL⁻¹, whose unblocked parts run well below GEMM
-    /// speed, so m*/c grows with c. Measured with <c>dotnet run -c Release --project bench/WoodFisher.Bench -- kernels
-    /// --crossover --repeats 5 128,32,256 … 512,2048,1024</c> (2 shared cores of an AMD EPYC with AVX-512, float32,
-    /// d = 2c): RankK/Dense time 1.02 at (c = 128, m = 256), 0.92 at (512, 2048) → m* ≈ 2c at c ≤ 128, ≈ 4c at c ≥ 512,
-    /// interpolated linearly in between.
+    /// ≈ 1.7c³ for the blocked Cholesky factor, triangular inverse and L⁻ᵀL⁻¹, so the crossover is linear in c.
+    /// Measured with <c>dotnet run -c Release --project bench/WoodFisher.Bench -- kernels --crossover --repeats 5
+    /// 128,128,256 128,256,256 128,512,256 512,512,1024 512,1024,1024 512,2048,1024</c> (2 shared cores of an AMD EPYC
+    /// with AVX-512, float32, d = 2c; two runs): Dense/RankK time 1.5 at m = c, 1.0–1.1 at m = 2c, 0.7 at m = 4c for both
+    /// c = 128 and c = 512.
     /// </summary>
-    public static long DenseCrossoverRows(int blockSize)
-    {
-        var perCoordinate = blockSize <= 128 ? 2.0 : blockSize >= 512 ? 4.0 : 2.0 + (2.0 * (blockSize - 128) / 384);
-        return (long)Math.Ceiling(perCoordinate * blockSize);
-    }
+    public static long DenseCrossoverRows(int blockSize) => 2L * blockSize;
 
     /// <summary>The strategy <see cref="WoodburyStrategy.Auto"/> picks for block size c and m gradients: RankK or Dense.</summary>
     public static WoodburyStrategy ChooseStrategy(int blockSize, long rows)

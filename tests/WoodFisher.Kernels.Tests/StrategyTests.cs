@@ -232,7 +232,7 @@ public class StrategyTests
             Assert.That(many.Strategy, Is.EqualTo(WoodburyStrategy.Dense));
             Assert.That(unknown.Strategy, Is.EqualTo(WoodburyStrategy.Dense), "m unknown: Dense streams without N");
             Assert.That(WoodFisherBuilder.DenseCrossoverRows(128), Is.EqualTo(256));
-            Assert.That(WoodFisherBuilder.DenseCrossoverRows(512), Is.EqualTo(2048));
+            Assert.That(WoodFisherBuilder.DenseCrossoverRows(512), Is.EqualTo(1024));
         });
     }
 }
