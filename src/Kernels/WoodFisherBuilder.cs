@@ -310,29 +310,30 @@ public sealed class WoodFisherBuilder : IDisposable
         }
 
         var n = _pendingRows;
-        var x = _pending.AsSpan(0, n * Layout.Dimension);
         _pendingRows = 0;
         _entered += n;
         if (_buffering)
         {
-            _bufferedBytes += (long)x.Length * 8;
+            _bufferedBytes += (long)n * Layout.Dimension * 8;
             EnsureMemory(_baseBytes + _bufferedBytes);
-            _buffered.Add(x.ToArray());
+            _buffered.Add(_pending.AsSpan(0, n * Layout.Dimension).ToArray());
             return;
         }
 
-        Apply(x, n, _normalizer ?? 1.0);
+        Apply(_pending, n, _normalizer ?? 1.0);
     }
 
-    private void Apply(ReadOnlySpan<double> x, int n, double normalizer)
+    /// <summary>Applies the first <paramref name="n"/> rows of <paramref name="x"/> (row-major, n × d).</summary>
+    private void Apply(double[] x, int n, double normalizer)
     {
+        var rows = x.AsSpan(0, n * Layout.Dimension);
         switch (Strategy)
         {
             case WoodburyStrategy.Rank1:
-                _backend.RankOneUpdates(_storage!, x, n, normalizer);
+                _backend.RankOneUpdates(_storage!, rows, n, normalizer);
                 break;
             case WoodburyStrategy.RankK:
-                _backend.RankKUpdate(_storage!, x, n, normalizer);
+                _backend.RankKUpdate(_storage!, rows, n, normalizer);
                 break;
             default:
                 AccumulateGram(x, n);
@@ -341,12 +342,11 @@ public sealed class WoodFisherBuilder : IDisposable
     }
 
     /// <summary>Gram_b += X_bᵀX_b for every block b (float64, lower triangle by tiles).</summary>
-    private void AccumulateGram(ReadOnlySpan<double> x, int n)
+    private void AccumulateGram(double[] xa, int n)
     {
         var gram = _gram!;
         var layout = Layout;
         var d = layout.Dimension;
-        var xa = x.ToArray();
         var inner = layout.Count < Environment.ProcessorCount;
         BlockParallel.For(layout.Count, b =>
         {

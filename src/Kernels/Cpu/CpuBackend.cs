@@ -94,6 +94,8 @@ public sealed class CpuBackend : ICurvatureBackend
     public void RankOneUpdates(IBlockStorage storage, ReadOnlySpan<double> gradients, int rows, double normalizer)
     {
         CheckGradients(Check(storage).Layout, gradients.Length, rows, normalizer);
+
+        // Spans cannot enter the parallel block lambdas: one O(rows·d) copy against O(rows·c·d) flops.
         var g = gradients.ToArray();
         if (storage is CpuBlockStorage<float> f)
         {
