@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Numerics.Tensors;
 using WoodFisher.Kernels.Cpu;
 
 namespace WoodFisher.Kernels;
@@ -210,12 +211,7 @@ public sealed class WoodFisherBuilder : IDisposable
         for (var r0 = 0; r0 < rows; r0 += slice)
         {
             var n = Math.Min(slice, rows - r0);
-            var src = gradients.Slice(r0 * d, n * d);
-            for (var i = 0; i < src.Length; i++)
-            {
-                tmp[i] = src[i];
-            }
-
+            TensorPrimitives.ConvertTruncating<float, double>(gradients.Slice(r0 * d, n * d), tmp);
             AddChecked(tmp.AsSpan(0, n * d), n);
         }
     }
