@@ -6,7 +6,9 @@ namespace WoodFisher.Bench;
 
 /// <summary>
 /// Entry point: <c>dotnet run -c Release --project bench/WoodFisher.Bench -- --filter '*'</c> runs the BenchmarkDotNet
-/// suites; <c>-- kernels [c,m,d ...]</c> runs the quick <see cref="KernelBenchmark"/> grid (one table, ratios in one run).
+/// suites; <c>-- kernels [--repeats N] [--crossover] [c,m,d ...]</c> runs the quick <see cref="KernelBenchmark"/> grid (one
+/// table, ratios in one run; <c>--crossover</c> times RankK against Dense only, to re-measure Auto's crossover);
+/// <c>-- rankk-profile</c> prints single-core phase timings of one rank-k panel, the builder's overhead and the dense path.
 /// </summary>
 public static class Program
 {
