@@ -1,9 +1,86 @@
+using System.Globalization;
 using BenchmarkDotNet.Running;
+using WoodFisher.Kernels;
 
 namespace WoodFisher.Bench;
 
-/// <summary>Entry point: <c>dotnet run -c Release --project bench/WoodFisher.Bench -- --filter '*'</c>.</summary>
+/// <summary>
+/// Entry point: <c>dotnet run -c Release --project bench/WoodFisher.Bench -- --filter '*'</c> runs the BenchmarkDotNet
+/// suites; <c>-- kernels [--repeats N] [--crossover] [c,m,d ...]</c> runs the quick <see cref="KernelBenchmark"/> grid (one
+/// table, ratios in one run; <c>--crossover</c> times RankK against Dense only, to re-measure Auto's crossover);
+/// <c>-- rankk-profile</c> prints single-core phase timings of one rank-k panel, the builder's overhead and the dense path.
+/// </summary>
 public static class Program
 {
-    public static void Main(string[] args) => BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+    public static void Main(string[] args)
+    {
+        if (args.Length > 0 && args[0] == "kernels")
+        {
+            RunKernelGrid(args[1..]);
+            return;
+        }
+
+        if (args.Length > 0 && args[0] == "rankk-profile")
+        {
+            foreach (var (c, k) in new[] { (512, 64), (512, 128), (128, 32), (128, 64), (1024, 128) })
+            {
+                RankKProfile.Run(c, k, 5);
+                RankKProfile.Run(c, k, 20);
+            }
+
+            foreach (var par in new[] { false, true, false, true })
+            {
+                Console.WriteLine($"GEMM 1024³ parallel={par}: {KernelBenchmark.MeasureGemmGflops(1024, 1024, 1024, parallel: par, repeats: 5):F1} GFLOP/s");
+            }
+
+            DenseProfile.Run(128, 256, 1024, 10);
+            DenseProfile.Run(512, 1024, 2048, 5);
+            BuilderOverheadProfile.Run(128, 256, 128, 10);
+            BuilderOverheadProfile.Run(512, 1024, 512, 5);
+            BuilderOverheadProfile.Run(128, 256, 1024, 10);
+            BuilderOverheadProfile.Run(512, 1024, 2048, 5);
+
+            return;
+        }
+
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+    }
+
+    private static void RunKernelGrid(string[] cells)
+    {
+        var repeats = 3;
+        WoodburyStrategy[] strategies = [WoodburyStrategy.Rank1, WoodburyStrategy.RankK, WoodburyStrategy.Auto];
+        while (cells.Length > 0 && cells[0].StartsWith("--", StringComparison.Ordinal))
+        {
+            if (cells[0] == "--repeats")
+            {
+                repeats = int.Parse(cells[1], CultureInfo.InvariantCulture);
+                cells = cells[2..];
+            }
+            else if (cells[0] == "--crossover")
+            {
+                // Auto's crossover: RankK against Dense only.
+                strategies = [WoodburyStrategy.RankK];
+                cells = cells[1..];
+            }
+            else
+            {
+                throw new ArgumentException($"Unknown option {cells[0]}.");
+            }
+        }
+
+        var grid = cells.Length > 0
+            ? cells.Select(s => s.Split(',').Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToArray()).Select(a => (a[0], a[1], a[2])).ToList()
+            : [(128, 256, 1024), (128, 1024, 1024), (512, 256, 2048), (512, 1024, 2048)];
+        var peak = KernelBenchmark.MeasurePeakGflops(Precision.Float32);
+        var inv = CultureInfo.InvariantCulture;
+        Console.WriteLine(string.Create(inv, $"GEMM 1024³ float32, all cores: {KernelBenchmark.MeasureGemmGflops(1024, 1024, 1024):F1} GFLOP/s"));
+        foreach (var (m, n, k) in new[] { (512, 128, 512), (512, 512, 128), (512, 512, 64), (512, 64, 512) })
+        {
+            Console.WriteLine(string.Create(inv, $"GEMM {m}×{n}×{k} float32, one core: {KernelBenchmark.MeasureGemmGflops(m, n, k, parallel: false, repeats: 10):F1} GFLOP/s"));
+        }
+
+        var results = KernelBenchmark.Run(grid, strategies, repeats: repeats);
+        Console.WriteLine(KernelBenchmark.FormatTable(results, peak));
+    }
 }

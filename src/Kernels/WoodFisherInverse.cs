@@ -43,6 +43,9 @@ public sealed class WoodFisherInverse : IDisposable
     /// <summary>Number of gradient rows that entered (after mini-batch averaging).</summary>
     public long SampleCount { get; }
 
+    /// <summary>The strategy that computed the blocks.</summary>
+    public WoodburyStrategy Strategy { get; internal init; }
+
     /// <summary>Bytes held by the blocks.</summary>
     public long Bytes => Layout.SquareLength * (Precision == Precision.Float32 ? 4 : 8);
 

@@ -1,0 +1,561 @@
+using System.Buffers;
+using System.Numerics;
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using WoodFisher.Kernels.Cpu;
+
+namespace WoodFisher.Kernels;
+
+/// <summary>
+/// The SIMD CPU implementation of <see cref="ICurvatureBackend"/>: blocks in managed arrays (float32 or float64),
+/// Vector512 or Vector256 FMA kernels chosen at run time, parallel over blocks (and inside a block's matrix products
+/// when there are fewer blocks than cores).
+/// </summary>
+public sealed class CpuBackend : ICurvatureBackend
+{
+    /// <summary>Largest rank-k panel (gradients folded in per matrix–matrix step).</summary>
+    internal const int MaxPanel = 128;
+
+    /// <inheritdoc />
+    public string Name => "cpu-" + Gemm.PathName;
+
+    /// <inheritdoc />
+    public IBlockStorage Allocate(BlockLayout layout, Precision precision)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        return precision switch
+        {
+            Precision.Float32 => new CpuBlockStorage<float>(layout, precision),
+            Precision.Float64 => new CpuBlockStorage<double>(layout, precision),
+            _ => throw new ArgumentOutOfRangeException(nameof(precision), precision, "Unknown precision."),
+        };
+    }
+
+    /// <inheritdoc />
+    public void SetScaledIdentity(IBlockStorage storage, double value)
+    {
+        if (storage is CpuBlockStorage<float> f)
+        {
+            CpuKernels<float>.SetScaledIdentity(f, value);
+        }
+        else
+        {
+            CpuKernels<double>.SetScaledIdentity(Double(storage), value);
+        }
+    }
+
+    /// <inheritdoc />
+    public void Write(IBlockStorage storage, ReadOnlySpan<double> blocks)
+    {
+        CheckLength(blocks.Length, Check(storage).Layout.SquareLength, nameof(blocks));
+        if (storage is CpuBlockStorage<float> f)
+        {
+            CpuKernels<float>.Write(f, blocks);
+        }
+        else
+        {
+            CpuKernels<double>.Write(Double(storage), blocks);
+        }
+    }
+
+    /// <inheritdoc />
+    public void Read(IBlockStorage storage, Span<double> blocks)
+    {
+        CheckLength(blocks.Length, Check(storage).Layout.SquareLength, nameof(blocks));
+        if (storage is CpuBlockStorage<float> f)
+        {
+            CpuKernels<float>.Read(f, blocks);
+        }
+        else
+        {
+            CpuKernels<double>.Read(Double(storage), blocks);
+        }
+    }
+
+    /// <inheritdoc />
+    public void ReadBlock(IBlockStorage storage, int block, Span<double> destination)
+    {
+        var layout = Check(storage).Layout;
+        ArgumentOutOfRangeException.ThrowIfNegative(block);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(block, layout.Count);
+        var c = layout.Size(block);
+        CheckLength(destination.Length, (long)c * c, nameof(destination));
+        if (storage is CpuBlockStorage<float> f)
+        {
+            TensorPrimitives.ConvertTruncating<float, double>(f.Blocks[block], destination);
+        }
+        else
+        {
+            Double(storage).Blocks[block].CopyTo(destination);
+        }
+    }
+
+    /// <inheritdoc />
+    public void RankOneUpdates(IBlockStorage storage, ReadOnlySpan<double> gradients, int rows, double normalizer)
+    {
+        CheckGradients(Check(storage).Layout, gradients.Length, rows, normalizer);
+
+        // Spans cannot enter the parallel block lambdas: one O(rows·d) copy against O(rows·c·d) flops.
+        var g = gradients.ToArray();
+        if (storage is CpuBlockStorage<float> f)
+        {
+            CpuKernels<float>.RankOneUpdates(f, g, rows, normalizer);
+        }
+        else
+        {
+            CpuKernels<double>.RankOneUpdates(Double(storage), g, rows, normalizer);
+        }
+    }
+
+    /// <inheritdoc />
+    public void RankKUpdate(IBlockStorage storage, ReadOnlySpan<double> gradients, int rows, double normalizer)
+    {
+        CheckGradients(Check(storage).Layout, gradients.Length, rows, normalizer);
+        var g = gradients.ToArray();
+        if (storage is CpuBlockStorage<float> f)
+        {
+            CpuKernels<float>.RankKUpdate(f, g, rows, normalizer);
+        }
+        else
+        {
+            CpuKernels<double>.RankKUpdate(Double(storage), g, rows, normalizer);
+        }
+    }
+
+    /// <inheritdoc />
+    public void Diagonal(IBlockStorage storage, Span<double> diagonal)
+    {
+        var layout = Check(storage).Layout;
+        CheckLength(diagonal.Length, layout.Dimension, nameof(diagonal));
+        if (storage is CpuBlockStorage<float> f)
+        {
+            CpuKernels<float>.Diagonal(f, diagonal);
+        }
+        else
+        {
+            CpuKernels<double>.Diagonal(Double(storage), diagonal);
+        }
+    }
+
+    /// <inheritdoc />
+    public void Multiply(IBlockStorage storage, ReadOnlySpan<double> vectors, Span<double> result, int count)
+    {
+        var layout = Check(storage).Layout;
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        CheckLength(vectors.Length, (long)count * layout.Dimension, nameof(vectors));
+        CheckLength(result.Length, (long)count * layout.Dimension, nameof(result));
+        var v = vectors.ToArray();
+        var r = new double[result.Length];
+        if (storage is CpuBlockStorage<float> f)
+        {
+            CpuKernels<float>.Multiply(f, v, r, count);
+        }
+        else
+        {
+            CpuKernels<double>.Multiply(Double(storage), v, r, count);
+        }
+
+        r.CopyTo(result);
+    }
+
+    /// <inheritdoc />
+    public void ObsUpdate(IBlockStorage storage, Span<double> weights, ReadOnlySpan<bool> remove)
+    {
+        var layout = Check(storage).Layout;
+        CheckLength(weights.Length, layout.Dimension, nameof(weights));
+        CheckLength(remove.Length, layout.Dimension, nameof(remove));
+        var w = weights.ToArray();
+        var q = remove.ToArray();
+        if (storage is CpuBlockStorage<float> f)
+        {
+            CpuKernels<float>.ObsUpdate(f, w, q);
+        }
+        else
+        {
+            CpuKernels<double>.ObsUpdate(Double(storage), w, q);
+        }
+
+        w.CopyTo(weights);
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+    }
+
+    private static IBlockStorage Check(IBlockStorage storage)
+    {
+        ArgumentNullException.ThrowIfNull(storage);
+        if (storage is not CpuBlockStorage<float> and not CpuBlockStorage<double>)
+        {
+            throw new ArgumentException($"Storage of type {storage.GetType().Name} was not allocated by the CPU backend.", nameof(storage));
+        }
+
+        return storage;
+    }
+
+    private static CpuBlockStorage<double> Double(IBlockStorage storage) => (CpuBlockStorage<double>)Check(storage);
+
+    private static void CheckLength(long actual, long expected, string name)
+    {
+        if (actual != expected)
+        {
+            throw new ArgumentException($"Expected {expected} elements, got {actual}.", name);
+        }
+    }
+
+    private static void CheckGradients(BlockLayout layout, int length, int rows, double normalizer)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(rows);
+        CheckLength(length, (long)rows * layout.Dimension, "gradients");
+        if (!(normalizer > 0) || !double.IsFinite(normalizer))
+        {
+            throw new ArgumentOutOfRangeException(nameof(normalizer), normalizer, "Normalizer N must be positive and finite.");
+        }
+    }
+}
+
+/// <summary>The CPU kernels, written once for float and double storage.</summary>
+internal static class CpuKernels<T>
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public static void SetScaledIdentity(CpuBlockStorage<T> s, double value)
+    {
+        var v = T.CreateTruncating(value);
+        BlockParallel.For(s.Layout.Count, b =>
+        {
+            var blk = s.Blocks[b];
+            var c = s.Layout.Size(b);
+            Array.Clear(blk);
+            for (var i = 0; i < c; i++)
+            {
+                blk[(i * c) + i] = v;
+            }
+        });
+    }
+
+    public static void Write(CpuBlockStorage<T> s, ReadOnlySpan<double> src)
+    {
+        for (var b = 0; b < s.Layout.Count; b++)
+        {
+            var blk = s.Blocks[b];
+            TensorPrimitives.ConvertTruncating<double, T>(src.Slice((int)s.Layout.SquareOffset(b), blk.Length), blk);
+        }
+    }
+
+    public static void Read(CpuBlockStorage<T> s, Span<double> dst)
+    {
+        for (var b = 0; b < s.Layout.Count; b++)
+        {
+            var blk = s.Blocks[b];
+            TensorPrimitives.ConvertTruncating<T, double>(blk, dst.Slice((int)s.Layout.SquareOffset(b), blk.Length));
+        }
+    }
+
+    public static void Diagonal(CpuBlockStorage<T> s, Span<double> diagonal)
+    {
+        for (var b = 0; b < s.Layout.Count; b++)
+        {
+            var c = s.Layout.Size(b);
+            var off = s.Layout.Offset(b);
+            var blk = s.Blocks[b];
+            for (var i = 0; i < c; i++)
+            {
+                diagonal[off + i] = double.CreateTruncating(blk[(i * c) + i]);
+            }
+        }
+    }
+
+    private static void LoadRow(double[] g, long start, Span<T> dst) => TensorPrimitives.ConvertTruncating<double, T>(g.AsSpan((int)start, dst.Length), dst);
+
+    public static void RankOneUpdates(CpuBlockStorage<T> s, double[] g, int rows, double normalizer)
+    {
+        if (rows == 0)
+        {
+            return;
+        }
+
+        // One huge block: split each update's rows across cores (a barrier per gradient pays off from c ≈ 512).
+        var inner = s.Layout.Count < Environment.ProcessorCount && s.Layout.BlockSize >= 512;
+        BlockParallel.For(s.Layout.Count, b => RankOneBlock(s, b, g, rows, normalizer, inner));
+    }
+
+    /// <summary>Rows [i0, i1) of F ← F − (u/denominator)uᵀ fused with uNext = F_new gNext.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void UpdateRows(T[] f, int c, int i0, int i1, T[] u, T inv, T[] uNext, T[] gNext)
+    {
+        for (var i = i0; i < i1; i++)
+        {
+            uNext[i] = SimdOps.AxpyThenDot<T>(f.AsSpan(i * c, c), u[i] * inv, u, gNext);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void RankOneBlock(CpuBlockStorage<T> s, int b, double[] g, int rows, double normalizer, bool parallel)
+    {
+        var layout = s.Layout;
+        var d = layout.Dimension;
+        var c = layout.Size(b);
+        var off = layout.Offset(b);
+        var f = s.Blocks[b];
+        var gCur = new T[c];
+        var gNext = new T[c];
+        var u = new T[c];
+        var uNext = new T[c];
+        LoadRow(g, off, gCur);
+        for (var i = 0; i < c; i++)
+        {
+            u[i] = SimdOps.Dot<T>(f.AsSpan(i * c, c), gCur);
+        }
+
+        for (var r = 0; r < rows; r++)
+        {
+            var denom = normalizer + double.CreateTruncating(SimdOps.Dot<T>(gCur, u));
+            if (!(denom > 0) || !double.IsFinite(denom))
+            {
+                throw new BlockNotPositiveDefiniteException(b, $"Sherman–Morrison denominator N + gᵀF⁻¹g = {denom:G6} at gradient {r}");
+            }
+
+            var inv = T.CreateTruncating(1.0 / denom);
+            var last = r == rows - 1;
+            if (!last)
+            {
+                LoadRow(g, ((long)(r + 1) * d) + off, gNext);
+            }
+
+            if (parallel)
+            {
+                var (uu, un, gn) = (u, uNext, gNext);
+                Parallel.For(0, Environment.ProcessorCount, part =>
+                {
+                    var rowsPer = (c + Environment.ProcessorCount - 1) / Environment.ProcessorCount;
+                    UpdateRows(f, c, part * rowsPer, Math.Min(c, (part + 1) * rowsPer), uu, inv, un, gn);
+                });
+            }
+            else
+            {
+                UpdateRows(f, c, 0, c, u, inv, uNext, gNext);
+            }
+
+            (u, uNext) = (uNext, u);
+            (gCur, gNext) = (gNext, gCur);
+        }
+
+        Symmetrize(f, c);
+    }
+
+    /// <summary>Averages the two triangles, removing the rounding asymmetry of the row-wise updates.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Symmetrize(T[] f, int c)
+    {
+        var half = T.CreateTruncating(0.5);
+        for (var i = 0; i < c; i++)
+        {
+            for (var j = 0; j < i; j++)
+            {
+                var v = (f[(i * c) + j] + f[(j * c) + i]) * half;
+                f[(i * c) + j] = v;
+                f[(j * c) + i] = v;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Rank-k panel size k ≈ c/4 in [32, 128]: the S and W products add 4ck² flops to the 4c²k of the update, so k/c is the
+    /// overhead, while k below ~32 starves the FMA micro-kernel (measured: c = 512, k = 128 runs at ~140 nominal GFLOP/s
+    /// on one core; c = 128, k = 64 at ~70).
+    /// </summary>
+    internal static int Panel(int c, int rows) => Math.Min(rows, Math.Clamp(c / 4, 32, CpuBackend.MaxPanel));
+
+    public static void RankKUpdate(CpuBlockStorage<T> s, double[] g, int rows, double normalizer)
+    {
+        if (rows == 0)
+        {
+            return;
+        }
+
+        var layout = s.Layout;
+        var inner = layout.Count < Environment.ProcessorCount;
+        BlockParallel.For(layout.Count, b => RankKBlock(s, b, g, rows, normalizer, inner));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void RankKBlock(CpuBlockStorage<T> s, int b, double[] g, int rows, double normalizer, bool parallel)
+    {
+        var layout = s.Layout;
+        var d = layout.Dimension;
+        var c = layout.Size(b);
+        var off = layout.Offset(b);
+        var f = s.Blocks[b];
+        var k = Panel(c, rows);
+        var pool = ArrayPool<T>.Shared;
+        var gk = pool.Rent(k * c);
+        var ut = pool.Rent(c * k);
+        var wt = pool.Rent(c * k);
+        var sm = pool.Rent(k * k);
+        var linv = pool.Rent(k * k);
+        var sd = ArrayPool<double>.Shared.Rent(k * k);
+        try
+        {
+            for (var r0 = 0; r0 < rows; r0 += k)
+            {
+                var kk = Math.Min(k, rows - r0);
+                for (var r = 0; r < kk; r++)
+                {
+                    LoadRow(g, ((long)(r0 + r) * d) + off, gk.AsSpan(r * c, c));
+                }
+
+                // Uᵀ = Gₖ F (kk × c; F is symmetric). Working with transposes keeps every large operand contiguous.
+                ut.AsSpan(0, kk * c).Clear();
+                Gemm.Multiply(kk, c, c, T.One, StridedMatrix<T>.RowMajor(gk, 0, c), StridedMatrix<T>.RowMajor(f, 0, c), ut, 0, c, parallel: parallel);
+
+                // S = N·I + Gₖ U (kk × kk), factored in float64: S = LLᵀ
+                sm.AsSpan(0, kk * kk).Clear();
+                Gemm.Multiply(kk, kk, c, T.One, StridedMatrix<T>.RowMajor(gk, 0, c), StridedMatrix<T>.Transposed(ut, 0, c), sm, 0, kk);
+                var sds = sd.AsSpan(0, kk * kk);
+                TensorPrimitives.ConvertTruncating<T, double>(sm.AsSpan(0, kk * kk), sds);
+                for (var i = 0; i < kk; i++)
+                {
+                    sds[(i * kk) + i] += normalizer;
+                }
+
+                if (!LinearAlgebra.TryCholeskyFactor<double>(sds, kk))
+                {
+                    throw new BlockNotPositiveDefiniteException(b, $"Cholesky of S = N·I + GF⁻¹Gᵀ failed for gradients {r0}..{r0 + kk - 1}");
+                }
+
+                LinearAlgebra.LowerTriangularInvert<double>(sds, kk);
+                TensorPrimitives.ConvertTruncating<double, T>(sds, linv.AsSpan(0, kk * kk));
+
+                // Wᵀ = L⁻¹Uᵀ, then F ← F − WWᵀ = F − U S⁻¹ Uᵀ. The full product (not half plus a mirror) keeps F bitwise
+                // symmetric: entries (i, j) and (j, i) sum the same FMA products in the same order.
+                wt.AsSpan(0, kk * c).Clear();
+                Gemm.Multiply(kk, c, kk, T.One, StridedMatrix<T>.RowMajor(linv, 0, kk), StridedMatrix<T>.RowMajor(ut, 0, c), wt, 0, c, parallel: parallel);
+                Gemm.Multiply(c, c, kk, -T.One, StridedMatrix<T>.Transposed(wt, 0, c), StridedMatrix<T>.RowMajor(wt, 0, c), f, 0, c, parallel: parallel);
+            }
+
+            for (var i = 0; i < c; i++)
+            {
+                var dii = f[(i * c) + i];
+                if (!(dii > T.Zero) || !T.IsFinite(dii))
+                {
+                    throw new BlockNotPositiveDefiniteException(b, $"diagonal entry {i} of F⁻¹ is {dii} after the rank-k update");
+                }
+            }
+        }
+        finally
+        {
+            pool.Return(gk);
+            pool.Return(ut);
+            pool.Return(wt);
+            pool.Return(sm);
+            pool.Return(linv);
+            ArrayPool<double>.Shared.Return(sd);
+        }
+    }
+
+    public static void Multiply(CpuBlockStorage<T> s, double[] v, double[] result, int count)
+    {
+        var layout = s.Layout;
+        var d = layout.Dimension;
+        BlockParallel.For(layout.Count, b =>
+        {
+            var c = layout.Size(b);
+            var off = layout.Offset(b);
+            var f = s.Blocks[b];
+            var vt = new T[count * c];
+            for (var r = 0; r < count; r++)
+            {
+                LoadRow(v, ((long)r * d) + off, vt.AsSpan(r * c, c));
+            }
+
+            var rt = new T[count * c];
+            if (count >= 4)
+            {
+                // R = V F (F symmetric, so each row of R is F v)
+                Gemm.Multiply(count, c, c, T.One, StridedMatrix<T>.RowMajor(vt, 0, c), StridedMatrix<T>.RowMajor(f, 0, c), rt, 0, c);
+            }
+            else
+            {
+                for (var r = 0; r < count; r++)
+                {
+                    var vr = vt.AsSpan(r * c, c);
+                    for (var i = 0; i < c; i++)
+                    {
+                        rt[(r * c) + i] = SimdOps.Dot<T>(f.AsSpan(i * c, c), vr);
+                    }
+                }
+            }
+
+            for (var r = 0; r < count; r++)
+            {
+                TensorPrimitives.ConvertTruncating<T, double>(rt.AsSpan(r * c, c), result.AsSpan((int)(((long)r * d) + off), c));
+            }
+        });
+    }
+
+    public static void ObsUpdate(CpuBlockStorage<T> s, double[] weights, bool[] remove)
+    {
+        var layout = s.Layout;
+        BlockParallel.For(layout.Count, b =>
+        {
+            var c = layout.Size(b);
+            var off = layout.Offset(b);
+            var qList = new List<int>();
+            for (var i = 0; i < c; i++)
+            {
+                if (remove[off + i])
+                {
+                    qList.Add(i);
+                }
+            }
+
+            if (qList.Count == 0)
+            {
+                return;
+            }
+
+            var f = s.Blocks[b];
+            var q = qList.Count;
+            var sqq = new double[q * q];
+            var alpha = new double[q];
+            for (var i = 0; i < q; i++)
+            {
+                alpha[i] = weights[off + qList[i]];
+                for (var j = 0; j < q; j++)
+                {
+                    sqq[(i * q) + j] = double.CreateTruncating(f[(qList[i] * c) + qList[j]]);
+                }
+            }
+
+            var fac = (double[])sqq.Clone();
+            if (LinearAlgebra.TryCholeskyFactor<double>(fac, q))
+            {
+                LinearAlgebra.CholeskySolve<double>(fac, q, alpha);
+            }
+            else if (!LinearAlgebra.TrySolveLu(sqq, q, alpha))
+            {
+                throw new BlockNotPositiveDefiniteException(b, $"the {q} × {q} principal sub-matrix [F⁻¹]_QQ is singular");
+            }
+
+            // w ← w − F⁻¹[:, Q] α, accumulated in float64 from the rows F⁻¹[Q, :] (F⁻¹ is symmetric)
+            var delta = new double[c];
+            var row = new double[c];
+            for (var j = 0; j < q; j++)
+            {
+                TensorPrimitives.ConvertTruncating<T, double>(f.AsSpan(qList[j] * c, c), row);
+                TensorPrimitives.MultiplyAdd(row, alpha[j], delta, delta);
+            }
+
+            for (var i = 0; i < c; i++)
+            {
+                weights[off + i] -= delta[i];
+            }
+
+            foreach (var i in qList)
+            {
+                weights[off + i] = 0;
+            }
+        });
+    }
+}
