@@ -1,3 +1,7 @@
+using ILGPU;
+using ILGPU.Algorithms;
+using ILGPU.Runtime;
+using ILGPU.Runtime.CPU;
 using WoodFisher.Kernels;
 using WoodFisher.Kernels.Ilgpu;
 using static WoodFisher.Kernels.Tests.Ilgpu.DenseReference;
@@ -15,6 +19,8 @@ public sealed class IlgpuBackendTests
 {
     private const double Damping = 0.5;
 
+    private Context _context = null!;
+    private Accelerator _accelerator = null!;
     private IlgpuBackend _backend = null!;
 
     public static IEnumerable<Precision> Precisions => [Precision.Float32, Precision.Float64];
@@ -24,11 +30,23 @@ public sealed class IlgpuBackendTests
 
     private static double Tolerance(Precision p) => p == Precision.Float64 ? 1e-10 : 1e-4;
 
+    // Assertions make the CPU accelerator bounds-check every view access, so an off-by-one in a kernel fails here.
     [OneTimeSetUp]
-    public void CreateBackend() => _backend = new IlgpuBackend(preferDevice: false);
+    public void CreateBackend()
+    {
+        _context = Context.Create(b => b.CPU().EnableAlgorithms().Assertions());
+        _accelerator = _context.CreateCPUAccelerator(0);
+        _backend = new IlgpuBackend(_accelerator);
+        TestContext.Progress.WriteLine($"ILGPU CPU accelerator: {_accelerator.MaxNumThreadsPerGroup} threads per group at most");
+    }
 
     [OneTimeTearDown]
-    public void DisposeBackend() => _backend.Dispose();
+    public void DisposeBackend()
+    {
+        _backend.Dispose();
+        _accelerator.Dispose();
+        _context.Dispose();
+    }
 
     [Test]
     public void Name_NamesTheCpuAccelerator() => Assert.That(_backend.Name, Is.EqualTo("ilgpu-cpu"));
