@@ -141,6 +141,33 @@ internal static class BlockKernels<T, TOps>
         CholeskySolveInPlace(system, (long)b * stride * stride, k, stride, w, row);
     }
 
+    // Thread per (coordinate q, column j < c_b of q's block): F_b[i, j] −= Σ_t W[q, t] U[off_b + j, t]. The untiled
+    // form of RankKApply, used where group barriers are expensive (ILGPU's CPU accelerator emulates them).
+    public static void RankKApplySimple(Index2D index, ArrayView<T> f, DeviceLayout layout, ArrayView<T> u, ArrayView<T> w, int k, int stride)
+    {
+        var op = default(TOps);
+        int q = index.X;
+        int j = index.Y;
+        var b = layout.CoordinateBlock[q];
+        var c = layout.Sizes[b];
+        if (j >= c)
+        {
+            return;
+        }
+
+        var off = layout.Offsets[b];
+        var wRow = (long)q * stride;
+        var uRow = (long)(off + j) * stride;
+        var acc = op.Zero;
+        for (var t = 0; t < k; t++)
+        {
+            acc = op.Add(acc, op.Mul(w[wRow + t], u[uRow + t]));
+        }
+
+        var at = layout.SquareOffsets[b] + ((long)(q - off) * c) + j;
+        f[at] = op.Sub(f[at], acc);
+    }
+
     // Group (tile × tile threads) per (block b = grid X, row tile = grid Y, column tile = grid Z); thread (x, y) owns
     // F_b[rowTile·tile + y, colTile·tile + x] and accumulates Σ_t W[i, t] U[j, t] over k in tile-wide steps staged
     // in shared memory (W tile then U tile, tile² elements each), then subtracts it: F_b −= W Uᵀ = U S⁻¹ Uᵀ.

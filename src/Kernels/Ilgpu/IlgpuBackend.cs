@@ -9,7 +9,9 @@ namespace WoodFisher.Kernels.Ilgpu;
 /// <see cref="ICurvatureBackend"/> on ILGPU: every operation runs as hand-written kernels on one accelerator
 /// (CUDA, OpenCL, or ILGPU's CPU accelerator, which emulates GPU threads and is what CI exercises). Blocks are
 /// stored in float32 or float64 on the device; the float64 vectors of the interface are converted on upload and
-/// download. Kernels for a precision are compiled on its first use and cached.
+/// download. Kernels for a precision are compiled on its first use and cached. Calls on one instance must not
+/// overlap (they share the accelerator's default stream). When an update throws because a block lost positive
+/// definiteness, the blocks' contents are unspecified afterwards.
 /// </summary>
 public sealed class IlgpuBackend : ICurvatureBackend
 {
@@ -40,6 +42,7 @@ public sealed class IlgpuBackend : ICurvatureBackend
         }
 
         _ownsAccelerator = true;
+        TiledRankK = Accelerator.AcceleratorType != AcceleratorType.CPU;
         (_float32, _float64) = CreateKernelSets();
     }
 
@@ -52,6 +55,7 @@ public sealed class IlgpuBackend : ICurvatureBackend
     {
         ArgumentNullException.ThrowIfNull(accelerator);
         Accelerator = accelerator;
+        TiledRankK = Accelerator.AcceleratorType != AcceleratorType.CPU;
         (_float32, _float64) = CreateKernelSets();
     }
 
@@ -69,8 +73,14 @@ public sealed class IlgpuBackend : ICurvatureBackend
         _ => "ilgpu-cpu",
     };
 
-    /// <summary>Gradients folded into each rank-k step of <see cref="RankKUpdate"/>.</summary>
+    /// <summary>Gradients folded into each rank-k step of <see cref="RankKUpdate"/> (fewer when d &gt; 2²²).</summary>
     public static int RankKChunk => IlgpuKernelSet<float, FloatOps>.RankK;
+
+    /// <summary>
+    /// Whether <see cref="RankKUpdate"/> applies F⁻¹ −= U S⁻¹ Uᵀ with the shared-memory tiled kernel. On by default
+    /// on CUDA/OpenCL; off on the CPU accelerator, whose emulated group barriers make tiling far slower (tests turn it on).
+    /// </summary>
+    internal bool TiledRankK { get; set; }
 
     /// <inheritdoc />
     public IBlockStorage Allocate(BlockLayout layout, Precision precision)
@@ -182,11 +192,11 @@ public sealed class IlgpuBackend : ICurvatureBackend
 
         if (s.Precision == Precision.Float32)
         {
-            _float32.Value.RankKUpdate(s, gradients, rows, normalizer);
+            _float32.Value.RankKUpdate(s, gradients, rows, normalizer, TiledRankK);
         }
         else
         {
-            _float64.Value.RankKUpdate(s, gradients, rows, normalizer);
+            _float64.Value.RankKUpdate(s, gradients, rows, normalizer, TiledRankK);
         }
     }
 

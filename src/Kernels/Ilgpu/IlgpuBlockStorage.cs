@@ -51,6 +51,7 @@ public sealed class IlgpuBlockStorage : IBlockStorage
         _sizes = accelerator.Allocate1D(sizes);
         _squareOffsets = accelerator.Allocate1D(squares);
         _coordinateBlock = accelerator.Allocate1D(coordinateBlock);
+        accelerator.Synchronize();
         Device = new DeviceLayout(_offsets.View, _sizes.View, _squareOffsets.View, _coordinateBlock.View);
     }
 

@@ -15,8 +15,11 @@ internal sealed class IlgpuKernelSet<T, TOps>
     where T : unmanaged, IFloatingPointIeee754<T>
     where TOps : struct, IScalarOps<T>
 {
-    /// <summary>Gradients per rank-k step (the k of U S⁻¹ Uᵀ).</summary>
+    /// <summary>Gradients per rank-k step (the k of U S⁻¹ Uᵀ) while d ≤ <see cref="RankKElements"/> / k.</summary>
     internal const int RankK = 32;
+
+    /// <summary>Bound on d·k, so that the rank-k scratch (a gradient chunk, U and W, each d × k) stays within 3 · 2²⁷ elements for any d.</summary>
+    private const long RankKElements = 1L << 27;
 
     /// <summary>Elements of one uploaded gradient chunk (rows × d), bounding scratch memory.</summary>
     private const long ChunkElements = 1L << 22;
@@ -32,6 +35,7 @@ internal sealed class IlgpuKernelSet<T, TOps>
     private readonly Action<Index1D, ArrayView<T>, int, int, ArrayView<int>> _rankKFactor;
     private readonly Action<Index1D, DeviceLayout, ArrayView<T>, int, int, ArrayView<T>, ArrayView<T>> _rankKSolve;
     private readonly Action<KernelConfig, ArrayView<T>, DeviceLayout, ArrayView<T>, ArrayView<T>, int, int> _rankKApply;
+    private readonly Action<Index2D, ArrayView<T>, DeviceLayout, ArrayView<T>, ArrayView<T>, int, int> _rankKApplySimple;
     private readonly Action<Index1D, ArrayView<T>, DeviceLayout, ArrayView<T>> _diagonal;
     private readonly Action<Index2D, ArrayView<T>, DeviceLayout, ArrayView<T>, ArrayView<T>, int> _multiply;
     private readonly Action<Index2D, ArrayView<T>, DeviceLayout, ObsPlanView, ArrayView<T>> _obsGather;
@@ -56,6 +60,7 @@ internal sealed class IlgpuKernelSet<T, TOps>
         _rankKFactor = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, int, int, ArrayView<int>>(BlockKernels<T, TOps>.RankKFactor);
         _rankKSolve = accelerator.LoadAutoGroupedStreamKernel<Index1D, DeviceLayout, ArrayView<T>, int, int, ArrayView<T>, ArrayView<T>>(BlockKernels<T, TOps>.RankKSolve);
         _rankKApply = accelerator.LoadStreamKernel<ArrayView<T>, DeviceLayout, ArrayView<T>, ArrayView<T>, int, int>(BlockKernels<T, TOps>.RankKApply);
+        _rankKApplySimple = accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<T>, DeviceLayout, ArrayView<T>, ArrayView<T>, int, int>(BlockKernels<T, TOps>.RankKApplySimple);
         _diagonal = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, DeviceLayout, ArrayView<T>>(BlockKernels<T, TOps>.Diagonal);
         _multiply = accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<T>, DeviceLayout, ArrayView<T>, ArrayView<T>, int>(BlockKernels<T, TOps>.Multiply);
         _obsGather = accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<T>, DeviceLayout, ObsPlanView, ArrayView<T>>(BlockKernels<T, TOps>.ObsGather);
@@ -65,7 +70,7 @@ internal sealed class IlgpuKernelSet<T, TOps>
 
     public void SetScaledIdentity(IlgpuBlockStorage storage, double value)
     {
-        storage.BlockView<T>().MemSetToZero();
+        storage.BlockView<T>().MemSetToZero(_accelerator.DefaultStream);
         _setDiagonal(storage.Layout.Dimension, storage.BlockView<T>(), storage.Device, T.CreateChecked(value));
         _accelerator.Synchronize();
     }
@@ -90,7 +95,7 @@ internal sealed class IlgpuKernelSet<T, TOps>
         using var u = _accelerator.Allocate1D<T>(d);
         using var denominator = _accelerator.Allocate1D<T>(layout.Count);
         using var status = _accelerator.Allocate1D<int>(layout.Count);
-        status.MemSetToZero();
+        status.View.MemSetToZero(_accelerator.DefaultStream);
         var f = storage.BlockView<T>();
         var n = T.CreateChecked(normalizer);
         for (var start = 0; start < rows; start += chunkRows)
@@ -110,18 +115,20 @@ internal sealed class IlgpuKernelSet<T, TOps>
         ThrowOnFailure(status, "a rank-one update (N + gᵀF⁻¹g was not positive and finite)");
     }
 
-    public void RankKUpdate(IlgpuBlockStorage storage, ReadOnlySpan<double> gradients, int rows, double normalizer)
+    // tiled: F⁻¹ −= U S⁻¹ Uᵀ as the shared-memory tiled kernel (GPUs) or one thread per element (CPU accelerator).
+    public void RankKUpdate(IlgpuBlockStorage storage, ReadOnlySpan<double> gradients, int rows, double normalizer, bool tiled)
     {
         var layout = storage.Layout;
         var d = layout.Dimension;
         var nb = layout.Count;
-        var chunkRows = (int)Math.Clamp(ChunkElements / d / RankK * RankK, RankK, Math.Max(RankK, rows));
+        var stride = (int)Math.Clamp(RankKElements / d, 1, RankK);
+        var chunkRows = (int)Math.Clamp(ChunkElements / d / stride * stride, stride, Math.Max(stride, rows));
         using var g = _accelerator.Allocate1D<T>((long)Math.Min(chunkRows, rows) * d);
-        using var u = _accelerator.Allocate1D<T>((long)d * RankK);
-        using var w = _accelerator.Allocate1D<T>((long)d * RankK);
-        using var system = _accelerator.Allocate1D<T>((long)nb * RankK * RankK);
+        using var u = _accelerator.Allocate1D<T>((long)d * stride);
+        using var w = _accelerator.Allocate1D<T>((long)d * stride);
+        using var system = _accelerator.Allocate1D<T>((long)nb * stride * stride);
         using var status = _accelerator.Allocate1D<int>(nb);
-        status.MemSetToZero();
+        status.View.MemSetToZero(_accelerator.DefaultStream);
         var f = storage.BlockView<T>();
         var n = T.CreateChecked(normalizer);
         var tiles = (layout.BlockSize + _tile - 1) / _tile;
@@ -130,15 +137,22 @@ internal sealed class IlgpuKernelSet<T, TOps>
         {
             var count = Math.Min(chunkRows, rows - start);
             Upload(gradients.Slice(start * d, count * d), g.View);
-            for (var s = 0; s < count; s += RankK)
+            for (var s = 0; s < count; s += stride)
             {
-                var k = Math.Min(RankK, count - s);
+                var k = Math.Min(stride, count - s);
                 var gk = g.View.SubView((long)s * d, (long)k * d);
-                _rankKProduct(new Index2D(d, k), f, storage.Device, gk, d, u.View, RankK);
-                _rankKGram(new Index3D(nb, k, k), storage.Device, gk, d, u.View, RankK, n, system.View);
-                _rankKFactor(nb, system.View, k, RankK, status.View);
-                _rankKSolve(d, storage.Device, system.View, k, RankK, u.View, w.View);
-                _rankKApply(config, f, storage.Device, u.View, w.View, k, RankK);
+                _rankKProduct(new Index2D(d, k), f, storage.Device, gk, d, u.View, stride);
+                _rankKGram(new Index3D(nb, k, k), storage.Device, gk, d, u.View, stride, n, system.View);
+                _rankKFactor(nb, system.View, k, stride, status.View);
+                _rankKSolve(d, storage.Device, system.View, k, stride, u.View, w.View);
+                if (tiled)
+                {
+                    _rankKApply(config, f, storage.Device, u.View, w.View, k, stride);
+                }
+                else
+                {
+                    _rankKApplySimple(new Index2D(d, layout.BlockSize), f, storage.Device, u.View, w.View, k, stride);
+                }
             }
         }
 
@@ -222,7 +236,7 @@ internal sealed class IlgpuKernelSet<T, TOps>
         using var alpha = _accelerator.Allocate1D<T>(entries);
         using var delta = _accelerator.Allocate1D<T>(d);
         using var status = _accelerator.Allocate1D<int>(nb);
-        status.MemSetToZero();
+        status.View.MemSetToZero(_accelerator.DefaultStream);
         Upload(wq, alpha.View);
         var plan = new ObsPlanView(entryBlockBuffer.View, localBuffer.View, entryStartBuffer.View, subStartBuffer.View);
         var f = storage.BlockView<T>();
@@ -268,6 +282,7 @@ internal sealed class IlgpuKernelSet<T, TOps>
         if (typeof(T) == typeof(double))
         {
             target.CopyFromCPU(ref Unsafe.As<double, T>(ref MemoryMarshal.GetReference(source)), source.Length);
+            _accelerator.Synchronize();
             return;
         }
 
@@ -280,6 +295,9 @@ internal sealed class IlgpuKernelSet<T, TOps>
             }
 
             target.CopyFromCPU(ref buffer[0], source.Length);
+
+            // The copy may still be reading the host buffer (and the CPU accelerator's memset is not ordered after it).
+            _accelerator.Synchronize();
         }
         finally
         {

@@ -79,7 +79,7 @@ public sealed class IlgpuBackendTests
         var expected = DampedFisherInverse(layout, Damping, [], 0, 1);
         var all = new double[layout.SquareLength];
         _backend.Read(storage, all);
-        Assert.That(all, Is.EqualTo(expected));
+        Assert.That(all, Is.EqualTo(expected), () => "got " + string.Join(", ", all.Take(20)));
     }
 
     [Test]
@@ -107,8 +107,9 @@ public sealed class IlgpuBackendTests
         AssertBlocksEqual(storage, DampedFisherInverse(layout, Damping, g, rows, rows), Tolerance(precision));
     }
 
-    [TestCaseSource(nameof(Precisions))]
-    public void RankKUpdate_EqualsDenseInverse_AcrossPartialChunks(Precision precision)
+    [Test]
+    public void RankKUpdate_EqualsDenseInverse_AcrossPartialChunks(
+        [ValueSource(nameof(Precisions))] Precision precision, [Values(false, true)] bool tiled)
     {
         // 70 rows = two full rank-k steps of 32 and a partial one of 6, in two calls (the second continues the first).
         var rows = (2 * IlgpuBackend.RankKChunk) + 6;
@@ -117,13 +118,22 @@ public sealed class IlgpuBackendTests
         var g = Gaussian(4, rows * d, 0.5);
         using var storage = _backend.Allocate(layout, precision);
         _backend.SetScaledIdentity(storage, 1 / Damping);
-        _backend.RankKUpdate(storage, g.AsSpan(0, 40 * d), 40, rows);
-        _backend.RankKUpdate(storage, g.AsSpan(40 * d), rows - 40, rows);
+        _backend.TiledRankK = tiled;
+        try
+        {
+            _backend.RankKUpdate(storage, g.AsSpan(0, 40 * d), 40, rows);
+            _backend.RankKUpdate(storage, g.AsSpan(40 * d), rows - 40, rows);
+        }
+        finally
+        {
+            _backend.TiledRankK = false;
+        }
+
         AssertBlocksEqual(storage, DampedFisherInverse(layout, Damping, g, rows, rows), Tolerance(precision));
     }
 
-    [TestCaseSource(nameof(Precisions))]
-    public void RankK_AgreesWithRankOne(Precision precision)
+    [Test]
+    public void RankK_AgreesWithRankOne([ValueSource(nameof(Precisions))] Precision precision, [Values(false, true)] bool tiled)
     {
         const int rows = 20;
         var layout = BlockLayout.Create(17, 6);
@@ -133,7 +143,16 @@ public sealed class IlgpuBackendTests
         _backend.SetScaledIdentity(one, 1 / Damping);
         _backend.SetScaledIdentity(many, 1 / Damping);
         _backend.RankOneUpdates(one, g, rows, rows);
-        _backend.RankKUpdate(many, g, rows, rows);
+        _backend.TiledRankK = tiled;
+        try
+        {
+            _backend.RankKUpdate(many, g, rows, rows);
+        }
+        finally
+        {
+            _backend.TiledRankK = false;
+        }
+
         var expected = new double[layout.SquareLength];
         _backend.Read(one, expected);
         AssertBlocksEqual(many, expected, Tolerance(precision));
@@ -291,6 +310,13 @@ public sealed class IlgpuBackendTests
     {
         using var backend = IlgpuBackendFactory.Create(preferDevice: false);
         Assert.That(backend.Name, Is.EqualTo("ilgpu-cpu"));
+    }
+
+    [Test]
+    public void Factory_PrefersADevice_ExactlyWhenOneExists()
+    {
+        using var backend = IlgpuBackendFactory.Create();
+        Assert.That(backend.Name, IlgpuBackendFactory.HasDevice ? Is.Not.EqualTo("ilgpu-cpu") : Is.EqualTo("ilgpu-cpu"));
     }
 
     [Test]
