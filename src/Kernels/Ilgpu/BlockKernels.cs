@@ -12,14 +12,21 @@ internal static class BlockKernels<T, TOps>
     where T : unmanaged
     where TOps : struct, IScalarOps<T>
 {
-    // Thread per coordinate q: writes the diagonal element (q, q) of q's block (the buffer is zeroed first).
-    public static void SetDiagonal(Index1D index, ArrayView<T> f, DeviceLayout layout, T value)
+    // Thread per (coordinate q, column j < c_b of q's block): F_b[i, j] = value·δ_ij, so no separate memset is needed.
+    public static void SetScaledIdentity(Index2D index, ArrayView<T> f, DeviceLayout layout, T value)
     {
-        int q = index;
+        var op = default(TOps);
+        int q = index.X;
+        int j = index.Y;
         var b = layout.CoordinateBlock[q];
         var c = layout.Sizes[b];
+        if (j >= c)
+        {
+            return;
+        }
+
         var i = q - layout.Offsets[b];
-        f[layout.SquareOffsets[b] + ((long)i * c) + i] = value;
+        f[layout.SquareOffsets[b] + ((long)i * c) + j] = i == j ? value : op.Zero;
     }
 
     // Thread per coordinate q: u[q] = Σ_j F_b[i, j] g[row, off_b + j], the block mat-vec for one gradient row.

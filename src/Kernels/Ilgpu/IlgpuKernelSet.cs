@@ -26,7 +26,7 @@ internal sealed class IlgpuKernelSet<T, TOps>
 
     private readonly Accelerator _accelerator;
     private readonly int _tile;
-    private readonly Action<Index1D, ArrayView<T>, DeviceLayout, T> _setDiagonal;
+    private readonly Action<Index2D, ArrayView<T>, DeviceLayout, T> _setScaledIdentity;
     private readonly Action<Index1D, ArrayView<T>, DeviceLayout, ArrayView<T>, ArrayView<T>> _rankOneProduct;
     private readonly Action<Index1D, DeviceLayout, ArrayView<T>, ArrayView<T>, T, ArrayView<T>, ArrayView<int>> _rankOneDenominator;
     private readonly Action<Index2D, ArrayView<T>, DeviceLayout, ArrayView<T>, ArrayView<T>> _rankOneApply;
@@ -51,7 +51,7 @@ internal sealed class IlgpuKernelSet<T, TOps>
             _tile *= 2;
         }
 
-        _setDiagonal = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, DeviceLayout, T>(BlockKernels<T, TOps>.SetDiagonal);
+        _setScaledIdentity = accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<T>, DeviceLayout, T>(BlockKernels<T, TOps>.SetScaledIdentity);
         _rankOneProduct = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, DeviceLayout, ArrayView<T>, ArrayView<T>>(BlockKernels<T, TOps>.RankOneProduct);
         _rankOneDenominator = accelerator.LoadAutoGroupedStreamKernel<Index1D, DeviceLayout, ArrayView<T>, ArrayView<T>, T, ArrayView<T>, ArrayView<int>>(BlockKernels<T, TOps>.RankOneDenominator);
         _rankOneApply = accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<T>, DeviceLayout, ArrayView<T>, ArrayView<T>>(BlockKernels<T, TOps>.RankOneApply);
@@ -70,8 +70,8 @@ internal sealed class IlgpuKernelSet<T, TOps>
 
     public void SetScaledIdentity(IlgpuBlockStorage storage, double value)
     {
-        storage.BlockView<T>().MemSetToZero(_accelerator.DefaultStream);
-        _setDiagonal(storage.Layout.Dimension, storage.BlockView<T>(), storage.Device, T.CreateChecked(value));
+        var layout = storage.Layout;
+        _setScaledIdentity(new Index2D(layout.Dimension, layout.BlockSize), storage.BlockView<T>(), storage.Device, T.CreateChecked(value));
         _accelerator.Synchronize();
     }
 
