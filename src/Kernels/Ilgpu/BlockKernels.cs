@@ -1,0 +1,370 @@
+using ILGPU;
+
+namespace WoodFisher.Kernels.Ilgpu;
+
+/// <summary>
+/// The ILGPU kernels of <see cref="IlgpuBackend"/>, written once over the element type <c>T</c> (float or double)
+/// with arithmetic from the <c>TOps</c> struct. Inverse blocks F live in one buffer, block b a c_b × c_b
+/// row-major square at <c>SquareOffsets[b]</c>. Gradient and vector chunks are row-major (rows × d).
+/// Every failure is recorded in a per-block status word (non-zero = lost positive definiteness) that the host checks.
+/// </summary>
+internal static class BlockKernels<T, TOps>
+    where T : unmanaged
+    where TOps : struct, IScalarOps<T>
+{
+    // Thread per (coordinate q, column j < c_b of q's block): F_b[i, j] = value·δ_ij, so no separate memset is needed.
+    public static void SetScaledIdentity(Index2D index, ArrayView<T> f, DeviceLayout layout, T value)
+    {
+        var op = default(TOps);
+        int q = index.X;
+        int j = index.Y;
+        var b = layout.CoordinateBlock[q];
+        var c = layout.Sizes[b];
+        if (j >= c)
+        {
+            return;
+        }
+
+        var i = q - layout.Offsets[b];
+        f[layout.SquareOffsets[b] + ((long)i * c) + j] = i == j ? value : op.Zero;
+    }
+
+    // Thread per coordinate q: u[q] = Σ_j F_b[i, j] g[row, off_b + j], the block mat-vec for one gradient row.
+    public static void RankOneProduct(Index1D index, ArrayView<T> f, DeviceLayout layout, ArrayView<T> g, ArrayView<T> u)
+    {
+        int q = index;
+        var op = default(TOps);
+        var b = layout.CoordinateBlock[q];
+        var c = layout.Sizes[b];
+        var off = layout.Offsets[b];
+        var rowStart = layout.SquareOffsets[b] + ((long)(q - off) * c);
+        var s = op.Zero;
+        for (var j = 0; j < c; j++)
+        {
+            s = op.Add(s, op.Mul(f[rowStart + j], g[off + j]));
+        }
+
+        u[q] = s;
+    }
+
+    // Thread per block b: denominator[b] = N + g_bᵀu_b; a non-positive or non-finite one marks the block failed.
+    public static void RankOneDenominator(Index1D index, DeviceLayout layout, ArrayView<T> g, ArrayView<T> u, T normalizer, ArrayView<T> denominator, ArrayView<int> status)
+    {
+        int b = index;
+        var op = default(TOps);
+        var c = layout.Sizes[b];
+        var off = layout.Offsets[b];
+        var s = normalizer;
+        for (var i = 0; i < c; i++)
+        {
+            s = op.Add(s, op.Mul(g[off + i], u[off + i]));
+        }
+
+        denominator[b] = s;
+        if (!op.IsPositiveFinite(s))
+        {
+            status[b] = 1;
+        }
+    }
+
+    // Thread per (coordinate q, column j < c_b of q's block): F_b[i, j] −= u[q]·u[off_b + j] / denominator[b].
+    public static void RankOneApply(Index2D index, ArrayView<T> f, DeviceLayout layout, ArrayView<T> u, ArrayView<T> denominator)
+    {
+        var op = default(TOps);
+        int q = index.X;
+        int j = index.Y;
+        var b = layout.CoordinateBlock[q];
+        var c = layout.Sizes[b];
+        if (j >= c)
+        {
+            return;
+        }
+
+        var off = layout.Offsets[b];
+        var at = layout.SquareOffsets[b] + ((long)(q - off) * c) + j;
+        f[at] = op.Sub(f[at], op.Mul(op.Div(u[q], denominator[b]), u[off + j]));
+    }
+
+    // Thread per (coordinate q, gradient t of the chunk): U[q, t] = Σ_j F_b[i, j] G[t, off_b + j]; U is d × stride.
+    public static void RankKProduct(Index2D index, ArrayView<T> f, DeviceLayout layout, ArrayView<T> g, int dimension, ArrayView<T> u, int stride)
+    {
+        var op = default(TOps);
+        int q = index.X;
+        int t = index.Y;
+        var b = layout.CoordinateBlock[q];
+        var c = layout.Sizes[b];
+        var off = layout.Offsets[b];
+        var rowStart = layout.SquareOffsets[b] + ((long)(q - off) * c);
+        var gRow = ((long)t * dimension) + off;
+        var s = op.Zero;
+        for (var j = 0; j < c; j++)
+        {
+            s = op.Add(s, op.Mul(f[rowStart + j], g[gRow + j]));
+        }
+
+        u[((long)q * stride) + t] = s;
+    }
+
+    // Thread per (block b, s, t) of the k × k system: S_b[s, t] = N·δ_st + Σ_i G[s, off_b + i] U[off_b + i, t]; S_b has leading dimension stride.
+    public static void RankKGram(Index3D index, DeviceLayout layout, ArrayView<T> g, int dimension, ArrayView<T> u, int stride, T normalizer, ArrayView<T> system)
+    {
+        var op = default(TOps);
+        int b = index.X;
+        int s = index.Y;
+        int t = index.Z;
+        var c = layout.Sizes[b];
+        var off = layout.Offsets[b];
+        var acc = s == t ? normalizer : op.Zero;
+        var gRow = ((long)s * dimension) + off;
+        for (var i = 0; i < c; i++)
+        {
+            acc = op.Add(acc, op.Mul(g[gRow + i], u[((long)(off + i) * stride) + t]));
+        }
+
+        system[((long)b * stride * stride) + ((long)s * stride) + t] = acc;
+    }
+
+    // Thread per block b: Cholesky S_b = LLᵀ in place (k × k, leading dimension stride); failure marks the block.
+    public static void RankKFactor(Index1D index, ArrayView<T> system, int k, int stride, ArrayView<int> status)
+    {
+        int b = index;
+        if (!CholeskyInPlace(system, (long)b * stride * stride, k, stride))
+        {
+            status[b] = 1;
+        }
+    }
+
+    // Thread per coordinate q: W[q, :] = S_b⁻¹ U[q, :] by two triangular solves with the factor of q's block.
+    public static void RankKSolve(Index1D index, DeviceLayout layout, ArrayView<T> system, int k, int stride, ArrayView<T> u, ArrayView<T> w)
+    {
+        int q = index;
+        var b = layout.CoordinateBlock[q];
+        var row = (long)q * stride;
+        for (var t = 0; t < k; t++)
+        {
+            w[row + t] = u[row + t];
+        }
+
+        CholeskySolveInPlace(system, (long)b * stride * stride, k, stride, w, row);
+    }
+
+    // Thread per (coordinate q, column j < c_b of q's block): F_b[i, j] −= Σ_t W[q, t] U[off_b + j, t]. The untiled
+    // form of RankKApply, used where group barriers are expensive (ILGPU's CPU accelerator emulates them).
+    public static void RankKApplySimple(Index2D index, ArrayView<T> f, DeviceLayout layout, ArrayView<T> u, ArrayView<T> w, int k, int stride)
+    {
+        var op = default(TOps);
+        int q = index.X;
+        int j = index.Y;
+        var b = layout.CoordinateBlock[q];
+        var c = layout.Sizes[b];
+        if (j >= c)
+        {
+            return;
+        }
+
+        var off = layout.Offsets[b];
+        var wRow = (long)q * stride;
+        var uRow = (long)(off + j) * stride;
+        var acc = op.Zero;
+        for (var t = 0; t < k; t++)
+        {
+            acc = op.Add(acc, op.Mul(w[wRow + t], u[uRow + t]));
+        }
+
+        var at = layout.SquareOffsets[b] + ((long)(q - off) * c) + j;
+        f[at] = op.Sub(f[at], acc);
+    }
+
+    // Group (tile × tile threads) per (block b = grid X, row tile = grid Y, column tile = grid Z); thread (x, y) owns
+    // F_b[rowTile·tile + y, colTile·tile + x] and accumulates Σ_t W[i, t] U[j, t] over k in tile-wide steps staged
+    // in shared memory (W tile then U tile, tile² elements each), then subtracts it: F_b −= W Uᵀ = U S⁻¹ Uᵀ.
+    public static void RankKApply(ArrayView<T> f, DeviceLayout layout, ArrayView<T> u, ArrayView<T> w, int k, int stride)
+    {
+        var op = default(TOps);
+        var tile = Group.DimX;
+        var tx = Group.IdxX;
+        var ty = Group.IdxY;
+        var b = Grid.IdxX;
+        var rowBase = Grid.IdxY * tile;
+        var colBase = Grid.IdxZ * tile;
+        var c = layout.Sizes[b];
+        var off = layout.Offsets[b];
+        var shared = SharedMemory.GetDynamic<T>();
+        var wTile = shared.SubView(0, tile * tile);
+        var uTile = shared.SubView(tile * tile, tile * tile);
+        var r = rowBase + ty;
+        var acc = op.Zero;
+        for (var t0 = 0; t0 < k; t0 += tile)
+        {
+            var t = t0 + tx;
+            wTile[(ty * tile) + tx] = r < c && t < k ? w[((long)(off + r) * stride) + t] : op.Zero;
+            uTile[(ty * tile) + tx] = colBase + ty < c && t < k ? u[((long)(off + colBase + ty) * stride) + t] : op.Zero;
+            Group.Barrier();
+            for (var s = 0; s < tile; s++)
+            {
+                acc = op.Add(acc, op.Mul(wTile[(ty * tile) + s], uTile[(tx * tile) + s]));
+            }
+
+            Group.Barrier();
+        }
+
+        var col = colBase + tx;
+        if (r < c && col < c)
+        {
+            var at = layout.SquareOffsets[b] + ((long)r * c) + col;
+            f[at] = op.Sub(f[at], acc);
+        }
+    }
+
+    // Thread per coordinate q: diagonal[q] = F_b[i, i].
+    public static void Diagonal(Index1D index, ArrayView<T> f, DeviceLayout layout, ArrayView<T> diagonal)
+    {
+        int q = index;
+        var b = layout.CoordinateBlock[q];
+        var c = layout.Sizes[b];
+        var i = q - layout.Offsets[b];
+        diagonal[q] = f[layout.SquareOffsets[b] + ((long)i * c) + i];
+    }
+
+    // Thread per (vector v, coordinate q): result[v, q] = Σ_j F_b[i, j] x[v, off_b + j].
+    public static void Multiply(Index2D index, ArrayView<T> f, DeviceLayout layout, ArrayView<T> x, ArrayView<T> result, int dimension)
+    {
+        var op = default(TOps);
+        int v = index.X;
+        int q = index.Y;
+        var b = layout.CoordinateBlock[q];
+        var c = layout.Sizes[b];
+        var off = layout.Offsets[b];
+        var rowStart = layout.SquareOffsets[b] + ((long)(q - off) * c);
+        var xRow = ((long)v * dimension) + off;
+        var s = op.Zero;
+        for (var j = 0; j < c; j++)
+        {
+            s = op.Add(s, op.Mul(f[rowStart + j], x[xRow + j]));
+        }
+
+        result[((long)v * dimension) + q] = s;
+    }
+
+    // Thread per (removed entry e, position j in its block's Q): sub_b[e − start_b, j] = F_b[Q_e, Q_j], gathering
+    // the principal sub-matrix [F⁻¹]_QQ of every block (|Q_b| × |Q_b| at subStart[b]).
+    public static void ObsGather(Index2D index, ArrayView<T> f, DeviceLayout layout, ObsPlanView plan, ArrayView<T> sub)
+    {
+        int e = index.X;
+        int j = index.Y;
+        var b = plan.EntryBlock[e];
+        var start = plan.EntryStart[b];
+        var n = plan.EntryStart[b + 1] - start;
+        if (j >= n)
+        {
+            return;
+        }
+
+        var c = layout.Sizes[b];
+        var at = layout.SquareOffsets[b] + ((long)plan.Local[e] * c) + plan.Local[start + j];
+        sub[plan.SubStart[b] + ((long)(e - start) * n) + j] = f[at];
+    }
+
+    // Thread per block b: Cholesky of [F⁻¹]_QQ in place, then alpha_b ← ([F⁻¹]_QQ)⁻¹ alpha_b (alpha holds w_Q on entry).
+    public static void ObsSolve(Index1D index, ObsPlanView plan, ArrayView<T> sub, ArrayView<T> alpha, ArrayView<int> status)
+    {
+        int b = index;
+        var start = plan.EntryStart[b];
+        var n = plan.EntryStart[b + 1] - start;
+        if (n == 0)
+        {
+            return;
+        }
+
+        var at = plan.SubStart[b];
+        if (!CholeskyInPlace(sub, at, n, n))
+        {
+            status[b] = 1;
+            return;
+        }
+
+        CholeskySolveInPlace(sub, at, n, n, alpha, start);
+    }
+
+    // Thread per coordinate q: delta[q] = Σ_{e ∈ Q_b} F_b[i, Q_e] alpha[e], the column combination F⁻¹E_Q α.
+    public static void ObsApply(Index1D index, ArrayView<T> f, DeviceLayout layout, ObsPlanView plan, ArrayView<T> alpha, ArrayView<T> delta)
+    {
+        int q = index;
+        var op = default(TOps);
+        var b = layout.CoordinateBlock[q];
+        var c = layout.Sizes[b];
+        var rowStart = layout.SquareOffsets[b] + ((long)(q - layout.Offsets[b]) * c);
+        var s = op.Zero;
+        var end = plan.EntryStart[b + 1];
+        for (var e = plan.EntryStart[b]; e < end; e++)
+        {
+            s = op.Add(s, op.Mul(f[rowStart + plan.Local[e]], alpha[e]));
+        }
+
+        delta[q] = s;
+    }
+
+    // Lower Cholesky of the n × n matrix at a[at] (leading dimension ld) in place; false when a pivot is not positive and finite.
+    private static bool CholeskyInPlace(ArrayView<T> a, long at, int n, int ld)
+    {
+        var op = default(TOps);
+        for (var j = 0; j < n; j++)
+        {
+            var rowJ = at + ((long)j * ld);
+            var d = a[rowJ + j];
+            for (var p = 0; p < j; p++)
+            {
+                d = op.Sub(d, op.Mul(a[rowJ + p], a[rowJ + p]));
+            }
+
+            if (!op.IsPositiveFinite(d))
+            {
+                return false;
+            }
+
+            var l = op.Sqrt(d);
+            a[rowJ + j] = l;
+            for (var i = j + 1; i < n; i++)
+            {
+                var rowI = at + ((long)i * ld);
+                var s = a[rowI + j];
+                for (var p = 0; p < j; p++)
+                {
+                    s = op.Sub(s, op.Mul(a[rowI + p], a[rowJ + p]));
+                }
+
+                a[rowI + j] = op.Div(s, l);
+            }
+        }
+
+        return true;
+    }
+
+    // x ← (LLᵀ)⁻¹x for the factor at a[at] (n × n, leading dimension ld) and x at x[xAt..xAt+n).
+    private static void CholeskySolveInPlace(ArrayView<T> a, long at, int n, int ld, ArrayView<T> x, long xAt)
+    {
+        var op = default(TOps);
+        for (var i = 0; i < n; i++)
+        {
+            var rowI = at + ((long)i * ld);
+            var s = x[xAt + i];
+            for (var p = 0; p < i; p++)
+            {
+                s = op.Sub(s, op.Mul(a[rowI + p], x[xAt + p]));
+            }
+
+            x[xAt + i] = op.Div(s, a[rowI + i]);
+        }
+
+        for (var i = n - 1; i >= 0; i--)
+        {
+            var s = x[xAt + i];
+            for (var p = i + 1; p < n; p++)
+            {
+                s = op.Sub(s, op.Mul(a[at + ((long)p * ld) + i], x[xAt + p]));
+            }
+
+            x[xAt + i] = op.Div(s, a[at + ((long)i * ld) + i]);
+        }
+    }
+}
