@@ -46,7 +46,8 @@ public sealed class WoodFisherCurvature : IInverseCurvature, IDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(chunkRows, 1);
         var opts = options.Segments is null ? options with { Segments = source.Segments } : options;
         var d = source.Dimension;
-        using var builder = new WoodFisherBuilder(d, opts);
+        // Knowing the row count lets rank-1/rank-k stream with N fixed up front instead of buffering every row.
+        using var builder = new WoodFisherBuilder(d, opts, source.Count >= 0 ? source.Count : null);
         var buffer = new float[(long)chunkRows * d];
         source.Reset();
         int got;

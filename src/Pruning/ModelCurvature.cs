@@ -1,0 +1,300 @@
+using System.Diagnostics;
+using WoodFisher.Kernels;
+using WoodFisher.Models;
+
+namespace WoodFisher.Pruning;
+
+/// <summary>
+/// Builds inverse-curvature estimates of a model's loss over a selection of its parameters (the coordinates pruning
+/// sees, in <see cref="ParameterSelection{T}"/> order), from the model's own per-sample gradients, K-FAC factors or exact
+/// Hessian. This is the bridge from <c>WoodFisher.Models</c> to the pruner: <see cref="Factory"/> gives the
+/// <see cref="CurvatureFactory"/> that one-shot recompute and gradual pruning call at the current weights.
+/// </summary>
+public sealed class ModelCurvature
+{
+    private readonly float[] _x;
+    private readonly int[] _labels;
+    private readonly int _features;
+
+    /// <summary>Creates the bridge for <paramref name="model"/> over <paramref name="selection"/> and the data (x [n, features], labels [n]).</summary>
+    public ModelCurvature(IModel<float> model, ParameterSelection<float> selection, float[] x, int[] labels)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(selection);
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(labels);
+        if (labels.Length == 0 || x.Length % labels.Length != 0)
+        {
+            throw new ArgumentException($"Inputs ({x.Length} values) do not divide into {labels.Length} samples.", nameof(x));
+        }
+
+        Model = model;
+        Selection = selection;
+        _x = x;
+        _labels = labels;
+        _features = x.Length / labels.Length;
+    }
+
+    /// <summary>The model whose selected parameters are read and written.</summary>
+    public IModel<float> Model { get; }
+
+    /// <summary>The coordinates: names, offsets, segment lengths.</summary>
+    public ParameterSelection<float> Selection { get; }
+
+    /// <summary>Samples available.</summary>
+    public int SampleCount => _labels.Length;
+
+    /// <summary>The selected parameters as one vector (length d, float64).</summary>
+    public double[] GetWeights()
+    {
+        var w = new float[Selection.Dimension];
+        Selection.Gather(w);
+        return Array.ConvertAll(w, v => (double)v);
+    }
+
+    /// <summary>Writes <paramref name="weights"/> (length d) into the selected parameters (rounded to float32).</summary>
+    public void SetWeights(ReadOnlySpan<double> weights)
+    {
+        if (weights.Length != Selection.Dimension)
+        {
+            throw new ArgumentException($"Expected {Selection.Dimension} weights, got {weights.Length}.", nameof(weights));
+        }
+
+        var w = new float[weights.Length];
+        for (var i = 0; i < w.Length; i++)
+        {
+            w[i] = (float)weights[i];
+        }
+
+        Selection.Scatter(w);
+    }
+
+    /// <summary>A factory that writes the given weights into the model, then builds <paramref name="spec"/> there.</summary>
+    public CurvatureFactory Factory(EstimatorSpec spec, bool withGradient = false) => weights =>
+    {
+        SetWeights(weights);
+        return Build(spec, withGradient);
+    };
+
+    /// <summary>
+    /// Builds the estimate at the model's current weights from <see cref="EstimatorSpec.Samples"/> samples (the first
+    /// ones, or drawn by <see cref="EstimatorSpec.Seed"/>). With <paramref name="withGradient"/>, also the mean loss
+    /// gradient over the same samples (WoodTaylor's first-order term).
+    /// </summary>
+    public CurvatureEstimate Build(EstimatorSpec spec, bool withGradient = false)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        if (!(spec.Damping > 0) || !double.IsFinite(spec.Damping))
+        {
+            throw new ArgumentOutOfRangeException(nameof(spec), spec.Damping, "Damping λ must be positive and finite.");
+        }
+
+        if (spec.Samples < 1 || spec.Samples > SampleCount)
+        {
+            throw new ArgumentOutOfRangeException(nameof(spec), spec.Samples, $"Samples must be between 1 and the {SampleCount} available.");
+        }
+
+        var (x, y) = Subset(spec.Samples, spec.Seed);
+        var n = y.Length;
+        var d = Selection.Dimension;
+        var sw = Stopwatch.StartNew();
+        double[]? gradient = null;
+        if (withGradient)
+        {
+            gradient = Array.ConvertAll(Curvature.MeanGradient(Model, x, y, n, Selection), v => (double)v);
+        }
+
+        var meanGradientSeconds = sw.Elapsed.TotalSeconds;
+        double gradientSeconds;
+        IInverseCurvature inverse;
+        switch (spec.Kind)
+        {
+            case EstimatorKind.Identity:
+                gradientSeconds = sw.Elapsed.TotalSeconds;
+                inverse = new IdentityCurvature(d);
+                break;
+            case EstimatorKind.DiagonalFisher:
+                {
+                    var source = new PerSampleGradientSource(Model, x, y, n, Selection, spec.MiniBatch);
+                    var stats = GradientStatistics.Compute(source);
+                    gradientSeconds = sw.Elapsed.TotalSeconds;
+                    var f = new double[d];
+                    for (var i = 0; i < d; i++)
+                    {
+                        f[i] = stats.SumOfSquares[i] / stats.Rows;
+                    }
+
+                    inverse = new DiagonalFisherCurvature(f, spec.Damping);
+                    break;
+                }
+
+            case EstimatorKind.WoodFisher:
+                {
+                    // Gradient rows are produced chunk by chunk as the builder consumes them; the source times its own share.
+                    var source = new TimedGradientSource(new PerSampleGradientSource(Model, x, y, n, Selection, spec.MiniBatch));
+                    var options = new WoodFisherOptions
+                    {
+                        BlockSize = spec.BlockSize,
+                        Damping = spec.Damping,
+                        Segments = Selection.Segments,
+                        Strategy = spec.Strategy,
+                        Backend = spec.Backend,
+                        Precision = spec.Precision,
+                    };
+                    inverse = WoodFisherCurvature.FromGradients(source, options);
+                    gradientSeconds = meanGradientSeconds + source.Seconds;
+                    var total = sw.Elapsed.TotalSeconds;
+                    return new CurvatureEstimate(inverse)
+                    {
+                        Gradient = gradient,
+                        GradientSeconds = gradientSeconds,
+                        InverseSeconds = Math.Max(0, total - gradientSeconds),
+                    };
+                }
+
+            case EstimatorKind.Kfac:
+                {
+                    var layers = KfacLayers(x, y, n);
+                    gradientSeconds = sw.Elapsed.TotalSeconds;
+                    inverse = new KfacCurvature(layers, spec.Damping, spec.KfacDamping, spec.BlockSize);
+                    break;
+                }
+
+            case EstimatorKind.Exact:
+                {
+                    Curvature.EnsureDenseFits(d);
+                    var h = Curvature.Hessian(Model, x, y, n, Selection);
+                    Symmetrize(h, d);
+                    gradientSeconds = sw.Elapsed.TotalSeconds;
+                    inverse = new DenseCurvature(h, d, spec.Damping, spec.Treatment);
+                    break;
+                }
+
+            default:
+                throw new ArgumentOutOfRangeException(nameof(spec), spec.Kind, "Unknown estimator kind.");
+        }
+
+        return new CurvatureEstimate(inverse)
+        {
+            Gradient = gradient,
+            GradientSeconds = gradientSeconds,
+            InverseSeconds = sw.Elapsed.TotalSeconds - gradientSeconds,
+        };
+    }
+
+    /// <summary>
+    /// K-FAC factors of the selected layers, as <see cref="KfacLayer"/>s in selection order. A layer's bias is modelled
+    /// (a trailing 1 in the input factor) exactly when the selection holds it right after the weight.
+    /// </summary>
+    public IReadOnlyList<KfacLayer> KfacLayers(float[] x, int[] labels, int count)
+    {
+        var entries = Selection.Entries;
+        var anyBias = entries.Any(e => !e.IsPrunable);
+        var factors = KfacFactors.Compute(Model, x, labels, count, includeBias: anyBias);
+        var byWeight = factors.ToDictionary(f => f.WeightName);
+        var layers = new List<KfacLayer>();
+        for (var i = 0; i < entries.Count; i++)
+        {
+            var e = entries[i];
+            if (!byWeight.TryGetValue(e.Name, out var f))
+            {
+                throw new NotSupportedException($"K-FAC covers the weights of Linear and Conv2d layers; '{e.Name}' is not one (select weights only, or their biases right after them).");
+            }
+
+            var hasBias = f.BiasName is not null && i + 1 < entries.Count && entries[i + 1].Name == f.BiasName;
+            var modelledBias = anyBias && f.BiasName is not null;
+            var inFeatures = f.DimA - (modelledBias ? 1 : 0);
+            var a = hasBias || !modelledBias ? f.A : TopLeft(f.A, f.DimA, inFeatures);
+            if (e.Length != f.DimG * inFeatures)
+            {
+                throw new InvalidOperationException($"K-FAC factors of '{e.Name}' ({f.DimG} × {inFeatures}) do not match its {e.Length} coordinates.");
+            }
+
+            layers.Add(new KfacLayer(f.DimG, inFeatures, a, f.G, hasBias));
+            if (hasBias)
+            {
+                i++;
+            }
+        }
+
+        return layers;
+    }
+
+    /// <summary>The first <paramref name="count"/> samples, or <paramref name="count"/> drawn without replacement by <paramref name="seed"/>.</summary>
+    public (float[] X, int[] Labels) Subset(int count, int? seed)
+    {
+        if (seed is null && count == SampleCount)
+        {
+            return (_x, _labels);
+        }
+
+        var order = Enumerable.Range(0, SampleCount).ToArray();
+        if (seed is { } s)
+        {
+            new Random(s).Shuffle(order);
+        }
+
+        var x = new float[(long)count * _features];
+        var y = new int[count];
+        for (var i = 0; i < count; i++)
+        {
+            Array.Copy(_x, (long)order[i] * _features, x, (long)i * _features, _features);
+            y[i] = _labels[order[i]];
+        }
+
+        return (x, y);
+    }
+
+    private static double[] TopLeft(double[] a, int n, int k)
+    {
+        var r = new double[k * k];
+        for (var i = 0; i < k; i++)
+        {
+            Array.Copy(a, i * n, r, i * k, k);
+        }
+
+        return r;
+    }
+
+    private static void Symmetrize(double[] h, int d)
+    {
+        for (var i = 0; i < d; i++)
+        {
+            for (var j = i + 1; j < d; j++)
+            {
+                var m = 0.5 * (h[((long)i * d) + j] + h[((long)j * d) + i]);
+                h[((long)i * d) + j] = m;
+                h[((long)j * d) + i] = m;
+            }
+        }
+    }
+
+    /// <summary>Measures the time spent producing gradient rows inside a consumer such as the WoodFisher builder.</summary>
+    private sealed class TimedGradientSource(IGradientSource inner) : IGradientSource
+    {
+        private readonly Stopwatch _watch = new();
+
+        public double Seconds => _watch.Elapsed.TotalSeconds;
+
+        public int Dimension => inner.Dimension;
+
+        public long Count => inner.Count;
+
+        public IReadOnlyList<int> Segments => inner.Segments;
+
+        public int Read(Span<float> buffer, int maxRows)
+        {
+            _watch.Start();
+            try
+            {
+                return inner.Read(buffer, maxRows);
+            }
+            finally
+            {
+                _watch.Stop();
+            }
+        }
+
+        public void Reset() => inner.Reset();
+    }
+}
