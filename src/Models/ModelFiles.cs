@@ -109,6 +109,10 @@ public static class ModelFiles
         {
             return ModelFactory.Create(arch, seed);
         }
+        catch (FormatException ex) when (ex.Message.Contains($"'{arch}'", StringComparison.Ordinal))
+        {
+            throw;
+        }
         catch (Exception ex) when (ex is FormatException or OverflowException or ArgumentException)
         {
             throw new FormatException(
