@@ -9,20 +9,8 @@ namespace WoodFisher.Cli.Commands;
 /// <summary><c>woodfisher eval --model MODEL.safetensors</c>: mean softmax cross-entropy and top-1 accuracy on a data split.</summary>
 internal sealed class EvalCommand : Command<EvalCommand.Settings>
 {
-    public sealed class Settings : CommandSettings
+    public sealed class Settings : ModelSettings
     {
-        [CommandOption("--model <MODEL>")]
-        [Description("A .safetensors model (required).")]
-        public string? Model { get; init; }
-
-        [CommandOption("--arch <SPEC>")]
-        [Description("Architecture, when the file does not record it and is not a plain MLP.")]
-        public string? Arch { get; init; }
-
-        [CommandOption("--data <DIR>")]
-        [Description("Directory of IDX files (default: $WOODFISHER_DATA, /usr/share/datasets/fashion-mnist, else the embedded slice).")]
-        public string? Data { get; init; }
-
         [CommandOption("--split <SPLIT>")]
         [Description("train or test.")]
         [DefaultValue("test")]
