@@ -16,6 +16,9 @@ public static class Program
             config.SetApplicationVersion(typeof(Program).Assembly.GetName().Version?.ToString(3) ?? "0.0.0");
             config.PropagateExceptions();
             config.AddCommand<InspectCommand>("inspect").WithDescription("Print the arrays in a .npy, .npz, .safetensors or IDX file.");
+            config.AddCommand<TrainCommand>("train").WithDescription("Train a model with SGD on Fashion-MNIST (IDX) and save it as safetensors.");
+            config.AddCommand<EvalCommand>("eval").WithDescription("Print a model's loss and accuracy on a data split.");
+            config.AddCommand<GradsCommand>("grads").WithDescription("Write per-sample gradients of a model as a (rows x d) float32 .npy, streamed.");
         });
 
         try
