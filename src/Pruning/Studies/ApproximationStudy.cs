@@ -59,6 +59,7 @@ public static class ApproximationStudy
         ArgumentNullException.ThrowIfNull(test);
         ArgumentNullException.ThrowIfNull(options);
         Validate(options, train.Count);
+        var estimatorSpecs = options.EffectiveEstimators;
         var d = selection.Dimension;
         EnsureExactFits(d, options.MaxExactDimension);
 
@@ -88,8 +89,8 @@ public static class ApproximationStudy
 
             // 2. The estimators, each built once at the dense weights.
             var costs = new List<EstimatorCost>();
-            Report(progress, "estimators", 0, options.Estimators.Count);
-            foreach (var spec in options.Estimators)
+            Report(progress, "estimators", 0, estimatorSpecs.Count);
+            foreach (var spec in estimatorSpecs)
             {
                 if (spec.Kind == EstimatorKind.Exact)
                 {
@@ -104,7 +105,7 @@ public static class ApproximationStudy
                     costs.Add(new EstimatorCost(spec.Label, est.Inverse.Name, est.GradientSeconds, est.InverseSeconds, est.Inverse.Bytes));
                 }
 
-                Report(progress, "estimators", estimators.Count, options.Estimators.Count);
+                Report(progress, "estimators", estimators.Count, estimatorSpecs.Count);
             }
 
             mc.SetWeights(w0);
@@ -112,7 +113,7 @@ public static class ApproximationStudy
             // 3. Fidelity of the inverses, and the curvature matrices themselves.
             var reference = Exact(options.Damping, options.Treatment).Inverse;
             var exactInverse = StudyMatrices.ToDense(reference);
-            var c = options.BlockSize ?? options.Estimators.Where(s => s.Kind == EstimatorKind.WoodFisher).Select(s => s.BlockSize).DefaultIfEmpty(100).Min();
+            var c = options.BlockSize ?? estimatorSpecs.Where(s => s.Kind == EstimatorKind.WoodFisher).Select(s => s.BlockSize).DefaultIfEmpty(100).Min();
             var layout = BlockLayout.Create(d, c, selection.Segments);
             var snapshotBlocks = HeatmapBlocks(layout, options.HeatmapBlocks);
             var fidelity = new List<FidelityRow>();
@@ -284,7 +285,7 @@ public static class ApproximationStudy
 
     private static void Validate(StudyOptions o, int available)
     {
-        if (o.Estimators is null || o.Estimators.Count == 0)
+        if (o.EffectiveEstimators.Count == 0)
         {
             throw new ArgumentException("The study needs at least one estimator.", nameof(o));
         }

@@ -3,8 +3,15 @@ namespace WoodFisher.Pruning.Studies;
 /// <summary>Settings of <see cref="ApproximationStudy"/>.</summary>
 public sealed record StudyOptions
 {
-    /// <summary>The estimators to compare, in table order; an <see cref="EstimatorKind.Exact"/> one scores zero fidelity error by construction when it shares λ and treatment with the reference.</summary>
-    public IReadOnlyList<EstimatorSpec> Estimators { get; init; } = DefaultEstimators(1000, 1e-5, 0);
+    /// <summary>
+    /// The estimators to compare, in table order; null = <see cref="DefaultEstimators"/> with this <see cref="Samples"/>,
+    /// <see cref="Damping"/> and <see cref="Seed"/>. An <see cref="EstimatorKind.Exact"/> one scores zero fidelity error by
+    /// construction when it shares λ and treatment with the reference.
+    /// </summary>
+    public IReadOnlyList<EstimatorSpec>? Estimators { get; init; }
+
+    /// <summary>The estimators the study runs: <see cref="Estimators"/>, or the defaults for these settings.</summary>
+    public IReadOnlyList<EstimatorSpec> EffectiveEstimators => Estimators ?? DefaultEstimators(Samples, Damping, Seed, Treatment);
 
     /// <summary>Training samples N the Hessian, the Fishers and the loss changes are computed on (drawn by <see cref="Seed"/>).</summary>
     public int Samples { get; init; } = 1000;
@@ -43,9 +50,9 @@ public sealed record StudyOptions
     public int? TestSamples { get; init; }
 
     /// <summary>The default estimator list: exact, WoodFisher c = 50 and 200, K-FAC, diagonal Fisher, identity.</summary>
-    public static IReadOnlyList<EstimatorSpec> DefaultEstimators(int samples, double damping, int seed)
+    public static IReadOnlyList<EstimatorSpec> DefaultEstimators(int samples, double damping, int seed, IndefiniteTreatment treatment = IndefiniteTreatment.Absolute)
     {
-        var defaults = new EstimatorSpec { Samples = samples, Damping = damping, Seed = seed };
+        var defaults = new EstimatorSpec { Samples = samples, Damping = damping, Seed = seed, Treatment = treatment };
         return [.. new[] { "exact", "woodfisher:c=50", "woodfisher:c=200", "kfac", "diagfisher", "identity" }.Select(t => EstimatorSpec.Parse(t, defaults))];
     }
 }

@@ -96,6 +96,18 @@ public class ApproximationStudyTests
                 .And.Message.Contains("fewer layers"));
     }
 
+    [Test]
+    public void DefaultEstimators_FollowTheStudySettings()
+    {
+        var o = new StudyOptions { Samples = 300, Damping = 1e-3, Seed = 4, Treatment = IndefiniteTreatment.Clip };
+        Assert.Multiple(() =>
+        {
+            Assert.That(o.EffectiveEstimators.Select(s => s.Label), Is.EqualTo(new[] { "exact", "woodfisher:c=50", "woodfisher:c=200", "kfac", "diagfisher", "identity" }));
+            Assert.That(o.EffectiveEstimators.Select(s => (s.Samples, s.Damping, s.Seed)), Is.All.EqualTo((300, 1e-3, (int?)4)));
+            Assert.That(o.EffectiveEstimators[0].Treatment, Is.EqualTo(IndefiniteTreatment.Clip));
+        });
+    }
+
     private sealed class Recorder(List<string> phases) : IProgress<StudyProgress>
     {
         public void Report(StudyProgress value)

@@ -140,7 +140,7 @@ internal sealed class StudyCommand : Command<StudyCommand.Settings>
             MaxExactDimension = settings.MaxExact,
             TestSamples = settings.TestSamples,
         };
-        CliConsole.Note($"study: {model.Spec}, layers {Sizes(selection)} (d = {selection.Dimension}), {options.Samples} samples from {train.Name}, {options.Estimators.Count} estimators");
+        CliConsole.Note($"study: {model.Spec}, layers {Sizes(selection)} (d = {selection.Dimension}), {options.Samples} samples from {train.Name}, {options.EffectiveEstimators.Count} estimators");
 
         StudyResult result;
         using (var progress = new PhaseProgress())

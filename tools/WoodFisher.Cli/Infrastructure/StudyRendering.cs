@@ -176,20 +176,33 @@ internal static class StudyRendering
         return path;
     }
 
-    /// <summary>Predicted against actual loss change of single-weight removals, with the line y = x.</summary>
+    /// <summary>
+    /// Predicted against actual loss change of single-weight removals: the OBS prediction ρ_q and, when a gradient was
+    /// given, ρ_q + gᵀδ, with the line y = x.
+    /// </summary>
     public static string LossScatter(LossChangeResult l, string path)
     {
         var plt = new Plot();
+        var withGradient = l.Predicted.Select((p, t) => p + l.FirstOrder[t]).ToArray();
+        var hasGradient = l.FirstOrder.Any(v => v != 0);
         var sc = plt.Add.ScatterPoints(l.Predicted, l.Actual);
-        sc.LegendText = string.Create(Inv, $"{l.Indices.Length} weights");
-        var all = l.Predicted.Concat(l.Actual).Where(double.IsFinite).DefaultIfEmpty(0).ToArray();
-        double lo = Math.Min(0, all.Min()), hi = Math.Max(all.Max(), lo + 1e-12);
+        sc.LegendText = string.Create(Inv, $"OBS ρ_q (Pearson {l.Pearson:0.000}, Spearman {l.Spearman:0.000})");
+        var all = l.Predicted.Concat(l.Actual);
+        if (hasGradient)
+        {
+            var sg = plt.Add.ScatterPoints(withGradient, l.Actual);
+            sg.MarkerShape = MarkerShape.OpenCircle;
+            sg.LegendText = string.Create(Inv, $"ρ_q + gᵀδ (Pearson {l.PearsonWithGradient:0.000}, Spearman {l.SpearmanWithGradient:0.000})");
+            all = all.Concat(withGradient);
+        }
+        var finite = all.Where(double.IsFinite).DefaultIfEmpty(0).ToArray();
+        double lo = Math.Min(0, finite.Min()), hi = Math.Max(finite.Max(), lo + 1e-12);
         var line = plt.Add.Line(lo, lo, hi, hi);
         line.LinePattern = LinePattern.Dashed;
         line.Color = Colors.Gray;
         line.LegendText = "predicted = actual";
-        plt.Title(string.Create(Inv, $"{l.Label}: Pearson {l.Pearson:0.000}, Spearman {l.Spearman:0.000}"));
-        plt.XLabel("predicted loss change ρ_q = w_q² / (2[H⁻¹]_qq)");
+        plt.Title(string.Create(Inv, $"{l.Label}: {l.Indices.Length} single-weight OBS removals"));
+        plt.XLabel("predicted loss change");
         plt.YLabel("actual loss change L(w + δ) − L(w)");
         plt.ShowLegend(Alignment.UpperLeft);
         PlotFiles.SavePng(plt, path, PlotWidth, PlotHeight);
