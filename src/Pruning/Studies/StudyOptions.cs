@@ -6,7 +6,8 @@ public sealed record StudyOptions
     /// <summary>
     /// The estimators to compare, in table order; null = <see cref="DefaultEstimators"/> with this <see cref="Samples"/>,
     /// <see cref="Damping"/> and <see cref="Seed"/>. An <see cref="EstimatorKind.Exact"/> one scores zero fidelity error by
-    /// construction when it shares λ and treatment with the reference.
+    /// construction when it shares λ and treatment with the reference; exact estimators all use the study's one Hessian
+    /// (its <see cref="Samples"/>), whatever their own sample count.
     /// </summary>
     public IReadOnlyList<EstimatorSpec>? Estimators { get; init; }
 

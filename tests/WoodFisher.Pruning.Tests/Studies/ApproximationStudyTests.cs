@@ -44,7 +44,7 @@ public class ApproximationStudyTests
         {
             Assert.That(after, Is.EqualTo(w), "the model's weights are restored");
             Assert.That(result.Dimension, Is.EqualTo(60));
-            Assert.That(phases, Is.EqualTo(new[] { "exact Hessian", "estimators", "fidelity", "loss change", "pruning curves" }));
+            Assert.That(phases, Is.EqualTo(new[] { "exact Hessian", "exact inverse (eigendecomposition)", "estimators", "fidelity", "loss change", "pruning curves" }));
             Assert.That(exact.Full, Is.Zero);
             Assert.That(exact.Cosine, Is.EqualTo(1).Within(1e-12));
             Assert.That(result.ReferenceLayout.BlockSize, Is.EqualTo(20), "per-block errors use the WoodFisher layout");

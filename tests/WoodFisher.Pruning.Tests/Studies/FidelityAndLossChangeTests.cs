@@ -5,40 +5,9 @@ namespace WoodFisher.Pruning.Tests.Studies;
 
 public class FidelityAndLossChangeTests
 {
-    // A random symmetric positive definite H = AAᵀ/k + 0.1·I (d × d).
-    private static double[] RandomSpd(int d, int seed)
-    {
-        var rng = new Random(seed);
-        var k = d + 3;
-        var a = new double[d * k];
-        for (var i = 0; i < a.Length; i++)
-        {
-            a[i] = (rng.NextDouble() * 2) - 1;
-        }
+    private static double[] RandomSpd(int d, int seed) => Oracle.RandomSpd(new Random(seed), d, shift: 0.1);
 
-        var h = new double[d * d];
-        for (var i = 0; i < d; i++)
-        {
-            for (var j = 0; j < d; j++)
-            {
-                double s = 0;
-                for (var t = 0; t < k; t++)
-                {
-                    s += a[(i * k) + t] * a[(j * k) + t];
-                }
-
-                h[(i * d) + j] = (s / k) + (i == j ? 0.1 : 0);
-            }
-        }
-
-        return h;
-    }
-
-    private static double[] RandomVector(int d, int seed)
-    {
-        var rng = new Random(seed);
-        return Enumerable.Range(0, d).Select(_ => (rng.NextDouble() * 2) - 1).ToArray();
-    }
+    private static double[] RandomVector(int d, int seed) => Oracle.RandomVector(new Random(seed), d);
 
     [Test]
     public void Fidelity_OfTheExactInverse_IsZero_AndIdentityAgainstItselfToo()
