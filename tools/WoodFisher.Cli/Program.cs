@@ -19,13 +19,15 @@ public static class Program
             config.AddCommand<TrainCommand>("train").WithDescription("Train a model with SGD on Fashion-MNIST (IDX) and save it as safetensors.");
             config.AddCommand<EvalCommand>("eval").WithDescription("Print a model's loss and accuracy on a data split.");
             config.AddCommand<GradsCommand>("grads").WithDescription("Write per-sample gradients of a model as a (rows x d) float32 .npy, streamed.");
+            config.AddCommand<StudyCommand>("study").WithDescription("Approximation quality of inverse-curvature estimators against the exact Hessian: fidelity, loss-change prediction, pruning curves, cost.");
         });
 
         try
         {
             return app.Run(args);
         }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
+        // A real OutOfMemoryException is left to crash; InsufficientMemoryException (a size guard that refused) is a message.
+        catch (Exception ex) when (ex is not OutOfMemoryException || ex is InsufficientMemoryException)
         {
             Console.Error.WriteLine($"woodfisher: {CliError.Describe(ex)}");
             return CliError.ExitCode(ex);
