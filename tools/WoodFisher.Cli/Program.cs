@@ -16,6 +16,9 @@ public static class Program
             config.SetApplicationVersion(typeof(Program).Assembly.GetName().Version?.ToString(3) ?? "0.0.0");
             config.PropagateExceptions();
             config.AddCommand<InspectCommand>("inspect").WithDescription("Print the arrays in a .npy, .npz, .safetensors or IDX file.");
+            config.AddCommand<FisherCommand>("fisher").WithDescription("Build the WoodFisher inverse of a gradient .npy and write its blocks to .npz.");
+            config.AddCommand<IhvpCommand>("ihvp").WithDescription("Multiply vectors by the WoodFisher inverse of a gradient .npy.");
+            config.AddCommand<BenchCommand>("bench").WithDescription("Time the WoodFisher strategies and backends against the dense inverse (and NumPy).");
         });
 
         try
