@@ -130,6 +130,11 @@ internal sealed class BenchCommand : Command<BenchCommand.Settings>
         return cells;
     }
 
+    /// <summary>"auto→dense": Auto is shown with the strategy it picks for (c, m), so a gap to that row is noise.</summary>
+    private static string StrategyName(KernelBenchmarkResult r) => r.Strategy == WoodburyStrategy.Auto
+        ? "auto→" + WoodFisherBuilder.ChooseStrategy(r.BlockSize, r.Rows).ToString().ToLowerInvariant()
+        : r.Strategy.ToString().ToLowerInvariant();
+
     private static NumpyResult? Match(IEnumerable<NumpyResult> numpy, KernelBenchmarkResult r) =>
         numpy.FirstOrDefault(n => n.BlockSize == r.BlockSize && n.Rows == r.Rows && n.Dimension == r.Dimension);
 
@@ -143,7 +148,7 @@ internal sealed class BenchCommand : Command<BenchCommand.Settings>
             var np = Match(numpy, r);
             string[] cols =
             [
-                r.Backend, r.Strategy.ToString().ToLowerInvariant(),
+                r.Backend, StrategyName(r),
                 r.BlockSize.ToString(inv), r.Rows.ToString(inv), r.Dimension.ToString(inv),
                 r.Seconds.ToString("F4", inv), r.GFlops.ToString("F1", inv), (100 * r.GFlops / peak).ToString("F0", inv) + "%",
                 r.SpeedupVsDense.ToString("F2", inv),
@@ -183,6 +188,7 @@ internal sealed class BenchCommand : Command<BenchCommand.Settings>
             {
                 backend = r.Backend,
                 strategy = r.Strategy.ToString().ToLowerInvariant(),
+                auto_picks = r.Strategy == WoodburyStrategy.Auto ? WoodFisherBuilder.ChooseStrategy(r.BlockSize, r.Rows).ToString().ToLowerInvariant() : null,
                 precision = r.Precision == Precision.Float32 ? "f32" : "f64",
                 c = r.BlockSize,
                 m = r.Rows,

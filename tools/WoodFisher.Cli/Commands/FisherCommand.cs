@@ -61,16 +61,38 @@ internal sealed class FisherCommand : Command<FisherCommand.Settings>
         return 0;
     }
 
+    /// <summary>
+    /// The npz members, one block at a time. <see cref="Npz.Write(string, IEnumerable{NamedArray}, bool)"/> writes each
+    /// member before it asks for the next, so one float64 buffer and one output array per block size are reused:
+    /// writing Σc_i² values then costs O(c²) memory, not Σc_i² of short-lived large arrays.
+    /// </summary>
     private static IEnumerable<NamedArray> Members(WoodFisherInverse inverse, bool f32, CliProgress progress)
     {
         var diag = inverse.Diagonal();
         yield return new NamedArray("diag", f32 ? NdArray.Create(Array.ConvertAll(diag, x => (float)x), diag.Length) : NdArray.Create(diag, diag.Length));
         var layout = inverse.Layout;
+        var outputs = new Dictionary<int, NdArray>();
+        double[] buffer = [];
         for (int b = 0; b < layout.Count; b++)
         {
-            long c = layout.Size(b);
-            var block = inverse.Block(b);
-            yield return new NamedArray($"block_{b.ToString(CultureInfo.InvariantCulture)}", f32 ? NdArray.Create(Array.ConvertAll(block, x => (float)x), c, c) : NdArray.Create(block, c, c));
+            int c = layout.Size(b);
+            if (!outputs.TryGetValue(c, out var output))
+            {
+                output = f32 ? NdArray.Create(new float[c * c], c, c) : NdArray.Create(new double[c * c], c, c);
+                outputs[c] = output;
+            }
+            if (f32)
+            {
+                if (buffer.Length != c * c)
+                    buffer = new double[c * c];
+                inverse.ReadBlock(b, buffer);
+                System.Numerics.Tensors.TensorPrimitives.ConvertTruncating<double, float>(buffer, output.AsSpan<float>());
+            }
+            else
+            {
+                inverse.ReadBlock(b, output.AsSpan<double>());
+            }
+            yield return new NamedArray($"block_{b.ToString(CultureInfo.InvariantCulture)}", output);
             progress.Advance();
         }
     }
