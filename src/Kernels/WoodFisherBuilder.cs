@@ -141,12 +141,12 @@ public sealed class WoodFisherBuilder : IDisposable
 
     /// <summary>
     /// Rows gathered before they enter: the panel height k of the rank-k update and of the Gram GEMM. At least
-    /// min(c, <see cref="CpuBackend.MaxPanel"/>) rows however large d is, so a wide gradient (d = 65,536 gives
-    /// 2²²/d = 64 rows) does not cut the rank-k panel the backend asks for (c/4 up to 128) in half; the k × d float64
-    /// buffer stays below the c × d float32 blocks for c ≥ 256.
+    /// min(c/2, <see cref="CpuBackend.MaxPanel"/>) rows however large d is, so a wide gradient (d = 65,536 gives
+    /// 2²²/d = 64 rows) does not cut the rank-k panel the backend asks for (c/4 in [32, 128]) short, while the k × d
+    /// float64 buffer stays within the c × d float32 blocks themselves.
     /// </summary>
     private static int PendingRows(BlockLayout layout)
-        => (int)Math.Clamp(Math.Max(PendingElements / layout.Dimension, Math.Min(layout.BlockSize, CpuBackend.MaxPanel)), 1, 256);
+        => (int)Math.Clamp(Math.Max(PendingElements / layout.Dimension, Math.Min(layout.BlockSize / 2, CpuBackend.MaxPanel)), 1, 256);
 
     private static long EstimateBytesCore(BlockLayout layout, Precision precision, WoodburyStrategy strategy, int pendingRows)
     {
