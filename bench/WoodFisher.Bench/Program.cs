@@ -8,6 +8,7 @@ namespace WoodFisher.Bench;
 /// Entry point: <c>dotnet run -c Release --project bench/WoodFisher.Bench -- --filter '*'</c> runs the BenchmarkDotNet
 /// suites; <c>-- kernels [--repeats N] [--crossover] [c,m,d ...]</c> runs the quick <see cref="KernelBenchmark"/> grid (one
 /// table, ratios in one run; <c>--crossover</c> times RankK against Dense only, to re-measure Auto's crossover);
+/// <c>-- dense-profile</c> prints one-core Gram-panel and Cholesky timings of the Dense strategy;
 /// <c>-- rankk-profile</c> prints single-core phase timings of one rank-k panel, the builder's overhead and the dense path.
 /// </summary>
 public static class Program
@@ -17,6 +18,13 @@ public static class Program
         if (args.Length > 0 && args[0] == "kernels")
         {
             RunKernelGrid(args[1..]);
+            return;
+        }
+
+        if (args.Length > 0 && args[0] == "dense-profile")
+        {
+            DenseGramProfile.Run(512, 1024, 5);
+            DenseGramProfile.Run(128, 1024, 5);
             return;
         }
 

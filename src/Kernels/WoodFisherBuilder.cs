@@ -76,7 +76,7 @@ public sealed class WoodFisherBuilder : IDisposable
         _normalizer = options.Normalizer ?? m;
         Strategy = options.Strategy == WoodburyStrategy.Auto ? (m is { } mm ? ChooseStrategy(Layout.BlockSize, mm) : WoodburyStrategy.Dense) : options.Strategy;
         _buffering = Strategy != WoodburyStrategy.Dense && _normalizer is null;
-        _pendingCapacity = (int)Math.Clamp(PendingElements / dimension, 1, 256);
+        _pendingCapacity = PendingRows(Layout);
         _baseBytes = EstimateBytesCore(Layout, options.Precision, Strategy, _pendingCapacity);
         EnsureMemory(_baseBytes);
 
@@ -136,8 +136,17 @@ public sealed class WoodFisherBuilder : IDisposable
         var layout = BlockLayout.Create(dimension, options.BlockSize, options.Segments);
         long? m = expectedRows is { } e ? (e + options.MiniBatch - 1) / options.MiniBatch : null;
         var strategy = options.Strategy == WoodburyStrategy.Auto ? (m is { } mm ? ChooseStrategy(layout.BlockSize, mm) : WoodburyStrategy.Dense) : options.Strategy;
-        return EstimateBytesCore(layout, options.Precision, strategy, (int)Math.Clamp(PendingElements / dimension, 1, 256));
+        return EstimateBytesCore(layout, options.Precision, strategy, PendingRows(layout));
     }
+
+    /// <summary>
+    /// Rows gathered before they enter: the panel height k of the rank-k update and of the Gram GEMM. At least
+    /// min(c/2, <see cref="CpuBackend.MaxPanel"/>) rows however large d is, so a wide gradient (d = 65,536 gives
+    /// 2²²/d = 64 rows) does not cut the rank-k panel the backend asks for (c/4 in [32, 128]) short, while the k × d
+    /// float64 buffer stays within the c × d float32 blocks themselves.
+    /// </summary>
+    private static int PendingRows(BlockLayout layout)
+        => (int)Math.Clamp(Math.Max(PendingElements / layout.Dimension, Math.Min(layout.BlockSize / 2, CpuBackend.MaxPanel)), 1, 256);
 
     private static long EstimateBytesCore(BlockLayout layout, Precision precision, WoodburyStrategy strategy, int pendingRows)
     {
@@ -205,15 +214,7 @@ public sealed class WoodFisherBuilder : IDisposable
     {
         CheckChunk(gradients.Length, rows);
         ScanFinite(gradients);
-        var d = Layout.Dimension;
-        var slice = Math.Max(1, _pendingCapacity);
-        var tmp = new double[(long)Math.Min(slice, rows) * d];
-        for (var r0 = 0; r0 < rows; r0 += slice)
-        {
-            var n = Math.Min(slice, rows - r0);
-            TensorPrimitives.ConvertTruncating<float, double>(gradients.Slice(r0 * d, n * d), tmp);
-            AddChecked(tmp.AsSpan(0, n * d), n);
-        }
+        AddChecked(gradients, rows);
     }
 
     /// <summary>Adds <paramref name="rows"/> gradients (rows × d row-major, float64).</summary>
@@ -238,6 +239,13 @@ public sealed class WoodFisherBuilder : IDisposable
     private void ScanFinite<T>(ReadOnlySpan<T> g)
         where T : IFloatingPointIeee754<T>
     {
+        // MaxMagnitude is NaN when any entry is NaN and infinite when any is infinite: one vectorised pass in the
+        // common all-finite case; the scalar scan only runs to name the offending entry.
+        if (g.IsEmpty || T.IsFinite(TensorPrimitives.MaxMagnitude(g)))
+        {
+            return;
+        }
+
         for (var i = 0; i < g.Length; i++)
         {
             if (!T.IsFinite(g[i]))
@@ -248,24 +256,47 @@ public sealed class WoodFisherBuilder : IDisposable
         }
     }
 
-    private void AddChecked(ReadOnlySpan<double> g, int rows)
+    private void AddChecked<T>(ReadOnlySpan<T> g, int rows)
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         var d = Layout.Dimension;
         var b = _options.MiniBatch;
+        if (b == 1)
+        {
+            // Whole runs of rows go straight into the pending panel (converted to float64 in one vectorised pass).
+            for (var r0 = 0; r0 < rows;)
+            {
+                var n = Math.Min(_pendingCapacity - _pendingRows, rows - r0);
+                var src = g.Slice(r0 * d, n * d);
+                var dst = _pending.AsSpan(_pendingRows * d, n * d);
+                if (typeof(T) == typeof(double))
+                {
+                    System.Runtime.InteropServices.MemoryMarshal.Cast<T, double>(src).CopyTo(dst);
+                }
+                else
+                {
+                    TensorPrimitives.ConvertTruncating(src, dst);
+                }
+
+                _rawRows += n;
+                _pendingRows += n;
+                r0 += n;
+                if (_pendingRows == _pendingCapacity)
+                {
+                    FlushPending();
+                }
+            }
+
+            return;
+        }
+
         for (var r = 0; r < rows; r++)
         {
             var row = g.Slice(r * d, d);
             _rawRows++;
-            if (b == 1)
-            {
-                row.CopyTo(_pending.AsSpan(_pendingRows * d, d));
-                EnterPending();
-                continue;
-            }
-
             for (var i = 0; i < d; i++)
             {
-                _batchSum[i] += row[i];
+                _batchSum[i] += double.CreateTruncating(row[i]);
             }
 
             if (++_batchCount == b)

@@ -66,6 +66,21 @@ public sealed class WoodFisherInverse : IDisposable
         return dst;
     }
 
+    /// <summary>
+    /// Copies block <paramref name="block"/> (c_b × c_b row-major) into <paramref name="destination"/> (length c_b²), so a
+    /// caller walking all blocks can reuse one buffer instead of allocating Σc_i² doubles.
+    /// </summary>
+    public void ReadBlock(int block, Span<double> destination)
+    {
+        var c = Layout.Size(block);
+        if (destination.Length != c * c)
+        {
+            throw new ArgumentException($"Block {block} has {c} × {c} = {c * c} entries, but the destination holds {destination.Length}.", nameof(destination));
+        }
+
+        Backend.ReadBlock(Storage, block, destination);
+    }
+
     /// <summary>Column q of F̂⁻¹ restricted to q's block (length c_b; the rest of the column is zero).</summary>
     public double[] Column(int q)
     {

@@ -37,6 +37,25 @@ public class QueryTests
         return r;
     }
 
+    [Test]
+    public void ReadBlock_IntoReusedBuffer_EqualsBlock()
+    {
+        var (inv, _, _) = Build(Precision.Float32);
+        using (inv)
+        {
+            var buffer = new double[C * C];
+            for (var b = 0; b < inv.Layout.Count; b++)
+            {
+                var c = inv.Layout.Size(b);
+                var dst = c == C ? buffer : new double[c * c];
+                inv.ReadBlock(b, dst);
+                Assert.That(dst, Is.EqualTo(inv.Block(b)), $"block {b}");
+            }
+
+            Assert.Throws<ArgumentException>(() => inv.ReadBlock(inv.Layout.Count - 1, buffer));
+        }
+    }
+
     // float32 storage: products round each of c terms (≈ c·2⁻²⁴ relative), on top of the build's own error.
     [TestCase(Precision.Float64, 1e-9)]
     [TestCase(Precision.Float32, 1e-4)]

@@ -89,6 +89,32 @@ public class StrategyTests
         }
     }
 
+    [Test]
+    public void StreamingFloat32Chunks_AcrossPanelBoundaries_EqualsFloat64AllAtOnce()
+    {
+        // d = 2¹⁷ makes the builder gather panels of min(c/2, 128) = 16 rows, so these chunks end mid-panel and
+        // fill panels from several chunks.
+        const int d = 1 << 17, c = 32, m = 45;
+        var g = Oracle.RandomGradients(12, m, d);
+        var gf = Array.ConvertAll(g, x => (float)x);
+        var exact = Array.ConvertAll(gf, x => (double)x);
+        var options = new WoodFisherOptions { BlockSize = c, Damping = 1e-2, Strategy = WoodburyStrategy.RankK, Precision = Precision.Float64, Backend = BackendKind.Cpu };
+        using var all = WoodFisherBuilder.Compute(exact, m, d, options);
+        using var builder = new WoodFisherBuilder(d, options, m);
+        var r = 0;
+        foreach (var n in new[] { 7, 13, 1, 20, 4 })
+        {
+            builder.Add(gf.AsSpan(r * d, n * d), n);
+            r += n;
+        }
+
+        using var chunked = builder.Build();
+        foreach (var b in new[] { 0, 1, 2047, all.Layout.Count - 1 })
+        {
+            Assert.That(Oracle.RelativeError(chunked.Block(b), all.Block(b)), Is.LessThan(1e-11), $"block {b}");
+        }
+    }
+
     [TestCase(WoodburyStrategy.Rank1)]
     [TestCase(WoodburyStrategy.RankK)]
     public void UnknownRowCount_BuffersAndUsesRowsThatEntered(WoodburyStrategy strategy)

@@ -20,6 +20,9 @@ public static class Program
             config.AddCommand<EvalCommand>("eval").WithDescription("Print a model's loss and accuracy on a data split.");
             config.AddCommand<GradsCommand>("grads").WithDescription("Write per-sample gradients of a model as a (rows x d) float32 .npy, streamed.");
             config.AddCommand<StudyCommand>("study").WithDescription("Approximation quality of inverse-curvature estimators against the exact Hessian: fidelity, loss-change prediction, pruning curves, cost.");
+            config.AddCommand<FisherCommand>("fisher").WithDescription("Build the WoodFisher inverse of a gradient .npy and write its blocks to .npz.");
+            config.AddCommand<IhvpCommand>("ihvp").WithDescription("Multiply vectors by the WoodFisher inverse of a gradient .npy.");
+            config.AddCommand<BenchCommand>("bench").WithDescription("Time the WoodFisher strategies and backends against the dense inverse (and NumPy).");
         });
 
         try

@@ -328,15 +328,8 @@ public static class LinearAlgebra
         }
 
         InvertFromFactor(a, n, parallel);
-        foreach (var x in a)
-        {
-            if (!T.IsFinite(x))
-            {
-                return false;
-            }
-        }
-
-        return true;
+        // MaxMagnitude is NaN or infinite exactly when some entry is: one vectorised pass.
+        return T.IsFinite(TensorPrimitives.MaxMagnitude<T>(a));
     }
 
     private static void InvertFromFactor<T>(Span<T> a, int n, bool parallel)
@@ -353,7 +346,14 @@ public static class LinearAlgebra
             try
             {
                 res.AsSpan(0, len).Clear();
-                Gemm.Multiply(n, n, n, T.One, StridedMatrix<T>.Transposed(m, 0, n), StridedMatrix<T>.RowMajor(m, 0, n), res, 0, n, lowerOnly: true, parallel: parallel);
+                // (L⁻ᵀL⁻¹)_ij = Σ_{k ≥ max(i,j)} M_ki M_kj with M = L⁻¹ lower triangular: row panel [i0, i1) of the lower
+                // half needs only k ≥ i0 (M_ki = 0 for k < i), so the panels do ≈ n³/3 flops where one lower-half GEMM does n³.
+                for (var i0 = 0; i0 < n; i0 += Nb)
+                {
+                    var i1 = Math.Min(n, i0 + Nb);
+                    Gemm.Multiply(i1 - i0, i1, n - i0, T.One, StridedMatrix<T>.Transposed(m, (i0 * n) + i0, n), StridedMatrix<T>.RowMajor(m, i0 * n, n), res, i0 * n, n, lowerOnly: false, parallel: parallel);
+                }
+
                 Gemm.MirrorLower(res.AsSpan(0, len), n);
                 res.AsSpan(0, len).CopyTo(a);
             }

@@ -1,0 +1,78 @@
+using System.Diagnostics;
+using WoodFisher.Kernels;
+
+namespace WoodFisher.Bench;
+
+/// <summary>
+/// One-core phase timings of the Dense strategy on one c × c block: the float64 Gram GEMM (lower half) as a function of
+/// the panel height k (rows per call, set by the builder's pending buffer), the float32 Gram for comparison, and the
+/// Cholesky inverse. <c>dotnet run -c Release --project bench/WoodFisher.Bench -- dense-profile</c>.
+/// </summary>
+internal static class DenseGramProfile
+{
+    public static void Run(int c, int m, int reps)
+    {
+        var rng = new Random(5);
+        var x = new double[m * c];
+        for (var i = 0; i < x.Length; i++)
+        {
+            x[i] = (rng.NextDouble() * 2) - 1;
+        }
+
+        var xf = Array.ConvertAll(x, v => (float)v);
+        foreach (var k in new[] { 32, 64, 128, 256, 512 })
+        {
+            var gram = new double[c * c];
+            var t = Best(reps, () =>
+            {
+                for (var r0 = 0; r0 < m; r0 += k)
+                {
+                    var n = Math.Min(k, m - r0);
+                    Gemm.Multiply(c, c, n, 1.0, StridedMatrix<double>.Transposed(x, r0 * c, c), StridedMatrix<double>.RowMajor(x, r0 * c, c), gram, 0, c, lowerOnly: true, parallel: false);
+                }
+            });
+            var tf = Best(reps, () =>
+            {
+                var gf = new float[c * c];
+                for (var r0 = 0; r0 < m; r0 += k)
+                {
+                    var n = Math.Min(k, m - r0);
+                    Gemm.Multiply(c, c, n, 1f, StridedMatrix<float>.Transposed(xf, r0 * c, c), StridedMatrix<float>.RowMajor(xf, r0 * c, c), gf, 0, c, lowerOnly: true, parallel: false);
+                }
+            });
+            var flops = (double)c * c * m;
+            Console.WriteLine($"gram c={c} m={m} k={k}: f64 {t * 1e3:F2} ms ({flops / t / 1e9:F1} GFLOP/s), f32 {tf * 1e3:F2} ms ({flops / tf / 1e9:F1} GFLOP/s), one core, lower half");
+        }
+
+        var spd = new double[c * c];
+        for (var i = 0; i < c; i++)
+        {
+            spd[(i * c) + i] = 2;
+            for (var j = 0; j < i; j++)
+            {
+                spd[(i * c) + j] = spd[(j * c) + i] = 1.0 / (1 + i + j);
+            }
+        }
+
+        var tinv = Best(reps, () => LinearAlgebra.TryCholeskyInvert((double[])spd.Clone(), c));
+        var tfac = Best(reps, () => LinearAlgebra.TryCholeskyFactor<double>((double[])spd.Clone(), c));
+        var l = (double[])spd.Clone();
+        LinearAlgebra.TryCholeskyFactor<double>(l, c);
+        var ttri = Best(reps, () => LinearAlgebra.LowerTriangularInvert<double>((double[])l.Clone(), c));
+        Console.WriteLine($"cholesky-invert c={c}: f64 {tinv * 1e3:F2} ms ({1.7 * c * c * c / tinv / 1e9:F1} GFLOP/s at 1.7c³; factor {tfac * 1e3:F2} ms, triangular inverse {ttri * 1e3:F2} ms, L⁻ᵀL⁻¹ the rest), one core");
+    }
+
+    private static double Best(int reps, Action a)
+    {
+        a();
+        var best = double.MaxValue;
+        for (var r = 0; r < reps; r++)
+        {
+            var sw = Stopwatch.StartNew();
+            a();
+            best = Math.Min(best, sw.Elapsed.TotalSeconds);
+        }
+
+        return best;
+    }
+}
