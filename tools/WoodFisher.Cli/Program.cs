@@ -16,6 +16,9 @@ public static class Program
             config.SetApplicationVersion(typeof(Program).Assembly.GetName().Version?.ToString(3) ?? "0.0.0");
             config.PropagateExceptions();
             config.AddCommand<InspectCommand>("inspect").WithDescription("Print the arrays in a .npy, .npz, .safetensors or IDX file.");
+            config.AddCommand<PruneCommand>("prune").WithDescription("Prune a weight vector (.npy) or a model (.safetensors) with WoodFisher, K-FAC, diagonal Fisher or magnitude.");
+            config.AddCommand<GradualCommand>("gradual").WithDescription("Gradual pruning on the cubic schedule with masked fine-tuning; writes the model, a per-epoch CSV and a PNG plot.");
+            config.AddCommand<DemoCommand>("demo").WithDescription("Train a small MLP on Fashion-MNIST and compare one-shot pruning methods at 90% sparsity.");
         });
 
         try
