@@ -51,12 +51,13 @@ public class PruneCommandTests
     [TestCase("woodfisher", "joint")]
     [TestCase("woodfisher", "independent")]
     [TestCase("woodtaylor", "joint")]
+    [TestCase("woodtaylor", "joint", 0.1)]
     [TestCase("diagfisher", "joint")]
     [TestCase("magnitude", "none")]
-    public void TensorMode_MatchesLibraryPruner_AndPrunesExactlyTheRequestedCount(string method, string update)
+    public void TensorMode_MatchesLibraryPruner_AndPrunesExactlyTheRequestedCount(string method, string update, double taylorStep = 1)
     {
         var (w, _) = WriteInputs();
-        var (code, _, stderr) = InspectCommandTests.Run(Tensor(method, update, 0.5, "--segments", "20,40"));
+        var (code, _, stderr) = InspectCommandTests.Run(Tensor(method, update, 0.5, "--segments", "20,40", "--taylor-step", taylorStep.ToString(CultureInfo.InvariantCulture)));
         Assert.That(code, Is.Zero, stderr);
 
         var w2 = Npy.Read(P("w2.npy"));
@@ -83,7 +84,7 @@ public class PruneCommandTests
             _ => WoodFisherCurvature.FromGradients(source, new WoodFisherOptions { BlockSize = 10, Damping = 1e-3, Segments = [20, 40] }),
         };
         var gradient = kind == PruningMethod.WoodTaylor ? GradientStatistics.Compute(source).Mean : null;
-        var options = new PrunerOptions { Method = kind, Update = Enum.Parse<UpdateMode>(update, true), Sparsity = 0.5, Segments = [20, 40] };
+        var options = new PrunerOptions { Method = kind, Update = Enum.Parse<UpdateMode>(update, true), Sparsity = 0.5, Segments = [20, 40], GradientStep = taylorStep };
         var expected = new Pruner(options).Prune(w, inverse, gradient);
         (inverse as IDisposable)?.Dispose();
         Assert.That(kept, Is.EqualTo(expected.Mask));
@@ -125,6 +126,7 @@ public class PruneCommandTests
         yield return new TestCaseData(new[] { "--method", "obs-magic" }, "unknown method").SetName("TensorMode_UnknownMethod_FailsWithoutOutputs");
         yield return new TestCaseData(new[] { "--method", "kfac" }, "unknown method").SetName("TensorMode_KfacWithoutModel_FailsWithoutOutputs");
         yield return new TestCaseData(new[] { "--update", "sideways" }, "unknown update").SetName("TensorMode_UnknownUpdate_FailsWithoutOutputs");
+        yield return new TestCaseData(new[] { "--taylor-step", "-0.5" }, "taylor-step").SetName("TensorMode_NegativeTaylorStep_FailsWithoutOutputs");
         yield return new TestCaseData(new[] { "--grads", "MISMATCH" }, "columns").SetName("TensorMode_GradientsOfOtherD_FailWithoutOutputs");
     }
 

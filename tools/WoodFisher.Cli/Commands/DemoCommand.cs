@@ -60,7 +60,7 @@ internal sealed class DemoCommand : Command<DemoCommand.Settings>
         public string Sparsity { get; init; } = "0.9";
 
         [CommandOption("--methods <LIST>")]
-        [Description("Comma-separated: 'default' (magnitude, woodfisher independent/joint, joint K=4), 'all', or method[/update][/kK], e.g. woodfisher/joint/k4.")]
+        [Description("Comma-separated: 'default' (magnitude, woodfisher independent/joint, joint K=4), 'all', or method[/update][/kK][/etaX], e.g. woodfisher/joint/k4, woodtaylor/joint/eta0.1.")]
         public string Methods { get; init; } = "default";
 
         [CommandOption("--block <C>")]
@@ -80,19 +80,25 @@ internal sealed class DemoCommand : Command<DemoCommand.Settings>
         [CommandOption("--seed <SEED>")]
         public int Seed { get; init; }
 
+        [CommandOption("--taylor-step <ETA>")]
+        [Description("WoodTaylor: fraction η of the Newton term H⁻¹g (default 1); a method may override it with /etaX.")]
+        public double TaylorStep { get; init; } = 1;
+
         [CommandOption("--markdown <PATH>")]
         [Description("Also write the table as Markdown.")]
         public string? Markdown { get; init; }
     }
 
     /// <summary>One row of the comparison.</summary>
-    internal sealed record Variant(CliMethod Method, UpdateMode Update, int Recompute)
+    internal sealed record Variant(CliMethod Method, UpdateMode Update, int Recompute, double? TaylorStep = null)
     {
         public string UpdateLabel => Method.Method == PruningMethod.Magnitude && Update == UpdateMode.None ? "none" :
-            Update.ToString().ToLowerInvariant() + (Recompute > 1 ? $", K={Recompute} cubic" : "");
+            Update.ToString().ToLowerInvariant() + (Recompute > 1 ? $", K={Recompute} cubic" : "")
+            + (TaylorStep is { } eta && Method.Method == PruningMethod.WoodTaylor ? string.Create(CultureInfo.InvariantCulture, $", η={eta:g3}") : "");
 
         public static Variant Parse(string text)
         {
+            double? eta = null;
             var parts = text.Split('/', StringSplitOptions.TrimEntries);
             var method = CliMethod.Parse(parts[0]);
             var update = method.Method == PruningMethod.Magnitude ? UpdateMode.None : UpdateMode.Joint;
@@ -101,10 +107,12 @@ internal sealed class DemoCommand : Command<DemoCommand.Settings>
             {
                 if (p.StartsWith('k') && int.TryParse(p.AsSpan(1), NumberStyles.Integer, CultureInfo.InvariantCulture, out var kk) && kk >= 1)
                     k = kk;
+                else if (p.StartsWith("eta", StringComparison.Ordinal) && double.TryParse(p.AsSpan(3), NumberStyles.Float, CultureInfo.InvariantCulture, out var e) && e >= 0)
+                    eta = e;
                 else
                     update = CliParse.Update(p);
             }
-            return new Variant(method, update, k);
+            return new Variant(method, update, k, eta);
         }
     }
 
@@ -135,6 +143,7 @@ internal sealed class DemoCommand : Command<DemoCommand.Settings>
         var fisher = s.FisherSamples ?? (s.Quick ? 100 : 1000);
         var epochs = s.Epochs ?? (s.Quick ? 2 : 10);
         CliParse.Damping(s.Damping);
+        CliParse.TaylorStep(s.TaylorStep);
         CliParse.Positive(block, "--block");
         CliParse.Positive(fisher, "--fisher-samples");
         CliParse.Positive(epochs, "--epochs");
@@ -195,6 +204,7 @@ internal sealed class DemoCommand : Command<DemoCommand.Settings>
                     FisherSamples = fisher,
                     Recompute = v.Recompute,
                     Precision = precision,
+                    GradientStep = v.TaylorStep ?? s.TaylorStep,
                 };
                 CliConsole.Note($"-- {v.Method.Name} ({v.UpdateLabel}) at {ModelPruning.Pct(target)}");
                 try

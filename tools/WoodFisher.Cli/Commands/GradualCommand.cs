@@ -70,6 +70,10 @@ internal sealed class GradualCommand : Command<GradualCommand.Settings>
         [CommandOption("--fisher-minibatch <B>")]
         public int FisherMiniBatch { get; init; } = 1;
 
+        [CommandOption("--taylor-step <ETA>")]
+        [Description("WoodTaylor: fraction η of the Newton term H⁻¹g used (default 1).")]
+        public double TaylorStep { get; init; } = 1;
+
         [CommandOption("--lr <LR>")]
         [Description("Fine-tuning learning rate (SGD, momentum 0.9), default 0.01.")]
         public double Lr { get; init; } = 0.01;
@@ -118,6 +122,7 @@ internal sealed class GradualCommand : Command<GradualCommand.Settings>
             Damping = s.Damping,
             FisherSamples = s.FisherSamples,
             FisherMiniBatch = s.FisherMiniBatch,
+            GradientStep = s.TaylorStep,
         };
         prune.Validate();
         if (s.Model is null || s.Out is null || s.Log is null)

@@ -117,6 +117,10 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
         [Description("Draw the Fisher samples by this seed (default: the first samples).")]
         public int? Seed { get; init; }
 
+        [CommandOption("--taylor-step <ETA>")]
+        [Description("WoodTaylor: fraction η of the Newton term H⁻¹g used (default 1, the paper's; 0 = OBS).")]
+        public double TaylorStep { get; init; } = 1;
+
         [CommandOption("--out <PATH>")]
         [Description("Model mode: the pruned model (.safetensors).")]
         public string? Out { get; init; }
@@ -148,6 +152,7 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
         CliParse.Damping(s.Damping);
         CliParse.Positive(s.Block, "--block");
         CliParse.Positive(s.Recompute, "--recompute");
+        CliParse.TaylorStep(s.TaylorStep);
         if (s.Normalizer is { } nrm && !(nrm > 0 && double.IsFinite(nrm)))
             throw new ArgumentException($"--normalizer must be positive, got {nrm.ToString(CultureInfo.InvariantCulture)}");
         if (s.OutWeights is null || s.OutMask is null)
@@ -180,6 +185,7 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
             Segments = segments,
             RecomputeSteps = s.Recompute,
             Stepping = CliParse.Stepping(s.Stepping),
+            GradientStep = s.TaylorStep,
         };
 
         IInverseCurvature inverse;
@@ -274,6 +280,7 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
             Backend = CliParse.Backend(s.Backend),
             Precision = CliParse.Precision(s.Precision),
             Seed = s.Seed,
+            GradientStep = s.TaylorStep,
         };
         prune.Validate();
         if (s.Out is null)

@@ -90,6 +90,12 @@ internal static class CliParse
             throw new ArgumentException($"--damping must be positive and finite, got {lambda.ToString(CultureInfo.InvariantCulture)}");
     }
 
+    public static void TaylorStep(double eta)
+    {
+        if (!(eta >= 0) || !double.IsFinite(eta))
+            throw new ArgumentException($"--taylor-step must be finite and non-negative, got {eta.ToString(CultureInfo.InvariantCulture)}");
+    }
+
     public static void Positive(int v, string option)
     {
         if (v < 1)
@@ -131,9 +137,11 @@ internal sealed record ModelPruneSettings
     public BackendKind Backend { get; init; } = BackendKind.Auto;
     public Precision Precision { get; init; } = Precision.Float32;
     public int? Seed { get; init; }
+    public double GradientStep { get; init; } = 1;
 
     public void Validate()
     {
+        CliParse.TaylorStep(GradientStep);
         CliParse.Sparsity(Sparsity);
         CliParse.Damping(Damping);
         CliParse.Positive(BlockSize, "--block");
@@ -165,6 +173,7 @@ internal sealed record ModelPruneSettings
         PrunableSegments = selection.Entries.Select(e => e.IsPrunable || biasesPrunable).ToArray(),
         RecomputeSteps = Recompute,
         Stepping = Stepping,
+        GradientStep = GradientStep,
     };
 }
 
