@@ -5,28 +5,12 @@ namespace WoodFisher.Cli.Tests;
 
 /// <summary><c>woodfisher demo --quick</c>: trains, prunes with four methods and prints the table.</summary>
 [NonParallelizable]
-public class DemoCommandTests
+public class DemoCommandTests : PruneFixture
 {
-    private string _dir = "";
-
-    [SetUp]
-    public void SetUp()
-    {
-        _dir = NewTempDir();
-        CliConsole.InteractiveOverride = false;
-    }
-
-    [TearDown]
-    public void TearDown()
-    {
-        CliConsole.InteractiveOverride = null;
-        Directory.Delete(_dir, recursive: true);
-    }
-
     [Test]
     public void DemoQuick_PrintsOneRowPerMethod_AndMarkdown()
     {
-        var md = Path.Combine(_dir, "demo.md");
+        var md = Path.Combine(Dir, "demo.md");
         var (code, stdout, stderr) = InspectCommandTests.Run("demo", "--quick", "--data", SliceDir, "--markdown", md);
         Assert.That(code, Is.Zero, stderr);
         var lines = Lines(stdout);

@@ -6,31 +6,13 @@ namespace WoodFisher.Cli.Tests;
 
 /// <summary><c>woodfisher gradual</c>: cubic schedule with masked fine-tuning, CSV log and PNG plot.</summary>
 [NonParallelizable]
-public class GradualCommandTests
+public class GradualCommandTests : PruneFixture
 {
-    private string _dir = "";
-
-    [SetUp]
-    public void SetUp()
-    {
-        _dir = NewTempDir();
-        CliConsole.InteractiveOverride = false;
-    }
-
-    [TearDown]
-    public void TearDown()
-    {
-        CliConsole.InteractiveOverride = null;
-        Directory.Delete(_dir, recursive: true);
-    }
-
-    private string P(string name) => Path.Combine(_dir, name);
-
     [TestCase("woodfisher")]
     [TestCase("magnitude")]
     public void Gradual_TwoEpochs_WritesCsvPngAndModelAtTarget(string method)
     {
-        var model = TrainedMlp(_dir);
+        var model = TrainedMlp(Dir);
         var (code, _, stderr) = InspectCommandTests.Run("gradual", "--model", model, "--data", SliceDir, "--target", "0.8", "--epochs", "2",
             "--method", method, "--block", "32", "--fisher-samples", "32", "--train-samples", "300", "--out", P("final.safetensors"), "--log", P("log.csv"));
         Assert.That(code, Is.Zero, stderr);
@@ -56,7 +38,7 @@ public class GradualCommandTests
     [Test]
     public void Gradual_TargetAboveOne_FailsWithOneLineAndNoFiles()
     {
-        var model = TrainedMlp(_dir);
+        var model = TrainedMlp(Dir);
         var (code, _, stderr) = InspectCommandTests.Run("gradual", "--model", model, "--data", SliceDir, "--target", "1", "--epochs", "2",
             "--out", P("final.safetensors"), "--log", P("log.csv"));
         Assert.That(code, Is.Not.Zero);

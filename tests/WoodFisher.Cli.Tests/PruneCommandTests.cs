@@ -9,28 +9,10 @@ namespace WoodFisher.Cli.Tests;
 
 /// <summary><c>woodfisher prune</c> in tensor and model mode; in-process, so not parallel (Console is process-wide).</summary>
 [NonParallelizable]
-public class PruneCommandTests
+public class PruneCommandTests : PruneFixture
 {
     private const int D = 60;
     private const int M = 40;
-    private string _dir = "";
-
-    [SetUp]
-    public void SetUp()
-    {
-        _dir = NewTempDir();
-        CliConsole.InteractiveOverride = false;
-    }
-
-    [TearDown]
-    public void TearDown()
-    {
-        CliConsole.InteractiveOverride = null;
-        Directory.Delete(_dir, recursive: true);
-    }
-
-    private string P(string name) => Path.Combine(_dir, name);
-
     private (double[] W, float[] G) WriteInputs(int d = D, int m = M, int seed = 7)
     {
         var rng = new Random(seed);
@@ -151,13 +133,13 @@ public class PruneCommandTests
         var lines = Lines(stderr);
         Assert.That(lines, Has.Length.EqualTo(1), stderr);
         Assert.That(lines[0], Does.StartWith("woodfisher: ").And.Contain(mention));
-        Assert.That(Directory.GetFiles(_dir).Select(Path.GetFileName), Is.EquivalentTo(new[] { "w.npy", "g.npy", "g-other.npy" }));
+        Assert.That(Directory.GetFiles(Dir).Select(Path.GetFileName), Is.EquivalentTo(new[] { "w.npy", "g.npy", "g-other.npy" }));
     }
 
     [Test]
     public void ModelMode_WritesPrunedModelWithAchievedSparsity_AndReport()
     {
-        var model = TrainedMlp(_dir);
+        var model = TrainedMlp(Dir);
         var (code, stdout, stderr) = InspectCommandTests.Run("prune", "--model", model, "--data", SliceDir, "--sparsity", "0.8",
             "--method", "woodfisher", "--block", "64", "--fisher-samples", "64", "--out", P("pruned.safetensors"), "--report", P("report.json"));
         Assert.That(code, Is.Zero, stderr);
@@ -188,7 +170,7 @@ public class PruneCommandTests
     [TestCase("woodtaylor")]
     public void ModelMode_EveryMethod_ReachesTheTarget(string method)
     {
-        var model = TrainedMlp(_dir);
+        var model = TrainedMlp(Dir);
         var (code, _, stderr) = InspectCommandTests.Run("prune", "--model", model, "--data", SliceDir, "--sparsity", "0.5",
             "--method", method, "--block", "32", "--fisher-samples", "32", "--recompute", "2", "--out", P("pruned.safetensors"), "--report", P("r.json"));
         Assert.That(code, Is.Zero, stderr);
@@ -201,7 +183,7 @@ public class PruneCommandTests
     [Test]
     public void ModelMode_ExactHessianOnOneLayer_WithBias()
     {
-        var model = TrainedMlp(_dir);
+        var model = TrainedMlp(Dir);
         var (code, stdout, stderr) = InspectCommandTests.Run("prune", "--model", model, "--data", SliceDir, "--sparsity", "0.5", "--method", "exact",
             "--layers", "fc2", "--include-bias", "--fisher-samples", "16", "--out", P("pruned.safetensors"), "--report", P("r.json"));
         Assert.That(code, Is.Zero, stderr);
@@ -217,7 +199,7 @@ public class PruneCommandTests
     [TestCase("--method", "random", "unknown method", TestName = "ModelMode_UnknownMethod_FailsWithoutOutputs")]
     public void ModelMode_BadInput_FailsWithOneLineAndWritesNothing(string option, string value, string mention)
     {
-        var model = TrainedMlp(_dir);
+        var model = TrainedMlp(Dir);
         var args = new List<string> { "prune", "--model", model, "--data", SliceDir, "--sparsity", "0.5", "--fisher-samples", "16", "--out", P("pruned.safetensors"), "--report", P("r.json") };
         var at = args.IndexOf(option);
         if (at >= 0)
