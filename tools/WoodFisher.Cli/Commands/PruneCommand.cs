@@ -147,6 +147,7 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
         var update = CliParse.Update(s.Update);
         var selection = CliParse.Selection(s.Selection);
         var precision = CliParse.Precision(s.Precision);
+        var backend = CliParse.Backend(s.Backend);
         var sparsity = s.Sparsity ?? throw new ArgumentException("--sparsity is required");
         CliParse.Sparsity(sparsity);
         CliParse.Damping(s.Damping);
@@ -181,7 +182,7 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
             Method = method.Method,
             Update = update,
             Sparsity = sparsity,
-            Selection = method.Selection == WoodFisher.Pruning.SelectionMode.LayerwiseUniform ? method.Selection : selection,
+            Selection = selection,
             Segments = segments,
             RecomputeSteps = s.Recompute,
             Stepping = CliParse.Stepping(s.Stepping),
@@ -219,7 +220,7 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
                         Normalizer = s.Normalizer,
                         Segments = segments,
                         Precision = precision,
-                        Backend = CliParse.Backend(s.Backend),
+                        Backend = backend,
                     }),
                 };
             }
