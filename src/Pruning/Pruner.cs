@@ -18,6 +18,11 @@ public sealed class Pruner
     {
         ArgumentNullException.ThrowIfNull(options);
         MaskSelection.CheckSparsity(options.Sparsity, nameof(options.Sparsity));
+        if (!(options.GradientStep >= 0) || !double.IsFinite(options.GradientStep))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.GradientStep, "GradientStep η must be finite and non-negative.");
+        }
+
         if (options.RecomputeSteps < 1)
         {
             throw new ArgumentOutOfRangeException(nameof(options), options.RecomputeSteps, "RecomputeSteps K must be at least 1.");
@@ -103,6 +108,14 @@ public sealed class Pruner
                     case ScoreKind.WoodTaylor:
                         var g = estimate.Gradient ?? throw new InvalidOperationException("WoodTaylor needs the loss gradient g: the curvature factory must set CurvatureEstimate.Gradient.");
                         inverseTimesGradient = inverse.Multiply(g);
+                        if (o.GradientStep != 1)
+                        {
+                            for (var i = 0; i < d; i++)
+                            {
+                                inverseTimesGradient[i] *= o.GradientStep;
+                            }
+                        }
+
                         scores = new double[d];
                         WoodTaylorScore.Compute(w, inverseTimesGradient, inverse.Diagonal(), scores);
                         break;

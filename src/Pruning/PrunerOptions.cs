@@ -30,6 +30,14 @@ public sealed record PrunerOptions
     /// <summary>How the target moves over the K steps (default cubic).</summary>
     public SparsityStepping Stepping { get; init; } = SparsityStepping.Cubic;
 
+    /// <summary>
+    /// WoodTaylor only: the fraction η of the Newton term H⁻¹g used in the score and the update (the gradient is taken
+    /// as ηg). 1 (default) is the paper's WoodTaylor; 0 is OBS. With the empirical Fisher at small λ the full step
+    /// −H⁻¹g can overshoot badly (measured on a Fashion-MNIST MLP: 87.6% → 22.8% test accuracy with nothing pruned),
+    /// so a smaller η acts as a trust region on the first-order term.
+    /// </summary>
+    public double GradientStep { get; init; } = 1;
+
     /// <summary>The effective score.</summary>
     public ScoreKind EffectiveScore => Score ?? PruningMethods.DefaultScore(Method);
 }

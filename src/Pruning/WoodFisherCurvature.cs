@@ -30,7 +30,10 @@ public sealed class WoodFisherCurvature : IInverseCurvature, IDisposable
     public BlockLayout Layout => Inverse.Layout;
 
     /// <inheritdoc />
-    public string Name => $"woodfisher(c={Inverse.Layout.BlockSize}, λ={Inverse.Damping:g3}, {Inverse.BackendName})";
+    public string Name => $"woodfisher(c={Inverse.Layout.BlockSize}, λ={Inverse.Damping:g3}, {Inverse.BackendName}{(PrecisionFallback ? ", float64 after float32 lost definiteness" : "")})";
+
+    /// <summary>True when <see cref="FromGradients"/> rebuilt in float64 because float32 lost positive definiteness.</summary>
+    public bool PrecisionFallback { get; init; }
 
     /// <inheritdoc />
     public long Bytes => Inverse.Bytes;
@@ -38,13 +41,29 @@ public sealed class WoodFisherCurvature : IInverseCurvature, IDisposable
     /// <summary>
     /// Streams every row of <paramref name="source"/> (from its start, in chunks of <paramref name="chunkRows"/>) into a
     /// <see cref="WoodFisherBuilder"/>. When <paramref name="options"/> has no segments, the source's segments are used.
+    /// A float32 build that loses positive definiteness (at small λ the Woodbury system S = N·I + G F⁻¹ Gᵀ has entries
+    /// of order ‖g‖²/λ, beyond float32's reach) is rebuilt once in float64 from the same rows
+    /// (<see cref="PrecisionFallback"/>); a float64 failure propagates.
     /// </summary>
+    /// <exception cref="BlockNotPositiveDefiniteException">A block lost positive definiteness in float64 too.</exception>
     public static WoodFisherCurvature FromGradients(IGradientSource source, WoodFisherOptions options, int chunkRows = 256)
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(options);
         ArgumentOutOfRangeException.ThrowIfLessThan(chunkRows, 1);
         var opts = options.Segments is null ? options with { Segments = source.Segments } : options;
+        try
+        {
+            return new WoodFisherCurvature(Build(source, opts, chunkRows));
+        }
+        catch (BlockNotPositiveDefiniteException) when (opts.Precision == Precision.Float32)
+        {
+            return new WoodFisherCurvature(Build(source, opts with { Precision = Precision.Float64 }, chunkRows)) { PrecisionFallback = true };
+        }
+    }
+
+    private static WoodFisherInverse Build(IGradientSource source, WoodFisherOptions opts, int chunkRows)
+    {
         var d = source.Dimension;
         // Knowing the row count lets rank-1/rank-k stream with N fixed up front instead of buffering every row.
         using var builder = new WoodFisherBuilder(d, opts, source.Count >= 0 ? source.Count : null);
@@ -56,7 +75,7 @@ public sealed class WoodFisherCurvature : IInverseCurvature, IDisposable
             builder.Add(buffer.AsSpan(0, got * d), got);
         }
 
-        return new WoodFisherCurvature(builder.Build());
+        return builder.Build();
     }
 
     /// <inheritdoc />

@@ -124,6 +124,28 @@ public class PrunerTests
     }
 
     [Test]
+    public void WoodTaylorGradientStep_IsWoodTaylorWithScaledGradient_AndZeroIsObs()
+    {
+        const int n = 8;
+        var h = Oracle.RandomSpd(new Random(20), n);
+        var inv = new DenseCurvature(h, n, 0.0);
+        var w = Oracle.RandomVector(new Random(21), n);
+        var g = Oracle.RandomVector(new Random(22), n);
+        var scaled = new Pruner(new PrunerOptions { Method = PruningMethod.WoodTaylor, Sparsity = 0.5, GradientStep = 0.25 }).Prune(w, inv, g);
+        var reference = new Pruner(new PrunerOptions { Method = PruningMethod.WoodTaylor, Sparsity = 0.5 }).Prune(w, inv, g.Select(v => 0.25 * v).ToArray());
+        var none = new Pruner(new PrunerOptions { Method = PruningMethod.WoodTaylor, Sparsity = 0.5, GradientStep = 0 }).Prune(w, inv, g);
+        var obs = new Pruner(new PrunerOptions { Method = PruningMethod.WoodFisher, Sparsity = 0.5 }).Prune(w, inv);
+        Assert.Multiple(() =>
+        {
+            Assert.That(scaled.Mask, Is.EqualTo(reference.Mask));
+            Assert.That(scaled.Weights, Is.EqualTo(reference.Weights).Within(Tol));
+            Assert.That(none.Mask, Is.EqualTo(obs.Mask));
+            Assert.That(none.Weights, Is.EqualTo(obs.Weights).Within(Tol));
+            Assert.That(() => new Pruner(new PrunerOptions { GradientStep = -1 }), Throws.TypeOf<ArgumentOutOfRangeException>());
+        });
+    }
+
+    [Test]
     public void BadInputs_ThrowClearErrors()
     {
         var inv = new IdentityCurvature(4);

@@ -23,6 +23,9 @@ public static class Program
             config.AddCommand<FisherCommand>("fisher").WithDescription("Build the WoodFisher inverse of a gradient .npy and write its blocks to .npz.");
             config.AddCommand<IhvpCommand>("ihvp").WithDescription("Multiply vectors by the WoodFisher inverse of a gradient .npy.");
             config.AddCommand<BenchCommand>("bench").WithDescription("Time the WoodFisher strategies and backends against the dense inverse (and NumPy).");
+            config.AddCommand<PruneCommand>("prune").WithDescription("Prune a weight vector (.npy) or a model (.safetensors) with WoodFisher, K-FAC, diagonal Fisher or magnitude.");
+            config.AddCommand<GradualCommand>("gradual").WithDescription("Gradual pruning on the cubic schedule with masked fine-tuning; writes the model, a per-epoch CSV and a PNG plot.");
+            config.AddCommand<DemoCommand>("demo").WithDescription("Train a small MLP on Fashion-MNIST and compare one-shot pruning methods at 90% sparsity.");
         });
 
         try

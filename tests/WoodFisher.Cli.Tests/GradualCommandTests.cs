@@ -1,0 +1,49 @@
+using System.Buffers.Binary;
+using WoodFisher.Cli.Infrastructure;
+using WoodFisher.Models;
+using static WoodFisher.Cli.Tests.PruneTestSupport;
+
+namespace WoodFisher.Cli.Tests;
+
+/// <summary><c>woodfisher gradual</c>: cubic schedule with masked fine-tuning, CSV log and PNG plot.</summary>
+[NonParallelizable]
+public class GradualCommandTests : PruneFixture
+{
+    [TestCase("woodfisher")]
+    [TestCase("magnitude")]
+    public void Gradual_TwoEpochs_WritesCsvPngAndModelAtTarget(string method)
+    {
+        var model = TrainedMlp(Dir);
+        var (code, _, stderr) = InspectCommandTests.Run("gradual", "--model", model, "--data", SliceDir, "--target", "0.8", "--epochs", "2",
+            "--method", method, "--block", "32", "--fisher-samples", "32", "--train-samples", "300", "--out", P("final.safetensors"), "--log", P("log.csv"));
+        Assert.That(code, Is.Zero, stderr);
+
+        var csv = File.ReadAllLines(P("log.csv"));
+        Assert.That(csv[0], Is.EqualTo("epoch,target_sparsity,achieved_sparsity,test_accuracy,test_loss"));
+        Assert.That(csv.Skip(1).Select(l => l.Split(',')[0]), Is.EqualTo(new[] { "0", "1", "2" }));
+        var last = csv[^1].Split(',').Select(v => double.Parse(v, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        Assert.That(last[1], Is.EqualTo(0.8));
+        Assert.That(last[2], Is.EqualTo(0.8).Within(1e-3), "the masks held through fine-tuning");
+
+        var png = File.ReadAllBytes(P("log.png"));
+        Assert.That(png.Length, Is.GreaterThan(1000));
+        Assert.That(png.Take(8), Is.EqualTo(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A }));
+        Assert.That(BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(16)), Is.EqualTo(900), "IHDR width");
+        Assert.That(BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(20)), Is.EqualTo(550), "IHDR height");
+
+        var final = ModelFiles.Load(P("final.safetensors"));
+        var weights = final.Parameters.Where(p => p.IsPrunable).ToList();
+        Assert.That((double)weights.Sum(p => p.Data.Count(v => v == 0)) / weights.Sum(p => p.Length), Is.EqualTo(0.8).Within(1e-3));
+    }
+
+    [Test]
+    public void Gradual_TargetAboveOne_FailsWithOneLineAndNoFiles()
+    {
+        var model = TrainedMlp(Dir);
+        var (code, _, stderr) = InspectCommandTests.Run("gradual", "--model", model, "--data", SliceDir, "--target", "1", "--epochs", "2",
+            "--out", P("final.safetensors"), "--log", P("log.csv"));
+        Assert.That(code, Is.Not.Zero);
+        Assert.That(Lines(stderr), Has.Length.EqualTo(1));
+        Assert.That(File.Exists(P("log.csv")) || File.Exists(P("final.safetensors")) || File.Exists(P("log.png")), Is.False);
+    }
+}

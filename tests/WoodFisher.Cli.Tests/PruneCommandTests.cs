@@ -1,0 +1,217 @@
+using System.Globalization;
+using WoodFisher.Cli.Infrastructure;
+using WoodFisher.IO;
+using WoodFisher.Kernels;
+using WoodFisher.Models;
+using WoodFisher.Pruning;
+using static WoodFisher.Cli.Tests.PruneTestSupport;
+
+namespace WoodFisher.Cli.Tests;
+
+/// <summary><c>woodfisher prune</c> in tensor and model mode; in-process, so not parallel (Console is process-wide).</summary>
+[NonParallelizable]
+public class PruneCommandTests : PruneFixture
+{
+    private const int D = 60;
+    private const int M = 40;
+    private (double[] W, float[] G) WriteInputs(int d = D, int m = M, int seed = 7)
+    {
+        var rng = new Random(seed);
+        var w = Enumerable.Range(0, d).Select(_ => rng.NextDouble() * 2 - 1).ToArray();
+        var g = Enumerable.Range(0, m * d).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
+        Npy.Write(P("w.npy"), w, d);
+        Npy.Write(P("g.npy"), g, m, d);
+        return (w, g);
+    }
+
+    private string[] Tensor(string method, string update, double sparsity, params string[] extra) =>
+    [
+        "prune", "--weights", P("w.npy"), "--grads", P("g.npy"), "--method", method, "--update", update,
+        "--sparsity", sparsity.ToString(CultureInfo.InvariantCulture), "--block", "10", "--damping", "1e-3",
+        "--out-weights", P("w2.npy"), "--out-mask", P("mask.npy"), "--out-scores", P("scores.npy"), .. extra,
+    ];
+
+    [TestCase("woodfisher", "joint")]
+    [TestCase("woodfisher", "independent")]
+    [TestCase("woodtaylor", "joint")]
+    [TestCase("woodtaylor", "joint", 0.1)]
+    [TestCase("diagfisher", "joint")]
+    [TestCase("magnitude", "none")]
+    public void TensorMode_MatchesLibraryPruner_AndPrunesExactlyTheRequestedCount(string method, string update, double taylorStep = 1)
+    {
+        var (w, _) = WriteInputs();
+        var (code, _, stderr) = InspectCommandTests.Run(Tensor(method, update, 0.5, "--segments", "20,40", "--taylor-step", taylorStep.ToString(CultureInfo.InvariantCulture)));
+        Assert.That(code, Is.Zero, stderr);
+
+        var w2 = Npy.Read(P("w2.npy"));
+        var mask = Npy.Read(P("mask.npy"));
+        Assert.That(w2.DType, Is.EqualTo(DType.Float64), "the output keeps the input dtype");
+        Assert.That(mask.DType, Is.EqualTo(DType.Bool));
+        Assert.That(mask.Shape, Is.EqualTo(new long[] { D }));
+        var kept = mask.GetData<bool>();
+        var pruned = w2.GetData<double>();
+        Assert.That(kept.Count(k => !k), Is.EqualTo(MaskSelection.TargetCount(0.5, D)));
+        for (var i = 0; i < D; i++)
+        {
+            if (!kept[i])
+                Assert.That(pruned[i], Is.EqualTo(0.0), $"pruned weight {i} is exactly zero");
+        }
+
+        // The library on the same inputs: same mask, same weights (the CLI adds nothing but I/O).
+        var kind = PruningMethods.Parse(method);
+        using var source = new NpyGradientSource(P("g.npy"), [20, 40]);
+        IInverseCurvature inverse = kind switch
+        {
+            PruningMethod.Magnitude => new IdentityCurvature(D),
+            PruningMethod.DiagonalFisher => DiagonalFisherCurvature.FromGradients(source, 1e-3),
+            _ => WoodFisherCurvature.FromGradients(source, new WoodFisherOptions { BlockSize = 10, Damping = 1e-3, Segments = [20, 40] }),
+        };
+        var gradient = kind == PruningMethod.WoodTaylor ? GradientStatistics.Compute(source).Mean : null;
+        var options = new PrunerOptions { Method = kind, Update = Enum.Parse<UpdateMode>(update, true), Sparsity = 0.5, Segments = [20, 40], GradientStep = taylorStep };
+        var expected = new Pruner(options).Prune(w, inverse, gradient);
+        (inverse as IDisposable)?.Dispose();
+        Assert.That(kept, Is.EqualTo(expected.Mask));
+        Assert.That(pruned, Is.EqualTo(expected.Weights).Within(1e-12));
+        Assert.That(Npy.Read(P("scores.npy")).GetData<double>(), Is.EqualTo(expected.Scores).Within(1e-12));
+    }
+
+    [Test]
+    public void TensorMode_OutputsLoadInNumPy()
+    {
+        WriteInputs();
+        var (code, _, stderr) = InspectCommandTests.Run(Tensor("woodfisher", "joint", 0.75));
+        Assert.That(code, Is.Zero, stderr);
+        var output = Python(
+            "import numpy as np\n" +
+            $"w = np.load(r'{P("w2.npy")}'); m = np.load(r'{P("mask.npy")}'); s = np.load(r'{P("scores.npy")}')\n" +
+            "print(w.dtype, w.shape, m.dtype, m.shape, s.shape, int((~m).sum()), bool((w[~m] == 0).all()))");
+        Assert.That(output, Is.EqualTo($"float64 ({D},) bool ({D},) ({D},) {MaskSelection.TargetCount(0.75, D)} True"));
+    }
+
+    [Test]
+    public void TensorMode_Float32Weights_StayFloat32()
+    {
+        var rng = new Random(3);
+        Npy.Write(P("w.npy"), Enumerable.Range(0, D).Select(_ => (float)rng.NextDouble()).ToArray(), D);
+        Npy.Write(P("g.npy"), Enumerable.Range(0, M * D).Select(_ => (float)rng.NextDouble()).ToArray(), M, D);
+        var (code, _, stderr) = InspectCommandTests.Run(Tensor("woodfisher", "joint", 0.3, "--precision", "f64"));
+        Assert.That(code, Is.Zero, stderr);
+        Assert.That(Npy.Read(P("w2.npy")).DType, Is.EqualTo(DType.Float32));
+    }
+
+    private static IEnumerable<TestCaseData> BadTensorInputs()
+    {
+        yield return new TestCaseData(new[] { "--sparsity", "1" }, "sparsity").SetName("TensorMode_SparsityOne_FailsWithoutOutputs");
+        yield return new TestCaseData(new[] { "--sparsity", "-0.1" }, "sparsity").SetName("TensorMode_NegativeSparsity_FailsWithoutOutputs");
+        yield return new TestCaseData(new[] { "--damping", "0" }, "damping").SetName("TensorMode_ZeroDamping_FailsWithoutOutputs");
+        yield return new TestCaseData(new[] { "--damping", "-1e-5" }, "damping").SetName("TensorMode_NegativeDamping_FailsWithoutOutputs");
+        yield return new TestCaseData(new[] { "--segments", "20,30" }, "sum to d = 60").SetName("TensorMode_SegmentsNotSummingToD_FailWithoutOutputs");
+        yield return new TestCaseData(new[] { "--method", "obs-magic" }, "unknown method").SetName("TensorMode_UnknownMethod_FailsWithoutOutputs");
+        yield return new TestCaseData(new[] { "--method", "kfac" }, "unknown method").SetName("TensorMode_KfacWithoutModel_FailsWithoutOutputs");
+        yield return new TestCaseData(new[] { "--update", "sideways" }, "unknown update").SetName("TensorMode_UnknownUpdate_FailsWithoutOutputs");
+        yield return new TestCaseData(new[] { "--taylor-step", "-0.5" }, "taylor-step").SetName("TensorMode_NegativeTaylorStep_FailsWithoutOutputs");
+        yield return new TestCaseData(new[] { "--grads", "MISMATCH" }, "columns").SetName("TensorMode_GradientsOfOtherD_FailWithoutOutputs");
+    }
+
+    [TestCaseSource(nameof(BadTensorInputs))]
+    public void TensorMode_BadInput_FailsWithOneLineAndWritesNothing(string[] overrides, string mention)
+    {
+        WriteInputs();
+        Npy.Write(P("g-other.npy"), new float[M * (D + 1)], M, D + 1);
+        var args = Tensor("woodfisher", "joint", 0.5).ToList();
+        for (var i = 0; i < overrides.Length; i += 2)
+        {
+            var value = overrides[i + 1] == "MISMATCH" ? P("g-other.npy") : overrides[i + 1];
+            var at = args.IndexOf(overrides[i]);
+            if (at >= 0)
+                args[at + 1] = value;
+            else
+                args.AddRange([overrides[i], value]);
+        }
+        var (code, stdout, stderr) = InspectCommandTests.Run([.. args]);
+        Assert.That(code, Is.Not.Zero);
+        Assert.That(stdout, Is.Empty);
+        var lines = Lines(stderr);
+        Assert.That(lines, Has.Length.EqualTo(1), stderr);
+        Assert.That(lines[0], Does.StartWith("woodfisher: ").And.Contain(mention));
+        Assert.That(Directory.GetFiles(Dir).Select(Path.GetFileName), Is.EquivalentTo(new[] { "w.npy", "g.npy", "g-other.npy" }));
+    }
+
+    [Test]
+    public void ModelMode_WritesPrunedModelWithAchievedSparsity_AndReport()
+    {
+        var model = TrainedMlp(Dir);
+        var (code, stdout, stderr) = InspectCommandTests.Run("prune", "--model", model, "--data", SliceDir, "--sparsity", "0.8",
+            "--method", "woodfisher", "--block", "64", "--fisher-samples", "64", "--out", P("pruned.safetensors"), "--report", P("report.json"));
+        Assert.That(code, Is.Zero, stderr);
+
+        var pruned = ModelFiles.Load(P("pruned.safetensors"));
+        Assert.That(pruned.Spec, Is.EqualTo("mlp:784-16-10"));
+        var weights = pruned.Parameters.Where(p => p.IsPrunable).ToList();
+        var zeros = weights.Sum(p => p.Data.Count(v => v == 0));
+        var total = weights.Sum(p => p.Length);
+        Assert.That(zeros, Is.EqualTo(MaskSelection.TargetCount(0.8, total)));
+        Assert.That(pruned.Parameters.Where(p => !p.IsPrunable).SelectMany(p => p.Data).Count(v => v == 0), Is.Zero, "biases are not pruned by default");
+
+        var report = PruningReport.FromJson(File.ReadAllText(P("report.json")));
+        Assert.That(report.Method, Is.EqualTo("woodfisher"));
+        Assert.That(report.AchievedSparsity, Is.EqualTo((double)zeros / total).Within(1e-12));
+        Assert.That(report.Layers.Select(l => l.Name), Is.EqualTo(new[] { "fc1.weight", "fc2.weight" }));
+        Assert.That(report.Dense!.Accuracy, Is.InRange(0.0, 1.0));
+        Assert.That(report.Pruned!.Accuracy, Is.InRange(0.0, 1.0));
+        Assert.That(report.Pruned.Loss, Is.GreaterThan(0));
+        Assert.That(report.Seconds.Inverse, Is.GreaterThanOrEqualTo(0));
+        Assert.That(stdout, Does.Contain("layer\tfc1.weight\t12544\t"));
+        Assert.That(stdout, Does.Contain("accuracy\t"));
+    }
+
+    [TestCase("magnitude-layerwise")]
+    [TestCase("kfac")]
+    [TestCase("diagfisher")]
+    [TestCase("woodtaylor")]
+    public void ModelMode_EveryMethod_ReachesTheTarget(string method)
+    {
+        var model = TrainedMlp(Dir);
+        var (code, _, stderr) = InspectCommandTests.Run("prune", "--model", model, "--data", SliceDir, "--sparsity", "0.5",
+            "--method", method, "--block", "32", "--fisher-samples", "32", "--recompute", "2", "--out", P("pruned.safetensors"), "--report", P("r.json"));
+        Assert.That(code, Is.Zero, stderr);
+        var report = PruningReport.FromJson(File.ReadAllText(P("r.json")));
+        Assert.That(report.AchievedSparsity, Is.EqualTo(0.5).Within(1e-3));
+        if (method == "magnitude-layerwise")
+            Assert.That(report.Layers.Select(l => l.Sparsity), Is.All.EqualTo(0.5).Within(1e-3));
+    }
+
+    [Test]
+    public void ModelMode_ExactHessianOnOneLayer_WithBias()
+    {
+        var model = TrainedMlp(Dir);
+        var (code, stdout, stderr) = InspectCommandTests.Run("prune", "--model", model, "--data", SliceDir, "--sparsity", "0.5", "--method", "exact",
+            "--layers", "fc2", "--include-bias", "--fisher-samples", "16", "--out", P("pruned.safetensors"), "--report", P("r.json"));
+        Assert.That(code, Is.Zero, stderr);
+        var report = PruningReport.FromJson(File.ReadAllText(P("r.json")));
+        Assert.That(report.Layers.Select(l => (l.Name, l.Size)), Is.EqualTo(new[] { ("fc2.weight", 160), ("fc2.bias", 10) }));
+        Assert.That(report.Layers.Sum(l => l.Pruned), Is.EqualTo(MaskSelection.TargetCount(0.5, 170)));
+        Assert.That(stdout, Does.Contain("method\texact").Or.Contain("method\thessian"));
+    }
+
+    [TestCase("--layers", "fc9", "unknown layer", TestName = "ModelMode_UnknownLayer_FailsWithoutOutputs")]
+    [TestCase("--sparsity", "1.5", "sparsity", TestName = "ModelMode_BadSparsity_FailsWithoutOutputs")]
+    [TestCase("--damping", "0", "damping", TestName = "ModelMode_ZeroDamping_FailsWithoutOutputs")]
+    [TestCase("--method", "random", "unknown method", TestName = "ModelMode_UnknownMethod_FailsWithoutOutputs")]
+    public void ModelMode_BadInput_FailsWithOneLineAndWritesNothing(string option, string value, string mention)
+    {
+        var model = TrainedMlp(Dir);
+        var args = new List<string> { "prune", "--model", model, "--data", SliceDir, "--sparsity", "0.5", "--fisher-samples", "16", "--out", P("pruned.safetensors"), "--report", P("r.json") };
+        var at = args.IndexOf(option);
+        if (at >= 0)
+            args[at + 1] = value;
+        else
+            args.AddRange([option, value]);
+        var (code, _, stderr) = InspectCommandTests.Run([.. args]);
+        Assert.That(code, Is.Not.Zero);
+        var lines = Lines(stderr);
+        Assert.That(lines, Has.Length.EqualTo(1), stderr);
+        Assert.That(lines[0], Does.StartWith("woodfisher: ").And.Contain(mention));
+        Assert.That(File.Exists(P("pruned.safetensors")) || File.Exists(P("r.json")), Is.False);
+    }
+}

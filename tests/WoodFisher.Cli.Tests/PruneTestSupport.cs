@@ -1,0 +1,75 @@
+using System.Diagnostics;
+using WoodFisher.Cli.Infrastructure;
+using WoodFisher.Models;
+using WoodFisher.Models.Data;
+using WoodFisher.Models.Training;
+
+namespace WoodFisher.Cli.Tests;
+
+/// <summary>Shared fixtures of the prune, gradual and demo tests: a temp directory, the embedded data slice, tiny models.</summary>
+internal static class PruneTestSupport
+{
+    public static string NewTempDir()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "wf-prune-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        return dir;
+    }
+
+    /// <summary>The embedded Fashion-MNIST slice directory (2,000 train / 1,000 test), so tests never read the full set.</summary>
+    public static string SliceDir => Path.GetDirectoryName(InspectCommandTests.FindRepoFile("data/fashion-mnist-slice/train-labels-idx1-ubyte.gz"))!;
+
+    /// <summary>A small MLP trained for one epoch on 500 slice samples (seconds), saved as safetensors.</summary>
+    public static string TrainedMlp(string dir, string spec = "mlp:784-16-10")
+    {
+        var train = DataSets.LoadEmbedded("train").Take(500);
+        var model = ModelFactory.Create(spec, seed: 1);
+        Trainer.Train(model, train.Images, train.Labels, train.Count, new TrainerOptions { Epochs = 2, BatchSize = 50, Seed = 1 });
+        var path = Path.Combine(dir, "dense.safetensors");
+        ModelFiles.Save(model, path);
+        return path;
+    }
+
+    /// <summary>Runs a Python snippet with /usr/bin/python3 (NumPy needed); ignores the test when either is missing.</summary>
+    public static string Python(string script)
+    {
+        const string python = "/usr/bin/python3";
+        if (!File.Exists(python))
+            Assert.Ignore("/usr/bin/python3 is not installed");
+        var psi = new ProcessStartInfo(python) { RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add("-c");
+        psi.ArgumentList.Add(script);
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEnd();
+        var stderr = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        if (p.ExitCode != 0 && stderr.Contains("No module named 'numpy'", StringComparison.Ordinal))
+            Assert.Ignore("NumPy is not installed for /usr/bin/python3");
+        Assert.That(p.ExitCode, Is.Zero, stderr);
+        return stdout.Trim();
+    }
+
+    public static string[] Lines(string text) => text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.TrimEnd('\r')).ToArray();
+}
+
+/// <summary>Base of the prune, gradual and demo fixtures: a fresh temp directory and plain output per test.</summary>
+public abstract class PruneFixture
+{
+    protected string Dir { get; private set; } = "";
+
+    [SetUp]
+    public void CreateDir()
+    {
+        Dir = PruneTestSupport.NewTempDir();
+        CliConsole.InteractiveOverride = false;
+    }
+
+    [TearDown]
+    public void DeleteDir()
+    {
+        CliConsole.InteractiveOverride = null;
+        Directory.Delete(Dir, recursive: true);
+    }
+
+    protected string P(string name) => Path.Combine(Dir, name);
+}
