@@ -37,7 +37,7 @@ internal sealed class CliProgress : IDisposable
         }
         else
         {
-            Console.Error.WriteLine($"{_phase}: started ({_total.ToString(CultureInfo.InvariantCulture)} steps)");
+            Console.Error.WriteLine(_total > 0 ? $"{_phase}: started ({_total.ToString(CultureInfo.InvariantCulture)} steps)" : $"{_phase}: started");
         }
     }
 
@@ -75,7 +75,10 @@ internal sealed class CliProgress : IDisposable
         if (_renderer is not null)
             _renderer.Join();
         else
-            Console.Error.WriteLine($"{_phase}: done ({Done.ToString(CultureInfo.InvariantCulture)} steps) {_clock.Elapsed.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture)}s");
+        {
+            var steps = _total > 0 ? $" ({Done.ToString(CultureInfo.InvariantCulture)} steps)" : "";
+            Console.Error.WriteLine($"{_phase}: done{steps} {_clock.Elapsed.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture)}s");
+        }
         _ready.Dispose();
     }
 
