@@ -155,6 +155,8 @@ internal sealed class DemoCommand : Command<DemoCommand.Settings>
         var test = DataSets.Load(s.Data, "test");
         var trainCount = s.TrainSamples ?? (s.Quick ? 500 : train.Count);
         train = train.Take(trainCount);
+        if (s.FisherSamples is null)
+            fisher = Math.Min(fisher, train.Count);
         if (s.Quick)
             test = test.Take(300);
         CliConsole.Note($"data: {DataSets.DescribeSource(s.Data, "train")} ({train.Count} train, {test.Count} test samples)");

@@ -134,6 +134,7 @@ internal sealed class GradualCommand : Command<GradualCommand.Settings>
         var train = DataSets.Load(s.Data, "train");
         if (s.TrainSamples is { } n)
             train = train.Take(n);
+        prune.CheckSamples(train.Count);
         var test = DataSets.Load(s.Data, "test");
         PruneCommand.CheckData(model, train);
         var selection = ParameterSelection<float>.Prunable(model);
