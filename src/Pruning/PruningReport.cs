@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using WoodFisher.Kernels;
 
 namespace WoodFisher.Pruning;
 
@@ -23,6 +24,37 @@ public sealed record PruningMetrics
 /// <param name="Sparsity">Pruned / Size.</param>
 /// <param name="Prunable">Whether the segment was eligible for pruning.</param>
 public sealed record LayerSparsity(string Name, int Size, int Pruned, double Sparsity, bool Prunable);
+
+/// <summary>
+/// The settings that produced a report, so a report file alone says how to reproduce it; any may be missing (the
+/// pruner fills <see cref="GradientStep"/>, the integrator the estimator's settings).
+/// </summary>
+public sealed record PruningSettings
+{
+    /// <summary>Dampening λ of the empirical Fisher, F̂ + λI.</summary>
+    public double? Damping { get; init; }
+
+    /// <summary>WoodFisher block size c (coordinates per diagonal block).</summary>
+    public int? BlockSize { get; init; }
+
+    /// <summary>Training samples whose gradients form the Fisher estimate.</summary>
+    public int? FisherSamples { get; init; }
+
+    /// <summary>Samples averaged into one Fisher gradient row (Fisher mini-batch size).</summary>
+    public int? FisherMiniBatch { get; init; }
+
+    /// <summary>WoodTaylor step η scaling the Newton term −η·H⁻¹g (<see cref="PrunerOptions.GradientStep"/>).</summary>
+    public double? GradientStep { get; init; }
+
+    /// <summary>Storage precision of the inverse.</summary>
+    public Precision? Precision { get; init; }
+
+    /// <summary>Backend requested for the inverse (Auto when the library chose).</summary>
+    public BackendKind? Backend { get; init; }
+
+    /// <summary>Seed of the Fisher sample draw; null for the first samples in order.</summary>
+    public int? Seed { get; init; }
+}
 
 /// <summary>
 /// Summary of one pruning run, serialisable with System.Text.Json (<see cref="ToJson"/>, <see cref="FromJson"/>).
@@ -72,6 +104,9 @@ public sealed record PruningReport
     /// <summary>Seconds per phase, summed over steps.</summary>
     public PhaseTimings Seconds { get; init; } = new();
 
+    /// <summary>Settings of the run beyond the fields above (null in reports written before they were recorded).</summary>
+    public PruningSettings? Settings { get; init; }
+
     /// <summary>Builds the report of <paramref name="result"/> run with <paramref name="options"/>.</summary>
     /// <param name="options">The pruner's options.</param>
     /// <param name="result">The pruner's result.</param>
@@ -118,6 +153,7 @@ public sealed record PruningReport
             AchievedSparsity = result.Sparsity,
             Layers = layers,
             Seconds = result.Timings,
+            Settings = new PruningSettings { GradientStep = options.GradientStep },
         };
     }
 

@@ -46,4 +46,16 @@ public class GradualCommandTests : PruneFixture
         Assert.That(Lines(stderr), Has.Length.EqualTo(1));
         Assert.That(File.Exists(P("log.csv")) || File.Exists(P("final.safetensors")) || File.Exists(P("log.png")), Is.False);
     }
+
+    [Test]
+    public void Gradual_FisherSamplesAboveTrainingSet_FailsWithOneLineAndNoFiles()
+    {
+        var model = TrainedMlp(Dir);
+        var (code, _, stderr) = InspectCommandTests.Run("gradual", "--model", model, "--data", SliceDir, "--target", "0.5", "--epochs", "2",
+            "--train-samples", "300", "--fisher-samples", "301", "--out", P("final.safetensors"), "--log", P("log.csv"));
+        Assert.That(code, Is.Not.Zero);
+        Assert.That(Lines(stderr), Has.Length.EqualTo(1));
+        Assert.That(stderr, Does.Contain("--fisher-samples 301 exceeds the 300 training samples"));
+        Assert.That(File.Exists(P("log.csv")) || File.Exists(P("final.safetensors")) || File.Exists(P("log.png")), Is.False);
+    }
 }

@@ -161,8 +161,30 @@ public class PruneCommandTests : PruneFixture
         Assert.That(report.Pruned!.Accuracy, Is.InRange(0.0, 1.0));
         Assert.That(report.Pruned.Loss, Is.GreaterThan(0));
         Assert.That(report.Seconds.Inverse, Is.GreaterThanOrEqualTo(0));
+        Assert.That(report.Settings, Is.EqualTo(new PruningSettings
+        {
+            Damping = 1e-5,
+            BlockSize = 64,
+            FisherSamples = 64,
+            FisherMiniBatch = 1,
+            GradientStep = 1,
+            Precision = Precision.Float32,
+            Backend = BackendKind.Auto,
+        }));
         Assert.That(stdout, Does.Contain("layer\tfc1.weight\t12544\t"));
         Assert.That(stdout, Does.Contain("accuracy\t"));
+    }
+
+    [Test]
+    public void ModelMode_FisherSamplesAboveTrainingSet_FailsWithOneLineAndNoFiles()
+    {
+        var model = TrainedMlp(Dir);
+        var (code, _, stderr) = InspectCommandTests.Run("prune", "--model", model, "--data", SliceDir, "--sparsity", "0.5",
+            "--method", "woodfisher", "--fisher-samples", "2001", "--out", P("pruned.safetensors"), "--report", P("r.json"));
+        Assert.That(code, Is.Not.Zero);
+        Assert.That(Lines(stderr), Has.Length.EqualTo(1));
+        Assert.That(stderr, Does.Contain("--fisher-samples 2001 exceeds the 2000 training samples"));
+        Assert.That(File.Exists(P("pruned.safetensors")) || File.Exists(P("r.json")), Is.False);
     }
 
     [TestCase("magnitude-layerwise")]

@@ -71,6 +71,61 @@ public class TrainingTests
         Assert.That(sgd.Velocity(0)[1], Is.Not.EqualTo(0f));
     }
 
+    // Gradual pruning trains one epoch per call and changes the mask between calls: the momentum of epoch 1 must reach
+    // epoch 2 (a shared optimizer equals a fresh one seeded with epoch 1's velocity, and differs from a fresh zero one),
+    // while weights and velocity masked after epoch 1 stay exactly zero.
+    [Test]
+    public void Trainer_SharedSgd_CarriesMomentumAcrossEpochs_AndHoldsNewMasksAtZero()
+    {
+        var (x, y) = TestData.Separable(200, 10, 3, 4);
+        var m = ModelFactory.Create("mlp:10-16-3", seed: 4);
+        var sgd = new Sgd<float>(m.Parameters, momentum: 0.9);
+        var options = new TrainerOptions { Epochs = 1, BatchSize = 16, Schedule = LearningRateSchedule.Constant(0.05) };
+        Trainer.Train(m, sgd, x, y, 200, options with { Seed = 1 });
+        var afterEpoch1 = m.Parameters.Select(p => (float[])p.Data.Clone()).ToArray();
+
+        var masks = new ParameterMasks();
+        var rng = new Random(6);
+        foreach (var p in m.Parameters.Where(p => p.IsPrunable))
+            masks.Set(p.Name, Enumerable.Range(0, p.Length).Select(_ => rng.NextDouble() > 0.5).ToArray());
+        var carried = Enumerable.Range(0, m.Parameters.Count).Select(i => (float[])sgd.Velocity(i).Clone()).ToArray();
+        Assert.That(carried.Sum(v => v.Count(e => e != 0)), Is.GreaterThan(0));
+
+        float[][] RunEpoch2(Sgd<float>? shared, float[][]? velocity)
+        {
+            var copy = ModelFactory.Create("mlp:10-16-3", seed: 4);
+            for (var i = 0; i < copy.Parameters.Count; i++)
+                afterEpoch1[i].CopyTo(copy.Parameters[i].Data, 0);
+            var opt = shared ?? new Sgd<float>(copy.Parameters, momentum: 0.9);
+            if (shared is null && velocity is not null)
+            {
+                for (var i = 0; i < velocity.Length; i++)
+                    velocity[i].CopyTo(opt.Velocity(i), 0);
+            }
+            Trainer.Train(shared is null ? copy : m, opt, x, y, 200, options with { Seed = 2, Masks = masks });
+            return (shared is null ? copy : m).Parameters.Select(p => (float[])p.Data.Clone()).ToArray();
+        }
+
+        var reference = RunEpoch2(null, carried);
+        var reset = RunEpoch2(null, null);
+        var shared = RunEpoch2(sgd, null);
+        for (var i = 0; i < shared.Length; i++)
+            Assert.That(shared[i], Is.EqualTo(reference[i]), m.Parameters[i].Name);
+        Assert.That(shared.Zip(reset).Any(t => !t.First.SequenceEqual(t.Second)), Is.True, "momentum was reset");
+
+        foreach (var (p, i) in m.Parameters.Select((p, i) => (p, i)).Where(t => t.p.IsPrunable))
+        {
+            var keep = masks.Get(p.Name)!;
+            for (var j = 0; j < p.Length; j++)
+            {
+                if (keep[j])
+                    continue;
+                Assert.That(p.Data[j], Is.EqualTo(0f), $"{p.Name}[{j}]");
+                Assert.That(sgd.Velocity(i)[j], Is.EqualTo(0f), $"velocity {p.Name}[{j}]");
+            }
+        }
+    }
+
     [Test]
     public void Schedules_FollowTheirFormulas()
     {

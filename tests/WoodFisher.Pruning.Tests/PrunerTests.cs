@@ -76,7 +76,20 @@ public class PrunerTests
                 Assert.That(result.Weights[i] == 0, Is.EqualTo(!result.Mask[i]));
             }
         });
-        var report = PruningReport.Create(options, result, ["fc1.weight", "fc2.weight"]);
+        var report = PruningReport.Create(options, result, ["fc1.weight", "fc2.weight"]) with
+        {
+            Settings = new PruningSettings
+            {
+                Damping = 1e-5,
+                BlockSize = 64,
+                FisherSamples = 1000,
+                FisherMiniBatch = 4,
+                GradientStep = 0.5,
+                Precision = WoodFisher.Kernels.Precision.Float64,
+                Backend = WoodFisher.Kernels.BackendKind.Cpu,
+                Seed = 7,
+            },
+        };
         var back = PruningReport.FromJson(report.ToJson());
         Assert.Multiple(() =>
         {
@@ -84,7 +97,10 @@ public class PrunerTests
             Assert.That(back.AchievedSparsity, Is.EqualTo(0.75));
             Assert.That(back.Seconds, Is.EqualTo(report.Seconds));
             Assert.That(back.Method, Is.EqualTo("woodfisher"));
+            Assert.That(back.Settings, Is.EqualTo(report.Settings));
             Assert.That(report.ToJson(), Does.Contain("\"Joint\""));
+            Assert.That(report.ToJson(), Does.Contain("\"Float64\""));
+            Assert.That(PruningReport.Create(options, result).Settings!.GradientStep, Is.EqualTo(options.GradientStep));
         });
     }
 

@@ -37,6 +37,14 @@ public sealed class Sgd<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>Momentum buffer of parameter <paramref name="index"/>.</summary>
     public T[] Velocity(int index) => _velocity[index];
 
+    /// <summary>Zeroes the masked entries of the momentum buffers (after a mask change, before the next step).</summary>
+    public void Apply(ParameterMasks masks)
+    {
+        ArgumentNullException.ThrowIfNull(masks);
+        for (var i = 0; i < _parameters.Count; i++)
+            masks.Apply<T>(_parameters[i].Name, _velocity[i]);
+    }
+
     /// <summary>One step with learning rate <paramref name="lr"/> from the gradients on <paramref name="tape"/>.</summary>
     public void Step(Tape<T> tape, double lr, ParameterMasks? masks = null)
     {

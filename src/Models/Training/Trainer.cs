@@ -3,7 +3,7 @@ using WoodFisher.Models.Autograd;
 
 namespace WoodFisher.Models.Training;
 
-/// <summary>Settings of <see cref="Trainer.Train{T}"/>.</summary>
+/// <summary>Settings of <see cref="Trainer"/>.Train.</summary>
 public sealed record TrainerOptions
 {
     /// <summary>Epochs.</summary>
@@ -52,9 +52,28 @@ public static class Trainer
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(options);
-        Batching.Check(model, x, labels, count);
         var sgd = new Sgd<T>(model.Parameters, options.Momentum, options.Nesterov, options.WeightDecay);
-        options.Masks?.Apply(model);
+        return Train(model, sgd, x, labels, count, options, progress, cancellationToken);
+    }
+
+    /// <summary>
+    /// As <see cref="Train{T}(IModel{T}, ReadOnlySpan{float}, ReadOnlySpan{int}, int, TrainerOptions, IProgress{TrainingProgress}?, CancellationToken)"/>,
+    /// stepping an existing optimizer over <paramref name="model"/>'s parameters, so its momentum buffers carry over from
+    /// earlier calls (e.g. one call per epoch of gradual pruning). μ, Nesterov and λ are the optimizer's; the corresponding
+    /// <paramref name="options"/> are ignored. Masked entries of the momentum buffers are zeroed before the first step.
+    /// </summary>
+    public static double[] Train<T>(IModel<T> model, Sgd<T> sgd, ReadOnlySpan<float> x, ReadOnlySpan<int> labels, int count, TrainerOptions options,
+        IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(sgd);
+        ArgumentNullException.ThrowIfNull(options);
+        Batching.Check(model, x, labels, count);
+        if (options.Masks is not null)
+        {
+            options.Masks.Apply(model);
+            sgd.Apply(options.Masks);
+        }
         var order = Enumerable.Range(0, count).ToArray();
         var rng = new Random(options.Seed);
         var perEpoch = (count + options.BatchSize - 1) / options.BatchSize;

@@ -155,6 +155,10 @@ internal sealed class DemoCommand : Command<DemoCommand.Settings>
         var test = DataSets.Load(s.Data, "test");
         var trainCount = s.TrainSamples ?? (s.Quick ? 500 : train.Count);
         train = train.Take(trainCount);
+        if (s.FisherSamples is null)
+            fisher = Math.Min(fisher, train.Count);
+        else if (fisher > train.Count)
+            throw new ArgumentException($"--fisher-samples {fisher} exceeds the {train.Count} training samples; pass --fisher-samples {train.Count} or fewer");
         if (s.Quick)
             test = test.Take(300);
         CliConsole.Note($"data: {DataSets.DescribeSource(s.Data, "train")} ({train.Count} train, {test.Count} test samples)");

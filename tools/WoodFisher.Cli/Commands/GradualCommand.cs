@@ -134,6 +134,7 @@ internal sealed class GradualCommand : Command<GradualCommand.Settings>
         var train = DataSets.Load(s.Data, "train");
         if (s.TrainSamples is { } n)
             train = train.Take(n);
+        prune.CheckSamples(train.Count);
         var test = DataSets.Load(s.Data, "test");
         PruneCommand.CheckData(model, train);
         var selection = ParameterSelection<float>.Prunable(model);
@@ -171,6 +172,9 @@ internal sealed class GradualCommand : Command<GradualCommand.Settings>
     {
         private readonly ModelCurvature _curvature = new(model, selection, train.Images, train.Labels);
         private readonly ParameterMasks _masks = new();
+
+        // One optimizer for the whole run: its momentum carries across epochs and pruning steps (masked entries zeroed).
+        private readonly Sgd<float> _sgd = new(model.Parameters, new TrainerOptions().Momentum);
         private int _epoch;
 
         public List<LogRow> Rows { get; } = [];
@@ -184,6 +188,7 @@ internal sealed class GradualCommand : Command<GradualCommand.Settings>
             foreach (var e in selection.Entries)
                 _masks.Set(e.Name, mask.AsSpan(e.Offset, e.Length).ToArray());
             _masks.Apply(model);
+            _sgd.Apply(_masks);
         }
 
         public CurvatureEstimate ComputeCurvature(double[] weights)
@@ -206,7 +211,7 @@ internal sealed class GradualCommand : Command<GradualCommand.Settings>
                     Masks = _masks,
                 };
                 using (var p = CliProgress.Start($"epoch {_epoch + 1}: fine-tuning", (train.Count + s.Batch - 1) / s.Batch))
-                    Trainer.Train(model, train.Images, train.Labels, train.Count, options, new Advance(p));
+                    Trainer.Train(model, _sgd, train.Images, train.Labels, train.Count, options, new Advance(p));
                 _epoch++;
                 Log(_epoch, Scheduled(_epoch - 1));
             }

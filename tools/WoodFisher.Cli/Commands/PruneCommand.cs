@@ -294,6 +294,7 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
         var train = DataSets.Load(s.Data, "train");
         var test = DataSets.Load(s.Data, "test");
         CheckData(model, train);
+        prune.CheckSamples(train.Count);
 
         EvaluationResult dense;
         using (CliProgress.Start($"dense evaluation on {test.Count} test samples", 0))
@@ -308,6 +309,7 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
             Method = method.Name,
             Dense = new PruningMetrics { Accuracy = dense.Accuracy, Loss = dense.Loss },
             Pruned = new PruningMetrics { Accuracy = pruned.Accuracy, Loss = pruned.Loss },
+            Settings = prune.ReportSettings(),
         };
         ModelFiles.Save(model, s.Out, new Dictionary<string, string>
         {

@@ -32,18 +32,47 @@ internal sealed record ModelPruneSettings
         CliParse.Positive(Recompute, "--recompute");
     }
 
-    /// <summary>The estimator this run builds (identity for magnitude).</summary>
-    public EstimatorSpec Estimator(int available) => new()
+    /// <summary>
+    /// Rejects more Fisher samples than the training set holds (methods that use gradients only): a silently smaller
+    /// Fisher would make the run, and its report, claim a sample count it never used.
+    /// </summary>
+    public void CheckSamples(int available)
     {
-        Kind = EstimatorSpec.ForMethod(Method.Method),
-        BlockSize = BlockSize,
-        Damping = Damping,
-        Samples = Math.Min(FisherSamples, available),
-        MiniBatch = FisherMiniBatch,
-        Backend = Backend,
-        Precision = Precision,
-        Seed = Seed,
-    };
+        if (EstimatorSpec.ForMethod(Method.Method) != EstimatorKind.Identity && FisherSamples > available)
+            throw new ArgumentException($"--fisher-samples {FisherSamples} exceeds the {available} training samples; pass --fisher-samples {available} or fewer");
+    }
+
+    /// <summary>The estimator this run builds (identity for magnitude) from <paramref name="available"/> training samples.</summary>
+    public EstimatorSpec Estimator(int available)
+    {
+        CheckSamples(available);
+        return new()
+        {
+            Kind = EstimatorSpec.ForMethod(Method.Method),
+            BlockSize = BlockSize,
+            Damping = Damping,
+            Samples = Math.Min(FisherSamples, available),
+            MiniBatch = FisherMiniBatch,
+            Backend = Backend,
+            Precision = Precision,
+            Seed = Seed,
+        };
+    }
+
+    /// <summary>What a <see cref="PruningReport"/> records of these settings (no estimator settings for magnitude, which uses none).</summary>
+    public PruningSettings ReportSettings() => EstimatorSpec.ForMethod(Method.Method) == EstimatorKind.Identity
+        ? new PruningSettings { GradientStep = GradientStep }
+        : new PruningSettings
+        {
+            Damping = Damping,
+            BlockSize = BlockSize,
+            FisherSamples = FisherSamples,
+            FisherMiniBatch = FisherMiniBatch,
+            GradientStep = GradientStep,
+            Precision = Precision,
+            Backend = Backend,
+            Seed = Seed,
+        };
 
     public PrunerOptions Options(ParameterSelection<float> selection, bool biasesPrunable) => new()
     {
