@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Numerics;
 
 namespace WoodFisher.Models.Autograd;
@@ -6,13 +5,10 @@ namespace WoodFisher.Models.Autograd;
 public static partial class Ops
 {
     /// <summary>
-    /// 2-D convolution (cross-correlation, PyTorch semantics) by im2col + GEMM over the whole batch: the images are unfolded
-    /// side by side into U [K, n·L] (Uₙ = unfold(xₙ) [K, L] in columns n·L … n·L + L − 1; K = C·kh·kw, L = ho·wo), then
-    /// Y [O, n·L] = W [O, K]·U + b is one GEMM. x [n, C, h, w], W [O, C, kh, kw], b [O] → y [n, O, ho, wo].
-    /// Backward with G [O, n·L] = ∂L/∂y: ∂W += G·Uᵀ (= Σₙ gₙUₙᵀ), ∂b += Σ G, ∂x += fold(Wᵀ·G).
-    /// R-op: R{Y} = W·unfold(R{x}) + R{W}U + R{b}; R{∂W} += R{G}Uᵀ + G·R{U}ᵀ; R{∂x} += fold(WᵀR{G} + R{W}ᵀG).
-    /// Large batches are cut into chunks of whole images (at most about 2¹⁷ column entries each, and at least one chunk per
-    /// core), one GEMM per chunk, so each GEMM's column operand stays cache-sized and the chunks run in parallel.
+    /// 2-D convolution (cross-correlation, PyTorch semantics) by im2col + GEMM: per sample yₙ [O, L] = W [O, K]·Uₙ [K, L] + b,
+    /// Uₙ = unfold(xₙ), K = C·kh·kw, L = ho·wo. x [n, C, h, w], W [O, C, kh, kw], b [O] → y [n, O, ho, wo].
+    /// Backward: ∂W += Σₙ gₙUₙᵀ, ∂b += Σ gₙ, ∂xₙ += fold(Wᵀgₙ). R-op: R{yₙ} = W·unfold(R{xₙ}) + R{W}Uₙ + R{b};
+    /// R{∂W} += Σ R{gₙ}Uₙᵀ + gₙR{Uₙ}ᵀ; R{∂xₙ} += fold(WᵀR{gₙ} + R{W}ᵀgₙ).
     /// </summary>
     public static Tensor<T> Conv2d<T>(Tape<T> tape, Tensor<T> x, Parameter<T> weight, Parameter<T>? bias, int stride, int padding)
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -23,8 +19,6 @@ public static partial class Ops
             throw new ArgumentException($"Conv2d weight expects {weight.Dim(1)} input channels, input has {c}.", nameof(x));
         int ho = Im2Col.OutputSize(h, kh, stride, padding), wo = Im2Col.OutputSize(w, kw, stride, padding);
         int k = c * kh * kw, l = ho * wo, inLen = c * h * w;
-        var plan = new ConvChunks(n, k * l);
-        // Chunk j holds images [j·per, j·per + count) as one [K, count·L] matrix at offset j·per·K·L.
         var cols = new T[(long)n * k * l];
         var y = new Tensor<T>([n, o, ho, wo], null, x.RequiresGrad || weight.RequiresGrad || (bias?.RequiresGrad ?? false));
         var rx = tape.ForwardOverReverse ? tape.TangentOrNull(x) : null;
@@ -32,44 +26,34 @@ public static partial class Ops
         var rb = tape.ForwardOverReverse && bias is not null ? tape.TangentOrNull(bias) : null;
         var rcols = rx is null ? null : new T[cols.Length];
         var ry = tape.ForwardOverReverse && (rx is not null || rw is not null || rb is not null) ? tape.NewTangent(y) : null;
-        Parallel.For(0, plan.Chunks, plan.Options, j =>
+        Parallel.For(0, n, new ParallelOptions { MaxDegreeOfParallelism = n >= 4 ? -1 : 1 }, i =>
         {
-            var (first, count) = plan.Range(j);
-            var width = count * l;
-            var uj = cols.AsSpan(first * k * l, k * width);
-            for (var s = 0; s < count; s++)
-                Im2Col.Unfold<T>(x.Data.AsSpan((first + s) * inLen, inLen), uj[(s * l)..], c, h, w, kh, kw, stride, padding, width);
-            var yt = ArrayPool<T>.Shared.Rent(o * width);
-            try
+            var ui = cols.AsSpan(i * k * l, k * l);
+            Im2Col.Unfold<T>(x.Data.AsSpan(i * inLen, inLen), ui, c, h, w, kh, kw, stride, padding);
+            var yi = y.Data.AsSpan(i * o * l, o * l);
+            Gemm.Multiply<T>(false, false, o, l, k, weight.Data, ui, yi, parallel: false);
+            if (bias is not null)
+                AddColumnVector<T>(yi, bias.Data, o, l);
+            if (ry is null)
+                return;
+            var ryi = ry.AsSpan(i * o * l, o * l);
+            if (rcols is not null)
             {
-                Gemm.Multiply<T>(false, false, o, width, k, weight.Data, uj, yt, parallel: plan.InnerParallel);
-                FromChannelMajor<T>(yt, y.Data, bias?.Data, first, count, o, l);
-                if (ry is null)
-                    return;
-                Array.Clear(yt, 0, o * width);
-                if (rcols is not null)
-                {
-                    var ruj = rcols.AsSpan(first * k * l, k * width);
-                    for (var s = 0; s < count; s++)
-                        Im2Col.Unfold<T>(rx.AsSpan((first + s) * inLen, inLen), ruj[(s * l)..], c, h, w, kh, kw, stride, padding, width);
-                    Gemm.Multiply<T>(false, false, o, width, k, weight.Data, ruj, yt, accumulate: true, parallel: plan.InnerParallel);
-                }
-                if (rw is not null)
-                    Gemm.Multiply<T>(false, false, o, width, k, rw, uj, yt, accumulate: true, parallel: plan.InnerParallel);
-                FromChannelMajor<T>(yt, ry, rb, first, count, o, l);
+                var rui = rcols.AsSpan(i * k * l, k * l);
+                Im2Col.Unfold<T>(rx.AsSpan(i * inLen, inLen), rui, c, h, w, kh, kw, stride, padding);
+                Gemm.Multiply<T>(false, false, o, l, k, weight.Data, rui, ryi, accumulate: true, parallel: false);
             }
-            finally
-            {
-                ArrayPool<T>.Shared.Return(yt);
-            }
+            if (rw is not null)
+                Gemm.Multiply<T>(false, false, o, l, k, rw, ui, ryi, accumulate: true, parallel: false);
+            if (rb is not null)
+                AddColumnVector<T>(ryi, rb, o, l);
         });
         tape.Record(() =>
         {
             var g = tape.GradOrNull(y);
             if (g is null)
                 return;
-            if (tape.Observer is { } observer)
-                ObserveConv(observer, plan, weight, bias, cols, g, n, o, k, l);
+            tape.Observer?.OnConv(weight, bias, cols, g, n, o, k, l);
             var rg = tape.ForwardOverReverse ? tape.GradTangentOrNull(y) : null;
             var rwb = tape.ForwardOverReverse ? tape.TangentOrNull(weight) : null;
             var gw = weight.RequiresGrad && !tape.ObserverOnly ? tape.Grad(weight) : null;
@@ -82,161 +66,56 @@ public static partial class Ops
                 if (rg is not null)
                     SumColumns<T>(rg, tape.GradTangent(bias), n * o, l, o);
             }
-            var needRgx = rgx is not null && (rg is not null || rwb is not null);
-            if (gw is null && rgw is null && gx is null && !needRgx)
-                return;
-            // One partial ∂W per chunk, summed in chunk order afterwards: deterministic whatever the thread schedule.
-            var partW = new T[plan.Chunks][];
-            var partRw = new T[plan.Chunks][];
-            Parallel.For(0, plan.Chunks, plan.Options, j =>
+            var wT = new T[k * o];
+            Gemm.Transpose<T>(weight.Data, wT, o, k);
+            var workers = Math.Min(Environment.ProcessorCount, Math.Max(1, n / 2));
+            var partW = new T[workers][];
+            var partRw = new T[workers][];
+            Parallel.For(0, workers, t =>
             {
-                var (first, count) = plan.Range(j);
-                var width = count * l;
-                var uj = cols.AsSpan(first * k * l, k * width);
-                var gt = ArrayPool<T>.Shared.Rent(o * width);
-                var rgt = rg is null ? null : ArrayPool<T>.Shared.Rent(o * width);
-                var dcol = gx is null && !needRgx ? null : ArrayPool<T>.Shared.Rent(k * width);
-                try
+                var pw = gw is null ? null : new T[gw.Length];
+                var prw = rgw is null ? null : new T[rgw.Length];
+                partW[t] = pw!;
+                partRw[t] = prw!;
+                var gcol = new T[k * l];
+                for (var i = t; i < n; i += workers)
                 {
-                    ToChannelMajor<T>(g, gt, first, count, o, l);
-                    if (rg is not null)
-                        ToChannelMajor<T>(rg, rgt, first, count, o, l);
-                    if (gw is not null)
+                    var gi = g.AsSpan(i * o * l, o * l);
+                    var ui = cols.AsSpan(i * k * l, k * l);
+                    if (pw is not null)
+                        Gemm.Multiply<T>(false, true, o, k, l, gi, ui, pw, accumulate: true, parallel: false);
+                    if (prw is not null)
                     {
-                        partW[j] = new T[o * k];
-                        Gemm.Multiply<T>(false, true, o, k, width, gt, uj, partW[j], parallel: plan.InnerParallel);
-                    }
-                    if (rgw is not null)
-                    {
-                        var prw = partRw[j] = new T[o * k];
-                        if (rgt is not null)
-                            Gemm.Multiply<T>(false, true, o, k, width, rgt, uj, prw, accumulate: true, parallel: plan.InnerParallel);
+                        if (rg is not null)
+                            Gemm.Multiply<T>(false, true, o, k, l, rg.AsSpan(i * o * l, o * l), ui, prw, accumulate: true, parallel: false);
                         if (rcols is not null)
-                            Gemm.Multiply<T>(false, true, o, k, width, gt, rcols.AsSpan(first * k * l, k * width), prw, accumulate: true, parallel: plan.InnerParallel);
+                            Gemm.Multiply<T>(false, true, o, k, l, gi, rcols.AsSpan(i * k * l, k * l), prw, accumulate: true, parallel: false);
                     }
                     if (gx is not null)
                     {
-                        Gemm.Multiply<T>(true, false, k, width, o, weight.Data, gt, dcol, parallel: plan.InnerParallel);
-                        for (var s = 0; s < count; s++)
-                            Im2Col.FoldAdd<T>(dcol.AsSpan(s * l), gx.AsSpan((first + s) * inLen, inLen), c, h, w, kh, kw, stride, padding, width);
+                        Gemm.Multiply<T>(false, false, k, l, o, wT, gi, gcol, parallel: false);
+                        Im2Col.FoldAdd<T>(gcol, gx.AsSpan(i * inLen, inLen), c, h, w, kh, kw, stride, padding);
                     }
-                    if (needRgx)
+                    if (rgx is not null && (rg is not null || rwb is not null))
                     {
-                        Array.Clear(dcol!, 0, k * width);
-                        if (rgt is not null)
-                            Gemm.Multiply<T>(true, false, k, width, o, weight.Data, rgt, dcol, accumulate: true, parallel: plan.InnerParallel);
+                        Array.Clear(gcol);
+                        if (rg is not null)
+                            Gemm.Multiply<T>(false, false, k, l, o, wT, rg.AsSpan(i * o * l, o * l), gcol, accumulate: true, parallel: false);
                         if (rwb is not null)
-                            Gemm.Multiply<T>(true, false, k, width, o, rwb, gt, dcol, accumulate: true, parallel: plan.InnerParallel);
-                        for (var s = 0; s < count; s++)
-                            Im2Col.FoldAdd<T>(dcol.AsSpan(s * l), rgx!.AsSpan((first + s) * inLen, inLen), c, h, w, kh, kw, stride, padding, width);
+                            Gemm.Multiply<T>(true, false, k, l, o, rwb, gi, gcol, accumulate: true, parallel: false);
+                        Im2Col.FoldAdd<T>(gcol, rgx.AsSpan(i * inLen, inLen), c, h, w, kh, kw, stride, padding);
                     }
-                }
-                finally
-                {
-                    ArrayPool<T>.Shared.Return(gt);
-                    if (rgt is not null)
-                        ArrayPool<T>.Shared.Return(rgt);
-                    if (dcol is not null)
-                        ArrayPool<T>.Shared.Return(dcol);
                 }
             });
-            for (var j = 0; j < plan.Chunks; j++)
+            for (var t = 0; t < workers; t++)
             {
                 if (gw is not null)
-                    Accumulate<T>(gw, partW[j]);
+                    Accumulate<T>(gw, partW[t]);
                 if (rgw is not null)
-                    Accumulate<T>(rgw, partRw[j]);
+                    Accumulate<T>(rgw, partRw[t]);
             }
         });
         return y;
-    }
-
-    /// <summary>
-    /// Hands the observer unfold(xₙ) in its per-image layout [n, K, L] (copied out of the batch matrix: O(nKL), small next to
-    /// the observer's own per-sample products) and ∂L/∂y [n, O, L].
-    /// </summary>
-    private static void ObserveConv<T>(IBackwardObserver<T> observer, ConvChunks plan, Parameter<T> weight, Parameter<T>? bias,
-        T[] cols, T[] g, int n, int o, int k, int l)
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        var perImage = ArrayPool<T>.Shared.Rent(n * k * l);
-        try
-        {
-            Parallel.For(0, plan.Chunks, plan.Options, j =>
-            {
-                var (first, count) = plan.Range(j);
-                var width = count * l;
-                var uj = cols.AsSpan(first * k * l, k * width);
-                for (var s = 0; s < count; s++)
-                    for (var r = 0; r < k; r++)
-                        uj.Slice(r * width + s * l, l).CopyTo(perImage.AsSpan(((first + s) * k + r) * l, l));
-            });
-            observer.OnConv(weight, bias, perImage.AsSpan(0, n * k * l), g, n, o, k, l);
-        }
-        finally
-        {
-            ArrayPool<T>.Shared.Return(perImage);
-        }
-    }
-
-    /// <summary>dst [O, count·L] = images first … first + count − 1 of src [n, O, L], channel-major.</summary>
-    private static void ToChannelMajor<T>(ReadOnlySpan<T> src, Span<T> dst, int first, int count, int o, int l)
-    {
-        var width = count * l;
-        for (var s = 0; s < count; s++)
-            for (var ch = 0; ch < o; ch++)
-                src.Slice(((first + s) * o + ch) * l, l).CopyTo(dst.Slice(ch * width + s * l, l));
-    }
-
-    /// <summary>dst [n, O, L] images first … first + count − 1 += src [O, count·L] (+ b per channel when given).</summary>
-    private static void FromChannelMajor<T>(ReadOnlySpan<T> src, Span<T> dst, ReadOnlySpan<T> b, int first, int count, int o, int l)
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        var width = count * l;
-        for (var s = 0; s < count; s++)
-            for (var ch = 0; ch < o; ch++)
-            {
-                var d = dst.Slice(((first + s) * o + ch) * l, l);
-                System.Numerics.Tensors.TensorPrimitives.Add(d, src.Slice(ch * width + s * l, l), d);
-                if (!b.IsEmpty)
-                    System.Numerics.Tensors.TensorPrimitives.Add(d, b[ch], d);
-            }
-    }
-
-    /// <summary>
-    /// Splits a batch of n images (each <c>perImage</c> column entries) into chunks of whole images: at most about 2¹⁷ entries
-    /// per chunk (512 KB in float32: the GEMM kernel streams its column operand once per 4 output rows, so it should stay in
-    /// a core's L2; a whole-batch operand of several MB was no faster than one GEMM per image for LeNet-5's conv1), and a
-    /// multiple of the core count of chunks when the batch allows, so chunks run one per core with serial GEMMs; a batch
-    /// that fits one chunk runs its GEMMs multi-threaded instead.
-    /// </summary>
-    private readonly struct ConvChunks
-    {
-        private const int MaxEntries = 1 << 17;
-        private readonly int _n;
-
-        public ConvChunks(int n, int perImage)
-        {
-            _n = n;
-            var cores = Environment.ProcessorCount;
-            var maxPer = Math.Max(1, MaxEntries / Math.Max(1, perImage));
-            var chunks = Math.Min(n, cores * ((n + cores * maxPer - 1) / (cores * maxPer)));
-            chunks = Math.Max(1, chunks);
-            PerChunk = (n + chunks - 1) / chunks;
-            Chunks = Math.Max(1, (n + PerChunk - 1) / Math.Max(1, PerChunk));
-            InnerParallel = Chunks == 1;
-            Options = new ParallelOptions { MaxDegreeOfParallelism = InnerParallel ? 1 : -1 };
-        }
-
-        public int Chunks { get; }
-
-        public int PerChunk { get; }
-
-        public bool InnerParallel { get; }
-
-        public ParallelOptions Options { get; }
-
-        public (int First, int Count) Range(int j) => (j * PerChunk, Math.Min(PerChunk, _n - j * PerChunk));
     }
 
     internal static void AddColumnVector<T>(Span<T> m, ReadOnlySpan<T> v, int rows, int cols)

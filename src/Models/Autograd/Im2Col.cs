@@ -4,25 +4,23 @@ namespace WoodFisher.Models.Autograd;
 
 /// <summary>
 /// unfold / fold for one image: columns [c·kh·kw, ho·wo] with row index (ci·kh + u)·kw + v (PyTorch's weight layout
-/// [out, in, kh, kw] flattened), column index oy·wo + ox; zero padding outside the image. A row stride larger than ho·wo
-/// places the image's columns inside a wider batch matrix [c·kh·kw, n·ho·wo] (image i starting at column i·ho·wo).
+/// [out, in, kh, kw] flattened), column index oy·wo + ox; zero padding outside the image.
 /// </summary>
 public static class Im2Col
 {
     /// <summary>Output size along one axis: ⌊(size + 2·pad − kernel)/stride⌋ + 1.</summary>
     public static int OutputSize(int size, int kernel, int stride, int pad) => (size + 2 * pad - kernel) / stride + 1;
 
-    /// <summary>cols = unfold(x) for x [c, h, w]; row r of the columns starts at r·<paramref name="rowStride"/> (0: ho·wo).</summary>
-    public static void Unfold<T>(ReadOnlySpan<T> x, Span<T> cols, int c, int h, int w, int kh, int kw, int stride, int pad, int rowStride = 0)
+    /// <summary>cols = unfold(x) for x [c, h, w].</summary>
+    public static void Unfold<T>(ReadOnlySpan<T> x, Span<T> cols, int c, int h, int w, int kh, int kw, int stride, int pad)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int ho = OutputSize(h, kh, stride, pad), wo = OutputSize(w, kw, stride, pad), l = ho * wo;
-        var ld = rowStride == 0 ? l : rowStride;
         for (var ci = 0; ci < c; ci++)
             for (var u = 0; u < kh; u++)
                 for (var v = 0; v < kw; v++)
                 {
-                    var row = cols.Slice(((ci * kh + u) * kw + v) * ld, l);
+                    var row = cols.Slice(((ci * kh + u) * kw + v) * l, l);
                     for (var oy = 0; oy < ho; oy++)
                     {
                         var iy = oy * stride - pad + u;
@@ -52,17 +50,16 @@ public static class Im2Col
                 }
     }
 
-    /// <summary>x += fold(cols): the adjoint of <see cref="Unfold{T}"/>, x [c, h, w], with the same row stride convention.</summary>
-    public static void FoldAdd<T>(ReadOnlySpan<T> cols, Span<T> x, int c, int h, int w, int kh, int kw, int stride, int pad, int rowStride = 0)
+    /// <summary>x += fold(cols): the adjoint of <see cref="Unfold{T}"/>, x [c, h, w].</summary>
+    public static void FoldAdd<T>(ReadOnlySpan<T> cols, Span<T> x, int c, int h, int w, int kh, int kw, int stride, int pad)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int ho = OutputSize(h, kh, stride, pad), wo = OutputSize(w, kw, stride, pad), l = ho * wo;
-        var ld = rowStride == 0 ? l : rowStride;
         for (var ci = 0; ci < c; ci++)
             for (var u = 0; u < kh; u++)
                 for (var v = 0; v < kw; v++)
                 {
-                    var row = cols.Slice(((ci * kh + u) * kw + v) * ld, l);
+                    var row = cols.Slice(((ci * kh + u) * kw + v) * l, l);
                     for (var oy = 0; oy < ho; oy++)
                     {
                         var iy = oy * stride - pad + u;
