@@ -10,7 +10,7 @@ namespace WoodFisher.Kernels;
 /// Dense symmetric-positive-definite linear algebra on row-major n × n spans, in float32 or float64:
 /// Cholesky factorization A = LLᵀ, solves with the factor, and the SPD inverse A⁻¹ = L⁻ᵀL⁻¹.
 /// </summary>
-public static class LinearAlgebra
+public static partial class LinearAlgebra
 {
     /// <summary>
     /// Factors the SPD matrix A (n × n row-major, only the lower triangle is read) in place into its lower Cholesky
