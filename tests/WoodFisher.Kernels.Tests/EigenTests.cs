@@ -149,6 +149,32 @@ public class EigenTests
         }
     }
 
+    [TestCase(3)]
+    [TestCase(150)]
+    public void ReconstructFromEigen_GivesMatrixAndDampedInverse(int n)
+    {
+        var a = RandomSymmetric(new Random(11), n);
+        var (values, vectors) = Eigen(a, n);
+        var back = new double[n * n];
+        LinearAlgebra.ReconstructFromEigen(vectors, values, n, back);
+
+        // A + δI with δ = 1 − λmin is SPD with λmin = 1, so κ ≤ 1 + ‖A‖₂ and the inverse loses at most ~log₁₀κ digits.
+        var shift = 1 - values[0];
+        var damped = (double[])a.Clone();
+        for (var i = 0; i < n; i++)
+        {
+            damped[(i * n) + i] += shift;
+        }
+
+        var inv = new double[n * n];
+        LinearAlgebra.ReconstructFromEigen(vectors, values.Select(x => 1 / (x + shift)).ToArray(), n, inv);
+        Assert.Multiple(() =>
+        {
+            Assert.That(back.Zip(a, (x, y) => Math.Abs(x - y)).Max(), Is.LessThanOrEqualTo(Tol(n, MaxAbs(a))));
+            Assert.That(Oracle.RelativeError(inv, Oracle.Inverse(damped, n)), Is.LessThan(1e-10));
+        });
+    }
+
     [Test]
     public void AgreesWithCyclicJacobi()
     {

@@ -50,6 +50,44 @@ public static partial class LinearAlgebra
         EigenCore(a, n, values, [], wantVectors: false);
     }
 
+    /// <summary>
+    /// Writes V·diag(f)·Vᵀ into <paramref name="result"/> (n × n row-major, symmetric): a function of a symmetric matrix
+    /// from its eigen-decomposition, e.g. fᵢ = 1/(λᵢ + δ) for the damped inverse (A + δI)⁻¹. <paramref name="vectors"/> is
+    /// n × n row-major with eigenvectors as columns (the layout of
+    /// <see cref="SymmetricEigen(ReadOnlySpan{double}, int, Span{double}, Span{double})"/>); <paramref name="factors"/> has n entries.
+    /// One GEMM of n³ multiply-adds over the lower triangle, mirrored.
+    /// </summary>
+    public static void ReconstructFromEigen(ReadOnlySpan<double> vectors, ReadOnlySpan<double> factors, int n, Span<double> result)
+    {
+        CheckSquare(vectors.Length, n);
+        CheckEigenOutput(factors.Length, n, nameof(factors));
+        CheckSquare(result.Length, n);
+        var nn = n * n;
+        var scaled = ArrayPool<double>.Shared.Rent(nn);
+        var v = ArrayPool<double>.Shared.Rent(nn);
+        var c = ArrayPool<double>.Shared.Rent(nn);
+        try
+        {
+            vectors.CopyTo(v);
+            for (var i = 0; i < n; i++)
+            {
+                TensorPrimitives.Multiply(vectors.Slice(i * n, n), factors, scaled.AsSpan(i * n, n));
+            }
+
+            var cs = c.AsSpan(0, nn);
+            cs.Clear();
+            Gemm.Multiply(n, n, n, 1.0, StridedMatrix<double>.RowMajor(scaled, 0, n), StridedMatrix<double>.Transposed(v, 0, n), c, 0, n, lowerOnly: true);
+            Gemm.MirrorLower<double>(cs, n);
+            cs.CopyTo(result);
+        }
+        finally
+        {
+            ArrayPool<double>.Shared.Return(scaled);
+            ArrayPool<double>.Shared.Return(v);
+            ArrayPool<double>.Shared.Return(c);
+        }
+    }
+
     private static void CheckEigenOutput(int length, int n, string name)
     {
         if (length != n)
