@@ -11,10 +11,10 @@ namespace WoodFisher.Pruning;
 /// <remarks>
 /// Each block is eigen-decomposed, H_BB = V diag(μ) Vᵀ
 /// (<see cref="LinearAlgebra.SymmetricEigen(ReadOnlySpan{double}, int, Span{double}, Span{double})"/>: Householder
-/// tridiagonalization and implicit QL, O(c³): 0.35 s for c = 1000, 5–7 s for c = 2000 on one core), and inverted as V diag(1/f(μᵢ)) Vᵀ with f
-/// from <see cref="IndefiniteTreatment"/>: μ + λ (damping only;
-/// fails with <see cref="CurvatureNotPositiveDefiniteException"/> when some μ + λ ≤ 0), max(μ, 0) + λ (clip) or
-/// |μ| + λ (absolute value). The spectrum of the undamped H and the treatment are reported in <see cref="Spectrum"/>:
+/// tridiagonalization and implicit QL, O(c³): 0.35 s for c = 1000, 5–7 s for c = 2000 on one core), and inverted
+/// as V diag(1/f(μᵢ)) Vᵀ with f from <see cref="IndefiniteTreatment"/>: μ + λ (damping only; fails with
+/// <see cref="CurvatureNotPositiveDefiniteException"/> when some μ + λ ≤ 0), max(μ, 0) + λ (clip) or |μ| + λ
+/// (absolute value). The spectrum of the undamped H and the treatment are reported in <see cref="Spectrum"/>:
 /// the Hessian of a trained network is usually indefinite, and studies should say how that was handled.
 /// </remarks>
 public sealed class DenseCurvature : IInverseCurvature
