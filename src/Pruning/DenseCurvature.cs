@@ -9,10 +9,12 @@ namespace WoodFisher.Pruning;
 /// with a finer layout only the diagonal blocks H_BB are used, giving a block-diagonal dense inverse).
 /// </summary>
 /// <remarks>
-/// Each block is eigen-decomposed, H_BB = V diag(μ) Vᵀ (cyclic Jacobi, O(c³) per sweep: meant for c up to a few
-/// hundred), and inverted as V diag(1/f(μᵢ)) Vᵀ with f from <see cref="IndefiniteTreatment"/>: μ + λ (damping only;
-/// fails with <see cref="CurvatureNotPositiveDefiniteException"/> when some μ + λ ≤ 0), max(μ, 0) + λ (clip) or
-/// |μ| + λ (absolute value). The spectrum of the undamped H and the treatment are reported in <see cref="Spectrum"/>:
+/// Each block is eigen-decomposed, H_BB = V diag(μ) Vᵀ
+/// (<see cref="LinearAlgebra.SymmetricEigen(ReadOnlySpan{double}, int, Span{double}, Span{double})"/>: Householder
+/// tridiagonalization and implicit QL, O(c³): 0.35 s for c = 1000, 5–7 s for c = 2000 on one core), and inverted
+/// as V diag(1/f(μᵢ)) Vᵀ with f from <see cref="IndefiniteTreatment"/>: μ + λ (damping only; fails with
+/// <see cref="CurvatureNotPositiveDefiniteException"/> when some μ + λ ≤ 0), max(μ, 0) + λ (clip) or |μ| + λ
+/// (absolute value). The spectrum of the undamped H and the treatment are reported in <see cref="Spectrum"/>:
 /// the Hessian of a trained network is usually indefinite, and studies should say how that was handled.
 /// </remarks>
 public sealed class DenseCurvature : IInverseCurvature
@@ -60,7 +62,9 @@ public sealed class DenseCurvature : IInverseCurvature
                 matrix.Slice(((off + i) * dimension) + off, c).CopyTo(h.AsSpan(i * c, c));
             }
 
-            var (values, vectors) = DenseLinearAlgebra.SymmetricEigen(h, c);
+            var values = new double[c];
+            var vectors = new double[c * c];
+            LinearAlgebra.SymmetricEigen(h, c, values, vectors);
             var blockMin = double.PositiveInfinity;
             var f = new double[c];
             for (var i = 0; i < c; i++)
@@ -93,7 +97,8 @@ public sealed class DenseCurvature : IInverseCurvature
                 }
             }
 
-            _blocks[b] = DenseLinearAlgebra.Reconstruct(vectors, f, c);
+            LinearAlgebra.ReconstructFromEigen(vectors, f, c, h);
+            _blocks[b] = h;
         }
 
         Spectrum = new SpectrumSummary(negatives, min, max, damping, treatment);

@@ -278,8 +278,9 @@ public sealed class KfacCurvature : IInverseCurvature
             a[(i * n) + i] += shift;
         }
 
-        return DenseLinearAlgebra.TryInverseSpd(a, n)
-            ?? throw new CurvatureNotPositiveDefiniteException($"K-FAC factor {factor} of layer {layer} is not positive definite after adding {shift:g6}·I; increase the damping λ.");
+        return LinearAlgebra.TryCholeskyInvert(a, n)
+            ? a
+            : throw new CurvatureNotPositiveDefiniteException($"K-FAC factor {factor} of layer {layer} is not positive definite after adding {shift:g6}·I; increase the damping λ.");
     }
 
     private static double[] MatMul(double[] a, double[] b, int rows, int inner, int cols)

@@ -1,5 +1,4 @@
 using WoodFisher.Kernels;
-using WoodFisher.Pruning.Internal;
 
 namespace WoodFisher.Pruning.Tests;
 
@@ -7,48 +6,6 @@ public class DenseCurvatureTests
 {
     // Well-conditioned 6–12 dimensional problems: float64 round-off stays near 1e-13; 1e-10 leaves margin.
     private const double Tol = 1e-10;
-
-    [Test]
-    public void JacobiEigen_ReconstructsMatrix_WithOrthonormalVectors()
-    {
-        var rng = new Random(1);
-        const int n = 9;
-        var a = Oracle.RandomSpd(rng, n, shift: -0.3);
-        var (values, vectors) = DenseLinearAlgebra.SymmetricEigen(a, n);
-        var identity = new double[n * n];
-        var vtv = new double[n * n];
-        for (var i = 0; i < n; i++)
-        {
-            identity[(i * n) + i] = 1;
-            for (var j = 0; j < n; j++)
-            {
-                for (var k = 0; k < n; k++)
-                {
-                    vtv[(i * n) + j] += vectors[(k * n) + i] * vectors[(k * n) + j];
-                }
-            }
-        }
-
-        Assert.Multiple(() =>
-        {
-            Assert.That(Oracle.MaxAbsDiff(Oracle.FromSpectrum(vectors, values), a), Is.LessThan(Tol));
-            Assert.That(Oracle.MaxAbsDiff(vtv, identity), Is.LessThan(Tol));
-        });
-    }
-
-    [Test]
-    public void JacobiEigen_HandlesRepeatedEigenvaluesAndDiagonalInput()
-    {
-        var q = Oracle.RandomOrthogonal(new Random(7), 4);
-        double[] mu = [1, 1, 2, 2];
-        var (values, _) = DenseLinearAlgebra.SymmetricEigen(Oracle.FromSpectrum(q, mu), 4);
-        var (diagValues, _) = DenseLinearAlgebra.SymmetricEigen([3, 0, 0, 3], 2);
-        Assert.Multiple(() =>
-        {
-            Assert.That(values.Order().ToArray(), Is.EqualTo(mu).Within(Tol));
-            Assert.That(diagValues, Is.EqualTo(new double[] { 3, 3 }));
-        });
-    }
 
     [Test]
     public void DampedInverse_EqualsBruteForceInverse_Float64()

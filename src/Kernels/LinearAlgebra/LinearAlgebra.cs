@@ -8,9 +8,10 @@ namespace WoodFisher.Kernels;
 
 /// <summary>
 /// Dense symmetric-positive-definite linear algebra on row-major n × n spans, in float32 or float64:
-/// Cholesky factorization A = LLᵀ, solves with the factor, and the SPD inverse A⁻¹ = L⁻ᵀL⁻¹.
+/// Cholesky factorization A = LLᵀ, solves with the factor, and the SPD inverse A⁻¹ = L⁻ᵀL⁻¹; in float64 also a
+/// pivoted LU solve and the symmetric eigen-decomposition A = VΛVᵀ (SymmetricEigen.cs).
 /// </summary>
-public static class LinearAlgebra
+public static partial class LinearAlgebra
 {
     /// <summary>
     /// Factors the SPD matrix A (n × n row-major, only the lower triangle is read) in place into its lower Cholesky
