@@ -50,6 +50,7 @@ public sealed class DenseCurvature : IInverseCurvature
         Damping = damping;
         _blocks = new double[Layout.Count][];
         var negatives = 0;
+        var allValues = new List<double>(dimension);
         var min = double.PositiveInfinity;
         var max = double.NegativeInfinity;
         for (var b = 0; b < Layout.Count; b++)
@@ -65,6 +66,7 @@ public sealed class DenseCurvature : IInverseCurvature
             var values = new double[c];
             var vectors = new double[c * c];
             LinearAlgebra.SymmetricEigen(h, c, values, vectors);
+            allValues.AddRange(values);
             var blockMin = double.PositiveInfinity;
             var f = new double[c];
             for (var i = 0; i < c; i++)
@@ -101,7 +103,8 @@ public sealed class DenseCurvature : IInverseCurvature
             _blocks[b] = h;
         }
 
-        Spectrum = new SpectrumSummary(negatives, min, max, damping, treatment);
+        var noise = SpectrumSummary.NoiseTolerance * Math.Max(Math.Abs(min), Math.Abs(max));
+        Spectrum = new SpectrumSummary(negatives, min, max, damping, treatment, allValues.Count(mu => mu < -noise));
     }
 
     /// <summary>

@@ -122,6 +122,22 @@ public class DenseCurvatureTests
     }
 
     [Test]
+    public void Spectrum_SeparatesNegativeEigenvaluesFromRoundingNoise()
+    {
+        // μ = −1e-9 is within 1e-6·max|μ| = 3e-6 of zero (float32 HVP noise); μ = −0.5 is not.
+        var rng = new Random(7);
+        const int n = 4;
+        var q = Oracle.RandomOrthogonal(rng, n);
+        var h = Oracle.FromSpectrum(q, [-0.5, -1e-9, 1.0, 3.0]);
+        var abs = new DenseCurvature(h, n, 1e-3, IndefiniteTreatment.Absolute);
+        Assert.Multiple(() =>
+        {
+            Assert.That(abs.Spectrum.NegativeEigenvalues, Is.EqualTo(2));
+            Assert.That(abs.Spectrum.NegativeBeyondNoise, Is.EqualTo(1));
+        });
+    }
+
+    [Test]
     public void AsymmetricOrMisSizedMatrix_Throws()
     {
         double[] h = [1, 0.5, 0.4, 1];

@@ -66,7 +66,7 @@ internal static class StudyRendering
         sb.Append("# Approximation-quality study\n\n");
         sb.Append(Inv, $"Model `{r.ModelSpec}`; studied weights {string.Join(", ", r.Layers.Select(e => $"`{e.Name}` ({e.Length})"))}: d = {r.Dimension}. ");
         sb.Append(Inv, $"Curvature and loss changes on N = {o.Samples} training samples ({trainSource}, seed {o.Seed}); pruning curves on {r.TestCount} test samples ({testSource}).\n\n");
-        sb.Append(Inv, $"Exact Hessian H ({r.HessianSeconds:0.0} s, {r.Dimension} Hessian-vector products): **{s.NegativeEigenvalues} of {r.Dimension} eigenvalues negative**, ");
+        sb.Append(Inv, $"Exact Hessian H ({r.HessianSeconds:0.0} s, {r.Dimension} Hessian-vector products): **{s.NegativeEigenvalues} of {r.Dimension} eigenvalues negative** ({s.NegativeBeyondNoise} below −{SpectrumSummary.NoiseTolerance:0e0}·max|μ|, the rest within float32 rounding of zero), ");
         sb.Append(Inv, $"min eigenvalue {G(s.MinEigenvalue)}, max {G(s.MaxEigenvalue)}. Reference inverse: {Treatment(s.Treatment, s.Damping)}.\n\n");
 
         sb.Append("## Matrix fidelity of the inverses\n\n");
