@@ -367,6 +367,9 @@ internal static class CpuKernels<T>
     /// </summary>
     internal static int Panel(int c, int rows) => Math.Min(rows, Math.Clamp(c / 4, 32, CpuBackend.MaxPanel));
 
+    /// <summary>Rows of W = L⁻¹Uᵀ per product: a multiple of the micro-kernel's 6 rows, short enough to skip most zeros of L⁻¹.</summary>
+    private const int TrianglePanel = 6 * Gemm.MR;
+
     public static void RankKUpdate(CpuBlockStorage<T> s, double[] g, int rows, double normalizer)
     {
         if (rows == 0)
@@ -405,13 +408,14 @@ internal static class CpuKernels<T>
                     LoadRow(g, ((long)(r0 + r) * d) + off, gk.AsSpan(r * c, c));
                 }
 
-                // Uᵀ = Gₖ F (kk × c; F is symmetric). Working with transposes keeps every large operand contiguous.
+                // Uᵀ = Gₖ F (kk × c). Between panels only F's lower triangle is current (the update below writes just that
+                // half), so F is read as a symmetric view. Working with transposes keeps every large operand contiguous.
                 ut.AsSpan(0, kk * c).Clear();
-                Gemm.Multiply(kk, c, c, T.One, StridedMatrix<T>.RowMajor(gk, 0, c), StridedMatrix<T>.RowMajor(f, 0, c), ut, 0, c, parallel: parallel);
+                Gemm.Multiply(kk, c, c, T.One, StridedMatrix<T>.RowMajor(gk, 0, c), StridedMatrix<T>.SymmetricLower(f, 0, c), ut, 0, c, parallel: parallel);
 
-                // S = N·I + Gₖ U (kk × kk), factored in float64: S = LLᵀ
+                // S = N·I + Gₖ U (kk × kk, lower triangle: all the Cholesky reads), factored in float64: S = LLᵀ
                 sm.AsSpan(0, kk * kk).Clear();
-                Gemm.Multiply(kk, kk, c, T.One, StridedMatrix<T>.RowMajor(gk, 0, c), StridedMatrix<T>.Transposed(ut, 0, c), sm, 0, kk);
+                Gemm.Multiply(kk, kk, c, T.One, StridedMatrix<T>.RowMajor(gk, 0, c), StridedMatrix<T>.Transposed(ut, 0, c), sm, 0, kk, lowerOnly: true);
                 var sds = sd.AsSpan(0, kk * kk);
                 TensorPrimitives.ConvertTruncating<T, double>(sm.AsSpan(0, kk * kk), sds);
                 for (var i = 0; i < kk; i++)
@@ -427,12 +431,20 @@ internal static class CpuKernels<T>
                 LinearAlgebra.LowerTriangularInvert<double>(sds, kk);
                 TensorPrimitives.ConvertTruncating<double, T>(sds, linv.AsSpan(0, kk * kk));
 
-                // Wᵀ = L⁻¹Uᵀ, then F ← F − WWᵀ = F − U S⁻¹ Uᵀ. The full product (not half plus a mirror) keeps F bitwise
-                // symmetric: entries (i, j) and (j, i) sum the same FMA products in the same order.
+                // Wᵀ = L⁻¹Uᵀ by row panels that stop at the diagonal of L⁻¹ (its upper triangle is zero), then the lower
+                // triangle of F ← F − WWᵀ = F − U S⁻¹ Uᵀ.
                 wt.AsSpan(0, kk * c).Clear();
-                Gemm.Multiply(kk, c, kk, T.One, StridedMatrix<T>.RowMajor(linv, 0, kk), StridedMatrix<T>.RowMajor(ut, 0, c), wt, 0, c, parallel: parallel);
-                Gemm.Multiply(c, c, kk, -T.One, StridedMatrix<T>.Transposed(wt, 0, c), StridedMatrix<T>.RowMajor(wt, 0, c), f, 0, c, parallel: parallel);
+                for (var i0 = 0; i0 < kk; i0 += TrianglePanel)
+                {
+                    var i1 = Math.Min(kk, i0 + TrianglePanel);
+                    Gemm.Multiply(i1 - i0, c, i1, T.One, StridedMatrix<T>.RowMajor(linv, i0 * kk, kk), StridedMatrix<T>.RowMajor(ut, 0, c), wt, i0 * c, c, parallel: parallel);
+                }
+
+                Gemm.Multiply(c, c, kk, -T.One, StridedMatrix<T>.Transposed(wt, 0, c), StridedMatrix<T>.RowMajor(wt, 0, c), f, 0, c, lowerOnly: true, parallel: parallel);
             }
+
+            // One mirror per block, not per panel, makes F exactly symmetric again.
+            Gemm.MirrorLower<T>(f.AsSpan(0, c * c), c);
 
             for (var i = 0; i < c; i++)
             {
