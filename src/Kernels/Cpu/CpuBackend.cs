@@ -367,7 +367,7 @@ internal static class CpuKernels<T>
     /// </summary>
     internal static int Panel(int c, int rows) => Math.Min(rows, Math.Clamp(c / 4, 32, CpuBackend.MaxPanel));
 
-    /// <summary>Rows of W = L⁻¹Uᵀ per product: a multiple of the micro-kernel's 6 rows, short enough to skip most zeros of L⁻¹.</summary>
+    /// <summary>Rows of W = L⁻¹Uᵀ per forward-substitution step: a multiple of the micro-kernel's 6 rows.</summary>
     private const int TrianglePanel = 6 * Gemm.MR;
 
     public static void RankKUpdate(CpuBlockStorage<T> s, double[] g, int rows, double normalizer)
@@ -396,7 +396,9 @@ internal static class CpuKernels<T>
         var ut = pool.Rent(c * k);
         var wt = pool.Rent(c * k);
         var sm = pool.Rent(k * k);
-        var linv = pool.Rent(k * k);
+        var lf = pool.Rent(k * k);
+        var dinv = pool.Rent(TrianglePanel * TrianglePanel);
+        var dblock = ArrayPool<double>.Shared.Rent(TrianglePanel * TrianglePanel);
         var sd = ArrayPool<double>.Shared.Rent(k * k);
         try
         {
@@ -428,18 +430,27 @@ internal static class CpuKernels<T>
                     throw new BlockNotPositiveDefiniteException(b, $"Cholesky of S = N·I + GF⁻¹Gᵀ failed for gradients {r0}..{r0 + kk - 1}");
                 }
 
-                LinearAlgebra.LowerTriangularInvert<double>(sds, kk);
-                TensorPrimitives.ConvertTruncating<double, T>(sds, linv.AsSpan(0, kk * kk));
+                TensorPrimitives.ConvertTruncating<double, T>(sds, lf.AsSpan(0, kk * kk));
 
-                // Wᵀ = L⁻¹Uᵀ by row panels that stop at the diagonal of L⁻¹ (its upper triangle is zero), then the lower
-                // triangle of F ← F − WWᵀ = F − U S⁻¹ Uᵀ.
-                wt.AsSpan(0, kk * c).Clear();
+                // Wᵀ = L⁻¹Uᵀ by blocked forward substitution, Wᵀ_I = L_II⁻¹ (Uᵀ_I − L_I,:I Wᵀ_:I), in place of Uᵀ's rows
+                // (no longer needed): only the small diagonal blocks are inverted, and no product touches L's zeros.
                 for (var i0 = 0; i0 < kk; i0 += TrianglePanel)
                 {
-                    var i1 = Math.Min(kk, i0 + TrianglePanel);
-                    Gemm.Multiply(i1 - i0, c, i1, T.One, StridedMatrix<T>.RowMajor(linv, i0 * kk, kk), StridedMatrix<T>.RowMajor(ut, 0, c), wt, i0 * c, c, parallel: parallel);
+                    var ib = Math.Min(TrianglePanel, kk - i0);
+                    var dd = dblock.AsSpan(0, ib * ib);
+                    for (var r = 0; r < ib; r++)
+                    {
+                        sds.Slice(((i0 + r) * kk) + i0, ib).CopyTo(dd.Slice(r * ib, ib));
+                    }
+
+                    LinearAlgebra.LowerTriangularInvert<double>(dd, ib);
+                    TensorPrimitives.ConvertTruncating<double, T>(dd, dinv.AsSpan(0, ib * ib));
+                    Gemm.Multiply(ib, c, i0, -T.One, StridedMatrix<T>.RowMajor(lf, i0 * kk, kk), StridedMatrix<T>.RowMajor(wt, 0, c), ut, i0 * c, c, parallel: parallel);
+                    wt.AsSpan(i0 * c, ib * c).Clear();
+                    Gemm.Multiply(ib, c, ib, T.One, StridedMatrix<T>.RowMajor(dinv, 0, ib), StridedMatrix<T>.RowMajor(ut, i0 * c, c), wt, i0 * c, c, parallel: parallel);
                 }
 
+                // F ← F − WWᵀ = F − U S⁻¹ Uᵀ, lower triangle only.
                 Gemm.Multiply(c, c, kk, -T.One, StridedMatrix<T>.Transposed(wt, 0, c), StridedMatrix<T>.RowMajor(wt, 0, c), f, 0, c, lowerOnly: true, parallel: parallel);
             }
 
@@ -461,7 +472,9 @@ internal static class CpuKernels<T>
             pool.Return(ut);
             pool.Return(wt);
             pool.Return(sm);
-            pool.Return(linv);
+            pool.Return(lf);
+            pool.Return(dinv);
+            ArrayPool<double>.Shared.Return(dblock);
             ArrayPool<double>.Shared.Return(sd);
         }
     }
