@@ -367,6 +367,12 @@ internal static class CpuKernels<T>
     /// </summary>
     internal static int Panel(int c, int rows) => Math.Min(rows, Math.Clamp(c / 4, 32, CpuBackend.MaxPanel));
 
+    /// <summary>
+    /// Smallest block updated in its lower triangle only (then mirrored): below it the register tiles straddling the
+    /// diagonal leave little to skip, and the full product (bitwise symmetric by itself) measured faster.
+    /// </summary>
+    private const int HalfUpdateMin = 256;
+
     /// <summary>Rows of W = L⁻¹Uᵀ per forward-substitution step: a multiple of the micro-kernel's 6 rows.</summary>
     private const int TrianglePanel = 6 * Gemm.MR;
 
@@ -391,6 +397,7 @@ internal static class CpuKernels<T>
         var off = layout.Offset(b);
         var f = s.Blocks[b];
         var k = Panel(c, rows);
+        var half = c >= HalfUpdateMin;
         var pool = ArrayPool<T>.Shared;
         var gk = pool.Rent(k * c);
         var ut = pool.Rent(c * k);
@@ -415,7 +422,7 @@ internal static class CpuKernels<T>
                     // Uᵀ = Gₖ F (kk × c). Between panels only F's lower triangle is current (the update below writes just that
                     // half), so F is read as a symmetric view. Working with transposes keeps every large operand contiguous.
                     ut.AsSpan(0, kk * c).Clear();
-                    Gemm.Multiply(kk, c, c, T.One, StridedMatrix<T>.RowMajor(gk, 0, c), StridedMatrix<T>.SymmetricLower(f, 0, c), ut, 0, c, parallel: parallel);
+                    Gemm.Multiply(kk, c, c, T.One, StridedMatrix<T>.RowMajor(gk, 0, c), half ? StridedMatrix<T>.SymmetricLower(f, 0, c) : StridedMatrix<T>.RowMajor(f, 0, c), ut, 0, c, parallel: parallel);
 
                     // S = N·I + Gₖ U (kk × kk, lower triangle: all the Cholesky reads), factored in float64: S = LLᵀ
                     sm.AsSpan(0, kk * kk).Clear();
@@ -453,13 +460,16 @@ internal static class CpuKernels<T>
                     }
 
                     // F ← F − WWᵀ = F − U S⁻¹ Uᵀ, lower triangle only.
-                    Gemm.Multiply(c, c, kk, -T.One, StridedMatrix<T>.Transposed(wt, 0, c), StridedMatrix<T>.RowMajor(wt, 0, c), f, 0, c, lowerOnly: true, parallel: parallel);
+                    Gemm.Multiply(c, c, kk, -T.One, StridedMatrix<T>.Transposed(wt, 0, c), StridedMatrix<T>.RowMajor(wt, 0, c), f, 0, c, lowerOnly: half, parallel: parallel);
                 }
             }
             finally
             {
                 // One mirror per block, not per panel (and also when a panel fails), makes F exactly symmetric again.
-                Gemm.MirrorLower<T>(f.AsSpan(0, c * c), c);
+                if (half)
+                {
+                    Gemm.MirrorLower<T>(f.AsSpan(0, c * c), c);
+                }
             }
 
             for (var i = 0; i < c; i++)
