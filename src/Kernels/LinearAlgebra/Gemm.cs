@@ -41,6 +41,11 @@ internal static class Gemm
         int m, int n, int k, T alpha, StridedMatrix<T> a, StridedMatrix<T> b, T[] c, long cOffset, int ldc, bool lowerOnly = false, bool parallel = false)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
+        if (a.Symmetric)
+        {
+            throw new ArgumentException("Only the right operand B may be a symmetric view (the A packing reads strides).", nameof(a));
+        }
+
         if (m == 0 || n == 0 || k == 0)
         {
             return;
