@@ -9,6 +9,7 @@ namespace WoodFisher.Bench;
 /// suites; <c>-- kernels [--repeats N] [--crossover] [c,m,d ...]</c> runs the quick <see cref="KernelBenchmark"/> grid (one
 /// table, ratios in one run; <c>--crossover</c> times RankK against Dense only, to re-measure Auto's crossover);
 /// <c>-- dense-profile</c> prints one-core Gram-panel and Cholesky timings of the Dense strategy;
+/// <c>-- rankk-block [reps]</c> times the backend's rank-k update of one block against the peak measured in the same run;
 /// <c>-- rankk-profile</c> prints single-core phase timings of one rank-k panel, the builder's overhead and the dense path.
 /// </summary>
 public static class Program
@@ -25,6 +26,17 @@ public static class Program
         {
             DenseGramProfile.Run(512, 1024, 5);
             DenseGramProfile.Run(128, 1024, 5);
+            return;
+        }
+
+        if (args.Length > 0 && args[0] == "rankk-block")
+        {
+            var reps = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 10;
+            foreach (var (c, m) in new[] { (512, 128), (512, 256), (512, 1024), (1024, 256), (1024, 1024) })
+            {
+                RankKBlockProfile.Run(c, m, reps);
+            }
+
             return;
         }
 

@@ -154,4 +154,63 @@ public class LinearAlgebraTests
             }
         }
     }
+
+    [TestCase(5, 37)]
+    [TestCase(24, 300)]
+    [TestCase(128, 520)]
+    public void Gemm_SymmetricLowerView_EqualsFullSymmetricOperand(int m, int n)
+    {
+        // B = Bᵀ stored with garbage above the diagonal: the view must read only the lower triangle. Both runs sum the
+        // same products in the same order, so the results agree exactly.
+        var a = Oracle.RandomGradients(8, m, n).Select(x => (float)x).ToArray();
+        var full = Oracle.RandomGradients(9, n, n).Select(x => (float)x).ToArray();
+        var lower = (float[])full.Clone();
+        for (var i = 0; i < n; i++)
+        {
+            for (var j = 0; j < i; j++)
+            {
+                full[(j * n) + i] = full[(i * n) + j];
+                lower[(j * n) + i] = float.NaN;
+            }
+        }
+
+        foreach (var parallel in new[] { false, true })
+        {
+            var expect = new float[m * n];
+            var got = new float[m * n];
+            Gemm.Multiply(m, n, n, 1f, StridedMatrix<float>.RowMajor(a, 0, n), StridedMatrix<float>.RowMajor(full, 0, n), expect, 0, n, parallel: parallel);
+            Gemm.Multiply(m, n, n, 1f, StridedMatrix<float>.RowMajor(a, 0, n), StridedMatrix<float>.SymmetricLower(lower, 0, n), got, 0, n, parallel: parallel);
+            Assert.That(got, Is.EqualTo(expect), $"parallel={parallel}");
+        }
+    }
+
+    [TestCase(1)]
+    [TestCase(8)]
+    [TestCase(13)]
+    [TestCase(64)]
+    [TestCase(131)]
+    public void MirrorLower_CopiesLowerOntoUpper(int n)
+    {
+        var f = Oracle.RandomGradients(10, n, n).Select(x => (float)x).ToArray();
+        var d = Oracle.RandomGradients(10, n, n);
+        Gemm.MirrorLower<float>(f, n);
+        Gemm.MirrorLower<double>(d, n);
+        for (var i = 0; i < n; i++)
+        {
+            for (var j = 0; j <= i; j++)
+            {
+                Assert.That(f[(j * n) + i], Is.EqualTo(f[(i * n) + j]), $"f32 ({i},{j})");
+                Assert.That(d[(j * n) + i], Is.EqualTo(d[(i * n) + j]), $"f64 ({i},{j})");
+            }
+        }
+
+        var orig = Oracle.RandomGradients(10, n, n);
+        for (var i = 0; i < n; i++)
+        {
+            for (var j = 0; j <= i; j++)
+            {
+                Assert.That(d[(i * n) + j], Is.EqualTo(orig[(i * n) + j]), $"lower ({i},{j}) unchanged");
+            }
+        }
+    }
 }

@@ -245,6 +245,32 @@ public class StrategyTests
         }
     }
 
+    // Blocks of c ≥ 256 take the lower-triangle update with one mirror per block; c = 300 (not a multiple of the 8 × 8
+    // mirror tile, 75-row panels) and m = 200 (three panels, the last partial) cover its edges. Tolerances as above.
+    [TestCase(Precision.Float32, 2e-4)]
+    [TestCase(Precision.Float64, 1e-9)]
+    public void RankKUpdate_LargeBlocks_EqualDenseOracle_AndStayBitwiseSymmetric(Precision precision, double tol)
+    {
+        const int d = 560, c = 300, m = 200;
+        var g = Oracle.RandomGradients(19, m, d);
+        var options = new WoodFisherOptions { BlockSize = c, Damping = 1e-2, Strategy = WoodburyStrategy.RankK, Precision = precision, Backend = BackendKind.Cpu };
+        using var inv = WoodFisherBuilder.Compute(g, m, d, options);
+        var oracle = Oracle.BlockInverses(g, m, d, inv.Layout, 1e-2, m);
+        Assert.That(Oracle.MaxBlockError(inv, oracle), Is.LessThan(tol));
+        for (var b = 0; b < inv.Layout.Count; b++)
+        {
+            var n = inv.Layout.Size(b);
+            var blk = inv.Block(b);
+            for (var i = 0; i < n; i++)
+            {
+                for (var j = 0; j < i; j++)
+                {
+                    Assert.That(blk[(i * n) + j], Is.EqualTo(blk[(j * n) + i]), $"block {b} ({i},{j})");
+                }
+            }
+        }
+    }
+
     [Test]
     public void Auto_ResolvesFromTheExpectedRowCount()
     {

@@ -361,11 +361,20 @@ internal static class CpuKernels<T>
     }
 
     /// <summary>
-    /// Rank-k panel size k ≈ c/4 in [32, 128]: the S and W products add 4ck² flops to the 4c²k of the update, so k/c is the
-    /// overhead, while k below ~32 starves the FMA micro-kernel (measured: c = 512, k = 128 runs at ~140 nominal GFLOP/s
-    /// on one core; c = 128, k = 64 at ~70).
+    /// Rank-k panel size k ≈ c/4 in [32, 128]: U costs 2c²k and the lower half of WWᵀ about c²k (the nominal count is
+    /// 4c²k), while the half of S, the triangular W and the k × k Cholesky add about 2ck² + k³/3, so k/c is the overhead;
+    /// k below ~32 starves the FMA micro-kernel.
     /// </summary>
     internal static int Panel(int c, int rows) => Math.Min(rows, Math.Clamp(c / 4, 32, CpuBackend.MaxPanel));
+
+    /// <summary>
+    /// Smallest block updated in its lower triangle only (then mirrored): below it the register tiles straddling the
+    /// diagonal leave little to skip, and the full product (bitwise symmetric by itself) measured faster.
+    /// </summary>
+    private const int HalfUpdateMin = 256;
+
+    /// <summary>Rows of W = L⁻¹Uᵀ per forward-substitution step: a multiple of the micro-kernel's 6 rows.</summary>
+    private const int TrianglePanel = 6 * Gemm.MR;
 
     public static void RankKUpdate(CpuBlockStorage<T> s, double[] g, int rows, double normalizer)
     {
@@ -388,50 +397,79 @@ internal static class CpuKernels<T>
         var off = layout.Offset(b);
         var f = s.Blocks[b];
         var k = Panel(c, rows);
+        var half = c >= HalfUpdateMin;
         var pool = ArrayPool<T>.Shared;
         var gk = pool.Rent(k * c);
         var ut = pool.Rent(c * k);
         var wt = pool.Rent(c * k);
         var sm = pool.Rent(k * k);
-        var linv = pool.Rent(k * k);
+        var lf = pool.Rent(k * k);
+        var dinv = pool.Rent(TrianglePanel * TrianglePanel);
+        var dblock = ArrayPool<double>.Shared.Rent(TrianglePanel * TrianglePanel);
         var sd = ArrayPool<double>.Shared.Rent(k * k);
         try
         {
-            for (var r0 = 0; r0 < rows; r0 += k)
+            try
             {
-                var kk = Math.Min(k, rows - r0);
-                for (var r = 0; r < kk; r++)
+                for (var r0 = 0; r0 < rows; r0 += k)
                 {
-                    LoadRow(g, ((long)(r0 + r) * d) + off, gk.AsSpan(r * c, c));
+                    var kk = Math.Min(k, rows - r0);
+                    for (var r = 0; r < kk; r++)
+                    {
+                        LoadRow(g, ((long)(r0 + r) * d) + off, gk.AsSpan(r * c, c));
+                    }
+
+                    // Uᵀ = Gₖ F (kk × c). Between panels only F's lower triangle is current (the update below writes just that
+                    // half), so F is read as a symmetric view. Working with transposes keeps every large operand contiguous.
+                    ut.AsSpan(0, kk * c).Clear();
+                    Gemm.Multiply(kk, c, c, T.One, StridedMatrix<T>.RowMajor(gk, 0, c), half ? StridedMatrix<T>.SymmetricLower(f, 0, c) : StridedMatrix<T>.RowMajor(f, 0, c), ut, 0, c, parallel: parallel);
+
+                    // S = N·I + Gₖ U (kk × kk, lower triangle: all the Cholesky reads), factored in float64: S = LLᵀ
+                    sm.AsSpan(0, kk * kk).Clear();
+                    Gemm.Multiply(kk, kk, c, T.One, StridedMatrix<T>.RowMajor(gk, 0, c), StridedMatrix<T>.Transposed(ut, 0, c), sm, 0, kk, lowerOnly: true);
+                    var sds = sd.AsSpan(0, kk * kk);
+                    TensorPrimitives.ConvertTruncating<T, double>(sm.AsSpan(0, kk * kk), sds);
+                    for (var i = 0; i < kk; i++)
+                    {
+                        sds[(i * kk) + i] += normalizer;
+                    }
+
+                    if (!LinearAlgebra.TryCholeskyFactor<double>(sds, kk))
+                    {
+                        throw new BlockNotPositiveDefiniteException(b, $"Cholesky of S = N·I + GF⁻¹Gᵀ failed for gradients {r0}..{r0 + kk - 1}");
+                    }
+
+                    TensorPrimitives.ConvertTruncating<double, T>(sds, lf.AsSpan(0, kk * kk));
+
+                    // Wᵀ = L⁻¹Uᵀ by blocked forward substitution, Wᵀ_I = L_II⁻¹ (Uᵀ_I − L_I,:I Wᵀ_:I), in place of Uᵀ's rows
+                    // (no longer needed): only the small diagonal blocks are inverted, and no product touches L's zeros.
+                    for (var i0 = 0; i0 < kk; i0 += TrianglePanel)
+                    {
+                        var ib = Math.Min(TrianglePanel, kk - i0);
+                        var dd = dblock.AsSpan(0, ib * ib);
+                        for (var r = 0; r < ib; r++)
+                        {
+                            sds.Slice(((i0 + r) * kk) + i0, ib).CopyTo(dd.Slice(r * ib, ib));
+                        }
+
+                        LinearAlgebra.LowerTriangularInvert<double>(dd, ib);
+                        TensorPrimitives.ConvertTruncating<double, T>(dd, dinv.AsSpan(0, ib * ib));
+                        Gemm.Multiply(ib, c, i0, -T.One, StridedMatrix<T>.RowMajor(lf, i0 * kk, kk), StridedMatrix<T>.RowMajor(wt, 0, c), ut, i0 * c, c, parallel: parallel);
+                        wt.AsSpan(i0 * c, ib * c).Clear();
+                        Gemm.Multiply(ib, c, ib, T.One, StridedMatrix<T>.RowMajor(dinv, 0, ib), StridedMatrix<T>.RowMajor(ut, i0 * c, c), wt, i0 * c, c, parallel: parallel);
+                    }
+
+                    // F ← F − WWᵀ = F − U S⁻¹ Uᵀ, lower triangle only.
+                    Gemm.Multiply(c, c, kk, -T.One, StridedMatrix<T>.Transposed(wt, 0, c), StridedMatrix<T>.RowMajor(wt, 0, c), f, 0, c, lowerOnly: half, parallel: parallel);
                 }
-
-                // Uᵀ = Gₖ F (kk × c; F is symmetric). Working with transposes keeps every large operand contiguous.
-                ut.AsSpan(0, kk * c).Clear();
-                Gemm.Multiply(kk, c, c, T.One, StridedMatrix<T>.RowMajor(gk, 0, c), StridedMatrix<T>.RowMajor(f, 0, c), ut, 0, c, parallel: parallel);
-
-                // S = N·I + Gₖ U (kk × kk), factored in float64: S = LLᵀ
-                sm.AsSpan(0, kk * kk).Clear();
-                Gemm.Multiply(kk, kk, c, T.One, StridedMatrix<T>.RowMajor(gk, 0, c), StridedMatrix<T>.Transposed(ut, 0, c), sm, 0, kk);
-                var sds = sd.AsSpan(0, kk * kk);
-                TensorPrimitives.ConvertTruncating<T, double>(sm.AsSpan(0, kk * kk), sds);
-                for (var i = 0; i < kk; i++)
+            }
+            finally
+            {
+                // One mirror per block, not per panel (and also when a panel fails), makes F exactly symmetric again.
+                if (half)
                 {
-                    sds[(i * kk) + i] += normalizer;
+                    Gemm.MirrorLower<T>(f.AsSpan(0, c * c), c);
                 }
-
-                if (!LinearAlgebra.TryCholeskyFactor<double>(sds, kk))
-                {
-                    throw new BlockNotPositiveDefiniteException(b, $"Cholesky of S = N·I + GF⁻¹Gᵀ failed for gradients {r0}..{r0 + kk - 1}");
-                }
-
-                LinearAlgebra.LowerTriangularInvert<double>(sds, kk);
-                TensorPrimitives.ConvertTruncating<double, T>(sds, linv.AsSpan(0, kk * kk));
-
-                // Wᵀ = L⁻¹Uᵀ, then F ← F − WWᵀ = F − U S⁻¹ Uᵀ. The full product (not half plus a mirror) keeps F bitwise
-                // symmetric: entries (i, j) and (j, i) sum the same FMA products in the same order.
-                wt.AsSpan(0, kk * c).Clear();
-                Gemm.Multiply(kk, c, kk, T.One, StridedMatrix<T>.RowMajor(linv, 0, kk), StridedMatrix<T>.RowMajor(ut, 0, c), wt, 0, c, parallel: parallel);
-                Gemm.Multiply(c, c, kk, -T.One, StridedMatrix<T>.Transposed(wt, 0, c), StridedMatrix<T>.RowMajor(wt, 0, c), f, 0, c, parallel: parallel);
             }
 
             for (var i = 0; i < c; i++)
@@ -449,7 +487,9 @@ internal static class CpuKernels<T>
             pool.Return(ut);
             pool.Return(wt);
             pool.Return(sm);
-            pool.Return(linv);
+            pool.Return(lf);
+            pool.Return(dinv);
+            ArrayPool<double>.Shared.Return(dblock);
             ArrayPool<double>.Shared.Return(sd);
         }
     }

@@ -3,6 +3,7 @@ using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using WoodFisher.Kernels.Cpu;
 
 namespace WoodFisher.Kernels;
@@ -40,6 +41,11 @@ internal static class Gemm
         int m, int n, int k, T alpha, StridedMatrix<T> a, StridedMatrix<T> b, T[] c, long cOffset, int ldc, bool lowerOnly = false, bool parallel = false)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
+        if (a.Symmetric)
+        {
+            throw new ArgumentException("Only the right operand B may be a symmetric view (the A packing reads strides).", nameof(a));
+        }
+
         if (m == 0 || n == 0 || k == 0)
         {
             return;
@@ -60,7 +66,7 @@ internal static class Gemm
             BlockParallel.For((n + chunk - 1) / chunk, part =>
             {
                 var j0 = part * chunk;
-                var bj = b with { Offset = b.Offset + ((long)j0 * b.ColStride) };
+                var bj = b.Symmetric ? b with { ColShift = b.ColShift + j0 } : b with { Offset = b.Offset + ((long)j0 * b.ColStride) };
                 Multiply(m, Math.Min(chunk, n - j0), k, alpha, a, bj, c, cOffset + j0, ldc);
             });
             return;
@@ -187,6 +193,12 @@ internal static class Gemm
     private static void PackB<T>(StridedMatrix<T> b, int pc, int kc, int jc, int nc, int nr, T[] bPack)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
+        if (b.Symmetric)
+        {
+            PackSymmetricB(b, pc, kc, jc, nc, nr, bPack);
+            return;
+        }
+
         var data = b.Data;
         for (var jr = 0; jr < nc; jr += nr)
         {
@@ -222,6 +234,43 @@ internal static class Gemm
                     {
                         dst[(p * nr) + j] = data[src + ((long)p * rs)];
                     }
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// <see cref="PackB{T}"/> for a symmetric view: entries on or below the diagonal are copied by rows, those above it
+    /// from the mirrored lower entries by columns, so both reads are contiguous.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PackSymmetricB<T>(StridedMatrix<T> b, int pc, int kc, int jc, int nc, int nr, T[] bPack)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var data = b.Data;
+        var ld = b.RowStride;
+        for (var jr = 0; jr < nc; jr += nr)
+        {
+            var nrr = Math.Min(nr, nc - jr);
+            var j0 = b.ColShift + jc + jr;
+            var dst = bPack.AsSpan(jr * kc, nr * kc);
+            for (var p = 0; p < kc; p++)
+            {
+                var gp = pc + p;
+                var row = dst.Slice(p * nr, nr);
+                var lower = Math.Clamp(gp + 1 - j0, 0, nrr);
+                data.AsSpan((int)(b.Offset + ((long)gp * ld) + j0), lower).CopyTo(row);
+                row[nrr..].Clear();
+            }
+
+            for (var j = 0; j < nrr; j++)
+            {
+                var gj = j0 + j;
+                var pEnd = Math.Clamp(gj - pc, 0, kc);
+                var src = b.Offset + ((long)gj * ld) + pc;
+                for (var p = 0; p < pEnd; p++)
+                {
+                    dst[(p * nr) + j] = data[src + p];
                 }
             }
         }
@@ -434,6 +483,12 @@ internal static class Gemm
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void MirrorLower<T>(Span<T> a, int n)
     {
+        if (typeof(T) == typeof(float) && Avx.IsSupported)
+        {
+            MirrorLowerAvx(MemoryMarshal.CreateSpan(ref Unsafe.As<T, float>(ref MemoryMarshal.GetReference(a)), a.Length), n);
+            return;
+        }
+
         const int tile = 32;
         for (var ib = 0; ib < n; ib += tile)
         {
@@ -449,6 +504,74 @@ internal static class Gemm
                         a[(j * n) + i] = a[(i * n) + j];
                     }
                 }
+            }
+        }
+    }
+
+    /// <summary>
+    /// <see cref="MirrorLower{T}"/> for float32 by 8 × 8 blocks transposed in registers: both the reads below the diagonal
+    /// and the writes above it are row segments, where an element-wise mirror strides through memory by whole rows (and,
+    /// for power-of-two n, through a single cache set).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MirrorLowerAvx(Span<float> a, int n)
+    {
+        var n8 = n / 8 * 8;
+        ref var a0 = ref MemoryMarshal.GetReference(a);
+        for (var jb = 0; jb < n8; jb += 8)
+        {
+            for (var ib = jb + 8; ib < n8; ib += 8)
+            {
+                ref var src = ref Unsafe.Add(ref a0, (ib * n) + jb);
+                var r0 = Vector256.LoadUnsafe(ref src);
+                var r1 = Vector256.LoadUnsafe(ref src, (nuint)n);
+                var r2 = Vector256.LoadUnsafe(ref src, (nuint)(2 * n));
+                var r3 = Vector256.LoadUnsafe(ref src, (nuint)(3 * n));
+                var r4 = Vector256.LoadUnsafe(ref src, (nuint)(4 * n));
+                var r5 = Vector256.LoadUnsafe(ref src, (nuint)(5 * n));
+                var r6 = Vector256.LoadUnsafe(ref src, (nuint)(6 * n));
+                var r7 = Vector256.LoadUnsafe(ref src, (nuint)(7 * n));
+                var t0 = Avx.UnpackLow(r0, r1);
+                var t1 = Avx.UnpackHigh(r0, r1);
+                var t2 = Avx.UnpackLow(r2, r3);
+                var t3 = Avx.UnpackHigh(r2, r3);
+                var t4 = Avx.UnpackLow(r4, r5);
+                var t5 = Avx.UnpackHigh(r4, r5);
+                var t6 = Avx.UnpackLow(r6, r7);
+                var t7 = Avx.UnpackHigh(r6, r7);
+                var u0 = Avx.Shuffle(t0, t2, 0x44);
+                var u1 = Avx.Shuffle(t0, t2, 0xEE);
+                var u2 = Avx.Shuffle(t1, t3, 0x44);
+                var u3 = Avx.Shuffle(t1, t3, 0xEE);
+                var u4 = Avx.Shuffle(t4, t6, 0x44);
+                var u5 = Avx.Shuffle(t4, t6, 0xEE);
+                var u6 = Avx.Shuffle(t5, t7, 0x44);
+                var u7 = Avx.Shuffle(t5, t7, 0xEE);
+                ref var dst = ref Unsafe.Add(ref a0, (jb * n) + ib);
+                Avx.Permute2x128(u0, u4, 0x20).StoreUnsafe(ref dst);
+                Avx.Permute2x128(u1, u5, 0x20).StoreUnsafe(ref dst, (nuint)n);
+                Avx.Permute2x128(u2, u6, 0x20).StoreUnsafe(ref dst, (nuint)(2 * n));
+                Avx.Permute2x128(u3, u7, 0x20).StoreUnsafe(ref dst, (nuint)(3 * n));
+                Avx.Permute2x128(u0, u4, 0x31).StoreUnsafe(ref dst, (nuint)(4 * n));
+                Avx.Permute2x128(u1, u5, 0x31).StoreUnsafe(ref dst, (nuint)(5 * n));
+                Avx.Permute2x128(u2, u6, 0x31).StoreUnsafe(ref dst, (nuint)(6 * n));
+                Avx.Permute2x128(u3, u7, 0x31).StoreUnsafe(ref dst, (nuint)(7 * n));
+            }
+
+            for (var i = jb + 1; i < jb + 8; i++)
+            {
+                for (var j = jb; j < i; j++)
+                {
+                    a[(j * n) + i] = a[(i * n) + j];
+                }
+            }
+        }
+
+        for (var i = n8; i < n; i++)
+        {
+            for (var j = 0; j < i; j++)
+            {
+                a[(j * n) + i] = a[(i * n) + j];
             }
         }
     }
