@@ -5,30 +5,13 @@ namespace WoodFisher.Cli.Tests;
 
 /// <summary><c>woodfisher bench --quick</c>: a valid table and JSON (no timing assertions beyond "positive").</summary>
 [NonParallelizable]
-public class BenchCommandTests
+public class BenchCommandTests : CliFixture
 {
-    private string _dir = "";
-
-    [SetUp]
-    public void SetUp()
-    {
-        _dir = Path.Combine(Path.GetTempPath(), "wf-bench-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(_dir);
-        CliConsole.InteractiveOverride = false;
-    }
-
-    [TearDown]
-    public void TearDown()
-    {
-        CliConsole.InteractiveOverride = null;
-        Directory.Delete(_dir, recursive: true);
-    }
-
     [Test]
     public void Bench_QuickJson_HasPositiveTimingsForEveryStrategy()
     {
-        var json = Path.Combine(_dir, "bench.json");
-        var (code, stdout, stderr) = InspectCommandTests.Run("bench", "--quick", "--backends", "cpu", "--json", json);
+        var json = Path.Combine(Dir, "bench.json");
+        var (code, stdout, stderr) = CliFixture.Run("bench", "--quick", "--backends", "cpu", "--json", json);
         Assert.That(code, Is.Zero, stderr);
         Assert.That(stdout, Does.Contain("backend\tstrategy\tc\tm\td\tseconds\tGFLOP/s\t% peak\tvs dense"));
 
@@ -47,7 +30,7 @@ public class BenchCommandTests
     [Test]
     public void Bench_QuickWithIlgpu_TimesTheCpuAcceleratorOnSmallCellsOnly()
     {
-        var (code, stdout, stderr) = InspectCommandTests.Run("bench", "--quick", "--grid", "16:32:64,128:256:512", "--backends", "ilgpu");
+        var (code, stdout, stderr) = CliFixture.Run("bench", "--quick", "--grid", "16:32:64,128:256:512", "--backends", "ilgpu");
         Assert.That(code, Is.Zero, stderr);
         Assert.That(stdout, Does.Contain("ilgpu"));
         if (!WoodFisher.Kernels.IlgpuBackendFactory.HasDevice)
@@ -59,7 +42,7 @@ public class BenchCommandTests
     [TestCase("--backends", "tpu")]
     public void Bench_BadOption_FailsWithOneLine(string option, string value)
     {
-        var (code, _, stderr) = InspectCommandTests.Run("bench", "--quick", option, value);
+        var (code, _, stderr) = CliFixture.Run("bench", "--quick", option, value);
         Assert.That(code, Is.Not.Zero);
         Assert.That(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries), Has.Exactly(1).StartsWith("woodfisher:"));
     }

@@ -5,13 +5,13 @@ namespace WoodFisher.Cli.Tests;
 
 /// <summary><c>woodfisher demo --quick</c>: trains, prunes with four methods and prints the table.</summary>
 [NonParallelizable]
-public class DemoCommandTests : PruneFixture
+public class DemoCommandTests : CliFixture
 {
     [Test]
     public void DemoQuick_PrintsOneRowPerMethod_AndMarkdown()
     {
         var md = Path.Combine(Dir, "demo.md");
-        var (code, stdout, stderr) = InspectCommandTests.Run("demo", "--quick", "--data", SliceDir, "--markdown", md);
+        var (code, stdout, stderr) = CliFixture.Run("demo", "--quick", "--data", SliceDir, "--markdown", md);
         Assert.That(code, Is.Zero, stderr);
         var lines = Lines(stdout);
         Assert.That(lines, Does.Contain("sparsity\tmethod\tupdate\taccuracy\tloss\tseconds\tgradients\tinverse\tselection\tupdate_s"));
@@ -28,7 +28,7 @@ public class DemoCommandTests : PruneFixture
     [Test]
     public void DemoQuick_AllMethods_ReportExactHessianAsFailedNotCrash()
     {
-        var (code, stdout, stderr) = InspectCommandTests.Run("demo", "--quick", "--data", SliceDir, "--methods", "all,exact", "--sparsity", "0.5");
+        var (code, stdout, stderr) = CliFixture.Run("demo", "--quick", "--data", SliceDir, "--methods", "all,exact", "--sparsity", "0.5");
         Assert.That(code, Is.Zero, stderr);
         var rows = Lines(stdout).Where(l => l.StartsWith("0.5\t", StringComparison.Ordinal)).ToList();
         Assert.That(rows, Has.Count.EqualTo(9));
@@ -37,7 +37,7 @@ public class DemoCommandTests : PruneFixture
     [Test]
     public void Demo_BadSparsity_FailsWithOneLine()
     {
-        var (code, _, stderr) = InspectCommandTests.Run("demo", "--quick", "--data", SliceDir, "--sparsity", "0.9,1.2");
+        var (code, _, stderr) = CliFixture.Run("demo", "--quick", "--data", SliceDir, "--sparsity", "0.9,1.2");
         Assert.That(code, Is.Not.Zero);
         Assert.That(Lines(stderr), Has.Length.EqualTo(1));
     }

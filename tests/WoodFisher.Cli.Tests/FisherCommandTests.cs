@@ -7,29 +7,8 @@ namespace WoodFisher.Cli.Tests;
 
 /// <summary><c>woodfisher fisher</c> against a float64 dense inverse and against NumPy; bad inputs fail cleanly.</summary>
 [NonParallelizable]
-public class FisherCommandTests
+public class FisherCommandTests : CliFixture
 {
-    private string _dir = "";
-
-    [SetUp]
-    public void SetUp()
-    {
-        _dir = Path.Combine(Path.GetTempPath(), "wf-fisher-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(_dir);
-        CliConsole.InteractiveOverride = false;
-    }
-
-    [TearDown]
-    public void TearDown()
-    {
-        CliConsole.InteractiveOverride = null;
-        Directory.Delete(_dir, recursive: true);
-    }
-
-    private static (int Code, string Out, string Err) Run(params string[] args) => InspectCommandTests.Run(args);
-
-    private string PathOf(string name) => Path.Combine(_dir, name);
-
     // Block partition of d = 70 with segments 30,40 and c = 16: blocks restart at the segment boundary.
     private static readonly (int Offset, int Size)[] SegmentedBlocks = [(0, 16), (16, 14), (30, 16), (46, 16), (62, 8)];
 
@@ -46,14 +25,14 @@ public class FisherCommandTests
         const int m = 40, d = 70;
         const double lambda = 0.1;
         var g = RandomGradients(m, d, seed: 11);
-        WriteGradients(PathOf("G.npy"), g, m, d, float32: false);
-        var (code, stdout, stderr) = Run("fisher", "--grads", PathOf("G.npy"), "--block", "16", "--damping", "0.1", "--segments", "30,40",
-            "--strategy", strategy, "--precision", precision, "--minibatch", minibatch.ToString(CultureInfo.InvariantCulture), "--out", PathOf("inv.npz"));
+        WriteGradients(P("G.npy"), g, m, d, float32: false);
+        var (code, stdout, stderr) = Run("fisher", "--grads", P("G.npy"), "--block", "16", "--damping", "0.1", "--segments", "30,40",
+            "--strategy", strategy, "--precision", precision, "--minibatch", minibatch.ToString(CultureInfo.InvariantCulture), "--out", P("inv.npz"));
         Assert.That(code, Is.Zero, stderr);
         Assert.That(stdout, Does.Contain("blocks\t5"));
 
         var (ga, rows) = MiniBatchAverage(g, m, d, minibatch);
-        var arrays = Npz.Read(PathOf("inv.npz")).ToDictionary(a => a.Name, a => a.Array);
+        var arrays = Npz.Read(P("inv.npz")).ToDictionary(a => a.Name, a => a.Array);
         Assert.That(arrays.Keys, Is.EqualTo(new[] { "diag", "block_0", "block_1", "block_2", "block_3", "block_4" }));
         Assert.That(arrays["diag"].DType, Is.EqualTo(precision == "f32" ? DType.Float32 : DType.Float64));
         var diag = arrays["diag"].ToFloat64();
@@ -77,8 +56,8 @@ public class FisherCommandTests
     public void Fisher_Npz_LoadsInNumPy_AndMatchesNumPyInverse()
     {
         const int m = 64, d = 100;
-        WriteGradients(PathOf("G.npy"), RandomGradients(m, d, seed: 5), m, d, float32: true);
-        var (code, _, stderr) = Run("fisher", "--grads", PathOf("G.npy"), "--block", "32", "--damping", "0.05", "--out", PathOf("inv.npz"));
+        WriteGradients(P("G.npy"), RandomGradients(m, d, seed: 5), m, d, float32: true);
+        var (code, _, stderr) = Run("fisher", "--grads", P("G.npy"), "--block", "32", "--damping", "0.05", "--out", P("inv.npz"));
         Assert.That(code, Is.Zero, stderr);
 
         // NumPy as the oracle: member names, shapes, dtypes, and inv(lam*I + Gb.T @ Gb / N) per block, in float64.
@@ -97,7 +76,7 @@ public class FisherCommandTests
                           np.abs(z['diag'][off:off + c] - np.diag(inv)).max() / np.abs(inv).max())
             print(repr(err))
             """;
-        var lines = RunNumPy(script, PathOf("inv.npz"), PathOf("G.npy"), "0.05", "32").Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var lines = RunNumPy(script, P("inv.npz"), P("G.npy"), "0.05", "32").Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.That(lines[0], Is.EqualTo("diag block_0 block_1 block_2 block_3"));
         Assert.That(lines[1], Is.EqualTo("(100,)<f4 (32, 32)<f4 (32, 32)<f4 (32, 32)<f4 (4, 4)<f4"));
         // float32 storage: relative error a few ulps times log10(κ) (κ ≲ 100 here).
@@ -108,19 +87,19 @@ public class FisherCommandTests
     public void Fisher_Heatmap_WritesPngAndCsvOfFirstBlocks()
     {
         const int m = 20, d = 40;
-        WriteGradients(PathOf("G.npy"), RandomGradients(m, d, seed: 2), m, d, float32: true);
-        var (code, _, stderr) = Run("fisher", "--grads", PathOf("G.npy"), "--block", "16", "--damping", "0.1", "--out", PathOf("inv.npz"), "--heatmap", PathOf("hm"));
+        WriteGradients(P("G.npy"), RandomGradients(m, d, seed: 2), m, d, float32: true);
+        var (code, _, stderr) = Run("fisher", "--grads", P("G.npy"), "--block", "16", "--damping", "0.1", "--out", P("inv.npz"), "--heatmap", P("hm"));
         Assert.That(code, Is.Zero, stderr);
         for (int b = 0; b < 3; b++)
         {
-            var png = File.ReadAllBytes(PathOf($"hm_block_{b}.png"));
+            var png = File.ReadAllBytes(P($"hm_block_{b}.png"));
             Assert.That(png[..4], Is.EqualTo(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }));
-            var csv = File.ReadAllLines(PathOf($"hm_block_{b}.csv"));
+            var csv = File.ReadAllLines(P($"hm_block_{b}.csv"));
             int c = b < 2 ? 16 : 8;
             Assert.That(csv, Has.Length.EqualTo(c));
             Assert.That(csv[0].Split(','), Has.Length.EqualTo(c));
         }
-        Assert.That(Directory.GetFiles(_dir, ".*"), Is.Empty, "no temp files left");
+        Assert.That(Directory.GetFiles(Dir, ".*"), Is.Empty, "no temp files left");
     }
 
     private static IEnumerable<TestCaseData> BadInputs()
@@ -141,20 +120,20 @@ public class FisherCommandTests
         var g = RandomGradients(m, d, seed: 3);
         if (kind == "nan")
             g[(5 * d) + 7] = double.NaN;
-        var grads = PathOf("G.npy");
+        var grads = P("G.npy");
         if (kind == "fortran")
             WriteFortranOrder(grads, g, m, d);
         else if (kind != "missing")
             WriteGradients(grads, g, m, d, float32: true);
 
-        string[] args = ["fisher", "--grads", grads, "--block", "8", "--damping", "0.1", "--out", PathOf("inv.npz"), .. extra];
+        string[] args = ["fisher", "--grads", grads, "--block", "8", "--damping", "0.1", "--out", P("inv.npz"), .. extra];
         var (code, stdout, stderr) = Run(args);
         Assert.That(code, Is.Not.Zero);
         var lines = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l.StartsWith("woodfisher:", StringComparison.Ordinal)).ToList();
         Assert.That(lines, Has.Count.EqualTo(1), stderr);
         Assert.That(lines[0], Does.Contain(message).IgnoreCase);
-        Assert.That(File.Exists(PathOf("inv.npz")), Is.False);
-        Assert.That(Directory.GetFiles(_dir).Select(Path.GetFileName), Is.SubsetOf(new[] { "G.npy" }), "no partial or temp output left behind");
+        Assert.That(File.Exists(P("inv.npz")), Is.False);
+        Assert.That(Directory.GetFiles(Dir).Select(Path.GetFileName), Is.SubsetOf(new[] { "G.npy" }), "no partial or temp output left behind");
     }
 
     /// <summary>A valid .npy header with fortran_order True (the bytes are the transposed data, as NumPy writes them).</summary>

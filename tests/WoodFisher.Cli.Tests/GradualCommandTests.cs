@@ -7,14 +7,14 @@ namespace WoodFisher.Cli.Tests;
 
 /// <summary><c>woodfisher gradual</c>: cubic schedule with masked fine-tuning, CSV log and PNG plot.</summary>
 [NonParallelizable]
-public class GradualCommandTests : PruneFixture
+public class GradualCommandTests : CliFixture
 {
     [TestCase("woodfisher")]
     [TestCase("magnitude")]
     public void Gradual_TwoEpochs_WritesCsvPngAndModelAtTarget(string method)
     {
         var model = TrainedMlp(Dir);
-        var (code, _, stderr) = InspectCommandTests.Run("gradual", "--model", model, "--data", SliceDir, "--target", "0.8", "--epochs", "2",
+        var (code, _, stderr) = CliFixture.Run("gradual", "--model", model, "--data", SliceDir, "--target", "0.8", "--epochs", "2",
             "--method", method, "--block", "32", "--fisher-samples", "32", "--train-samples", "300", "--out", P("final.safetensors"), "--log", P("log.csv"));
         Assert.That(code, Is.Zero, stderr);
 
@@ -40,7 +40,7 @@ public class GradualCommandTests : PruneFixture
     public void Gradual_TargetAboveOne_FailsWithOneLineAndNoFiles()
     {
         var model = TrainedMlp(Dir);
-        var (code, _, stderr) = InspectCommandTests.Run("gradual", "--model", model, "--data", SliceDir, "--target", "1", "--epochs", "2",
+        var (code, _, stderr) = CliFixture.Run("gradual", "--model", model, "--data", SliceDir, "--target", "1", "--epochs", "2",
             "--out", P("final.safetensors"), "--log", P("log.csv"));
         Assert.That(code, Is.Not.Zero);
         Assert.That(Lines(stderr), Has.Length.EqualTo(1));
@@ -51,7 +51,7 @@ public class GradualCommandTests : PruneFixture
     public void Gradual_FisherSamplesAboveTrainingSet_FailsWithOneLineAndNoFiles()
     {
         var model = TrainedMlp(Dir);
-        var (code, _, stderr) = InspectCommandTests.Run("gradual", "--model", model, "--data", SliceDir, "--target", "0.5", "--epochs", "2",
+        var (code, _, stderr) = CliFixture.Run("gradual", "--model", model, "--data", SliceDir, "--target", "0.5", "--epochs", "2",
             "--train-samples", "300", "--fisher-samples", "301", "--out", P("final.safetensors"), "--log", P("log.csv"));
         Assert.That(code, Is.Not.Zero);
         Assert.That(Lines(stderr), Has.Length.EqualTo(1));

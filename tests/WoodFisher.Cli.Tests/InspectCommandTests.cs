@@ -5,52 +5,15 @@ namespace WoodFisher.Cli.Tests;
 
 /// <summary>Runs <c>woodfisher</c> in-process; Console is process-wide, so these tests do not run in parallel.</summary>
 [NonParallelizable]
-public class InspectCommandTests
+public class InspectCommandTests : CliFixture
 {
-    private string _dir = "";
-
-    [SetUp]
-    public void SetUp()
-    {
-        _dir = Path.Combine(Path.GetTempPath(), "wf-cli-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(_dir);
-        CliConsole.InteractiveOverride = false;
-    }
-
-    [TearDown]
-    public void TearDown()
-    {
-        CliConsole.InteractiveOverride = null;
-        Directory.Delete(_dir, recursive: true);
-    }
-
-    internal static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var oldOut = Console.Out;
-        var oldErr = Console.Error;
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        Console.SetOut(stdout);
-        Console.SetError(stderr);
-        try
-        {
-            int code = Program.Main(args);
-            return (code, stdout.ToString(), stderr.ToString());
-        }
-        finally
-        {
-            Console.SetOut(oldOut);
-            Console.SetError(oldErr);
-        }
-    }
-
     private static string[] Row(string output, string name) =>
         output.Split('\n').Select(l => l.TrimEnd('\r')).First(l => l.StartsWith(name + "\t", StringComparison.Ordinal)).Split('\t');
 
     [Test]
     public void Inspect_Npy_PrintsNameDTypeShapeAndStats()
     {
-        var path = Path.Combine(_dir, "grads.npy");
+        var path = Path.Combine(Dir, "grads.npy");
         Npy.Write(path, new float[] { 0, 1, 2, 0, -4, 7 }, 2, 3);
         var (code, stdout, stderr) = Run("inspect", path);
         Assert.That(code, Is.Zero, stderr);
@@ -61,9 +24,9 @@ public class InspectCommandTests
     [Test]
     public void Inspect_NpzAndSafetensors_ListEveryArray()
     {
-        var npz = Path.Combine(_dir, "a.npz");
+        var npz = Path.Combine(Dir, "a.npz");
         Npz.Write(npz, [new("w", NdArray.Create(new double[] { 1, 2 })), new("m", NdArray.Create(new[] { true, false, false, false }))], compress: true);
-        var st = Path.Combine(_dir, "m.safetensors");
+        var st = Path.Combine(Dir, "m.safetensors");
         SafeTensors.Write(st, [new("fc1.weight", NdArray.Create(new float[] { 0.5f, 1.5f }, 1, 2))], new Dictionary<string, string> { ["format"] = "pt" });
 
         var (code, stdout, _) = Run("inspect", npz);
@@ -96,7 +59,7 @@ public class InspectCommandTests
     [TestCase("bad.bin", new byte[] { 1, 2, 3, 4 }, "unrecognised", TestName = "Inspect_UnknownFormat_FailsWithOneLine")]
     public void Inspect_CorruptFile_FailsWithOneLine(string name, byte[] bytes, string mention)
     {
-        var path = Path.Combine(_dir, name);
+        var path = Path.Combine(Dir, name);
         File.WriteAllBytes(path, bytes);
         var (code, stdout, stderr) = Run("inspect", path);
         Assert.That(code, Is.Not.Zero);
@@ -109,7 +72,7 @@ public class InspectCommandTests
     [Test]
     public void Inspect_MissingFile_FailsWithOneLine()
     {
-        var (code, _, stderr) = Run("inspect", Path.Combine(_dir, "nope.npy"));
+        var (code, _, stderr) = Run("inspect", Path.Combine(Dir, "nope.npy"));
         Assert.That(code, Is.Not.Zero);
         Assert.That(stderr.Trim(), Does.StartWith("woodfisher: ").And.Contain("nope.npy"));
     }

@@ -21,7 +21,7 @@ public class ModelCommandsTests
     private string _model = "";
     private string _trainOut = "";
 
-    private static (int Code, string Out, string Err) Run(params string[] args) => InspectCommandTests.Run(args);
+    private static (int Code, string Out, string Err) Run(params string[] args) => CliFixture.Run(args);
 
     [OneTimeSetUp]
     public void TrainOnce()

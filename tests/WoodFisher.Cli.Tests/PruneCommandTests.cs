@@ -10,7 +10,7 @@ namespace WoodFisher.Cli.Tests;
 
 /// <summary><c>woodfisher prune</c> in tensor and model mode; in-process, so not parallel (Console is process-wide).</summary>
 [NonParallelizable]
-public class PruneCommandTests : PruneFixture
+public class PruneCommandTests : CliFixture
 {
     private const int D = 60;
     private const int M = 40;
@@ -40,7 +40,7 @@ public class PruneCommandTests : PruneFixture
     public void TensorMode_MatchesLibraryPruner_AndPrunesExactlyTheRequestedCount(string method, string update, double taylorStep = 1)
     {
         var (w, _) = WriteInputs();
-        var (code, _, stderr) = InspectCommandTests.Run(Tensor(method, update, 0.5, "--segments", "20,40", "--taylor-step", taylorStep.ToString(CultureInfo.InvariantCulture)));
+        var (code, _, stderr) = CliFixture.Run(Tensor(method, update, 0.5, "--segments", "20,40", "--taylor-step", taylorStep.ToString(CultureInfo.InvariantCulture)));
         Assert.That(code, Is.Zero, stderr);
 
         var w2 = Npy.Read(P("w2.npy"));
@@ -79,7 +79,7 @@ public class PruneCommandTests : PruneFixture
     public void TensorMode_OutputsLoadInNumPy()
     {
         WriteInputs();
-        var (code, _, stderr) = InspectCommandTests.Run(Tensor("woodfisher", "joint", 0.75));
+        var (code, _, stderr) = CliFixture.Run(Tensor("woodfisher", "joint", 0.75));
         Assert.That(code, Is.Zero, stderr);
         var output = Python(
             "import numpy as np\n" +
@@ -94,7 +94,7 @@ public class PruneCommandTests : PruneFixture
         var rng = new Random(3);
         Npy.Write(P("w.npy"), Enumerable.Range(0, D).Select(_ => (float)rng.NextDouble()).ToArray(), D);
         Npy.Write(P("g.npy"), Enumerable.Range(0, M * D).Select(_ => (float)rng.NextDouble()).ToArray(), M, D);
-        var (code, _, stderr) = InspectCommandTests.Run(Tensor("woodfisher", "joint", 0.3, "--precision", "f64"));
+        var (code, _, stderr) = CliFixture.Run(Tensor("woodfisher", "joint", 0.3, "--precision", "f64"));
         Assert.That(code, Is.Zero, stderr);
         Assert.That(Npy.Read(P("w2.npy")).DType, Is.EqualTo(DType.Float32));
     }
@@ -128,7 +128,7 @@ public class PruneCommandTests : PruneFixture
             else
                 args.AddRange([overrides[i], value]);
         }
-        var (code, stdout, stderr) = InspectCommandTests.Run([.. args]);
+        var (code, stdout, stderr) = CliFixture.Run([.. args]);
         Assert.That(code, Is.Not.Zero);
         Assert.That(stdout, Is.Empty);
         var lines = Lines(stderr);
@@ -141,7 +141,7 @@ public class PruneCommandTests : PruneFixture
     public void ModelMode_WritesPrunedModelWithAchievedSparsity_AndReport()
     {
         var model = TrainedMlp(Dir);
-        var (code, stdout, stderr) = InspectCommandTests.Run("prune", "--model", model, "--data", SliceDir, "--sparsity", "0.8",
+        var (code, stdout, stderr) = CliFixture.Run("prune", "--model", model, "--data", SliceDir, "--sparsity", "0.8",
             "--method", "woodfisher", "--block", "64", "--fisher-samples", "64", "--out", P("pruned.safetensors"), "--report", P("report.json"));
         Assert.That(code, Is.Zero, stderr);
 
@@ -179,7 +179,7 @@ public class PruneCommandTests : PruneFixture
     public void ModelMode_FisherSamplesAboveTrainingSet_FailsWithOneLineAndNoFiles()
     {
         var model = TrainedMlp(Dir);
-        var (code, _, stderr) = InspectCommandTests.Run("prune", "--model", model, "--data", SliceDir, "--sparsity", "0.5",
+        var (code, _, stderr) = CliFixture.Run("prune", "--model", model, "--data", SliceDir, "--sparsity", "0.5",
             "--method", "woodfisher", "--fisher-samples", "2001", "--out", P("pruned.safetensors"), "--report", P("r.json"));
         Assert.That(code, Is.Not.Zero);
         Assert.That(Lines(stderr), Has.Length.EqualTo(1));
@@ -194,7 +194,7 @@ public class PruneCommandTests : PruneFixture
     public void ModelMode_EveryMethod_ReachesTheTarget(string method)
     {
         var model = TrainedMlp(Dir);
-        var (code, _, stderr) = InspectCommandTests.Run("prune", "--model", model, "--data", SliceDir, "--sparsity", "0.5",
+        var (code, _, stderr) = CliFixture.Run("prune", "--model", model, "--data", SliceDir, "--sparsity", "0.5",
             "--method", method, "--block", "32", "--fisher-samples", "32", "--recompute", "2", "--out", P("pruned.safetensors"), "--report", P("r.json"));
         Assert.That(code, Is.Zero, stderr);
         var report = PruningReport.FromJson(File.ReadAllText(P("r.json")));
@@ -207,7 +207,7 @@ public class PruneCommandTests : PruneFixture
     public void ModelMode_ExactHessianOnOneLayer_WithBias()
     {
         var model = TrainedMlp(Dir);
-        var (code, stdout, stderr) = InspectCommandTests.Run("prune", "--model", model, "--data", SliceDir, "--sparsity", "0.5", "--method", "exact",
+        var (code, stdout, stderr) = CliFixture.Run("prune", "--model", model, "--data", SliceDir, "--sparsity", "0.5", "--method", "exact",
             "--layers", "fc2", "--include-bias", "--fisher-samples", "16", "--out", P("pruned.safetensors"), "--report", P("r.json"));
         Assert.That(code, Is.Zero, stderr);
         var report = PruningReport.FromJson(File.ReadAllText(P("r.json")));
@@ -229,7 +229,7 @@ public class PruneCommandTests : PruneFixture
             args[at + 1] = value;
         else
             args.AddRange([option, value]);
-        var (code, _, stderr) = InspectCommandTests.Run([.. args]);
+        var (code, _, stderr) = CliFixture.Run([.. args]);
         Assert.That(code, Is.Not.Zero);
         var lines = Lines(stderr);
         Assert.That(lines, Has.Length.EqualTo(1), stderr);

@@ -51,25 +51,3 @@ internal static class PruneTestSupport
 
     public static string[] Lines(string text) => text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.TrimEnd('\r')).ToArray();
 }
-
-/// <summary>Base of the prune, gradual and demo fixtures: a fresh temp directory and plain output per test.</summary>
-public abstract class PruneFixture
-{
-    protected string Dir { get; private set; } = "";
-
-    [SetUp]
-    public void CreateDir()
-    {
-        Dir = PruneTestSupport.NewTempDir();
-        CliConsole.InteractiveOverride = false;
-    }
-
-    [TearDown]
-    public void DeleteDir()
-    {
-        CliConsole.InteractiveOverride = null;
-        Directory.Delete(Dir, recursive: true);
-    }
-
-    protected string P(string name) => Path.Combine(Dir, name);
-}

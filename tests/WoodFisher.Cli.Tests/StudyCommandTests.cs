@@ -10,26 +10,9 @@ namespace WoodFisher.Cli.Tests;
 
 /// <summary>Runs <c>woodfisher study</c> in-process on the embedded Fashion-MNIST slice (Console is process-wide: not parallel).</summary>
 [NonParallelizable]
-public class StudyCommandTests
+public class StudyCommandTests : CliFixture
 {
-    private string _dir = "";
-
-    [SetUp]
-    public void SetUp()
-    {
-        _dir = Path.Combine(Path.GetTempPath(), "wf-study-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(_dir);
-        CliConsole.InteractiveOverride = false;
-    }
-
-    [TearDown]
-    public void TearDown()
-    {
-        CliConsole.InteractiveOverride = null;
-        Directory.Delete(_dir, recursive: true);
-    }
-
-    private static string SliceDir() => Path.GetDirectoryName(InspectCommandTests.FindRepoFile("data/fashion-mnist-slice/train-images-idx3-ubyte.gz"))!;
+    private static string SliceDir() => PruneTestSupport.SliceDir;
 
     /// <summary>mlp:784-8-10:nobias trained for one epoch on the slice, saved as safetensors.</summary>
     private string TinyModelFile()
@@ -37,7 +20,7 @@ public class StudyCommandTests
         var train = DataSets.LoadEmbedded("train");
         var model = ModelFactory.Create("mlp:784-8-10:nobias", seed: 2);
         Trainer.Train(model, train.Images, train.Labels, train.Count, new TrainerOptions { Epochs = 1, Seed = 2 });
-        var path = Path.Combine(_dir, "tiny.safetensors");
+        var path = Path.Combine(Dir, "tiny.safetensors");
         SafeTensors.Write(path, model.StateDict().Select(kv => new NamedArray(kv.Key, NdArray.Create(kv.Value.Data, kv.Value.Shape.Select(s => (long)s).ToArray()))));
         return path;
     }
@@ -46,8 +29,8 @@ public class StudyCommandTests
     public void Study_OnTheEmbeddedSlice_WritesSummaryCsvsAndPngs()
     {
         var model = TinyModelFile();
-        var outDir = Path.Combine(_dir, "out");
-        var (code, stdout, stderr) = InspectCommandTests.Run("study", "--model", model, "--data", SliceDir(), "--layers", "fc2", "--samples", "200",
+        var outDir = Path.Combine(Dir, "out");
+        var (code, stdout, stderr) = CliFixture.Run("study", "--model", model, "--data", SliceDir(), "--layers", "fc2", "--samples", "200",
             "--weights-sampled", "40", "--sparsities", "0.5,0.9", "--out-dir", outDir);
         Assert.That(code, Is.Zero, stderr);
 
@@ -76,7 +59,7 @@ public class StudyCommandTests
     public void Study_RefusesLayersWhoseHessianIsTooLarge_WithBytesAndAHint()
     {
         var model = TinyModelFile();
-        var (code, _, stderr) = InspectCommandTests.Run("study", "--model", model, "--data", SliceDir(), "--layers", "fc1", "--out-dir", Path.Combine(_dir, "out"));
+        var (code, _, stderr) = CliFixture.Run("study", "--model", model, "--data", SliceDir(), "--layers", "fc1", "--out-dir", Path.Combine(Dir, "out"));
         Assert.Multiple(() =>
         {
             Assert.That(code, Is.EqualTo(2), "a usage error");
@@ -114,7 +97,7 @@ public class StudyCommandTests
     [Test]
     public void PngSize_RejectsAFileThatIsNotAPng()
     {
-        var path = Path.Combine(_dir, "x.png");
+        var path = Path.Combine(Dir, "x.png");
         File.WriteAllBytes(path, new byte[32]);
         Assert.That(() => PlotFiles.PngSize(path), Throws.TypeOf<InvalidDataException>().With.Message.Contains("not a PNG"));
     }
