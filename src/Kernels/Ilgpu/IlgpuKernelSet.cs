@@ -270,7 +270,10 @@ internal sealed class IlgpuKernelSet<T, TOps>
         }
     }
 
-    private void Upload(ReadOnlySpan<double> source, ArrayView<T> destination)
+    // Host memory handed to CopyFromCPU/CopyToCPU is pinned until the copy has completed: the copy may run after the call
+    // returns (and on another thread on the CPU accelerator), and an unpinned managed array may move under it — the source
+    // of rare all-zero downloads seen in tests before this was done.
+    private unsafe void Upload(ReadOnlySpan<double> source, ArrayView<T> destination)
     {
         if (source.IsEmpty)
         {
@@ -278,10 +281,15 @@ internal sealed class IlgpuKernelSet<T, TOps>
         }
 
         var target = destination.SubView(0, source.Length);
+        var stream = _accelerator.DefaultStream;
         if (typeof(T) == typeof(double))
         {
-            target.CopyFromCPU(ref Unsafe.As<double, T>(ref MemoryMarshal.GetReference(source)), source.Length);
-            _accelerator.Synchronize();
+            fixed (double* p = source)
+            {
+                target.CopyFromCPU(stream, ref Unsafe.AsRef<T>(p), source.Length);
+                stream.Synchronize();
+            }
+
             return;
         }
 
@@ -293,10 +301,11 @@ internal sealed class IlgpuKernelSet<T, TOps>
                 buffer[i] = T.CreateTruncating(source[i]);
             }
 
-            target.CopyFromCPU(ref buffer[0], source.Length);
-
-            // The copy may still be reading the host buffer (and the CPU accelerator's memset is not ordered after it).
-            _accelerator.Synchronize();
+            fixed (T* p = buffer)
+            {
+                target.CopyFromCPU(stream, ref Unsafe.AsRef<T>(p), source.Length);
+                stream.Synchronize();
+            }
         }
         finally
         {
@@ -304,7 +313,7 @@ internal sealed class IlgpuKernelSet<T, TOps>
         }
     }
 
-    private void Download(ArrayView<T> source, Span<double> destination)
+    private unsafe void Download(ArrayView<T> source, Span<double> destination)
     {
         if (destination.IsEmpty)
         {
@@ -312,17 +321,28 @@ internal sealed class IlgpuKernelSet<T, TOps>
         }
 
         _accelerator.Synchronize();
+        var stream = _accelerator.DefaultStream;
         var view = source.SubView(0, destination.Length);
         if (typeof(T) == typeof(double))
         {
-            view.CopyToCPU(ref Unsafe.As<double, T>(ref MemoryMarshal.GetReference(destination)), destination.Length);
+            fixed (double* p = destination)
+            {
+                view.CopyToCPU(stream, ref Unsafe.AsRef<T>(p), destination.Length);
+                stream.Synchronize();
+            }
+
             return;
         }
 
         var buffer = ArrayPool<T>.Shared.Rent(destination.Length);
         try
         {
-            view.CopyToCPU(ref buffer[0], destination.Length);
+            fixed (T* p = buffer)
+            {
+                view.CopyToCPU(stream, ref Unsafe.AsRef<T>(p), destination.Length);
+                stream.Synchronize();
+            }
+
             for (var i = 0; i < destination.Length; i++)
             {
                 destination[i] = double.CreateTruncating(buffer[i]);
