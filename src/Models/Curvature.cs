@@ -85,8 +85,15 @@ public static class Curvature
     /// each (d passes over the data). Not symmetrised: asymmetry measures rounding.
     /// </summary>
     /// <exception cref="InsufficientMemoryException">d²·8 bytes exceed the memory available to the process.</exception>
+    /// <param name="model">The model.</param>
+    /// <param name="x">Inputs [samples, …InputShape].</param>
+    /// <param name="labels">Labels [samples].</param>
+    /// <param name="count">Samples N in the mean loss.</param>
+    /// <param name="selection">The coordinates of H.</param>
+    /// <param name="batchSize">Samples per HVP pass.</param>
+    /// <param name="columnsDone">Reported with the number of columns finished after each one (d in all).</param>
     public static double[] Hessian<T>(IModel<T> model, ReadOnlySpan<float> x, ReadOnlySpan<int> labels, int count,
-        ParameterSelection<T> selection, int batchSize = 512)
+        ParameterSelection<T> selection, int batchSize = 512, IProgress<int>? columnsDone = null)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var d = selection.Dimension;
@@ -100,6 +107,7 @@ public static class Curvature
             e[j] = T.Zero;
             for (var i = 0; i < d; i++)
                 h[(long)i * d + j] = double.CreateTruncating(col[i]);
+            columnsDone?.Report(j + 1);
         }
         return h;
     }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using WoodFisher.Kernels;
 using WoodFisher.Models;
+using WoodFisher.Pruning.Internal;
 
 namespace WoodFisher.Pruning;
 
@@ -164,7 +165,7 @@ public sealed class ModelCurvature
                 {
                     Curvature.EnsureDenseFits(d);
                     var h = Curvature.Hessian(Model, x, y, n, Selection);
-                    Symmetrize(h, d);
+                    DenseLinearAlgebra.Symmetrize(h, d);
                     gradientSeconds = sw.Elapsed.TotalSeconds;
                     inverse = new DenseCurvature(h, d, spec.Damping, spec.Treatment);
                     break;
@@ -254,19 +255,6 @@ public sealed class ModelCurvature
         }
 
         return r;
-    }
-
-    private static void Symmetrize(double[] h, int d)
-    {
-        for (var i = 0; i < d; i++)
-        {
-            for (var j = i + 1; j < d; j++)
-            {
-                var m = 0.5 * (h[((long)i * d) + j] + h[((long)j * d) + i]);
-                h[((long)i * d) + j] = m;
-                h[((long)j * d) + i] = m;
-            }
-        }
     }
 
     /// <summary>Measures the time spent producing gradient rows inside a consumer such as the WoodFisher builder.</summary>

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using WoodFisher.Kernels;
 using WoodFisher.Models;
 using WoodFisher.Models.Data;
+using WoodFisher.Pruning.Internal;
 
 namespace WoodFisher.Pruning.Studies;
 
@@ -214,33 +215,9 @@ public static class ApproximationStudy
         ArgumentNullException.ThrowIfNull(selection);
         var d = selection.Dimension;
         Curvature.EnsureDenseFits(d);
-        var h = new double[(long)d * d];
-        var e = new float[d];
-        var col = new float[d];
         Report(progress, "exact Hessian", 0, d);
-        for (var j = 0; j < d; j++)
-        {
-            e[j] = 1;
-            Curvature.HessianVectorProduct(model, x, labels, count, selection, e, col);
-            e[j] = 0;
-            for (var i = 0; i < d; i++)
-            {
-                h[((long)i * d) + j] = col[i];
-            }
-
-            Report(progress, "exact Hessian", j + 1, d);
-        }
-
-        for (var i = 0; i < d; i++)
-        {
-            for (var j = i + 1; j < d; j++)
-            {
-                var m = 0.5 * (h[((long)i * d) + j] + h[((long)j * d) + i]);
-                h[((long)i * d) + j] = m;
-                h[((long)j * d) + i] = m;
-            }
-        }
-
+        var h = Curvature.Hessian(model, x, labels, count, selection, columnsDone: new InlineProgress<int>(j => Report(progress, "exact Hessian", j, d)));
+        DenseLinearAlgebra.Symmetrize(h, d);
         return h;
     }
 
@@ -319,4 +296,10 @@ public static class ApproximationStudy
 
     private static void Report(IProgress<StudyProgress>? progress, string phase, long done, long total) =>
         progress?.Report(new StudyProgress(phase, done, total));
+
+    /// <summary>An <see cref="IProgress{T}"/> that calls back synchronously (Progress&lt;T&gt; posts to the thread pool).</summary>
+    private sealed class InlineProgress<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
+    }
 }
