@@ -169,20 +169,30 @@ internal static class RankKBlockProfile
         using var be = new CpuBackend();
         var layout = BlockLayout.Create(c, c);
         using var st = be.Allocate(layout, Precision.Float32);
-        var best = double.MaxValue;
+        double best = double.MaxValue, bestContinued = double.MaxValue;
         for (var r = 0; r <= reps; r++)
         {
+            // A fresh block (F = σI, as every build starts): the first panel needs no U = GₖF product.
             be.SetScaledIdentity(st, 1e3);
             var sw = Stopwatch.StartNew();
-            be.RankKUpdate(st, g, m, m);
+            be.RankKUpdate(st, g, m, 2 * m);
+            var fresh = sw.Elapsed.TotalSeconds;
+
+            // The same rows again on the updated block: every panel pays the full 3c²k + 2ck² + k³/3.
+            sw.Restart();
+            be.RankKUpdate(st, g, m, 2 * m);
             if (r > 0)
             {
-                best = Math.Min(best, sw.Elapsed.TotalSeconds);
+                best = Math.Min(best, fresh);
+                bestContinued = Math.Min(bestContinued, sw.Elapsed.TotalSeconds);
             }
         }
 
         var peak = KernelBenchmark.MeasurePeakGflops();
         var rate = 4.0 * c * c * m / best / 1e9;
-        Console.WriteLine($"cores={Environment.ProcessorCount} c={c} m={m}: {best * 1e3:F2} ms, {rate:F1} GFLOP/s, peak {peak:F1}, {100 * rate / peak:F0}% of peak");
+        var rateContinued = 4.0 * c * c * m / bestContinued / 1e9;
+        Console.WriteLine(
+            $"cores={Environment.ProcessorCount} c={c} m={m}: fresh {best * 1e3:F2} ms, {rate:F1} GFLOP/s, {100 * rate / peak:F0}% of peak; "
+            + $"continued {bestContinued * 1e3:F2} ms, {rateContinued:F1} GFLOP/s, {100 * rateContinued / peak:F0}% of peak (peak {peak:F1})");
     }
 }

@@ -271,6 +271,64 @@ public class StrategyTests
         }
     }
 
+    // A fresh block (σI) skips the first panel's U = Gₖ·σI product and uses σGₖ directly; the product of a row with
+    // σI has one nonzero term, so both routes must agree bit for bit. The reference block is the same σI written
+    // through Write, which forgets that it is a scaled identity and so takes the general product.
+    [TestCase(Precision.Float32, 64, 100)]
+    [TestCase(Precision.Float32, 300, 200)]
+    [TestCase(Precision.Float64, 300, 200)]
+    public void RankKUpdate_FreshBlockShortcut_IsBitwiseTheGeneralProduct(Precision precision, int c, int m)
+    {
+        var d = c + (c / 3);
+        var g = Oracle.RandomGradients(23, m, d);
+        var layout = BlockLayout.Create(d, c);
+        using var backend = new CpuBackend();
+        using var fresh = backend.Allocate(layout, precision);
+        using var written = backend.Allocate(layout, precision);
+        backend.SetScaledIdentity(fresh, 1e2);
+        backend.SetScaledIdentity(written, 1e2);
+        var blocks = new double[layout.SquareLength];
+        backend.Read(written, blocks);
+        backend.Write(written, blocks);
+
+        backend.RankKUpdate(fresh, g, m, m);
+        backend.RankKUpdate(written, g, m, m);
+
+        var a = new double[layout.SquareLength];
+        var b = new double[layout.SquareLength];
+        backend.Read(fresh, a);
+        backend.Read(written, b);
+        Assert.That(a, Is.EqualTo(b));
+    }
+
+    // Once a block has been updated it is no longer σI: a second update (and an update after Write) must take the
+    // general product. Streaming two halves must equal the float64 oracle of all rows (tolerance as above).
+    [TestCase(Precision.Float32, 2e-4)]
+    [TestCase(Precision.Float64, 1e-9)]
+    public void RankKUpdate_SecondCallOnAnUpdatedBlock_EqualsOracle(Precision precision, double tol)
+    {
+        const int d = 560, c = 300, m = 200;
+        var g = Oracle.RandomGradients(24, m, d);
+        var layout = BlockLayout.Create(d, c);
+        using var backend = new CpuBackend();
+        using var s = backend.Allocate(layout, precision);
+        backend.SetScaledIdentity(s, 1e2);
+        var half = (m / 2) * d;
+        backend.RankKUpdate(s, g.AsSpan(0, half), m / 2, m);
+        backend.RankKUpdate(s, g.AsSpan(half), m - (m / 2), m);
+        var oracle = Oracle.BlockInverses(g, m, d, layout, 1e-2, m);
+        var worst = 0.0;
+        for (var blk = 0; blk < layout.Count; blk++)
+        {
+            var n = layout.Size(blk);
+            var got = new double[n * n];
+            backend.ReadBlock(s, blk, got);
+            worst = Math.Max(worst, Oracle.RelativeError(got, oracle[blk]));
+        }
+
+        Assert.That(worst, Is.LessThan(tol));
+    }
+
     [Test]
     public void Auto_ResolvesFromTheExpectedRowCount()
     {

@@ -91,34 +91,40 @@ public sealed class CpuBackend : ICurvatureBackend
     }
 
     /// <inheritdoc />
-    public void RankOneUpdates(IBlockStorage storage, ReadOnlySpan<double> gradients, int rows, double normalizer)
+    public unsafe void RankOneUpdates(IBlockStorage storage, ReadOnlySpan<double> gradients, int rows, double normalizer)
     {
         CheckGradients(Check(storage).Layout, gradients.Length, rows, normalizer);
 
-        // Spans cannot enter the parallel block lambdas: one O(rows·d) copy against O(rows·c·d) flops.
-        var g = gradients.ToArray();
-        if (storage is CpuBlockStorage<float> f)
+        // Spans cannot enter the parallel block lambdas, so the rows stay pinned for the call and go in by address.
+        fixed (double* p = gradients)
         {
-            CpuKernels<float>.RankOneUpdates(f, g, rows, normalizer);
-        }
-        else
-        {
-            CpuKernels<double>.RankOneUpdates(Double(storage), g, rows, normalizer);
+            var g = new PinnedRows(p, gradients.Length);
+            if (storage is CpuBlockStorage<float> f)
+            {
+                CpuKernels<float>.RankOneUpdates(f, g, rows, normalizer);
+            }
+            else
+            {
+                CpuKernels<double>.RankOneUpdates(Double(storage), g, rows, normalizer);
+            }
         }
     }
 
     /// <inheritdoc />
-    public void RankKUpdate(IBlockStorage storage, ReadOnlySpan<double> gradients, int rows, double normalizer)
+    public unsafe void RankKUpdate(IBlockStorage storage, ReadOnlySpan<double> gradients, int rows, double normalizer)
     {
         CheckGradients(Check(storage).Layout, gradients.Length, rows, normalizer);
-        var g = gradients.ToArray();
-        if (storage is CpuBlockStorage<float> f)
+        fixed (double* p = gradients)
         {
-            CpuKernels<float>.RankKUpdate(f, g, rows, normalizer);
-        }
-        else
-        {
-            CpuKernels<double>.RankKUpdate(Double(storage), g, rows, normalizer);
+            var g = new PinnedRows(p, gradients.Length);
+            if (storage is CpuBlockStorage<float> f)
+            {
+                CpuKernels<float>.RankKUpdate(f, g, rows, normalizer);
+            }
+            else
+            {
+                CpuKernels<double>.RankKUpdate(Double(storage), g, rows, normalizer);
+            }
         }
     }
 
@@ -215,6 +221,19 @@ public sealed class CpuBackend : ICurvatureBackend
     }
 }
 
+/// <summary>
+/// Gradient rows (row-major float64) that the caller keeps pinned for the duration of one backend call, so the parallel
+/// block loops can read them without copying them into an array first.
+/// </summary>
+internal readonly unsafe struct PinnedRows(double* data, int length)
+{
+    private readonly double* _data = data;
+    private readonly int _length = length;
+
+    /// <summary>The rows as a span (valid only while the caller's <c>fixed</c> statement is in scope).</summary>
+    public ReadOnlySpan<double> Span => new(_data, _length);
+}
+
 /// <summary>The CPU kernels, written once for float and double storage.</summary>
 internal static class CpuKernels<T>
     where T : unmanaged, IFloatingPointIeee754<T>
@@ -231,11 +250,14 @@ internal static class CpuKernels<T>
             {
                 blk[(i * c) + i] = v;
             }
+
+            s.ScaledIdentity[b] = v;
         });
     }
 
     public static void Write(CpuBlockStorage<T> s, ReadOnlySpan<double> src)
     {
+        s.ForgetIdentity();
         for (var b = 0; b < s.Layout.Count; b++)
         {
             var blk = s.Blocks[b];
@@ -268,8 +290,11 @@ internal static class CpuKernels<T>
 
     private static void LoadRow(double[] g, long start, Span<T> dst) => TensorPrimitives.ConvertTruncating<double, T>(g.AsSpan((int)start, dst.Length), dst);
 
-    public static void RankOneUpdates(CpuBlockStorage<T> s, double[] g, int rows, double normalizer)
+    private static void LoadRow(PinnedRows g, long start, Span<T> dst) => TensorPrimitives.ConvertTruncating<double, T>(g.Span.Slice((int)start, dst.Length), dst);
+
+    public static void RankOneUpdates(CpuBlockStorage<T> s, PinnedRows g, int rows, double normalizer)
     {
+        s.ForgetIdentity();
         if (rows == 0)
         {
             return;
@@ -291,7 +316,7 @@ internal static class CpuKernels<T>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void RankOneBlock(CpuBlockStorage<T> s, int b, double[] g, int rows, double normalizer, bool parallel)
+    private static void RankOneBlock(CpuBlockStorage<T> s, int b, PinnedRows g, int rows, double normalizer, bool parallel)
     {
         var layout = s.Layout;
         var d = layout.Dimension;
@@ -376,7 +401,7 @@ internal static class CpuKernels<T>
     /// <summary>Rows of W = L⁻¹Uᵀ per forward-substitution step: a multiple of the micro-kernel's 6 rows.</summary>
     private const int TrianglePanel = 6 * Gemm.MR;
 
-    public static void RankKUpdate(CpuBlockStorage<T> s, double[] g, int rows, double normalizer)
+    public static void RankKUpdate(CpuBlockStorage<T> s, PinnedRows g, int rows, double normalizer)
     {
         if (rows == 0)
         {
@@ -389,7 +414,7 @@ internal static class CpuKernels<T>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void RankKBlock(CpuBlockStorage<T> s, int b, double[] g, int rows, double normalizer, bool parallel)
+    private static void RankKBlock(CpuBlockStorage<T> s, int b, PinnedRows g, int rows, double normalizer, bool parallel)
     {
         var layout = s.Layout;
         var d = layout.Dimension;
@@ -398,6 +423,8 @@ internal static class CpuKernels<T>
         var f = s.Blocks[b];
         var k = Panel(c, rows);
         var half = c >= HalfUpdateMin;
+        var sigma = s.ScaledIdentity[b];
+        s.ScaledIdentity[b] = T.NaN;
         var pool = ArrayPool<T>.Shared;
         var gk = pool.Rent(k * c);
         var ut = pool.Rent(c * k);
@@ -421,8 +448,16 @@ internal static class CpuKernels<T>
 
                     // Uᵀ = Gₖ F (kk × c). Between panels only F's lower triangle is current (the update below writes just that
                     // half), so F is read as a symmetric view. Working with transposes keeps every large operand contiguous.
-                    ut.AsSpan(0, kk * c).Clear();
-                    Gemm.Multiply(kk, c, c, T.One, StridedMatrix<T>.RowMajor(gk, 0, c), half ? StridedMatrix<T>.SymmetricLower(f, 0, c) : StridedMatrix<T>.RowMajor(f, 0, c), ut, 0, c, parallel: parallel);
+                    if (r0 == 0 && !T.IsNaN(sigma))
+                    {
+                        // F = σI (a fresh block): Uᵀ = σGₖ exactly as the product would give it, without the c²k product.
+                        TensorPrimitives.Multiply(gk.AsSpan(0, kk * c), sigma, ut.AsSpan(0, kk * c));
+                    }
+                    else
+                    {
+                        ut.AsSpan(0, kk * c).Clear();
+                        Gemm.Multiply(kk, c, c, T.One, StridedMatrix<T>.RowMajor(gk, 0, c), half ? StridedMatrix<T>.SymmetricLower(f, 0, c) : StridedMatrix<T>.RowMajor(f, 0, c), ut, 0, c, parallel: parallel);
+                    }
 
                     // S = N·I + Gₖ U (kk × kk, lower triangle: all the Cholesky reads), factored in float64: S = LLᵀ
                     sm.AsSpan(0, kk * kk).Clear();

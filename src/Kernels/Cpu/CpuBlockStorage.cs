@@ -16,6 +16,9 @@ internal sealed class CpuBlockStorage<T> : IBlockStorage
             var c = layout.Size(b);
             Blocks[b] = new T[c * c];
         }
+
+        ScaledIdentity = new T[layout.Count];
+        Array.Fill(ScaledIdentity, T.NaN);
     }
 
     public BlockLayout Layout { get; }
@@ -23,6 +26,15 @@ internal sealed class CpuBlockStorage<T> : IBlockStorage
     public Precision Precision { get; }
 
     public T[][] Blocks { get; private set; }
+
+    /// <summary>
+    /// Per block: σ while the block is exactly σI (as <see cref="CpuKernels{T}.SetScaledIdentity"/> leaves it), NaN once
+    /// anything else has written it. The rank-k update uses it to skip U = GₖF⁻¹ = σGₖ on a fresh block.
+    /// </summary>
+    public T[] ScaledIdentity { get; }
+
+    /// <summary>Marks every block as no longer a known multiple of the identity.</summary>
+    public void ForgetIdentity() => Array.Fill(ScaledIdentity, T.NaN);
 
     public void Dispose() => Blocks = [];
 }

@@ -158,32 +158,48 @@ internal static class Gemm
 
     }
 
+    /// <summary>
+    /// Packs A[ic:ic+mc, pc:pc+kc] into MR-row panels, p-major (MR values per step p). The loop runs over p with the
+    /// MR rows unrolled inside, so every write is sequential and each of the MR read streams (rows of a row-major A,
+    /// or contiguous runs of a transposed one) is sequential too.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackA<T>(StridedMatrix<T> a, int ic, int mc, int pc, int kc, T[] aPack)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var data = a.Data;
+        ref var data = ref MemoryMarshal.GetArrayDataReference(a.Data);
+        ref var pack = ref MemoryMarshal.GetArrayDataReference(aPack);
+        var rs = (nint)a.RowStride;
+        var cs = (nint)a.ColStride;
         for (var ir = 0; ir < mc; ir += MR)
         {
             var mrr = Math.Min(MR, mc - ir);
-            var dst = aPack.AsSpan(ir * kc, MR * kc);
-            for (var i = 0; i < MR; i++)
+            ref var dst = ref Unsafe.Add(ref pack, (nint)ir * kc);
+            ref var src = ref Unsafe.Add(ref data, (nint)(a.Offset + ((long)(ic + ir) * a.RowStride) + ((long)pc * a.ColStride)));
+            if (mrr == MR)
             {
-                if (i >= mrr)
-                {
-                    for (var p = 0; p < kc; p++)
-                    {
-                        dst[(p * MR) + i] = T.Zero;
-                    }
-
-                    continue;
-                }
-
-                var src = a.Offset + ((long)(ic + ir + i) * a.RowStride) + ((long)pc * a.ColStride);
-                var cs = a.ColStride;
                 for (var p = 0; p < kc; p++)
                 {
-                    dst[(p * MR) + i] = data[src + ((long)p * cs)];
+                    ref var sp = ref Unsafe.Add(ref src, p * cs);
+                    ref var dp = ref Unsafe.Add(ref dst, p * MR);
+                    dp = sp;
+                    Unsafe.Add(ref dp, 1) = Unsafe.Add(ref sp, rs);
+                    Unsafe.Add(ref dp, 2) = Unsafe.Add(ref sp, 2 * rs);
+                    Unsafe.Add(ref dp, 3) = Unsafe.Add(ref sp, 3 * rs);
+                    Unsafe.Add(ref dp, 4) = Unsafe.Add(ref sp, 4 * rs);
+                    Unsafe.Add(ref dp, 5) = Unsafe.Add(ref sp, 5 * rs);
+                }
+
+                continue;
+            }
+
+            for (var p = 0; p < kc; p++)
+            {
+                ref var sp = ref Unsafe.Add(ref src, p * cs);
+                ref var dp = ref Unsafe.Add(ref dst, p * MR);
+                for (var i = 0; i < MR; i++)
+                {
+                    Unsafe.Add(ref dp, i) = i < mrr ? Unsafe.Add(ref sp, i * rs) : T.Zero;
                 }
             }
         }
@@ -216,23 +232,25 @@ internal static class Gemm
             }
             else
             {
-                for (var j = 0; j < nr; j++)
+                // A transposed B: step p reads one element of each of the nrr source rows; the nrr cache lines in use
+                // stay in L1 across consecutive steps, and the writes are sequential.
+                ref var s0 = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(data), (nint)(b.Offset + ((long)(jc + jr) * b.ColStride) + ((long)pc * b.RowStride)));
+                ref var d0 = ref MemoryMarshal.GetReference(dst);
+                var rs = (nint)b.RowStride;
+                var cs = (nint)b.ColStride;
+                for (var p = 0; p < kc; p++)
                 {
-                    if (j >= nrr)
+                    ref var sp = ref Unsafe.Add(ref s0, p * rs);
+                    ref var dp = ref Unsafe.Add(ref d0, p * nr);
+                    var j = 0;
+                    for (; j < nrr; j++)
                     {
-                        for (var p = 0; p < kc; p++)
-                        {
-                            dst[(p * nr) + j] = T.Zero;
-                        }
-
-                        continue;
+                        Unsafe.Add(ref dp, j) = Unsafe.Add(ref sp, j * cs);
                     }
 
-                    var src = b.Offset + ((long)(jc + jr + j) * b.ColStride) + ((long)pc * b.RowStride);
-                    var rs = b.RowStride;
-                    for (var p = 0; p < kc; p++)
+                    for (; j < nr; j++)
                     {
-                        dst[(p * nr) + j] = data[src + ((long)p * rs)];
+                        Unsafe.Add(ref dp, j) = T.Zero;
                     }
                 }
             }
@@ -240,37 +258,40 @@ internal static class Gemm
     }
 
     /// <summary>
-    /// <see cref="PackB{T}"/> for a symmetric view: entries on or below the diagonal are copied by rows, those above it
-    /// from the mirrored lower entries by columns, so both reads are contiguous.
+    /// <see cref="PackB{T}"/> for a symmetric view: in each step p the entries on or below the diagonal are one
+    /// contiguous run of row p, those above it come from the mirrored lower entries (one element of each later row).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackSymmetricB<T>(StridedMatrix<T> b, int pc, int kc, int jc, int nc, int nr, T[] bPack)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var data = b.Data;
-        var ld = b.RowStride;
+        ref var data = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(b.Data), (nint)b.Offset);
+        var ld = (nint)b.RowStride;
         for (var jr = 0; jr < nc; jr += nr)
         {
             var nrr = Math.Min(nr, nc - jr);
             var j0 = b.ColShift + jc + jr;
-            var dst = bPack.AsSpan(jr * kc, nr * kc);
+            ref var d0 = ref bPack[jr * kc];
             for (var p = 0; p < kc; p++)
             {
                 var gp = pc + p;
-                var row = dst.Slice(p * nr, nr);
+                ref var dp = ref Unsafe.Add(ref d0, p * nr);
                 var lower = Math.Clamp(gp + 1 - j0, 0, nrr);
-                data.AsSpan((int)(b.Offset + ((long)gp * ld) + j0), lower).CopyTo(row);
-                row[nrr..].Clear();
+                MemoryMarshal.CreateReadOnlySpan(ref Unsafe.Add(ref data, (gp * ld) + j0), lower).CopyTo(MemoryMarshal.CreateSpan(ref dp, lower));
+                MemoryMarshal.CreateSpan(ref Unsafe.Add(ref dp, nrr), nr - nrr).Clear();
             }
 
+            // Above the diagonal, column j of the panel is a contiguous run of row j0 + j (read sequentially; the
+            // writes, nr apart, stay within the L1-resident panel).
             for (var j = 0; j < nrr; j++)
             {
                 var gj = j0 + j;
                 var pEnd = Math.Clamp(gj - pc, 0, kc);
-                var src = b.Offset + ((long)gj * ld) + pc;
+                ref var src = ref Unsafe.Add(ref data, (gj * ld) + pc);
+                ref var dj = ref Unsafe.Add(ref d0, j);
                 for (var p = 0; p < pEnd; p++)
                 {
-                    dst[(p * nr) + j] = data[src + p];
+                    Unsafe.Add(ref dj, p * nr) = Unsafe.Add(ref src, p);
                 }
             }
         }
