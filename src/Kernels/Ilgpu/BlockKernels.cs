@@ -105,6 +105,16 @@ internal static class BlockKernels<T, TOps>
         u[((long)q * stride) + t] = s;
     }
 
+    // Thread per (coordinate q, gradient t): U[q, t] = σ G[t, q], the product of a fresh block F_b = σI with the chunk
+    // (one nonzero term, so the same value RankKProduct would give, without its c-long loop).
+    public static void RankKScaled(Index2D index, ArrayView<T> g, int dimension, T sigma, ArrayView<T> u, int stride)
+    {
+        var op = default(TOps);
+        int q = index.X;
+        int t = index.Y;
+        u[((long)q * stride) + t] = op.Mul(sigma, g[((long)t * dimension) + q]);
+    }
+
     // Thread per (block b, s, t) of the k × k system: S_b[s, t] = N·δ_st + Σ_i G[s, off_b + i] U[off_b + i, t]; S_b has leading dimension stride.
     public static void RankKGram(Index3D index, DeviceLayout layout, ArrayView<T> g, int dimension, ArrayView<T> u, int stride, T normalizer, ArrayView<T> system)
     {

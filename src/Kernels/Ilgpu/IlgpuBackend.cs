@@ -107,10 +107,12 @@ public sealed class IlgpuBackend : ICurvatureBackend
         if (s.Precision == Precision.Float32)
         {
             _float32.Value.SetScaledIdentity(s, value);
+            s.FreshScale = (float)value;
         }
         else
         {
             _float64.Value.SetScaledIdentity(s, value);
+            s.FreshScale = value;
         }
     }
 
@@ -119,6 +121,7 @@ public sealed class IlgpuBackend : ICurvatureBackend
     {
         var s = Own(storage);
         RequireLength(blocks.Length, s.Layout.SquareLength, nameof(blocks));
+        s.FreshScale = null;
         if (s.Precision == Precision.Float32)
         {
             _float32.Value.Write(s, blocks);
@@ -171,6 +174,7 @@ public sealed class IlgpuBackend : ICurvatureBackend
             return;
         }
 
+        s.FreshScale = null;
         if (s.Precision == Precision.Float32)
         {
             _float32.Value.RankOneUpdates(s, gradients, rows, normalizer);

@@ -65,6 +65,12 @@ public sealed class IlgpuBlockStorage : IBlockStorage
 
     internal MemoryBuffer Blocks { get; }
 
+    /// <summary>
+    /// σ (already rounded to the storage precision) while every block is exactly σI, as SetScaledIdentity leaves them;
+    /// null once anything else has written them. The rank-k update then takes U = σGₖ for its first panel.
+    /// </summary>
+    internal double? FreshScale { get; set; }
+
     internal DeviceLayout Device { get; }
 
     internal bool IsDisposed => _disposed;

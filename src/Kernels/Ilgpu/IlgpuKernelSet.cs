@@ -31,6 +31,7 @@ internal sealed class IlgpuKernelSet<T, TOps>
     private readonly Action<Index1D, DeviceLayout, ArrayView<T>, ArrayView<T>, T, ArrayView<T>, ArrayView<int>> _rankOneDenominator;
     private readonly Action<Index2D, ArrayView<T>, DeviceLayout, ArrayView<T>, ArrayView<T>> _rankOneApply;
     private readonly Action<Index2D, ArrayView<T>, DeviceLayout, ArrayView<T>, int, ArrayView<T>, int> _rankKProduct;
+    private readonly Action<Index2D, ArrayView<T>, int, T, ArrayView<T>, int> _rankKScaled;
     private readonly Action<Index3D, DeviceLayout, ArrayView<T>, int, ArrayView<T>, int, T, ArrayView<T>> _rankKGram;
     private readonly Action<Index1D, ArrayView<T>, int, int, ArrayView<int>> _rankKFactor;
     private readonly Action<Index1D, DeviceLayout, ArrayView<T>, int, int, ArrayView<T>, ArrayView<T>> _rankKSolve;
@@ -56,6 +57,7 @@ internal sealed class IlgpuKernelSet<T, TOps>
         _rankOneDenominator = accelerator.LoadAutoGroupedStreamKernel<Index1D, DeviceLayout, ArrayView<T>, ArrayView<T>, T, ArrayView<T>, ArrayView<int>>(BlockKernels<T, TOps>.RankOneDenominator);
         _rankOneApply = accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<T>, DeviceLayout, ArrayView<T>, ArrayView<T>>(BlockKernels<T, TOps>.RankOneApply);
         _rankKProduct = accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<T>, DeviceLayout, ArrayView<T>, int, ArrayView<T>, int>(BlockKernels<T, TOps>.RankKProduct);
+        _rankKScaled = accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<T>, int, T, ArrayView<T>, int>(BlockKernels<T, TOps>.RankKScaled);
         _rankKGram = accelerator.LoadAutoGroupedStreamKernel<Index3D, DeviceLayout, ArrayView<T>, int, ArrayView<T>, int, T, ArrayView<T>>(BlockKernels<T, TOps>.RankKGram);
         _rankKFactor = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, int, int, ArrayView<int>>(BlockKernels<T, TOps>.RankKFactor);
         _rankKSolve = accelerator.LoadAutoGroupedStreamKernel<Index1D, DeviceLayout, ArrayView<T>, int, int, ArrayView<T>, ArrayView<T>>(BlockKernels<T, TOps>.RankKSolve);
@@ -133,6 +135,8 @@ internal sealed class IlgpuKernelSet<T, TOps>
         var n = T.CreateChecked(normalizer);
         var tiles = (layout.BlockSize + _tile - 1) / _tile;
         var config = new KernelConfig(new Index3D(nb, tiles, tiles), new Index3D(_tile, _tile, 1), SharedMemoryConfig.RequestDynamic<T>(2 * _tile * _tile));
+        var fresh = storage.FreshScale;
+        storage.FreshScale = null;
         for (var start = 0; start < rows; start += chunkRows)
         {
             var count = Math.Min(chunkRows, rows - start);
@@ -141,7 +145,14 @@ internal sealed class IlgpuKernelSet<T, TOps>
             {
                 var k = Math.Min(stride, count - s);
                 var gk = g.View.SubView((long)s * d, (long)k * d);
-                _rankKProduct(new Index2D(d, k), f, storage.Device, gk, d, u.View, stride);
+                if (start == 0 && s == 0 && fresh is { } sigma)
+                {
+                    _rankKScaled(new Index2D(d, k), gk, d, T.CreateTruncating(sigma), u.View, stride);
+                }
+                else
+                {
+                    _rankKProduct(new Index2D(d, k), f, storage.Device, gk, d, u.View, stride);
+                }
                 _rankKGram(new Index3D(nb, k, k), storage.Device, gk, d, u.View, stride, n, system.View);
                 _rankKFactor(nb, system.View, k, stride, status.View);
                 _rankKSolve(d, storage.Device, system.View, k, stride, u.View, w.View);

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Collections.Concurrent;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -94,9 +95,16 @@ internal static class Gemm
                         var bp = bPack;
                         var jcc = jc;
                         var pcc = pc;
-                        Parallel.For(0, blocks, () => ArrayPool<T>.Shared.Rent(MC * KC), (ib, _, aPack) =>
+                        // Row blocks are handed out one at a time (a lower-only product's blocks grow with their
+                        // index, so fixed ranges would leave one core with most of the triangle), largest first.
+                        Parallel.ForEach(Partitioner.Create(0, blocks, 1), () => ArrayPool<T>.Shared.Rent(MC * KC), (range, _, aPack) =>
                         {
-                            MacroTile(ib * MC, Math.Min(MC, m - (ib * MC)), jcc, nc, pcc, kc, alpha, a, bp, aPack, c, cOffset, ldc, lowerOnly, nr);
+                            for (var i = range.Item1; i < range.Item2; i++)
+                            {
+                                var ib = lowerOnly ? blocks - 1 - i : i;
+                                MacroTile(ib * MC, Math.Min(MC, m - (ib * MC)), jcc, nc, pcc, kc, alpha, a, bp, aPack, c, cOffset, ldc, lowerOnly, nr);
+                            }
+
                             return aPack;
                         }, aPack => ArrayPool<T>.Shared.Return(aPack));
                     }

@@ -132,6 +132,32 @@ public sealed class IlgpuBackendTests
         AssertBlocksEqual(storage, DampedFisherInverse(layout, Damping, g, rows, rows), Tolerance(precision));
     }
 
+    // A fresh storage (σI) takes U = σGₖ for its first rank-k step; the same σI written through Write takes the general
+    // product. A row times σI has one nonzero term, so the two must agree bit for bit.
+    [TestCaseSource(nameof(Precisions))]
+    public void RankKUpdate_FreshStorageShortcut_IsBitwiseTheGeneralProduct(Precision precision)
+    {
+        var rows = IlgpuBackend.RankKChunk + 6;
+        var layout = Segmented();
+        var d = layout.Dimension;
+        var g = Gaussian(14, rows * d, 0.5);
+        using var fresh = _backend.Allocate(layout, precision);
+        using var written = _backend.Allocate(layout, precision);
+        _backend.SetScaledIdentity(fresh, 1 / Damping);
+        _backend.SetScaledIdentity(written, 1 / Damping);
+        var blocks = new double[layout.SquareLength];
+        _backend.Read(written, blocks);
+        _backend.Write(written, blocks);
+        _backend.RankKUpdate(fresh, g, rows, rows);
+        _backend.RankKUpdate(written, g, rows, rows);
+        var a = new double[layout.SquareLength];
+        var b = new double[layout.SquareLength];
+        _backend.Read(fresh, a);
+        _backend.Read(written, b);
+        Assert.That(a, Is.EqualTo(b));
+        AssertBlocksEqual(fresh, DampedFisherInverse(layout, Damping, g, rows, rows), Tolerance(precision));
+    }
+
     [Test]
     public void RankK_AgreesWithRankOne([ValueSource(nameof(Precisions))] Precision precision, [Values(false, true)] bool tiled)
     {
