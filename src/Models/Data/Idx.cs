@@ -267,13 +267,9 @@ public static class Idx
         }
     }
 
-    /// <summary>Passes reads through and remembers the last 8 bytes read and how many were read in all.</summary>
-    private sealed class TailStream(Stream inner) : Stream
+    /// <summary>A forward-only read stream: subclasses supply <see cref="Stream.Read(Span{byte})"/>.</summary>
+    private abstract class ForwardReadStream : Stream
     {
-        private readonly byte[] _tail = new byte[8];
-
-        public long BytesRead { get; private set; }
-        public ReadOnlySpan<byte> Tail => _tail.AsSpan(8 - (int)Math.Min(8, BytesRead));
         public override bool CanRead => true;
         public override bool CanSeek => false;
         public override bool CanWrite => false;
@@ -281,6 +277,19 @@ public static class Idx
         public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
         public override void Flush() { }
         public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+        public abstract override int Read(Span<byte> buffer);
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
+    /// <summary>Passes reads through and remembers the last 8 bytes read and how many were read in all.</summary>
+    private sealed class TailStream(Stream inner) : ForwardReadStream
+    {
+        private readonly byte[] _tail = new byte[8];
+
+        public long BytesRead { get; private set; }
+        public ReadOnlySpan<byte> Tail => _tail.AsSpan(8 - (int)Math.Min(8, BytesRead));
 
         public override int Read(Span<byte> buffer)
         {
@@ -307,24 +316,12 @@ public static class Idx
             {
             }
         }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
     /// <summary>Replays bytes already peeked before continuing with the underlying stream.</summary>
-    private sealed class PrefixStream(byte[] prefix, Stream inner) : Stream
+    private sealed class PrefixStream(byte[] prefix, Stream inner) : ForwardReadStream
     {
         private int _at;
-
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
         public override int Read(Span<byte> buffer)
         {
@@ -337,9 +334,5 @@ public static class Idx
             }
             return inner.Read(buffer);
         }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }
