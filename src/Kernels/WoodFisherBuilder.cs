@@ -424,8 +424,8 @@ public sealed class WoodFisherBuilder : IDisposable
             _buffered.Clear();
         }
 
-        // Collected here, not inside ReleaseBuffers or InvertGram: a frame still running that touched the arrays (one-shot
-        // methods run unoptimised Tier-0 code, whose temporaries stay reachable until it returns) would keep them alive.
+        // Collected here, after ReleaseBuffers has returned: collecting inside it left the Gram reachable (measured with a
+        // weak reference; most likely a temporary of its still-running, unoptimised Tier-0 frame).
         if (ReleaseBuffers(normalizer) >= CollectBytes)
         {
             GC.Collect();
