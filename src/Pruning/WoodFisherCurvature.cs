@@ -10,6 +10,12 @@ namespace WoodFisher.Pruning;
 /// </summary>
 public sealed class WoodFisherCurvature : IInverseCurvature, IDisposable
 {
+    /// <summary>
+    /// Most float32 entries read from the source at once (16 MiB): with d = 266,200 a 256-row read would hold 272 MB of
+    /// rows next to the builder's own float64 panel, which already gathers rows into full rank-k / Gram panels.
+    /// </summary>
+    public const long MaxChunkElements = 1 << 22;
+
     private readonly bool _owns;
 
     /// <summary>Wraps an inverse; when <paramref name="ownsInverse"/> is true, disposing this disposes it.</summary>
@@ -39,8 +45,10 @@ public sealed class WoodFisherCurvature : IInverseCurvature, IDisposable
     public long Bytes => Inverse.Bytes;
 
     /// <summary>
-    /// Streams every row of <paramref name="source"/> (from its start, in chunks of <paramref name="chunkRows"/>) into a
-    /// <see cref="WoodFisherBuilder"/>. When <paramref name="options"/> has no segments, the source's segments are used.
+    /// Streams every row of <paramref name="source"/> (from its start, in chunks of at most <paramref name="chunkRows"/>
+    /// rows and <see cref="MaxChunkElements"/> entries, at least one row) into a <see cref="WoodFisherBuilder"/> that is told
+    /// the source's row count when known, so no strategy buffers the whole gradient matrix G. When
+    /// <paramref name="options"/> has no segments, the source's segments are used.
     /// A float32 build that loses positive definiteness (at small λ the Woodbury system S = N·I + G F⁻¹ Gᵀ has entries
     /// of order ‖g‖²/λ, beyond float32's reach) is rebuilt once in float64 from the same rows
     /// (<see cref="PrecisionFallback"/>); a float64 failure propagates.
@@ -67,10 +75,11 @@ public sealed class WoodFisherCurvature : IInverseCurvature, IDisposable
         var d = source.Dimension;
         // Knowing the row count lets rank-1/rank-k stream with N fixed up front instead of buffering every row.
         using var builder = new WoodFisherBuilder(d, opts, source.Count >= 0 ? source.Count : null);
-        var buffer = new float[(long)chunkRows * d];
+        var rows = (int)Math.Clamp(MaxChunkElements / d, 1, chunkRows);
+        var buffer = new float[(long)rows * d];
         source.Reset();
         int got;
-        while ((got = source.Read(buffer, chunkRows)) > 0)
+        while ((got = source.Read(buffer, rows)) > 0)
         {
             builder.Add(buffer.AsSpan(0, got * d), got);
         }

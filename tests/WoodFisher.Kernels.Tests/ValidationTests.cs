@@ -95,6 +95,23 @@ public class ValidationTests
     }
 
     [Test]
+    public void MemoryEstimate_OfStreamedBuild_DoesNotGrowWithRowCount()
+    {
+        // Model-mode pruning of mlp:784-300-100-10: d = 266,200, c = 400. With m known the builder streams every strategy,
+        // so its estimate is the blocks, the Dense Gram and a bounded panel whatever m is, never m × d.
+        const int d = 266_200;
+        foreach (var strategy in new[] { WoodburyStrategy.Dense, WoodburyStrategy.RankK, WoodburyStrategy.Rank1 })
+        {
+            var options = Options with { BlockSize = 400, Strategy = strategy, Precision = Precision.Float32 };
+            var small = WoodFisherBuilder.EstimateBytes(d, options, expectedRows: 1_000);
+            var large = WoodFisherBuilder.EstimateBytes(d, options, expectedRows: 1_000_000);
+            var blocks = (long)d * 400 * (strategy == WoodburyStrategy.Dense ? 4 + 8 : 4);
+            Assert.That(large, Is.EqualTo(small), strategy.ToString());
+            Assert.That(small - blocks, Is.LessThan(1_000L * d * 4), $"{strategy}: working memory beyond the blocks stays below G itself");
+        }
+    }
+
+    [Test]
     public void Backends_CreateCpu()
     {
         using var b = Backends.Create(BackendKind.Cpu);

@@ -1,4 +1,5 @@
 using WoodFisher.Kernels;
+using WoodFisher.Models;
 
 namespace WoodFisher.Pruning.Tests;
 
@@ -64,6 +65,68 @@ public class WoodFisherCurvatureTests
         for (var i = 0; i < d; i++)
         {
             Assert.That(actual[i], Is.EqualTo(expected[i]).Within(1e-4 * Math.Abs(expected[i])));
+        }
+    }
+
+    [Test]
+    public void FromGradients_StreamsTheSourceInBoundedChunks_WithTheRowCountKnown()
+    {
+        // d = 50,000: a 256-row read would be 12.8M floats; reads are capped at MaxChunkElements (83 rows) and the builder
+        // is told m = 120 up front, so Auto resolves to RankK (m < 2c = 128), which streams, instead of buffering all rows.
+        const int d = 50_000;
+        const int m = 120;
+        var source = new RecordingGradientSource(d, m);
+        var options = new WoodFisherOptions { BlockSize = 64, Damping = 1e-2, Precision = Precision.Float64, Backend = BackendKind.Cpu };
+        using var wf = WoodFisherCurvature.FromGradients(source, options);
+        Assert.Multiple(() =>
+        {
+            Assert.That(source.Requests, Has.All.Matches<int>(rows => (long)rows * d <= WoodFisherCurvature.MaxChunkElements));
+            Assert.That(source.Requests.Max(), Is.LessThan(m), "never asked for all rows at once");
+            Assert.That(source.RowsRead, Is.EqualTo(m), "one pass over the source");
+            Assert.That(source.Resets, Is.EqualTo(1));
+            Assert.That(wf.Inverse.Strategy, Is.EqualTo(WoodburyStrategy.RankK));
+            Assert.That(wf.Inverse.SampleCount, Is.EqualTo(m));
+        });
+    }
+
+    /// <summary>Generates row r on demand (entries sin(r + 0.37 i) / 8, no G in memory) and records every read.</summary>
+    private sealed class RecordingGradientSource(int dimension, int count) : IGradientSource
+    {
+        private int _next;
+
+        public List<int> Requests { get; } = [];
+
+        public long RowsRead { get; private set; }
+
+        public int Resets { get; private set; }
+
+        public int Dimension => dimension;
+
+        public long Count => count;
+
+        public IReadOnlyList<int> Segments => [dimension];
+
+        public int Read(Span<float> buffer, int maxRows)
+        {
+            Requests.Add(maxRows);
+            var n = Math.Min(maxRows, count - _next);
+            for (var r = 0; r < n; r++)
+            {
+                for (var i = 0; i < dimension; i++)
+                {
+                    buffer[(r * dimension) + i] = (float)(Math.Sin(_next + r + (0.37 * i)) / 8);
+                }
+            }
+
+            _next += n;
+            RowsRead += n;
+            return n;
+        }
+
+        public void Reset()
+        {
+            Resets++;
+            _next = 0;
         }
     }
 }

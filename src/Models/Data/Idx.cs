@@ -8,7 +8,8 @@ namespace WoodFisher.Models.Data;
 /// The IDX format of MNIST and Fashion-MNIST: magic <c>00 00 TT NN</c> (TT = element type, NN = number of
 /// dimensions), NN big-endian 32-bit dimensions, then the elements big-endian in C order. Images are
 /// <c>0x00000803</c> (ubyte, n × rows × cols), labels <c>0x00000801</c> (ubyte, n). Files may be gzip-compressed
-/// (detected by the bytes <c>1f 8b</c>, whatever the file name).
+/// (detected by the bytes <c>1f 8b</c>, whatever the file name), in one or several members; the file must end with the
+/// last member's 8-byte trailer (CRC-32 and size of its data), which is checked.
 /// </summary>
 public static class Idx
 {
@@ -25,7 +26,10 @@ public static class Idx
         return Read(stream, path);
     }
 
-    /// <summary>Reads an IDX array from <paramref name="stream"/>, decompressing gzip when the stream starts with 1f 8b.</summary>
+    /// <summary>
+    /// Reads an IDX array from <paramref name="stream"/>, decompressing gzip when the stream starts with 1f 8b (then the
+    /// whole stream is read, and a missing, cut or mismatched gzip trailer is an <see cref="InvalidDataException"/>).
+    /// </summary>
     public static NdArray Read(Stream stream, string? source = null)
     {
         ArgumentNullException.ThrowIfNull(stream);
@@ -35,18 +39,56 @@ public static class Idx
         int got = peek.ReadAtLeast(first, 2, throwOnEndOfStream: false);
         if (got == 2 && first[0] == 0x1f && first[1] == 0x8b)
         {
-            var rest = new PrefixStream(first.ToArray(), peek);
-            using var gz = new GZipStream(rest, CompressionMode.Decompress);
+            var (data, length) = Decompress(new TailStream(new PrefixStream(first.ToArray(), peek)), source);
+            return ReadRaw(new MemoryStream(data, 0, length, writable: false, publiclyVisible: true), source);
+        }
+        return ReadRaw(new PrefixStream(first[..got].ToArray(), peek), source);
+    }
+
+    /// <summary>
+    /// Decompresses every gzip member, then checks the file's last 8 bytes against the last member's data (RFC 1952 §2.3:
+    /// CRC-32, then ISIZE = length mod 2³², little-endian). GZipStream verifies a trailer that is there but returns
+    /// end-of-data without complaint when the file ends inside it. The data are kept whole because the last member's
+    /// data, the suffix of ISIZE bytes, are known only at the end.
+    /// </summary>
+    private static (byte[] Data, int Length) Decompress(TailStream compressed, string source)
+    {
+        var data = new byte[1 << 16];
+        int length = 0;
+        using (var gz = new GZipStream(compressed, CompressionMode.Decompress, leaveOpen: true))
+        {
             try
             {
-                return ReadRaw(gz, source);
+                int n;
+                while ((n = gz.Read(data, length, data.Length - length)) > 0)
+                {
+                    length += n;
+                    if (length == data.Length)
+                    {
+                        if (length == Array.MaxLength)
+                            throw new InvalidDataException($"{source}: gzip data decompress to more than {Array.MaxLength} bytes");
+                        Array.Resize(ref data, (int)Math.Min(Array.MaxLength, 2L * length));
+                    }
+                }
             }
             catch (InvalidDataException ex) when (!ex.Message.StartsWith(source, StringComparison.Ordinal))
             {
                 throw new InvalidDataException($"{source}: corrupt gzip stream: {ex.Message}", ex);
             }
         }
-        return ReadRaw(new PrefixStream(first[..got].ToArray(), peek), source);
+        compressed.Drain();
+        long end = compressed.BytesRead;
+        var trailer = compressed.Tail;
+        if (trailer.Length < 8)
+            throw new InvalidDataException($"{source}: truncated gzip file: {end} bytes cannot hold the 8-byte trailer");
+        uint crc = BinaryPrimitives.ReadUInt32LittleEndian(trailer);
+        uint size = BinaryPrimitives.ReadUInt32LittleEndian(trailer[4..]);
+        if (size > length)
+            throw new InvalidDataException($"{source}: gzip trailer at byte {end - 8} records {size} bytes of data, but only {length} decompressed: the file is truncated or corrupt");
+        uint actual = Crc32.Compute(data.AsSpan(length - (int)size, (int)size));
+        if (actual != crc)
+            throw new InvalidDataException($"{source}: gzip trailer at byte {end - 8} records CRC-32 {crc:x8}, but the last member's {size} bytes have {actual:x8}: the file is truncated or corrupt");
+        return (data, length);
     }
 
     private static NdArray ReadRaw(Stream s, string source)
@@ -82,9 +124,21 @@ public static class Idx
         if (bytes > int.MaxValue)
             throw new InvalidDataException($"{source}: IDX array of {bytes} bytes is too large");
 
-        // Grow the buffer as bytes arrive so a lying header cannot force a huge allocation.
-        var data = new byte[(int)Math.Min(bytes, 16 << 20)];
+        // Decompressed gzip is already in memory: read the elements in place rather than copy them.
+        byte[] data;
+        int at = 0;
         long have = 0;
+        if (s is MemoryStream ms && ms.TryGetBuffer(out var whole) && ms.Length - ms.Position >= bytes)
+        {
+            data = whole.Array!;
+            at = whole.Offset + (int)ms.Position;
+            have = bytes;
+        }
+        else
+        {
+            // Grow the buffer as bytes arrive so a lying header cannot force a huge allocation.
+            data = new byte[(int)Math.Min(bytes, 16 << 20)];
+        }
         while (have < bytes)
         {
             if (have == data.Length)
@@ -99,24 +153,24 @@ public static class Idx
         switch (dtype)
         {
             case DType.UInt8:
-                data.AsSpan(0, (int)bytes).CopyTo(array.AsSpan<byte>());
+                data.AsSpan(at, (int)bytes).CopyTo(array.AsSpan<byte>());
                 break;
             case DType.Int32:
                 {
                     var d = array.AsSpan<int>();
-                    for (int i = 0; i < d.Length; i++) d[i] = BinaryPrimitives.ReadInt32BigEndian(data.AsSpan(4 * i));
+                    for (int i = 0; i < d.Length; i++) d[i] = BinaryPrimitives.ReadInt32BigEndian(data.AsSpan(at + 4 * i));
                     break;
                 }
             case DType.Float32:
                 {
                     var d = array.AsSpan<float>();
-                    for (int i = 0; i < d.Length; i++) d[i] = BinaryPrimitives.ReadSingleBigEndian(data.AsSpan(4 * i));
+                    for (int i = 0; i < d.Length; i++) d[i] = BinaryPrimitives.ReadSingleBigEndian(data.AsSpan(at + 4 * i));
                     break;
                 }
             case DType.Float64:
                 {
                     var d = array.AsSpan<double>();
-                    for (int i = 0; i < d.Length; i++) d[i] = BinaryPrimitives.ReadDoubleBigEndian(data.AsSpan(8 * i));
+                    for (int i = 0; i < d.Length; i++) d[i] = BinaryPrimitives.ReadDoubleBigEndian(data.AsSpan(at + 8 * i));
                     break;
                 }
         }
@@ -213,11 +267,9 @@ public static class Idx
         }
     }
 
-    /// <summary>Replays bytes already peeked before continuing with the underlying stream.</summary>
-    private sealed class PrefixStream(byte[] prefix, Stream inner) : Stream
+    /// <summary>A forward-only read stream: subclasses supply <see cref="Stream.Read(Span{byte})"/>.</summary>
+    private abstract class ForwardReadStream : Stream
     {
-        private int _at;
-
         public override bool CanRead => true;
         public override bool CanSeek => false;
         public override bool CanWrite => false;
@@ -225,6 +277,51 @@ public static class Idx
         public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
         public override void Flush() { }
         public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+        public abstract override int Read(Span<byte> buffer);
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
+    /// <summary>Passes reads through and remembers the last 8 bytes read and how many were read in all.</summary>
+    private sealed class TailStream(Stream inner) : ForwardReadStream
+    {
+        private readonly byte[] _tail = new byte[8];
+
+        public long BytesRead { get; private set; }
+        public ReadOnlySpan<byte> Tail => _tail.AsSpan(8 - (int)Math.Min(8, BytesRead));
+
+        public override int Read(Span<byte> buffer)
+        {
+            int n = inner.Read(buffer);
+            var got = buffer[..n];
+            if (n >= 8)
+            {
+                got[^8..].CopyTo(_tail);
+            }
+            else
+            {
+                _tail.AsSpan(n).CopyTo(_tail);
+                got.CopyTo(_tail.AsSpan(8 - n));
+            }
+            BytesRead += n;
+            return n;
+        }
+
+        /// <summary>Reads to the end (bytes the decompressor left unread: trailing data after the last member).</summary>
+        public void Drain()
+        {
+            var buffer = new byte[1 << 16];
+            while (Read(buffer) > 0)
+            {
+            }
+        }
+    }
+
+    /// <summary>Replays bytes already peeked before continuing with the underlying stream.</summary>
+    private sealed class PrefixStream(byte[] prefix, Stream inner) : ForwardReadStream
+    {
+        private int _at;
 
         public override int Read(Span<byte> buffer)
         {
@@ -237,9 +334,5 @@ public static class Idx
             }
             return inner.Read(buffer);
         }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }

@@ -92,10 +92,95 @@ public class IdxTests
             Assert.Throws<InvalidDataException>(() => Idx.Read(new MemoryStream(cut), "t"), $"raw cut at {n}");
             Assert.Throws<InvalidDataException>(() => Idx.Read(new MemoryStream(Gzip(cut)), "t"), $"gzip of cut at {n}");
         }
-        // Cuts inside the deflate data. (A cut in the 8-byte CRC/size trailer after complete data is not detected by .NET's GZipStream.)
+        // Cuts inside the deflate data and inside the 8-byte CRC/size trailer (which .NET's GZipStream lets through; Idx checks it).
         var gz = Gzip(TinyImages);
-        for (int n = 2; n < gz.Length - 12; n++)
+        for (int n = 2; n < gz.Length; n++)
             Assert.Throws<InvalidDataException>(() => Idx.Read(new MemoryStream(gz[..n]), "t"), $"cut gzip at {n}");
+    }
+
+    /// <summary>The embedded slice's label file, gzip as published (10 + deflate + 8-byte CRC32/ISIZE trailer).</summary>
+    private static byte[] SliceLabelsGz()
+    {
+        using var s = typeof(Idx).Assembly.GetManifestResourceStream("WoodFisher.Models.Data.t10k-labels-idx1-ubyte.gz")!;
+        var ms = new MemoryStream();
+        s.CopyTo(ms);
+        return ms.ToArray();
+    }
+
+    [Test]
+    public void Idx_GzipSliceFile_IsRead()
+    {
+        var labels = Idx.ReadLabels(new MemoryStream(SliceLabelsGz()), "t10k-labels.gz");
+        Assert.That(labels, Has.Length.EqualTo(1000));
+        Assert.That(labels.Max(), Is.EqualTo(9));
+    }
+
+    [Test]
+    public void Idx_GzipCutInsideTrailer_IsInvalidData_NamingTheFile()
+    {
+        foreach (var gz in new[] { SliceLabelsGz(), Gzip(TinyImages) })
+        {
+            for (int cut = 1; cut <= 8; cut++)
+            {
+                var ex = Assert.Throws<InvalidDataException>(() => Idx.Read(new MemoryStream(gz[..^cut]), "cut.gz"), $"{cut} bytes cut");
+                Assert.That(ex!.Message, Does.Contain("cut.gz"));
+            }
+        }
+    }
+
+    [TestCase(8, TestName = "Idx_GzipTrailerMismatch_IsInvalidData_Crc")]
+    [TestCase(5, TestName = "Idx_GzipTrailerMismatch_IsInvalidData_CrcHighByte")]
+    [TestCase(4, TestName = "Idx_GzipTrailerMismatch_IsInvalidData_Size")]
+    public void Idx_GzipTrailerMismatch_IsInvalidData(int fromEnd)
+    {
+        foreach (var gz in new[] { SliceLabelsGz(), Gzip(TinyImages) })
+        {
+            gz[^fromEnd] ^= 0x01;
+            var ex = Assert.Throws<InvalidDataException>(() => Idx.Read(new MemoryStream(gz), "flip.gz"));
+            Assert.That(ex!.Message, Does.Contain("flip.gz"));
+        }
+    }
+
+    [Test]
+    public void Idx_GzipOfTwoMembers_IsReadAsTheirConcatenation()
+    {
+        // RFC 1952 §2.2: a gzip file is a series of members; each trailer covers its own member's data.
+        var two = Gzip(TinyImages[..10]).Concat(Gzip(TinyImages[10..])).ToArray();
+        var a = Idx.Read(new MemoryStream(two), "two.gz");
+        Assert.That(a.AsBytes().ToArray(), Is.EqualTo(TinyImages[16..]));
+        two[^8] ^= 0x01;
+        Assert.Throws<InvalidDataException>(() => Idx.Read(new MemoryStream(two), "two.gz"));
+        Assert.Throws<InvalidDataException>(() => Idx.Read(new MemoryStream(two[..^3]), "two.gz"));
+    }
+
+    [Test]
+    public void Crc32_MatchesTheCheckValueOfTheStandard()
+        => Assert.That(Crc32.Compute("123456789"u8), Is.EqualTo(0xCBF43926u));
+
+    [Test]
+    public void Crc32_SlicedByEight_EqualsBitwiseDefinition_AtEveryLengthAndSplit()
+    {
+        // Reference: one bit at a time, straight from the reflected polynomial 0xEDB88320.
+        static uint Bitwise(ReadOnlySpan<byte> data)
+        {
+            uint c = 0xFFFFFFFF;
+            foreach (var b in data)
+            {
+                c ^= b;
+                for (int k = 0; k < 8; k++)
+                    c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1)));
+            }
+            return ~c;
+        }
+
+        var bytes = new byte[70];
+        new Random(3).NextBytes(bytes);
+        for (int n = 0; n <= bytes.Length; n++)
+        {
+            var expected = Bitwise(bytes.AsSpan(0, n));
+            Assert.That(Crc32.Compute(bytes.AsSpan(0, n)), Is.EqualTo(expected), $"length {n}");
+            Assert.That(Crc32.Append(Crc32.Compute(bytes.AsSpan(0, n / 3)), bytes.AsSpan(n / 3, n - (n / 3))), Is.EqualTo(expected), $"split {n / 3} + {n - (n / 3)}");
+        }
     }
 
     [Test]
