@@ -118,15 +118,17 @@ public sealed class WoodFisherBuilder : IDisposable
     public long RowsAdded => _rawRows;
 
     /// <summary>
-    /// The gradient count m* = 2c from which <see cref="WoodburyStrategy.Auto"/> picks Dense over RankK for block size c.
-    /// Rank-k costs ≈ 4c²m + 4ckm flops per block at GEMM speed; dense costs ≈ c²m (Gram, lower half, float64) plus
-    /// ≈ 1.7c³ for the blocked Cholesky factor, triangular inverse and L⁻ᵀL⁻¹, so the crossover is linear in c.
-    /// Measured with <c>dotnet run -c Release --project bench/WoodFisher.Bench -- kernels --crossover --repeats 5
-    /// 128,128,256 128,256,256 128,512,256 512,512,1024 512,1024,1024 512,2048,1024</c> (2 shared cores of an AMD EPYC
-    /// with AVX-512, float32, d = 2c; two runs): Dense/RankK time 1.5 at m = c, 1.0–1.1 at m = 2c, 0.7 at m = 4c for both
-    /// c = 128 and c = 512.
+    /// The gradient count m* = 3c from which <see cref="WoodburyStrategy.Auto"/> picks Dense over RankK for block size c.
+    /// Rank-k costs ≈ 3c²m + 2ckm flops per block at GEMM speed (less on a fresh block, whose first panel needs no
+    /// U = GₖF⁻¹); dense costs ≈ c²m (Gram, lower half, float64) plus ≈ 1.7c³ for the Cholesky inverse, so the crossover
+    /// is linear in c. Measured with <c>woodfisher bench --grid c:m:d,… --repeats 5</c> (best of three runs, 2 shared
+    /// cores of an AMD EPYC with AVX-512, float32): with every block in cache (d = 4c) Dense/RankK time is 1.1–1.8 at
+    /// m = 2c, 0.86–0.99 at 2.5c–2.75c, 0.72–0.92 at 3c and 0.67–0.85 at 4c for c = 128…1024; at d = 65,536 (c = 256, 512)
+    /// 1.07 at 2c, 0.97–0.98 at 2.5c, 0.89–0.92 at 3c; at d = 266,200, c = 400, m = 2.5c (model-mode pruning of an MLP) RankK
+    /// builds 1.65× faster. Between 2c and 3c the two are within about 10%, and RankK needs no float64 Gram (c·8 bytes per
+    /// parameter), so it keeps the range.
     /// </summary>
-    public static long DenseCrossoverRows(int blockSize) => 2L * blockSize;
+    public static long DenseCrossoverRows(int blockSize) => 3L * blockSize;
 
     /// <summary>The strategy <see cref="WoodburyStrategy.Auto"/> picks for block size c and m gradients: RankK or Dense.</summary>
     public static WoodburyStrategy ChooseStrategy(int blockSize, long rows)

@@ -111,6 +111,8 @@ public class PruneCommandTests : CliFixture
         yield return new TestCaseData(new[] { "--update", "sideways" }, "unknown update").SetName("TensorMode_UnknownUpdate_FailsWithoutOutputs");
         yield return new TestCaseData(new[] { "--taylor-step", "-0.5" }, "taylor-step").SetName("TensorMode_NegativeTaylorStep_FailsWithoutOutputs");
         yield return new TestCaseData(new[] { "--grads", "MISMATCH" }, "columns").SetName("TensorMode_GradientsOfOtherD_FailWithoutOutputs");
+        yield return new TestCaseData(new[] { "--strategy", "qr" }, "strategy").SetName("TensorMode_UnknownStrategy_FailsWithoutOutputs");
+        yield return new TestCaseData(new[] { "--dampng", "1e-5" }, "Unknown option 'dampng'").SetName("TensorMode_MisspelledOption_FailsWithoutOutputs");
     }
 
     [TestCaseSource(nameof(BadTensorInputs))]
@@ -216,10 +218,37 @@ public class PruneCommandTests : CliFixture
         Assert.That(stdout, Does.Contain("method\texact").Or.Contain("method\thessian"));
     }
 
+    // The Woodbury strategies are the same inverse up to rounding, so --strategy must not change which weights go, and
+    // the OBS-updated survivors agree to float32 rounding of the inverse (relative 1e-3 of the largest weight).
+    [Test]
+    public void ModelMode_StrategyOption_RankKAndDenseGiveTheSamePrunedModel()
+    {
+        var model = TrainedMlp(Dir);
+        float[][] Prune(string strategy)
+        {
+            var output = P($"pruned-{strategy}.safetensors");
+            var (code, _, stderr) = CliFixture.Run("prune", "--model", model, "--data", SliceDir, "--sparsity", "0.6",
+                "--block", "32", "--fisher-samples", "48", "--strategy", strategy, "--out", output);
+            Assert.That(code, Is.Zero, stderr);
+            return [.. SafeTensors.Read(output).Tensors.Where(t => t.Name.EndsWith(".weight", StringComparison.Ordinal)).Select(t => t.Array.ToFloat32())];
+        }
+
+        var rankk = Prune("rankk");
+        var dense = Prune("dense");
+        var scale = dense.SelectMany(w => w).Max(MathF.Abs);
+        for (var t = 0; t < dense.Length; t++)
+        {
+            Assert.That(rankk[t].Select(v => v == 0), Is.EqualTo(dense[t].Select(v => v == 0)), $"mask of tensor {t}");
+            Assert.That(rankk[t], Is.EqualTo(dense[t]).Within(1e-3 * scale), $"weights of tensor {t}");
+        }
+    }
+
     [TestCase("--layers", "fc9", "unknown layer", TestName = "ModelMode_UnknownLayer_FailsWithoutOutputs")]
     [TestCase("--sparsity", "1.5", "sparsity", TestName = "ModelMode_BadSparsity_FailsWithoutOutputs")]
     [TestCase("--damping", "0", "damping", TestName = "ModelMode_ZeroDamping_FailsWithoutOutputs")]
     [TestCase("--method", "random", "unknown method", TestName = "ModelMode_UnknownMethod_FailsWithoutOutputs")]
+    [TestCase("--strategy", "qr", "strategy", TestName = "ModelMode_UnknownStrategy_FailsWithoutOutputs")]
+    [TestCase("--sparsty", "0.5", "Unknown option 'sparsty'", TestName = "ModelMode_MisspelledOption_FailsWithoutOutputs")]
     public void ModelMode_BadInput_FailsWithOneLineAndWritesNothing(string option, string value, string mention)
     {
         var model = TrainedMlp(Dir);

@@ -341,8 +341,8 @@ public class StrategyTests
             Assert.That(few.Strategy, Is.EqualTo(WoodburyStrategy.RankK));
             Assert.That(many.Strategy, Is.EqualTo(WoodburyStrategy.Dense));
             Assert.That(unknown.Strategy, Is.EqualTo(WoodburyStrategy.Dense), "m unknown: Dense streams without N");
-            Assert.That(WoodFisherBuilder.DenseCrossoverRows(128), Is.EqualTo(256));
-            Assert.That(WoodFisherBuilder.DenseCrossoverRows(512), Is.EqualTo(1024));
+            Assert.That(WoodFisherBuilder.DenseCrossoverRows(128), Is.EqualTo(384));
+            Assert.That(WoodFisherBuilder.DenseCrossoverRows(512), Is.EqualTo(1536));
         });
     }
 }

@@ -72,7 +72,7 @@ public class WoodFisherCurvatureTests
     public void FromGradients_StreamsTheSourceInBoundedChunks_WithTheRowCountKnown()
     {
         // d = 50,000: a 256-row read would be 12.8M floats; reads are capped at MaxChunkElements (83 rows) and the builder
-        // is told m = 120 up front, so Auto resolves to RankK (m < 2c = 128), which streams, instead of buffering all rows.
+        // is told m = 120 up front, so Auto resolves to RankK (m < 3c = 192), which streams, instead of buffering all rows.
         const int d = 50_000;
         const int m = 120;
         var source = new RecordingGradientSource(d, m);

@@ -15,6 +15,7 @@ public static class Program
             config.SetApplicationName("woodfisher");
             config.SetApplicationVersion(typeof(Program).Assembly.GetName().Version?.ToString(3) ?? "0.0.0");
             config.PropagateExceptions();
+            config.UseStrictParsing();
             config.AddCommand<InspectCommand>("inspect").WithDescription("Print the arrays in a .npy, .npz, .safetensors or IDX file.");
             config.AddCommand<TrainCommand>("train").WithDescription("Train a model with SGD on Fashion-MNIST (IDX) and save it as safetensors.");
             config.AddCommand<EvalCommand>("eval").WithDescription("Print a model's loss and accuracy on a data split.");

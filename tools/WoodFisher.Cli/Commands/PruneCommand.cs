@@ -109,6 +109,10 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
         [CommandOption("--backend <B>")]
         public string Backend { get; init; } = "auto";
 
+        [CommandOption("--strategy <S>")]
+        [Description("WoodFisher inverse: auto (default), rank1, rankk or dense.")]
+        public string Strategy { get; init; } = "auto";
+
         [CommandOption("--precision <P>")]
         [Description("f32 (default) or f64 storage of the WoodFisher inverse.")]
         public string Precision { get; init; } = "f32";
@@ -148,6 +152,7 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
         var selection = CliParse.Selection(s.Selection);
         var precision = CliParse.Precision(s.Precision);
         var backend = CliParse.Backend(s.Backend);
+        var strategy = CurvatureSettings.ParseStrategy(s.Strategy);
         var sparsity = s.Sparsity ?? throw new ArgumentException("--sparsity is required");
         CliParse.Sparsity(sparsity);
         CliParse.Damping(s.Damping);
@@ -221,6 +226,7 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
                         Segments = segments,
                         Precision = precision,
                         Backend = backend,
+                        Strategy = strategy,
                     }),
                 };
             }
@@ -279,6 +285,7 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
             Recompute = s.Recompute,
             Stepping = CliParse.Stepping(s.Stepping),
             Backend = CliParse.Backend(s.Backend),
+            Strategy = CurvatureSettings.ParseStrategy(s.Strategy),
             Precision = CliParse.Precision(s.Precision),
             Seed = s.Seed,
             GradientStep = s.TaylorStep,

@@ -17,6 +17,7 @@ internal sealed record ModelPruneSettings
     public int Recompute { get; init; } = 1;
     public SparsityStepping Stepping { get; init; } = SparsityStepping.Cubic;
     public BackendKind Backend { get; init; } = BackendKind.Auto;
+    public WoodburyStrategy Strategy { get; init; } = WoodburyStrategy.Auto;
     public Precision Precision { get; init; } = Precision.Float32;
     public int? Seed { get; init; }
     public double GradientStep { get; init; } = 1;
@@ -54,6 +55,7 @@ internal sealed record ModelPruneSettings
             Samples = Math.Min(FisherSamples, available),
             MiniBatch = FisherMiniBatch,
             Backend = Backend,
+            Strategy = Strategy,
             Precision = Precision,
             Seed = Seed,
         };
