@@ -193,11 +193,17 @@ public class StrategyTests
         const int d = 520;
         const int m = 150;
         var g = Oracle.RandomGradients(16, m, d);
-        foreach (var s in new[] { WoodburyStrategy.Rank1, WoodburyStrategy.RankK, WoodburyStrategy.Dense })
+        // With one block and several cores the block itself is split: GEMMs by rows or columns, and the rank-k forward
+        // substitution by column slabs (two slabs of c = 520 in float32 and float64). Tolerances as in the oracle test.
+        foreach (var p in new[] { Precision.Float64, Precision.Float32 })
         {
-            var options = new WoodFisherOptions { BlockSize = d, Damping = 1e-2, Strategy = s, Precision = Precision.Float64, Backend = BackendKind.Cpu };
-            using var inv = WoodFisherBuilder.Compute(g, m, d, options);
-            Assert.That(Oracle.MaxBlockError(inv, Oracle.BlockInverses(g, m, d, inv.Layout, 1e-2, m)), Is.LessThan(1e-9), s.ToString());
+            foreach (var s in new[] { WoodburyStrategy.Rank1, WoodburyStrategy.RankK, WoodburyStrategy.Dense })
+            {
+                var options = new WoodFisherOptions { BlockSize = d, Damping = 1e-2, Strategy = s, Precision = p, Backend = BackendKind.Cpu };
+                using var inv = WoodFisherBuilder.Compute(g, m, d, options);
+                var tol = p == Precision.Float64 ? 1e-9 : s == WoodburyStrategy.Dense ? 1e-6 : 2e-4;
+                Assert.That(Oracle.MaxBlockError(inv, Oracle.BlockInverses(g, m, d, inv.Layout, 1e-2, m)), Is.LessThan(tol), $"{s} {p}");
+            }
         }
     }
 

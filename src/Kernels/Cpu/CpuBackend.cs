@@ -431,7 +431,7 @@ internal static class CpuKernels<T>
         var wt = pool.Rent(c * k);
         var sm = pool.Rent(k * k);
         var lf = pool.Rent(k * k);
-        var dinv = pool.Rent(TrianglePanel * TrianglePanel);
+        var dinv = pool.Rent(k * TrianglePanel);
         var dblock = ArrayPool<double>.Shared.Rent(TrianglePanel * TrianglePanel);
         var sd = ArrayPool<double>.Shared.Rent(k * k);
         try
@@ -461,7 +461,7 @@ internal static class CpuKernels<T>
 
                     // S = N·I + Gₖ U (kk × kk, lower triangle: all the Cholesky reads), factored in float64: S = LLᵀ
                     sm.AsSpan(0, kk * kk).Clear();
-                    Gemm.Multiply(kk, kk, c, T.One, StridedMatrix<T>.RowMajor(gk, 0, c), StridedMatrix<T>.Transposed(ut, 0, c), sm, 0, kk, lowerOnly: true);
+                    Gemm.Multiply(kk, kk, c, T.One, StridedMatrix<T>.RowMajor(gk, 0, c), StridedMatrix<T>.Transposed(ut, 0, c), sm, 0, kk, lowerOnly: true, parallel: parallel);
                     var sds = sd.AsSpan(0, kk * kk);
                     TensorPrimitives.ConvertTruncating<T, double>(sm.AsSpan(0, kk * kk), sds);
                     for (var i = 0; i < kk; i++)
@@ -477,7 +477,9 @@ internal static class CpuKernels<T>
                     TensorPrimitives.ConvertTruncating<double, T>(sds, lf.AsSpan(0, kk * kk));
 
                     // Wᵀ = L⁻¹Uᵀ by blocked forward substitution, Wᵀ_I = L_II⁻¹ (Uᵀ_I − L_I,:I Wᵀ_:I), in place of Uᵀ's rows
-                    // (no longer needed): only the small diagonal blocks are inverted, and no product touches L's zeros.
+                    // (no longer needed): only the small diagonal blocks are inverted (first, all of them), and no product
+                    // touches L's zeros. The columns of Uᵀ are independent, so with a block to itself on several cores each
+                    // core substitutes its own slab of columns.
                     for (var i0 = 0; i0 < kk; i0 += TrianglePanel)
                     {
                         var ib = Math.Min(TrianglePanel, kk - i0);
@@ -488,11 +490,12 @@ internal static class CpuKernels<T>
                         }
 
                         LinearAlgebra.LowerTriangularInvert<double>(dd, ib);
-                        TensorPrimitives.ConvertTruncating<double, T>(dd, dinv.AsSpan(0, ib * ib));
-                        Gemm.Multiply(ib, c, i0, -T.One, StridedMatrix<T>.RowMajor(lf, i0 * kk, kk), StridedMatrix<T>.RowMajor(wt, 0, c), ut, i0 * c, c, parallel: parallel);
-                        wt.AsSpan(i0 * c, ib * c).Clear();
-                        Gemm.Multiply(ib, c, ib, T.One, StridedMatrix<T>.RowMajor(dinv, 0, ib), StridedMatrix<T>.RowMajor(ut, i0 * c, c), wt, i0 * c, c, parallel: parallel);
+                        TensorPrimitives.ConvertTruncating<double, T>(dd, dinv.AsSpan(i0 * TrianglePanel, ib * ib));
                     }
+
+                    var slabs = parallel ? Math.Min(Environment.ProcessorCount, Math.Max(1, c / (4 * Gemm.NR<T>()))) : 1;
+                    var slab = (((c + slabs - 1) / slabs) + Gemm.NR<T>() - 1) / Gemm.NR<T>() * Gemm.NR<T>();
+                    BlockParallel.For((c + slab - 1) / slab, part => ForwardSubstitute(lf, kk, dinv, ut, wt, c, part * slab, Math.Min(slab, c - (part * slab))));
 
                     // F ← F − WWᵀ = F − U S⁻¹ Uᵀ, lower triangle only.
                     Gemm.Multiply(c, c, kk, -T.One, StridedMatrix<T>.Transposed(wt, 0, c), StridedMatrix<T>.RowMajor(wt, 0, c), f, 0, c, lowerOnly: half, parallel: parallel);
@@ -526,6 +529,26 @@ internal static class CpuKernels<T>
             pool.Return(dinv);
             ArrayPool<double>.Shared.Return(dblock);
             ArrayPool<double>.Shared.Return(sd);
+        }
+    }
+
+    /// <summary>
+    /// Columns j0 … j0+n−1 of Wᵀ = L⁻¹Uᵀ (kk × c, row-major) by blocked forward substitution: L (kk × kk, lower) in
+    /// <paramref name="l"/>, the inverted diagonal blocks of <see cref="TrianglePanel"/> rows in <paramref name="dinv"/>
+    /// (block i at i·TrianglePanel, ib × ib), Uᵀ in <paramref name="ut"/> (overwritten), Wᵀ into <paramref name="wt"/>.
+    /// </summary>
+    private static void ForwardSubstitute(T[] l, int kk, T[] dinv, T[] ut, T[] wt, int c, int j0, int n)
+    {
+        for (var i0 = 0; i0 < kk; i0 += TrianglePanel)
+        {
+            var ib = Math.Min(TrianglePanel, kk - i0);
+            Gemm.Multiply(ib, n, i0, -T.One, StridedMatrix<T>.RowMajor(l, i0 * kk, kk), StridedMatrix<T>.RowMajor(wt, j0, c), ut, (i0 * c) + j0, c);
+            for (var r = 0; r < ib; r++)
+            {
+                wt.AsSpan(((i0 + r) * c) + j0, n).Clear();
+            }
+
+            Gemm.Multiply(ib, n, ib, T.One, StridedMatrix<T>.RowMajor(dinv, i0 * TrianglePanel, ib), StridedMatrix<T>.RowMajor(ut, (i0 * c) + j0, c), wt, (i0 * c) + j0, c);
         }
     }
 
