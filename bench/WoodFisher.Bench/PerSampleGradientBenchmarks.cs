@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using BenchmarkDotNet.Attributes;
 using WoodFisher.Models;
 using WoodFisher.Models.Autograd;
@@ -67,6 +69,36 @@ public class PerSampleGradientBenchmarks
             tape.Backward(loss);
             foreach (var p in _selection.Parameters)
                 tape.Grad(p).CopyTo(_g.AsSpan(n * d + _selection.OffsetOf(p), p.Length));
+        }
+        return Samples;
+    }
+
+    /// <summary>
+    /// The floor both variants share: writing G once (1,000 rows of d floats, rows spread over the cores) with the same
+    /// streaming stores and one fence per row as the batched pass, and nothing else. Neither variant can beat it while G is
+    /// materialised.
+    /// </summary>
+    [Benchmark]
+    public unsafe int WriteGOnly()
+    {
+        var d = _selection.Dimension;
+        fixed (float* p0 = _g)
+        {
+            var ip = (nint)p0;
+            Parallel.For(0, Samples, r =>
+            {
+                var p = (float*)ip + ((long)r * d);
+                var w = Vector256<float>.Count;
+                var v = Vector256.Create(0.5f);
+                var i = 0;
+                while (i < d && ((nint)(p + i) & 31) != 0)
+                    p[i++] = 0.5f;
+                for (; i + w <= d; i += w)
+                    Vector256.StoreAlignedNonTemporal(v, p + i);
+                for (; i < d; i++)
+                    p[i] = 0.5f;
+                Sse.StoreFence();
+            });
         }
         return Samples;
     }

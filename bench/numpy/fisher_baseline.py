@@ -59,7 +59,13 @@ def main() -> None:
         from threadpoolctl import threadpool_info  # optional
         blas = [i.get("internal_api") + ":" + str(i.get("architecture")) for i in threadpool_info()]
     except Exception:  # noqa: BLE001
-        blas = ["unknown"]
+        # Without threadpoolctl: name the BLAS library actually mapped into this process.
+        try:
+            with open("/proc/self/maps", encoding="ascii", errors="replace") as maps:
+                libs = {line.split()[-1].rsplit("/", 1)[-1] for line in maps if "blas" in line.lower() and line.rstrip().endswith((".so", ".so.0", ".so.3"))}
+            blas = sorted(libs, key=lambda lib: ("libopenblas" not in lib, lib)) or ["unknown"]
+        except OSError:
+            blas = ["unknown"]
     print(json.dumps({"seconds": best, "cpu_seconds": best_cpu, "gflops": flops / best / 1e9, "m": m, "d": d, "c": c,
                       "dtype": a.dtype, "blas": blas}))
 
