@@ -45,10 +45,24 @@ public interface ICurvatureBackend : IDisposable
     void RankOneUpdates(IBlockStorage storage, ReadOnlySpan<double> gradients, int rows, double normalizer);
 
     /// <summary>
-    /// The same result as <see cref="RankOneUpdates"/> for all <paramref name="rows"/> gradients at once, per block:
+    /// The same result as <see cref="RankOneUpdates(IBlockStorage, ReadOnlySpan{double}, int, double)"/> for all <paramref name="rows"/> gradients at once, per block:
     /// U = F⁻¹Gᵀ, S = N·I + GU, F⁻¹ ← F⁻¹ − U S⁻¹ Uᵀ (G restricted to the block's columns).
     /// </summary>
     void RankKUpdate(IBlockStorage storage, ReadOnlySpan<double> gradients, int rows, double normalizer);
+
+    /// <summary>
+    /// <see cref="RankOneUpdates(IBlockStorage, ReadOnlySpan{double}, int, double)"/> with float32 rows. The default
+    /// widens them to float64 first; a backend that reads float32 directly overrides it.
+    /// </summary>
+    void RankOneUpdates(IBlockStorage storage, ReadOnlySpan<float> gradients, int rows, double normalizer)
+        => RankOneUpdates(storage, Widen(gradients), rows, normalizer);
+
+    /// <summary>
+    /// <see cref="RankKUpdate(IBlockStorage, ReadOnlySpan{double}, int, double)"/> with float32 rows. The default widens
+    /// them to float64 first; a backend that reads float32 directly overrides it.
+    /// </summary>
+    void RankKUpdate(IBlockStorage storage, ReadOnlySpan<float> gradients, int rows, double normalizer)
+        => RankKUpdate(storage, Widen(gradients), rows, normalizer);
 
     /// <summary>Writes the diagonal of every block, in coordinate order (length d).</summary>
     void Diagonal(IBlockStorage storage, Span<double> diagonal);
@@ -63,4 +77,11 @@ public interface ICurvatureBackend : IDisposable
     /// w ← w − F⁻¹E_Q([F⁻¹]_QQ)⁻¹w_Q, after which w_Q is set exactly to zero. Blocks with empty Q are untouched.
     /// </summary>
     void ObsUpdate(IBlockStorage storage, Span<double> weights, ReadOnlySpan<bool> remove);
+
+    private static double[] Widen(ReadOnlySpan<float> g)
+    {
+        var wide = new double[g.Length];
+        System.Numerics.Tensors.TensorPrimitives.ConvertTruncating<float, double>(g, wide);
+        return wide;
+    }
 }

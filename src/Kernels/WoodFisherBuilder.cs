@@ -273,9 +273,20 @@ public sealed class WoodFisherBuilder : IDisposable
         var b = _options.MiniBatch;
         if (b == 1)
         {
-            // Whole runs of rows go straight into the pending panel (converted to float64 in one vectorised pass).
+            // Whole runs of rows go straight into the pending panel (converted to float64 in one vectorised pass), or,
+            // for the Woodbury strategies with N known and whole panels on hand, straight to the backend without a copy.
             for (var r0 = 0; r0 < rows;)
             {
+                if (_pendingRows == 0 && !_buffering && (Strategy is WoodburyStrategy.Rank1 or WoodburyStrategy.RankK) && rows - r0 >= _pendingCapacity)
+                {
+                    var whole = (rows - r0) / _pendingCapacity * _pendingCapacity;
+                    ApplyDirect(g.Slice(r0 * d, whole * d), whole);
+                    _rawRows += whole;
+                    _entered += whole;
+                    r0 += whole;
+                    continue;
+                }
+
                 var n = Math.Min(_pendingCapacity - _pendingRows, rows - r0);
                 var src = g.Slice(r0 * d, n * d);
                 var dst = _pending.AsSpan(_pendingRows * d, n * d);
@@ -358,6 +369,38 @@ public sealed class WoodFisherBuilder : IDisposable
         }
 
         Apply(_pending, n, _normalizer ?? 1.0);
+    }
+
+    /// <summary>Applies <paramref name="n"/> caller rows (float32 or float64) by the Woodbury strategy, without copying them.</summary>
+    private void ApplyDirect<T>(ReadOnlySpan<T> x, int n)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var normalizer = _normalizer ?? 1.0;
+        var rankK = Strategy == WoodburyStrategy.RankK;
+        if (typeof(T) == typeof(float))
+        {
+            var rows = System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(x);
+            if (rankK)
+            {
+                _backend.RankKUpdate(_storage!, rows, n, normalizer);
+            }
+            else
+            {
+                _backend.RankOneUpdates(_storage!, rows, n, normalizer);
+            }
+        }
+        else
+        {
+            var rows = System.Runtime.InteropServices.MemoryMarshal.Cast<T, double>(x);
+            if (rankK)
+            {
+                _backend.RankKUpdate(_storage!, rows, n, normalizer);
+            }
+            else
+            {
+                _backend.RankOneUpdates(_storage!, rows, n, normalizer);
+            }
+        }
     }
 
     /// <summary>Applies the first <paramref name="n"/> rows of <paramref name="x"/> (row-major, n × d).</summary>

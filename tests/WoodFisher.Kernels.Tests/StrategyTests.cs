@@ -335,6 +335,45 @@ public class StrategyTests
         Assert.That(worst, Is.LessThan(tol));
     }
 
+    // With N known, whole pending panels (256 rows at this d) of the Woodbury strategies go to the backend straight from
+    // the caller's span, float32 rows unwidened; rows that do not fill a panel still collect in the pending buffer. The
+    // chunks below mix both: 520 rows (512 direct, 8 pending), 300 (248 fill the panel, 52 pending), 10 (pending). The
+    // oracle sees the values the builder saw (float32 inputs widened exactly). Tolerances as in the oracle test.
+    [TestCase(WoodburyStrategy.RankK, Precision.Float32, false, BackendKind.Cpu)]
+    [TestCase(WoodburyStrategy.Rank1, Precision.Float32, false, BackendKind.Cpu)]
+    [TestCase(WoodburyStrategy.RankK, Precision.Float64, true, BackendKind.Cpu)]
+    [TestCase(WoodburyStrategy.Rank1, Precision.Float64, false, BackendKind.Cpu)]
+    [TestCase(WoodburyStrategy.RankK, Precision.Float32, false, BackendKind.Ilgpu)]
+    [TestCase(WoodburyStrategy.RankK, Precision.Float64, true, BackendKind.Ilgpu)]
+    public void WholePanels_SkipThePendingCopy_MixedWithPendingRows_EqualOracle(WoodburyStrategy strategy, Precision precision, bool doubleInput, BackendKind backend)
+    {
+        const int m = 830;
+        var g = Oracle.RandomGradients(31, m, D);
+        var gf = Array.ConvertAll(g, v => (float)v);
+        var seen = doubleInput ? g : Array.ConvertAll(gf, v => (double)v);
+        var options = new WoodFisherOptions { BlockSize = C, Damping = 1e-2, Strategy = strategy, Precision = precision, Backend = backend };
+        using var builder = new WoodFisherBuilder(D, options, m);
+        var r0 = 0;
+        foreach (var n in new[] { 520, 300, 10 })
+        {
+            if (doubleInput)
+            {
+                builder.Add(g.AsSpan(r0 * D, n * D), n);
+            }
+            else
+            {
+                builder.Add(gf.AsSpan(r0 * D, n * D), n);
+            }
+
+            r0 += n;
+        }
+
+        using var inv = builder.Build();
+        Assert.That(inv.SampleCount, Is.EqualTo(m));
+        var tol = precision == Precision.Float64 ? 1e-9 : 2e-4;
+        Assert.That(Oracle.MaxBlockError(inv, Oracle.BlockInverses(seen, m, D, inv.Layout, 1e-2, m)), Is.LessThan(tol));
+    }
+
     [Test]
     public void Auto_ResolvesFromTheExpectedRowCount()
     {

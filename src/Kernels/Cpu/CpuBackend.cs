@@ -91,42 +91,20 @@ public sealed class CpuBackend : ICurvatureBackend
     }
 
     /// <inheritdoc />
-    public unsafe void RankOneUpdates(IBlockStorage storage, ReadOnlySpan<double> gradients, int rows, double normalizer)
-    {
-        CheckGradients(Check(storage).Layout, gradients.Length, rows, normalizer);
-
-        // Spans cannot enter the parallel block lambdas, so the rows stay pinned for the call and go in by address.
-        fixed (double* p = gradients)
-        {
-            var g = new PinnedRows(p, gradients.Length);
-            if (storage is CpuBlockStorage<float> f)
-            {
-                CpuKernels<float>.RankOneUpdates(f, g, rows, normalizer);
-            }
-            else
-            {
-                CpuKernels<double>.RankOneUpdates(Double(storage), g, rows, normalizer);
-            }
-        }
-    }
+    public void RankOneUpdates(IBlockStorage storage, ReadOnlySpan<double> gradients, int rows, double normalizer)
+        => Update(storage, gradients, rows, normalizer, rankK: false);
 
     /// <inheritdoc />
-    public unsafe void RankKUpdate(IBlockStorage storage, ReadOnlySpan<double> gradients, int rows, double normalizer)
-    {
-        CheckGradients(Check(storage).Layout, gradients.Length, rows, normalizer);
-        fixed (double* p = gradients)
-        {
-            var g = new PinnedRows(p, gradients.Length);
-            if (storage is CpuBlockStorage<float> f)
-            {
-                CpuKernels<float>.RankKUpdate(f, g, rows, normalizer);
-            }
-            else
-            {
-                CpuKernels<double>.RankKUpdate(Double(storage), g, rows, normalizer);
-            }
-        }
-    }
+    public void RankOneUpdates(IBlockStorage storage, ReadOnlySpan<float> gradients, int rows, double normalizer)
+        => Update(storage, gradients, rows, normalizer, rankK: false);
+
+    /// <inheritdoc />
+    public void RankKUpdate(IBlockStorage storage, ReadOnlySpan<double> gradients, int rows, double normalizer)
+        => Update(storage, gradients, rows, normalizer, rankK: true);
+
+    /// <inheritdoc />
+    public void RankKUpdate(IBlockStorage storage, ReadOnlySpan<float> gradients, int rows, double normalizer)
+        => Update(storage, gradients, rows, normalizer, rankK: true);
 
     /// <inheritdoc />
     public void Diagonal(IBlockStorage storage, Span<double> diagonal)
@@ -210,6 +188,38 @@ public sealed class CpuBackend : ICurvatureBackend
         }
     }
 
+    private static unsafe void Update<TSrc>(IBlockStorage storage, ReadOnlySpan<TSrc> gradients, int rows, double normalizer, bool rankK)
+        where TSrc : unmanaged, IFloatingPointIeee754<TSrc>
+    {
+        CheckGradients(Check(storage).Layout, gradients.Length, rows, normalizer);
+
+        // Spans cannot enter the parallel block lambdas, so the rows stay pinned for the call and go in by address
+        // (float32 rows are read as they are: no widened copy of G).
+        fixed (TSrc* p = gradients)
+        {
+            var g = new PinnedRows<TSrc>(p, gradients.Length);
+            if (storage is CpuBlockStorage<float> f)
+            {
+                if (rankK)
+                {
+                    CpuKernels<float>.RankKUpdate(f, g, rows, normalizer);
+                }
+                else
+                {
+                    CpuKernels<float>.RankOneUpdates(f, g, rows, normalizer);
+                }
+            }
+            else if (rankK)
+            {
+                CpuKernels<double>.RankKUpdate(Double(storage), g, rows, normalizer);
+            }
+            else
+            {
+                CpuKernels<double>.RankOneUpdates(Double(storage), g, rows, normalizer);
+            }
+        }
+    }
+
     private static void CheckGradients(BlockLayout layout, int length, int rows, double normalizer)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(rows);
@@ -222,16 +232,17 @@ public sealed class CpuBackend : ICurvatureBackend
 }
 
 /// <summary>
-/// Gradient rows (row-major float64) that the caller keeps pinned for the duration of one backend call, so the parallel
+/// Gradient rows (row-major float32 or float64) that the caller keeps pinned for the duration of one backend call, so the parallel
 /// block loops can read them without copying them into an array first.
 /// </summary>
-internal readonly unsafe struct PinnedRows(double* data, int length)
+internal readonly unsafe struct PinnedRows<TSrc>(TSrc* data, int length)
+    where TSrc : unmanaged
 {
-    private readonly double* _data = data;
+    private readonly TSrc* _data = data;
     private readonly int _length = length;
 
     /// <summary>The rows as a span (valid only while the caller's <c>fixed</c> statement is in scope).</summary>
-    public ReadOnlySpan<double> Span => new(_data, _length);
+    public ReadOnlySpan<TSrc> Span => new(_data, _length);
 }
 
 /// <summary>The CPU kernels, written once for float and double storage.</summary>
@@ -290,9 +301,12 @@ internal static class CpuKernels<T>
 
     private static void LoadRow(double[] g, long start, Span<T> dst) => TensorPrimitives.ConvertTruncating<double, T>(g.AsSpan((int)start, dst.Length), dst);
 
-    private static void LoadRow(PinnedRows g, long start, Span<T> dst) => TensorPrimitives.ConvertTruncating<double, T>(g.Span.Slice((int)start, dst.Length), dst);
+    private static void LoadRow<TSrc>(PinnedRows<TSrc> g, long start, Span<T> dst)
+        where TSrc : unmanaged, IFloatingPointIeee754<TSrc>
+        => TensorPrimitives.ConvertTruncating<TSrc, T>(g.Span.Slice((int)start, dst.Length), dst);
 
-    public static void RankOneUpdates(CpuBlockStorage<T> s, PinnedRows g, int rows, double normalizer)
+    public static void RankOneUpdates<TSrc>(CpuBlockStorage<T> s, PinnedRows<TSrc> g, int rows, double normalizer)
+        where TSrc : unmanaged, IFloatingPointIeee754<TSrc>
     {
         s.ForgetIdentity();
         if (rows == 0)
@@ -316,7 +330,8 @@ internal static class CpuKernels<T>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void RankOneBlock(CpuBlockStorage<T> s, int b, PinnedRows g, int rows, double normalizer, bool parallel)
+    private static void RankOneBlock<TSrc>(CpuBlockStorage<T> s, int b, PinnedRows<TSrc> g, int rows, double normalizer, bool parallel)
+        where TSrc : unmanaged, IFloatingPointIeee754<TSrc>
     {
         var layout = s.Layout;
         var d = layout.Dimension;
@@ -401,7 +416,8 @@ internal static class CpuKernels<T>
     /// <summary>Rows of W = L⁻¹Uᵀ per forward-substitution step: a multiple of the micro-kernel's 6 rows.</summary>
     private const int TrianglePanel = 6 * Gemm.MR;
 
-    public static void RankKUpdate(CpuBlockStorage<T> s, PinnedRows g, int rows, double normalizer)
+    public static void RankKUpdate<TSrc>(CpuBlockStorage<T> s, PinnedRows<TSrc> g, int rows, double normalizer)
+        where TSrc : unmanaged, IFloatingPointIeee754<TSrc>
     {
         if (rows == 0)
         {
@@ -414,7 +430,8 @@ internal static class CpuKernels<T>
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void RankKBlock(CpuBlockStorage<T> s, int b, PinnedRows g, int rows, double normalizer, bool parallel)
+    private static void RankKBlock<TSrc>(CpuBlockStorage<T> s, int b, PinnedRows<TSrc> g, int rows, double normalizer, bool parallel)
+        where TSrc : unmanaged, IFloatingPointIeee754<TSrc>
     {
         var layout = s.Layout;
         var d = layout.Dimension;
