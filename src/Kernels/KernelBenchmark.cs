@@ -111,6 +111,37 @@ public static class KernelBenchmark
     }
 
     /// <summary>
+    /// Runs every strategy on a small problem for about half a second, then waits for the runtime's background
+    /// recompilation: .NET promotes a method to optimised (tier-1, profile-guided) code only after 30 calls and a 100 ms
+    /// delay, so without this the first cells time partly unoptimised code (measured: the first dense cell of a grid 2.7×
+    /// slower than the same cell repeated).
+    /// </summary>
+    private static void WarmUp(ICurvatureBackend backend, IReadOnlyList<WoodburyStrategy> strategies, Precision precision)
+    {
+        const int c = 256, m = 320, d = 512;
+        var rng = new Random(2);
+        var g = new float[m * d];
+        for (var i = 0; i < g.Length; i++)
+        {
+            g[i] = (float)((rng.NextDouble() * 2) - 1);
+        }
+
+        var clock = Stopwatch.StartNew();
+        for (var round = 0; round < 40 && clock.ElapsedMilliseconds < 500; round++)
+        {
+            foreach (var s in strategies.Append(WoodburyStrategy.Dense))
+            {
+                var options = new WoodFisherOptions { BlockSize = c, Damping = 1e-3, Strategy = s, Precision = precision };
+                using var builder = new WoodFisherBuilder(d, options, m, backend);
+                builder.Add(g, m);
+                using var inv = builder.Build();
+            }
+        }
+
+        Thread.Sleep(150);
+    }
+
+    /// <summary>
     /// Times every strategy in <paramref name="strategies"/> (Dense is always timed too, as the ratio's reference) for each
     /// (c, m, d) of <paramref name="grid"/> on random float32 gradients (seed 1), best of <paramref name="repeats"/> runs after
     /// one warm-up.
@@ -127,6 +158,7 @@ public static class KernelBenchmark
         var list = strategies.Where(s => s != WoodburyStrategy.Dense).Distinct().ToList();
         var results = new List<KernelBenchmarkResult>();
         using var be = Backends.Create(backend);
+        WarmUp(be, list, precision);
         foreach (var (c, m, d) in grid)
         {
             var rng = new Random(1);
