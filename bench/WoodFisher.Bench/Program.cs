@@ -9,7 +9,7 @@ namespace WoodFisher.Bench;
 /// suites; <c>-- kernels [--repeats N] [--crossover] [c,m,d ...]</c> runs the quick <see cref="KernelBenchmark"/> grid (one
 /// table, ratios in one run; <c>--crossover</c> times RankK against Dense only, to re-measure Auto's crossover);
 /// <c>-- dense-profile</c> prints one-core Gram-panel and Cholesky timings of the Dense strategy;
-/// <c>-- rankk-block [reps]</c> times the backend's rank-k update of one block against the peak measured in the same run;
+/// <c>-- rankk-block [reps] [c:m …]</c> times the backend's rank-k update of one block against the peak measured in the same run;
 /// <c>-- rankk-profile</c> prints single-core phase timings of one rank-k panel, the builder's overhead and the dense path.
 /// </summary>
 public static class Program
@@ -32,7 +32,10 @@ public static class Program
         if (args.Length > 0 && args[0] == "rankk-block")
         {
             var reps = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 10;
-            foreach (var (c, m) in new[] { (512, 128), (512, 256), (512, 1024), (1024, 256), (1024, 1024) })
+            var cells = args.Length > 2
+                ? args[2..].Select(a => a.Split(':')).Select(p => (int.Parse(p[0], CultureInfo.InvariantCulture), int.Parse(p[1], CultureInfo.InvariantCulture))).ToArray()
+                : [(512, 128), (512, 256), (512, 1024), (1024, 256), (1024, 1024)];
+            foreach (var (c, m) in cells)
             {
                 RankKBlockProfile.Run(c, m, reps);
             }

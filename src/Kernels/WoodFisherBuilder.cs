@@ -152,7 +152,7 @@ public sealed class WoodFisherBuilder : IDisposable
     /// <summary>
     /// Rows gathered before they enter: the panel height k of the rank-k update and of the Gram GEMM. At least
     /// min(c/2, <see cref="CpuBackend.MaxPanel"/>) rows however large d is, so a wide gradient (d = 65,536 gives
-    /// 2²²/d = 64 rows) does not cut the rank-k panel the backend asks for (c/4 in [32, 128]) short, while the k × d
+    /// 2²²/d = 64 rows) does not cut the rank-k panel the backend asks for (c/4 in [32, 96]) short, while the k × d
     /// float64 buffer stays within the c × d float32 blocks themselves.
     /// </summary>
     private static int PendingRows(BlockLayout layout)

@@ -14,7 +14,7 @@ namespace WoodFisher.Kernels;
 public sealed class CpuBackend : ICurvatureBackend
 {
     /// <summary>Largest rank-k panel (gradients folded in per matrix–matrix step).</summary>
-    internal const int MaxPanel = 128;
+    internal const int MaxPanel = 96;
 
     /// <inheritdoc />
     public string Name => "cpu-" + Gemm.PathName;
@@ -401,17 +401,28 @@ internal static class CpuKernels<T>
     }
 
     /// <summary>
-    /// Rank-k panel size k ≈ c/4 in [32, 128]: U costs 2c²k and the lower half of WWᵀ about c²k (the nominal count is
+    /// Rank-k panel size k ≈ c/4 in [32, 96] (at most; the rows of one call are split evenly into panels): U costs 2c²k and the lower half of WWᵀ about c²k (the nominal count is
     /// 4c²k), while the half of S, the triangular W and the k × k Cholesky add about 2ck² + k³/3, so k/c is the overhead;
-    /// k below ~32 starves the FMA micro-kernel.
+    /// k below ~32 starves the FMA micro-kernel. The cap was measured (`rankk-block`, one core, m = 1024, continued
+    /// panels): k = 96 against 128 gave 62–63% against 58–59% of peak at c = 512, 72% against 70% at c = 768, 49% against
+    /// 46% at c = 400 and 73% against 72% at c = 1024; k = 48 or 64 lost 4–10 points from c = 400 on.
     /// </summary>
-    internal static int Panel(int c, int rows) => Math.Min(rows, Math.Clamp(c / 4, 32, CpuBackend.MaxPanel));
+    internal static int Panel(int c, int rows)
+    {
+        // Split the rows evenly rather than leave a short last panel (128 rows as 96 + 32 starved the last one).
+        var k = Math.Clamp(c / 4, 32, CpuBackend.MaxPanel);
+        var panels = (rows + k - 1) / k;
+        return Math.Max(1, (rows + panels - 1) / Math.Max(1, panels));
+    }
 
     /// <summary>
     /// Smallest block updated in its lower triangle only (then mirrored): below it the register tiles straddling the
     /// diagonal leave little to skip, and the full product (bitwise symmetric by itself) measured faster.
     /// </summary>
     private const int HalfUpdateMin = 256;
+
+    /// <summary>Largest first panel of a fresh block (see <see cref="RankKBlock"/>).</summary>
+    private const int FreshPanelMax = 256;
 
     /// <summary>Rows of W = L⁻¹Uᵀ per forward-substitution step: a multiple of the micro-kernel's 6 rows.</summary>
     private const int TrianglePanel = 6 * Gemm.MR;
@@ -438,10 +449,15 @@ internal static class CpuKernels<T>
         var c = layout.Size(b);
         var off = layout.Offset(b);
         var f = s.Blocks[b];
-        var k = Panel(c, rows);
         var half = c >= HalfUpdateMin;
         var sigma = s.ScaledIdentity[b];
         s.ScaledIdentity[b] = T.NaN;
+
+        // A fresh block's first panel skips the c²k product, so it pays c²k₀ + 2ck₀² + k₀³/3 where a general panel pays
+        // 3c²k + …: the flops per gradient are least near k₀ = c/2, so that panel takes up to c/2 rows (at most 256);
+        // the rest are split evenly into panels of at most Panel(c).
+        var first = T.IsNaN(sigma) ? 0 : Math.Min(rows, Math.Max(Panel(c, rows), Math.Min(c / 2, FreshPanelMax)));
+        var k = Math.Max(first, rows > first ? Panel(c, rows - first) : 0);
         var pool = ArrayPool<T>.Shared;
         var gk = pool.Rent(k * c);
         var ut = pool.Rent(c * k);
@@ -455,9 +471,10 @@ internal static class CpuKernels<T>
         {
             try
             {
-                for (var r0 = 0; r0 < rows; r0 += k)
+                var step = rows > first ? Panel(c, rows - first) : 0;
+                for (var r0 = 0; r0 < rows;)
                 {
-                    var kk = Math.Min(k, rows - r0);
+                    var kk = r0 == 0 && first > 0 ? first : Math.Min(step, rows - r0);
                     for (var r = 0; r < kk; r++)
                     {
                         LoadRow(g, ((long)(r0 + r) * d) + off, gk.AsSpan(r * c, c));
@@ -516,6 +533,7 @@ internal static class CpuKernels<T>
 
                     // F ← F − WWᵀ = F − U S⁻¹ Uᵀ, lower triangle only.
                     Gemm.Multiply(c, c, kk, -T.One, StridedMatrix<T>.Transposed(wt, 0, c), StridedMatrix<T>.RowMajor(wt, 0, c), f, 0, c, lowerOnly: half, parallel: parallel);
+                    r0 += kk;
                 }
             }
             finally
