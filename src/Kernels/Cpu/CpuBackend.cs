@@ -409,10 +409,12 @@ internal static class CpuKernels<T>
     /// </summary>
     internal static int Panel(int c, int rows)
     {
-        // Split the rows evenly rather than leave a short last panel (128 rows as 96 + 32 starved the last one).
+        // Split the rows evenly rather than leave a short last panel (128 rows as 96 + 32 starved the last one), in
+        // whole 6-row micro-tiles (1,024 rows as 10 × 96 + 64, not 11 × 94 with a 4-row tile in each panel).
         var k = Math.Clamp(c / 4, 32, CpuBackend.MaxPanel);
-        var panels = (rows + k - 1) / k;
-        return Math.Max(1, (rows + panels - 1) / Math.Max(1, panels));
+        var panels = Math.Max(1, (rows + k - 1) / k);
+        var even = (rows + panels - 1) / panels;
+        return Math.Max(1, Math.Min(rows, (even + Gemm.MR - 1) / Gemm.MR * Gemm.MR));
     }
 
     /// <summary>
