@@ -118,7 +118,10 @@ public static class KernelBenchmark
     /// </summary>
     private static void WarmUp(ICurvatureBackend backend, IReadOnlyList<WoodburyStrategy> strategies, Precision precision)
     {
-        const int c = 256, m = 320, d = 512;
+        // On ILGPU's CPU accelerator every kernel launch costs about a millisecond, so a GPU-less ILGPU run warms up
+        // on a tiny problem (its kernels are compiled once either way).
+        var cpu = backend.Name.StartsWith("cpu", StringComparison.Ordinal);
+        var (c, m, d) = cpu ? (256, 320, 512) : (16, 24, 32);
         var rng = new Random(2);
         var g = new float[m * d];
         for (var i = 0; i < g.Length; i++)

@@ -39,7 +39,7 @@ public sealed class WoodFisherBuilder : IDisposable
     private readonly double? _normalizer;
     private readonly bool _buffering;
     private readonly double[] _batchSum;
-    private double[] _pending;
+    private double[] _pending = [];
     private readonly int _pendingCapacity;
     private readonly List<double[]> _buffered = [];
     private readonly long _baseBytes;
@@ -91,7 +91,6 @@ public sealed class WoodFisherBuilder : IDisposable
         _backend = backend ?? Backends.Create(options.Backend);
         _ownsBackend = backend is null;
         _batchSum = options.MiniBatch > 1 ? new double[dimension] : [];
-        _pending = new double[(long)_pendingCapacity * dimension];
         if (Strategy == WoodburyStrategy.Dense)
         {
             if (Layout.SquareLength > Array.MaxLength)
@@ -116,6 +115,22 @@ public sealed class WoodFisherBuilder : IDisposable
 
     /// <summary>Raw gradient rows added so far (before mini-batch averaging).</summary>
     public long RowsAdded => _rawRows;
+
+    /// <summary>
+    /// Rows per panel: the rank-k panel and Gram GEMM height the builder gathers rows into (max(2²²/d, min(c/2, 96)),
+    /// at most 256).
+    /// </summary>
+    public int PanelRows => _pendingCapacity;
+
+    /// <summary>Whether the float64 panel buffer has been allocated (tests).</summary>
+    internal bool PanelBufferAllocated => _pending.Length > 0;
+
+    /// <summary>
+    /// True when chunks of a multiple of <see cref="PanelRows"/> rows (and the last chunk, whatever its size) reach the
+    /// backend straight from the caller's span, without the builder's float64 panel buffer, which is then never
+    /// allocated: the rank-1 and rank-k strategies with N known and no mini-batch averaging.
+    /// </summary>
+    public bool StreamsWithoutCopy => !_buffering && _options.MiniBatch == 1 && (Strategy is WoodburyStrategy.Rank1 or WoodburyStrategy.RankK);
 
     /// <summary>
     /// The gradient count m* = 3c from which <see cref="WoodburyStrategy.Auto"/> picks Dense over RankK for block size c.
@@ -277,9 +292,10 @@ public sealed class WoodFisherBuilder : IDisposable
             // for the Woodbury strategies with N known and whole panels on hand, straight to the backend without a copy.
             for (var r0 = 0; r0 < rows;)
             {
-                if (_pendingRows == 0 && !_buffering && (Strategy is WoodburyStrategy.Rank1 or WoodburyStrategy.RankK) && rows - r0 >= _pendingCapacity)
+                var last = _expectedRows is { } e && _rawRows + (rows - r0) == e;
+                if (_pendingRows == 0 && StreamsWithoutCopy && (rows - r0 >= _pendingCapacity || last))
                 {
-                    var whole = (rows - r0) / _pendingCapacity * _pendingCapacity;
+                    var whole = last ? rows - r0 : (rows - r0) / _pendingCapacity * _pendingCapacity;
                     ApplyDirect(g.Slice(r0 * d, whole * d), whole);
                     _rawRows += whole;
                     _entered += whole;
@@ -288,6 +304,7 @@ public sealed class WoodFisherBuilder : IDisposable
                 }
 
                 var n = Math.Min(_pendingCapacity - _pendingRows, rows - r0);
+                EnsurePending();
                 var src = g.Slice(r0 * d, n * d);
                 var dst = _pending.AsSpan(_pendingRows * d, n * d);
                 if (typeof(T) == typeof(double))
@@ -327,9 +344,19 @@ public sealed class WoodFisherBuilder : IDisposable
         }
     }
 
+    /// <summary>Allocates the float64 panel buffer on first use (streams that never need it never pay for it).</summary>
+    private void EnsurePending()
+    {
+        if (_pending.Length == 0)
+        {
+            _pending = new double[(long)_pendingCapacity * Layout.Dimension];
+        }
+    }
+
     private void FlushBatch()
     {
         var d = Layout.Dimension;
+        EnsurePending();
         var dst = _pending.AsSpan(_pendingRows * d, d);
         var scale = 1.0 / _batchCount;
         for (var i = 0; i < d; i++)

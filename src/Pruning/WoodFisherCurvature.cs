@@ -11,8 +11,9 @@ namespace WoodFisher.Pruning;
 public sealed class WoodFisherCurvature : IInverseCurvature, IDisposable
 {
     /// <summary>
-    /// Most float32 entries read from the source at once (16 MiB): with d = 266,200 a 256-row read would hold 272 MB of
-    /// rows next to the builder's own float64 panel, which already gathers rows into full rank-k / Gram panels.
+    /// Most float32 entries read from the source at once (16 MiB) when the builder gathers rows into its own float64
+    /// panel (dense strategy, mini-batch averaging): with d = 266,200 a 256-row read would hold 272 MB of rows next to it.
+    /// When the builder streams without a copy, reads are one panel (<see cref="WoodFisherBuilder.PanelRows"/>) instead.
     /// </summary>
     public const long MaxChunkElements = 1 << 22;
 
@@ -46,7 +47,8 @@ public sealed class WoodFisherCurvature : IInverseCurvature, IDisposable
 
     /// <summary>
     /// Streams every row of <paramref name="source"/> (from its start, in chunks of at most <paramref name="chunkRows"/>
-    /// rows and <see cref="MaxChunkElements"/> entries, at least one row) into a <see cref="WoodFisherBuilder"/> that is told
+    /// rows: one builder panel when the builder streams without a copy, else at most <see cref="MaxChunkElements"/>
+    /// entries, at least one row) into a <see cref="WoodFisherBuilder"/> that is told
     /// the source's row count when known, so no strategy buffers the whole gradient matrix G. When
     /// <paramref name="options"/> has no segments, the source's segments are used.
     /// A float32 build that loses positive definiteness (at small λ the Woodbury system S = N·I + G F⁻¹ Gᵀ has entries
@@ -75,7 +77,11 @@ public sealed class WoodFisherCurvature : IInverseCurvature, IDisposable
         var d = source.Dimension;
         // Knowing the row count lets rank-1/rank-k stream with N fixed up front instead of buffering every row.
         using var builder = new WoodFisherBuilder(d, opts, source.Count >= 0 ? source.Count : null);
-        var rows = (int)Math.Clamp(MaxChunkElements / d, 1, chunkRows);
+        // Whole panels go from this buffer straight to the backend (the builder's float64 panel is then never
+        // allocated); otherwise small reads, which the builder gathers into its panel.
+        var rows = builder.StreamsWithoutCopy && builder.PanelRows <= chunkRows
+            ? builder.PanelRows
+            : (int)Math.Clamp(MaxChunkElements / d, 1, chunkRows);
         var buffer = new float[(long)rows * d];
         source.Reset();
         int got;

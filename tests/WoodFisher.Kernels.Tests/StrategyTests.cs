@@ -390,6 +390,41 @@ public class StrategyTests
         Assert.That(Oracle.MaxBlockError(inv, Oracle.BlockInverses(seen, m, D, inv.Layout, 1e-2, m)), Is.LessThan(tol));
     }
 
+    // Chunks of whole panels, then a last chunk of any size, never touch the builder's float64 panel buffer: it is not
+    // even allocated. Dense, mini-batch averaging and an unknown row count do gather rows there.
+    [Test]
+    public void PanelChunksAndTheLastChunk_StreamWithoutAllocatingThePanelBuffer()
+    {
+        const int m = 830;
+        var g = Oracle.RandomGradients(32, m, D);
+        var gf = Array.ConvertAll(g, v => (float)v);
+        var options = new WoodFisherOptions { BlockSize = C, Damping = 1e-2, Strategy = WoodburyStrategy.RankK, Backend = BackendKind.Cpu };
+        using var builder = new WoodFisherBuilder(D, options, m);
+        Assert.That(builder.StreamsWithoutCopy, Is.True);
+        var panel = builder.PanelRows;
+        var r0 = 0;
+        while (r0 < m)
+        {
+            var n = Math.Min(panel, m - r0);
+            builder.Add(gf.AsSpan(r0 * D, n * D), n);
+            r0 += n;
+        }
+
+        Assert.That(builder.PanelBufferAllocated, Is.False);
+        using var inv = builder.Build();
+        Assert.That(Oracle.MaxBlockError(inv, Oracle.BlockInverses(Array.ConvertAll(gf, v => (double)v), m, D, inv.Layout, 1e-2, m)), Is.LessThan(2e-4));
+
+        using var dense = new WoodFisherBuilder(D, options with { Strategy = WoodburyStrategy.Dense }, m);
+        using var averaged = new WoodFisherBuilder(D, options with { MiniBatch = 2 }, m);
+        using var unknown = new WoodFisherBuilder(D, options);
+        Assert.Multiple(() =>
+        {
+            Assert.That(dense.StreamsWithoutCopy, Is.False);
+            Assert.That(averaged.StreamsWithoutCopy, Is.False);
+            Assert.That(unknown.StreamsWithoutCopy, Is.False);
+        });
+    }
+
     [Test]
     public void Auto_ResolvesFromTheExpectedRowCount()
     {
