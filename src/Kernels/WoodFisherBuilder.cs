@@ -140,7 +140,7 @@ public sealed class WoodFisherBuilder : IDisposable
     /// cores of an AMD EPYC with AVX-512, float32): with every block in cache (d = 4c) Dense/RankK time is 1.1–1.8 at
     /// m = 2c, 0.86–0.99 at 2.5c–2.75c, 0.72–0.92 at 3c and 0.67–0.85 at 4c for c = 128…1024; at d = 65,536 (c = 256, 512)
     /// 1.07 at 2c, 0.97–0.98 at 2.5c, 0.89–0.92 at 3c; at d = 266,200, c = 400, m = 2.5c (model-mode pruning of an MLP) RankK
-    /// builds 1.65× faster. Between 2c and 3c the two are within about 10%, and RankK needs no float64 Gram (c·8 bytes per
+    /// builds 1.5–1.8× faster. Between 2c and 3c the two are within about 10%, and RankK needs no float64 Gram (c·8 bytes per
     /// parameter), so it keeps the range.
     /// </summary>
     public static long DenseCrossoverRows(int blockSize) => 3L * blockSize;
