@@ -403,9 +403,10 @@ internal static class CpuKernels<T>
     /// <summary>
     /// Rank-k panel size k ≈ c/4 in [32, 96] (at most: the rows of one call are split evenly into panels). U costs 2c²k
     /// and the lower half of WWᵀ about c²k (the nominal count is 4c²k), while the half of S, the triangular W and the
-    /// k × k Cholesky add about 2ck² + k³/3, so k/c is the overhead; k below ~32 starves the FMA micro-kernel. The cap was measured (`rankk-block`, one core, m = 1024, continued
-    /// panels): k = 96 against 128 gave 62–63% against 58–59% of peak at c = 512, 72% against 70% at c = 768, 49% against
-    /// 46% at c = 400 and 73% against 72% at c = 1024; k = 48 or 64 lost 4–10 points from c = 400 on.
+    /// k × k Cholesky add about 2ck² + k³/3, so k/c is the overhead; k below ~32 starves the FMA micro-kernel. The cap
+    /// was measured (`rankk-block`, one core, m = 1024, continued panels): k = 96 against 128 gave 62–63% against 58–59%
+    /// of peak at c = 512, 72% against 70% at c = 768, 49% against 46% at c = 400 and 73% against 72% at c = 1024;
+    /// k = 48 or 64 lost 4–10 points from c = 400 on.
     /// </summary>
     internal static int Panel(int c, int rows)
     {
