@@ -361,6 +361,7 @@ public class StrategyTests
     [TestCase(WoodburyStrategy.Rank1, Precision.Float64, false, BackendKind.Cpu)]
     [TestCase(WoodburyStrategy.RankK, Precision.Float32, false, BackendKind.Ilgpu)]
     [TestCase(WoodburyStrategy.RankK, Precision.Float64, true, BackendKind.Ilgpu)]
+    [TestCase(WoodburyStrategy.RankK, Precision.Float64, false, BackendKind.Ilgpu)]
     public void WholePanels_SkipThePendingCopy_MixedWithPendingRows_EqualOracle(WoodburyStrategy strategy, Precision precision, bool doubleInput, BackendKind backend)
     {
         const int m = 830;

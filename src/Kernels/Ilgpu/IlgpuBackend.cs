@@ -73,11 +73,11 @@ public sealed class IlgpuBackend : ICurvatureBackend
         _ => "ilgpu-cpu",
     };
 
-    /// <summary>Gradients folded into each rank-k step of <see cref="RankKUpdate"/> (fewer when d &gt; 2²²).</summary>
+    /// <summary>Gradients folded into each rank-k step of <see cref="RankKUpdate(IBlockStorage, ReadOnlySpan{double}, int, double)"/> (fewer when d &gt; 2²²).</summary>
     public static int RankKChunk => IlgpuKernelSet<float, FloatOps>.RankK;
 
     /// <summary>
-    /// Whether <see cref="RankKUpdate"/> applies F⁻¹ −= U S⁻¹ Uᵀ with the shared-memory tiled kernel. On by default
+    /// Whether <see cref="RankKUpdate(IBlockStorage, ReadOnlySpan{double}, int, double)"/> applies F⁻¹ −= U S⁻¹ Uᵀ with the shared-memory tiled kernel. On by default
     /// on CUDA/OpenCL; off on the CPU accelerator, whose emulated group barriers make tiling far slower (tests turn it on).
     /// </summary>
     internal bool TiledRankK { get; set; }
@@ -167,42 +167,19 @@ public sealed class IlgpuBackend : ICurvatureBackend
 
     /// <inheritdoc />
     public void RankOneUpdates(IBlockStorage storage, ReadOnlySpan<double> gradients, int rows, double normalizer)
-    {
-        var s = Own(storage);
-        if (!CheckGradients(s, gradients, rows, normalizer))
-        {
-            return;
-        }
+        => Update(storage, gradients, rows, normalizer, rankK: false);
 
-        s.FreshScale = null;
-        if (s.Precision == Precision.Float32)
-        {
-            _float32.Value.RankOneUpdates(s, gradients, rows, normalizer);
-        }
-        else
-        {
-            _float64.Value.RankOneUpdates(s, gradients, rows, normalizer);
-        }
-    }
+    /// <inheritdoc />
+    public void RankOneUpdates(IBlockStorage storage, ReadOnlySpan<float> gradients, int rows, double normalizer)
+        => Update(storage, gradients, rows, normalizer, rankK: false);
 
     /// <inheritdoc />
     public void RankKUpdate(IBlockStorage storage, ReadOnlySpan<double> gradients, int rows, double normalizer)
-    {
-        var s = Own(storage);
-        if (!CheckGradients(s, gradients, rows, normalizer))
-        {
-            return;
-        }
+        => Update(storage, gradients, rows, normalizer, rankK: true);
 
-        if (s.Precision == Precision.Float32)
-        {
-            _float32.Value.RankKUpdate(s, gradients, rows, normalizer, TiledRankK);
-        }
-        else
-        {
-            _float64.Value.RankKUpdate(s, gradients, rows, normalizer, TiledRankK);
-        }
-    }
+    /// <inheritdoc />
+    public void RankKUpdate(IBlockStorage storage, ReadOnlySpan<float> gradients, int rows, double normalizer)
+        => Update(storage, gradients, rows, normalizer, rankK: true);
 
     /// <inheritdoc />
     public void Diagonal(IBlockStorage storage, Span<double> diagonal)
@@ -305,7 +282,43 @@ public sealed class IlgpuBackend : ICurvatureBackend
         }
     }
 
-    private static bool CheckGradients(IlgpuBlockStorage storage, ReadOnlySpan<double> gradients, int rows, double normalizer)
+    // Float32 rows go to the device as they are (converted to the storage type while uploading, never widened first).
+    private void Update<TSrc>(IBlockStorage storage, ReadOnlySpan<TSrc> gradients, int rows, double normalizer, bool rankK)
+        where TSrc : unmanaged, System.Numerics.INumberBase<TSrc>
+    {
+        var s = Own(storage);
+        if (!CheckGradients(s, gradients.Length, rows, normalizer))
+        {
+            return;
+        }
+
+        if (!rankK)
+        {
+            s.FreshScale = null;
+        }
+
+        if (s.Precision == Precision.Float32)
+        {
+            if (rankK)
+            {
+                _float32.Value.RankKUpdate(s, gradients, rows, normalizer, TiledRankK);
+            }
+            else
+            {
+                _float32.Value.RankOneUpdates(s, gradients, rows, normalizer);
+            }
+        }
+        else if (rankK)
+        {
+            _float64.Value.RankKUpdate(s, gradients, rows, normalizer, TiledRankK);
+        }
+        else
+        {
+            _float64.Value.RankOneUpdates(s, gradients, rows, normalizer);
+        }
+    }
+
+    private static bool CheckGradients(IlgpuBlockStorage storage, int length, int rows, double normalizer)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(rows);
         if (!(normalizer > 0) || !double.IsFinite(normalizer))
@@ -313,7 +326,7 @@ public sealed class IlgpuBackend : ICurvatureBackend
             throw new ArgumentOutOfRangeException(nameof(normalizer), normalizer, "The normalizer N must be positive and finite.");
         }
 
-        RequireLength(gradients.Length, (long)rows * storage.Layout.Dimension, nameof(gradients));
+        RequireLength(length, (long)rows * storage.Layout.Dimension, "gradients");
         return rows > 0;
     }
 

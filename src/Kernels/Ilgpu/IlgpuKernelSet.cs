@@ -88,7 +88,8 @@ internal sealed class IlgpuKernelSet<T, TOps>
         Download(storage.BlockView<T>().SubView(layout.SquareOffset(block), c * c), destination);
     }
 
-    public void RankOneUpdates(IlgpuBlockStorage storage, ReadOnlySpan<double> gradients, int rows, double normalizer)
+    public void RankOneUpdates<TSrc>(IlgpuBlockStorage storage, ReadOnlySpan<TSrc> gradients, int rows, double normalizer)
+        where TSrc : unmanaged, INumberBase<TSrc>
     {
         var layout = storage.Layout;
         var d = layout.Dimension;
@@ -118,7 +119,8 @@ internal sealed class IlgpuKernelSet<T, TOps>
     }
 
     // tiled: F⁻¹ −= U S⁻¹ Uᵀ as the shared-memory tiled kernel (GPUs) or one thread per element (CPU accelerator).
-    public void RankKUpdate(IlgpuBlockStorage storage, ReadOnlySpan<double> gradients, int rows, double normalizer, bool tiled)
+    public void RankKUpdate<TSrc>(IlgpuBlockStorage storage, ReadOnlySpan<TSrc> gradients, int rows, double normalizer, bool tiled)
+        where TSrc : unmanaged, INumberBase<TSrc>
     {
         var layout = storage.Layout;
         var d = layout.Dimension;
@@ -284,7 +286,8 @@ internal sealed class IlgpuKernelSet<T, TOps>
     // Host memory handed to CopyFromCPU/CopyToCPU is pinned until the copy has completed: the copy may run after the call
     // returns (and on another thread on the CPU accelerator), and an unpinned managed array may move under it — the source
     // of rare all-zero downloads seen in tests before this was done.
-    private unsafe void Upload(ReadOnlySpan<double> source, ArrayView<T> destination)
+    private unsafe void Upload<TSrc>(ReadOnlySpan<TSrc> source, ArrayView<T> destination)
+        where TSrc : unmanaged, INumberBase<TSrc>
     {
         if (source.IsEmpty)
         {
@@ -293,9 +296,9 @@ internal sealed class IlgpuKernelSet<T, TOps>
 
         var target = destination.SubView(0, source.Length);
         var stream = _accelerator.DefaultStream;
-        if (typeof(T) == typeof(double))
+        if (typeof(TSrc) == typeof(T))
         {
-            fixed (double* p = source)
+            fixed (TSrc* p = source)
             {
                 target.CopyFromCPU(stream, ref Unsafe.AsRef<T>(p), source.Length);
                 stream.Synchronize();
@@ -307,11 +310,7 @@ internal sealed class IlgpuKernelSet<T, TOps>
         var buffer = ArrayPool<T>.Shared.Rent(source.Length);
         try
         {
-            for (var i = 0; i < source.Length; i++)
-            {
-                buffer[i] = T.CreateTruncating(source[i]);
-            }
-
+            System.Numerics.Tensors.TensorPrimitives.ConvertTruncating<TSrc, T>(source, buffer.AsSpan(0, source.Length));
             fixed (T* p = buffer)
             {
                 target.CopyFromCPU(stream, ref Unsafe.AsRef<T>(p), source.Length);
