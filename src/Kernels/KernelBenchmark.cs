@@ -110,6 +110,19 @@ public static class KernelBenchmark
         return 2.0 * m * n * k / best / 1e9;
     }
 
+    /// <summary>m × d float32 gradients uniform in [−1, 1) from <paramref name="seed"/>.</summary>
+    private static float[] RandomRows(int seed, int m, int d)
+    {
+        var rng = new Random(seed);
+        var g = new float[(long)m * d];
+        for (var i = 0; i < g.Length; i++)
+        {
+            g[i] = (float)((rng.NextDouble() * 2) - 1);
+        }
+
+        return g;
+    }
+
     /// <summary>
     /// Runs every strategy on a small problem for about half a second, then waits for the runtime's background
     /// recompilation: .NET promotes a method to optimised (tier-1, profile-guided) code only after 30 calls and a 100 ms
@@ -122,13 +135,7 @@ public static class KernelBenchmark
         // on a tiny problem (its kernels are compiled once either way).
         var cpu = backend.Name.StartsWith("cpu", StringComparison.Ordinal);
         var (c, m, d) = cpu ? (256, 320, 512) : (16, 24, 32);
-        var rng = new Random(2);
-        var g = new float[m * d];
-        for (var i = 0; i < g.Length; i++)
-        {
-            g[i] = (float)((rng.NextDouble() * 2) - 1);
-        }
-
+        var g = RandomRows(2, m, d);
         var clock = Stopwatch.StartNew();
         for (var round = 0; round < 40 && clock.ElapsedMilliseconds < 500; round++)
         {
@@ -164,12 +171,7 @@ public static class KernelBenchmark
         WarmUp(be, list, precision);
         foreach (var (c, m, d) in grid)
         {
-            var rng = new Random(1);
-            var g = new float[(long)m * d];
-            for (var i = 0; i < g.Length; i++)
-            {
-                g[i] = (float)((rng.NextDouble() * 2) - 1);
-            }
+            var g = RandomRows(1, m, d);
 
             var flops = 0.0;
             var layout = BlockLayout.Create(d, c);

@@ -5,6 +5,30 @@ namespace WoodFisher.Kernels.Tests;
 /// <summary>The simple, slow, obviously correct float64 reference: form λI + GᵀG/N per block and invert by Gauss–Jordan.</summary>
 internal static class Oracle
 {
+    /// <summary>
+    /// Applies one rank-k update of <paramref name="rows"/> gradients to a fresh σI storage and to the same σI written
+    /// through <see cref="ICurvatureBackend.Write"/> (which forgets that it is a scaled identity, so the backend takes its
+    /// general product), and returns both results (all blocks).
+    /// </summary>
+    public static (double[] Fresh, double[] Written) FreshAndWrittenRankK(
+        ICurvatureBackend backend, BlockLayout layout, Precision precision, double sigma, double[] g, int rows)
+    {
+        using var fresh = backend.Allocate(layout, precision);
+        using var written = backend.Allocate(layout, precision);
+        backend.SetScaledIdentity(fresh, sigma);
+        backend.SetScaledIdentity(written, sigma);
+        var blocks = new double[layout.SquareLength];
+        backend.Read(written, blocks);
+        backend.Write(written, blocks);
+        backend.RankKUpdate(fresh, g, rows, rows);
+        backend.RankKUpdate(written, g, rows, rows);
+        var a = new double[layout.SquareLength];
+        var b = new double[layout.SquareLength];
+        backend.Read(fresh, a);
+        backend.Read(written, b);
+        return (a, b);
+    }
+
     public static double[] RandomGradients(int seed, int rows, int d, double scale = 1.0)
     {
         var rng = new Random(seed);

@@ -92,8 +92,8 @@ public class StrategyTests
     [Test]
     public void StreamingFloat32Chunks_AcrossPanelBoundaries_EqualsFloat64AllAtOnce()
     {
-        // d = 2¹⁷ makes the builder gather panels of min(c/2, 128) = 16 rows, so these chunks end mid-panel and
-        // fill panels from several chunks.
+        // d = 2¹⁷ makes the builder gather panels of 2²²/d = 32 rows, so these chunks end mid-panel and fill panels
+        // from several chunks.
         const int d = 1 << 17, c = 32, m = 45;
         var g = Oracle.RandomGradients(12, m, d);
         var gf = Array.ConvertAll(g, x => (float)x);
@@ -290,24 +290,9 @@ public class StrategyTests
     {
         var d = c + (c / 3);
         var g = Oracle.RandomGradients(23, m, d);
-        var layout = BlockLayout.Create(d, c);
         using var backend = new CpuBackend();
-        using var fresh = backend.Allocate(layout, precision);
-        using var written = backend.Allocate(layout, precision);
-        backend.SetScaledIdentity(fresh, 1e2);
-        backend.SetScaledIdentity(written, 1e2);
-        var blocks = new double[layout.SquareLength];
-        backend.Read(written, blocks);
-        backend.Write(written, blocks);
-
-        backend.RankKUpdate(fresh, g, m, m);
-        backend.RankKUpdate(written, g, m, m);
-
-        var a = new double[layout.SquareLength];
-        var b = new double[layout.SquareLength];
-        backend.Read(fresh, a);
-        backend.Read(written, b);
-        Assert.That(a, Is.EqualTo(b));
+        var (fresh, written) = Oracle.FreshAndWrittenRankK(backend, BlockLayout.Create(d, c), precision, 1e2, g, m);
+        Assert.That(fresh, Is.EqualTo(written));
     }
 
     // A fresh block takes up to min(c/2, 256) rows in its first panel (here 256 of 400 at c = 600, then two panels of

@@ -468,7 +468,8 @@ internal static class CpuKernels<T>
         // 3c²k + …: the flops per gradient are least near k₀ = c/2, so that panel takes up to c/2 rows (at most 256);
         // the rest are split evenly into panels of at most Panel(c).
         var first = T.IsNaN(sigma) ? 0 : Math.Min(rows, Math.Max(Panel(c, rows), Math.Min(c / 2, FreshPanelMax)));
-        var k = Math.Max(first, rows > first ? Panel(c, rows - first) : 0);
+        var step = rows > first ? Panel(c, rows - first) : 0;
+        var k = Math.Max(first, step);
         var pool = ArrayPool<T>.Shared;
         var gk = pool.Rent(k * c);
         var ut = pool.Rent(c * k);
@@ -482,7 +483,6 @@ internal static class CpuKernels<T>
         {
             try
             {
-                var step = rows > first ? Panel(c, rows - first) : 0;
                 for (var r0 = 0; r0 < rows;)
                 {
                     var kk = r0 == 0 && first > 0 ? first : Math.Min(step, rows - r0);
