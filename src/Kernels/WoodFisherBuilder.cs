@@ -189,16 +189,9 @@ public sealed class WoodFisherBuilder : IDisposable
         return bytes;
     }
 
-    private static void EnsureMemory(long bytes)
-    {
-        var available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
-        if (available > 0 && bytes > available)
-        {
-            throw new InsufficientMemoryException(
-                $"The WoodFisher inverse needs about {bytes:N0} bytes ({bytes / (1024.0 * 1024 * 1024):F2} GiB) but only {available:N0} bytes are available. " +
-                "Use a smaller block size c, Precision.Float32, fewer coordinates, or pass expectedRows so rows need not be buffered.");
-        }
-    }
+    private static void EnsureMemory(long bytes) =>
+        MemoryBudget.Require(bytes, "The WoodFisher inverse",
+            "Use a smaller block size c, Precision.Float32, fewer coordinates, or pass expectedRows so rows need not be buffered.");
 
     private static void Validate(int dimension, WoodFisherOptions options)
     {

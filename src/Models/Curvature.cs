@@ -1,4 +1,5 @@
 using System.Numerics;
+using WoodFisher.Kernels;
 using WoodFisher.Models.Autograd;
 
 namespace WoodFisher.Models;
@@ -211,10 +212,10 @@ public static class Curvature
     /// <exception cref="InsufficientMemoryException">With the bytes needed and available.</exception>
     public static void EnsureDenseFits(int d)
     {
-        var need = (long)d * d * sizeof(double);
-        var avail = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
-        if (need > avail / 2 || (long)d * d > Array.MaxLength)
-            throw new InsufficientMemoryException($"A dense {d}×{d} float64 matrix needs {need:N0} bytes; about {avail:N0} are available. Select fewer parameters.");
+        var need = MemoryBudget.Product(d, d, sizeof(double));
+        if ((long)d * d > Array.MaxLength)
+            throw MemoryBudget.Exceeded(need, (long)Array.MaxLength * sizeof(double), $"A dense {d}×{d} float64 matrix", "Select fewer parameters.");
+        MemoryBudget.Require(need, $"A dense {d}×{d} float64 matrix", "Select fewer parameters.", fraction: 0.5);
     }
 
     internal static int SampleCategorical(ReadOnlySpan<double> p, Random rng)

@@ -35,7 +35,7 @@ public static class ApproximationStudy
     public static void EnsureExactFits(int dimension, int maxDimension)
     {
         var need = RequiredBytes(dimension);
-        var avail = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        var avail = MemoryBudget.Limit;
         if (dimension > maxDimension || need > avail / 2)
         {
             throw new InsufficientMemoryException(
