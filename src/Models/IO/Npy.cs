@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Globalization;
 using System.Text;
+using WoodFisher.Kernels;
 
 namespace WoodFisher.IO;
 
@@ -68,6 +69,7 @@ public static class Npy
         CheckShape(path, array.ShapeInt64(), expectedShape);
         if (array.DType == want)
             return array;
+        MemoryBudget.Require(MemoryBudget.Product(array.Length, want.ItemSize()), $"{path}: the {want} copy of the array ({string.Join(", ", array.Shape)})");
         return want == DType.Float32 ? NdArray.CreateExact(array.ToFloat32(), array.ShapeInt64()) : NdArray.CreateExact(array.ToFloat64(), array.ShapeInt64());
     }
 
