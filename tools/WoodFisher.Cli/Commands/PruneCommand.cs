@@ -198,6 +198,7 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
         double[]? gradient = null;
         if (s.Grads is null)
         {
+            RequireTensorMemory(d, 0);
             inverse = new IdentityCurvature(d);
         }
         else
@@ -207,6 +208,22 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
                 throw new ArgumentException($"{s.Weights} has d = {d} weights but {s.Grads} has {source.Dimension} columns");
             if (source.Count < 1)
                 throw new InvalidDataException($"{s.Grads}: holds no gradient rows");
+            var woodfisher = new WoodFisherOptions
+            {
+                BlockSize = s.Block,
+                Damping = s.Damping,
+                Normalizer = s.Normalizer,
+                Segments = segments,
+                Precision = precision,
+                Backend = backend,
+                Strategy = strategy,
+            };
+            RequireTensorMemory(d, method.Method switch
+            {
+                PruningMethod.Magnitude => 0,
+                PruningMethod.DiagonalFisher => MemoryBudget.Product(d, 2 * sizeof(double)),
+                _ => WoodFisherBuilder.EstimateBytes(d, woodfisher, source.Count),
+            });
             if (method.Method == PruningMethod.WoodTaylor)
             {
                 using var p = CliProgress.Start($"mean gradient of {source.Count} rows", 0);
@@ -218,16 +235,7 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
                 {
                     PruningMethod.Magnitude => new IdentityCurvature(d),
                     PruningMethod.DiagonalFisher => DiagonalFisherCurvature.FromGradients(source, s.Damping, s.Normalizer),
-                    _ => WoodFisherCurvature.FromGradients(source, new WoodFisherOptions
-                    {
-                        BlockSize = s.Block,
-                        Damping = s.Damping,
-                        Normalizer = s.Normalizer,
-                        Segments = segments,
-                        Precision = precision,
-                        Backend = backend,
-                        Strategy = strategy,
-                    }),
+                    _ => WoodFisherCurvature.FromGradients(source, woodfisher),
                 };
             }
         }
@@ -262,6 +270,11 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
             $"method\t{method.Name}\nupdate\t{update.ToString().ToLowerInvariant()}\nd\t{d}\npruned\t{d - kept}\nsparsity\t{result.Sparsity:0.######}\nseconds\t{result.Timings.Total:0.###}"));
         return 0;
     }
+
+    /// <summary>Refuses a run beyond the budget before the inverse is built: its bytes plus ~64 B per weight (w, results, outputs).</summary>
+    private static void RequireTensorMemory(int d, long inverseBytes) =>
+        MemoryBudget.Require(MemoryBudget.Sum(inverseBytes, MemoryBudget.Product(d, 64)), $"prune: d = {d:N0} weights and their inverse curvature",
+            "Use a smaller block size (--block), float32 (--precision), or fewer weights.");
 
     private static byte[] NpyBytes(NdArray array)
     {
