@@ -126,21 +126,10 @@ public static class Npz
     }
 
     /// <summary>A member's data, cut at its declared size, with a running CRC-32 checked by <see cref="VerifyEnd"/>.</summary>
-    private sealed class CheckedMember(Stream inner, long declared, uint crc, string where) : Stream
+    private sealed class CheckedMember(Stream inner, long declared, uint crc, string where) : ForwardReadStream
     {
         private long _read;
         private uint _crc;
-
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
         public override int Read(Span<byte> buffer)
         {

@@ -13,6 +13,17 @@ public class MemoryRefusalTests
 {
     private const long Small = 1 << 20;
 
+    private static void AssertRefusedCheaply<T>(Action action, NUnit.Framework.Constraints.IResolveConstraint message) where T : Exception
+    {
+        var (bytes, error) = HostileFiles.Allocated(action);
+        Assert.Multiple(() =>
+        {
+            Assert.That(error, Is.TypeOf<T>());
+            Assert.That(error?.Message, message);
+            Assert.That(bytes, Is.LessThan(Small), "bytes allocated before the refusal");
+        });
+    }
+
     [Test]
     public void TinySafetensors_ClaimingAHugeMlp_IsRefusedBeforeTheModelIsBuilt()
     {
@@ -21,13 +32,7 @@ public class MemoryRefusalTests
         File.WriteAllBytes(path, HostileFiles.SafeTensors(
             """{"__metadata__":{"woodfisher.arch":"mlp:46000-46000-10"},"fc1.weight":{"dtype":"F32","shape":[1,1],"data_offsets":[0,4]}}""",
             new byte[4]));
-        var (bytes, error) = HostileFiles.Allocated(() => ModelFiles.Load(path));
-        Assert.Multiple(() =>
-        {
-            Assert.That(error, Is.TypeOf<InvalidDataException>());
-            Assert.That(error!.Message, Does.Contain(path).And.Contain("mlp:46000-46000-10").And.Contain("2,116,506,010 parameters").And.Contain("1 values"));
-            Assert.That(bytes, Is.LessThan(Small));
-        });
+        AssertRefusedCheaply<InvalidDataException>(() => ModelFiles.Load(path), Does.Contain(path).And.Contain("mlp:46000-46000-10").And.Contain("2,116,506,010 parameters").And.Contain("1 values"));
     }
 
     [TestCase("cifarnet:3x100000x100000", "more than one array can hold")]
@@ -40,26 +45,14 @@ public class MemoryRefusalTests
     [TestCase("mlp:2000000000-2000000000", "more than one array can hold")]
     public void HugeOrMalformedSpecs_AreRefusedWithTheSpecNamed(string spec, string why)
     {
-        var (bytes, error) = HostileFiles.Allocated(() => ModelFactory.Create(spec));
-        Assert.Multiple(() =>
-        {
-            Assert.That(error, Is.TypeOf<FormatException>());
-            Assert.That(error!.Message, Does.Contain(spec).And.Contain(why));
-            Assert.That(bytes, Is.LessThan(Small));
-        });
+        AssertRefusedCheaply<FormatException>(() => ModelFactory.Create(spec), Does.Contain(spec).And.Contain(why));
     }
 
     [Test]
     public void SpecBeyondTheBudget_IsRefusedWithTheBytes()
     {
         using var budget = MemoryBudget.Override(1 << 20);
-        var (bytes, error) = HostileFiles.Allocated(() => ModelFactory.Create("mlp:784-1000-10"));
-        Assert.Multiple(() =>
-        {
-            Assert.That(error, Is.TypeOf<InsufficientMemoryException>());
-            Assert.That(error!.Message, Does.Contain("mlp:784-1000-10").And.Contain("bytes"));
-            Assert.That(bytes, Is.LessThan(Small));
-        });
+        AssertRefusedCheaply<InsufficientMemoryException>(() => ModelFactory.Create("mlp:784-1000-10"), Does.Contain("mlp:784-1000-10").And.Contain("bytes"));
     }
 
     [TestCase("mlp:784-300-100-10")]
@@ -81,13 +74,7 @@ public class MemoryRefusalTests
     {
         var npz = HostileFiles.Npz("g", NdArray.Create(new float[4096]), compress: true);
         using var budget = MemoryBudget.Override(8 << 10);
-        var (bytes, error) = HostileFiles.Allocated(() => Npz.Read(new MemoryStream(npz), "g.npz"));
-        Assert.Multiple(() =>
-        {
-            Assert.That(error, Is.TypeOf<InsufficientMemoryException>());
-            Assert.That(error!.Message, Does.Contain("g.npz"));
-            Assert.That(bytes, Is.LessThan(Small));
-        });
+        AssertRefusedCheaply<InsufficientMemoryException>(() => Npz.Read(new MemoryStream(npz), "g.npz"), Does.Contain("g.npz"));
     }
 
     [Test]
@@ -98,14 +85,9 @@ public class MemoryRefusalTests
         Npy.Write(npy, NdArray.Create(new float[4]));
         var content = npy.ToArray().Concat(new byte[8 << 20]).ToArray();
         var npz = HostileFiles.WithDeclaredSize(HostileFiles.Zip("z.npy", content, compress: true), (uint)npy.Length);
-        var (bytes, error) = HostileFiles.Allocated(() => Npz.Read(new MemoryStream(npz), "z.npz"));
-        Assert.Multiple(() =>
-        {
-            Assert.That(error, Is.TypeOf<InvalidDataException>());
-            // System.IO.Compression already stops inflating at the declared size; the CRC-32 then tells the member is corrupt.
-            Assert.That(error!.Message, Does.StartWith("z.npz[z.npy]: ").And.Contain("the archive is corrupt"));
-            Assert.That(bytes, Is.LessThan(Small));
-        });
+
+        // System.IO.Compression already stops inflating at the declared size; the CRC-32 then tells the member is corrupt.
+        AssertRefusedCheaply<InvalidDataException>(() => Npz.Read(new MemoryStream(npz), "z.npz"), Does.StartWith("z.npz[z.npy]: ").And.Contain("the archive is corrupt"));
     }
 
     [Test]
@@ -115,26 +97,14 @@ public class MemoryRefusalTests
         Npy.Write(npy, NdArray.Create(new float[4]));
         var text = System.Text.Encoding.Latin1.GetString(npy.ToArray()).Replace("(4,)", "(9999999999,)", StringComparison.Ordinal);
         var zip = HostileFiles.Zip("w.npy", System.Text.Encoding.Latin1.GetBytes(text), compress: true);
-        var (bytes, error) = HostileFiles.Allocated(() => Npz.Read(new MemoryStream(zip), "w.npz"));
-        Assert.Multiple(() =>
-        {
-            Assert.That(error, Is.TypeOf<InvalidDataException>());
-            Assert.That(error!.Message, Does.Contain("w.npz[w.npy]").And.Contain("39999999996 data bytes"));
-            Assert.That(bytes, Is.LessThan(Small));
-        });
+        AssertRefusedCheaply<InvalidDataException>(() => Npz.Read(new MemoryStream(zip), "w.npz"), Does.Contain("w.npz[w.npy]").And.Contain("39999999996 data bytes"));
     }
 
     [Test]
     public void GzipIdx_DeclaringOneByte_StopsInflatingThere()
     {
         var gz = HostileFiles.Gzip(HostileFiles.Idx(0x08, [1], new byte[8 << 20]));
-        var (bytes, error) = HostileFiles.Allocated(() => Idx.Read(new MemoryStream(gz), "one.gz"));
-        Assert.Multiple(() =>
-        {
-            Assert.That(error, Is.TypeOf<InvalidDataException>());
-            Assert.That(error!.Message, Does.Contain("one.gz").And.Contain("continue past the 9 bytes"));
-            Assert.That(bytes, Is.LessThan(Small));
-        });
+        AssertRefusedCheaply<InvalidDataException>(() => Idx.Read(new MemoryStream(gz), "one.gz"), Does.Contain("one.gz").And.Contain("continue past the 9 bytes"));
     }
 
     [Test]
@@ -142,13 +112,7 @@ public class MemoryRefusalTests
     {
         using var budget = MemoryBudget.Override(1 << 20);
         var gz = HostileFiles.Gzip(HostileFiles.Idx(0x08, [60000, 28, 28], new byte[16]));
-        var (bytes, error) = HostileFiles.Allocated(() => Idx.Read(new MemoryStream(gz), "big.gz"));
-        Assert.Multiple(() =>
-        {
-            Assert.That(error, Is.TypeOf<InsufficientMemoryException>());
-            Assert.That(error!.Message, Does.Contain("big.gz").And.Contain("(60000, 28, 28)"));
-            Assert.That(bytes, Is.LessThan(Small));
-        });
+        AssertRefusedCheaply<InsufficientMemoryException>(() => Idx.Read(new MemoryStream(gz), "big.gz"), Does.Contain("big.gz").And.Contain("(60000, 28, 28)"));
     }
 
     [Test]
