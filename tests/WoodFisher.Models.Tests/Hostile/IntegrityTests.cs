@@ -117,6 +117,17 @@ public class IntegrityTests
         Assert.That(error!.Message, Does.Contain(@"'\x1b]0;owned\x07w'").And.Not.Contain("\u001b"));
     }
 
+    [Test]
+    public void ControlCharactersInAnNpyHeader_AreEscapedInMessages()
+    {
+        var npy = new MemoryStream();
+        Npy.Write(npy, NdArray.Create(new float[2]));
+        var text = System.Text.Encoding.Latin1.GetString(npy.ToArray()).Replace("'<f4'", "'\u001b[31m'", StringComparison.Ordinal);
+        var bytes = System.Text.Encoding.Latin1.GetBytes(text);
+        var error = Assert.Throws<NotSupportedException>(() => Npy.Read(new MemoryStream(bytes), "d.npy"));
+        Assert.That(error!.Message, Does.Contain(@"'\x1b[31m'").And.Not.Contain("\u001b"));
+    }
+
     [TestCase("fc1.weight", "fc1.weight")]
     [TestCase("\u001b[2J", @"\x1b[2J")]
     [TestCase("a\u0085b\u009bc", @"a\x85b\x9bc")]
