@@ -30,6 +30,10 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
         [Description("Tensor mode: per-sample gradients, an (m, d) .npy (streamed).")]
         public string? Grads { get; init; }
 
+        [CommandOption("--layout <JSON>")]
+        [Description("Any architecture, with --model M.safetensors and --grads G.npy: the layout JSON of G's columns (tensor name, shape, offset, length); those tensors are pruned, the rest copied.")]
+        public string? Layout { get; init; }
+
         [CommandOption("--segments <N1,N2>")]
         [Description("Tensor mode: segment (layer) lengths summing to d; blocks restart at each.")]
         public string? Segments { get; init; }
@@ -91,7 +95,7 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
         public int FisherMiniBatch { get; init; } = 1;
 
         [CommandOption("--recompute <K>")]
-        [Description("One-shot recompute steps K (default 1).")]
+        [Description("One-shot recompute steps K (default 1); model mode only: a gradient file cannot be recomputed.")]
         public int Recompute { get; init; } = 1;
 
         [CommandOption("--stepping <MODE>")]
@@ -138,6 +142,8 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
     {
         if (settings.Model is not null && settings.Weights is not null)
             throw new ArgumentException("give either --model (model mode) or --weights/--grads (tensor mode), not both");
+        if (settings.Layout is not null)
+            return PruneLayoutMode.Run(settings);
         if (settings.Model is not null)
             return ModelMode(settings);
         if (settings.Weights is not null)
@@ -194,53 +200,21 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
             GradientStep = s.TaylorStep,
         };
 
-        IInverseCurvature inverse;
-        double[]? gradient = null;
-        if (s.Grads is null)
+        var curvature = new WoodFisherOptions
         {
-            inverse = new IdentityCurvature(d);
-        }
-        else
-        {
-            using var source = new NpyGradientSource(CliFiles.RequireFile(s.Grads), segments);
-            if (source.Dimension != d)
-                throw new ArgumentException($"{s.Weights} has d = {d} weights but {s.Grads} has {source.Dimension} columns");
-            if (source.Count < 1)
-                throw new InvalidDataException($"{s.Grads}: holds no gradient rows");
-            if (method.Method == PruningMethod.WoodTaylor)
-            {
-                using var p = CliProgress.Start($"mean gradient of {source.Count} rows", 0);
-                gradient = GradientStatistics.Compute(source).Mean;
-            }
-            using (CliProgress.Start($"{method.Name} inverse from {source.Count} gradients (d = {d})", 0))
-            {
-                inverse = method.Method switch
-                {
-                    PruningMethod.Magnitude => new IdentityCurvature(d),
-                    PruningMethod.DiagonalFisher => DiagonalFisherCurvature.FromGradients(source, s.Damping, s.Normalizer),
-                    _ => WoodFisherCurvature.FromGradients(source, new WoodFisherOptions
-                    {
-                        BlockSize = s.Block,
-                        Damping = s.Damping,
-                        Normalizer = s.Normalizer,
-                        Segments = segments,
-                        Precision = precision,
-                        Backend = backend,
-                        Strategy = strategy,
-                    }),
-                };
-            }
-        }
-
+            BlockSize = s.Block,
+            Damping = s.Damping,
+            Normalizer = s.Normalizer,
+            Precision = precision,
+            Backend = backend,
+            Strategy = strategy,
+        };
         PruningResult result;
-        try
+        using (var source = s.Grads is null ? null : new NpyGradientSource(CliFiles.RequireFile(s.Grads), segments))
         {
-            using (CliProgress.Start("scores + selection + update", 0))
-                result = new Pruner(options).Prune(w, inverse, gradient);
-        }
-        finally
-        {
-            (inverse as IDisposable)?.Dispose();
+            TensorPruning.CheckInputs(d, source, options);
+            using (CliProgress.Start($"{method.Name}: d = {d}{(source is null ? "" : $", {source.Count} gradients")}", 0))
+                result = TensorPruning.Prune(w, source, options, curvature);
         }
 
         // Serialise everything first, so a failure leaves no partial set of outputs.
