@@ -298,7 +298,7 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
         });
         if (s.Report is not null)
             CliFiles.WriteText(s.Report, report.ToJson());
-        PrintReport(report, model.Spec, train.Count, prune.Estimator(train.Count).Samples);
+        PrintReport(report, $"{model.Spec}: {report.Method} ({report.Update.ToString().ToLowerInvariant()} update), {prune.Estimator(train.Count).Samples} of {train.Count} training samples");
         return 0;
     }
 
@@ -332,33 +332,36 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
             throw new ArgumentException($"model {model.Spec} takes {features} inputs per sample but {data.Name} has {data.Features}");
     }
 
-    private static void PrintReport(PruningReport r, string arch, int trainCount, int samples)
+    /// <summary>The report as a table (terminal) or labelled tab-separated lines; accuracy and loss when evaluated.</summary>
+    internal static void PrintReport(PruningReport r, string title)
     {
         var sec = r.Seconds;
-        var dense = r.Dense!;
-        var pruned = r.Pruned!;
+        var inv = CultureInfo.InvariantCulture;
         if (CliConsole.IsInteractive)
         {
-            var table = new Table().Title(Markup.Escape($"{arch}: {r.Method} ({r.Update.ToString().ToLowerInvariant()} update), {samples} of {trainCount} training samples"));
+            var table = new Table().Title(Markup.Escape(title));
             table.AddColumn("layer");
             table.AddColumn(new TableColumn("size").RightAligned());
             table.AddColumn(new TableColumn("sparsity").RightAligned());
             foreach (var l in r.Layers)
-                table.AddRow(Markup.Escape(l.Name), l.Size.ToString(CultureInfo.InvariantCulture), l.Prunable ? ModelPruning.Pct(l.Sparsity) : "(kept)");
-            table.AddRow("[bold]total[/]", r.Layers.Where(l => l.Prunable).Sum(l => l.Size).ToString(CultureInfo.InvariantCulture), ModelPruning.Pct(r.AchievedSparsity));
+                table.AddRow(Markup.Escape(l.Name), l.Size.ToString(inv), l.Prunable ? ModelPruning.Pct(l.Sparsity) : "(kept)");
+            table.AddRow("[bold]total[/]", r.Layers.Where(l => l.Prunable).Sum(l => l.Size).ToString(inv), ModelPruning.Pct(r.AchievedSparsity));
             CliConsole.Render(table);
-            CliConsole.Line($"test accuracy {ModelPruning.Pct(dense.Accuracy ?? 0)} → {ModelPruning.Pct(pruned.Accuracy ?? 0)}, loss {dense.Loss:0.0000} → {pruned.Loss:0.0000}");
+            if (r.Dense is { } d && r.Pruned is { } p)
+                CliConsole.Line($"test accuracy {ModelPruning.Pct(d.Accuracy ?? 0)} → {ModelPruning.Pct(p.Accuracy ?? 0)}, loss {d.Loss:0.0000} → {p.Loss:0.0000}");
             CliConsole.Line($"seconds: gradients {ModelPruning.Sec(sec.Gradients)}, inverse {ModelPruning.Sec(sec.Inverse)}, selection {ModelPruning.Sec(sec.Selection)}, update {ModelPruning.Sec(sec.Update)}, total {ModelPruning.Sec(sec.Total)}");
             return;
         }
-        var inv = CultureInfo.InvariantCulture;
         CliConsole.Line($"method\t{r.Method}");
         CliConsole.Line($"update\t{r.Update.ToString().ToLowerInvariant()}");
         CliConsole.Line(string.Create(inv, $"sparsity\t{r.AchievedSparsity:0.######}\ttarget\t{r.TargetSparsity:0.######}"));
         foreach (var l in r.Layers)
-            CliConsole.Line(string.Create(inv, $"layer\t{l.Name}\t{l.Size}\t{l.Sparsity:0.######}"));
-        CliConsole.Line(string.Create(inv, $"accuracy\t{dense.Accuracy:0.0000}\t{pruned.Accuracy:0.0000}"));
-        CliConsole.Line(string.Create(inv, $"loss\t{dense.Loss:0.0000}\t{pruned.Loss:0.0000}"));
+            CliConsole.Line(string.Create(inv, $"layer\t{l.Name}\t{l.Size}\t{l.Sparsity:0.######}{(l.Prunable ? "" : "\tkept")}"));
+        if (r.Dense is { } dense && r.Pruned is { } pruned)
+        {
+            CliConsole.Line(string.Create(inv, $"accuracy\t{dense.Accuracy:0.0000}\t{pruned.Accuracy:0.0000}"));
+            CliConsole.Line(string.Create(inv, $"loss\t{dense.Loss:0.0000}\t{pruned.Loss:0.0000}"));
+        }
         CliConsole.Line(string.Create(inv, $"seconds\tgradients={sec.Gradients:0.###}\tinverse={sec.Inverse:0.###}\tselection={sec.Selection:0.###}\tupdate={sec.Update:0.###}\ttotal={sec.Total:0.###}"));
     }
 }

@@ -1,5 +1,4 @@
 using System.Globalization;
-using Spectre.Console;
 using WoodFisher.Cli.Infrastructure;
 using WoodFisher.IO;
 using WoodFisher.Kernels;
@@ -84,7 +83,7 @@ internal static class PruneLayoutMode
             CliFiles.Write(path, write);
         if (s.Report is not null)
             CliFiles.WriteText(s.Report, report.ToJson());
-        Print(report, s.Model!, layout.Dimension);
+        PruneCommand.PrintReport(report, $"{Path.GetFileName(s.Model)}: {report.Method} ({report.Update.ToString().ToLowerInvariant()} update), d = {layout.Dimension}, {rows}");
         return 0;
     }
 
@@ -118,30 +117,5 @@ internal static class PruneLayoutMode
         if (!flags.Any(f => f))
             throw new ArgumentException("--layers names no tensor");
         return flags;
-    }
-
-    private static void Print(PruningReport r, string model, int d)
-    {
-        var sec = r.Seconds;
-        var inv = CultureInfo.InvariantCulture;
-        if (CliConsole.IsInteractive)
-        {
-            var table = new Table().Title(Markup.Escape($"{Path.GetFileName(model)}: {r.Method} ({r.Update.ToString().ToLowerInvariant()} update), d = {d}"));
-            table.AddColumn("tensor");
-            table.AddColumn(new TableColumn("size").RightAligned());
-            table.AddColumn(new TableColumn("sparsity").RightAligned());
-            foreach (var l in r.Layers)
-                table.AddRow(Markup.Escape(l.Name), l.Size.ToString(inv), l.Prunable ? ModelPruning.Pct(l.Sparsity) : "(kept)");
-            table.AddRow("[bold]total[/]", r.Layers.Where(l => l.Prunable).Sum(l => l.Size).ToString(inv), ModelPruning.Pct(r.AchievedSparsity));
-            CliConsole.Render(table);
-            CliConsole.Line($"seconds: gradients {ModelPruning.Sec(sec.Gradients)}, inverse {ModelPruning.Sec(sec.Inverse)}, selection {ModelPruning.Sec(sec.Selection)}, update {ModelPruning.Sec(sec.Update)}, total {ModelPruning.Sec(sec.Total)}");
-            return;
-        }
-        CliConsole.Line($"method\t{r.Method}");
-        CliConsole.Line($"update\t{r.Update.ToString().ToLowerInvariant()}");
-        CliConsole.Line(string.Create(inv, $"sparsity\t{r.AchievedSparsity:0.######}\ttarget\t{r.TargetSparsity:0.######}"));
-        foreach (var l in r.Layers)
-            CliConsole.Line(string.Create(inv, $"layer\t{l.Name}\t{l.Size}\t{l.Sparsity:0.######}{(l.Prunable ? "" : "\tkept")}"));
-        CliConsole.Line(string.Create(inv, $"seconds\tgradients={sec.Gradients:0.###}\tinverse={sec.Inverse:0.###}\tselection={sec.Selection:0.###}\tupdate={sec.Update:0.###}\ttotal={sec.Total:0.###}"));
     }
 }
