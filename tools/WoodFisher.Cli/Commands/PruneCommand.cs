@@ -213,7 +213,7 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
         using (var source = s.Grads is null ? null : new NpyGradientSource(CliFiles.RequireFile(s.Grads), segments))
         {
             TensorPruning.CheckInputs(d, source, options);
-            using (CliProgress.Start($"{method.Name}: d = {d}{(source is null ? "" : $", {source.Count} gradients")}", 0))
+            using (CliProgress.Start($"pruning d = {d} weights by {method.Name}{(source is null ? "" : $" from {source.Count} gradients")}", 0))
                 result = TensorPruning.Prune(w, source, options, curvature);
         }
 

@@ -70,7 +70,7 @@ internal static class PruneLayoutMode
         TensorPruning.CheckInputs(layout.Dimension, gradients, options);
         var rows = gradients is null ? "no gradients" : $"{gradients.Count} gradients";
         LayoutPruningResult result;
-        using (CliProgress.Start($"{method.Name}: {layout.Tensors.Count} tensors, d = {layout.Dimension}, {rows}", 0))
+        using (CliProgress.Start($"pruning {layout.Tensors.Count} tensors (d = {layout.Dimension}) by {method.Name} from {rows}", 0))
             result = LayoutPruning.Prune(model, layout, gradients, options, curvature);
 
         var report = result.Report with { Method = method.Name };
