@@ -136,6 +136,17 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
         [CommandOption("--report <PATH>")]
         [Description("Model mode: a JSON pruning report.")]
         public string? Report { get; init; }
+
+        /// <summary>The estimator settings of tensor and layout mode (throws <see cref="ArgumentException"/> on a bad name).</summary>
+        internal WoodFisherOptions CurvatureOptions() => new()
+        {
+            BlockSize = Block,
+            Damping = Damping,
+            Normalizer = Normalizer,
+            Precision = CliParse.Precision(Precision),
+            Backend = CliParse.Backend(Backend),
+            Strategy = CurvatureSettings.ParseStrategy(Strategy),
+        };
     }
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
@@ -156,9 +167,7 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
         var method = CliMethod.Parse(s.Method, ["woodfisher", "woodtaylor", "diagfisher", "magnitude"]);
         var update = CliParse.Update(s.Update);
         var selection = CliParse.Selection(s.Selection);
-        var precision = CliParse.Precision(s.Precision);
-        var backend = CliParse.Backend(s.Backend);
-        var strategy = CurvatureSettings.ParseStrategy(s.Strategy);
+        var curvature = s.CurvatureOptions();
         var sparsity = s.Sparsity ?? throw new ArgumentException("--sparsity is required");
         CliParse.Sparsity(sparsity);
         CliParse.Damping(s.Damping);
@@ -200,15 +209,6 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
             GradientStep = s.TaylorStep,
         };
 
-        var curvature = new WoodFisherOptions
-        {
-            BlockSize = s.Block,
-            Damping = s.Damping,
-            Normalizer = s.Normalizer,
-            Precision = precision,
-            Backend = backend,
-            Strategy = strategy,
-        };
         PruningResult result;
         using (var source = s.Grads is null ? null : new NpyGradientSource(CliFiles.RequireFile(s.Grads), segments))
         {

@@ -43,15 +43,7 @@ internal static class PruneLayoutMode
             throw new ArgumentException("--layout needs --out PRUNED.safetensors");
         CliParse.Outputs(s.Out, s.Report, s.OutMask, s.OutScores);
         var selection = method.Selection == Pruning.SelectionMode.Global ? CliParse.Selection(s.Selection) : method.Selection;
-        var curvature = new WoodFisherOptions
-        {
-            BlockSize = s.Block,
-            Damping = s.Damping,
-            Normalizer = s.Normalizer,
-            Precision = CliParse.Precision(s.Precision),
-            Backend = CliParse.Backend(s.Backend),
-            Strategy = CurvatureSettings.ParseStrategy(s.Strategy),
-        };
+        var curvature = s.CurvatureOptions();
 
         var layout = GradientLayout.Read(CliFiles.RequireFile(s.Layout!));
         var model = SafeTensors.Read(CliFiles.RequireFile(s.Model!));
