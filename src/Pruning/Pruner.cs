@@ -156,6 +156,10 @@ public sealed class Pruner
     /// Tensor mode with a fixed estimate: prunes w with H⁻¹ = <paramref name="inverse"/> and, for WoodTaylor, the loss
     /// gradient <paramref name="gradient"/> (length d). With K &gt; 1 the same estimate serves every step. The estimate is not disposed.
     /// </summary>
+    /// <param name="weights">w (length d).</param>
+    /// <param name="inverse">H⁻¹ (dimension d).</param>
+    /// <param name="gradient">g (length d) for WoodTaylor, or empty.</param>
+    /// <param name="mask">Current mask (length d, true = kept, false = pruned) or empty for all kept; pruned weights stay pruned.</param>
     public PruningResult Prune(ReadOnlySpan<double> weights, IInverseCurvature inverse, ReadOnlySpan<double> gradient = default, ReadOnlySpan<bool> mask = default)
     {
         ArgumentNullException.ThrowIfNull(inverse);
