@@ -130,7 +130,7 @@ public static class LayoutPruning
             throw new ArgumentException("Options.Segments must be null or the layout's tensor lengths; the layout sets the segments.", nameof(options));
         }
 
-        TensorPruning.CheckInputs(layout.Dimension, gradients, options);
+        TensorPruning.CheckInputs(layout.Dimension, gradients, options, curvature);
 
         var d = layout.Dimension;
         // The pruner holds about five length-d vectors (weights, a working copy, scores, mask, removal flags).

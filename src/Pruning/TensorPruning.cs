@@ -27,19 +27,15 @@ public static class TensorPruning
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentOutOfRangeException.ThrowIfLessThan(dimension, 1);
-        CheckInputs(dimension, gradients, options);
+        CheckInputs(dimension, gradients, options, curvature);
         var method = options.Method;
         if (gradients is null || method == PruningMethod.Magnitude)
         {
-            RequireMemory(dimension, 0);
             return new CurvatureEstimate(new IdentityCurvature(dimension));
         }
 
         var c = curvature ?? new WoodFisherOptions();
         var segments = options.Segments ?? c.Segments ?? gradients.Segments;
-        RequireMemory(dimension, method == PruningMethod.DiagonalFisher
-            ? MemoryBudget.Product(dimension, 2 * sizeof(double))
-            : WoodFisherBuilder.EstimateBytes(dimension, c with { Segments = segments }, gradients.Count));
         var clock = Stopwatch.StartNew();
         double[]? mean = null;
         if (options.EffectiveScore == ScoreKind.WoodTaylor)
@@ -104,17 +100,20 @@ public static class TensorPruning
         }
 
         MaskSelection.CheckSegments(options.Segments, weights.Length, options.PrunableSegments);
-        CheckInputs(weights.Length, gradients, options);
+        CheckInputs(weights.Length, gradients, options, curvature);
         var estimate = Estimate(gradients, weights.Length, options, curvature);
         return pruner.Prune(weights, _ => estimate, mask);
     }
 
     /// <summary>
     /// Checks, before any work, what <see cref="Prune"/> needs: K = 1, a method that runs from gradients alone, gradient
-    /// rows unless magnitude pruning, G of width d and at least one row. The messages name the mismatch.
+    /// rows unless magnitude pruning, G of width d and at least one row, and the run's memory within
+    /// <see cref="MemoryBudget"/> (the inverse <paramref name="curvature"/> describes plus ~64 B per weight). The messages
+    /// name the mismatch.
     /// </summary>
     /// <exception cref="ArgumentException">One of these does not hold.</exception>
-    public static void CheckInputs(int dimension, IGradientSource? gradients, PrunerOptions options)
+    /// <exception cref="InsufficientMemoryException">The run would not fit the memory budget.</exception>
+    public static void CheckInputs(int dimension, IGradientSource? gradients, PrunerOptions options, WoodFisherOptions? curvature = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentOutOfRangeException.ThrowIfLessThan(dimension, 1);
@@ -139,6 +138,12 @@ public static class TensorPruning
         {
             throw new ArgumentException("G holds no gradient rows.");
         }
+
+        var c = curvature ?? new WoodFisherOptions();
+        var inverseBytes = gradients is null || method == PruningMethod.Magnitude ? 0
+            : method == PruningMethod.DiagonalFisher ? MemoryBudget.Product(dimension, 2 * sizeof(double))
+            : WoodFisherBuilder.EstimateBytes(dimension, c with { Segments = options.Segments ?? c.Segments ?? gradients.Segments }, gradients.Count);
+        RequireMemory(dimension, inverseBytes);
     }
 
     /// <summary>Refuses K &gt; 1 recompute steps, which would reuse one inverse built at the dense weights.</summary>

@@ -212,7 +212,7 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
         PruningResult result;
         using (var source = s.Grads is null ? null : new NpyGradientSource(CliFiles.RequireFile(s.Grads), segments))
         {
-            TensorPruning.CheckInputs(d, source, options);
+            TensorPruning.CheckInputs(d, source, options, curvature);
             using (CliProgress.Start($"pruning d = {d} weights by {method.Name}{(source is null ? "" : $" from {source.Count} gradients")}", 0))
                 result = TensorPruning.Prune(w, source, options, curvature);
         }

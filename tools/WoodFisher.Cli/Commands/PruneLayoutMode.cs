@@ -59,7 +59,7 @@ internal static class PruneLayoutMode
 
         using var gradients = s.Grads is null ? null : new NpyGradientSource(CliFiles.RequireFile(s.Grads), CheckedSegments(layout, s.Grads));
         LayoutPruning.Check(model, layout, gradients);
-        TensorPruning.CheckInputs(layout.Dimension, gradients, options);
+        TensorPruning.CheckInputs(layout.Dimension, gradients, options, curvature);
         var rows = gradients is null ? "no gradients" : $"{gradients.Count} gradients";
         LayoutPruningResult result;
         using (CliProgress.Start($"pruning {layout.Tensors.Count} tensors (d = {layout.Dimension}) by {method.Name} from {rows}", 0))
