@@ -31,6 +31,21 @@ public class GradualCommandTests : CliFixture
         Assert.That(png.Take(8), Is.EqualTo(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A }));
         Assert.That(BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(16)), Is.EqualTo(800), "IHDR width");
         Assert.That(BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(20)), Is.EqualTo(500), "IHDR height");
+        using (var bitmap = SkiaSharp.SKBitmap.Decode(P("log.png")))
+        {
+            // The achieved-sparsity line (Category10 orange) is drawn over the target line it coincides with, so it shows.
+            var orange = 0;
+            for (var y = 0; y < bitmap.Height; y++)
+            {
+                for (var x = 0; x < bitmap.Width; x++)
+                {
+                    var c = bitmap.GetPixel(x, y);
+                    if (Math.Abs(c.Red - 255) < 30 && Math.Abs(c.Green - 127) < 40 && c.Blue < 80)
+                        orange++;
+                }
+            }
+            Assert.That(orange, Is.GreaterThan(300), "the achieved-sparsity line is visible");
+        }
         var epochs = Records(stdout, "epoch");
         Assert.That(epochs.Select(r => r["epoch"]), Is.EqualTo(new[] { "0", "1", "2" }));
         Assert.That(epochs[^1].Keys, Is.SupersetOf(new[] { "target_sparsity", "sparsity", "test_accuracy", "test_loss" }), "labelled fields");

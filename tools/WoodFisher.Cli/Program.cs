@@ -77,12 +77,14 @@ public static class Program
     }
 
     /// <summary>The long option names (<c>--name</c>) a verb accepts.</summary>
-    internal static IReadOnlyList<string> OptionsOf(Type command)
-    {
-        var settings = command.BaseType!.GetGenericArguments()[0];
-        return [.. settings.GetProperties(BindingFlags.Public | BindingFlags.Instance)
+    internal static IReadOnlyList<string> OptionsOf(Type command) => [.. Attributes(command).SelectMany(a => a.LongNames.Select(n => "--" + n))];
+
+    /// <summary>The long option names of a verb that take a value (not flags), with the value's name.</summary>
+    internal static IReadOnlyDictionary<string, string> ValuedOptionsOf(Type command) =>
+        Attributes(command).Where(a => a.ValueName is not null).SelectMany(a => a.LongNames.Select(n => ("--" + n, a.ValueName!))).ToDictionary();
+
+    private static IEnumerable<CommandOptionAttribute> Attributes(Type command) =>
+        command.BaseType!.GetGenericArguments()[0].GetProperties(BindingFlags.Public | BindingFlags.Instance)
             .Select(p => p.GetCustomAttribute<CommandOptionAttribute>())
-            .Where(a => a is not null)
-            .SelectMany(a => a!.LongNames.Select(n => "--" + n))];
-    }
+            .OfType<CommandOptionAttribute>();
 }

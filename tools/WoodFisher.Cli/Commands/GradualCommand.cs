@@ -83,7 +83,7 @@ internal sealed class GradualCommand : VerbCommand<GradualCommand.Settings>
         var xs = host.Rows.Select(r => (double)r.Epoch).ToArray();
         CliPlots.Lines(png, $"Gradual {method.Label} pruning of {model.Spec} to {ModelPruning.Pct(target)}", "epoch", "fraction",
         [
-            new PlotSeries("target sparsity (schedule)", xs, [.. host.Rows.Select(r => r.Target)]) { Pattern = ScottPlot.LinePattern.Dashed, Marker = ScottPlot.MarkerShape.None, LineWidth = 1, Colour = 7 },
+            new PlotSeries("target sparsity (schedule)", xs, [.. host.Rows.Select(r => r.Target)]) { Marker = ScottPlot.MarkerShape.None, LineWidth = 9, Colour = 7 },
             new PlotSeries("achieved sparsity", xs, [.. host.Rows.Select(r => r.Achieved)]) { Marker = ScottPlot.MarkerShape.OpenCircle, LineWidth = 2.5f, Colour = 1 },
             new PlotSeries("test accuracy", xs, [.. host.Rows.Select(r => r.Accuracy)]) { Colour = 0 },
         ], wholeX: true);

@@ -43,7 +43,8 @@ internal static class CliPlots
                 throw new ArgumentException($"series '{s.Name}' has {s.X.Length} x values and {s.Y.Length} y values", nameof(series));
             var line = plt.Add.Scatter(s.X, s.Y);
             line.LegendText = s.Name;
-            line.Color = palette.GetColor(s.Colour ?? i);
+            // A wide line is drawn pale, as a band under the thin lines that run along it.
+            line.Color = palette.GetColor(s.Colour ?? i).WithAlpha(s.LineWidth > 4 ? 0.35 : 1.0);
             line.LinePattern = s.Pattern;
             line.LineWidth = s.LineWidth;
             line.MarkerShape = s.Marker;

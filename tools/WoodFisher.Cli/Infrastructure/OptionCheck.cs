@@ -35,13 +35,19 @@ internal static class OptionCheck
         if (verb.Command is null)
             return;
         var known = Program.OptionsOf(verb.Command).Append("--help").ToList();
-        foreach (var arg in args.Skip(1))
+        var valued = Program.ValuedOptionsOf(verb.Command);
+        for (var i = 1; i < args.Count; i++)
         {
+            var arg = args[i];
             if (!arg.StartsWith("--", StringComparison.Ordinal) || arg == "--")
                 continue;
             var name = arg.Split('=', ':')[0];
             if (known.Contains(name))
+            {
+                if (name == arg && valued.TryGetValue(name, out var value) && (i + 1 == args.Count || args[i + 1].StartsWith("--", StringComparison.Ordinal)))
+                    throw new UsageException($"{verb.Name}: {name} needs a value ({value})");
                 continue;
+            }
             var hint = Renamed.TryGetValue(name, out var renamed) && known.Contains(renamed) ? renamed
                 : Pruning.Internal.Suggest.Nearest(name, known);
             throw new UsageException($"{verb.Name}: unknown option {name}{(hint is null ? "" : $" (did you mean {hint}?)")}; see woodfisher {verb.Name} --help");

@@ -168,11 +168,12 @@ internal static class StudyRendering
         foreach (var g in r.Curves.GroupBy(p => (p.Label, p.Update)))
         {
             var pts = g.OrderBy(p => p.TargetSparsity).ToList();
+            var (pattern, marker) = UpdateStyle(g.Key.Update);
             series.Add(new PlotSeries($"{g.Key.Label} ({Update(g.Key.Update)})", [.. pts.Select(p => p.TargetSparsity * 100)], [.. pts.Select(p => p.Accuracy * 100)])
             {
                 Colour = labels.IndexOf(g.Key.Label),
-                Pattern = g.Key.Update switch { UpdateMode.Independent => LinePattern.Dashed, UpdateMode.None => LinePattern.Dotted, _ => LinePattern.Solid },
-                Marker = g.Key.Update switch { UpdateMode.Independent => MarkerShape.OpenSquare, UpdateMode.None => MarkerShape.FilledTriangleUp, _ => MarkerShape.FilledCircle },
+                Pattern = pattern,
+                Marker = marker,
             });
         }
         var xs = r.Options.Sparsities.Select(x => x * 100).DefaultIfEmpty(0).ToArray();
@@ -186,6 +187,14 @@ internal static class StudyRendering
             "sparsity of the studied weights (%)", "test accuracy (%)", series, width: 1000, height: 650);
         return path;
     }
+
+    /// <summary>Line pattern and marker of a curve by its update: each update its own, so the legend tells them apart too.</summary>
+    internal static (LinePattern Pattern, MarkerShape Marker) UpdateStyle(UpdateMode update) => update switch
+    {
+        UpdateMode.Independent => (LinePattern.Dashed, MarkerShape.OpenSquare),
+        UpdateMode.None => (LinePattern.Dotted, MarkerShape.FilledTriangleUp),
+        _ => (LinePattern.Solid, MarkerShape.FilledCircle),
+    };
 
     internal static string Slug(string label)
     {
