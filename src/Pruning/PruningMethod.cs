@@ -14,8 +14,12 @@ namespace WoodFisher.Pruning;
 /// </summary>
 public abstract class PruningMethod
 {
-    private protected PruningMethod()
+    private protected PruningMethod(string name, string summary, IReadOnlyList<string> keys, params string[] aliases)
     {
+        Name = name;
+        Summary = summary;
+        Keys = keys;
+        Aliases = aliases;
     }
 
     /// <summary>|w_q| with H⁻¹ = I: no curvature, and no other weight changes (its update is always <see cref="UpdateMode.None"/>).</summary>
@@ -43,16 +47,16 @@ public abstract class PruningMethod
     public static string Names => string.Join(", ", All.Select(m => m.Name));
 
     /// <summary>The one name, e.g. <c>woodfisher</c>.</summary>
-    public abstract string Name { get; }
+    public string Name { get; }
 
     /// <summary>Other spellings accepted by <see cref="Find"/> (e.g. <c>obd</c> for <c>diagfisher</c>).</summary>
-    public virtual IReadOnlyList<string> Aliases => [];
+    public IReadOnlyList<string> Aliases { get; }
 
     /// <summary>One line for help texts.</summary>
-    public abstract string Summary { get; }
+    public string Summary { get; }
 
     /// <summary>The keys of <c>name:key=value</c> this method reads (see <see cref="MethodSpec"/>); others are refused.</summary>
-    public abstract IReadOnlyList<string> Keys { get; }
+    public IReadOnlyList<string> Keys { get; }
 
     /// <summary>Whether the estimate needs the model itself (K-FAC factors, the exact Hessian), not gradient rows alone.</summary>
     public virtual bool NeedsModel => false;

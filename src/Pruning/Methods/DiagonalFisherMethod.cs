@@ -3,16 +3,9 @@ using WoodFisher.Models;
 namespace WoodFisher.Pruning.Methods;
 
 /// <summary><c>diagfisher</c>: OBS with the diagonal empirical Fisher, [H⁻¹]_qq = 1/(λ + (1/N)Σₙ g_nq²) (OBD-style).</summary>
-internal sealed class DiagonalFisherMethod : PruningMethod
+internal sealed class DiagonalFisherMethod() : PruningMethod("diagfisher", "OBS with the diagonal empirical Fisher",
+    [MethodSpec.NameKey, "damping", "samples", "minibatch", "seed", "update", "selection", "recompute", "stepping"], "diagonal-fisher", "obd")
 {
-    public override string Name => "diagfisher";
-
-    public override IReadOnlyList<string> Aliases => ["diagonal-fisher", "obd"];
-
-    public override string Summary => "OBS with the diagonal empirical Fisher";
-
-    public override IReadOnlyList<string> Keys => [MethodSpec.NameKey, "damping", "samples", "minibatch", "seed", "update", "selection", "recompute", "stepping"];
-
     public override IInverseCurvature FromGradients(IGradientSource gradients, EstimatorSpec spec)
     {
         ArgumentNullException.ThrowIfNull(gradients);

@@ -9,16 +9,9 @@ namespace WoodFisher.Pruning.Methods;
 /// made positive definite by <see cref="EstimatorSpec.Treatment"/> and inverted densely (<see cref="DenseCurvature"/>).
 /// The reference of approximation-quality studies; d² float64 values, so small models or layer subsets only.
 /// </summary>
-internal sealed class ExactMethod : PruningMethod
+internal sealed class ExactMethod() : PruningMethod("exact", "OBS with the exact damped Hessian (small d)",
+    [MethodSpec.NameKey, "damping", "samples", "seed", "treatment", "update", "selection", "recompute", "stepping"], "hessian", "exact-hessian")
 {
-    public override string Name => "exact";
-
-    public override IReadOnlyList<string> Aliases => ["hessian", "exact-hessian"];
-
-    public override string Summary => "OBS with the exact damped Hessian (small d)";
-
-    public override IReadOnlyList<string> Keys => [MethodSpec.NameKey, "damping", "samples", "seed", "treatment", "update", "selection", "recompute", "stepping"];
-
     public override bool NeedsModel => true;
 
     internal override CurvatureEstimate FromModel(ModelCurvature model, float[] x, int[] labels, EstimatorSpec spec)

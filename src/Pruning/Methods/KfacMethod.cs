@@ -7,16 +7,9 @@ namespace WoodFisher.Pruning.Methods;
 /// <c>kfac</c>: OBS with the K-FAC inverse (A + αI)⁻¹ ⊗ (G + βI)⁻¹ per layer (<see cref="KfacCurvature"/>); joint updates
 /// act inside blocks of c coordinates. The factors come from the model's activations and back-propagated gradients.
 /// </summary>
-internal sealed class KfacMethod : PruningMethod
+internal sealed class KfacMethod() : PruningMethod("kfac", "OBS with the K-FAC Kronecker-factored inverse",
+    [MethodSpec.NameKey, "block", "damping", "samples", "seed", "update", "selection", "recompute", "stepping"], "k-fac")
 {
-    public override string Name => "kfac";
-
-    public override IReadOnlyList<string> Aliases => ["k-fac"];
-
-    public override string Summary => "OBS with the K-FAC Kronecker-factored inverse";
-
-    public override IReadOnlyList<string> Keys => [MethodSpec.NameKey, "block", "damping", "samples", "seed", "update", "selection", "recompute", "stepping"];
-
     public override bool NeedsModel => true;
 
     internal override CurvatureEstimate FromModel(ModelCurvature model, float[] x, int[] labels, EstimatorSpec spec)

@@ -7,16 +7,9 @@ namespace WoodFisher.Pruning.Methods;
 /// moves, so its update is <see cref="UpdateMode.None"/> whatever is requested. Layer-wise magnitude pruning is this method
 /// with <see cref="SelectionMode.LayerwiseUniform"/>.
 /// </summary>
-internal sealed class MagnitudeMethod : PruningMethod
+internal sealed class MagnitudeMethod() : PruningMethod("magnitude", "|w|, no curvature (H⁻¹ = I)", [MethodSpec.NameKey, "selection", "recompute", "stepping"],
+    "identity", "global-magnitude")
 {
-    public override string Name => "magnitude";
-
-    public override IReadOnlyList<string> Aliases => ["identity", "global-magnitude"];
-
-    public override string Summary => "|w|, no curvature (H⁻¹ = I)";
-
-    public override IReadOnlyList<string> Keys => [MethodSpec.NameKey, "selection", "recompute", "stepping"];
-
     public override bool UsesCurvature => false;
 
     public override UpdateMode EffectiveUpdate(UpdateMode requested) => UpdateMode.None;

@@ -9,14 +9,18 @@ namespace WoodFisher.Pruning.Methods;
 /// </summary>
 internal class WoodFisherMethod : PruningMethod
 {
-    public override string Name => "woodfisher";
-
-    public override IReadOnlyList<string> Aliases => ["wf"];
-
-    public override string Summary => "OBS with the block-diagonal WoodFisher inverse";
-
-    public override IReadOnlyList<string> Keys =>
+    private static readonly string[] WoodFisherKeys =
         [MethodSpec.NameKey, "block", "damping", "samples", "minibatch", "seed", "strategy", "backend", "precision", "update", "selection", "recompute", "stepping"];
+
+    public WoodFisherMethod()
+        : base("woodfisher", "OBS with the block-diagonal WoodFisher inverse", WoodFisherKeys, "wf")
+    {
+    }
+
+    private protected WoodFisherMethod(string name, string summary, IReadOnlyList<string> extraKeys)
+        : base(name, summary, [.. WoodFisherKeys, .. extraKeys])
+    {
+    }
 
     public override IInverseCurvature FromGradients(IGradientSource gradients, EstimatorSpec spec)
     {
@@ -44,16 +48,8 @@ internal class WoodFisherMethod : PruningMethod
 /// <c>woodtaylor</c>: the WoodFisher inverse with the first-order term: ρ_q = (w_q − [H⁻¹g]_q)²/(2[H⁻¹]_qq) and the update
 /// applied to w − ηH⁻¹g (<see cref="WoodTaylorScore"/>, η = <see cref="PrunerOptions.GradientStep"/>).
 /// </summary>
-internal sealed class WoodTaylorMethod : WoodFisherMethod
+internal sealed class WoodTaylorMethod() : WoodFisherMethod("woodtaylor", "WoodFisher with the loss-gradient term", ["taylor-step"])
 {
-    public override string Name => "woodtaylor";
-
-    public override IReadOnlyList<string> Aliases => [];
-
-    public override string Summary => "WoodFisher with the loss-gradient term";
-
-    public override IReadOnlyList<string> Keys => [.. base.Keys, "taylor-step"];
-
     public override bool UsesLossGradient => true;
 
     public override double[] Score(ReadOnlySpan<double> weights, IInverseCurvature inverse, ReadOnlySpan<double> inverseTimesGradient)

@@ -14,32 +14,16 @@ namespace WoodFisher.Cli.Infrastructure;
 /// <c>--precision float64</c> sees them exactly) or per-sample gradients of a model (<c>--model</c>). Which one is a mode:
 /// the options of the other are refused.
 /// </summary>
-internal sealed class CurvatureBuild
+/// <param name="Source">Where the gradients come from, for messages.</param>
+/// <param name="Rows">Gradient rows m.</param>
+/// <param name="Dimension">Columns d.</param>
+/// <param name="Options">The kernel options of the inverse.</param>
+/// <param name="File">The gradient .npy, or null when <paramref name="Gradients"/> computes them.</param>
+/// <param name="Gradients">Per-sample gradients of a model, or null when read from <paramref name="File"/>.</param>
+internal sealed record CurvatureBuild(string Source, long Rows, int Dimension, WoodFisherOptions Options, string? File, IGradientSource? Gradients)
 {
     /// <summary>Elements per streamed chunk: large enough for whole rank-k panels, small enough to stay in L3-ish memory.</summary>
     private const long ChunkElements = 1 << 22;
-
-    private readonly string? _path;
-    private readonly IGradientSource? _gradients;
-
-    private CurvatureBuild(string source, long rows, int dimension, WoodFisherOptions options, string? path, IGradientSource? gradients)
-    {
-        Source = source;
-        Rows = rows;
-        Dimension = dimension;
-        Options = options;
-        _path = path;
-        _gradients = gradients;
-    }
-
-    /// <summary>Where the gradients come from, for messages.</summary>
-    public string Source { get; }
-
-    public long Rows { get; }
-
-    public int Dimension { get; }
-
-    public WoodFisherOptions Options { get; }
 
     /// <summary>The blocks the inverse will have.</summary>
     public BlockLayout Layout => BlockLayout.Create(Dimension, Options.BlockSize, Options.Segments);
@@ -92,10 +76,10 @@ internal sealed class CurvatureBuild
         {
             using (var progress = CliProgress.Start("fisher: gradients", Rows))
             {
-                if (_gradients is not null)
-                    Stream(_gradients, builder, progress, read);
+                if (Gradients is not null)
+                    Stream(Gradients, builder, progress, read);
                 else
-                    StreamFile(_path!, builder, progress, read);
+                    StreamFile(File!, builder, progress, read);
             }
             inverse = builder.Build();
         }

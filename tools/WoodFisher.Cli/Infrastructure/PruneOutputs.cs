@@ -57,7 +57,10 @@ internal sealed class PruneOutputs
             table.AddRow("[bold]total[/]", r.Layers.Where(l => l.Prunable).Sum(l => l.Size).ToString(CultureInfo.InvariantCulture), ModelPruning.Pct(r.AchievedSparsity));
             CliConsole.Render(table);
             if (r.Dense is { } dense && r.Pruned is { } pruned)
-                CliConsole.Line($"test accuracy: dense {ModelPruning.Pct(dense.Accuracy ?? 0)}, pruned {ModelPruning.Pct(pruned.Accuracy ?? 0)}; test loss: dense {dense.Loss:0.0000}, pruned {pruned.Loss:0.0000}");
+            {
+                CliConsole.Line($"test accuracy: dense {ModelPruning.Pct(dense.Accuracy ?? 0)}, pruned {ModelPruning.Pct(pruned.Accuracy ?? 0)}");
+                CliConsole.Line(string.Create(CultureInfo.InvariantCulture, $"test loss: dense {dense.Loss:0.0000}, pruned {pruned.Loss:0.0000}"));
+            }
             CliConsole.Line($"seconds: gradients {ModelPruning.Sec(sec.Gradients)}, inverse {ModelPruning.Sec(sec.Inverse)}, selection {ModelPruning.Sec(sec.Selection)}, update {ModelPruning.Sec(sec.Update)}, total {ModelPruning.Sec(sec.Total)}");
             return;
         }
