@@ -105,6 +105,14 @@ public class HelpTests : CliFixture
         Assert.That(checkedPairs, Is.GreaterThan(20));
     }
 
+    [Test]
+    public void MisspelledVerb_GetsTheNearestVerb()
+    {
+        var (code, _, stderr) = Run("prnue", "--sparsity", "0.5");
+        Assert.That(code, Is.EqualTo(2));
+        Assert.That(stderr, Does.StartWith("woodfisher: unknown verb prnue (did you mean prune?)"));
+    }
+
     [TestCase("prune", "--sparsty", "--sparsity")]
     [TestCase("train", "--epoch", "--epochs")]
     [TestCase("fisher", "--dampin", "--damping")]

@@ -1,8 +1,8 @@
 namespace WoodFisher.Cli.Infrastructure;
 
 /// <summary>
-/// Refuses options a verb does not take before Spectre parses anything, naming the replacement of a renamed option or the
-/// nearest spelling: <c>prune: unknown option --fisher-samples (did you mean --samples?)</c>.
+/// Refuses unknown verbs and options a verb does not take before Spectre parses anything, naming the replacement of a
+/// renamed option or the nearest spelling: <c>prune: unknown option --fisher-samples (did you mean --samples?)</c>.
 /// </summary>
 internal static class OptionCheck
 {
@@ -33,7 +33,10 @@ internal static class OptionCheck
             return;
         var verb = Program.Verbs.FirstOrDefault(v => v.Name == args[0]);
         if (verb.Command is null)
-            return;
+        {
+            var near = Pruning.Internal.Suggest.Nearest(args[0], Program.Verbs.Select(v => v.Name));
+            throw new UsageException($"unknown verb {args[0]}{(near is null ? "" : $" (did you mean {near}?)")}; the verbs are {string.Join(", ", Program.Verbs.Select(v => v.Name))}");
+        }
         var known = Program.OptionsOf(verb.Command).Append("--help").ToList();
         var valued = Program.ValuedOptionsOf(verb.Command);
         for (var i = 1; i < args.Count; i++)
