@@ -111,6 +111,7 @@ internal static class CliPlots
         hm.NaNCellColor = Colors.White;
         var bar = plt.Add.ColorBar(hm);
         bar.Label = string.Create(CultureInfo.InvariantCulture, $"{quantity}, clipped at ±{limit:g3} (p{HeatmapPercentile * 100:0} of |entries|)");
+        bar.LabelStyle.FontSize = 11;
         if (tiles.Count > 1)
         {
             for (var t = 0; t < tiles.Count; t++)
