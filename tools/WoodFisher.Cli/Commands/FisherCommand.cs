@@ -28,6 +28,7 @@ internal sealed class FisherCommand : VerbCommand<FisherCommand.Settings>
     {
         var outPath = run.Outputs.File("--out", settings.Out)!;
         var build = CurvatureBuild.Open(settings, run);
+        RequireMemory(build);
         var plotted = settings.Heatmap is { } prefix ? Math.Min(HeatmapBlocks, build.Layout.Count) : 0;
         for (var b = 0; b < plotted; b++)
         {
@@ -50,6 +51,27 @@ internal sealed class FisherCommand : VerbCommand<FisherCommand.Settings>
         CliConsole.Record(("seconds", Math.Round(build.TotalSeconds + write.Elapsed.TotalSeconds, 3)), ("read", Math.Round(build.ReadSeconds, 3)), ("write", Math.Round(write.Elapsed.TotalSeconds, 3)),
             ("bytes", inverse.Bytes), ("size", MemoryBudget.Human(inverse.Bytes)), ("out", outPath));
         return 0;
+    }
+
+    /// <summary>Per npz member, what the zip writer keeps until the archive closes (entry record and name): ≈ 460 B measured.</summary>
+    private const long BytesPerMember = 512;
+
+    /// <summary>
+    /// Refuses, before any gradient is read, an inverse whose build plus output does not fit the memory budget: the
+    /// builder's own estimate, the diagonal (float64 and its float32 copy), one block's buffers, and the zip writer's
+    /// per-member records, which dominate for small blocks (d = 10⁶, c = 1: a million members).
+    /// </summary>
+    private static void RequireMemory(CurvatureBuild build)
+    {
+        var layout = build.Layout;
+        long c = layout.BlockSize;
+        var bytes = MemoryBudget.Sum(
+            WoodFisherBuilder.EstimateBytes(build.Dimension, build.Options, build.Rows),
+            MemoryBudget.Product(layout.Count + 1, BytesPerMember),
+            MemoryBudget.Product(build.Dimension, sizeof(double) + sizeof(float)),
+            MemoryBudget.Product(c, c, sizeof(double) + sizeof(float)));
+        MemoryBudget.Require(bytes, $"fisher: the inverse of d = {build.Dimension:N0} in {layout.Count:N0} blocks and the .npz that holds them",
+            "Use a larger block size c (fewer members) or a smaller one (smaller blocks), or fewer coordinates.");
     }
 
     private static string BlockName(string prefix, int block) => $"{prefix}_block_{block.ToString(CultureInfo.InvariantCulture)}";

@@ -1,6 +1,8 @@
 using WoodFisher.IO;
+using WoodFisher.Kernels;
 using WoodFisher.Models;
 using WoodFisher.Pruning;
+using WoodFisher.Pruning.Methods;
 
 namespace WoodFisher.Cli.Commands;
 
@@ -112,6 +114,7 @@ internal sealed class PruneCommand : VerbCommand<PruneCommand.Settings>
         double[]? gradient = null;
         if (s.Grads is null)
         {
+            RequireTensorMemory(d, 0);
             inverse = new IdentityCurvature(d);
         }
         else
@@ -121,6 +124,8 @@ internal sealed class PruneCommand : VerbCommand<PruneCommand.Settings>
                 throw new InvalidDataException($"{s.Weights} has d = {d} weights but {s.Grads} has {source.Dimension} columns");
             if (source.Count < 1)
                 throw new InvalidDataException($"{s.Grads}: holds no gradient rows");
+            RequireTensorMemory(d, method.Method == PruningMethod.DiagonalFisher ? MemoryBudget.Product(d, 2 * sizeof(double))
+                : WoodFisherBuilder.EstimateBytes(d, WoodFisherMethod.Options(spec, segments), source.Count));
             if (method.Method.UsesLossGradient)
             {
                 using var p = CliProgress.Start($"mean gradient of {source.Count} rows", 0);
@@ -161,6 +166,11 @@ internal sealed class PruneCommand : VerbCommand<PruneCommand.Settings>
         PruneOutputs.Print(report, $"{d} weights of {s.Weights}", null);
         return 0;
     }
+
+    /// <summary>Refuses a run beyond the budget before the inverse is built: its bytes plus ~64 B per weight (w, results, outputs).</summary>
+    private static void RequireTensorMemory(int d, long inverseBytes) =>
+        MemoryBudget.Require(MemoryBudget.Sum(inverseBytes, MemoryBudget.Product(d, 64)), $"prune: d = {d:N0} weights and their inverse curvature",
+            "Use a smaller block size (--block), float32 (--precision), or fewer weights.");
 
     private static string[]? SegmentNames(string? layout, int count) =>
         layout is null ? null : GradientLayoutFile.ReadNames(layout) is { } n && n.Length == count ? n : null;
