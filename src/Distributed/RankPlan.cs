@@ -1,0 +1,95 @@
+using WoodFisher.Kernels;
+
+namespace WoodFisher.Distributed;
+
+/// <summary>
+/// Which blocks each rank owns: the WoodFisher block layout of the whole problem (d coordinates, blocks of c restarting
+/// at each segment) cut into one contiguous <see cref="BlockRange"/> per rank, in rank order, balanced by each block's
+/// build cost (<see cref="BlockCost"/>). Every rank computes the same plan from the same arguments, so no message is
+/// needed to agree on it. A rank's blocks are exactly the blocks of its own coordinates as a smaller problem
+/// (<see cref="BlockRange.Slice"/>), which it builds, scores and updates alone.
+/// </summary>
+public sealed class RankPlan
+{
+    private RankPlan(BlockLayout layout, BlockRange[] ranges, WoodburyStrategy strategy, long gradients)
+    {
+        Layout = layout;
+        Ranges = ranges;
+        Strategy = strategy;
+        Gradients = gradients;
+    }
+
+    /// <summary>The blocks of the whole problem.</summary>
+    public BlockLayout Layout { get; }
+
+    /// <summary>One range per rank, in rank order, tiling [0, d).</summary>
+    public IReadOnlyList<BlockRange> Ranges { get; }
+
+    /// <summary>Number of ranks.</summary>
+    public int Size => Ranges.Count;
+
+    /// <summary>
+    /// The Woodbury strategy every rank uses: <see cref="WoodburyStrategy.Auto"/> resolved once for the whole problem's
+    /// block size and m, so a rank whose coordinates hold only short segments does not choose differently from the
+    /// single-process run.
+    /// </summary>
+    public WoodburyStrategy Strategy { get; }
+
+    /// <summary>Gradients m that enter the inverse (after mini-batch averaging); 0 when no gradients are read.</summary>
+    public long Gradients { get; }
+
+    /// <summary>The range of <paramref name="rank"/>.</summary>
+    public BlockRange this[int rank] => Ranges[rank];
+
+    /// <summary>Coordinates per rank (the counts of a gather of length-d vectors by ranges).</summary>
+    public long[] Lengths() => [.. Ranges.Select(r => (long)r.Length)];
+
+    /// <summary>
+    /// The plan for <paramref name="ranks"/> ranks.
+    /// </summary>
+    /// <param name="dimension">d.</param>
+    /// <param name="segments">Segment (layer) lengths summing to d; null = one segment.</param>
+    /// <param name="blockSize">c.</param>
+    /// <param name="gradients">m, the gradients that enter after mini-batch averaging (0 for magnitude pruning).</param>
+    /// <param name="ranks">Number of ranks.</param>
+    /// <param name="strategy">The requested strategy (Auto is resolved here as <see cref="WoodFisherBuilder"/> would for the whole problem).</param>
+    public static RankPlan Create(int dimension, IReadOnlyList<int>? segments, int blockSize, long gradients, int ranks, WoodburyStrategy strategy = WoodburyStrategy.Auto)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(gradients);
+        var layout = BlockLayout.Create(dimension, blockSize, segments);
+        var resolved = strategy != WoodburyStrategy.Auto ? strategy
+            : gradients > 0 ? WoodFisherBuilder.ChooseStrategy(layout.BlockSize, gradients) : WoodburyStrategy.Dense;
+        var ranges = BlockRange.Balance(layout, ranks, b => BlockCost(layout.Size(b), gradients, resolved));
+        return new RankPlan(layout, ranges, resolved, gradients);
+    }
+
+    /// <summary>
+    /// The relative cost of building one block of c coordinates from m gradients: the flops of the strategy (rank-1
+    /// 4c²m, rank-k 3c²m, dense c²m for the Gram plus about 1.7c³ for its Cholesky inverse, the figures
+    /// <see cref="WoodFisherBuilder.DenseCrossoverRows"/> is derived from) plus c·m for reading its columns of G and c
+    /// for scoring and updating. Memory (c² elements) grows like the flops, so balancing one balances the other.
+    /// </summary>
+    public static double BlockCost(int c, long m, WoodburyStrategy strategy)
+    {
+        double cc = c;
+        var flops = m == 0 ? 0 : strategy switch
+        {
+            WoodburyStrategy.Rank1 => 4 * cc * cc * m,
+            WoodburyStrategy.Dense => (cc * cc * m) + (1.7 * cc * cc * cc),
+            _ => 3 * cc * cc * m,
+        };
+        return flops + (cc * m) + cc;
+    }
+
+    /// <summary>
+    /// Checks that <paramref name="comm"/> has as many ranks as the plan; the message says how to launch.
+    /// </summary>
+    public void CheckRanks(ICommunicator comm)
+    {
+        ArgumentNullException.ThrowIfNull(comm);
+        if (comm.Size != Size)
+        {
+            throw new ArgumentException($"The plan is for {Size} ranks but the communicator has {comm.Size}.", nameof(comm));
+        }
+    }
+}
