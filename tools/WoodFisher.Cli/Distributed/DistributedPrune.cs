@@ -1,0 +1,139 @@
+using WoodFisher.Cli.Commands;
+using WoodFisher.Distributed;
+using WoodFisher.IO;
+using WoodFisher.Models;
+using WoodFisher.Pruning;
+
+namespace WoodFisher.Cli.Distributed;
+
+/// <summary>
+/// <c>prune</c> in tensor and layout modes under <c>mpirun</c>, with the same command line as without: every rank
+/// reads the inputs' headers and its own columns of G (<see cref="NpyColumnSlabSource"/>), builds, scores and updates
+/// its cost-balanced range of blocks (<see cref="DistributedPruning"/>); the global threshold is found by all-reduces
+/// (<see cref="DistributedSelection"/>); rank 0 gathers the weights, mask and scores by ranges and writes every output,
+/// inside the verb's output transaction. Every step is agreed, so a failure on any rank stops all ranks with that
+/// rank's message and no output.
+/// </summary>
+internal static class DistributedPrune
+{
+    /// <summary>The phases each rank reports, in <see cref="RankReport.Seconds"/> order.</summary>
+    internal static readonly string[] Phases = ["gradients", "inverse", "selection", "update"];
+
+    private sealed record Setup(PruneOutputs? Outputs, double[] Weights, PrunerOptions Options, EstimatorSpec Spec, long Rows, RankPlan Plan, NpyColumnSlabSource? Slab);
+
+    /// <summary>Tensor mode (<c>--weights W.npy --grads G.npy</c>) over the ranks of <paramref name="world"/>.</summary>
+    public static int TensorMode(ICommunicator world, PruneCommand.Settings s, VerbRun run, MethodSpec method, double sparsity)
+    {
+        var float32 = false;
+        var setup = Ranks.Agree(world, () =>
+        {
+            var outputs = world.Rank == 0 ? PruneOutputs.Check(s, run) : null;
+            var wArray = Npy.Read(CliFiles.RequireFile(s.Weights!));
+            if (wArray.Rank != 1 || wArray.DType is not (DType.Float32 or DType.Float64))
+                throw new InvalidDataException($"{s.Weights}: expected a (d,) float32 or float64 array, got {wArray}");
+            float32 = wArray.DType == DType.Float32;
+            var w = wArray.ToFloat64();
+            Finite.Check(w, s.Weights!);
+            var segments = GradientFileHelp.ReadSegments(s.Layout, s.Segments, w.Length);
+            var options = method.Pruning with { Sparsity = sparsity, Segments = segments };
+            return Open(world, outputs, w, options, method, s.Grads, s.Normalizer);
+        });
+        var names = setup.Options.Segments is null || s.Layout is null ? null : GradientLayout.Read(s.Layout).Names is { } n && n.Length == setup.Options.Segments.Count ? n : null;
+        return Run(world, setup, $"{setup.Weights.Length} weights of {s.Weights}", null, result =>
+        {
+            ModelPruning.CheckResult(result, method, float32);
+            var d = result.Weights.Length;
+            var outWeights = float32 ? NdArray.Create(Array.ConvertAll(result.Weights, v => (float)v), d) : NdArray.Create(result.Weights, d);
+            Npy.Write(setup.Outputs!.Out, outWeights);
+            if (setup.Outputs.Mask is not null)
+                Npy.Write(setup.Outputs.Mask, NdArray.Create(result.Mask, d));
+            if (setup.Outputs.Scores is not null)
+                Npy.Write(setup.Outputs.Scores, NdArray.Create(result.Scores, d));
+            return PruningReport.Create(setup.Options, result, names) with { Settings = ModelPruning.ReportSettings(method) };
+        });
+    }
+
+    /// <summary>Layout mode (<c>--model M.safetensors --grads G.npy --layout G.json</c>) over the ranks of <paramref name="world"/>.</summary>
+    public static int LayoutMode(ICommunicator world, PruneCommand.Settings s, VerbRun run, MethodSpec method, double sparsity)
+    {
+        SafeTensorsFile model = null!;
+        GradientLayout layout = null!;
+        var setup = Ranks.Agree(world, () =>
+        {
+            var outputs = world.Rank == 0 ? PruneOutputs.Check(s, run) : null;
+            layout = GradientLayout.Read(CliFiles.RequireFile(s.Layout!));
+            model = SafeTensors.Read(CliFiles.RequireFile(s.Model!));
+            if (s.Grads is not null)
+                PruneLayoutMode.CheckedSegments(layout, CliFiles.RequireFile(s.Grads));
+            LayoutPruning.Check(model, layout);
+            var options = method.Pruning with { Sparsity = sparsity, Segments = layout.Segments, PrunableSegments = PruneLayoutMode.Prunable(layout, s.Layers) };
+            return Open(world, outputs, LayoutPruning.Gather(model, layout), options, method, s.Grads, s.Normalizer);
+        });
+        var rows = setup.Rows > 0 ? $"{setup.Rows} gradients" : null;
+        return Run(world, setup, $"{layout.Tensors.Count} tensors of {Path.GetFileName(s.Model)}", rows, result =>
+        {
+            ModelPruning.CheckResult(result, method, float32: false);
+            var note = string.Create(CultureInfo.InvariantCulture, $"{method.Method.Name} {setup.Options.EffectiveUpdate.ToString().ToLowerInvariant()} s={sparsity}");
+            SafeTensors.Write(setup.Outputs!.Out, LayoutPruning.Scatter(model, layout, result.Weights, new Dictionary<string, string> { [LayoutPruning.MetadataKey] = note }));
+            if (setup.Outputs.Mask is not null)
+                SafeTensors.Write(setup.Outputs.Mask, LayoutPruning.Split<bool>(layout, result.Mask));
+            if (setup.Outputs.Scores is not null)
+                SafeTensors.Write(setup.Outputs.Scores, LayoutPruning.Split<double>(layout, result.Scores));
+            return PruningReport.Create(setup.Options, result, layout.Names) with { Settings = ModelPruning.ReportSettings(method) };
+        });
+    }
+
+    /// <summary>Reads G's header, makes the plan and opens this rank's slab of G (inside the agreed setup step).</summary>
+    private static Setup Open(ICommunicator world, PruneOutputs? outputs, double[] w, PrunerOptions options, MethodSpec method, string? grads, double? normalizer)
+    {
+        var d = w.Length;
+        var spec = method.Estimator with { Normalizer = normalizer };
+        long rows = 0;
+        if (grads is not null)
+        {
+            using var reader = new NpyRowReader(CliFiles.RequireFile(grads));
+            if (reader.Columns != d)
+                throw new InvalidDataException($"the weights have d = {d} but {grads} has {reader.Columns} columns");
+            if (reader.Rows < 1)
+                throw new InvalidDataException($"{grads}: holds no gradient rows");
+            rows = reader.Rows;
+        }
+
+        var plan = DistributedPruning.Plan(d, rows, world.Size, options, spec);
+        var range = plan[world.Rank];
+        var slab = grads is null || range.IsEmpty ? null : new NpyColumnSlabSource(grads, range.Start, range.Length, range.Segments(plan.Layout));
+        return new Setup(outputs, w, options, spec, rows, plan, slab);
+    }
+
+    /// <summary>
+    /// The sharded run: prune, gather on rank 0, gather the ranks' reports; then rank 0 checks and writes the outputs
+    /// (<paramref name="write"/> returns the report) and prints the summary, an agreed step like the others.
+    /// </summary>
+    private static int Run(ICommunicator world, Setup setup, string what, string? samples, Func<PruningResult, PruningReport> write)
+    {
+        using var slab = setup.Slab;
+        var plan = setup.Plan;
+        var range = plan[world.Rank];
+        var d = plan.Layout.Dimension;
+        if (world.Rank == 0)
+            RankLines.Plan(world, plan, setup.Rows);
+        RankPruningResult local;
+        using (world.Rank == 0 ? CliProgress.Start($"{setup.Spec.Label}: d = {d} weights{(setup.Rows > 0 ? $" from {setup.Rows} gradients" : "")} on {world.Size} ranks", 0) : null)
+            local = DistributedPruning.Prune(world, plan, setup.Weights.AsSpan(range.Start, range.Length), slab, setup.Options, setup.Spec);
+        var result = DistributedPruning.Gather(world, plan, local, setup.Options);
+        var t = local.Timings;
+        var reports = RankReport.Gather(world, range, local.InverseBytes, slab?.Slab.Bytes ?? 0, Phases, [t.Gradients, t.Inverse, t.Selection, t.Update]);
+        Ranks.Agree(world, () =>
+        {
+            if (world.Rank != 0)
+                return 0;
+            RankLines.Print(reports);
+            var report = write(result!);
+            if (setup.Outputs!.Report is not null)
+                CliFiles.WriteText(setup.Outputs.Report, RankLines.WithRanks(report.ToJson(), world, reports, local.Selection));
+            PruneOutputs.Print(report, what, samples);
+            return 0;
+        });
+        return 0;
+    }
+}
