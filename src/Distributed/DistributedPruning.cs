@@ -62,7 +62,7 @@ public static class DistributedPruning
         RankFailure.Agree(comm, () => Check(comm, plan, range, w, m, gradients, local, spec, options));
 
         var clock = Stopwatch.StartNew();
-        var estimate = RankFailure.Agree(comm, () => range.IsEmpty ? null : TensorPruning.Estimate(gradients, range.Length, local, spec));
+        var estimate = RankFailure.Agree(comm, () => range.IsEmpty ? null : InWholeColumns(range, () => TensorPruning.Estimate(gradients, range.Length, local, spec)));
         try
         {
             estimate = AgreeOnPrecision(comm, estimate, gradients, range, local, spec);
@@ -139,6 +139,20 @@ public static class DistributedPruning
         return new PruningResult(weights, mask, scores, segmentSparsity, sparsity, timings, [new PruningStep(1, options.Sparsity, sparsity, name, bytes, timings)]);
     }
 
+    /// <summary>Runs a step over the range's columns, naming a non-finite gradient entry by its column in the whole G.</summary>
+    public static T InWholeColumns<T>(BlockRange range, Func<T> step)
+    {
+        ArgumentNullException.ThrowIfNull(step);
+        try
+        {
+            return step();
+        }
+        catch (NonFiniteGradientException ex)
+        {
+            throw new NonFiniteGradientException(ex.Row, ex.Column + range.Start, ex.Value);
+        }
+    }
+
     private static void Check(ICommunicator comm, RankPlan plan, BlockRange range, double[] w, bool[] m, IGradientSource? gradients, PrunerOptions local, EstimatorSpec spec, PrunerOptions options)
     {
         plan.CheckRanks(comm);
@@ -168,7 +182,7 @@ public static class DistributedPruning
         }
 
         (estimate.Inverse as IDisposable)?.Dispose();
-        return RankFailure.Agree(comm, () => TensorPruning.Estimate(gradients, range.Length, local, spec with { Precision = Precision.Float64 }));
+        return RankFailure.Agree(comm, () => InWholeColumns(range, () => TensorPruning.Estimate(gradients, range.Length, local, spec with { Precision = Precision.Float64 })));
     }
 
     private static (double[] Scores, double[]? InverseTimesGradient) Score(PruningMethod method, double step, CurvatureEstimate? estimate, double[] w, bool[] m)

@@ -44,7 +44,7 @@ internal static class DistributedFisher
         var read = new Stopwatch();
         WoodFisherInverse? inverse;
         using (var progress = world.Rank == 0 ? CliProgress.Start($"fisher: gradients on {world.Size} ranks", setup.Build.Rows) : null)
-            inverse = Ranks.Agree(world, () => slab is null ? null : Build(setup, range, progress, read));
+            inverse = Ranks.Agree(world, () => slab is null ? null : DistributedPruning.InWholeColumns(range, () => Build(setup, range, progress, read)));
         using var owned = inverse;
         var buildSeconds = clock.Elapsed.TotalSeconds;
         Ranks.Agree(world, () =>
