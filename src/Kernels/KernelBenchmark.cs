@@ -74,6 +74,16 @@ public static class KernelBenchmark
         return rates.Sum() / 1e9;
     }
 
+    /// <summary>
+    /// Measures the efficiencies of <see cref="StrategyCostModel"/> (shares of the float32 peak) at
+    /// <paramref name="blockSizes"/> on the CPU backend; about a second per size on two cores.
+    /// </summary>
+    /// <param name="blockSizes">Ascending block sizes (default 32, 64, 128, 256, 512, 1024).</param>
+    /// <param name="repeats">Timed runs per kernel after one warm-up; the best counts.</param>
+    /// <param name="progress">Receives one line per block size.</param>
+    public static StrategyCostModel CalibrateCostModel(int[]? blockSizes = null, int repeats = 3, Action<string>? progress = null)
+        => CostModelCalibration.Run(blockSizes ?? [32, 64, 128, 256, 512, 1024], repeats, progress);
+
     /// <summary>GFLOP/s (2mnk flops) of the library's blocked GEMM C += A·B on m × k times k × n, best of <paramref name="repeats"/>.</summary>
     public static double MeasureGemmGflops(int m, int n, int k, Precision precision = Precision.Float32, bool parallel = true, int repeats = 3)
         => precision == Precision.Float32 ? GemmRate<float>(m, n, k, parallel, repeats) : GemmRate<double>(m, n, k, parallel, repeats);
@@ -111,7 +121,7 @@ public static class KernelBenchmark
     }
 
     /// <summary>m × d float32 gradients uniform in [−1, 1) from <paramref name="seed"/>.</summary>
-    private static float[] RandomRows(int seed, int m, int d)
+    internal static float[] RandomRows(int seed, int m, int d)
     {
         var rng = new Random(seed);
         var g = new float[(long)m * d];

@@ -104,16 +104,8 @@ public sealed class IlgpuBackend : ICurvatureBackend
             throw new ArgumentOutOfRangeException(nameof(value), value, "The identity scale must be finite.");
         }
 
-        if (s.Precision == Precision.Float32)
-        {
-            _float32.Value.SetScaledIdentity(s, value);
-            s.FreshScale = (float)value;
-        }
-        else
-        {
-            _float64.Value.SetScaledIdentity(s, value);
-            s.FreshScale = value;
-        }
+        Kernels(s).SetScaledIdentity(s, value);
+        s.FreshScale = s.Precision == Precision.Float32 ? (float)value : value;
     }
 
     /// <inheritdoc />
@@ -122,14 +114,7 @@ public sealed class IlgpuBackend : ICurvatureBackend
         var s = Own(storage);
         RequireLength(blocks.Length, s.Layout.SquareLength, nameof(blocks));
         s.FreshScale = null;
-        if (s.Precision == Precision.Float32)
-        {
-            _float32.Value.Write(s, blocks);
-        }
-        else
-        {
-            _float64.Value.Write(s, blocks);
-        }
+        Kernels(s).Write(s, blocks);
     }
 
     /// <inheritdoc />
@@ -137,14 +122,7 @@ public sealed class IlgpuBackend : ICurvatureBackend
     {
         var s = Own(storage);
         RequireLength(blocks.Length, s.Layout.SquareLength, nameof(blocks));
-        if (s.Precision == Precision.Float32)
-        {
-            _float32.Value.Read(s, blocks);
-        }
-        else
-        {
-            _float64.Value.Read(s, blocks);
-        }
+        Kernels(s).Read(s, blocks);
     }
 
     /// <inheritdoc />
@@ -155,14 +133,7 @@ public sealed class IlgpuBackend : ICurvatureBackend
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(block, s.Layout.Count);
         var c = (long)s.Layout.Size(block);
         RequireLength(destination.Length, c * c, nameof(destination));
-        if (s.Precision == Precision.Float32)
-        {
-            _float32.Value.ReadBlock(s, block, destination);
-        }
-        else
-        {
-            _float64.Value.ReadBlock(s, block, destination);
-        }
+        Kernels(s).ReadBlock(s, block, destination);
     }
 
     /// <inheritdoc />
@@ -186,14 +157,7 @@ public sealed class IlgpuBackend : ICurvatureBackend
     {
         var s = Own(storage);
         RequireLength(diagonal.Length, s.Layout.Dimension, nameof(diagonal));
-        if (s.Precision == Precision.Float32)
-        {
-            _float32.Value.Diagonal(s, diagonal);
-        }
-        else
-        {
-            _float64.Value.Diagonal(s, diagonal);
-        }
+        Kernels(s).Diagonal(s, diagonal);
     }
 
     /// <inheritdoc />
@@ -209,30 +173,14 @@ public sealed class IlgpuBackend : ICurvatureBackend
             return;
         }
 
-        if (s.Precision == Precision.Float32)
-        {
-            _float32.Value.Multiply(s, vectors, result, count);
-        }
-        else
-        {
-            _float64.Value.Multiply(s, vectors, result, count);
-        }
+        Kernels(s).Multiply(s, vectors, result, count);
     }
 
     /// <inheritdoc />
     public void ObsUpdate(IBlockStorage storage, Span<double> weights, ReadOnlySpan<bool> remove)
     {
         var s = Own(storage);
-        RequireLength(weights.Length, s.Layout.Dimension, nameof(weights));
-        RequireLength(remove.Length, s.Layout.Dimension, nameof(remove));
-        if (s.Precision == Precision.Float32)
-        {
-            _float32.Value.ObsUpdate(s, weights, remove);
-        }
-        else
-        {
-            _float64.Value.ObsUpdate(s, weights, remove);
-        }
+        JointObsUpdate.Apply(s.Layout, weights, remove, new ObsSource(Kernels(s), s), s.Precision);
     }
 
     /// <inheritdoc />
@@ -297,24 +245,13 @@ public sealed class IlgpuBackend : ICurvatureBackend
             s.FreshScale = null;
         }
 
-        if (s.Precision == Precision.Float32)
+        if (rankK)
         {
-            if (rankK)
-            {
-                _float32.Value.RankKUpdate(s, gradients, rows, normalizer, TiledRankK);
-            }
-            else
-            {
-                _float32.Value.RankOneUpdates(s, gradients, rows, normalizer);
-            }
-        }
-        else if (rankK)
-        {
-            _float64.Value.RankKUpdate(s, gradients, rows, normalizer, TiledRankK);
+            Kernels(s).RankKUpdate(s, gradients, rows, normalizer, TiledRankK);
         }
         else
         {
-            _float64.Value.RankOneUpdates(s, gradients, rows, normalizer);
+            Kernels(s).RankOneUpdates(s, gradients, rows, normalizer);
         }
     }
 
@@ -333,6 +270,8 @@ public sealed class IlgpuBackend : ICurvatureBackend
     private (Lazy<IlgpuKernelSet<float, FloatOps>>, Lazy<IlgpuKernelSet<double, DoubleOps>>) CreateKernelSets() =>
         (new(() => new IlgpuKernelSet<float, FloatOps>(Accelerator)), new(() => new IlgpuKernelSet<double, DoubleOps>(Accelerator)));
 
+    private IIlgpuKernelSet Kernels(IlgpuBlockStorage storage) => storage.Precision == Precision.Float32 ? _float32.Value : _float64.Value;
+
     private IlgpuBlockStorage Own(IBlockStorage storage)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -343,5 +282,13 @@ public sealed class IlgpuBackend : ICurvatureBackend
 
         ObjectDisposedException.ThrowIf(s.IsDisposed, s);
         return s;
+    }
+
+    /// <summary>The gather and scatter halves of the joint OBS update on this backend's blocks.</summary>
+    private sealed class ObsSource(IIlgpuKernelSet kernels, IlgpuBlockStorage storage) : IJointObsSource
+    {
+        public void Gather(JointObsPlan plan, int first, int last, double[] sub) => kernels.Gather(storage, plan, first, last, sub);
+
+        public void Scatter(JointObsPlan plan, int first, int last, double[] alpha, double[] delta) => kernels.Scatter(storage, plan, first, last, alpha, delta);
     }
 }

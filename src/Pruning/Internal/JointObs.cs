@@ -5,7 +5,7 @@ namespace WoodFisher.Pruning.Internal;
 /// <summary>Fills the c × k row-major columns [H⁻¹]_{block, Q} of one block, Q given as local indices.</summary>
 internal delegate void BlockColumns(int block, int[] localQ, double[] destination);
 
-/// <summary>Joint OBS update per block for estimators that can produce block columns of H⁻¹.</summary>
+/// <summary>Joint OBS update per block for estimators that can produce block columns of H⁻¹ (the solve is <see cref="JointObsUpdate"/>'s).</summary>
 internal static class JointObs
 {
     public static void Validate(int dimension, int weights, int remove)
@@ -42,59 +42,55 @@ internal static class JointObs
         return (b, local);
     }
 
-    /// <summary>w_B ← w_B − [H⁻¹]_{B,Q}([H⁻¹]_QQ)⁻¹w_Q per block B, then w_Q = 0 exactly.</summary>
+    /// <summary>
+    /// w_B ← w_B − [H⁻¹]_{B,Q}([H⁻¹]_QQ)⁻¹w_Q per block B, then w_Q = 0 exactly: <see cref="JointObsUpdate"/> with the
+    /// float64 columns <paramref name="columns"/> gives.
+    /// </summary>
     public static void Apply(BlockLayout layout, Span<double> weights, ReadOnlySpan<bool> remove, BlockColumns columns)
+        => JointObsUpdate.Apply(layout, weights, remove, new ColumnSource(layout, columns), Precision.Float64);
+
+    /// <summary>Gathers [H⁻¹]_QQ from the block columns [H⁻¹]_{B,Q} and keeps them for the scatter of the same group.</summary>
+    private sealed class ColumnSource(BlockLayout layout, BlockColumns columns) : IJointObsSource
     {
-        var q = new List<int>();
-        for (var b = 0; b < layout.Count; b++)
+        private readonly Dictionary<int, double[]> _columns = [];
+
+        public void Gather(JointObsPlan plan, int first, int last, double[] sub)
         {
-            var off = layout.Offset(b);
-            var c = layout.Size(b);
-            q.Clear();
-            for (var i = 0; i < c; i++)
+            _columns.Clear();
+            for (var b = first; b < last; b++)
             {
-                if (remove[off + i])
+                var q = plan.Local(b).ToArray();
+                if (q.Length == 0)
                 {
-                    q.Add(i);
+                    continue;
+                }
+
+                var k = q.Length;
+                var cols = new double[layout.Size(b) * k];
+                columns(b, q, cols);
+                _columns[b] = cols;
+                var at = (int)(plan.SubStart(b) - plan.SubStart(first));
+                for (var i = 0; i < k; i++)
+                {
+                    cols.AsSpan(q[i] * k, k).CopyTo(sub.AsSpan(at + (i * k), k));
+                }
+            }
+        }
+
+        public void Scatter(JointObsPlan plan, int first, int last, double[] alpha, double[] delta)
+        {
+            foreach (var (b, cols) in _columns)
+            {
+                var k = plan.Size(b);
+                var z = alpha.AsSpan(plan.EntryStart(b) - plan.EntryStart(first), k);
+                var off = layout.Offset(b);
+                for (var r = 0; r < layout.Size(b); r++)
+                {
+                    delta[off + r] = System.Numerics.Tensors.TensorPrimitives.Dot(cols.AsSpan(r * k, k), z);
                 }
             }
 
-            if (q.Count == 0)
-            {
-                continue;
-            }
-
-            var k = q.Count;
-            var localQ = q.ToArray();
-            var cols = new double[c * k];
-            columns(b, localQ, cols);
-            var sub = new double[k * k];
-            var wq = new double[k];
-            for (var i = 0; i < k; i++)
-            {
-                wq[i] = weights[off + localQ[i]];
-                for (var j = 0; j < k; j++)
-                {
-                    sub[(i * k) + j] = cols[(localQ[i] * k) + j];
-                }
-            }
-
-            var z = DenseLinearAlgebra.SolveSymmetric(sub, k, wq);
-            for (var r = 0; r < c; r++)
-            {
-                double s = 0;
-                for (var j = 0; j < k; j++)
-                {
-                    s += cols[(r * k) + j] * z[j];
-                }
-
-                weights[off + r] -= s;
-            }
-
-            foreach (var i in localQ)
-            {
-                weights[off + i] = 0;
-            }
+            _columns.Clear();
         }
     }
 }
