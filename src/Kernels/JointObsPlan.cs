@@ -3,23 +3,20 @@ namespace WoodFisher.Kernels;
 /// <summary>
 /// The removal set Q of a joint OBS update, per block: block b removes the q_b coordinates
 /// <see cref="Local(int)"/> (local indices, ascending). Entries e (removed coordinates, grouped by block in block order)
-/// and the q_b × q_b sub-matrices [F⁻¹]_{Q_b Q_b} have global offsets, so a group of consecutive blocks [first, last)
-/// occupies one contiguous range of each: entries [EntryStart(first), EntryStart(last)) and sub-matrix elements
-/// [SubStart(first), SubStart(last)).
+/// and the c_b × q_b columns [F⁻¹]_{b, Q_b} have global offsets, so a group of consecutive blocks [first, last)
+/// occupies one contiguous range of each: entries [EntryStart(first), EntryStart(last)) and column elements
+/// [ColumnStart(first), ColumnStart(last)).
 /// </summary>
 public sealed class JointObsPlan
 {
     private readonly int[] _entryStart;
-    private readonly long[] _subStart;
     private readonly long[] _columnStart;
 
-    private JointObsPlan(BlockLayout layout, int[] entryStart, int[] local, int[] entryBlock, long[] subStart, long[] columnStart)
+    private JointObsPlan(BlockLayout layout, int[] entryStart, int[] local, long[] columnStart)
     {
         Layout = layout;
         _entryStart = entryStart;
         LocalIndices = local;
-        EntryBlocks = entryBlock;
-        _subStart = subStart;
         _columnStart = columnStart;
     }
 
@@ -32,15 +29,6 @@ public sealed class JointObsPlan
     /// <summary>Local index (within its block) of every entry, blocks in order.</summary>
     internal int[] LocalIndices { get; }
 
-    /// <summary>Block of every entry.</summary>
-    internal int[] EntryBlocks { get; }
-
-    /// <summary>Per block its first entry, plus the total at index <see cref="BlockLayout.Count"/>.</summary>
-    internal int[] EntryStarts => _entryStart;
-
-    /// <summary>Per block the offset of its sub-matrix, plus the total at index <see cref="BlockLayout.Count"/>.</summary>
-    internal long[] SubStarts => _subStart;
-
     /// <summary>q_b = |Q ∩ block b|.</summary>
     public int Size(int block) => _entryStart[block + 1] - _entryStart[block];
 
@@ -50,8 +38,8 @@ public sealed class JointObsPlan
     /// <summary>First entry of block b (b may be <see cref="BlockLayout.Count"/>: the total).</summary>
     public int EntryStart(int block) => _entryStart[block];
 
-    /// <summary>Offset of block b's q_b × q_b sub-matrix (b may be <see cref="BlockLayout.Count"/>: the total).</summary>
-    public long SubStart(int block) => _subStart[block];
+    /// <summary>Offset of block b's c_b × q_b columns (b may be <see cref="BlockLayout.Count"/>: the total).</summary>
+    public long ColumnStart(int block) => _columnStart[block];
 
     /// <summary>Builds the plan of the flagged coordinates (<paramref name="remove"/>, length d).</summary>
     public static JointObsPlan Create(BlockLayout layout, ReadOnlySpan<bool> remove)
@@ -64,7 +52,6 @@ public sealed class JointObsPlan
 
         var nb = layout.Count;
         var entryStart = new int[nb + 1];
-        var subStart = new long[nb + 1];
         var columnStart = new long[nb + 1];
         var count = 0;
         foreach (var r in remove)
@@ -73,7 +60,6 @@ public sealed class JointObsPlan
         }
 
         var local = new int[count];
-        var entryBlock = new int[count];
         var e = 0;
         for (var b = 0; b < nb; b++)
         {
@@ -84,24 +70,22 @@ public sealed class JointObsPlan
             {
                 if (remove[off + i])
                 {
-                    local[e] = i;
-                    entryBlock[e++] = b;
+                    local[e++] = i;
                 }
             }
 
             long q = e - entryStart[b];
-            subStart[b + 1] = subStart[b] + (q * q);
             columnStart[b + 1] = columnStart[b] + (q * c);
         }
 
         entryStart[nb] = e;
-        return new JointObsPlan(layout, entryStart, local, entryBlock, subStart, columnStart);
+        return new JointObsPlan(layout, entryStart, local, columnStart);
     }
 
     /// <summary>
     /// Consecutive block ranges [first, last) covering every block with a non-empty Q, each holding at most
-    /// <paramref name="maxElements"/> elements of columns [F⁻¹]_{:, Q_b} (Σ c_b·q_b; a single larger block forms a group
-    /// of its own), so gathered sub-matrices, columns and solutions stay within a bounded working set.
+    /// <paramref name="maxElements"/> elements of columns [F⁻¹]_{b, Q_b} (Σ c_b·q_b; a single larger block forms a group
+    /// of its own), so the gathered columns stay a bounded working set.
     /// </summary>
     public IEnumerable<(int First, int Last)> Groups(long maxElements)
     {

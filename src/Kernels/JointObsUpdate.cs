@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Numerics.Tensors;
 using WoodFisher.Kernels.Cpu;
 
 namespace WoodFisher.Kernels;
@@ -12,15 +13,17 @@ namespace WoodFisher.Kernels;
 /// <para><b>Solve policy</b> (<see cref="Solve"/>), in float64 whatever the storage: Cholesky of A = [F⁻¹]_QQ. A is
 /// positive definite in exact arithmetic (F⁻¹ is), but a nearly singular A — |Q| near c, or columns of F⁻¹ nearly
 /// parallel, stored in float32 — may fail by rounding. Then the Cholesky of A + τI is tried with
-/// τ = 10^j · q · u · max_i a_ii for j = 0, 1, 2, 3, where u is the unit roundoff of the storage
-/// (2⁻²⁴ for <see cref="Precision.Float32"/>, 2⁻⁵³ for <see cref="Precision.Float64"/>): the first τ is the size of the
-/// rounding already in A, the last a thousand times it. The jitter only damps the directions in which A is
-/// numerically singular; in those directions the columns [F⁻¹]_{:,Q} nearly cancel, so δw moves little.
-/// A that fails all four — a non-positive diagonal, a NaN, or an eigenvalue below −1000·q·u·max a_ii — is not
-/// positive definite by any rounding: <see cref="BlockNotPositiveDefiniteException"/> names the block.</para>
-/// <para>Work is done in groups of consecutive blocks holding at most <see cref="GroupElements"/> elements of
-/// [F⁻¹]_{:,Q} (see <see cref="JointObsPlan.Groups"/>), so the gathered sub-matrices stay a bounded working set at any
-/// sparsity; blocks within a group are solved in parallel.</para>
+/// τ = 10^j · q · max(u, √u₆₄) · max_i a_ii for j = 0, 1, 2, 3, where u is the unit roundoff of the storage (2⁻²⁴ for
+/// <see cref="Precision.Float32"/>, 2⁻⁵³ for <see cref="Precision.Float64"/>) and √u₆₄ ≈ 1.05·10⁻⁸. The first τ is at
+/// least the rounding already in A, and large enough that α = (A + τI)⁻¹w_Q stays below ‖w_Q‖/τ: in the directions
+/// where A is numerically singular the columns [F⁻¹]_{:,Q} cancel, and the float64 sum δ = [F⁻¹]_{:,Q}α then loses at
+/// most u₆₄·‖α‖ ≲ √u₆₄·‖w_Q‖/q to that cancellation. A that fails all four — a non-positive diagonal, a NaN, or an
+/// eigenvalue below −1000·τ₀ — is not positive definite by any rounding: <see cref="BlockNotPositiveDefiniteException"/>
+/// names the block.</para>
+/// <para>Everything after the gather is float64, whatever the storage: a float32 [F⁻¹]_{b,Q} is widened exactly, so
+/// every backend computes the same δw from the same stored values. Work is done in groups of consecutive blocks holding
+/// at most <see cref="GroupElements"/> elements of [F⁻¹]_{b,Q} (see <see cref="JointObsPlan.Groups"/>), so the gathered
+/// columns stay a bounded working set at any sparsity; blocks within a group are solved in parallel.</para>
 /// </remarks>
 public static class JointObsUpdate
 {
@@ -34,6 +37,13 @@ public static class JointObsUpdate
     public static double UnitRoundoff(Precision precision) => precision == Precision.Float32 ? Math.ScaleB(1.0, -24) : Math.ScaleB(1.0, -53);
 
     /// <summary>
+    /// The first jitter of the solve policy for a q × q sub-matrix with largest diagonal entry <paramref name="maxDiagonal"/>
+    /// stored with unit roundoff <paramref name="unitRoundoff"/>: q · max(u, √u₆₄) · max a_ii.
+    /// </summary>
+    public static double FirstJitter(int q, double maxDiagonal, double unitRoundoff)
+        => q * Math.Max(unitRoundoff, Math.Sqrt(Math.ScaleB(1.0, -53))) * maxDiagonal;
+
+    /// <summary>
     /// Applies the joint update to <paramref name="weights"/> (length d) for the coordinates flagged in
     /// <paramref name="remove"/> (length d, true = removed); afterwards every flagged weight is exactly zero and blocks
     /// with an empty Q are untouched.
@@ -41,7 +51,7 @@ public static class JointObsUpdate
     /// <param name="layout">The blocks inside which the update is exact.</param>
     /// <param name="weights">w, updated in place.</param>
     /// <param name="remove">Q.</param>
-    /// <param name="source">Gathers [F⁻¹]_QQ and scatters [F⁻¹]_{b,Q}α.</param>
+    /// <param name="source">Gathers the columns [F⁻¹]_{b,Q}.</param>
     /// <param name="storage">The precision F⁻¹ is stored in: sets the jitter scale u of the solve policy.</param>
     /// <exception cref="BlockNotPositiveDefiniteException">Some [F⁻¹]_QQ is not positive definite even with the largest jitter.</exception>
     public static void Apply(BlockLayout layout, Span<double> weights, ReadOnlySpan<bool> remove, IJointObsSource source, Precision storage)
@@ -61,47 +71,72 @@ public static class JointObsUpdate
 
         var u = UnitRoundoff(storage);
         var delta = new double[layout.Dimension];
+        var alpha = new double[plan.Count];
+        for (var b = 0; b < layout.Count; b++)
+        {
+            var off = layout.Offset(b);
+            var local = plan.Local(b);
+            for (var i = 0; i < local.Length; i++)
+            {
+                alpha[plan.EntryStart(b) + i] = weights[off + local[i]];
+            }
+        }
+
         var pool = ArrayPool<double>.Shared;
         foreach (var (first, last) in plan.Groups(GroupElements))
         {
-            var e0 = plan.EntryStart(first);
-            var s0 = plan.SubStart(first);
-            var sub = pool.Rent((int)(plan.SubStart(last) - s0));
-            var alpha = pool.Rent(plan.EntryStart(last) - e0);
+            var c0 = plan.ColumnStart(first);
+            var columns = pool.Rent((int)(plan.ColumnStart(last) - c0));
             try
             {
-                for (var b = first; b < last; b++)
-                {
-                    var off = layout.Offset(b);
-                    var local = plan.Local(b);
-                    for (var i = 0; i < local.Length; i++)
-                    {
-                        alpha[plan.EntryStart(b) - e0 + i] = weights[off + local[i]];
-                    }
-                }
-
-                source.Gather(plan, first, last, sub);
+                source.GatherColumns(plan, first, last, columns);
                 BlockParallel.For(last - first, i =>
                 {
                     var b = first + i;
-                    var q = plan.Size(b);
-                    if (q > 0)
+                    if (plan.Size(b) > 0)
                     {
-                        Solve(sub.AsSpan((int)(plan.SubStart(b) - s0), q * q), q, alpha.AsSpan(plan.EntryStart(b) - e0, q), b, u);
+                        SolveAndStep(plan, b, columns.AsSpan((int)(plan.ColumnStart(b) - c0)), alpha, delta, u);
                     }
                 });
-                source.Scatter(plan, first, last, alpha, delta);
             }
             finally
             {
-                pool.Return(sub);
-                pool.Return(alpha);
+                pool.Return(columns);
             }
         }
 
         for (var i = 0; i < weights.Length; i++)
         {
             weights[i] = remove[i] ? 0.0 : weights[i] - delta[i];
+        }
+    }
+
+    /// <summary>α_b = ([F⁻¹]_QQ)⁻¹w_Q in place in <paramref name="alpha"/>, then δ_b = [F⁻¹]_{b,Q}α_b into <paramref name="delta"/>.</summary>
+    private static void SolveAndStep(JointObsPlan plan, int b, ReadOnlySpan<double> columns, double[] alpha, double[] delta, double u)
+    {
+        var local = plan.Local(b);
+        var q = local.Length;
+        var c = plan.Layout.Size(b);
+        var a = alpha.AsSpan(plan.EntryStart(b), q);
+        var sub = ArrayPool<double>.Shared.Rent(q * q);
+        try
+        {
+            for (var i = 0; i < q; i++)
+            {
+                columns.Slice(local[i] * q, q).CopyTo(sub.AsSpan(i * q, q));
+            }
+
+            Solve(sub.AsSpan(0, q * q), q, a, b, u);
+        }
+        finally
+        {
+            ArrayPool<double>.Shared.Return(sub);
+        }
+
+        var step = delta.AsSpan(plan.Layout.Offset(b), c);
+        for (var r = 0; r < c; r++)
+        {
+            step[r] = TensorPrimitives.Dot(columns.Slice(r * q, q), a);
         }
     }
 
@@ -147,7 +182,7 @@ public static class JointObsUpdate
                 scale = Math.Max(scale, a);
             }
 
-            var tau = n * unitRoundoff * scale;
+            var tau = FirstJitter(n, scale, unitRoundoff);
             for (var step = 0; step < JitterSteps; step++, tau *= 10)
             {
                 matrix.CopyTo(f);

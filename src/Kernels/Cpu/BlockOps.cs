@@ -5,7 +5,7 @@ namespace WoodFisher.Kernels.Cpu;
 
 /// <summary>
 /// The CPU backend's block-wise operations other than the updates: identity, upload, download, diagonal, the
-/// block-diagonal product and the gather/scatter halves of the joint OBS update; written once for float and double.
+/// block-diagonal product and the column gather of the joint OBS update; written once for float and double.
 /// </summary>
 internal static class BlockOps<T>
     where T : unmanaged, IFloatingPointIeee754<T>
@@ -118,49 +118,25 @@ internal static class BlockOps<T>
         });
     }
 
-    public static void GatherObs(CpuBlockStorage<T> s, JointObsPlan plan, int first, int last, double[] sub)
+    /// <summary>[F⁻¹]_{b, Q_b} widened to float64, row i of the c × q result read from row i of the block.</summary>
+    public static void GatherColumns(CpuBlockStorage<T> s, JointObsPlan plan, int first, int last, double[] columns)
     {
-        var s0 = plan.SubStart(first);
+        var c0 = plan.ColumnStart(first);
         BlockParallel.For(last - first, i =>
         {
             var b = first + i;
             var q = plan.Local(b);
             var c = s.Layout.Size(b);
             var f = s.Blocks[b];
-            var at = (int)(plan.SubStart(b) - s0);
-            for (var r = 0; r < q.Length; r++)
+            var dst = columns.AsSpan((int)(plan.ColumnStart(b) - c0), c * q.Length);
+            for (var r = 0; r < c; r++)
             {
-                var row = q[r] * c;
+                var row = f.AsSpan(r * c, c);
+                var to = dst.Slice(r * q.Length, q.Length);
                 for (var j = 0; j < q.Length; j++)
                 {
-                    sub[at + (r * q.Length) + j] = double.CreateTruncating(f[row + q[j]]);
+                    to[j] = double.CreateTruncating(row[q[j]]);
                 }
-            }
-        });
-    }
-
-    /// <summary>δ_b = F⁻¹[:, Q] α, accumulated in float64 from the rows F⁻¹[Q, :] (F⁻¹ is symmetric).</summary>
-    public static void ScatterObs(CpuBlockStorage<T> s, JointObsPlan plan, int first, int last, double[] alpha, double[] delta)
-    {
-        var e0 = plan.EntryStart(first);
-        BlockParallel.For(last - first, i =>
-        {
-            var b = first + i;
-            var q = plan.Local(b);
-            if (q.Length == 0)
-            {
-                return;
-            }
-
-            var c = s.Layout.Size(b);
-            var f = s.Blocks[b];
-            var target = delta.AsSpan(s.Layout.Offset(b), c);
-            var a = alpha.AsSpan(plan.EntryStart(b) - e0, q.Length);
-            var row = new double[c];
-            for (var j = 0; j < q.Length; j++)
-            {
-                TensorPrimitives.ConvertTruncating<T, double>(f.AsSpan(q[j] * c, c), row);
-                TensorPrimitives.MultiplyAdd(row, a[j], target, target);
             }
         });
     }

@@ -5,7 +5,7 @@ namespace WoodFisher.Kernels.Cpu;
 
 /// <summary>
 /// Inverse blocks in managed memory: one c_i × c_i row-major array per block (no 2³¹-element limit overall). The
-/// abstract face is what <see cref="CpuBackend"/> calls (including the gather and scatter of
+/// abstract face is what <see cref="CpuBackend"/> calls (including the column gather of
 /// <see cref="JointObsUpdate"/>); <see cref="CpuBlockStorage{T}"/> runs each operation in its
 /// storage type, so the backend never branches on the precision.
 /// </summary>
@@ -33,9 +33,7 @@ internal abstract class CpuBlockStorage(BlockLayout layout, Precision precision)
     public abstract void RankKUpdate<TSrc>(PinnedRows<TSrc> rows, int count, double normalizer)
         where TSrc : unmanaged, IFloatingPointIeee754<TSrc>;
 
-    public abstract void Gather(JointObsPlan plan, int first, int last, double[] sub);
-
-    public abstract void Scatter(JointObsPlan plan, int first, int last, double[] alpha, double[] delta);
+    public abstract void GatherColumns(JointObsPlan plan, int first, int last, double[] columns);
 
     public abstract void Dispose();
 }
@@ -85,9 +83,7 @@ internal sealed class CpuBlockStorage<T> : CpuBlockStorage
 
     public override void RankKUpdate<TSrc>(PinnedRows<TSrc> rows, int count, double normalizer) => Cpu.RankKUpdate<T>.Apply(this, rows, count, normalizer);
 
-    public override void Gather(JointObsPlan plan, int first, int last, double[] sub) => BlockOps<T>.GatherObs(this, plan, first, last, sub);
-
-    public override void Scatter(JointObsPlan plan, int first, int last, double[] alpha, double[] delta) => BlockOps<T>.ScatterObs(this, plan, first, last, alpha, delta);
+    public override void GatherColumns(JointObsPlan plan, int first, int last, double[] columns) => BlockOps<T>.GatherColumns(this, plan, first, last, columns);
 
     public override void Dispose() => Blocks = [];
 }

@@ -261,14 +261,14 @@ internal static class BlockKernels<T, TOps>
         result[((long)v * dimension) + q] = s;
     }
 
-    // Thread per (removed entry e of the group, position j in its block's Q): sub[SubStart[r] + (e − start)·n + j] =
-    // F_b[Q_e, Q_j] with r = the entry's block relative to the group's first block b − FirstBlock, gathering [F⁻¹]_QQ.
-    public static void ObsGather(Index2D index, ArrayView<T> f, DeviceLayout layout, ObsPlanView plan, ArrayView<T> sub)
+    // Thread per (coordinate q = firstCoordinate + index.X of the group's blocks, position j in its block's Q):
+    // columns[ColumnStart[r] + i·n + j] = F_b[i, Q_j] with r = b − FirstBlock, gathering [F⁻¹]_{b,Q} (c_b × n, row-major).
+    public static void ObsGather(Index2D index, ArrayView<T> f, DeviceLayout layout, ObsPlanView plan, int firstCoordinate, ArrayView<T> columns)
     {
-        int e = index.X;
+        int q = firstCoordinate + index.X;
         int j = index.Y;
-        var r = plan.EntryBlock[e];
-        var b = plan.FirstBlock + r;
+        var b = layout.CoordinateBlock[q];
+        var r = b - plan.FirstBlock;
         var start = plan.EntryStart[r];
         var n = plan.EntryStart[r + 1] - start;
         if (j >= n)
@@ -277,28 +277,8 @@ internal static class BlockKernels<T, TOps>
         }
 
         var c = layout.Sizes[b];
-        var at = layout.SquareOffsets[b] + ((long)plan.Local[e] * c) + plan.Local[start + j];
-        sub[plan.SubStart[r] + ((long)(e - start) * n) + j] = f[at];
-    }
-
-    // Thread per coordinate q = firstCoordinate + index of the group's blocks: delta[index] = Σ_{e ∈ Q_b} F_b[i, Q_e] alpha[e],
-    // the column combination F⁻¹E_Q α (zero in blocks with empty Q).
-    public static void ObsScatter(Index1D index, ArrayView<T> f, DeviceLayout layout, ObsPlanView plan, int firstCoordinate, ArrayView<T> alpha, ArrayView<T> delta)
-    {
-        int q = firstCoordinate + index;
-        var op = default(TOps);
-        var b = layout.CoordinateBlock[q];
-        var r = b - plan.FirstBlock;
-        var c = layout.Sizes[b];
-        var rowStart = layout.SquareOffsets[b] + ((long)(q - layout.Offsets[b]) * c);
-        var s = op.Zero;
-        var end = plan.EntryStart[r + 1];
-        for (var e = plan.EntryStart[r]; e < end; e++)
-        {
-            s = op.Add(s, op.Mul(f[rowStart + plan.Local[e]], alpha[e]));
-        }
-
-        delta[index] = s;
+        var i = q - layout.Offsets[b];
+        columns[plan.ColumnStart[r] + ((long)i * n) + j] = f[layout.SquareOffsets[b] + ((long)i * c) + plan.Local[start + j]];
     }
 
     // Lower Cholesky of the n × n matrix at a[at] (leading dimension ld) in place; false when a pivot is not positive and finite.

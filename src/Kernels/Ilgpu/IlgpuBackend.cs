@@ -284,11 +284,9 @@ public sealed class IlgpuBackend : ICurvatureBackend
         return s;
     }
 
-    /// <summary>The gather and scatter halves of the joint OBS update on this backend's blocks.</summary>
+    /// <summary>The column gather of the joint OBS update on this backend's blocks.</summary>
     private sealed class ObsSource(IIlgpuKernelSet kernels, IlgpuBlockStorage storage) : IJointObsSource
     {
-        public void Gather(JointObsPlan plan, int first, int last, double[] sub) => kernels.Gather(storage, plan, first, last, sub);
-
-        public void Scatter(JointObsPlan plan, int first, int last, double[] alpha, double[] delta) => kernels.Scatter(storage, plan, first, last, alpha, delta);
+        public void GatherColumns(JointObsPlan plan, int first, int last, double[] columns) => kernels.GatherColumns(storage, plan, first, last, columns);
     }
 }

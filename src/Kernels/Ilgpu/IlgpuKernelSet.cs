@@ -27,15 +27,13 @@ internal interface IIlgpuKernelSet
     void RankKUpdate<TSrc>(IlgpuBlockStorage storage, ReadOnlySpan<TSrc> gradients, int rows, double normalizer, bool tiled)
         where TSrc : unmanaged, INumberBase<TSrc>;
 
-    void Gather(IlgpuBlockStorage storage, JointObsPlan plan, int first, int last, double[] sub);
-
-    void Scatter(IlgpuBlockStorage storage, JointObsPlan plan, int first, int last, double[] alpha, double[] delta);
+    void GatherColumns(IlgpuBlockStorage storage, JointObsPlan plan, int first, int last, double[] columns);
 }
 
 /// <summary>
 /// The kernels of <see cref="BlockKernels{T, TOps}"/> loaded once on one accelerator for one element type, and the
 /// host side of each operation: conversion from the float64 interface, chunked uploads, launches, status checks. The
-/// updates are in IlgpuKernelSet.Updates.cs, the joint OBS gather and scatter in IlgpuKernelSet.JointObs.cs.
+/// updates are in IlgpuKernelSet.Updates.cs, the joint OBS column gather in IlgpuKernelSet.JointObs.cs.
 /// </summary>
 internal sealed partial class IlgpuKernelSet<T, TOps> : IIlgpuKernelSet
     where T : unmanaged, IFloatingPointIeee754<T>
@@ -55,8 +53,7 @@ internal sealed partial class IlgpuKernelSet<T, TOps> : IIlgpuKernelSet
     private readonly Action<Index2D, ArrayView<T>, DeviceLayout, ArrayView<T>, ArrayView<T>, int, int> _rankKApplySimple;
     private readonly Action<Index1D, ArrayView<T>, DeviceLayout, ArrayView<T>> _diagonal;
     private readonly Action<Index2D, ArrayView<T>, DeviceLayout, ArrayView<T>, ArrayView<T>, int> _multiply;
-    private readonly Action<Index2D, ArrayView<T>, DeviceLayout, ObsPlanView, ArrayView<T>> _obsGather;
-    private readonly Action<Index1D, ArrayView<T>, DeviceLayout, ObsPlanView, int, ArrayView<T>, ArrayView<T>> _obsScatter;
+    private readonly Action<Index2D, ArrayView<T>, DeviceLayout, ObsPlanView, int, ArrayView<T>> _obsGather;
 
     public IlgpuKernelSet(Accelerator accelerator)
     {
@@ -79,8 +76,7 @@ internal sealed partial class IlgpuKernelSet<T, TOps> : IIlgpuKernelSet
         _rankKApplySimple = accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<T>, DeviceLayout, ArrayView<T>, ArrayView<T>, int, int>(BlockKernels<T, TOps>.RankKApplySimple);
         _diagonal = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, DeviceLayout, ArrayView<T>>(BlockKernels<T, TOps>.Diagonal);
         _multiply = accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<T>, DeviceLayout, ArrayView<T>, ArrayView<T>, int>(BlockKernels<T, TOps>.Multiply);
-        _obsGather = accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<T>, DeviceLayout, ObsPlanView, ArrayView<T>>(BlockKernels<T, TOps>.ObsGather);
-        _obsScatter = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, DeviceLayout, ObsPlanView, int, ArrayView<T>, ArrayView<T>>(BlockKernels<T, TOps>.ObsScatter);
+        _obsGather = accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<T>, DeviceLayout, ObsPlanView, int, ArrayView<T>>(BlockKernels<T, TOps>.ObsGather);
     }
 
     public void SetScaledIdentity(IlgpuBlockStorage storage, double value)

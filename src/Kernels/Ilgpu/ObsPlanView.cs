@@ -3,28 +3,25 @@ using ILGPU;
 namespace WoodFisher.Kernels.Ilgpu;
 
 /// <summary>
-/// One group of blocks of a <see cref="JointObsPlan"/> on the device, indexed relative to its first block: entries e
-/// (the removed coordinates of blocks FirstBlock, FirstBlock + 1, …) carry their relative block and local index; per
-/// relative block r, its entries are [EntryStart[r], EntryStart[r + 1]) and its |Q| × |Q| sub-matrix starts at SubStart[r].
+/// One group of blocks of a <see cref="JointObsPlan"/> on the device, indexed relative to its first block: per relative
+/// block r, its removed coordinates' local indices are Local[EntryStart[r] .. EntryStart[r + 1]) and its c × |Q| columns
+/// start at ColumnStart[r].
 /// </summary>
 internal readonly struct ObsPlanView
 {
-    public ObsPlanView(int firstBlock, ArrayView<int> entryBlock, ArrayView<int> local, ArrayView<int> entryStart, ArrayView<long> subStart)
+    public ObsPlanView(int firstBlock, ArrayView<int> local, ArrayView<int> entryStart, ArrayView<long> columnStart)
     {
         FirstBlock = firstBlock;
-        EntryBlock = entryBlock;
         Local = local;
         EntryStart = entryStart;
-        SubStart = subStart;
+        ColumnStart = columnStart;
     }
 
     public int FirstBlock { get; }
-
-    public ArrayView<int> EntryBlock { get; }
 
     public ArrayView<int> Local { get; }
 
     public ArrayView<int> EntryStart { get; }
 
-    public ArrayView<long> SubStart { get; }
+    public ArrayView<long> ColumnStart { get; }
 }

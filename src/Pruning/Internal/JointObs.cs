@@ -43,54 +43,27 @@ internal static class JointObs
     }
 
     /// <summary>
-    /// w_B ← w_B − [H⁻¹]_{B,Q}([H⁻¹]_QQ)⁻¹w_Q per block B, then w_Q = 0 exactly: <see cref="JointObsUpdate"/> with the
-    /// float64 columns <paramref name="columns"/> gives.
+    /// w_B ← w_B − [H⁻¹]_{B,Q}([H⁻¹]_QQ)⁻¹w_Q per block B, then w_Q = 0 exactly: <see cref="JointObsUpdate"/> on the
+    /// float64 columns that <paramref name="columns"/> gives.
     /// </summary>
     public static void Apply(BlockLayout layout, Span<double> weights, ReadOnlySpan<bool> remove, BlockColumns columns)
-        => JointObsUpdate.Apply(layout, weights, remove, new ColumnSource(layout, columns), Precision.Float64);
+        => JointObsUpdate.Apply(layout, weights, remove, new ColumnSource(columns), Precision.Float64);
 
-    /// <summary>Gathers [H⁻¹]_QQ from the block columns [H⁻¹]_{B,Q} and keeps them for the scatter of the same group.</summary>
-    private sealed class ColumnSource(BlockLayout layout, BlockColumns columns) : IJointObsSource
+    private sealed class ColumnSource(BlockColumns columns) : IJointObsSource
     {
-        private readonly Dictionary<int, double[]> _columns = [];
-
-        public void Gather(JointObsPlan plan, int first, int last, double[] sub)
+        public void GatherColumns(JointObsPlan plan, int first, int last, double[] destination)
         {
-            _columns.Clear();
+            var c0 = plan.ColumnStart(first);
             for (var b = first; b < last; b++)
             {
-                var q = plan.Local(b).ToArray();
-                if (q.Length == 0)
+                var q = plan.Local(b);
+                if (q.Length > 0)
                 {
-                    continue;
-                }
-
-                var k = q.Length;
-                var cols = new double[layout.Size(b) * k];
-                columns(b, q, cols);
-                _columns[b] = cols;
-                var at = (int)(plan.SubStart(b) - plan.SubStart(first));
-                for (var i = 0; i < k; i++)
-                {
-                    cols.AsSpan(q[i] * k, k).CopyTo(sub.AsSpan(at + (i * k), k));
+                    var cols = new double[plan.Layout.Size(b) * q.Length];
+                    columns(b, q.ToArray(), cols);
+                    cols.CopyTo(destination.AsSpan((int)(plan.ColumnStart(b) - c0)));
                 }
             }
-        }
-
-        public void Scatter(JointObsPlan plan, int first, int last, double[] alpha, double[] delta)
-        {
-            foreach (var (b, cols) in _columns)
-            {
-                var k = plan.Size(b);
-                var z = alpha.AsSpan(plan.EntryStart(b) - plan.EntryStart(first), k);
-                var off = layout.Offset(b);
-                for (var r = 0; r < layout.Size(b); r++)
-                {
-                    delta[off + r] = System.Numerics.Tensors.TensorPrimitives.Dot(cols.AsSpan(r * k, k), z);
-                }
-            }
-
-            _columns.Clear();
         }
     }
 }
