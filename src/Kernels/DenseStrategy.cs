@@ -40,6 +40,9 @@ internal sealed class DenseStrategy
     /// <summary>Bytes of the Gram matrices (Σc_i² float64).</summary>
     public static long GramBytes(BlockLayout layout) => layout.SquareLength * 8;
 
+    /// <summary>The Gram matrices so far (tests).</summary>
+    internal double[] GramForTests => _gram!;
+
     /// <summary>True when rows of either element type are read in place (float32 products need no float64 copy of the rows).</summary>
     public bool ReadsRowsInPlace => _precision == Precision.Float32;
 
