@@ -16,7 +16,11 @@ namespace WoodFisher.Kernels;
 /// <param name="GFlops">Effective rate: the Woodbury flop count 4c²m per block divided by <paramref name="Seconds"/>, in 10⁹/s.</param>
 /// <param name="SpeedupVsDense">Dense time over this strategy's time, measured in the same run (&gt; 1: faster than Dense).</param>
 public sealed record KernelBenchmarkResult(
-    string Backend, WoodburyStrategy Strategy, Precision Precision, int BlockSize, int Rows, int Dimension, double Seconds, double GFlops, double SpeedupVsDense);
+    string Backend, WoodburyStrategy Strategy, Precision Precision, int BlockSize, int Rows, int Dimension, double Seconds, double GFlops, double SpeedupVsDense)
+{
+    /// <summary>The strategy that ran: <see cref="Strategy"/>, or for Auto the one the cost model picked.</summary>
+    public WoodburyStrategy Resolved { get; init; } = Strategy;
+}
 
 /// <summary>
 /// Times WoodFisher strategies and backends over a grid of (c, m, d) and measures the machine's GEMM-class peak with the
@@ -190,23 +194,25 @@ public static class KernelBenchmark
                 flops += 4.0 * layout.Size(b) * layout.Size(b) * m;
             }
 
-            var dense = Time(WoodburyStrategy.Dense);
+            var (dense, _) = Time(WoodburyStrategy.Dense);
             results.Add(new KernelBenchmarkResult(be.Name, WoodburyStrategy.Dense, precision, c, m, d, dense, flops / dense / 1e9, 1.0));
             foreach (var s in list)
             {
-                var t = Time(s);
-                results.Add(new KernelBenchmarkResult(be.Name, s, precision, c, m, d, t, flops / t / 1e9, dense / t));
+                var (t, resolved) = Time(s);
+                results.Add(new KernelBenchmarkResult(be.Name, s, precision, c, m, d, t, flops / t / 1e9, dense / t) { Resolved = resolved });
             }
 
-            double Time(WoodburyStrategy s)
+            (double Seconds, WoodburyStrategy Resolved) Time(WoodburyStrategy s)
             {
                 var options = new WoodFisherOptions { BlockSize = c, Damping = 1e-3, Strategy = s, Precision = precision };
                 var best = double.MaxValue;
+                var resolved = s;
                 for (var r = 0; r <= repeats; r++)
                 {
                     var sw = Stopwatch.StartNew();
                     using (var builder = new WoodFisherBuilder(d, options, m, be))
                     {
+                        resolved = builder.Strategy;
                         builder.Add(g, m);
                         using var inv = builder.Build();
                     }
@@ -217,7 +223,7 @@ public static class KernelBenchmark
                     }
                 }
 
-                return best;
+                return (best, resolved);
             }
         }
 

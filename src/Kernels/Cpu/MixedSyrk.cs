@@ -62,14 +62,15 @@ internal static class MixedSyrk
         var ap = pool.Rent(iPanels * MR * kcMax);
         var bp = pool.Rent(jPanels * nr * kcMax);
         var tile = pool.Rent(MR * nr);
+        var row = pool.Rent((iPanels * MR) + nr + (jPanels * nr));
         try
         {
             var rows = x.Span;
             for (var p0 = 0; p0 < n; p0 += KC)
             {
                 var kc = Math.Min(KC, n - p0);
-                Pack(rows, p0, kc, ld, off, 0, c, MR, ap);
-                Pack(rows, p0, kc, ld, off, j0, j1, nr, bp);
+                Pack(rows, p0, kc, ld, off, 0, c, MR, ap, row);
+                Pack(rows, p0, kc, ld, off, j0, j1, nr, bp, row);
                 for (var jp = 0; jp < jPanels; jp++)
                 {
                     var jt = j0 + (jp * nr);
@@ -91,33 +92,39 @@ internal static class MixedSyrk
             pool.Return(ap);
             pool.Return(bp);
             pool.Return(tile);
+            pool.Return(row);
         }
     }
 
-    /// <summary>Packs columns [from, to) of kc rows into panels of w columns, p-major inside a panel, zero-padded.</summary>
-    private static void Pack<TSrc>(ReadOnlySpan<TSrc> rows, int p0, int kc, int ld, int off, int from, int to, int w, float[] dst)
+    /// <summary>
+    /// Packs columns [from, to) of kc rows into panels of w columns, p-major inside a panel, zero-padded: each source row
+    /// is converted once into <paramref name="row"/> and dealt out to the panels.
+    /// </summary>
+    private static void Pack<TSrc>(ReadOnlySpan<TSrc> rows, int p0, int kc, int ld, int off, int from, int to, int w, float[] dst, float[] row)
         where TSrc : unmanaged, IFloatingPointIeee754<TSrc>
     {
-        var panels = (to - from + w - 1) / w;
-        for (var pn = 0; pn < panels; pn++)
+        var n = to - from;
+        var panels = (n + w - 1) / w;
+        var r = row.AsSpan(0, panels * w);
+        r[n..].Clear();
+        for (var p = 0; p < kc; p++)
         {
-            var j = from + (pn * w);
-            var cols = Math.Min(w, to - j);
-            var panel = dst.AsSpan(pn * w * kc, w * kc);
-            for (var p = 0; p < kc; p++)
+            var src = rows.Slice((int)(((long)(p0 + p) * ld) + off + from), n);
+            if (typeof(TSrc) == typeof(float))
             {
-                var src = rows.Slice((int)(((long)(p0 + p) * ld) + off + j), cols);
-                var d = panel.Slice(p * w, w);
-                if (typeof(TSrc) == typeof(float))
-                {
-                    MemoryMarshal.Cast<TSrc, float>(src).CopyTo(d);
-                }
-                else
-                {
-                    System.Numerics.Tensors.TensorPrimitives.ConvertTruncating<TSrc, float>(src, d);
-                }
+                MemoryMarshal.Cast<TSrc, float>(src).CopyTo(r);
+            }
+            else
+            {
+                System.Numerics.Tensors.TensorPrimitives.ConvertTruncating<TSrc, float>(src, r);
+            }
 
-                d[cols..].Clear();
+            ref var d = ref dst[p * w];
+            ref var s = ref r[0];
+            var step = w * kc;
+            for (var pn = 0; pn < panels; pn++)
+            {
+                Unsafe.CopyBlockUnaligned(ref Unsafe.As<float, byte>(ref Unsafe.Add(ref d, pn * step)), ref Unsafe.As<float, byte>(ref Unsafe.Add(ref s, pn * w)), (uint)(w * sizeof(float)));
             }
         }
     }
