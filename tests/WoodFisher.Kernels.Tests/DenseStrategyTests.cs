@@ -55,10 +55,10 @@ public class DenseStrategyTests
         Assert.That(worst, Is.LessThanOrEqualTo(1.0 + 1e-9), "error / bound, worst entry");
     }
 
-    // DenseStrategy's remarks: ‖F̂⁻¹_float32 − F̂⁻¹‖₂ ≤ β/(1 − β)·‖F̂⁻¹‖₂, β = γ_KC·tr(GᵀG/N)/λ_min(F̂), plus the final
-    // rounding of each entry to float32 (u₃₂·max|F̂⁻¹| per entry). Rows are float32 values, so the oracle inverts the very
-    // matrix the strategy sees. Both the well-conditioned (κ ≈ 1e2) and the ill-conditioned (κ ≈ 1e6) data of the oracle
-    // tests; the measured error is printed beside the bound.
+    // DenseStrategy's remarks: ‖F̂⁻¹_float32 − F̂⁻¹‖₂ ≤ β/(1 − β)·‖F̂⁻¹‖₂ with β = (γ_KC·tr(GᵀG/N) + 3γ_{c+1}·tr(F̂))/λ_min(F̂),
+    // plus the final rounding of each entry to float32 (u₃₂·max|F̂⁻¹| per entry). Rows are float32 values, so the oracle
+    // inverts the very matrix the strategy sees. Both the well-conditioned (κ ≈ 1e2) and the ill-conditioned data of the
+    // oracle tests; where β ≥ 1 the bound says nothing and that block is only printed.
     [TestCase(false)]
     [TestCase(true)]
     public void Inverse_IsWithinTheStatedBound(bool illConditioned)
@@ -70,22 +70,61 @@ public class DenseStrategyTests
         var options = new WoodFisherOptions { BlockSize = c, Damping = lambda, Strategy = WoodburyStrategy.Dense, Precision = Precision.Float32, Backend = BackendKind.Cpu };
         using var inv = WoodFisherBuilder.Compute(g, m, d, options);
         var oracle = Oracle.BlockInverses(g, m, d, inv.Layout, lambda, m);
+        var checkedBlocks = 0;
         for (var b = 0; b < inv.Layout.Count; b++)
         {
             var n = inv.Layout.Size(b);
             var fisher = Oracle.Fisher(g, m, d, inv.Layout, b, lambda, m);
             var values = new double[n];
             LinearAlgebra.SymmetricEigenvalues(fisher, n, values);
-            var trace = Enumerable.Range(0, n).Sum(i => fisher[(i * n) + i] - lambda);
-            var beta = Gamma(MixedSyrk.KC) * trace / values.Min();
+            var trace = Enumerable.Range(0, n).Sum(i => fisher[(i * n) + i]);
+            var beta = ((Gamma(MixedSyrk.KC) * (trace - (n * lambda))) + (3 * Gamma(n + 1) * trace)) / values.Min();
             var normInverse = 1 / values.Min();
-            var block = inv.Block(b);
-            var error = block.Zip(oracle[b], (x, y) => Math.Abs(x - y)).Max();
+            var error = inv.Block(b).Zip(oracle[b], (x, y) => Math.Abs(x - y)).Max();
             var bound = (beta / (1 - beta) * normInverse) + (U32 * oracle[b].Max(Math.Abs));
-            TestContext.Out.WriteLine($"block {b}: κ = {values.Max() / values.Min():E1}, β = {beta:E2}, error {error:E2} ≤ bound {bound:E2}");
-            Assert.That(beta, Is.LessThan(1), "the bound applies while β < 1");
-            Assert.That(error, Is.LessThanOrEqualTo(bound), $"block {b}");
+            TestContext.Out.WriteLine($"block {b}: κ = {values.Max() / values.Min():E1}, β = {beta:E2}, error {error:E2}, bound {(beta < 1 ? bound.ToString("E2") : "none")}");
+            if (beta < 1)
+            {
+                checkedBlocks++;
+                Assert.That(error, Is.LessThanOrEqualTo(bound), $"block {b}");
+            }
         }
+
+        Assert.That(checkedBlocks, Is.GreaterThanOrEqualTo(2));
+    }
+
+    // Rows of 0 and ±1 make every float32 product and partial sum exact, so the Gram is exact; with λ = 1e-9 and
+    // m < c, κ(F̂) ≈ 1e9 is far beyond what a float32 Cholesky resolves (its pivots fall to rounding noise) but well within
+    // float64. The blocks must come from the float64 fallback: within float32 rounding (1e-6) of the float64 oracle.
+    [Test]
+    public void Float32Inverse_FallsBackToFloat64_WhereFloat32CholeskyFails()
+    {
+        const int d = 48, m = 20, c = 24;
+        var rng = new Random(9);
+        var g = new double[m * d];
+        for (var i = 0; i < g.Length; i++)
+        {
+            g[i] = rng.Next(3) - 1;
+        }
+
+        var options = new WoodFisherOptions { BlockSize = c, Damping = 1e-9, Strategy = WoodburyStrategy.Dense, Precision = Precision.Float32, Backend = BackendKind.Cpu };
+        using var inv = WoodFisherBuilder.Compute(g, m, d, options);
+        var oracle = Oracle.BlockInverses(g, m, d, inv.Layout, 1e-9, m);
+        Assert.That(Oracle.MaxBlockError(inv, oracle), Is.LessThan(1e-6));
+        Assert.Multiple(() =>
+        {
+            Assert.That(FallbacksOf(g, m, d, c, 1e-9), Is.EqualTo(2), "both blocks redone in float64");
+            Assert.That(FallbacksOf(Oracle.RandomGradients(3, m, d), m, d, c, 1e-2), Is.Zero, "κ ≈ 1e2 stays in float32");
+        });
+    }
+
+    private static int FallbacksOf(double[] g, int m, int d, int c, double lambda)
+    {
+        var dense = new DenseStrategy(BlockLayout.Create(d, c), Precision.Float32);
+        dense.Accumulate<double>(g, m);
+        using var backend = new CpuBackend();
+        using var storage = dense.Finish(backend, lambda, m);
+        return dense.Float64Fallbacks;
     }
 
     // Float32 rows read in place and the same values as float64 rows (converted to float32 while packed) give the same
