@@ -5,8 +5,9 @@ namespace WoodFisher.Kernels;
 
 /// <summary>
 /// Measures the efficiencies of <see cref="StrategyCostModel"/> on this machine: each kernel class timed on float32
-/// random data over 2·cores blocks of size c (best of a few runs), its executed flops divided by time and by the float32
-/// micro-kernel peak measured in the same run.
+/// random data over one block of size c per core (best of a few runs), its executed flops divided by time and by the float32
+/// micro-kernel peak measured in the same run. Time is the process's CPU time divided by the core count: on a shared
+/// machine the time spent waiting for a core is not the kernel's, and every kernel here keeps all cores busy.
 /// </summary>
 internal static class CostModelCalibration
 {
@@ -19,7 +20,7 @@ internal static class CostModelCalibration
         for (var i = 0; i < n; i++)
         {
             var c = blockSizes[i];
-            var blocks = 2 * Environment.ProcessorCount;
+            var blocks = Environment.ProcessorCount;
             var d = c * blocks;
             var m = Math.Max(64, 2 * c);
             var g = KernelBenchmark.RandomRows(4, m, d);
@@ -50,13 +51,16 @@ internal static class CostModelCalibration
         double Best(Action run)
         {
             var best = double.MaxValue;
+            using var process = Process.GetCurrentProcess();
             for (var r = 0; r <= repeats; r++)
             {
-                var sw = Stopwatch.StartNew();
+                process.Refresh();
+                var start = process.TotalProcessorTime;
                 run();
+                process.Refresh();
                 if (r > 0)
                 {
-                    best = Math.Min(best, sw.Elapsed.TotalSeconds);
+                    best = Math.Min(best, (process.TotalProcessorTime - start).TotalSeconds / Environment.ProcessorCount);
                 }
             }
 

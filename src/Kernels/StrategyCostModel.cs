@@ -55,15 +55,16 @@ public sealed class StrategyCostModel
 
     /// <summary>
     /// Measured on this project's 2-core Intel Xeon (Sapphire Rapids, AVX-512) with
-    /// <see cref="KernelBenchmark.CalibrateCostModel"/>; see docs/performance.md.
+    /// <c>DOTNET_PROCESSOR_COUNT=1 woodfisher bench --calibrate</c> (one block per kernel on one core, CPU time): the
+    /// largest of six runs per entry, the machine being shared (load average 37–45); see docs/performance.md.
     /// </summary>
     public static StrategyCostModel Default { get; } = new(
         [32, 64, 128, 256, 512, 1024],
-        rank1: [0.05, 0.06, 0.07, 0.07, 0.06, 0.05],
-        rankK: [0.08, 0.15, 0.25, 0.40, 0.50, 0.55],
-        gram32: [0.20, 0.35, 0.50, 0.60, 0.65, 0.65],
-        gram64: [0.10, 0.17, 0.25, 0.30, 0.32, 0.32],
-        inverse: [0.05, 0.08, 0.15, 0.22, 0.28, 0.30]);
+        rank1: [0.033, 0.085, 0.101, 0.163, 0.127, 0.118],
+        rankK: [0.016, 0.043, 0.096, 0.210, 0.435, 0.453],
+        gram32: [0.020, 0.049, 0.097, 0.328, 0.475, 0.448],
+        gram64: [0.031, 0.067, 0.102, 0.227, 0.167, 0.255],
+        inverse: [0.006, 0.012, 0.029, 0.061, 0.086, 0.113]);
 
     /// <summary>The block sizes of the table.</summary>
     public IReadOnlyList<int> BlockSizes => _sizes;

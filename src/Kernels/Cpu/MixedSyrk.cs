@@ -138,11 +138,12 @@ internal static class MixedSyrk
         var w = TL.Count;
         TV c00 = TL.Zero, c01 = TL.Zero, c10 = TL.Zero, c11 = TL.Zero, c20 = TL.Zero, c21 = TL.Zero;
         TV c30 = TL.Zero, c31 = TL.Zero, c40 = TL.Zero, c41 = TL.Zero, c50 = TL.Zero, c51 = TL.Zero;
+        ref var bp = ref b;
+        ref var ar = ref a;
         for (var p = 0; p < kc; p++)
         {
-            var b0 = TL.Load(ref Unsafe.Add(ref b, p * 2 * w));
-            var b1 = TL.Load(ref Unsafe.Add(ref b, (p * 2 * w) + w));
-            ref var ar = ref Unsafe.Add(ref a, p * MR);
+            var b0 = TL.Load(ref bp);
+            var b1 = TL.Load(ref Unsafe.Add(ref bp, w));
             var x = TL.Broadcast(ar);
             c00 = TL.Fma(x, b0, c00);
             c01 = TL.Fma(x, b1, c01);
@@ -161,6 +162,8 @@ internal static class MixedSyrk
             x = TL.Broadcast(Unsafe.Add(ref ar, 5));
             c50 = TL.Fma(x, b0, c50);
             c51 = TL.Fma(x, b1, c51);
+            bp = ref Unsafe.Add(ref bp, 2 * w);
+            ar = ref Unsafe.Add(ref ar, MR);
         }
 
         ref var t = ref tile[0];
