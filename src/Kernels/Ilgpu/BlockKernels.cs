@@ -33,18 +33,7 @@ internal static class BlockKernels<T, TOps>
     public static void RankOneProduct(Index1D index, ArrayView<T> f, DeviceLayout layout, ArrayView<T> g, ArrayView<T> u)
     {
         int q = index;
-        var op = default(TOps);
-        var b = layout.CoordinateBlock[q];
-        var c = layout.Sizes[b];
-        var off = layout.Offsets[b];
-        var rowStart = layout.SquareOffsets[b] + ((long)(q - off) * c);
-        var s = op.Zero;
-        for (var j = 0; j < c; j++)
-        {
-            s = op.Add(s, op.Mul(f[rowStart + j], g[off + j]));
-        }
-
-        u[q] = s;
+        u[q] = RowDot(f, layout, q, g, 0);
     }
 
     // Thread per coordinate q of block b, one Sherman–Morrison step: den_b = N + g_bᵀu_b (every thread of the block
@@ -93,21 +82,9 @@ internal static class BlockKernels<T, TOps>
     // Thread per (coordinate q, gradient t of the chunk): U[q, t] = Σ_j F_b[i, j] G[t, off_b + j]; U is d × stride.
     public static void RankKProduct(Index2D index, ArrayView<T> f, DeviceLayout layout, ArrayView<T> g, int dimension, ArrayView<T> u, int stride)
     {
-        var op = default(TOps);
         int q = index.X;
         int t = index.Y;
-        var b = layout.CoordinateBlock[q];
-        var c = layout.Sizes[b];
-        var off = layout.Offsets[b];
-        var rowStart = layout.SquareOffsets[b] + ((long)(q - off) * c);
-        var gRow = ((long)t * dimension) + off;
-        var s = op.Zero;
-        for (var j = 0; j < c; j++)
-        {
-            s = op.Add(s, op.Mul(f[rowStart + j], g[gRow + j]));
-        }
-
-        u[((long)q * stride) + t] = s;
+        u[((long)q * stride) + t] = RowDot(f, layout, q, g, (long)t * dimension);
     }
 
     // Thread per (coordinate q, gradient t): U[q, t] = σ G[t, q], the product of a fresh block F_b = σI with the chunk
@@ -244,21 +221,9 @@ internal static class BlockKernels<T, TOps>
     // Thread per (vector v, coordinate q): result[v, q] = Σ_j F_b[i, j] x[v, off_b + j].
     public static void Multiply(Index2D index, ArrayView<T> f, DeviceLayout layout, ArrayView<T> x, ArrayView<T> result, int dimension)
     {
-        var op = default(TOps);
         int v = index.X;
         int q = index.Y;
-        var b = layout.CoordinateBlock[q];
-        var c = layout.Sizes[b];
-        var off = layout.Offsets[b];
-        var rowStart = layout.SquareOffsets[b] + ((long)(q - off) * c);
-        var xRow = ((long)v * dimension) + off;
-        var s = op.Zero;
-        for (var j = 0; j < c; j++)
-        {
-            s = op.Add(s, op.Mul(f[rowStart + j], x[xRow + j]));
-        }
-
-        result[((long)v * dimension) + q] = s;
+        result[((long)v * dimension) + q] = RowDot(f, layout, q, x, (long)v * dimension);
     }
 
     // Thread per (coordinate q = firstCoordinate + index.X of the group's blocks, position j in its block's Q):
@@ -279,6 +244,25 @@ internal static class BlockKernels<T, TOps>
         var c = layout.Sizes[b];
         var i = q - layout.Offsets[b];
         columns[plan.ColumnStart[r] + ((long)i * n) + j] = f[layout.SquareOffsets[b] + ((long)i * c) + plan.Local[start + j]];
+    }
+
+    // Σ_j F_b[i, j] x[rowBase + off_b + j] for coordinate q = off_b + i: row i of q's block against the block's segment of
+    // the vector that starts at x[rowBase].
+    private static T RowDot(ArrayView<T> f, DeviceLayout layout, int q, ArrayView<T> x, long rowBase)
+    {
+        var op = default(TOps);
+        var b = layout.CoordinateBlock[q];
+        var c = layout.Sizes[b];
+        var off = layout.Offsets[b];
+        var rowStart = layout.SquareOffsets[b] + ((long)(q - off) * c);
+        var xStart = rowBase + off;
+        var s = op.Zero;
+        for (var j = 0; j < c; j++)
+        {
+            s = op.Add(s, op.Mul(f[rowStart + j], x[xStart + j]));
+        }
+
+        return s;
     }
 
     // Lower Cholesky of the n × n matrix at a[at] (leading dimension ld) in place; false when a pivot is not positive and finite.
