@@ -91,8 +91,8 @@ public abstract class CurvatureBackend : ICurvatureBackend
     }
 
     /// <inheritdoc />
-    public void ObsUpdate(IBlockStorage storage, Span<double> weights, ReadOnlySpan<bool> remove)
-        => JointObsUpdate.Apply(Check(storage), weights, remove, ObsSource(storage), storage.Precision);
+    public void ObsUpdate(IBlockStorage storage, Span<double> weights, ReadOnlySpan<bool> mask)
+        => JointObsUpdate.Apply(Check(storage), weights, mask, ObsSource(storage), storage.Precision);
 
     /// <inheritdoc />
     public abstract void Dispose();

@@ -41,22 +41,22 @@ public sealed class JointObsPlan
     /// <summary>Offset of block b's c_b × q_b columns (b may be <see cref="BlockLayout.Count"/>: the total).</summary>
     public long ColumnStart(int block) => _columnStart[block];
 
-    /// <summary>Builds the plan of the flagged coordinates (<paramref name="remove"/>, length d).</summary>
-    public static JointObsPlan Create(BlockLayout layout, ReadOnlySpan<bool> remove)
+    /// <summary>Builds the plan of the pruned coordinates: <paramref name="mask"/> (length d) true = kept, false = pruned (in Q).</summary>
+    public static JointObsPlan Create(BlockLayout layout, ReadOnlySpan<bool> mask)
     {
         ArgumentNullException.ThrowIfNull(layout);
-        if (remove.Length != layout.Dimension)
+        if (mask.Length != layout.Dimension)
         {
-            throw new ArgumentException($"The removal flags must have length d = {layout.Dimension}, got {remove.Length}.", nameof(remove));
+            throw new ArgumentException($"The mask must have length d = {layout.Dimension}, got {mask.Length}.", nameof(mask));
         }
 
         var nb = layout.Count;
         var entryStart = new int[nb + 1];
         var columnStart = new long[nb + 1];
         var count = 0;
-        foreach (var r in remove)
+        foreach (var kept in mask)
         {
-            count += r ? 1 : 0;
+            count += kept ? 0 : 1;
         }
 
         var local = new int[count];
@@ -68,7 +68,7 @@ public sealed class JointObsPlan
             var c = layout.Size(b);
             for (var i = 0; i < c; i++)
             {
-                if (remove[off + i])
+                if (!mask[off + i])
                 {
                     local[e++] = i;
                 }

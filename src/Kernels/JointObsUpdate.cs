@@ -44,26 +44,25 @@ public static class JointObsUpdate
         => q * Math.Max(unitRoundoff, Math.Sqrt(Math.ScaleB(1.0, -53))) * maxDiagonal;
 
     /// <summary>
-    /// Applies the joint update to <paramref name="weights"/> (length d) for the coordinates flagged in
-    /// <paramref name="remove"/> (length d, true = removed); afterwards every flagged weight is exactly zero and blocks
-    /// with an empty Q are untouched.
+    /// Applies the joint update to <paramref name="weights"/> (length d) for the coordinates that <paramref name="mask"/>
+    /// prunes; afterwards every pruned weight is exactly zero and blocks with an empty Q are untouched.
     /// </summary>
     /// <param name="layout">The blocks inside which the update is exact.</param>
     /// <param name="weights">w, updated in place.</param>
-    /// <param name="remove">Q.</param>
+    /// <param name="mask">Mask (length d): true = kept, false = pruned (in Q).</param>
     /// <param name="source">Gathers the columns [F⁻¹]_{b,Q}.</param>
     /// <param name="storage">The precision F⁻¹ is stored in: sets the jitter scale u of the solve policy.</param>
     /// <exception cref="BlockNotPositiveDefiniteException">Some [F⁻¹]_QQ is not positive definite even with the largest jitter.</exception>
-    public static void Apply(BlockLayout layout, Span<double> weights, ReadOnlySpan<bool> remove, IJointObsSource source, Precision storage)
+    public static void Apply(BlockLayout layout, Span<double> weights, ReadOnlySpan<bool> mask, IJointObsSource source, Precision storage)
     {
         ArgumentNullException.ThrowIfNull(layout);
         ArgumentNullException.ThrowIfNull(source);
-        if (weights.Length != layout.Dimension || remove.Length != layout.Dimension)
+        if (weights.Length != layout.Dimension || mask.Length != layout.Dimension)
         {
-            throw new ArgumentException($"Weights and removal flags must both have length d = {layout.Dimension}, got {weights.Length} and {remove.Length}.");
+            throw new ArgumentException($"Weights and mask must both have length d = {layout.Dimension}, got {weights.Length} and {mask.Length}.");
         }
 
-        var plan = JointObsPlan.Create(layout, remove);
+        var plan = JointObsPlan.Create(layout, mask);
         if (plan.Count == 0)
         {
             return;
@@ -107,7 +106,7 @@ public static class JointObsUpdate
 
         for (var i = 0; i < weights.Length; i++)
         {
-            weights[i] = remove[i] ? 0.0 : weights[i] - delta[i];
+            weights[i] = mask[i] ? weights[i] - delta[i] : 0.0;
         }
     }
 

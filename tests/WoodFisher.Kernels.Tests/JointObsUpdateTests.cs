@@ -62,13 +62,13 @@ public class JointObsUpdateTests
     {
         // Blocks of 4: Q sizes 2, 0, 4, 1, 0 → columns 8, 0, 16, 4, 0 elements.
         var layout = BlockLayout.Create(20, 4);
-        var remove = new bool[20];
+        var mask = Enumerable.Repeat(true, 20).ToArray();
         foreach (var q in (int[])[1, 3, 8, 9, 10, 11, 13])
         {
-            remove[q] = true;
+            mask[q] = false;
         }
 
-        var plan = JointObsPlan.Create(layout, remove);
+        var plan = JointObsPlan.Create(layout, mask);
         Assert.Multiple(() =>
         {
             Assert.That(plan.Count, Is.EqualTo(7));

@@ -8,11 +8,11 @@ internal delegate void BlockColumns(int block, int[] localQ, double[] destinatio
 /// <summary>Joint OBS update per block for estimators that can produce block columns of H⁻¹ (the solve is <see cref="JointObsUpdate"/>'s).</summary>
 internal static class JointObs
 {
-    public static void Validate(int dimension, int weights, int remove)
+    public static void Validate(int dimension, int weights, int mask)
     {
-        if (weights != dimension || remove != dimension)
+        if (weights != dimension || mask != dimension)
         {
-            throw new ArgumentException($"Weights and removal flags must both have length d = {dimension}, got {weights} and {remove}.");
+            throw new ArgumentException($"Weights and mask must both have length d = {dimension}, got {weights} and {mask}.");
         }
     }
 
@@ -43,11 +43,11 @@ internal static class JointObs
     }
 
     /// <summary>
-    /// w_B ← w_B − [H⁻¹]_{B,Q}([H⁻¹]_QQ)⁻¹w_Q per block B, then w_Q = 0 exactly: <see cref="JointObsUpdate"/> on the
-    /// float64 columns that <paramref name="columns"/> gives.
+    /// w_B ← w_B − [H⁻¹]_{B,Q}([H⁻¹]_QQ)⁻¹w_Q per block B (Q = mask false), then w_Q = 0 exactly: <see cref="JointObsUpdate"/>
+    /// on the float64 columns that <paramref name="columns"/> gives.
     /// </summary>
-    public static void Apply(BlockLayout layout, Span<double> weights, ReadOnlySpan<bool> remove, BlockColumns columns)
-        => JointObsUpdate.Apply(layout, weights, remove, new ColumnSource(columns), Precision.Float64);
+    public static void Apply(BlockLayout layout, Span<double> weights, ReadOnlySpan<bool> mask, BlockColumns columns)
+        => JointObsUpdate.Apply(layout, weights, mask, new ColumnSource(columns), Precision.Float64);
 
     private sealed class ColumnSource(BlockColumns columns) : IJointObsSource
     {

@@ -111,9 +111,9 @@ public abstract partial class BackendContract
         using var storage = Backend.Allocate(layout, precision);
         Backend.Write(storage, blocks);
         double[] w = [0.3, -0.7, 1.1, 0.4, 0.2, -0.5, 0.9, 0.6];
-        bool[] remove = [true, true, false, false, false, true, true, false];
+        bool[] mask = [false, false, true, true, true, false, false, true];
         var actual = (double[])w.Clone();
-        Backend.ObsUpdate(storage, actual, remove);
+        Backend.ObsUpdate(storage, actual, mask);
 
         var tau = JointObsUpdate.FirstJitter(2, 1.0, JointObsUpdate.UnitRoundoff(precision));
         var expected = (double[])w.Clone();

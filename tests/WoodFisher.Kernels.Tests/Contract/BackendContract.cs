@@ -237,7 +237,7 @@ public abstract partial class BackendContract
         }
 
         var actual = (double[])w.Clone();
-        Backend.ObsUpdate(storage, actual, remove);
+        Backend.ObsUpdate(storage, actual, remove.Select(r => !r).ToArray());
         Assert.Multiple(() =>
         {
             Assert.That(MaxAbsDifference(actual, expected), Is.LessThanOrEqualTo(Tolerance(precision) * MaxAbs(expected)));
@@ -288,7 +288,8 @@ public abstract partial class BackendContract
         Backend.Write(storage, blocks);
         var w = new double[6];
         var remove = new bool[] { true, false, false, false, true, false };
-        Assert.That(() => Backend.ObsUpdate(storage, w, remove), Throws.TypeOf<BlockNotPositiveDefiniteException>().With.Property("Block").EqualTo(1));
+        var mask = remove.Select(r => !r).ToArray();
+        Assert.That(() => Backend.ObsUpdate(storage, w, mask), Throws.TypeOf<BlockNotPositiveDefiniteException>().With.Property("Block").EqualTo(1));
     }
 
     protected void AssertBlocksEqual(IBlockStorage storage, double[] expected, double relativeTolerance)

@@ -32,6 +32,7 @@ internal sealed class FisherCommand : Command<FisherCommand.Settings>
     {
         if (string.IsNullOrEmpty(settings.Out))
             throw new ArgumentException("--out is required (the .npz to write)");
+        RequireMemory(settings);
         var built = CurvatureBuild.Run(settings);
         using var inverse = built.Inverse;
         var layout = inverse.Layout;
@@ -59,6 +60,34 @@ internal sealed class FisherCommand : Command<FisherCommand.Settings>
         CliConsole.Line(string.Create(inv, $"bytes\t{inverse.Bytes} ({CurvatureBuild.FormatBytes(inverse.Bytes)})"));
         CliConsole.Line($"out\t{settings.Out}");
         return 0;
+    }
+
+    /// <summary>Per npz member, what the zip writer keeps until the archive closes (entry record and name): ≈ 460 B measured.</summary>
+    private const long BytesPerMember = 512;
+
+    /// <summary>
+    /// Refuses, before any gradient is read, an inverse whose build plus output does not fit the memory budget: the
+    /// builder's own estimate, the diagonal (float64 and its float32 copy), one block's buffers, and the zip writer's
+    /// per-member records, which dominate for small blocks (d = 10⁶, c = 1: a million members).
+    /// </summary>
+    private static void RequireMemory(Settings settings)
+    {
+        var options = settings.ToOptions();
+        int d;
+        long m;
+        using (var reader = new NpyRowReader(CliFiles.RequireFile(settings.Grads)))
+            (d, m) = (reader.Columns, reader.Rows);
+        if (d < 1 || m < 1)
+            return;
+        var layout = BlockLayout.Create(d, options.BlockSize, options.Segments);
+        long c = layout.BlockSize;
+        var bytes = MemoryBudget.Sum(
+            WoodFisherBuilder.EstimateBytes(d, options, m),
+            MemoryBudget.Product(layout.Count + 1, BytesPerMember),
+            MemoryBudget.Product(d, sizeof(double) + sizeof(float)),
+            MemoryBudget.Product(c, c, sizeof(double) + sizeof(float)));
+        MemoryBudget.Require(bytes, $"fisher: the inverse of d = {d:N0} in {layout.Count:N0} blocks and the .npz that holds them",
+            "Use a larger block size c (fewer members) or a smaller one (smaller blocks), or fewer coordinates.");
     }
 
     /// <summary>

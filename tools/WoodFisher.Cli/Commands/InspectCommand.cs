@@ -25,7 +25,7 @@ internal sealed class InspectCommand : Command<InspectCommand.Settings>
     {
         var path = CliFiles.RequireFile(settings.File);
         var (format, arrays, metadata) = Load(path);
-        var rows = arrays.Select(a => Row(a.Name, a.Array)).ToList();
+        var rows = arrays.Select(a => Row(Printable.Escape(a.Name), a.Array)).ToList();
 
         if (CliConsole.IsInteractive)
         {
@@ -36,13 +36,13 @@ internal sealed class InspectCommand : Command<InspectCommand.Settings>
                 table.AddRow(r.Select(Markup.Escape).ToArray());
             CliConsole.Render(table);
             foreach (var (k, v) in metadata)
-                CliConsole.Line($"metadata {k} = {v}");
+                CliConsole.Line($"metadata {Printable.Escape(k)} = {Printable.Escape(v)}");
         }
         else
         {
             CliConsole.Line($"# {format} {path}");
             foreach (var (k, v) in metadata)
-                CliConsole.Line($"# metadata {k}={v}");
+                CliConsole.Line($"# metadata {Printable.Escape(k)}={Printable.Escape(v)}");
             CliConsole.Line(string.Join('\t', Header));
             foreach (var r in rows)
                 CliConsole.Line(string.Join('\t', r));
