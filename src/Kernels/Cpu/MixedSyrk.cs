@@ -24,7 +24,7 @@ internal static class MixedSyrk
     private const int MR = 6;
 
     /// <summary>Register-tile width 2W on the path taken at run time.</summary>
-    internal static int NR => Vector512.IsHardwareAccelerated ? 32 : Vector256.IsHardwareAccelerated ? 16 : 8;
+    internal static int NR => Vector512.IsHardwareAccelerated ? 32 : 16;
 
     /// <summary>
     /// C[i, j] += Σ_r X[r, off + i]·X[r, off + j] over rows r &lt; n (row stride ld), for the register tiles of column
@@ -38,13 +38,10 @@ internal static class MixedSyrk
         {
             Run<TSrc, Lanes512, Vector512<float>>(x, n, ld, off, c, gram, gOff, j0, j1);
         }
-        else if (Vector256.IsHardwareAccelerated)
-        {
-            Run<TSrc, Lanes256, Vector256<float>>(x, n, ld, off, c, gram, gOff, j0, j1);
-        }
         else
         {
-            Run<TSrc, Lanes128, Vector128<float>>(x, n, ld, off, c, gram, gOff, j0, j1);
+            // Without AVX2 the 256-bit operations run as pairs of 128-bit ones.
+            Run<TSrc, Lanes256, Vector256<float>>(x, n, ld, off, c, gram, gOff, j0, j1);
         }
     }
 
@@ -252,20 +249,5 @@ internal static class MixedSyrk
         public static Vector256<float> Fma(Vector256<float> a, Vector256<float> b, Vector256<float> c) => Vector256.FusedMultiplyAdd(a, b, c);
 
         public static void Store(Vector256<float> v, ref float p) => v.StoreUnsafe(ref p);
-    }
-
-    private readonly struct Lanes128 : ILanes<Vector128<float>>
-    {
-        public static int Count => Vector128<float>.Count;
-
-        public static Vector128<float> Zero => Vector128<float>.Zero;
-
-        public static Vector128<float> Load(ref float p) => Vector128.LoadUnsafe(ref p);
-
-        public static Vector128<float> Broadcast(float v) => Vector128.Create(v);
-
-        public static Vector128<float> Fma(Vector128<float> a, Vector128<float> b, Vector128<float> c) => Vector128.FusedMultiplyAdd(a, b, c);
-
-        public static void Store(Vector128<float> v, ref float p) => v.StoreUnsafe(ref p);
     }
 }
