@@ -127,6 +127,19 @@ public static class Communicator
         return v[0];
     }
 
+    /// <summary>An all-gather of equal parts as <see cref="ICommunicator.AllGatherV"/> with every count the same.</summary>
+    internal static void AllGatherAsV(ICommunicator comm, ReadOnlySpan<byte> mine, Span<byte> all)
+    {
+        if (all.Length != (long)mine.Length * comm.Size)
+        {
+            throw new ArgumentException($"AllGather of {mine.Length} bytes from {comm.Size} ranks needs {(long)mine.Length * comm.Size} bytes, got {all.Length}.", nameof(all));
+        }
+
+        var counts = new long[comm.Size];
+        Array.Fill(counts, mine.Length);
+        comm.AllGatherV(mine, all, counts);
+    }
+
     /// <summary>Checks the arguments every <see cref="ICommunicator.GatherV"/> implementation shares; returns the total.</summary>
     internal static long CheckCounts(ICommunicator comm, int mine, ReadOnlySpan<long> counts, int root, int all, bool receives)
     {

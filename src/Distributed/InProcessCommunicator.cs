@@ -131,17 +131,7 @@ public sealed class InProcessCommunicator : ICommunicator
     }
 
     /// <inheritdoc/>
-    public void AllGather(ReadOnlySpan<byte> mine, Span<byte> all)
-    {
-        if (all.Length != (long)mine.Length * Size)
-        {
-            throw new ArgumentException($"AllGather of {mine.Length} bytes from {Size} ranks needs {(long)mine.Length * Size} bytes, got {all.Length}.", nameof(all));
-        }
-
-        var counts = new long[Size];
-        Array.Fill(counts, mine.Length);
-        AllGatherV(mine, all, counts);
-    }
+    public void AllGather(ReadOnlySpan<byte> mine, Span<byte> all) => Communicator.AllGatherAsV(this, mine, all);
 
     /// <inheritdoc/>
     public void AllGatherV(ReadOnlySpan<byte> mine, Span<byte> all, ReadOnlySpan<long> counts)

@@ -29,9 +29,9 @@ public sealed class RankPlan
     public int Size => Ranges.Count;
 
     /// <summary>
-    /// The Woodbury strategy every rank uses: <see cref="WoodburyStrategy.Auto"/> resolved once for the whole problem's
-    /// block size and m, so a rank whose coordinates hold only short segments does not choose differently from the
-    /// single-process run.
+    /// The Woodbury strategy every rank uses: <see cref="WoodburyStrategy.Auto"/> resolved once for the whole problem by
+    /// <see cref="StrategyCostModel.Default"/> (as <see cref="WoodFisherBuilder"/> does when every strategy fits the memory
+    /// budget), so no rank chooses differently from the single-process run because of the blocks it happens to hold.
     /// </summary>
     public WoodburyStrategy Strategy { get; }
 
@@ -52,34 +52,25 @@ public sealed class RankPlan
     /// <param name="blockSize">c.</param>
     /// <param name="gradients">m, the gradients that enter after mini-batch averaging (0 for magnitude pruning).</param>
     /// <param name="ranks">Number of ranks.</param>
-    /// <param name="strategy">The requested strategy (Auto is resolved here as <see cref="WoodFisherBuilder"/> would for the whole problem).</param>
-    public static RankPlan Create(int dimension, IReadOnlyList<int>? segments, int blockSize, long gradients, int ranks, WoodburyStrategy strategy = WoodburyStrategy.Auto)
+    /// <param name="strategy">The requested strategy (Auto is resolved here for the whole problem).</param>
+    /// <param name="precision">Storage precision of the blocks.</param>
+    public static RankPlan Create(int dimension, IReadOnlyList<int>? segments, int blockSize, long gradients, int ranks, WoodburyStrategy strategy = WoodburyStrategy.Auto, Precision precision = Precision.Float32)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(gradients);
         var layout = BlockLayout.Create(dimension, blockSize, segments);
         var resolved = strategy != WoodburyStrategy.Auto ? strategy
-            : gradients > 0 ? WoodFisherBuilder.ChooseStrategy(layout.BlockSize, gradients) : WoodburyStrategy.Dense;
-        var ranges = BlockRange.Balance(layout, ranks, b => BlockCost(layout.Size(b), gradients, resolved));
+            : gradients > 0 ? StrategyCostModel.Default.Choose(layout, gradients, precision) : WoodburyStrategy.Dense;
+        var ranges = BlockRange.Balance(layout, ranks, b => BlockCost(layout.Size(b), gradients, resolved, precision));
         return new RankPlan(layout, ranges, resolved, gradients);
     }
 
     /// <summary>
-    /// The relative cost of building one block of c coordinates from m gradients: the flops of the strategy (rank-1
-    /// 4c²m, rank-k 3c²m, dense c²m for the Gram plus about 1.7c³ for its Cholesky inverse, the figures
-    /// <see cref="WoodFisherBuilder.DenseCrossoverRows"/> is derived from) plus c·m for reading its columns of G and c
-    /// for scoring and updating. Memory (c² elements) grows like the flops, so balancing one balances the other.
+    /// The cost of building one block of c coordinates from m gradients: its modelled time
+    /// (<see cref="StrategyCostModel.Cost(WoodburyStrategy, int, long, Precision)"/>), or c when no gradients are read.
+    /// Memory (c² elements) grows with it, so balancing one balances the other.
     /// </summary>
-    public static double BlockCost(int c, long m, WoodburyStrategy strategy)
-    {
-        double cc = c;
-        var flops = m == 0 ? 0 : strategy switch
-        {
-            WoodburyStrategy.Rank1 => 4 * cc * cc * m,
-            WoodburyStrategy.Dense => (cc * cc * m) + (1.7 * cc * cc * cc),
-            _ => 3 * cc * cc * m,
-        };
-        return flops + (cc * m) + cc;
-    }
+    public static double BlockCost(int c, long m, WoodburyStrategy strategy, Precision precision = Precision.Float32) =>
+        m == 0 ? c : StrategyCostModel.Default.Cost(strategy, c, m, precision);
 
     /// <summary>
     /// Checks that <paramref name="comm"/> has as many ranks as the plan; the message says how to launch.

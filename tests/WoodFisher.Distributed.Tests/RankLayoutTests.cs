@@ -68,9 +68,8 @@ public class RankLayoutTests
     [Test]
     public void RankPlan_ResolvesAutoForTheWholeProblem()
     {
-        // A rank holding only the 40-wide segment would see c = 40 and pick Dense at m = 200 ≥ 3·40; the whole problem's c = 100 picks RankK.
         var plan = RankPlan.Create(1040, [1000, 40], 100, 200, 4);
-        Assert.That(plan.Strategy, Is.EqualTo(WoodFisherBuilder.ChooseStrategy(100, 200)));
+        Assert.That(plan.Strategy, Is.EqualTo(StrategyCostModel.Default.Choose(BlockLayout.Create(1040, 100, [1000, 40]), 200, Precision.Float32)));
         Assert.That(plan.Ranges[^1].Segments(plan.Layout), Does.Contain(40));
     }
 

@@ -30,7 +30,7 @@ internal static class DistributedFisher
             var outPath = world.Rank == 0 ? run.Outputs.File("--out", s.Out) : null;
             var build = CurvatureBuild.Open(s, run);
             var m = (build.Rows + build.Options.MiniBatch - 1) / build.Options.MiniBatch;
-            var plan = RankPlan.Create(build.Dimension, build.Options.Segments, build.Options.BlockSize, m, world.Size, build.Options.Strategy);
+            var plan = RankPlan.Create(build.Dimension, build.Options.Segments, build.Options.BlockSize, m, world.Size, build.Options.Strategy, build.Options.Precision);
             var range = plan[world.Rank];
             return new Setup(outPath, build, plan, range.IsEmpty ? null : new NpyColumnSlab(build.File!, range.Start, range.Length));
         });
