@@ -1,0 +1,265 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace WoodFisher.Kernels;
+
+/// <summary>
+/// One SIMD register type as static operations, so that each loop is written once and instantiated per path: a struct
+/// implementing it is a type argument, and the JIT compiles one specialised copy per path with every call inlined.
+/// </summary>
+/// <typeparam name="T">float or double.</typeparam>
+/// <typeparam name="TV">The register: <see cref="Vector512{T}"/>, <see cref="Vector256{T}"/>, or T itself.</typeparam>
+internal unsafe interface ISimd<T, TV>
+    where T : unmanaged, IFloatingPointIeee754<T>
+    where TV : struct
+{
+    /// <summary>Elements per register.</summary>
+    static abstract int Count { get; }
+
+    static abstract TV Zero { get; }
+
+    static abstract TV Splat(T x);
+
+    static abstract TV Load(T* p);
+
+    static abstract void Store(TV v, T* p);
+
+    /// <summary>a·b + c, fused.</summary>
+    static abstract TV Fma(TV a, TV b, TV c);
+
+    static abstract TV Add(TV a, TV b);
+
+    static abstract TV Multiply(TV a, TV b);
+
+    static abstract T Sum(TV v);
+}
+
+/// <summary>512-bit registers.</summary>
+internal readonly unsafe struct Simd512<T> : ISimd<T, Vector512<T>>
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public static int Count => Vector512<T>.Count;
+
+    public static Vector512<T> Zero => Vector512<T>.Zero;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Splat(T x) => Vector512.Create(x);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Load(T* p) => Vector512.Load(p);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(Vector512<T> v, T* p) => v.Store(p);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Fma(Vector512<T> a, Vector512<T> b, Vector512<T> c) => Gemm.Fma(a, b, c);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Add(Vector512<T> a, Vector512<T> b) => a + b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Multiply(Vector512<T> a, Vector512<T> b) => a * b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T Sum(Vector512<T> v) => Vector512.Sum(v);
+}
+
+/// <summary>256-bit registers.</summary>
+internal readonly unsafe struct Simd256<T> : ISimd<T, Vector256<T>>
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public static int Count => Vector256<T>.Count;
+
+    public static Vector256<T> Zero => Vector256<T>.Zero;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> Splat(T x) => Vector256.Create(x);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> Load(T* p) => Vector256.Load(p);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(Vector256<T> v, T* p) => v.Store(p);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> Fma(Vector256<T> a, Vector256<T> b, Vector256<T> c) => Gemm.Fma(a, b, c);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> Add(Vector256<T> a, Vector256<T> b) => a + b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> Multiply(Vector256<T> a, Vector256<T> b) => a * b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T Sum(Vector256<T> v) => Vector256.Sum(v);
+}
+
+/// <summary>Scalar "registers" of one element: the path for machines without SIMD, and the reference the tests force.</summary>
+internal readonly unsafe struct SimdScalar<T> : ISimd<T, T>
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public static int Count => 1;
+
+    public static T Zero => T.Zero;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T Splat(T x) => x;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T Load(T* p) => *p;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(T v, T* p) => *p = v;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T Fma(T a, T b, T c) => T.FusedMultiplyAdd(a, b, c);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T Add(T a, T b) => a + b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T Multiply(T a, T b) => a * b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T Sum(T v) => v;
+}
+
+internal static unsafe partial class Gemm
+{
+    /// <summary>
+    /// The MR × 2W register tile, written once for every path: C[0:mr, 0:nr] += α·Σ_p a_p b_pᵀ over kc packed steps, a_p the
+    /// MR values of step p of the packed A panel, b_p the 2W values of the packed B panel. Full tiles are updated in place;
+    /// edge tiles (mr &lt; MR or nr &lt; 2W) go through a stack tile.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void Kernel<T, TV, TS>(T* a, T* b, int kc, T* c, nint ldc, T alpha, int mr, int nr)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TV : struct
+        where TS : struct, ISimd<T, TV>
+    {
+        var w = TS.Count;
+        TV c00 = TS.Zero, c01 = TS.Zero, c10 = TS.Zero, c11 = TS.Zero, c20 = TS.Zero, c21 = TS.Zero;
+        TV c30 = TS.Zero, c31 = TS.Zero, c40 = TS.Zero, c41 = TS.Zero, c50 = TS.Zero, c51 = TS.Zero;
+        for (var p = 0; p < kc; p++)
+        {
+            var b0 = TS.Load(b);
+            var b1 = TS.Load(b + w);
+            var a0 = TS.Splat(a[0]);
+            c00 = TS.Fma(a0, b0, c00);
+            c01 = TS.Fma(a0, b1, c01);
+            var a1 = TS.Splat(a[1]);
+            c10 = TS.Fma(a1, b0, c10);
+            c11 = TS.Fma(a1, b1, c11);
+            var a2 = TS.Splat(a[2]);
+            c20 = TS.Fma(a2, b0, c20);
+            c21 = TS.Fma(a2, b1, c21);
+            var a3 = TS.Splat(a[3]);
+            c30 = TS.Fma(a3, b0, c30);
+            c31 = TS.Fma(a3, b1, c31);
+            var a4 = TS.Splat(a[4]);
+            c40 = TS.Fma(a4, b0, c40);
+            c41 = TS.Fma(a4, b1, c41);
+            var a5 = TS.Splat(a[5]);
+            c50 = TS.Fma(a5, b0, c50);
+            c51 = TS.Fma(a5, b1, c51);
+            a += MR;
+            b += 2 * w;
+        }
+
+        var al = TS.Splat(alpha);
+        var full = mr == MR && nr == 2 * w;
+        var ldt = full ? ldc : 2 * w;
+        var t = c;
+        if (!full)
+        {
+            // The edge tile: α·acc into a zeroed stack tile, then only its mr × nr corner is added to C.
+            var tile = stackalloc T[MR * 2 * w];
+            t = tile;
+        }
+
+        Update<T, TV, TS>(t, w, al, c00, c01);
+        Update<T, TV, TS>(t + ldt, w, al, c10, c11);
+        Update<T, TV, TS>(t + (2 * ldt), w, al, c20, c21);
+        Update<T, TV, TS>(t + (3 * ldt), w, al, c30, c31);
+        Update<T, TV, TS>(t + (4 * ldt), w, al, c40, c41);
+        Update<T, TV, TS>(t + (5 * ldt), w, al, c50, c51);
+        if (full)
+        {
+            return;
+        }
+
+        for (var i = 0; i < mr; i++)
+        {
+            var row = c + (i * ldc);
+            for (var j = 0; j < nr; j++)
+            {
+                row[j] += t[(i * 2 * w) + j];
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Update<T, TV, TS>(T* row, int w, TV alpha, TV v0, TV v1)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TV : struct
+        where TS : struct, ISimd<T, TV>
+    {
+        TS.Store(TS.Fma(alpha, v0, TS.Load(row)), row);
+        TS.Store(TS.Fma(alpha, v1, TS.Load(row + w)), row + w);
+    }
+
+    /// <summary>The AVX-512 instance of <see cref="Kernel{T, TV, TS}"/> on packed panels (for peak measurements).</summary>
+    internal static void Kernel512<T>(ReadOnlySpan<T> ap, ReadOnlySpan<T> bp, int kc, ref T c, int ldc, T alpha, int mr, int nr)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        fixed (T* a = ap, b = bp, pc = &c)
+        {
+            Kernel<T, Vector512<T>, Simd512<T>>(a, b, kc, pc, ldc, alpha, mr, nr);
+        }
+    }
+
+    /// <summary>The AVX2 instance of <see cref="Kernel{T, TV, TS}"/> on packed panels (for peak measurements).</summary>
+    internal static void Kernel256<T>(ReadOnlySpan<T> ap, ReadOnlySpan<T> bp, int kc, ref T c, int ldc, T alpha, int mr, int nr)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        fixed (T* a = ap, b = bp, pc = &c)
+        {
+            Kernel<T, Vector256<T>, Simd256<T>>(a, b, kc, pc, ldc, alpha, mr, nr);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<T> Fma<T>(Vector512<T> a, Vector512<T> b, Vector512<T> c)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) == typeof(float))
+        {
+            return Vector512.FusedMultiplyAdd(a.AsSingle(), b.AsSingle(), c.AsSingle()).As<float, T>();
+        }
+
+        if (typeof(T) == typeof(double))
+        {
+            return Vector512.FusedMultiplyAdd(a.AsDouble(), b.AsDouble(), c.AsDouble()).As<double, T>();
+        }
+
+        return (a * b) + c;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<T> Fma<T>(Vector256<T> a, Vector256<T> b, Vector256<T> c)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) == typeof(float))
+        {
+            return Vector256.FusedMultiplyAdd(a.AsSingle(), b.AsSingle(), c.AsSingle()).As<float, T>();
+        }
+
+        if (typeof(T) == typeof(double))
+        {
+            return Vector256.FusedMultiplyAdd(a.AsDouble(), b.AsDouble(), c.AsDouble()).As<double, T>();
+        }
+
+        return (a * b) + c;
+    }
+}
