@@ -102,7 +102,7 @@ public sealed class ModelCurvature
         double[]? gradient = null;
         if (withGradient)
         {
-            gradient = Array.ConvertAll(Curvature.MeanGradient(Model, x, y, n, Selection), v => (double)v);
+            gradient = Array.ConvertAll(LossGradient.Mean(Model, x, y, n, Selection), v => (double)v);
         }
 
         var meanGradientSeconds = sw.Elapsed.TotalSeconds;
@@ -163,9 +163,9 @@ public sealed class ModelCurvature
 
             case EstimatorKind.Exact:
                 {
-                    Curvature.EnsureDenseFits(d);
-                    var h = Curvature.Hessian(Model, x, y, n, Selection);
-                    DenseLinearAlgebra.Symmetrize(h, d);
+                    LossHessian.EnsureDenseFits(d);
+                    var h = LossHessian.Dense(Model, x, y, n, Selection);
+                    LinearAlgebra.Symmetrize(h, d);
                     gradientSeconds = sw.Elapsed.TotalSeconds;
                     inverse = new DenseCurvature(h, d, spec.Damping, spec.Treatment);
                     break;

@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using WoodFisher.Kernels;
 
 namespace WoodFisher.Models.Autograd;
 
@@ -18,7 +19,7 @@ public static partial class Ops
         if (n * inF != x.Length)
             throw new ArgumentException($"Input of length {x.Length} is not a multiple of in_features {inF}.", nameof(x));
         var y = new Tensor<T>([n, outF], null, x.RequiresGrad || weight.RequiresGrad || (bias?.RequiresGrad ?? false));
-        Gemm.Multiply(false, true, n, outF, inF, x.Data, weight.Data, y.Data);
+        LinearAlgebra.Multiply(false, true, n, outF, inF, x.Data, weight.Data, y.Data);
         if (bias is not null)
             AddRowVector(y.Data, bias.Data, n, outF);
         if (tape.ForwardOverReverse)
@@ -26,10 +27,10 @@ public static partial class Ops
             var ry = tape.NewTangent(y);
             var rx = tape.TangentOrNull(x);
             if (rx is not null)
-                Gemm.Multiply(false, true, n, outF, inF, rx, weight.Data, ry, accumulate: true);
+                LinearAlgebra.Multiply(false, true, n, outF, inF, rx, weight.Data, ry, accumulate: true);
             var rw = tape.TangentOrNull(weight);
             if (rw is not null)
-                Gemm.Multiply(false, true, n, outF, inF, x.Data, rw, ry, accumulate: true);
+                LinearAlgebra.Multiply(false, true, n, outF, inF, x.Data, rw, ry, accumulate: true);
             var rb = bias is null ? null : tape.TangentOrNull(bias);
             if (rb is not null)
                 AddRowVector(ry, rb, n, outF);
@@ -41,11 +42,11 @@ public static partial class Ops
                 return;
             tape.Observer?.OnLinear(weight, bias, x.Data, g, n, inF, outF);
             if (weight.RequiresGrad && !tape.ObserverOnly)
-                Gemm.Multiply(true, false, outF, inF, n, g, x.Data, tape.Grad(weight), accumulate: true);
+                LinearAlgebra.Multiply(true, false, outF, inF, n, g, x.Data, tape.Grad(weight), accumulate: true);
             if (bias is not null && bias.RequiresGrad && !tape.ObserverOnly)
                 SumRows(g, tape.Grad(bias), n, outF);
             if (x.RequiresGrad)
-                Gemm.Multiply(false, false, n, inF, outF, g, weight.Data, tape.Grad(x), accumulate: true);
+                LinearAlgebra.Multiply(false, false, n, inF, outF, g, weight.Data, tape.Grad(x), accumulate: true);
             if (!tape.ForwardOverReverse)
                 return;
             var rg = tape.GradTangentOrNull(y);
@@ -55,9 +56,9 @@ public static partial class Ops
             {
                 var rgw = tape.GradTangent(weight);
                 if (rg is not null)
-                    Gemm.Multiply(true, false, outF, inF, n, rg, x.Data, rgw, accumulate: true);
+                    LinearAlgebra.Multiply(true, false, outF, inF, n, rg, x.Data, rgw, accumulate: true);
                 if (rx is not null)
-                    Gemm.Multiply(true, false, outF, inF, n, g, rx, rgw, accumulate: true);
+                    LinearAlgebra.Multiply(true, false, outF, inF, n, g, rx, rgw, accumulate: true);
             }
             if (bias is not null && bias.RequiresGrad && rg is not null)
                 SumRows(rg, tape.GradTangent(bias), n, outF);
@@ -65,9 +66,9 @@ public static partial class Ops
             {
                 var rgx = tape.GradTangent(x);
                 if (rg is not null)
-                    Gemm.Multiply(false, false, n, inF, outF, rg, weight.Data, rgx, accumulate: true);
+                    LinearAlgebra.Multiply(false, false, n, inF, outF, rg, weight.Data, rgx, accumulate: true);
                 if (rw is not null)
-                    Gemm.Multiply(false, false, n, inF, outF, g, rw, rgx, accumulate: true);
+                    LinearAlgebra.Multiply(false, false, n, inF, outF, g, rw, rgx, accumulate: true);
             }
         });
         return y;

@@ -11,7 +11,7 @@ public static partial class Ops
     public static Tensor<T> MaxPool2d<T>(Tape<T> tape, Tensor<T> x, int kernel, int stride) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int n = x.Dim(0), c = x.Dim(1), h = x.Dim(2), w = x.Dim(3);
-        int ho = Im2Col.OutputSize(h, kernel, stride, 0), wo = Im2Col.OutputSize(w, kernel, stride, 0);
+        int ho = Conv2dGeometry.OutputSize(h, kernel, stride, 0), wo = Conv2dGeometry.OutputSize(w, kernel, stride, 0);
         var y = new Tensor<T>([n, c, ho, wo], null, x.RequiresGrad);
         var arg = new int[y.Length];
         for (var p = 0; p < n * c; p++)
@@ -73,7 +73,7 @@ public static partial class Ops
     public static Tensor<T> AvgPool2d<T>(Tape<T> tape, Tensor<T> x, int kernel, int stride) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int n = x.Dim(0), c = x.Dim(1), h = x.Dim(2), w = x.Dim(3);
-        int ho = Im2Col.OutputSize(h, kernel, stride, 0), wo = Im2Col.OutputSize(w, kernel, stride, 0);
+        int ho = Conv2dGeometry.OutputSize(h, kernel, stride, 0), wo = Conv2dGeometry.OutputSize(w, kernel, stride, 0);
         var y = new Tensor<T>([n, c, ho, wo], null, x.RequiresGrad);
         var inv = T.One / T.CreateTruncating(kernel * kernel);
         void Fwd(ReadOnlySpan<T> src, Span<T> dst)

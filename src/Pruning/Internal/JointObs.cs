@@ -79,7 +79,7 @@ internal static class JointObs
                 }
             }
 
-            var z = DenseLinearAlgebra.SolveSymmetric(sub, k, wq);
+            var z = LinearAlgebra.SolveSymmetric(sub, k, wq);
             for (var r = 0; r < c; r++)
             {
                 double s = 0;
