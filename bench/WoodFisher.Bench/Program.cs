@@ -29,6 +29,12 @@ public static class Program
             return;
         }
 
+        if (args.Length > 0 && args[0] == "conv-profile")
+        {
+            ConvProfile.Run(args[1..]);
+            return;
+        }
+
         if (args.Length > 0 && args[0] == "dense-profile")
         {
             DenseGramProfile.Run(512, 1024, 5);

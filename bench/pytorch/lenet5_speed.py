@@ -100,7 +100,9 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--samples", type=int, default=1000)
     p.add_argument("--chunk", type=int, default=1000, help="samples per vmap call")
+    p.add_argument("--images", type=int, default=0, help="train on the first N images only (0: all)")
     p.add_argument("--skip-epoch", action="store_true")
+    p.add_argument("--skip-per-sample", action="store_true")
     a = p.parse_args()
 
     torch.set_num_threads(a.threads)
@@ -109,12 +111,14 @@ def main() -> None:
     labels = read_idx(find(a.data, "train-labels-idx1-ubyte"))
     x = torch.from_numpy(images.astype(np.float32) / 255.0).reshape(-1, 1, 28, 28)
     y = torch.from_numpy(labels.astype(np.int64))
+    if a.images:
+        x, y = x[:a.images], y[:a.images]
 
     model = LeNet5()
     d = sum(q.numel() for n, q in model.named_parameters() if n.endswith("weight"))
     out = torch.empty(a.samples, d)
     per_sample(model, x[:a.chunk], y[:a.chunk], a.chunk, out[:a.chunk])  # warm-up
-    for r in range(a.runs):
+    for r in range(0 if a.skip_per_sample else a.runs):
         s = per_sample(model, x[:a.samples], y[:a.samples], a.chunk, out)
         print(json.dumps({"what": f"per-sample gradients ({a.samples}, d = {d})", "run": r, "seconds": round(s, 4)}), flush=True)
     if a.skip_epoch:

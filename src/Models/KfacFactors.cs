@@ -115,7 +115,7 @@ public static class KfacFactors
             var withBias = includeBias && bias is not null;
             int k = geometry.Patch, l = geometry.Positions, outC = weight.Dim(0);
             var f = Get(weight, withBias ? bias : null, k + (withBias ? 1 : 0), outC);
-            var run = geometry.RunLength(n);
+            var run = geometry.RunLength(n, outC);
             var u = new T[k * run * l];
             var a = new double[f.DimA * run * l];
             var g = new double[outC * run * l];

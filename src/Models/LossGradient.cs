@@ -24,7 +24,7 @@ public static class LossGradient
             for (var s = 0; s < count; s += batchSize)
             {
                 var n = Math.Min(batchSize, count - s);
-                var tape = new Tape<T>();
+                using var tape = new Tape<T> { RecycleBuffers = true };
                 var loss = Ops.SoftmaxCrossEntropy(tape, model.Forward(tape, Batching.Slice(model, x, s, n)), labels.Slice(s, n), scale);
                 tape.Backward(loss);
                 foreach (var p in selection.Parameters)

@@ -33,7 +33,7 @@ public static class LossHessian
             for (var s = 0; s < count; s += batchSize)
             {
                 var n = Math.Min(batchSize, count - s);
-                var tape = new Tape<T> { ForwardOverReverse = true };
+                using var tape = new Tape<T> { ForwardOverReverse = true, RecycleBuffers = true };
                 foreach (var p in selection.Parameters)
                     tape.SetTangent(p, v.Slice(selection.OffsetOf(p), p.Length).ToArray());
                 var loss = Ops.SoftmaxCrossEntropy(tape, model.Forward(tape, Batching.Slice(model, x, s, n)), labels.Slice(s, n), scale);

@@ -10,7 +10,7 @@ namespace WoodFisher.Models;
 /// <summary>
 /// BackPACK-style BatchGrad: from one batched backward of the summed loss, writes each group's gradient
 /// (1/B)·Σ_{n∈group} ∂ℓₙ/∂θ into a row: Linear ⇒ Σ δₙ ⊗ aₙ (+ Σ δₙ for the bias); Conv2d ⇒ Σ δₙ[O, L]·Uₙᵀ[L, K] (+ Σ_l δₙ),
-/// the unfolded columns Uₙ made once per run of images and each product reading its block in place.
+/// each a product with the windows of the padded input (<see cref="Conv2dGeometry"/>), made once per run of images.
 /// </summary>
 internal sealed unsafe class PerSampleCollector<T>(ParameterSelection<T> selection, int groupSize) : IBackwardObserver<T>
     where T : unmanaged, IFloatingPointIeee754<T>
@@ -99,38 +99,44 @@ internal sealed unsafe class PerSampleCollector<T>(ParameterSelection<T> selecti
             return;
         int d = selection.Dimension, outC = weight.Dim(0), k = geometry.Patch, l = geometry.Positions, inLen = geometry.InputSize;
         var groups = n / groupSize;
-        var runGroups = Math.Max(1, geometry.RunLength(n) / groupSize);
+        var runGroups = Math.Max(1, geometry.RunLength(n, outC) / groupSize);
         var inv = T.One / T.CreateTruncating(groupSize);
         fixed (T* px = input, pg = outputGrad)
         {
             nint ix = (nint)px, ig = (nint)pg, ir = (nint)Rows;
             Ops.ForEachRun(groups, runGroups, (g0, gcnt) =>
             {
-                // One unfolded run U [K, cnt·L] of the run's images; each image's gradient δᵢ[O, L]·Uᵢᵀ is one product
-                // reading its column block of U in place.
-                var cnt = gcnt * groupSize;
-                var i0 = g0 * groupSize;
-                var u = ow >= 0 ? ArrayPool<T>.Shared.Rent(k * cnt * l) : null;
+                // The run's padded input and output gradients on the grid once; image i's gradient δᵢ·X̃ᵢᵀ is then one
+                // product over its plane of each.
+                int cnt = gcnt * groupSize, i0 = g0 * groupSize, plane = geometry.Plane;
+                int len = geometry.PaddedLength(cnt), grid = geometry.GridLength(cnt), single = geometry.GridLength(1);
+                var taps = geometry.TapOffsets(cnt);
+                var xp = ow >= 0 ? ArrayPool<T>.Shared.Rent(len) : null;
+                var gr = ow >= 0 ? ArrayPool<T>.Shared.Rent(outC * grid) : null;
                 try
                 {
-                    if (u is not null)
-                        geometry.Unfold<T>(new ReadOnlySpan<T>((T*)ix + (long)i0 * inLen, cnt * inLen), cnt, u);
+                    if (xp is not null && gr is not null)
+                    {
+                        geometry.Pad<T>(new ReadOnlySpan<T>((T*)ix + (long)i0 * inLen, cnt * inLen), cnt, xp);
+                        geometry.ToGrid<T>(new ReadOnlySpan<T>((T*)ig + (long)i0 * outC * l, cnt * outC * l), outC, cnt, gr, grid, 0);
+                    }
                     for (var gi = g0; gi < g0 + gcnt; gi++)
                     {
                         var row = new Span<T>((T*)ir + (long)gi * d, d);
                         for (var s = 0; s < groupSize; s++)
                         {
                             var idx = gi * groupSize + s;
-                            var g = new ReadOnlySpan<T>((T*)ig + (long)idx * outC * l, outC * l);
-                            if (u is not null)
+                            if (xp is not null && gr is not null)
                             {
-                                LinearAlgebra.Multiply(false, true, outC, k, l, T.One, g, l, u.AsSpan((idx - i0) * l), cnt * l,
+                                var at = (idx - i0) * plane;
+                                LinearAlgebra.MultiplyTransposed(outC, T.One, gr.AsSpan(at), grid, new RowWindows<T>(xp.AsSpan(at, len - at), taps, single),
                                     s == 0 ? T.Zero : T.One, row.Slice(ow, outC * k), k, parallel: false);
                             }
                             if (ob >= 0)
                             {
                                 if (s == 0)
                                     row.Slice(ob, outC).Clear();
+                                var g = new ReadOnlySpan<T>((T*)ig + (long)idx * outC * l, outC * l);
                                 Ops.SumColumns(g, row.Slice(ob, outC), outC, l, outC);
                             }
                         }
@@ -145,8 +151,10 @@ internal sealed unsafe class PerSampleCollector<T>(ParameterSelection<T> selecti
                 }
                 finally
                 {
-                    if (u is not null)
-                        ArrayPool<T>.Shared.Return(u);
+                    if (xp is not null)
+                        ArrayPool<T>.Shared.Return(xp);
+                    if (gr is not null)
+                        ArrayPool<T>.Shared.Return(gr);
                 }
             });
         }

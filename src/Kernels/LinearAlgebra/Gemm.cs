@@ -9,7 +9,7 @@ namespace WoodFisher.Kernels;
 
 /// <summary>
 /// Cache-blocked, packed matrix multiply C += α·A·B (Goto/BLIS loop order) with a 6 × 2W register-tile FMA
-/// micro-kernel (<see cref="Kernel{T, TV, TS}"/>), W = the SIMD width of <see cref="SimdPaths.Current"/>. Parallel over
+/// micro-kernel (<see cref="Kernel{T, TV, TS, TP}"/>), W = the SIMD width of <see cref="SimdPaths.Current"/>. Parallel over
 /// row blocks, over column slabs when C is wide and short, or over slices of k when C is small and k long.
 /// </summary>
 internal static unsafe partial class Gemm
@@ -125,7 +125,12 @@ internal static unsafe partial class Gemm
                     for (var pc = 0; pc < k; pc += KC)
                     {
                         var kc = Math.Min(KC, k - pc);
-                        PackB(b, pc, kc, jc, nc, nr, bPack);
+                        if (!b.Windowed)
+                        {
+                            // A windowed B is read in place by the kernel; only its edge tiles are packed, in MacroTile.
+                            PackB(b, pc, kc, jc, nc, nr, bPack);
+                        }
+
                         var blocks = (m + mcb - 1) / mcb;
                         if (parallel && blocks > 1)
                         {
@@ -140,7 +145,7 @@ internal static unsafe partial class Gemm
                                 for (var i = range.Item1; i < range.Item2; i++)
                                 {
                                     var ib = lowerOnly ? blocks - 1 - i : i;
-                                    MacroTile(ib * mcb, Math.Min(mcb, m - (ib * mcb)), jcc, nc, pcc, kc, alpha, a, bp, c, ldc, lowerOnly, nr);
+                                    MacroTile(ib * mcb, Math.Min(mcb, m - (ib * mcb)), jcc, nc, pcc, kc, alpha, a, b, bp, c, ldc, lowerOnly, nr);
                                 }
                             });
                         }
@@ -148,7 +153,7 @@ internal static unsafe partial class Gemm
                         {
                             for (var ib = 0; ib < blocks; ib++)
                             {
-                                MacroTile(ib * mcb, Math.Min(mcb, m - (ib * mcb)), jc, nc, pc, kc, alpha, a, bPack, c, ldc, lowerOnly, nr);
+                                MacroTile(ib * mcb, Math.Min(mcb, m - (ib * mcb)), jc, nc, pc, kc, alpha, a, b, bPack, c, ldc, lowerOnly, nr);
                             }
                         }
                     }
@@ -200,7 +205,7 @@ internal static unsafe partial class Gemm
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void MacroTile<T>(
-        int ic, int mc, int jc, int nc, int pc, int kc, T alpha, PinnedMatrix<T> a, T* bPack, T* c, nint ldc, bool lowerOnly, int nr)
+        int ic, int mc, int jc, int nc, int pc, int kc, T alpha, PinnedMatrix<T> a, PinnedMatrix<T> b, T* bPack, T* c, nint ldc, bool lowerOnly, int nr)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (lowerOnly && jc > ic + mc - 1)
@@ -208,18 +213,26 @@ internal static unsafe partial class Gemm
             return;
         }
 
-        var aRent = ArrayPool<T>.Shared.Rent((MC * KC) + (PackAlignment / sizeof(T)));
+        var aRent = ArrayPool<T>.Shared.Rent((MC * KC) + (KC * nr) + (2 * PackAlignment / sizeof(T)));
         try
         {
             fixed (T* aStart = aRent)
             {
                 var aPack = Align(aStart);
+                var edgePack = Align(aPack + (MC * KC));
                 PackA(a, ic, mc, pc, kc, aPack);
                 var path = SimdPaths.Current;
                 for (var jr = 0; jr < nc; jr += nr)
                 {
                     var nrr = Math.Min(nr, nc - jr);
+                    var direct = b.Windowed && nrr == nr;
                     var bp = bPack + ((nint)jr * kc);
+                    if (b.Windowed && !direct)
+                    {
+                        PackB(b, pc, kc, jc + jr, nrr, nr, edgePack);
+                        bp = edgePack;
+                    }
+
                     for (var ir = 0; ir < mc; ir += MR)
                     {
                         var mrr = Math.Min(MR, mc - ir);
@@ -230,17 +243,13 @@ internal static unsafe partial class Gemm
 
                         var ap = aPack + ((nint)ir * kc);
                         var ct = c + ((ic + ir) * ldc) + jc + jr;
-                        switch (path)
+                        if (direct)
                         {
-                            case SimdPath.Avx512:
-                                Kernel<T, Vector512<T>, Simd512<T>>(ap, bp, kc, ct, ldc, alpha, mrr, nrr);
-                                break;
-                            case SimdPath.Avx2:
-                                Kernel<T, Vector256<T>, Simd256<T>>(ap, bp, kc, ct, ldc, alpha, mrr, nrr);
-                                break;
-                            default:
-                                Kernel<T, T, SimdScalar<T>>(ap, bp, kc, ct, ldc, alpha, mrr, nrr);
-                                break;
+                            RunKernel(path, ap, new WindowPanel<T>(b.Data + jc + jr, b.RowOffsets + pc), kc, ct, ldc, alpha, mrr, nrr);
+                        }
+                        else
+                        {
+                            RunKernel(path, ap, new PackedPanel<T>(bp, nr), kc, ct, ldc, alpha, mrr, nrr);
                         }
                     }
                 }
@@ -249,6 +258,25 @@ internal static unsafe partial class Gemm
         finally
         {
             ArrayPool<T>.Shared.Return(aRent);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void RunKernel<T, TP>(SimdPath path, T* a, TP panel, int kc, T* c, nint ldc, T alpha, int mr, int nr)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TP : struct, IPanel<T>
+    {
+        switch (path)
+        {
+            case SimdPath.Avx512:
+                Kernel<T, Vector512<T>, Simd512<T>, TP>(a, panel, kc, c, ldc, alpha, mr, nr);
+                break;
+            case SimdPath.Avx2:
+                Kernel<T, Vector256<T>, Simd256<T>, TP>(a, panel, kc, c, ldc, alpha, mr, nr);
+                break;
+            default:
+                Kernel<T, T, SimdScalar<T>, TP>(a, panel, kc, c, ldc, alpha, mr, nr);
+                break;
         }
     }
 

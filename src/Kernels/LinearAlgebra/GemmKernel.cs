@@ -125,24 +125,57 @@ internal readonly unsafe struct SimdScalar<T> : ISimd<T, T>
     public static T Sum(T v) => v;
 }
 
+/// <summary>Where the micro-kernel finds step p of its B operand.</summary>
+internal unsafe interface IPanel<T>
+    where T : unmanaged
+{
+    T* Row(int p);
+}
+
+/// <summary>A packed panel: step p is the nr values at <c>data + p·nr</c>.</summary>
+internal readonly unsafe struct PackedPanel<T>(T* data, int nr) : IPanel<T>
+    where T : unmanaged
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public T* Row(int p) => data + ((nint)p * nr);
+}
+
+/// <summary>An unpacked windowed operand: step p is row p, at <c>data + offsets[p]</c>.</summary>
+internal readonly unsafe struct WindowPanel<T>(T* data, int* offsets) : IPanel<T>
+    where T : unmanaged
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public T* Row(int p) => data + offsets[p];
+}
+
+/// <summary>Rows of a strided matrix: row i at <c>data + i·ld</c>.</summary>
+internal readonly unsafe struct StridedPanel<T>(T* data, nint ld) : IPanel<T>
+    where T : unmanaged
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public T* Row(int p) => data + (p * ld);
+}
+
 internal static unsafe partial class Gemm
 {
     /// <summary>
-    /// The MR × 2W register tile, written once for every path: C[0:mr, 0:nr] += α·Σ_p a_p b_pᵀ over kc packed steps, a_p the
-    /// MR values of step p of the packed A panel, b_p the 2W values of the packed B panel. Full tiles are updated in place;
-    /// edge tiles (mr &lt; MR or nr &lt; 2W) go through a stack tile.
+    /// The MR × 2W register tile, written once for every path: C[0:mr, 0:nr] += α·Σ_p a_p b_pᵀ over kc steps, a_p the MR
+    /// values of step p of the packed A panel, b_p the 2W values at <c>panel.Row(p)</c> (a packed B panel, or a window of
+    /// the unpacked B). Full tiles are updated in place; edge tiles (mr &lt; MR or nr &lt; 2W) go through a stack tile.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void Kernel<T, TV, TS>(T* a, T* b, int kc, T* c, nint ldc, T alpha, int mr, int nr)
+    internal static void Kernel<T, TV, TS, TP>(T* a, TP panel, int kc, T* c, nint ldc, T alpha, int mr, int nr)
         where T : unmanaged, IFloatingPointIeee754<T>
         where TV : struct
         where TS : struct, ISimd<T, TV>
+        where TP : struct, IPanel<T>
     {
         var w = TS.Count;
         TV c00 = TS.Zero, c01 = TS.Zero, c10 = TS.Zero, c11 = TS.Zero, c20 = TS.Zero, c21 = TS.Zero;
         TV c30 = TS.Zero, c31 = TS.Zero, c40 = TS.Zero, c41 = TS.Zero, c50 = TS.Zero, c51 = TS.Zero;
         for (var p = 0; p < kc; p++)
         {
+            var b = panel.Row(p);
             var b0 = TS.Load(b);
             var b1 = TS.Load(b + w);
             var a0 = TS.Splat(a[0]);
@@ -164,7 +197,6 @@ internal static unsafe partial class Gemm
             c50 = TS.Fma(a5, b0, c50);
             c51 = TS.Fma(a5, b1, c51);
             a += MR;
-            b += 2 * w;
         }
 
         var al = TS.Splat(alpha);
@@ -209,23 +241,23 @@ internal static unsafe partial class Gemm
         TS.Store(TS.Fma(alpha, v1, TS.Load(row + w)), row + w);
     }
 
-    /// <summary>The AVX-512 instance of <see cref="Kernel{T, TV, TS}"/> on packed panels (for peak measurements).</summary>
+    /// <summary>The AVX-512 instance of <see cref="Kernel{T, TV, TS, TP}"/> on packed panels (for peak measurements).</summary>
     internal static void Kernel512<T>(ReadOnlySpan<T> ap, ReadOnlySpan<T> bp, int kc, ref T c, int ldc, T alpha, int mr, int nr)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         fixed (T* a = ap, b = bp, pc = &c)
         {
-            Kernel<T, Vector512<T>, Simd512<T>>(a, b, kc, pc, ldc, alpha, mr, nr);
+            Kernel<T, Vector512<T>, Simd512<T>, PackedPanel<T>>(a, new(b, 2 * Vector512<T>.Count), kc, pc, ldc, alpha, mr, nr);
         }
     }
 
-    /// <summary>The AVX2 instance of <see cref="Kernel{T, TV, TS}"/> on packed panels (for peak measurements).</summary>
+    /// <summary>The AVX2 instance of <see cref="Kernel{T, TV, TS, TP}"/> on packed panels (for peak measurements).</summary>
     internal static void Kernel256<T>(ReadOnlySpan<T> ap, ReadOnlySpan<T> bp, int kc, ref T c, int ldc, T alpha, int mr, int nr)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         fixed (T* a = ap, b = bp, pc = &c)
         {
-            Kernel<T, Vector256<T>, Simd256<T>>(a, b, kc, pc, ldc, alpha, mr, nr);
+            Kernel<T, Vector256<T>, Simd256<T>, PackedPanel<T>>(a, new(b, 2 * Vector256<T>.Count), kc, pc, ldc, alpha, mr, nr);
         }
     }
 

@@ -6,9 +6,10 @@ namespace WoodFisher.Kernels;
 /// <summary>
 /// An operand of the blocked GEMM in pinned memory: element (i, j) is at <c>Data[i·RowStride + j·ColStride]</c>; a
 /// symmetric operand reads only the lower triangle of a row-major matrix (element (i, j + ColShift) for i ≥ j + ColShift,
-/// else its mirror). The pinned form of <see cref="StridedMatrix{T}"/>, and what the span API builds from spans.
+/// else its mirror); a windowed operand reads row i at <c>Data[RowOffsets[i] + j]</c> (rows that may overlap, as a
+/// convolution's patches do). The pinned form of <see cref="StridedMatrix{T}"/> and of the span API's operands.
 /// </summary>
-internal readonly unsafe struct PinnedMatrix<T>(T* data, nint rowStride, nint colStride, bool symmetric = false, int colShift = 0)
+internal readonly unsafe struct PinnedMatrix<T>(T* data, nint rowStride, nint colStride, bool symmetric = false, int colShift = 0, int* rowOffsets = null)
     where T : unmanaged
 {
     public T* Data { get; } = data;
@@ -21,17 +22,31 @@ internal readonly unsafe struct PinnedMatrix<T>(T* data, nint rowStride, nint co
 
     public int ColShift { get; } = colShift;
 
+    /// <summary>For a windowed operand, the offset of each row in <see cref="Data"/>; null otherwise.</summary>
+    public int* RowOffsets { get; } = rowOffsets;
+
+    public bool Windowed => RowOffsets != null;
+
     public static PinnedMatrix<T> From(T* pinnedArray, StridedMatrix<T> view)
         => new(pinnedArray + view.Offset, view.RowStride, view.ColStride, view.Symmetric, view.ColShift);
 
     /// <summary>op(M) of a row-major matrix with leading dimension <paramref name="ld"/>.</summary>
     public static PinnedMatrix<T> RowMajor(T* data, int ld, bool transpose) => transpose ? new(data, 1, ld) : new(data, ld, 1);
 
+    /// <summary>The matrix whose row i is <c>data[offsets[i]..]</c>.</summary>
+    public static PinnedMatrix<T> Windows(T* data, int* offsets) => new(data, 0, 1, rowOffsets: offsets);
+
     /// <summary>The sub-matrix starting at row <paramref name="i"/>, column <paramref name="j"/> (not for symmetric views).</summary>
-    public PinnedMatrix<T> At(long i, long j) => new(Data + (i * RowStride) + (j * ColStride), RowStride, ColStride);
+    public PinnedMatrix<T> At(long i, long j) => Windowed
+        ? new(Data + j, 0, 1, rowOffsets: RowOffsets + i)
+        : new(Data + (i * RowStride) + (j * ColStride), RowStride, ColStride);
 
     /// <summary>The symmetric view whose column 0 is column <paramref name="j"/> of this one.</summary>
     public PinnedMatrix<T> ShiftColumns(int j) => new(Data, RowStride, ColStride, true, ColShift + j);
+
+    /// <summary>Pointer to row i.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public T* Row(long i) => Windowed ? Data + RowOffsets[i] : Data + (i * RowStride);
 }
 
 internal static unsafe partial class Gemm
@@ -98,6 +113,22 @@ internal static unsafe partial class Gemm
         {
             var nrr = Math.Min(nr, nc - jr);
             var dst = pack + ((nint)jr * kc);
+            if (b.Windowed)
+            {
+                var bytes = (uint)(nrr * sizeof(T));
+                for (var p = 0; p < kc; p++)
+                {
+                    var row = dst + (p * nr);
+                    Unsafe.CopyBlockUnaligned(row, b.Row(pc + p) + jc + jr, bytes);
+                    for (var j = nrr; j < nr; j++)
+                    {
+                        row[j] = T.Zero;
+                    }
+                }
+
+                continue;
+            }
+
             var src = b.Data + (pc * rs) + ((jc + jr) * cs);
             if (cs == 1)
             {

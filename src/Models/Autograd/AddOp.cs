@@ -9,7 +9,7 @@ public static partial class Ops
     {
         if (a.Length != b.Length)
             throw new ArgumentException($"Cannot add tensors of lengths {a.Length} and {b.Length}.");
-        var y = new Tensor<T>(a.Shape, null, a.RequiresGrad || b.RequiresGrad);
+        var y = tape.Output(a.Shape, a.RequiresGrad || b.RequiresGrad);
         System.Numerics.Tensors.TensorPrimitives.Add(a.Data, b.Data, y.Data);
         if (tape.ForwardOverReverse)
         {
@@ -40,10 +40,10 @@ public static partial class Ops
         return y;
     }
 
-    /// <summary>Reshape (e.g. Flatten [n, c, h, w] → [n, c·h·w]); values are copied, gradients pass through unchanged.</summary>
+    /// <summary>Reshape (e.g. Flatten [n, c, h, w] → [n, c·h·w]); the values are shared (no op writes its input), gradients pass through unchanged.</summary>
     public static Tensor<T> Reshape<T>(Tape<T> tape, Tensor<T> x, int[] shape) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var y = new Tensor<T>(shape, (T[])x.Data.Clone(), x.RequiresGrad);
+        var y = new Tensor<T>(shape, x.Data, x.RequiresGrad);
         if (tape.ForwardOverReverse)
         {
             var rx = tape.TangentOrNull(x);

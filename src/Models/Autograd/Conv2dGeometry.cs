@@ -1,14 +1,18 @@
 using System.Numerics;
-using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
+using System.Numerics.Tensors;
+using WoodFisher.Kernels;
 
 namespace WoodFisher.Models.Autograd;
 
 /// <summary>
-/// The shape of one 2-D convolution over inputs [n, C, H, W] (cross-correlation, PyTorch semantics, zero padding), and
-/// its unfold (im2col) and fold. Unfolded columns of a run of images form one matrix U [K, count·L]: row (ci·kh + u)·kw + v
-/// (PyTorch's weight layout [out, in, kh, kw] flattened), column i·L + oy·wo + ox for image i of the run, so that
-/// W [O, K]·U is the convolution of every image of the run in one product.
+/// The shape of one 2-D convolution over inputs [n, C, H, W] (cross-correlation, PyTorch semantics, zero padding), and the
+/// layout that turns it into products with <see cref="RowWindows{T}"/>. A run of images is padded into planes of
+/// Hp × Wp = (H + 2·pad) × (W + 2·pad), channel-major ([C, run, Hp·Wp]); on that grid, kernel tap (c, u, v) of the output
+/// at grid position q reads the padded input at c·run·Hp·Wp + u·Wp + v + q, so the unfolded patches are K = C·kh·kw
+/// windows of one buffer (one offset per tap, in PyTorch's weight order) and the convolution of the whole run is
+/// W [O, K] times those windows. Outputs are computed at every grid position q = i·Hp·Wp + y·Wp + x and kept where
+/// (y, x) = (oy·stride, ox·stride) with oy &lt; ho, ox &lt; wo.
 /// </summary>
 /// <param name="Channels">C.</param>
 /// <param name="Height">H.</param>
@@ -34,148 +38,174 @@ public sealed record Conv2dGeometry(int Channels, int Height, int Width, int Ker
     /// <summary>C·H·W, the length of one input image.</summary>
     public int InputSize => Channels * Height * Width;
 
+    /// <summary>Padded width Wp = W + 2·pad, the grid's row length.</summary>
+    public int GridWidth => Width + (2 * Padding);
+
+    /// <summary>Hp·Wp, one padded plane.</summary>
+    public int Plane => (Height + (2 * Padding)) * GridWidth;
+
     /// <summary>Output size along one axis: ⌊(size + 2·pad − kernel)/stride⌋ + 1.</summary>
     public static int OutputSize(int size, int kernel, int stride, int pad) => ((size + (2 * pad) - kernel) / stride) + 1;
 
-    /// <summary>
-    /// Images per unfolded run: U of one run stays near 64 K elements (in L2 while it is multiplied), and there are at least
-    /// as many runs as cores.
-    /// </summary>
-    public int RunLength(int images)
+    /// <summary>Images per run: the run's padded input and output grid stay near 64 K elements, and every core gets a run.</summary>
+    public int RunLength(int images, int outChannels)
     {
         var perCore = (images + Environment.ProcessorCount - 1) / Environment.ProcessorCount;
-        return Math.Clamp((1 << 16) / Math.Max(1, Patch * Positions), 1, Math.Max(1, perCore));
-    }
-
-    /// <summary>cols [K, count·L] = unfold of the <paramref name="count"/> images [count, C, H, W] in <paramref name="x"/>.</summary>
-    public unsafe void Unfold<T>(ReadOnlySpan<T> x, int count, Span<T> cols)
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        Check(x.Length, cols.Length, count);
-        fixed (T* px = x, pc = cols)
-        {
-            Traverse<T, UnfoldOperator<T>>(px, pc, count);
-        }
-    }
-
-    /// <summary>x += fold(cols), the adjoint of <see cref="Unfold{T}"/>: x [count, C, H, W], cols [K, count·L].</summary>
-    public unsafe void FoldAdd<T>(ReadOnlySpan<T> cols, int count, Span<T> x)
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        Check(x.Length, cols.Length, count);
-        fixed (T* px = x, pc = cols)
-        {
-            Traverse<T, FoldOperator<T>>(px, pc, count);
-        }
-    }
-
-    private void Check(int xLength, int colsLength, int count)
-    {
-        if (xLength < (long)count * InputSize || colsLength < (long)count * Patch * Positions)
-        {
-            throw new ArgumentException($"{count} images need {(long)count * InputSize} input and {(long)count * Patch * Positions} column elements.");
-        }
+        return Math.Clamp((1 << 16) / Math.Max(1, (Channels + outChannels) * Plane), 1, Math.Max(1, perCore));
     }
 
     /// <summary>
-    /// Visits every (patch row, image, output row) segment of U with the image row it reads: op.Inside on the part inside the
-    /// image (contiguous when the stride is 1), op.Outside on the zero padding.
+    /// Grid positions N computed for a run of <paramref name="count"/> images: whole planes, the last one up to its last
+    /// output row.
     /// </summary>
-    private unsafe void Traverse<T, TOp>(T* x, T* cols, int count)
-        where T : unmanaged, IFloatingPointIeee754<T>
-        where TOp : struct, IPatchOperator<T>
+    public int GridLength(int count) => ((count - 1) * Plane) + ((((OutHeight - 1) * Stride) + 1) * GridWidth);
+
+    /// <summary>Length of the padded input of a run: C·count·Hp·Wp plus the tail the last windows reach into.</summary>
+    public int PaddedLength(int count) => (Channels * count * Plane) + KernelWidth;
+
+    /// <summary>The K window offsets of the taps (c, u, v) into the padded input of a run of <paramref name="count"/> images.</summary>
+    public int[] TapOffsets(int count)
     {
-        int ho = OutHeight, wo = OutWidth, l = ho * wo, ld = count * l, s = Stride, pad = Padding;
-        for (var ci = 0; ci < Channels; ci++)
-        {
+        var r = new int[Patch];
+        for (var c = 0; c < Channels; c++)
             for (var u = 0; u < KernelHeight; u++)
-            {
                 for (var v = 0; v < KernelWidth; v++)
+                    r[(((c * KernelHeight) + u) * KernelWidth) + v] = (c * count * Plane) + (u * GridWidth) + v;
+        return r;
+    }
+
+    /// <summary>
+    /// Zeros before each row of the output-gradient grid (<see cref="ToGrid{T}"/> with this lead) that the transposed
+    /// convolution reads: the farthest a tap reaches back.
+    /// </summary>
+    public int GradientLead => ((KernelHeight - 1) * GridWidth) + KernelWidth - 1;
+
+    /// <summary>Row length of the output-gradient grid for a run: the lead, then one value per padded-input position.</summary>
+    public int GradientRowLength(int count) => GradientLead + (count * Plane);
+
+    /// <summary>
+    /// The O·kh·kw window offsets, tap (o, u, v), into the output-gradient grid [O, <see cref="GradientRowLength"/>] (lead
+    /// <see cref="GradientLead"/>): the padded-input gradient of channel c
+    /// is Σ_{o,u,v} W[o, c, u, v]·window(o, u, v), the transposed convolution as one product.
+    /// </summary>
+    public int[] TransposedTapOffsets(int outChannels, int count)
+    {
+        var r = new int[outChannels * KernelHeight * KernelWidth];
+        var row = GradientRowLength(count);
+        for (var o = 0; o < outChannels; o++)
+            for (var u = 0; u < KernelHeight; u++)
+                for (var v = 0; v < KernelWidth; v++)
+                    r[(((o * KernelHeight) + u) * KernelWidth) + v] = (o * row) + GradientLead - (u * GridWidth) - v;
+        return r;
+    }
+
+    /// <summary>xp [C, count, Hp·Wp] (+ zero tail) = the <paramref name="count"/> images x [count, C, H, W], zero-padded.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void Pad<T>(ReadOnlySpan<T> x, int count, Span<T> xp)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int wp = GridWidth, plane = Plane, pad = Padding;
+        xp[..PaddedLength(count)].Clear();
+        for (var c = 0; c < Channels; c++)
+            for (var i = 0; i < count; i++)
+            {
+                var dst = xp.Slice(((c * count) + i) * plane, plane);
+                var src = x.Slice(((i * Channels) + c) * Height * Width, Height * Width);
+                for (var y = 0; y < Height; y++)
+                    src.Slice(y * Width, Width).CopyTo(dst.Slice(((y + pad) * wp) + pad, Width));
+            }
+    }
+
+    /// <summary>gx [count, C, H, W] += the interior of the padded-input gradient gp [C, count, Hp·Wp].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void AddInterior<T>(ReadOnlySpan<T> gp, int count, Span<T> gx)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int wp = GridWidth, plane = Plane, pad = Padding;
+        for (var c = 0; c < Channels; c++)
+            for (var i = 0; i < count; i++)
+            {
+                var src = gp.Slice(((c * count) + i) * plane, plane);
+                var dst = gx.Slice(((i * Channels) + c) * Height * Width, Height * Width);
+                for (var y = 0; y < Height; y++)
                 {
-                    var row = cols + ((((ci * KernelHeight) + u) * KernelWidth) + v) * (nint)ld;
+                    var d = dst.Slice(y * Width, Width);
+                    TensorPrimitives.Add(d, src.Slice(((y + pad) * wp) + pad, Width), d);
+                }
+            }
+    }
 
-                    // Output columns ox ∈ [lo, hi) read ix = ox·s − pad + v inside the image.
-                    var first = pad - v;
-                    var last = Width + pad - v - 1;
-                    var lo = first <= 0 ? 0 : Math.Min(wo, (first + s - 1) / s);
-                    var hi = last < 0 ? lo : Math.Clamp((last / s) + 1, lo, wo);
-                    for (var i = 0; i < count; i++)
+    /// <summary>y [count, O, ho, wo] = the kept positions of the grid rows z [O, ldz] (+ b[o] when b is not empty).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void FromGrid<T>(ReadOnlySpan<T> z, int ldz, ReadOnlySpan<T> b, int outChannels, int count, Span<T> y)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int ho = OutHeight, wo = OutWidth, s = Stride, wp = GridWidth, plane = Plane;
+        for (var i = 0; i < count; i++)
+            for (var o = 0; o < outChannels; o++)
+            {
+                var bias = b.IsEmpty ? T.Zero : b[o];
+                var row = z.Slice((o * ldz) + (i * plane));
+                var dst = y.Slice(((i * outChannels) + o) * ho * wo, ho * wo);
+                for (var oy = 0; oy < ho; oy++)
+                {
+                    var src = row.Slice(oy * s * wp);
+                    var d = dst.Slice(oy * wo, wo);
+                    if (s == 1)
                     {
-                        var image = x + ((nint)i * InputSize) + ((nint)ci * Height * Width);
-                        for (var oy = 0; oy < ho; oy++)
-                        {
-                            var dst = row + ((nint)i * l) + (oy * wo);
-                            var iy = (oy * s) - pad + u;
-                            if ((uint)iy >= (uint)Height)
-                            {
-                                TOp.Outside(dst, wo);
-                                continue;
-                            }
-
-                            TOp.Outside(dst, lo);
-                            TOp.Inside(image + (iy * Width) + (lo * s) - pad + v, s, dst + lo, hi - lo);
-                            TOp.Outside(dst + hi, wo - hi);
-                        }
+                        TensorPrimitives.Add(src[..wo], bias, d);
+                        continue;
                     }
+                    for (var ox = 0; ox < wo; ox++)
+                        d[ox] = src[ox * s] + bias;
+                }
+            }
+    }
+
+    /// <summary>
+    /// The inverse of <see cref="FromGrid{T}"/> for gradients: rows z [O, ldz] at column <paramref name="lead"/> onwards get
+    /// g [count, O, ho, wo] at the kept positions and zeros elsewhere (the whole row, lead and tail included, is written).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void ToGrid<T>(ReadOnlySpan<T> g, int outChannels, int count, Span<T> z, int ldz, int lead)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int ho = OutHeight, wo = OutWidth, s = Stride, wp = GridWidth, plane = Plane;
+        for (var o = 0; o < outChannels; o++)
+        {
+            var row = z.Slice(o * ldz, ldz);
+            row.Clear();
+            for (var i = 0; i < count; i++)
+            {
+                var src = g.Slice(((i * outChannels) + o) * ho * wo, ho * wo);
+                var dst = row.Slice(lead + (i * plane));
+                for (var oy = 0; oy < ho; oy++)
+                {
+                    var d = dst.Slice(oy * s * wp);
+                    if (s == 1)
+                    {
+                        src.Slice(oy * wo, wo).CopyTo(d);
+                        continue;
+                    }
+                    for (var ox = 0; ox < wo; ox++)
+                        d[ox * s] = src[(oy * wo) + ox];
                 }
             }
         }
     }
 
-    private unsafe interface IPatchOperator<T>
-        where T : unmanaged
-    {
-        /// <summary>The column segment col[0:n] reads image[0], image[s], …, image[(n−1)·s].</summary>
-        static abstract void Inside(T* image, int s, T* col, int n);
-
-        /// <summary>The column segment col[0:n] lies in the zero padding.</summary>
-        static abstract void Outside(T* col, int n);
-    }
-
-    private readonly unsafe struct UnfoldOperator<T> : IPatchOperator<T>
+    /// <summary>
+    /// cols [K, count·L] = the unfolded patches (im2col) of the <paramref name="count"/> images x [count, C, H, W]: row
+    /// (c·kh + u)·kw + v, column i·L + oy·wo + ox.
+    /// </summary>
+    public void Unfold<T>(ReadOnlySpan<T> x, int count, Span<T> cols)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Inside(T* image, int s, T* col, int n)
-        {
-            if (s == 1)
-            {
-                new ReadOnlySpan<T>(image, n).CopyTo(new Span<T>(col, n));
-                return;
-            }
-
-            for (var j = 0; j < n; j++)
-            {
-                col[j] = image[j * s];
-            }
-        }
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Outside(T* col, int n) => new Span<T>(col, n).Clear();
-    }
-
-    private readonly unsafe struct FoldOperator<T> : IPatchOperator<T>
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Inside(T* image, int s, T* col, int n)
-        {
-            if (s == 1)
-            {
-                var seg = new Span<T>(image, n);
-                TensorPrimitives.Add(seg, new ReadOnlySpan<T>(col, n), seg);
-                return;
-            }
-
-            for (var j = 0; j < n; j++)
-            {
-                image[j * s] += col[j];
-            }
-        }
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Outside(T* col, int n)
-        {
-        }
+        var xp = new T[PaddedLength(count)];
+        Pad(x, count, xp);
+        var taps = TapOffsets(count);
+        var ld = count * Positions;
+        for (var p = 0; p < Patch; p++)
+            FromGrid<T>(xp.AsSpan(taps[p]), count * Plane, [], 1, count, cols.Slice(p * ld, ld));
     }
 }

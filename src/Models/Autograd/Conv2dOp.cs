@@ -8,11 +8,12 @@ namespace WoodFisher.Models.Autograd;
 public static partial class Ops
 {
     /// <summary>
-    /// 2-D convolution (cross-correlation, PyTorch semantics) by im2col + GEMM over runs of images: for a run of images with
-    /// unfolded columns U [K, run·L] (<see cref="Conv2dGeometry"/>), Y = W [O, K]·U + b, one product per run.
-    /// x [n, C, h, w], W [O, C, kh, kw], b [O] → y [n, O, ho, wo]. Backward: ∂W += G·Uᵀ, ∂b += Σ G, ∂x += fold(WᵀG) with
-    /// G = ∂L/∂Y [O, run·L]. R-op: R{Y} = W·unfold(R{x}) + R{W}U + R{b}; R{∂W} += R{G}Uᵀ + G·unfold(R{x})ᵀ;
-    /// R{∂x} += fold(WᵀR{G} + R{W}ᵀG). Runs are spread over the cores.
+    /// 2-D convolution (cross-correlation, PyTorch semantics) as products with the windows of the padded input
+    /// (<see cref="Conv2dGeometry"/>): for a run of images, the output grid Y = W [O, K]·X̃ + b with X̃ the K tap windows, so
+    /// no unfolded copy is made. x [n, C, h, w], W [O, C, kh, kw], b [O] → y [n, O, ho, wo]. Backward, with G = ∂L/∂Y on
+    /// the grid (zero where no output is kept): ∂W += G·X̃ᵀ, ∂b += Σ G, ∂x̃ += Wᵀ-windows of G (the transposed convolution,
+    /// one product). R-op: R{Y} = W·R{X̃} + R{W}X̃ + R{b}; R{∂W} += R{G}X̃ᵀ + G·R{X̃}ᵀ; R{∂x̃} += from WᵀR{G} + R{W}ᵀG.
+    /// Runs are spread over the cores.
     /// </summary>
     public static Tensor<T> Conv2d<T>(Tape<T> tape, Tensor<T> x, Parameter<T> weight, Parameter<T>? bias, int stride, int padding)
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -22,38 +23,45 @@ public static partial class Ops
             throw new ArgumentException($"Conv2d weight expects {weight.Dim(1)} input channels, input has {c}.", nameof(x));
         var geo = new Conv2dGeometry(c, x.Dim(2), x.Dim(3), weight.Dim(2), weight.Dim(3), stride, padding);
         int k = geo.Patch, l = geo.Positions, inLen = geo.InputSize;
-        var y = new Tensor<T>([n, o, geo.OutHeight, geo.OutWidth], null, x.RequiresGrad || weight.RequiresGrad || (bias?.RequiresGrad ?? false));
+        var y = tape.Output([n, o, geo.OutHeight, geo.OutWidth], x.RequiresGrad || weight.RequiresGrad || (bias?.RequiresGrad ?? false));
         var rx = tape.ForwardOverReverse ? tape.TangentOrNull(x) : null;
         var rw = tape.ForwardOverReverse ? tape.TangentOrNull(weight) : null;
         var rb = tape.ForwardOverReverse && bias is not null ? tape.TangentOrNull(bias) : null;
         var ry = tape.ForwardOverReverse && (rx is not null || rw is not null || rb is not null) ? tape.NewTangent(y) : null;
-        var run = geo.RunLength(n);
+        var run = geo.RunLength(n, o);
         ForEachRun(n, run, (i0, cnt) =>
         {
-            var cols = cnt * l;
-            var u = ArrayPool<T>.Shared.Rent(k * cols);
-            var z = ArrayPool<T>.Shared.Rent(o * cols);
+            int len = geo.PaddedLength(cnt), grid = geo.GridLength(cnt);
+            var taps = geo.TapOffsets(cnt);
+            var xp = ArrayPool<T>.Shared.Rent(len);
+            var z = ArrayPool<T>.Shared.Rent(o * grid);
             try
             {
-                geo.Unfold<T>(x.Data.AsSpan(i0 * inLen), cnt, u);
-                LinearAlgebra.Multiply<T>(false, false, o, cols, k, weight.Data, u, z, parallel: false);
-                ScatterRun<T>(z, bias?.Data, y.Data.AsSpan(i0 * o * l), cnt, o, l);
+                geo.Pad<T>(x.Data.AsSpan(i0 * inLen), cnt, xp);
+                LinearAlgebra.Multiply(o, T.One, weight.Data, k, new RowWindows<T>(xp.AsSpan(0, len), taps, grid), T.Zero, z, grid, parallel: false);
+                geo.FromGrid<T>(z, grid, bias?.Data, o, cnt, y.Data.AsSpan(i0 * o * l));
                 if (ry is null)
                     return;
+                var beta = T.Zero;
                 if (rw is not null)
-                    LinearAlgebra.Multiply<T>(false, false, o, cols, k, rw, u, z, parallel: false);
-                else
-                    z.AsSpan(0, o * cols).Clear();
+                {
+                    LinearAlgebra.Multiply(o, T.One, rw, k, new RowWindows<T>(xp.AsSpan(0, len), taps, grid), T.Zero, z, grid, parallel: false);
+                    beta = T.One;
+                }
                 if (rx is not null)
                 {
-                    geo.Unfold<T>(rx.AsSpan(i0 * inLen), cnt, u);
-                    LinearAlgebra.Multiply<T>(false, false, o, cols, k, weight.Data, u, z, accumulate: true, parallel: false);
+                    geo.Pad<T>(rx.AsSpan(i0 * inLen), cnt, xp);
+                    LinearAlgebra.Multiply(o, T.One, weight.Data, k, new RowWindows<T>(xp.AsSpan(0, len), taps, grid), beta, z, grid, parallel: false);
                 }
-                ScatterRun<T>(z, rb, ry.AsSpan(i0 * o * l), cnt, o, l);
+                else if (rw is null)
+                {
+                    z.AsSpan(0, o * grid).Clear();
+                }
+                geo.FromGrid<T>(z, grid, rb, o, cnt, ry.AsSpan(i0 * o * l));
             }
             finally
             {
-                ArrayPool<T>.Shared.Return(u);
+                ArrayPool<T>.Shared.Return(xp);
                 ArrayPool<T>.Shared.Return(z);
             }
         });
@@ -67,75 +75,87 @@ public static partial class Ops
         var g = tape.GradOrNull(y);
         if (g is null)
             return;
-        int n = x.Dim(0), o = weight.Dim(0), k = geo.Patch, l = geo.Positions, inLen = geo.InputSize;
+        int n = x.Dim(0), o = weight.Dim(0), c = geo.Channels, k = geo.Patch, l = geo.Positions, inLen = geo.InputSize;
         tape.Observer?.OnConv(weight, bias, geo, x.Data, g, n);
         var fr = tape.ForwardOverReverse;
         var rg = fr ? tape.GradTangentOrNull(y) : null;
         var rx = fr ? tape.TangentOrNull(x) : null;
         var rw = fr ? tape.TangentOrNull(weight) : null;
         var gw = weight.RequiresGrad && !tape.ObserverOnly ? tape.Grad(weight) : null;
-        var rgw = weight.RequiresGrad && fr ? tape.GradTangent(weight) : null;
+        var rgw = weight.RequiresGrad && fr && (rg is not null || rx is not null) ? tape.GradTangent(weight) : null;
         var gx = x.RequiresGrad ? tape.Grad(x) : null;
-        var rgx = x.RequiresGrad && fr ? tape.GradTangent(x) : null;
+        var rgx = x.RequiresGrad && fr && (rg is not null || rw is not null) ? tape.GradTangent(x) : null;
         if (bias is not null && bias.RequiresGrad && !tape.ObserverOnly)
         {
             SumColumns<T>(g, tape.Grad(bias), n * o, l, o);
             if (rg is not null)
                 SumColumns<T>(rg, tape.GradTangent(bias), n * o, l, o);
         }
-        var wantW = gw is not null || (rgw is not null && (rg is not null || rx is not null));
-        var wantX = gx is not null || (rgx is not null && (rg is not null || rw is not null));
-        if (!wantW && !wantX)
+        if (gw is null && rgw is null && gx is null && rgx is null)
             return;
+
+        // Wᵀ by taps: wt[c, (o, u, v)] = W[o, c, u, v], the weights of the transposed convolution.
+        var taps = k / c * o;
+        var wt = gx is null && rgx is null ? null : TapsTransposed<T>(weight.Data, o, c, k / c);
+        var rwt = rgx is null || rw is null ? null : TapsTransposed<T>(rw, o, c, k / c);
         var partials = new List<(T[]? W, T[]? Rw)>();
         ForEachRunWithState<(T[]? W, T[]? Rw)>(n, run, () => (gw is null ? null : new T[gw.Length], rgw is null ? null : new T[rgw.Length]), (i0, cnt, acc) =>
         {
-            var cols = cnt * l;
-            var u = ArrayPool<T>.Shared.Rent(k * cols);
-            var gr = ArrayPool<T>.Shared.Rent(o * cols);
-            var rgr = rg is null ? null : ArrayPool<T>.Shared.Rent(o * cols);
-            var gc = wantX ? ArrayPool<T>.Shared.Rent(k * cols) : null;
+            int len = geo.PaddedLength(cnt), grid = geo.GridLength(cnt), row = geo.GradientRowLength(cnt), lead = geo.GradientLead;
+            var tapsX = geo.TapOffsets(cnt);
+            var xp = ArrayPool<T>.Shared.Rent(len);
+            var gr = ArrayPool<T>.Shared.Rent(o * row);
+            var rgr = rg is null ? null : ArrayPool<T>.Shared.Rent(o * row);
+            var gp = wt is null ? null : ArrayPool<T>.Shared.Rent(c * cnt * geo.Plane);
             try
             {
-                GatherRun<T>(g.AsSpan(i0 * o * l), gr, cnt, o, l);
+                geo.ToGrid<T>(g.AsSpan(i0 * o * l), o, cnt, gr, row, lead);
                 if (rgr is not null)
-                    GatherRun<T>(rg.AsSpan(i0 * o * l), rgr, cnt, o, l);
-                if (wantW)
+                    geo.ToGrid<T>(rg.AsSpan(i0 * o * l), o, cnt, rgr, row, lead);
+                if (acc.W is not null || acc.Rw is not null)
                 {
-                    geo.Unfold<T>(x.Data.AsSpan(i0 * inLen), cnt, u);
+                    geo.Pad<T>(x.Data.AsSpan(i0 * inLen), cnt, xp);
+                    var wx = new RowWindows<T>(xp.AsSpan(0, len), tapsX, grid);
                     if (acc.W is not null)
-                        LinearAlgebra.Multiply<T>(false, true, o, k, cols, gr, u, acc.W, accumulate: true, parallel: false);
+                        LinearAlgebra.MultiplyTransposed(o, T.One, gr.AsSpan(lead), row, wx, T.One, acc.W, k, parallel: false);
                     if (acc.Rw is not null && rgr is not null)
-                        LinearAlgebra.Multiply<T>(false, true, o, k, cols, rgr, u, acc.Rw, accumulate: true, parallel: false);
+                        LinearAlgebra.MultiplyTransposed(o, T.One, rgr.AsSpan(lead), row, wx, T.One, acc.Rw, k, parallel: false);
                     if (acc.Rw is not null && rx is not null)
                     {
-                        geo.Unfold<T>(rx.AsSpan(i0 * inLen), cnt, u);
-                        LinearAlgebra.Multiply<T>(false, true, o, k, cols, gr, u, acc.Rw, accumulate: true, parallel: false);
+                        geo.Pad<T>(rx.AsSpan(i0 * inLen), cnt, xp);
+                        LinearAlgebra.MultiplyTransposed(o, T.One, gr.AsSpan(lead), row, new RowWindows<T>(xp.AsSpan(0, len), tapsX, grid), T.One, acc.Rw, k, parallel: false);
                     }
                 }
-                if (gx is not null && gc is not null)
+                if (gp is null || wt is null)
+                    return;
+                var planes = cnt * geo.Plane;
+                var tapsG = geo.TransposedTapOffsets(o, cnt);
+                if (gx is not null)
                 {
-                    LinearAlgebra.Multiply<T>(true, false, k, cols, o, weight.Data, gr, gc, parallel: false);
-                    geo.FoldAdd<T>(gc, cnt, gx.AsSpan(i0 * inLen));
+                    LinearAlgebra.Multiply(c, T.One, wt, taps, new RowWindows<T>(gr.AsSpan(0, o * row), tapsG, planes), T.Zero, gp, planes, parallel: false);
+                    geo.AddInterior<T>(gp, cnt, gx.AsSpan(i0 * inLen));
                 }
-                if (rgx is not null && gc is not null && (rgr is not null || rw is not null))
+                if (rgx is not null)
                 {
-                    gc.AsSpan(0, k * cols).Clear();
+                    var beta = T.Zero;
                     if (rgr is not null)
-                        LinearAlgebra.Multiply<T>(true, false, k, cols, o, weight.Data, rgr, gc, accumulate: true, parallel: false);
-                    if (rw is not null)
-                        LinearAlgebra.Multiply<T>(true, false, k, cols, o, rw, gr, gc, accumulate: true, parallel: false);
-                    geo.FoldAdd<T>(gc, cnt, rgx.AsSpan(i0 * inLen));
+                    {
+                        LinearAlgebra.Multiply(c, T.One, wt, taps, new RowWindows<T>(rgr.AsSpan(0, o * row), tapsG, planes), T.Zero, gp, planes, parallel: false);
+                        beta = T.One;
+                    }
+                    if (rwt is not null)
+                        LinearAlgebra.Multiply(c, T.One, rwt, taps, new RowWindows<T>(gr.AsSpan(0, o * row), tapsG, planes), beta, gp, planes, parallel: false);
+                    geo.AddInterior<T>(gp, cnt, rgx.AsSpan(i0 * inLen));
                 }
             }
             finally
             {
-                ArrayPool<T>.Shared.Return(u);
+                ArrayPool<T>.Shared.Return(xp);
                 ArrayPool<T>.Shared.Return(gr);
                 if (rgr is not null)
                     ArrayPool<T>.Shared.Return(rgr);
-                if (gc is not null)
-                    ArrayPool<T>.Shared.Return(gc);
+                if (gp is not null)
+                    ArrayPool<T>.Shared.Return(gp);
             }
         }, acc =>
         {
@@ -151,35 +171,15 @@ public static partial class Ops
         }
     }
 
-    /// <summary>y[i, o, t] = z[o, i·l + t] + b[o] for the cnt images of a run (z [o, cnt·l]).</summary>
-    private static void ScatterRun<T>(ReadOnlySpan<T> z, ReadOnlySpan<T> b, Span<T> y, int cnt, int o, int l)
+    /// <summary>wt[c, (o, t)] = w[o, c, t] for w [O, C, taps].</summary>
+    private static T[] TapsTransposed<T>(ReadOnlySpan<T> w, int o, int c, int taps)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var ld = cnt * l;
-        for (var i = 0; i < cnt; i++)
-        {
-            for (var ch = 0; ch < o; ch++)
-            {
-                var src = z.Slice((ch * ld) + (i * l), l);
-                var dst = y.Slice(((i * o) + ch) * l, l);
-                if (b.IsEmpty)
-                    src.CopyTo(dst);
-                else
-                    TensorPrimitives.Add(src, b[ch], dst);
-            }
-        }
-    }
-
-    /// <summary>G[o, i·l + t] = g[i, o, t] for the cnt images of a run: the inverse permutation of <see cref="ScatterRun{T}"/>.</summary>
-    private static void GatherRun<T>(ReadOnlySpan<T> g, Span<T> gr, int cnt, int o, int l)
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        var ld = cnt * l;
-        for (var i = 0; i < cnt; i++)
-        {
-            for (var ch = 0; ch < o; ch++)
-                g.Slice(((i * o) + ch) * l, l).CopyTo(gr.Slice((ch * ld) + (i * l), l));
-        }
+        var r = new T[o * c * taps];
+        for (var oc = 0; oc < o; oc++)
+            for (var ch = 0; ch < c; ch++)
+                w.Slice(((oc * c) + ch) * taps, taps).CopyTo(r.AsSpan(((ch * o) + oc) * taps, taps));
+        return r;
     }
 
     /// <summary>Runs body(first, count) over runs of <paramref name="run"/> images of n, on all cores.</summary>

@@ -18,7 +18,7 @@ public static partial class Ops
         var n = x.Length / inF;
         if (n * inF != x.Length)
             throw new ArgumentException($"Input of length {x.Length} is not a multiple of in_features {inF}.", nameof(x));
-        var y = new Tensor<T>([n, outF], null, x.RequiresGrad || weight.RequiresGrad || (bias?.RequiresGrad ?? false));
+        var y = tape.Output([n, outF], x.RequiresGrad || weight.RequiresGrad || (bias?.RequiresGrad ?? false));
         LinearAlgebra.Multiply(false, true, n, outF, inF, x.Data, weight.Data, y.Data);
         if (bias is not null)
             AddRowVector(y.Data, bias.Data, n, outF);

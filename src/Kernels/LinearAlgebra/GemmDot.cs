@@ -1,0 +1,191 @@
+using System.Buffers;
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using WoodFisher.Kernels.Cpu;
+
+namespace WoodFisher.Kernels;
+
+/// <summary>
+/// C += α·A·Bᵀ for a small C and a long inner dimension with both operands' rows contiguous along it (a convolution's
+/// weight gradient: output gradients times input windows). Each 4 × 3 tile of C is 12 dot products held in registers
+/// over a whole slice of k, so neither operand is packed: the rows are read where they lie.
+/// </summary>
+internal static unsafe partial class Gemm
+{
+    private const int DotRows = 4;
+    private const int DotCols = 3;
+
+    /// <summary>Slice of k per pass: the 7 rows of one tile (4 of A, 3 of B) stay in L1 across its loads.</summary>
+    private const int DotSlice = 1024;
+
+    /// <summary>C (m × n, row stride ldc) += α·Σ_p A.Row(i)[p]·B.Row(j)[p] over p ∈ [0, k).</summary>
+    internal static void MultiplyDot<T>(int m, int n, int k, T alpha, PinnedMatrix<T> a, PinnedMatrix<T> b, T* c, nint ldc, bool parallel)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (m == 0 || n == 0 || k == 0)
+        {
+            return;
+        }
+
+        var rowTiles = (m + DotRows - 1) / DotRows;
+        var colTiles = (n + DotCols - 1) / DotCols;
+        var cores = Environment.ProcessorCount;
+        if (!parallel || cores == 1)
+        {
+            DotTiles(0, rowTiles * colTiles, colTiles, m, n, 0, k, alpha, a, b, c, ldc);
+            return;
+        }
+
+        if (rowTiles * colTiles >= 4 * cores)
+        {
+            var tiles = rowTiles * colTiles;
+            var per = (tiles + cores - 1) / cores;
+            BlockParallel.For(cores, part => DotTiles(part * per, Math.Min(tiles, (part + 1) * per), colTiles, m, n, 0, k, alpha, a, b, c, ldc));
+            return;
+        }
+
+        // Few tiles: each core takes a slice of k into a private C; the partial products are summed in slice order.
+        var parts = Math.Max(1, Math.Min(cores, k / DotSlice));
+        var slice = (k + parts - 1) / parts;
+        var partial = ArrayPool<T>.Shared.Rent(parts * m * n);
+        try
+        {
+            fixed (T* p0 = partial)
+            {
+                var pp = p0;
+                new Span<T>(p0, parts * m * n).Clear();
+                BlockParallel.For(parts, part =>
+                {
+                    var k0 = part * slice;
+                    DotTiles(0, rowTiles * colTiles, colTiles, m, n, k0, Math.Min(k, k0 + slice), alpha, a, b, pp + (part * m * n), n);
+                });
+                for (var i = 0; i < m; i++)
+                {
+                    var row = new Span<T>(c + (i * ldc), n);
+                    for (var part = 0; part < parts; part++)
+                    {
+                        SimdOps.Axpy(T.One, new ReadOnlySpan<T>(pp + (((part * m) + i) * n), n), row);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<T>.Shared.Return(partial);
+        }
+    }
+
+    private static void DotTiles<T>(int first, int last, int colTiles, int m, int n, int k0, int k1, T alpha, PinnedMatrix<T> a, PinnedMatrix<T> b, T* c, nint ldc)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var path = SimdPaths.Current;
+        for (var p0 = k0; p0 < k1; p0 += DotSlice)
+        {
+            var len = Math.Min(DotSlice, k1 - p0);
+            for (var t = first; t < last; t++)
+            {
+                var i0 = t / colTiles * DotRows;
+                var j0 = t % colTiles * DotCols;
+                var mr = Math.Min(DotRows, m - i0);
+                var nr = Math.Min(DotCols, n - j0);
+
+                // Edge tiles repeat their last row of A or B (valid memory) and store only the mr × nr corner.
+                var a0 = a.Row(i0) + p0;
+                var a1 = a.Row(i0 + Math.Min(1, mr - 1)) + p0;
+                var a2 = a.Row(i0 + Math.Min(2, mr - 1)) + p0;
+                var a3 = a.Row(i0 + Math.Min(3, mr - 1)) + p0;
+                var b0 = b.Row(j0) + p0;
+                var b1 = b.Row(j0 + Math.Min(1, nr - 1)) + p0;
+                var b2 = b.Row(j0 + Math.Min(2, nr - 1)) + p0;
+                var ct = c + (i0 * ldc) + j0;
+                switch (path)
+                {
+                    case SimdPath.Avx512:
+                        DotKernel<T, Vector512<T>, Simd512<T>>(a0, a1, a2, a3, b0, b1, b2, len, ct, ldc, alpha, mr, nr);
+                        break;
+                    case SimdPath.Avx2:
+                        DotKernel<T, Vector256<T>, Simd256<T>>(a0, a1, a2, a3, b0, b1, b2, len, ct, ldc, alpha, mr, nr);
+                        break;
+                    default:
+                        DotKernel<T, T, SimdScalar<T>>(a0, a1, a2, a3, b0, b1, b2, len, ct, ldc, alpha, mr, nr);
+                        break;
+                }
+            }
+        }
+    }
+
+    /// <summary>The 4 × 3 tile C[i, j] += α·aᵢ·bⱼ over len elements: registers over whole vectors, scalars for the tail.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void DotKernel<T, TV, TS>(T* a0, T* a1, T* a2, T* a3, T* b0, T* b1, T* b2, int len, T* c, nint ldc, T alpha, int mr, int nr)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TV : struct
+        where TS : struct, ISimd<T, TV>
+    {
+        var w = TS.Count;
+        TV s00 = TS.Zero, s01 = TS.Zero, s02 = TS.Zero, s10 = TS.Zero, s11 = TS.Zero, s12 = TS.Zero;
+        TV s20 = TS.Zero, s21 = TS.Zero, s22 = TS.Zero, s30 = TS.Zero, s31 = TS.Zero, s32 = TS.Zero;
+        var p = 0;
+        for (; p <= len - w; p += w)
+        {
+            var x0 = TS.Load(b0 + p);
+            var x1 = TS.Load(b1 + p);
+            var x2 = TS.Load(b2 + p);
+            var y = TS.Load(a0 + p);
+            s00 = TS.Fma(y, x0, s00);
+            s01 = TS.Fma(y, x1, s01);
+            s02 = TS.Fma(y, x2, s02);
+            y = TS.Load(a1 + p);
+            s10 = TS.Fma(y, x0, s10);
+            s11 = TS.Fma(y, x1, s11);
+            s12 = TS.Fma(y, x2, s12);
+            y = TS.Load(a2 + p);
+            s20 = TS.Fma(y, x0, s20);
+            s21 = TS.Fma(y, x1, s21);
+            s22 = TS.Fma(y, x2, s22);
+            y = TS.Load(a3 + p);
+            s30 = TS.Fma(y, x0, s30);
+            s31 = TS.Fma(y, x1, s31);
+            s32 = TS.Fma(y, x2, s32);
+        }
+
+        var sums = stackalloc T[DotRows * DotCols];
+        sums[0] = TS.Sum(s00);
+        sums[1] = TS.Sum(s01);
+        sums[2] = TS.Sum(s02);
+        sums[3] = TS.Sum(s10);
+        sums[4] = TS.Sum(s11);
+        sums[5] = TS.Sum(s12);
+        sums[6] = TS.Sum(s20);
+        sums[7] = TS.Sum(s21);
+        sums[8] = TS.Sum(s22);
+        sums[9] = TS.Sum(s30);
+        sums[10] = TS.Sum(s31);
+        sums[11] = TS.Sum(s32);
+        for (; p < len; p++)
+        {
+            T x0 = b0[p], x1 = b1[p], x2 = b2[p];
+            T y0 = a0[p], y1 = a1[p], y2 = a2[p], y3 = a3[p];
+            sums[0] += y0 * x0;
+            sums[1] += y0 * x1;
+            sums[2] += y0 * x2;
+            sums[3] += y1 * x0;
+            sums[4] += y1 * x1;
+            sums[5] += y1 * x2;
+            sums[6] += y2 * x0;
+            sums[7] += y2 * x1;
+            sums[8] += y2 * x2;
+            sums[9] += y3 * x0;
+            sums[10] += y3 * x1;
+            sums[11] += y3 * x2;
+        }
+
+        for (var i = 0; i < mr; i++)
+        {
+            for (var j = 0; j < nr; j++)
+            {
+                c[(i * ldc) + j] += alpha * sums[(i * DotCols) + j];
+            }
+        }
+    }
+}
