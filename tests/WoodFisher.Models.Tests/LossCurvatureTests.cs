@@ -2,7 +2,7 @@ using WoodFisher.Models.Autograd;
 
 namespace WoodFisher.Models.Tests;
 
-public class CurvatureTests
+public class LossCurvatureTests
 {
     /// <summary>Closed form for softmax regression z = Wx (W [c, in], no bias): H = (1/N)Σₙ (diag pₙ − pₙpₙᵀ) ⊗ xₙxₙᵀ, index o·in + i.</summary>
     private static double[] SoftmaxRegressionHessian(IModel<double> model, float[] x, int n, int inF, int c)
