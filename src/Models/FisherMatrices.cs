@@ -21,27 +21,15 @@ public static class FisherMatrices
     public static double[] GaussNewton<T>(IModel<T> model, ReadOnlySpan<float> x, int count, ParameterSelection<T> selection)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var d = selection.Dimension;
+        var result = NewDense(selection.Dimension);
         var c = model.NumClasses;
-        LossHessian.EnsureDenseFits(d);
-        var result = new double[(long)d * d];
         var probs = Probabilities(model, x, count);
-        const int Chunk = 128;
-        var g = new T[Chunk * d];
         var labels = new int[x.Length / Batching.SampleSize(model)];
-        for (var s = 0; s < count; s += Chunk)
+        for (var cls = 0; cls < c; cls++)
         {
-            var n = Math.Min(Chunk, count - s);
-            var idx = Enumerable.Range(s, n).ToArray();
-            for (var cls = 0; cls < c; cls++)
-            {
-                Array.Fill(labels, cls);
-                PerSampleGradients.Compute(model, x, labels, idx, n, selection, 1, g);
-                var w = new double[n];
-                for (var i = 0; i < n; i++)
-                    w[i] = Math.Sqrt(probs[(s + i) * c + cls]);
-                AccumulateGram(g, w, n, d, result);
-            }
+            Array.Fill(labels, cls);
+            var k = cls;
+            AccumulateGrams(model, x, labels, count, selection, i => Math.Sqrt(probs[i * c + k]), result);
         }
         Scale(result, 1.0 / count);
         return result;
@@ -55,25 +43,16 @@ public static class FisherMatrices
         int seed, int samplesPerInput = 1)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var d = selection.Dimension;
+        var result = NewDense(selection.Dimension);
         var c = model.NumClasses;
-        LossHessian.EnsureDenseFits(d);
-        var result = new double[(long)d * d];
         var probs = Probabilities(model, x, count);
         var rng = new Random(seed);
         var sampled = new int[count];
-        var g = new T[Math.Min(128, count) * d];
         for (var rep = 0; rep < samplesPerInput; rep++)
         {
             for (var i = 0; i < count; i++)
                 sampled[i] = SampleCategorical(probs.AsSpan(i * c, c), rng);
-            for (var s = 0; s < count; s += 128)
-            {
-                var n = Math.Min(128, count - s);
-                var idx = Enumerable.Range(s, n).ToArray();
-                PerSampleGradients.Compute(model, x, sampled, idx, n, selection, 1, g);
-                AccumulateGram(g, null, n, d, result);
-            }
+            AccumulateGrams(model, x, sampled, count, selection, null, result);
         }
         Scale(result, 1.0 / ((double)count * samplesPerInput));
         return result;
@@ -84,16 +63,8 @@ public static class FisherMatrices
         ParameterSelection<T> selection)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var d = selection.Dimension;
-        LossHessian.EnsureDenseFits(d);
-        var result = new double[(long)d * d];
-        var g = new T[Math.Min(128, count) * d];
-        for (var s = 0; s < count; s += 128)
-        {
-            var n = Math.Min(128, count - s);
-            PerSampleGradients.Compute(model, x, labels, Enumerable.Range(s, n).ToArray(), n, selection, 1, g);
-            AccumulateGram(g, null, n, d, result);
-        }
+        var result = NewDense(selection.Dimension);
+        AccumulateGrams(model, x, labels, count, selection, null, result);
         Scale(result, 1.0 / count);
         return result;
     }
@@ -123,17 +94,33 @@ public static class FisherMatrices
         return p.Length - 1;
     }
 
-    private static void AccumulateGram<T>(ReadOnlySpan<T> g, double[]? rowWeights, int n, int d, double[] result)
+    private static double[] NewDense(int d)
+    {
+        LossHessian.EnsureDenseFits(d);
+        return new double[(long)d * d];
+    }
+
+    /// <summary>result += Σₙ wₙ² gₙgₙᵀ over the per-sample gradients gₙ of the first count samples (wₙ = 1 without weights).</summary>
+    private static void AccumulateGrams<T>(IModel<T> model, ReadOnlySpan<float> x, ReadOnlySpan<int> labels, int count,
+        ParameterSelection<T> selection, Func<int, double>? rowWeight, double[] result)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var gd = new double[(long)n * d];
-        for (var i = 0; i < n; i++)
+        const int Chunk = 128;
+        var d = selection.Dimension;
+        var g = new T[Math.Min(Chunk, count) * d];
+        var gd = new double[(long)Math.Min(Chunk, count) * d];
+        for (var s = 0; s < count; s += Chunk)
         {
-            var w = rowWeights?[i] ?? 1.0;
-            for (var j = 0; j < d; j++)
-                gd[(long)i * d + j] = w * double.CreateTruncating(g[i * d + j]);
+            var n = Math.Min(Chunk, count - s);
+            PerSampleGradients.Compute(model, x, labels, Enumerable.Range(s, n).ToArray(), n, selection, 1, g);
+            for (var i = 0; i < n; i++)
+            {
+                var w = rowWeight?.Invoke(s + i) ?? 1.0;
+                for (var j = 0; j < d; j++)
+                    gd[(long)i * d + j] = w * double.CreateTruncating(g[i * d + j]);
+            }
+            LinearAlgebra.SymmetricRankK(true, d, n, 1.0, gd, d, 1.0, result, d);
         }
-        LinearAlgebra.SymmetricRankK(true, d, n, 1.0, gd, d, 1.0, result, d);
     }
 
     private static void Scale(double[] m, double s) => System.Numerics.Tensors.TensorPrimitives.Multiply(m, s, m);

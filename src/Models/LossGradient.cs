@@ -14,8 +14,25 @@ public static class LossGradient
         ParameterSelection<T> selection, int batchSize = 512)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        Batching.Check(model, x, labels, count);
         var r = new T[selection.Dimension];
+        OverBatches(model, x, labels, count, batchSize, false, null, tape =>
+        {
+            foreach (var p in selection.Parameters)
+                Ops.Accumulate<T>(r.AsSpan(selection.OffsetOf(p), p.Length), tape.Grad(p));
+        });
+        return r;
+    }
+
+    /// <summary>
+    /// Runs the mean loss (1/count)·Σ ℓ backward over batches of the first <paramref name="count"/> samples with the model
+    /// in eval mode (restored afterwards): <paramref name="prepare"/> sees each tape before the forward pass (to set
+    /// tangents), <paramref name="collect"/> after the backward pass.
+    /// </summary>
+    internal static void OverBatches<T>(IModel<T> model, ReadOnlySpan<float> x, ReadOnlySpan<int> labels, int count, int batchSize,
+        bool forwardOverReverse, Action<Tape<T>>? prepare, Action<Tape<T>> collect)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Batching.Check(model, x, labels, count);
         var was = model.Training;
         model.Training = false;
         try
@@ -24,17 +41,16 @@ public static class LossGradient
             for (var s = 0; s < count; s += batchSize)
             {
                 var n = Math.Min(batchSize, count - s);
-                using var tape = new Tape<T> { RecycleBuffers = true };
+                using var tape = new Tape<T> { ForwardOverReverse = forwardOverReverse, RecycleBuffers = true };
+                prepare?.Invoke(tape);
                 var loss = Ops.SoftmaxCrossEntropy(tape, model.Forward(tape, Batching.Slice(model, x, s, n)), labels.Slice(s, n), scale);
                 tape.Backward(loss);
-                foreach (var p in selection.Parameters)
-                    Ops.Accumulate<T>(r.AsSpan(selection.OffsetOf(p), p.Length), tape.Grad(p));
+                collect(tape);
             }
         }
         finally
         {
             model.Training = was;
         }
-        return r;
     }
 }

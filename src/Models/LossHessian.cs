@@ -20,36 +20,27 @@ public static class LossHessian
         ParameterSelection<T> selection, ReadOnlySpan<T> v, Span<T> result, int batchSize = 512)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        Batching.Check(model, x, labels, count);
         var d = selection.Dimension;
         if (v.Length != d || result.Length < d)
             throw new ArgumentException($"v and the result need {d} entries (the selection's dimension).");
-        result[..d].Clear();
-        var was = model.Training;
-        model.Training = false;
-        try
-        {
-            var scale = T.One / T.CreateTruncating(count);
-            for (var s = 0; s < count; s += batchSize)
+        var direction = v.ToArray();
+        var hv = new T[d];
+        LossGradient.OverBatches(model, x, labels, count, batchSize, true,
+            tape =>
             {
-                var n = Math.Min(batchSize, count - s);
-                using var tape = new Tape<T> { ForwardOverReverse = true, RecycleBuffers = true };
                 foreach (var p in selection.Parameters)
-                    tape.SetTangent(p, v.Slice(selection.OffsetOf(p), p.Length).ToArray());
-                var loss = Ops.SoftmaxCrossEntropy(tape, model.Forward(tape, Batching.Slice(model, x, s, n)), labels.Slice(s, n), scale);
-                tape.Backward(loss);
+                    tape.SetTangent(p, direction.AsSpan(selection.OffsetOf(p), p.Length).ToArray());
+            },
+            tape =>
+            {
                 foreach (var p in selection.Parameters)
                 {
                     var rg = tape.GradTangentOrNull(p);
                     if (rg is not null)
-                        Ops.Accumulate<T>(result.Slice(selection.OffsetOf(p), p.Length), rg);
+                        Ops.Accumulate<T>(hv.AsSpan(selection.OffsetOf(p), p.Length), rg);
                 }
-            }
-        }
-        finally
-        {
-            model.Training = was;
-        }
+            });
+        hv.CopyTo(result);
     }
 
     /// <summary>

@@ -17,7 +17,7 @@ internal static unsafe class SimdOps
     {
         fixed (T* pr = row, pu = u, pg = g)
         {
-            return Run(new AxpyThenDotOperator<T>(-coef), pu, pr, pg, row.Length);
+            return Run(new AxpyOperator<T>(-coef), pu, pr, pg, row.Length);
         }
     }
 
@@ -121,21 +121,8 @@ internal readonly struct DotOperator<T> : IFusedOperator<T>
     }
 }
 
-/// <summary>y ← a·x + y.</summary>
+/// <summary>y ← a·x + y, then acc += y·z (z absent: zero, so plain Axpy).</summary>
 internal readonly struct AxpyOperator<T>(T a) : IFusedOperator<T>
-    where T : unmanaged, IFloatingPointIeee754<T>
-{
-    public static bool Writes => true;
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public TV Invoke<TV, TS>(TV x, TV y, TV z, ref TV acc)
-        where TV : struct
-        where TS : struct, ISimd<T, TV>
-        => TS.Fma(TS.Splat(a), x, y);
-}
-
-/// <summary>y ← a·x + y, then acc += y·z.</summary>
-internal readonly struct AxpyThenDotOperator<T>(T a) : IFusedOperator<T>
     where T : unmanaged, IFloatingPointIeee754<T>
 {
     public static bool Writes => true;

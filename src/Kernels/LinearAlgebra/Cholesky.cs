@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 
@@ -68,17 +67,11 @@ public static partial class LinearAlgebra
         }
         else
         {
-            var buf = ArrayPool<T>.Shared.Rent(n * n);
-            try
-            {
-                a.CopyTo(buf);
-                ok = CholeskyBlocked(buf, n, out pivot, out value);
-                buf.AsSpan(0, n * n).CopyTo(a);
-            }
-            finally
-            {
-                ArrayPool<T>.Shared.Return(buf);
-            }
+            using var bufRental = new Rental<T>(n * n);
+            var buf = bufRental.Array;
+            a.CopyTo(buf);
+            ok = CholeskyBlocked(buf, n, out pivot, out value);
+            buf.AsSpan(0, n * n).CopyTo(a);
         }
 
         if (ok)
@@ -133,48 +126,41 @@ public static partial class LinearAlgebra
     private static bool CholeskyBlocked<T>(T[] a, int n, out int pivot, out T value)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var linv = ArrayPool<T>.Shared.Rent(Nb * Nb);
-        var panel = ArrayPool<T>.Shared.Rent(n * Nb);
-        try
+        // Scratch: L11⁻¹ (Nb × Nb), then the panel L21 (up to n × Nb).
+        using var rental = new Rental<T>((Nb * Nb) + (n * Nb));
+        var scratch = rental.Array;
+        for (var j0 = 0; j0 < n; j0 += Nb)
         {
-            for (var j0 = 0; j0 < n; j0 += Nb)
+            var jb = Math.Min(Nb, n - j0);
+            if (!CholeskyUnblocked(a.AsSpan((j0 * n) + j0), jb, n, out pivot, out value))
             {
-                var jb = Math.Min(Nb, n - j0);
-                if (!CholeskyUnblocked(a.AsSpan((j0 * n) + j0), jb, n, out pivot, out value))
-                {
-                    pivot += j0;
-                    return false;
-                }
-
-                var rest = n - j0 - jb;
-                if (rest == 0)
-                {
-                    break;
-                }
-
-                var li = linv.AsSpan(0, jb * jb);
-                for (var i = 0; i < jb; i++)
-                {
-                    a.AsSpan(((j0 + i) * n) + j0, jb).CopyTo(li.Slice(i * jb, jb));
-                }
-
-                LowerTriangularInvert<T>(li, jb);
-                var p = panel.AsSpan(0, rest * jb);
-                p.Clear();
-                var a21 = ((long)(j0 + jb) * n) + j0;
-                Gemm.Multiply(rest, jb, jb, T.One, StridedMatrix<T>.RowMajor(a, a21, n), StridedMatrix<T>.Transposed(linv, 0, jb), panel, 0, jb);
-                for (var i = 0; i < rest; i++)
-                {
-                    p.Slice(i * jb, jb).CopyTo(a.AsSpan((int)(a21 + ((long)i * n)), jb));
-                }
-
-                Gemm.Multiply(rest, rest, jb, -T.One, StridedMatrix<T>.RowMajor(a, a21, n), StridedMatrix<T>.Transposed(a, a21, n), a, a21 + jb, n, lowerOnly: true);
+                pivot += j0;
+                return false;
             }
-        }
-        finally
-        {
-            ArrayPool<T>.Shared.Return(linv);
-            ArrayPool<T>.Shared.Return(panel);
+
+            var rest = n - j0 - jb;
+            if (rest == 0)
+            {
+                break;
+            }
+
+            var li = scratch.AsSpan(0, jb * jb);
+            for (var i = 0; i < jb; i++)
+            {
+                a.AsSpan(((j0 + i) * n) + j0, jb).CopyTo(li.Slice(i * jb, jb));
+            }
+
+            LowerTriangularInvert<T>(li, jb);
+            var p = scratch.AsSpan(Nb * Nb, rest * jb);
+            p.Clear();
+            var a21 = ((long)(j0 + jb) * n) + j0;
+            Gemm.Multiply(rest, jb, jb, T.One, StridedMatrix<T>.RowMajor(a, a21, n), StridedMatrix<T>.Transposed(scratch, 0, jb), scratch, Nb * Nb, jb);
+            for (var i = 0; i < rest; i++)
+            {
+                p.Slice(i * jb, jb).CopyTo(a.AsSpan((int)(a21 + ((long)i * n)), jb));
+            }
+
+            Gemm.Multiply(rest, rest, jb, -T.One, StridedMatrix<T>.RowMajor(a, a21, n), StridedMatrix<T>.Transposed(a, a21, n), a, a21 + jb, n, lowerOnly: true);
         }
 
         pivot = -1;

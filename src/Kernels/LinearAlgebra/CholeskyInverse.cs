@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Numerics;
 using System.Numerics.Tensors;
 
@@ -44,35 +43,23 @@ public static partial class LinearAlgebra
     {
         LowerTriangularInvert(a, n);
         var len = n * n;
-        var m = ArrayPool<T>.Shared.Rent(len);
-        try
+        using var mRental = new Rental<T>(len);
+        var m = mRental.Array;
+        a.CopyTo(m);
+        a.Clear();
+        using var resRental = new Rental<T>(len);
+        var res = resRental.Array;
+        res.AsSpan(0, len).Clear();
+        // (L⁻ᵀL⁻¹)_ij = Σ_{k ≥ max(i,j)} M_ki M_kj with M = L⁻¹ lower triangular: row panel [i0, i1) of the lower
+        // half needs only k ≥ i0 (M_ki = 0 for k < i), so the panels do ≈ n³/3 flops where one lower-half GEMM does n³.
+        for (var i0 = 0; i0 < n; i0 += Nb)
         {
-            a.CopyTo(m);
-            a.Clear();
-            var res = ArrayPool<T>.Shared.Rent(len);
-            try
-            {
-                res.AsSpan(0, len).Clear();
-                // (L⁻ᵀL⁻¹)_ij = Σ_{k ≥ max(i,j)} M_ki M_kj with M = L⁻¹ lower triangular: row panel [i0, i1) of the lower
-                // half needs only k ≥ i0 (M_ki = 0 for k < i), so the panels do ≈ n³/3 flops where one lower-half GEMM does n³.
-                for (var i0 = 0; i0 < n; i0 += Nb)
-                {
-                    var i1 = Math.Min(n, i0 + Nb);
-                    Gemm.Multiply(i1 - i0, i1, n - i0, T.One, StridedMatrix<T>.Transposed(m, (i0 * n) + i0, n), StridedMatrix<T>.RowMajor(m, i0 * n, n), res, i0 * n, n, lowerOnly: false, parallel: parallel);
-                }
+            var i1 = Math.Min(n, i0 + Nb);
+            Gemm.Multiply(i1 - i0, i1, n - i0, T.One, StridedMatrix<T>.Transposed(m, (i0 * n) + i0, n), StridedMatrix<T>.RowMajor(m, i0 * n, n), res, i0 * n, n, lowerOnly: false, parallel: parallel);
+        }
 
-                SymmetricMirror.LowerToUpper(res.AsSpan(0, len), n);
-                res.AsSpan(0, len).CopyTo(a);
-            }
-            finally
-            {
-                ArrayPool<T>.Shared.Return(res);
-            }
-        }
-        finally
-        {
-            ArrayPool<T>.Shared.Return(m);
-        }
+        SymmetricMirror.LowerToUpper(res.AsSpan(0, len), n);
+        res.AsSpan(0, len).CopyTo(a);
     }
 
     /// <summary>Float64 form of <see cref="TryCholeskyInvert{T}(Span{T}, int)"/>.</summary>

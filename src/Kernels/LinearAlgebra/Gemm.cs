@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Collections.Concurrent;
 using System.Numerics;
 using System.Runtime.CompilerServices;
@@ -99,7 +98,13 @@ internal static unsafe partial class Gemm
 
             if (m <= MC && k >= 4 * KC && !b.Symmetric)
             {
-                MultiplySplitK(m, n, k, alpha, a, b, c, ldc, cores);
+                var parts = Math.Min(cores, k / (2 * KC));
+                var slice = (k + parts - 1) / parts;
+                SplitK<T>(parts, m, n, c, ldc, (p, cp) =>
+                {
+                    var k0 = p * slice;
+                    Multiply(m, n, Math.Min(slice, k - k0), alpha, a.At(0, k0), b.At(k0, 0), (T*)cp, n, false, false);
+                });
                 return;
             }
         }
@@ -108,98 +113,81 @@ internal static unsafe partial class Gemm
         var mcb = parallel && cores > 1 ? Math.Clamp(((m + cores - 1) / cores + MR - 1) / MR * MR, MR, MC) : MC;
         var ncMax = Math.Min(NC, n);
         var bLength = KC * (((ncMax + nr - 1) / nr) * nr);
-        var bRent = ArrayPool<T>.Shared.Rent(bLength + (PackAlignment / sizeof(T)));
-        try
+        using var bRental = new Rental<T>(bLength + (PackAlignment / sizeof(T)));
+        var bRent = bRental.Array;
+        fixed (T* bStart = bRent)
         {
-            fixed (T* bStart = bRent)
+            var bPack = Align(bStart);
+            for (var jc = 0; jc < n; jc += NC)
             {
-                var bPack = Align(bStart);
-                for (var jc = 0; jc < n; jc += NC)
+                var nc = Math.Min(NC, n - jc);
+                if (lowerOnly && jc >= m)
                 {
-                    var nc = Math.Min(NC, n - jc);
-                    if (lowerOnly && jc >= m)
+                    break;
+                }
+
+                for (var pc = 0; pc < k; pc += KC)
+                {
+                    var kc = Math.Min(KC, k - pc);
+                    if (!b.Windowed)
                     {
-                        break;
+                        // A windowed B is read in place by the kernel; only its edge tiles are packed, in MacroTile.
+                        PackB(b, pc, kc, jc, nc, nr, bPack);
                     }
 
-                    for (var pc = 0; pc < k; pc += KC)
+                    var blocks = (m + mcb - 1) / mcb;
+                    if (parallel && blocks > 1)
                     {
-                        var kc = Math.Min(KC, k - pc);
-                        if (!b.Windowed)
-                        {
-                            // A windowed B is read in place by the kernel; only its edge tiles are packed, in MacroTile.
-                            PackB(b, pc, kc, jc, nc, nr, bPack);
-                        }
+                        var jcc = jc;
+                        var pcc = pc;
+                        var bp = bPack;
 
-                        var blocks = (m + mcb - 1) / mcb;
-                        if (parallel && blocks > 1)
+                        // Row blocks are handed out one at a time (a lower-only product's blocks grow with their
+                        // index, so fixed ranges would leave one core with most of the triangle), largest first.
+                        Parallel.ForEach(Partitioner.Create(0, blocks, 1), range =>
                         {
-                            var jcc = jc;
-                            var pcc = pc;
-                            var bp = bPack;
-
-                            // Row blocks are handed out one at a time (a lower-only product's blocks grow with their
-                            // index, so fixed ranges would leave one core with most of the triangle), largest first.
-                            Parallel.ForEach(Partitioner.Create(0, blocks, 1), range =>
+                            for (var i = range.Item1; i < range.Item2; i++)
                             {
-                                for (var i = range.Item1; i < range.Item2; i++)
-                                {
-                                    var ib = lowerOnly ? blocks - 1 - i : i;
-                                    MacroTile(ib * mcb, Math.Min(mcb, m - (ib * mcb)), jcc, nc, pcc, kc, alpha, a, b, bp, c, ldc, lowerOnly, nr);
-                                }
-                            });
-                        }
-                        else
-                        {
-                            for (var ib = 0; ib < blocks; ib++)
-                            {
-                                MacroTile(ib * mcb, Math.Min(mcb, m - (ib * mcb)), jc, nc, pc, kc, alpha, a, b, bPack, c, ldc, lowerOnly, nr);
+                                var ib = lowerOnly ? blocks - 1 - i : i;
+                                MacroTile(ib * mcb, Math.Min(mcb, m - (ib * mcb)), jcc, nc, pcc, kc, alpha, a, b, bp, c, ldc, lowerOnly, nr);
                             }
+                        });
+                    }
+                    else
+                    {
+                        for (var ib = 0; ib < blocks; ib++)
+                        {
+                            MacroTile(ib * mcb, Math.Min(mcb, m - (ib * mcb)), jc, nc, pc, kc, alpha, a, b, bPack, c, ldc, lowerOnly, nr);
                         }
                     }
                 }
             }
-        }
-        finally
-        {
-            ArrayPool<T>.Shared.Return(bRent);
         }
     }
 
     /// <summary>
-    /// C += α·A·B for a C too small to share out (m ≤ MC, n narrow) and a long k: each core multiplies one slice of k into a
-    /// private C, and the partial products are summed in slice order.
+    /// C (m × n) += the sum over parts of the products <paramref name="part"/>(p, Cp) writes into private zeroed m × n
+    /// matrices Cp (row stride n), run in parallel and summed in part order: for a C too small to share out and a long k,
+    /// each core takes one slice of k.
     /// </summary>
-    private static void MultiplySplitK<T>(int m, int n, int k, T alpha, PinnedMatrix<T> a, PinnedMatrix<T> b, T* c, nint ldc, int cores)
+    internal static void SplitK<T>(int parts, int m, int n, T* c, nint ldc, Action<int, nint> part)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var parts = Math.Min(cores, k / (2 * KC));
-        var slice = (k + parts - 1) / parts;
-        var partial = ArrayPool<T>.Shared.Rent(parts * m * n);
-        try
+        using var partialRental = new Rental<T>(parts * m * n);
+        var partial = partialRental.Array;
+        fixed (T* p0 = partial)
         {
-            fixed (T* p0 = partial)
+            var pp = (nint)p0;
+            new Span<T>(p0, parts * m * n).Clear();
+            BlockParallel.For(parts, p => part(p, pp + (p * m * n * sizeof(T))));
+            for (var i = 0; i < m; i++)
             {
-                var pp = p0;
-                new Span<T>(p0, parts * m * n).Clear();
-                BlockParallel.For(parts, part =>
+                var row = new Span<T>(c + (i * ldc), n);
+                for (var p = 0; p < parts; p++)
                 {
-                    var k0 = part * slice;
-                    Multiply(m, n, Math.Min(slice, k - k0), alpha, a.At(0, k0), b.At(k0, 0), pp + (part * m * n), n, false, false);
-                });
-                for (var i = 0; i < m; i++)
-                {
-                    var row = new Span<T>(c + (i * ldc), n);
-                    for (var part = 0; part < parts; part++)
-                    {
-                        SimdOps.Axpy(T.One, new ReadOnlySpan<T>(pp + (((part * m) + i) * n), n), row);
-                    }
+                    SimdOps.Axpy(T.One, new ReadOnlySpan<T>(p0 + (((p * m) + i) * n), n), row);
                 }
             }
-        }
-        finally
-        {
-            ArrayPool<T>.Shared.Return(partial);
         }
     }
 
@@ -213,51 +201,45 @@ internal static unsafe partial class Gemm
             return;
         }
 
-        var aRent = ArrayPool<T>.Shared.Rent((MC * KC) + (KC * nr) + (2 * PackAlignment / sizeof(T)));
-        try
+        using var aRental = new Rental<T>((MC * KC) + (KC * nr) + (2 * PackAlignment / sizeof(T)));
+        var aRent = aRental.Array;
+        fixed (T* aStart = aRent)
         {
-            fixed (T* aStart = aRent)
+            var aPack = Align(aStart);
+            var edgePack = Align(aPack + (MC * KC));
+            PackA(a, ic, mc, pc, kc, aPack);
+            var path = SimdPaths.Current;
+            for (var jr = 0; jr < nc; jr += nr)
             {
-                var aPack = Align(aStart);
-                var edgePack = Align(aPack + (MC * KC));
-                PackA(a, ic, mc, pc, kc, aPack);
-                var path = SimdPaths.Current;
-                for (var jr = 0; jr < nc; jr += nr)
+                var nrr = Math.Min(nr, nc - jr);
+                var direct = b.Windowed && nrr == nr;
+                var bp = bPack + ((nint)jr * kc);
+                if (b.Windowed && !direct)
                 {
-                    var nrr = Math.Min(nr, nc - jr);
-                    var direct = b.Windowed && nrr == nr;
-                    var bp = bPack + ((nint)jr * kc);
-                    if (b.Windowed && !direct)
+                    PackB(b, pc, kc, jc + jr, nrr, nr, edgePack);
+                    bp = edgePack;
+                }
+
+                for (var ir = 0; ir < mc; ir += MR)
+                {
+                    var mrr = Math.Min(MR, mc - ir);
+                    if (lowerOnly && jc + jr > ic + ir + mrr - 1)
                     {
-                        PackB(b, pc, kc, jc + jr, nrr, nr, edgePack);
-                        bp = edgePack;
+                        continue;
                     }
 
-                    for (var ir = 0; ir < mc; ir += MR)
+                    var ap = aPack + ((nint)ir * kc);
+                    var ct = c + ((ic + ir) * ldc) + jc + jr;
+                    if (direct)
                     {
-                        var mrr = Math.Min(MR, mc - ir);
-                        if (lowerOnly && jc + jr > ic + ir + mrr - 1)
-                        {
-                            continue;
-                        }
-
-                        var ap = aPack + ((nint)ir * kc);
-                        var ct = c + ((ic + ir) * ldc) + jc + jr;
-                        if (direct)
-                        {
-                            RunKernel(path, ap, new WindowPanel<T>(b.Data + jc + jr, b.RowOffsets + pc), kc, ct, ldc, alpha, mrr, nrr);
-                        }
-                        else
-                        {
-                            RunKernel(path, ap, new PackedPanel<T>(bp, nr), kc, ct, ldc, alpha, mrr, nrr);
-                        }
+                        RunKernel(path, ap, new WindowPanel<T>(b.Data + jc + jr, b.RowOffsets + pc), kc, ct, ldc, alpha, mrr, nrr);
+                    }
+                    else
+                    {
+                        RunKernel(path, ap, new PackedPanel<T>(bp, nr), kc, ct, ldc, alpha, mrr, nrr);
                     }
                 }
             }
-        }
-        finally
-        {
-            ArrayPool<T>.Shared.Return(aRent);
         }
     }
 

@@ -1,8 +1,6 @@
-using System.Buffers;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
-using WoodFisher.Kernels.Cpu;
 
 namespace WoodFisher.Kernels;
 
@@ -11,16 +9,13 @@ namespace WoodFisher.Kernels;
 /// weight gradient: output gradients times input windows). Each 4 × 3 tile of C is 12 dot products held in registers
 /// over a whole slice of k, so neither operand is packed: the rows are read where they lie.
 /// </summary>
-internal static unsafe partial class Gemm
+internal static unsafe class GemmDot
 {
-    private const int DotRows = 4;
-    private const int DotCols = 3;
-
-    /// <summary>Slice of k per pass: the 7 rows of one tile (4 of A, 3 of B) stay in L1 across its loads.</summary>
-    private const int DotSlice = 1024;
+    /// <summary>Tile rows (of A), tile columns (rows of B), and the slice of k per pass (a tile's 7 rows stay in L1).</summary>
+    private const int DotRows = 4, DotCols = 3, DotSlice = 1024;
 
     /// <summary>C (m × n, row stride ldc) += α·Σ_p A.Row(i)[p]·B.Row(j)[p] over p ∈ [0, k).</summary>
-    internal static void MultiplyDot<T>(int m, int n, int k, T alpha, PinnedMatrix<T> a, PinnedMatrix<T> b, T* c, nint ldc, bool parallel)
+    internal static void Multiply<T>(int m, int n, int k, T alpha, PinnedMatrix<T> a, PinnedMatrix<T> b, T* c, nint ldc, bool parallel)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (m == 0 || n == 0 || k == 0)
@@ -41,39 +36,18 @@ internal static unsafe partial class Gemm
         {
             var tiles = rowTiles * colTiles;
             var per = (tiles + cores - 1) / cores;
-            BlockParallel.For(cores, part => DotTiles(part * per, Math.Min(tiles, (part + 1) * per), colTiles, m, n, 0, k, alpha, a, b, c, ldc));
+            Cpu.BlockParallel.For(cores, part => DotTiles(part * per, Math.Min(tiles, (part + 1) * per), colTiles, m, n, 0, k, alpha, a, b, c, ldc));
             return;
         }
 
-        // Few tiles: each core takes a slice of k into a private C; the partial products are summed in slice order.
+        // Few tiles: each core takes a slice of k.
         var parts = Math.Max(1, Math.Min(cores, k / DotSlice));
         var slice = (k + parts - 1) / parts;
-        var partial = ArrayPool<T>.Shared.Rent(parts * m * n);
-        try
+        Gemm.SplitK<T>(parts, m, n, c, ldc, (p, cp) =>
         {
-            fixed (T* p0 = partial)
-            {
-                var pp = p0;
-                new Span<T>(p0, parts * m * n).Clear();
-                BlockParallel.For(parts, part =>
-                {
-                    var k0 = part * slice;
-                    DotTiles(0, rowTiles * colTiles, colTiles, m, n, k0, Math.Min(k, k0 + slice), alpha, a, b, pp + (part * m * n), n);
-                });
-                for (var i = 0; i < m; i++)
-                {
-                    var row = new Span<T>(c + (i * ldc), n);
-                    for (var part = 0; part < parts; part++)
-                    {
-                        SimdOps.Axpy(T.One, new ReadOnlySpan<T>(pp + (((part * m) + i) * n), n), row);
-                    }
-                }
-            }
-        }
-        finally
-        {
-            ArrayPool<T>.Shared.Return(partial);
-        }
+            var k0 = p * slice;
+            DotTiles(0, rowTiles * colTiles, colTiles, m, n, k0, Math.Min(k, k0 + slice), alpha, a, b, (T*)cp, n);
+        });
     }
 
     private static void DotTiles<T>(int first, int last, int colTiles, int m, int n, int k0, int k1, T alpha, PinnedMatrix<T> a, PinnedMatrix<T> b, T* c, nint ldc)
@@ -99,25 +73,23 @@ internal static unsafe partial class Gemm
                 var b1 = b.Row(j0 + Math.Min(1, nr - 1)) + p0;
                 var b2 = b.Row(j0 + Math.Min(2, nr - 1)) + p0;
                 var ct = c + (i0 * ldc) + j0;
-                switch (path)
+                var done = path switch
                 {
-                    case SimdPath.Avx512:
-                        DotKernel<T, Vector512<T>, Simd512<T>>(a0, a1, a2, a3, b0, b1, b2, len, ct, ldc, alpha, mr, nr);
-                        break;
-                    case SimdPath.Avx2:
-                        DotKernel<T, Vector256<T>, Simd256<T>>(a0, a1, a2, a3, b0, b1, b2, len, ct, ldc, alpha, mr, nr);
-                        break;
-                    default:
-                        DotKernel<T, T, SimdScalar<T>>(a0, a1, a2, a3, b0, b1, b2, len, ct, ldc, alpha, mr, nr);
-                        break;
-                }
+                    SimdPath.Avx512 => DotKernel<T, Vector512<T>, Simd512<T>>(a0, a1, a2, a3, b0, b1, b2, len, ct, ldc, alpha, mr, nr),
+                    SimdPath.Avx2 => DotKernel<T, Vector256<T>, Simd256<T>>(a0, a1, a2, a3, b0, b1, b2, len, ct, ldc, alpha, mr, nr),
+                    _ => 0,
+                };
+                DotKernel<T, T, SimdScalar<T>>(a0 + done, a1 + done, a2 + done, a3 + done, b0 + done, b1 + done, b2 + done, len - done, ct, ldc, alpha, mr, nr);
             }
         }
     }
 
-    /// <summary>The 4 × 3 tile C[i, j] += α·aᵢ·bⱼ over len elements: registers over whole vectors, scalars for the tail.</summary>
+    /// <summary>
+    /// The 4 × 3 tile C[i, j] += α·aᵢ·bⱼ over the whole registers of len elements; returns how many elements it took (the
+    /// caller runs the scalar instance on the rest).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void DotKernel<T, TV, TS>(T* a0, T* a1, T* a2, T* a3, T* b0, T* b1, T* b2, int len, T* c, nint ldc, T alpha, int mr, int nr)
+    private static int DotKernel<T, TV, TS>(T* a0, T* a1, T* a2, T* a3, T* b0, T* b1, T* b2, int len, T* c, nint ldc, T alpha, int mr, int nr)
         where T : unmanaged, IFloatingPointIeee754<T>
         where TV : struct
         where TS : struct, ISimd<T, TV>
@@ -162,24 +134,6 @@ internal static unsafe partial class Gemm
         sums[9] = TS.Sum(s30);
         sums[10] = TS.Sum(s31);
         sums[11] = TS.Sum(s32);
-        for (; p < len; p++)
-        {
-            T x0 = b0[p], x1 = b1[p], x2 = b2[p];
-            T y0 = a0[p], y1 = a1[p], y2 = a2[p], y3 = a3[p];
-            sums[0] += y0 * x0;
-            sums[1] += y0 * x1;
-            sums[2] += y0 * x2;
-            sums[3] += y1 * x0;
-            sums[4] += y1 * x1;
-            sums[5] += y1 * x2;
-            sums[6] += y2 * x0;
-            sums[7] += y2 * x1;
-            sums[8] += y2 * x2;
-            sums[9] += y3 * x0;
-            sums[10] += y3 * x1;
-            sums[11] += y3 * x2;
-        }
-
         for (var i = 0; i < mr; i++)
         {
             for (var j = 0; j < nr; j++)
@@ -187,5 +141,7 @@ internal static unsafe partial class Gemm
                 c[(i * ldc) + j] += alpha * sums[(i * DotCols) + j];
             }
         }
+
+        return p;
     }
 }

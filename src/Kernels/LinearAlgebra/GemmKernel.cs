@@ -28,10 +28,6 @@ internal unsafe interface ISimd<T, TV>
     /// <summary>a·b + c, fused.</summary>
     static abstract TV Fma(TV a, TV b, TV c);
 
-    static abstract TV Add(TV a, TV b);
-
-    static abstract TV Multiply(TV a, TV b);
-
     static abstract T Sum(TV v);
 }
 
@@ -55,11 +51,7 @@ internal readonly unsafe struct Simd512<T> : ISimd<T, Vector512<T>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<T> Fma(Vector512<T> a, Vector512<T> b, Vector512<T> c) => Gemm.Fma(a, b, c);
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<T> Add(Vector512<T> a, Vector512<T> b) => a + b;
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<T> Multiply(Vector512<T> a, Vector512<T> b) => a * b;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T Sum(Vector512<T> v) => Vector512.Sum(v);
@@ -85,11 +77,7 @@ internal readonly unsafe struct Simd256<T> : ISimd<T, Vector256<T>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<T> Fma(Vector256<T> a, Vector256<T> b, Vector256<T> c) => Gemm.Fma(a, b, c);
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<T> Add(Vector256<T> a, Vector256<T> b) => a + b;
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<T> Multiply(Vector256<T> a, Vector256<T> b) => a * b;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T Sum(Vector256<T> v) => Vector256.Sum(v);
@@ -115,11 +103,7 @@ internal readonly unsafe struct SimdScalar<T> : ISimd<T, T>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T Fma(T a, T b, T c) => T.FusedMultiplyAdd(a, b, c);
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static T Add(T a, T b) => a + b;
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static T Multiply(T a, T b) => a * b;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T Sum(T v) => v;

@@ -27,14 +27,10 @@ public static partial class LinearAlgebra
         ReadOnlySpan<T> b, int ldb, T beta, Span<T> c, int ldc, bool parallel = true)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(m);
         ArgumentOutOfRangeException.ThrowIfNegative(n);
         ArgumentOutOfRangeException.ThrowIfNegative(k);
-        CheckOperand(a.Length, transposeA ? k : m, transposeA ? m : k, lda, "A", nameof(a));
         CheckOperand(b.Length, transposeB ? n : k, transposeB ? k : n, ldb, "B", nameof(b));
-        CheckOperand(c.Length, m, n, ldc, "C", nameof(c));
-        Scale(c, m, n, ldc, beta);
-        if (m == 0 || n == 0 || k == 0 || alpha == T.Zero)
+        if (!Prepare(transposeA, m, n, k, alpha, a.Length, lda, beta, c, ldc))
         {
             return;
         }
@@ -103,6 +99,20 @@ public static partial class LinearAlgebra
 
     /// <summary>Float64 form of <see cref="Symmetrize{T}"/>.</summary>
     public static void Symmetrize(Span<double> a, int n) => Symmetrize<double>(a, n);
+
+    /// <summary>
+    /// Checks A (m × k, stored transposed when <paramref name="transposeA"/>) and C (m × n), applies β to C, and tells
+    /// whether any product remains to be added.
+    /// </summary>
+    private static bool Prepare<T>(bool transposeA, int m, int n, int k, T alpha, int aLength, int lda, T beta, Span<T> c, int ldc)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(m);
+        CheckOperand(aLength, transposeA ? k : m, transposeA ? m : k, lda, "A", "a");
+        CheckOperand(c.Length, m, n, ldc, "C", nameof(c));
+        Scale(c, m, n, ldc, beta);
+        return m != 0 && n != 0 && k != 0 && alpha != T.Zero;
+    }
 
     private static void Scale<T>(Span<T> c, int rows, int cols, int ldc, T beta)
         where T : unmanaged, IFloatingPointIeee754<T>

@@ -49,25 +49,9 @@ public static partial class LinearAlgebra
     /// stride <paramref name="lda"/>), C m × n (row stride <paramref name="ldc"/>, not overlapping A or B): a convolution as
     /// one product (weights times the windows of the padded input). Whole register tiles read B's rows in place.
     /// </summary>
-    public static unsafe void Multiply<T>(int m, T alpha, ReadOnlySpan<T> a, int lda, RowWindows<T> b, T beta, Span<T> c, int ldc, bool parallel = true)
+    public static void Multiply<T>(int m, T alpha, ReadOnlySpan<T> a, int lda, RowWindows<T> b, T beta, Span<T> c, int ldc, bool parallel = true)
         where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        ArgumentOutOfRangeException.ThrowIfNegative(m);
-        int k = b.Count, n = b.Length;
-        CheckOperand(a.Length, m, k, lda, "A", nameof(a));
-        CheckOperand(c.Length, m, n, ldc, "C", nameof(c));
-        Scale(c, m, n, ldc, beta);
-        if (m == 0 || n == 0 || k == 0 || alpha == T.Zero)
-        {
-            return;
-        }
-
-        fixed (T* pa = a, pb = b.Data, pc = c)
-        fixed (int* po = b.Offsets)
-        {
-            Gemm.Multiply(m, n, k, alpha, PinnedMatrix<T>.RowMajor(pa, lda, false), PinnedMatrix<T>.Windows(pb, po), pc, ldc, false, parallel);
-        }
-    }
+        => MultiplyWindows(false, m, alpha, a, lda, b, beta, c, ldc, parallel);
 
     /// <summary>
     /// C = α·A·Bᵀ + β·C with B the n × k matrix of windows <paramref name="b"/> (n = b.Count, k = b.Length), A m × k (row
@@ -75,15 +59,15 @@ public static partial class LinearAlgebra
     /// weight gradient as one product (output gradients times the windows of the padded input). For small C and long k:
     /// dot products held in registers, neither operand packed.
     /// </summary>
-    public static unsafe void MultiplyTransposed<T>(int m, T alpha, ReadOnlySpan<T> a, int lda, RowWindows<T> b, T beta, Span<T> c, int ldc, bool parallel = true)
+    public static void MultiplyTransposed<T>(int m, T alpha, ReadOnlySpan<T> a, int lda, RowWindows<T> b, T beta, Span<T> c, int ldc, bool parallel = true)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        => MultiplyWindows(true, m, alpha, a, lda, b, beta, c, ldc, parallel);
+
+    private static unsafe void MultiplyWindows<T>(bool transposed, int m, T alpha, ReadOnlySpan<T> a, int lda, RowWindows<T> b, T beta, Span<T> c, int ldc, bool parallel)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(m);
-        int n = b.Count, k = b.Length;
-        CheckOperand(a.Length, m, k, lda, "A", nameof(a));
-        CheckOperand(c.Length, m, n, ldc, "C", nameof(c));
-        Scale(c, m, n, ldc, beta);
-        if (m == 0 || n == 0 || k == 0 || alpha == T.Zero)
+        int n = transposed ? b.Count : b.Length, k = transposed ? b.Length : b.Count;
+        if (!Prepare(false, m, n, k, alpha, a.Length, lda, beta, c, ldc))
         {
             return;
         }
@@ -91,7 +75,16 @@ public static partial class LinearAlgebra
         fixed (T* pa = a, pb = b.Data, pc = c)
         fixed (int* po = b.Offsets)
         {
-            Gemm.MultiplyDot(m, n, k, alpha, PinnedMatrix<T>.RowMajor(pa, lda, false), PinnedMatrix<T>.Windows(pb, po), pc, ldc, parallel);
+            var pam = PinnedMatrix<T>.RowMajor(pa, lda, false);
+            var pbm = PinnedMatrix<T>.Windows(pb, po);
+            if (transposed)
+            {
+                GemmDot.Multiply(m, n, k, alpha, pam, pbm, pc, ldc, parallel);
+            }
+            else
+            {
+                Gemm.Multiply(m, n, k, alpha, pam, pbm, pc, ldc, false, parallel);
+            }
         }
     }
 }

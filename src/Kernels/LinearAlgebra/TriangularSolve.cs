@@ -1,8 +1,6 @@
-using System.Buffers;
 using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
-using WoodFisher.Kernels.Cpu;
 
 namespace WoodFisher.Kernels;
 
@@ -77,17 +75,11 @@ public static partial class LinearAlgebra
             return;
         }
 
-        var buf = ArrayPool<T>.Shared.Rent(n * n);
-        try
-        {
-            l.CopyTo(buf);
-            LowerInverseBlocked(buf, n);
-            buf.AsSpan(0, n * n).CopyTo(l);
-        }
-        finally
-        {
-            ArrayPool<T>.Shared.Return(buf);
-        }
+        using var bufRental = new Rental<T>(n * n);
+        var buf = bufRental.Array;
+        l.CopyTo(buf);
+        LowerInverseBlocked(buf, n);
+        buf.AsSpan(0, n * n).CopyTo(l);
     }
 
     /// <summary>
@@ -107,13 +99,13 @@ public static partial class LinearAlgebra
             {
                 if (columns == 1)
                 {
-                    bi[0] -= SimdOps.Dot<T>(row, b[..i]);
+                    bi[0] -= Cpu.SimdOps.Dot<T>(row, b[..i]);
                 }
                 else
                 {
                     for (var k = 0; k < i; k++)
                     {
-                        SimdOps.Axpy(-row[k], b.Slice(k * columns, columns), bi);
+                        Cpu.SimdOps.Axpy(-row[k], b.Slice(k * columns, columns), bi);
                     }
                 }
             }
@@ -126,13 +118,13 @@ public static partial class LinearAlgebra
 
             if (columns == 1)
             {
-                SimdOps.Axpy(-bi[0], row, b[..i]);
+                Cpu.SimdOps.Axpy(-bi[0], row, b[..i]);
             }
             else
             {
                 for (var k = 0; k < i; k++)
                 {
-                    SimdOps.Axpy(-row[k], bi, b.Slice(k * columns, columns));
+                    Cpu.SimdOps.Axpy(-row[k], bi, b.Slice(k * columns, columns));
                 }
             }
         }
@@ -143,27 +135,21 @@ public static partial class LinearAlgebra
     private static void LowerInverseUnblocked<T>(Span<T> l, int n, int ld)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var tmp = ArrayPool<T>.Shared.Rent(n);
-        try
+        using var tmpRental = new Rental<T>(n);
+        var tmp = tmpRental.Array;
+        for (var i = 0; i < n; i++)
         {
-            for (var i = 0; i < n; i++)
+            var r = tmp.AsSpan(0, i);
+            r.Clear();
+            var rowI = l.Slice(i * ld, i + 1);
+            for (var k = 0; k < i; k++)
             {
-                var r = tmp.AsSpan(0, i);
-                r.Clear();
-                var rowI = l.Slice(i * ld, i + 1);
-                for (var k = 0; k < i; k++)
-                {
-                    SimdOps.Axpy(rowI[k], l.Slice(k * ld, k + 1), r[..(k + 1)]);
-                }
-
-                var inv = T.One / rowI[i];
-                TensorPrimitives.Multiply(r, -inv, rowI[..i]);
-                rowI[i] = inv;
+                Cpu.SimdOps.Axpy(rowI[k], l.Slice(k * ld, k + 1), r[..(k + 1)]);
             }
-        }
-        finally
-        {
-            ArrayPool<T>.Shared.Return(tmp);
+
+            var inv = T.One / rowI[i];
+            TensorPrimitives.Multiply(r, -inv, rowI[..i]);
+            rowI[i] = inv;
         }
     }
 
@@ -173,37 +159,31 @@ public static partial class LinearAlgebra
     private static void LowerInverseBlocked<T>(T[] l, int n)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var t = ArrayPool<T>.Shared.Rent(Nb * n);
-        var d = ArrayPool<T>.Shared.Rent(Nb * Nb);
-        try
+        using var tRental = new Rental<T>(Nb * n);
+        var t = tRental.Array;
+        using var dRental = new Rental<T>(Nb * Nb);
+        var d = dRental.Array;
+        for (var i0 = 0; i0 < n; i0 += Nb)
         {
-            for (var i0 = 0; i0 < n; i0 += Nb)
+            var ib = Math.Min(Nb, n - i0);
+            var rowStart = (long)i0 * n;
+            LowerInverseUnblocked(l.AsSpan((int)(rowStart + i0)), ib, n);
+            if (i0 == 0)
             {
-                var ib = Math.Min(Nb, n - i0);
-                var rowStart = (long)i0 * n;
-                LowerInverseUnblocked(l.AsSpan((int)(rowStart + i0)), ib, n);
-                if (i0 == 0)
-                {
-                    continue;
-                }
-
-                var ts = t.AsSpan(0, ib * i0);
-                ts.Clear();
-                Gemm.Multiply(ib, i0, i0, T.One, StridedMatrix<T>.RowMajor(l, rowStart, n), StridedMatrix<T>.RowMajor(l, 0, n), t, 0, i0);
-                var ds = d.AsSpan(0, ib * ib);
-                for (var i = 0; i < ib; i++)
-                {
-                    l.AsSpan((int)(rowStart + ((long)i * n) + i0), ib).CopyTo(ds.Slice(i * ib, ib));
-                    l.AsSpan((int)(rowStart + ((long)i * n)), i0).Clear();
-                }
-
-                Gemm.Multiply(ib, i0, ib, -T.One, StridedMatrix<T>.RowMajor(d, 0, ib), StridedMatrix<T>.RowMajor(t, 0, i0), l, rowStart, n);
+                continue;
             }
-        }
-        finally
-        {
-            ArrayPool<T>.Shared.Return(t);
-            ArrayPool<T>.Shared.Return(d);
+
+            var ts = t.AsSpan(0, ib * i0);
+            ts.Clear();
+            Gemm.Multiply(ib, i0, i0, T.One, StridedMatrix<T>.RowMajor(l, rowStart, n), StridedMatrix<T>.RowMajor(l, 0, n), t, 0, i0);
+            var ds = d.AsSpan(0, ib * ib);
+            for (var i = 0; i < ib; i++)
+            {
+                l.AsSpan((int)(rowStart + ((long)i * n) + i0), ib).CopyTo(ds.Slice(i * ib, ib));
+                l.AsSpan((int)(rowStart + ((long)i * n)), i0).Clear();
+            }
+
+            Gemm.Multiply(ib, i0, ib, -T.One, StridedMatrix<T>.RowMajor(d, 0, ib), StridedMatrix<T>.RowMajor(t, 0, i0), l, rowStart, n);
         }
     }
 }

@@ -25,17 +25,8 @@ public static partial class Ops
         }
         tape.Record(() =>
         {
-            foreach (var src in (Tensor<T>[])[a, b])
-            {
-                if (!src.RequiresGrad)
-                    continue;
-                var g = tape.GradOrNull(y);
-                if (g is not null)
-                    Accumulate<T>(tape.Grad(src), g);
-                var rg = tape.ForwardOverReverse ? tape.GradTangentOrNull(y) : null;
-                if (rg is not null)
-                    Accumulate<T>(tape.GradTangent(src), rg);
-            }
+            PassGradient(tape, y, a);
+            PassGradient(tape, y, b);
         });
         return y;
     }
@@ -50,17 +41,20 @@ public static partial class Ops
             if (rx is not null)
                 tape.SetTangent(y, rx);
         }
-        tape.Record(() =>
-        {
-            if (!x.RequiresGrad)
-                return;
-            var g = tape.GradOrNull(y);
-            if (g is not null)
-                Accumulate<T>(tape.Grad(x), g);
-            var rg = tape.ForwardOverReverse ? tape.GradTangentOrNull(y) : null;
-            if (rg is not null)
-                Accumulate<T>(tape.GradTangent(x), rg);
-        });
+        tape.Record(() => PassGradient(tape, y, x));
         return y;
+    }
+
+    /// <summary>∂src += ∂y and R{∂src} += R{∂y}: the backward of an op whose output is its input (up to shape or a sum).</summary>
+    private static void PassGradient<T>(Tape<T> tape, Tensor<T> y, Tensor<T> src) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (!src.RequiresGrad)
+            return;
+        var g = tape.GradOrNull(y);
+        if (g is not null)
+            Accumulate<T>(tape.Grad(src), g);
+        var rg = tape.ForwardOverReverse ? tape.GradTangentOrNull(y) : null;
+        if (rg is not null)
+            Accumulate<T>(tape.GradTangent(src), rg);
     }
 }

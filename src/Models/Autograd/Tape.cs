@@ -122,15 +122,7 @@ public sealed class Tape<T> : IDisposable where T : unmanaged, IFloatingPointIee
     }
 
     /// <summary>The gradient ∂L/∂t accumulated so far (created as zeros on first use).</summary>
-    public T[] Grad(Tensor<T> t)
-    {
-        if (!_grads.TryGetValue(t, out var g))
-        {
-            g = Allocate(t.Length, zeroed: true);
-            _grads[t] = g;
-        }
-        return g;
-    }
+    public T[] Grad(Tensor<T> t) => GetOrZeros(_grads, t);
 
     /// <summary>The gradient of <paramref name="t"/>, or null when nothing flowed into it.</summary>
     public T[]? GradOrNull(Tensor<T> t) => _grads.TryGetValue(t, out var g) ? g : null;
@@ -154,12 +146,14 @@ public sealed class Tape<T> : IDisposable where T : unmanaged, IFloatingPointIee
     }
 
     /// <summary>R{∂L/∂t}: after a forward-over-reverse backward, for a parameter this is its block of H v.</summary>
-    public T[] GradTangent(Tensor<T> t)
+    public T[] GradTangent(Tensor<T> t) => GetOrZeros(_gradTangents, t);
+
+    private T[] GetOrZeros(Dictionary<Tensor<T>, T[]> store, Tensor<T> t)
     {
-        if (!_gradTangents.TryGetValue(t, out var g))
+        if (!store.TryGetValue(t, out var g))
         {
             g = Allocate(t.Length, zeroed: true);
-            _gradTangents[t] = g;
+            store[t] = g;
         }
         return g;
     }
