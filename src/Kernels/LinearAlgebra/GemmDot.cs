@@ -84,6 +84,17 @@ internal static unsafe class GemmDot
         }
     }
 
+    /// <summary>C[i, j] += α·s when (i, j) lies in the mr × nr corner of the tile.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Add<T>(T* c, nint ldc, T alpha, int mr, int nr, int i, int j, T s)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (i < mr && j < nr)
+        {
+            c[(i * ldc) + j] += alpha * s;
+        }
+    }
+
     /// <summary>
     /// The 4 × 3 tile C[i, j] += α·aᵢ·bⱼ over the whole registers of len elements; returns how many elements it took (the
     /// caller runs the scalar instance on the rest).
@@ -121,27 +132,18 @@ internal static unsafe class GemmDot
             s32 = TS.Fma(y, x2, s32);
         }
 
-        var sums = stackalloc T[DotRows * DotCols];
-        sums[0] = TS.Sum(s00);
-        sums[1] = TS.Sum(s01);
-        sums[2] = TS.Sum(s02);
-        sums[3] = TS.Sum(s10);
-        sums[4] = TS.Sum(s11);
-        sums[5] = TS.Sum(s12);
-        sums[6] = TS.Sum(s20);
-        sums[7] = TS.Sum(s21);
-        sums[8] = TS.Sum(s22);
-        sums[9] = TS.Sum(s30);
-        sums[10] = TS.Sum(s31);
-        sums[11] = TS.Sum(s32);
-        for (var i = 0; i < mr; i++)
-        {
-            for (var j = 0; j < nr; j++)
-            {
-                c[(i * ldc) + j] += alpha * sums[(i * DotCols) + j];
-            }
-        }
-
+        Add(c, ldc, alpha, mr, nr, 0, 0, TS.Sum(s00));
+        Add(c, ldc, alpha, mr, nr, 0, 1, TS.Sum(s01));
+        Add(c, ldc, alpha, mr, nr, 0, 2, TS.Sum(s02));
+        Add(c, ldc, alpha, mr, nr, 1, 0, TS.Sum(s10));
+        Add(c, ldc, alpha, mr, nr, 1, 1, TS.Sum(s11));
+        Add(c, ldc, alpha, mr, nr, 1, 2, TS.Sum(s12));
+        Add(c, ldc, alpha, mr, nr, 2, 0, TS.Sum(s20));
+        Add(c, ldc, alpha, mr, nr, 2, 1, TS.Sum(s21));
+        Add(c, ldc, alpha, mr, nr, 2, 2, TS.Sum(s22));
+        Add(c, ldc, alpha, mr, nr, 3, 0, TS.Sum(s30));
+        Add(c, ldc, alpha, mr, nr, 3, 1, TS.Sum(s31));
+        Add(c, ldc, alpha, mr, nr, 3, 2, TS.Sum(s32));
         return p;
     }
 }

@@ -140,6 +140,10 @@ internal readonly unsafe struct StridedPanel<T>(T* data, nint ld) : IPanel<T>
     public T* Row(int p) => data + (p * ld);
 }
 
+/// <summary>The 6 × 2 registers of a micro-kernel tile, handed to the edge-tile path.</summary>
+internal readonly record struct EdgeTile<TV>(TV C00, TV C01, TV C10, TV C11, TV C20, TV C21, TV C30, TV C31, TV C40, TV C41, TV C50, TV C51)
+    where TV : struct;
+
 internal static unsafe partial class Gemm
 {
     /// <summary>
@@ -148,6 +152,7 @@ internal static unsafe partial class Gemm
     /// the unpacked B). Full tiles are updated in place; edge tiles (mr &lt; MR or nr &lt; 2W) go through a stack tile.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [SkipLocalsInit]
     internal static void Kernel<T, TV, TS, TP>(T* a, TP panel, int kc, T* c, nint ldc, T alpha, int mr, int nr)
         where T : unmanaged, IFloatingPointIeee754<T>
         where TV : struct
@@ -184,27 +189,37 @@ internal static unsafe partial class Gemm
         }
 
         var al = TS.Splat(alpha);
-        var full = mr == MR && nr == 2 * w;
-        var ldt = full ? ldc : 2 * w;
-        var t = c;
-        if (!full)
+        if (mr == MR && nr == 2 * w)
         {
-            // The edge tile: α·acc into a zeroed stack tile, then only its mr × nr corner is added to C.
-            var tile = stackalloc T[MR * 2 * w];
-            t = tile;
-        }
-
-        Update<T, TV, TS>(t, w, al, c00, c01);
-        Update<T, TV, TS>(t + ldt, w, al, c10, c11);
-        Update<T, TV, TS>(t + (2 * ldt), w, al, c20, c21);
-        Update<T, TV, TS>(t + (3 * ldt), w, al, c30, c31);
-        Update<T, TV, TS>(t + (4 * ldt), w, al, c40, c41);
-        Update<T, TV, TS>(t + (5 * ldt), w, al, c50, c51);
-        if (full)
-        {
+            Update<T, TV, TS>(c, w, al, c00, c01);
+            Update<T, TV, TS>(c + ldc, w, al, c10, c11);
+            Update<T, TV, TS>(c + (2 * ldc), w, al, c20, c21);
+            Update<T, TV, TS>(c + (3 * ldc), w, al, c30, c31);
+            Update<T, TV, TS>(c + (4 * ldc), w, al, c40, c41);
+            Update<T, TV, TS>(c + (5 * ldc), w, al, c50, c51);
             return;
         }
 
+        // An edge tile: α·acc into a zeroed stack tile (in its own method, so that no stack buffer lives in this one and the
+        // accumulators stay in registers), then only its mr × nr corner is added to C.
+        var tile = new EdgeTile<TV>(c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51);
+        AddEdge<T, TV, TS>(in tile, c, ldc, al, mr, nr);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void AddEdge<T, TV, TS>(in EdgeTile<TV> acc, T* c, nint ldc, TV alpha, int mr, int nr)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TV : struct
+        where TS : struct, ISimd<T, TV>
+    {
+        var w = TS.Count;
+        var t = stackalloc T[MR * 2 * w];
+        Update<T, TV, TS>(t, w, alpha, acc.C00, acc.C01);
+        Update<T, TV, TS>(t + (2 * w), w, alpha, acc.C10, acc.C11);
+        Update<T, TV, TS>(t + (4 * w), w, alpha, acc.C20, acc.C21);
+        Update<T, TV, TS>(t + (6 * w), w, alpha, acc.C30, acc.C31);
+        Update<T, TV, TS>(t + (8 * w), w, alpha, acc.C40, acc.C41);
+        Update<T, TV, TS>(t + (10 * w), w, alpha, acc.C50, acc.C51);
         for (var i = 0; i < mr; i++)
         {
             var row = c + (i * ldc);
