@@ -47,11 +47,16 @@ public sealed record Conv2dGeometry(int Channels, int Height, int Width, int Ker
     /// <summary>Output size along one axis: ⌊(size + 2·pad − kernel)/stride⌋ + 1.</summary>
     public static int OutputSize(int size, int kernel, int stride, int pad) => ((size + (2 * pad) - kernel) / stride) + 1;
 
-    /// <summary>Images per run: the run's padded input and output grid stay near 64 K elements, and every core gets a run.</summary>
+    /// <summary>
+    /// Images per run: the run's padded input and output grid stay near 64 K elements, and the runs split evenly over the
+    /// cores (each core gets the same number of runs, of nearly the same length).
+    /// </summary>
     public int RunLength(int images, int outChannels)
     {
-        var perCore = (images + Environment.ProcessorCount - 1) / Environment.ProcessorCount;
-        return Math.Clamp((1 << 16) / Math.Max(1, (Channels + outChannels) * Plane), 1, Math.Max(1, perCore));
+        var perCore = Math.Max(1, (images + Environment.ProcessorCount - 1) / Environment.ProcessorCount);
+        var target = Math.Clamp((1 << 16) / Math.Max(1, (Channels + outChannels) * Plane), 1, perCore);
+        var runsPerCore = (perCore + target - 1) / target;
+        return (perCore + runsPerCore - 1) / runsPerCore;
     }
 
     /// <summary>
