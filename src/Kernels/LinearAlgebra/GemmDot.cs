@@ -84,6 +84,36 @@ internal static unsafe class GemmDot
         }
     }
 
+    /// <summary>One register step of <see cref="DotKernel{T, TV, TS}"/> at element <paramref name="at"/>, reading the last <paramref name="keep"/> lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Step<T, TV, TS>(T* a0, T* a1, T* a2, T* a3, T* b0, T* b1, T* b2, int at, int keep,
+        ref TV s00, ref TV s01, ref TV s02, ref TV s10, ref TV s11, ref TV s12, ref TV s20, ref TV s21, ref TV s22, ref TV s30, ref TV s31, ref TV s32)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TV : struct
+        where TS : struct, ISimd<T, TV>
+    {
+        var whole = keep == TS.Count;
+        var x0 = whole ? TS.Load(b0 + at) : TS.KeepLast(TS.Load(b0 + at), keep);
+        var x1 = whole ? TS.Load(b1 + at) : TS.KeepLast(TS.Load(b1 + at), keep);
+        var x2 = whole ? TS.Load(b2 + at) : TS.KeepLast(TS.Load(b2 + at), keep);
+        var y = whole ? TS.Load(a0 + at) : TS.KeepLast(TS.Load(a0 + at), keep);
+        s00 = TS.Fma(y, x0, s00);
+        s01 = TS.Fma(y, x1, s01);
+        s02 = TS.Fma(y, x2, s02);
+        y = whole ? TS.Load(a1 + at) : TS.KeepLast(TS.Load(a1 + at), keep);
+        s10 = TS.Fma(y, x0, s10);
+        s11 = TS.Fma(y, x1, s11);
+        s12 = TS.Fma(y, x2, s12);
+        y = whole ? TS.Load(a2 + at) : TS.KeepLast(TS.Load(a2 + at), keep);
+        s20 = TS.Fma(y, x0, s20);
+        s21 = TS.Fma(y, x1, s21);
+        s22 = TS.Fma(y, x2, s22);
+        y = whole ? TS.Load(a3 + at) : TS.KeepLast(TS.Load(a3 + at), keep);
+        s30 = TS.Fma(y, x0, s30);
+        s31 = TS.Fma(y, x1, s31);
+        s32 = TS.Fma(y, x2, s32);
+    }
+
     /// <summary>C[i, j] += α·s when (i, j) lies in the mr × nr corner of the tile.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Add<T>(T* c, nint ldc, T alpha, int mr, int nr, int i, int j, T s)
@@ -96,8 +126,8 @@ internal static unsafe class GemmDot
     }
 
     /// <summary>
-    /// The 4 × 3 tile C[i, j] += α·aᵢ·bⱼ over the whole registers of len elements; returns how many elements it took (the
-    /// caller runs the scalar instance on the rest).
+    /// The 4 × 3 tile C[i, j] += α·aᵢ·bⱼ over len elements in registers; returns len, or 0 when len is shorter than one
+    /// register (the caller then runs the scalar instance).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int DotKernel<T, TV, TS>(T* a0, T* a1, T* a2, T* a3, T* b0, T* b1, T* b2, int len, T* c, nint ldc, T alpha, int mr, int nr)
@@ -108,28 +138,21 @@ internal static unsafe class GemmDot
         var w = TS.Count;
         TV s00 = TS.Zero, s01 = TS.Zero, s02 = TS.Zero, s10 = TS.Zero, s11 = TS.Zero, s12 = TS.Zero;
         TV s20 = TS.Zero, s21 = TS.Zero, s22 = TS.Zero, s30 = TS.Zero, s31 = TS.Zero, s32 = TS.Zero;
+        if (len < w)
+        {
+            return 0;
+        }
+
+        // Whole registers, then the tail as one more register ending at len with its already-summed lanes masked off.
         var p = 0;
         for (; p <= len - w; p += w)
         {
-            var x0 = TS.Load(b0 + p);
-            var x1 = TS.Load(b1 + p);
-            var x2 = TS.Load(b2 + p);
-            var y = TS.Load(a0 + p);
-            s00 = TS.Fma(y, x0, s00);
-            s01 = TS.Fma(y, x1, s01);
-            s02 = TS.Fma(y, x2, s02);
-            y = TS.Load(a1 + p);
-            s10 = TS.Fma(y, x0, s10);
-            s11 = TS.Fma(y, x1, s11);
-            s12 = TS.Fma(y, x2, s12);
-            y = TS.Load(a2 + p);
-            s20 = TS.Fma(y, x0, s20);
-            s21 = TS.Fma(y, x1, s21);
-            s22 = TS.Fma(y, x2, s22);
-            y = TS.Load(a3 + p);
-            s30 = TS.Fma(y, x0, s30);
-            s31 = TS.Fma(y, x1, s31);
-            s32 = TS.Fma(y, x2, s32);
+            Step<T, TV, TS>(a0, a1, a2, a3, b0, b1, b2, p, w, ref s00, ref s01, ref s02, ref s10, ref s11, ref s12, ref s20, ref s21, ref s22, ref s30, ref s31, ref s32);
+        }
+
+        if (p < len)
+        {
+            Step<T, TV, TS>(a0, a1, a2, a3, b0, b1, b2, len - w, len - p, ref s00, ref s01, ref s02, ref s10, ref s11, ref s12, ref s20, ref s21, ref s22, ref s30, ref s31, ref s32);
         }
 
         Add(c, ldc, alpha, mr, nr, 0, 0, TS.Sum(s00));
@@ -144,6 +167,6 @@ internal static unsafe class GemmDot
         Add(c, ldc, alpha, mr, nr, 3, 0, TS.Sum(s30));
         Add(c, ldc, alpha, mr, nr, 3, 1, TS.Sum(s31));
         Add(c, ldc, alpha, mr, nr, 3, 2, TS.Sum(s32));
-        return p;
+        return len;
     }
 }

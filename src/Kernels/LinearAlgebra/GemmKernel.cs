@@ -29,6 +29,9 @@ internal unsafe interface ISimd<T, TV>
     static abstract TV Fma(TV a, TV b, TV c);
 
     static abstract T Sum(TV v);
+
+    /// <summary>v with all but its last <paramref name="keep"/> lanes zeroed (1 ≤ keep ≤ Count).</summary>
+    static abstract TV KeepLast(TV v, int keep);
 }
 
 /// <summary>512-bit registers.</summary>
@@ -55,6 +58,10 @@ internal readonly unsafe struct Simd512<T> : ISimd<T, Vector512<T>>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T Sum(Vector512<T> v) => Vector512.Sum(v);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> KeepLast(Vector512<T> v, int keep)
+        => Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(Vector512<T>.Indices, Vector512.Create(T.CreateTruncating(Count - keep))), v, Vector512<T>.Zero);
 }
 
 /// <summary>256-bit registers.</summary>
@@ -81,6 +88,10 @@ internal readonly unsafe struct Simd256<T> : ISimd<T, Vector256<T>>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T Sum(Vector256<T> v) => Vector256.Sum(v);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> KeepLast(Vector256<T> v, int keep)
+        => Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(Vector256<T>.Indices, Vector256.Create(T.CreateTruncating(Count - keep))), v, Vector256<T>.Zero);
 }
 
 /// <summary>Scalar "registers" of one element: the path for machines without SIMD, and the reference the tests force.</summary>
@@ -107,6 +118,9 @@ internal readonly unsafe struct SimdScalar<T> : ISimd<T, T>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T Sum(T v) => v;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T KeepLast(T v, int keep) => v;
 }
 
 /// <summary>Where the micro-kernel finds step p of its B operand.</summary>
