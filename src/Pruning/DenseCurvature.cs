@@ -177,17 +177,7 @@ public sealed class DenseCurvature : IInverseCurvature
         {
             var off = Layout.Offset(b);
             var c = Layout.Size(b);
-            var m = _blocks[b];
-            for (var i = 0; i < c; i++)
-            {
-                double s = 0;
-                for (var j = 0; j < c; j++)
-                {
-                    s += m[(i * c) + j] * v[off + j];
-                }
-
-                r[off + i] = s;
-            }
+            LinearAlgebra.Multiply<double>(false, false, c, 1, c, _blocks[b], v.Slice(off, c), r.AsSpan(off, c), parallel: false);
         }
 
         return r;
