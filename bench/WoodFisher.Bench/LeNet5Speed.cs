@@ -35,9 +35,9 @@ public static class LeNet5Speed
         PerSampleGradients.Compute(model, data.Images, data.Labels, null, Samples, selection, 1, g);
         for (var i = 0; i < (skipPerSample ? 0 : runs); i++)
         {
-            var sw = Stopwatch.StartNew();
+            var (sw, cpu) = Start();
             PerSampleGradients.Compute(model, data.Images, data.Labels, null, Samples, selection, 1, g);
-            Print($"per-sample gradients ({Samples}, d = {d})", i, sw.Elapsed.TotalSeconds);
+            Print($"per-sample gradients ({Samples}, d = {d})", i, sw, cpu);
         }
 
         if (skipEpoch)
@@ -49,12 +49,19 @@ public static class LeNet5Speed
         {
             var net = new LeNet5<float>(seed: i);
             var options = new TrainerOptions { Epochs = 1, BatchSize = 128, Seed = i };
-            var sw = Stopwatch.StartNew();
+            var (sw, cpu) = Start();
             Trainer.Train(net, data.Images, data.Labels, data.Count, options);
-            Print($"training epoch ({data.Count} images, batch 128)", i, sw.Elapsed.TotalSeconds);
+            Print($"training epoch ({data.Count} images, batch 128)", i, sw, cpu);
         }
     }
 
-    private static void Print(string what, int run, double seconds)
-        => Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{{\"what\": \"{what}\", \"run\": {run}, \"seconds\": {seconds:F4}}}"));
+    private static (Stopwatch Wall, TimeSpan Cpu) Start() => (Stopwatch.StartNew(), Process.GetCurrentProcess().TotalProcessorTime);
+
+    /// <summary>One JSON line: wall-clock seconds, and CPU seconds of all threads (what a loaded machine distorts less).</summary>
+    private static void Print(string what, int run, Stopwatch wall, TimeSpan cpu)
+    {
+        var seconds = wall.Elapsed.TotalSeconds;
+        var cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{{\"what\": \"{what}\", \"run\": {run}, \"seconds\": {seconds:F4}, \"cpu_seconds\": {cpuSeconds:F4}}}"));
+    }
 }

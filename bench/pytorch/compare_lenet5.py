@@ -3,7 +3,8 @@
 
 Each round runs the library once (`WoodFisher.Bench lenet5 1`) and PyTorch once (`lenet5_speed.py --runs 1`), one after
 the other, so both see the same load; the ratio ours / PyTorch is taken per round (< 1: the library is faster) and the
-range over rounds is printed with the load averages seen, as a Markdown table row per measurement and path.
+range over rounds is printed with the load averages seen, as a Markdown table row per measurement and path, for
+wall-clock time and for CPU time (all threads; less distorted by other jobs on a shared machine).
 
     dotnet build -c Release bench/WoodFisher.Bench
     /usr/bin/python3 bench/pytorch/compare_lenet5.py --rounds 5            # AVX-512 (where present) and AVX2
@@ -29,7 +30,7 @@ def run(cmd, env):
         if line.startswith("{"):
             rec = json.loads(line)
             key = "epoch" if rec["what"].startswith("training") else "per-sample"
-            times[key] = rec["seconds"]
+            times[key] = (rec["seconds"], rec["cpu_seconds"])
     return times
 
 
@@ -63,15 +64,18 @@ def main() -> None:
             theirs = run([sys.executable, os.path.join(HERE, "lenet5_speed.py"), "--runs", "1"] + extra, torch_env)
             loads.append(load())
             for key in results:
-                results[key].append((ours[key], theirs[key]))
-                print(f"{path} round {r}: {key} ours {ours[key]:.3f} s, PyTorch {theirs[key]:.3f} s, ratio {ours[key] / theirs[key]:.2f}", flush=True)
-        for key, pairs in results.items():
-            ratios = [o / t for o, t in pairs]
-            rows.append(f"| {key} | {path} | {min(o for o, _ in pairs):.3f}–{max(o for o, _ in pairs):.3f} | "
-                        f"{min(t for _, t in pairs):.3f}–{max(t for _, t in pairs):.3f} | "
-                        f"{min(ratios):.2f}–{max(ratios):.2f} | {min(loads):.1f}–{max(loads):.1f} |")
-    print("| measurement | path | ours (s) | PyTorch (s) | ours / PyTorch | load |")
-    print("|---|---|---|---|---|---|")
+                (ow, oc), (tw, tc) = ours[key], theirs[key]
+                results[key].append((ow, tw, oc, tc))
+                print(f"{path} round {r}: {key} ours {ow:.3f} s ({oc:.3f} s CPU), PyTorch {tw:.3f} s ({tc:.3f} s CPU), "
+                      f"ratio {ow / tw:.2f} ({oc / tc:.2f} CPU)", flush=True)
+        for key, rec in results.items():
+            def span(values, fmt):
+                return f"{min(values):{fmt}}–{max(values):{fmt}}"
+            rows.append(f"| {key} | {path} | {span([q[0] for q in rec], '.3f')} | {span([q[1] for q in rec], '.3f')} | "
+                        f"{span([q[0] / q[1] for q in rec], '.2f')} | {span([q[2] / q[3] for q in rec], '.2f')} | "
+                        f"{min(loads):.1f}–{max(loads):.1f} |")
+    print("| measurement | path | ours (s) | PyTorch (s) | ours / PyTorch | CPU time ratio | load |")
+    print("|---|---|---|---|---|---|---|")
     print("\n".join(rows))
 
 
