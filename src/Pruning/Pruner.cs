@@ -36,8 +36,8 @@ public sealed class Pruner
 
     /// <summary>Prunes with a curvature factory called once per recompute step.</summary>
     /// <param name="weights">w (length d).</param>
-    /// <param name="factory">H⁻¹ (and g) at given weights; may be null only for <see cref="ScoreKind.Magnitude"/> (then H⁻¹ = I).</param>
-    /// <param name="mask">Current mask (length d, true = kept) or empty for all kept; pruned weights stay pruned.</param>
+    /// <param name="factory">H⁻¹ (and g) at given weights; may be null only for <see cref="PruningMethod.Magnitude"/> (then H⁻¹ = I).</param>
+    /// <param name="mask">Current mask (length d, true = kept, false = pruned) or empty for all kept; pruned weights stay pruned.</param>
     /// <exception cref="ArgumentException">Mask, segments, estimate or gradient do not match d.</exception>
     /// <exception cref="InvalidOperationException">WoodTaylor without a gradient, or a magnitude-less method without a factory.</exception>
     public PruningResult Prune(ReadOnlySpan<double> weights, CurvatureFactory? factory, ReadOnlySpan<bool> mask = default)
@@ -55,10 +55,10 @@ public sealed class Pruner
         }
 
         var segments = MaskSelection.CheckSegments(o.Segments, d, o.PrunableSegments);
-        var score = o.EffectiveScore;
-        if (factory is null && score != ScoreKind.Magnitude)
+        var method = o.Method;
+        if (factory is null && method.UsesCurvature)
         {
-            throw new InvalidOperationException($"Method {PruningMethods.Name(o.Method)} with score {score} needs a curvature factory; only magnitude pruning runs without one.");
+            throw new InvalidOperationException($"Method {method.Name} needs a curvature factory; only magnitude pruning runs without one.");
         }
 
         var w = weights.ToArray();
@@ -75,7 +75,6 @@ public sealed class Pruner
         var steps = new List<PruningStep>();
         var total = new PhaseTimings();
         double[] scores = [];
-        var remove = new bool[d];
         for (var k = 1; k <= o.RecomputeSteps; k++)
         {
             var sk = schedule.SparsityAt(k);
@@ -97,42 +96,26 @@ public sealed class Pruner
 
                 sw.Restart();
                 double[]? inverseTimesGradient = null;
-                switch (score)
+                if (method.UsesLossGradient)
                 {
-                    case ScoreKind.Magnitude:
-                        scores = MagnitudeScore.Compute(w);
-                        break;
-                    case ScoreKind.Obs:
-                        scores = ObsScore.Compute(w, inverse);
-                        break;
-                    case ScoreKind.WoodTaylor:
-                        var g = estimate.Gradient ?? throw new InvalidOperationException("WoodTaylor needs the loss gradient g: the curvature factory must set CurvatureEstimate.Gradient.");
-                        inverseTimesGradient = inverse.Multiply(g);
-                        if (o.GradientStep != 1)
+                    var g = estimate.Gradient ?? throw new InvalidOperationException($"{method.Name} needs the loss gradient g: the curvature factory must set CurvatureEstimate.Gradient.");
+                    inverseTimesGradient = inverse.Multiply(g);
+                    if (o.GradientStep != 1)
+                    {
+                        for (var i = 0; i < d; i++)
                         {
-                            for (var i = 0; i < d; i++)
-                            {
-                                inverseTimesGradient[i] *= o.GradientStep;
-                            }
+                            inverseTimesGradient[i] *= o.GradientStep;
                         }
-
-                        scores = new double[d];
-                        WoodTaylorScore.Compute(w, inverseTimesGradient, inverse.Diagonal(), scores);
-                        break;
-                    default:
-                        throw new InvalidOperationException($"Unknown score {score}.");
+                    }
                 }
+
+                scores = method.Score(w, inverse, inverseTimesGradient);
 
                 m = MaskSelection.Select(scores, m, sk, o.Selection, segments, o.PrunableSegments);
                 var selectionSeconds = sw.Elapsed.TotalSeconds;
 
                 sw.Restart();
-                for (var i = 0; i < d; i++)
-                {
-                    remove[i] = !m[i];
-                }
-
-                ObsWeightUpdate.Apply(o.Update, inverse, w, remove, inverseTimesGradient);
+                ObsWeightUpdate.Apply(o.EffectiveUpdate, inverse, w, m, inverseTimesGradient);
                 var updateSeconds = sw.Elapsed.TotalSeconds;
 
                 var gradientSeconds = estimate.GradientSeconds;
@@ -162,6 +145,10 @@ public sealed class Pruner
     /// Tensor mode with a fixed estimate: prunes w with H⁻¹ = <paramref name="inverse"/> and, for WoodTaylor, the loss
     /// gradient <paramref name="gradient"/> (length d). With K &gt; 1 the same estimate serves every step. The estimate is not disposed.
     /// </summary>
+    /// <param name="weights">w (length d).</param>
+    /// <param name="inverse">H⁻¹ (dimension d).</param>
+    /// <param name="gradient">g (length d) for WoodTaylor, or empty.</param>
+    /// <param name="mask">Current mask (length d, true = kept, false = pruned) or empty for all kept; pruned weights stay pruned.</param>
     public PruningResult Prune(ReadOnlySpan<double> weights, IInverseCurvature inverse, ReadOnlySpan<double> gradient = default, ReadOnlySpan<bool> mask = default)
     {
         ArgumentNullException.ThrowIfNull(inverse);
