@@ -6,9 +6,9 @@ namespace WoodFisher.Kernels;
 /// <summary>
 /// The one dense linear-algebra provider of the library, on row-major spans in float32 or float64: matrix products
 /// (GEMM, with transposes and leading dimensions), symmetric rank-k products (SYRK), Cholesky factor, solve and inverse,
-/// triangular solves and inverse, the symmetric solve policy (Cholesky, pivoted LU when not positive definite), and the
-/// symmetric eigen-decomposition A = VΛVᵀ. Every product runs one packed micro-kernel family chosen at run time
-/// (<see cref="KernelPath"/>: AVX-512, AVX2 or scalar), in parallel over the cores where asked.
+/// triangular solves and inverse, and the symmetric eigen-decomposition A = VΛVᵀ. Every product runs one packed
+/// micro-kernel family chosen at run time (<see cref="KernelPath"/>: AVX-512, AVX2 or scalar), in parallel over the cores
+/// where asked.
 /// </summary>
 public static partial class LinearAlgebra
 {
