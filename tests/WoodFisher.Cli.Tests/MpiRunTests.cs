@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using WoodFisher.IO;
+using WoodFisher.Models;
 
 namespace WoodFisher.Cli.Tests;
 
@@ -134,6 +135,45 @@ public class MpiRunTests : CliFixture
             Assert.That(m3[name].AsSpan<bool>().ToArray(), Is.EqualTo(m1[name].AsSpan<bool>().ToArray()), $"mask of {name}");
     }
 
+    [TestCase(2)]
+    [TestCase(3)]
+    public void ModelMode_UnderMpirun_EqualsTheSingleProcessRun(int ranks)
+    {
+        // Every rank computes the same per-sample gradients and keeps its columns: the rows, blocks and mask are the
+        // single-process run's; weights are compared with a float32 rounding tolerance all the same.
+        var model = PruneTestSupport.TrainedMlp(Dir);
+        string[] common = ["prune", "--model", model, "--data", PruneTestSupport.SliceDir, "--sparsity", "0.8", "--method", "woodfisher", "--block", "64", "--samples", "64", "--damping", "1e-3"];
+        var single = Run([.. common, "--out", P("p1.safetensors"), "--mask", P("m1.npy"), "--report", P("r1.json")]);
+        Assert.That(single.Code, Is.Zero, single.Err);
+        var (code, stdout, err) = RunMpi(ranks, [.. common, "--out", P("pr.safetensors"), "--mask", P("mr.npy"), "--report", P("rr.json")]);
+        Assert.That(code, Is.Zero, err);
+
+        Assert.That(Npy.Read(P("mr.npy")).AsSpan<bool>().ToArray(), Is.EqualTo(Npy.Read(P("m1.npy")).AsSpan<bool>().ToArray()), "the mask");
+        var one = ModelFiles.Load(P("p1.safetensors"));
+        var many = ModelFiles.Load(P("pr.safetensors"));
+        Assert.That(many.Spec, Is.EqualTo(one.Spec));
+        foreach (var (a, b) in one.Parameters.Zip(many.Parameters))
+            Assert.That(b.Data, Is.EqualTo(a.Data).Within(1e-6f), a.Name);
+        var r1 = JsonNode.Parse(File.ReadAllText(P("r1.json")))!;
+        var rr = JsonNode.Parse(File.ReadAllText(P("rr.json")))!;
+        Assert.That(rr["Ranks"]!.AsArray(), Has.Count.EqualTo(ranks));
+        foreach (var key in new[] { "Dense", "Pruned" })
+            Assert.That(rr[key]!["Accuracy"]!.GetValue<double>(), Is.EqualTo(r1[key]!["Accuracy"]!.GetValue<double>()), key);
+        Assert.That(stdout, Does.Contain("pruned_accuracy="));
+    }
+
+    [Test]
+    public void ModelMode_AMethodThatNeedsTheWholeModel_IsRefusedOnce()
+    {
+        var model = PruneTestSupport.TrainedMlp(Dir);
+        var (code, _, err) = RunMpi(2, "prune", "--model", model, "--data", PruneTestSupport.SliceDir, "--sparsity", "0.5", "--method", "kfac", "--out", P("p.safetensors"));
+        Assert.That(code, Is.EqualTo(2));
+        var messages = PruneTestSupport.Lines(err).Where(l => l.StartsWith("woodfisher: ", StringComparison.Ordinal)).ToList();
+        Assert.That(messages, Has.Count.EqualTo(1), err);
+        Assert.That(messages[0], Does.Contain("does not run under mpirun in model mode"));
+        Assert.That(Directory.GetFiles(Dir).Select(Path.GetFileName), Is.EquivalentTo(new[] { "dense.safetensors" }), "no output, no temporary");
+    }
+
     [Test]
     public void Fisher_UnderMpirun_WritesTheSingleProcessBlocks()
     {
@@ -161,6 +201,7 @@ public class MpiRunTests : CliFixture
         var messages = PruneTestSupport.Lines(err).Where(l => l.StartsWith("woodfisher: rank", StringComparison.Ordinal) || l.Contains("not finite", StringComparison.Ordinal)).ToList();
         Assert.That(messages, Has.Count.EqualTo(1), err);
         Assert.That(messages[0], Is.EqualTo("woodfisher: rank 2 of 3: Gradient row 3, column 2400 is NaN (not finite). Check the loss for overflow or divide-by-zero before building the inverse."));
+        Assert.That(err, Does.Not.Contain("interrupted"), "the ranks leave together after rank 0 has printed: mpirun has no rank to stop");
         Assert.That(Directory.GetFiles(Dir).Select(Path.GetFileName), Is.EquivalentTo(new[] { "G.npy", "w.npy" }), "no output, no temporary");
     }
 

@@ -124,6 +124,43 @@ public class RankLayoutTests
     }
 
     [Test]
+    public void ColumnRange_OfWholeRows_EqualsTheColumnSlabOfTheSameFile()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"wf-range-{Guid.NewGuid():N}.npy");
+        try
+        {
+            const int m = 9, d = 41;
+            Npy.Write(path, Enumerable.Range(0, m * d).Select(i => (float)((i * 0.61) - 100)).ToArray(), m, d);
+            foreach (var (lo, n, segments) in new (int, int, int[]?)[] { (0, 41, null), (7, 20, [3, 17]), (40, 1, null) })
+            {
+                using var whole = new NpyGradientSource(path);
+                var range = new ColumnRangeSource(whole, lo, n, segments);
+                using var slab = new NpyColumnSlabSource(path, lo, n, segments);
+                Assert.That((range.Dimension, range.Count, range.Segments), Is.EqualTo((slab.Dimension, slab.Count, slab.Segments)));
+                for (var pass = 0; pass < 2; pass++)
+                {
+                    var got = new float[m * n];
+                    var expected = new float[m * n];
+                    Assert.That(range.Read(got, 4) + range.Read(got.AsSpan(4 * n), m), Is.EqualTo(m), "rows in two reads");
+                    Assert.That(slab.Read(expected, m), Is.EqualTo(m));
+                    Assert.That(got, Is.EqualTo(expected), $"[{lo}, {lo + n}), pass {pass}");
+                    Assert.That(range.Read(got, 1), Is.Zero, "exhausted");
+                    range.Reset();
+                    slab.Reset();
+                }
+            }
+
+            using var g = new NpyGradientSource(path);
+            Assert.Throws<ArgumentException>(() => _ = new ColumnRangeSource(g, 40, 2));
+            Assert.Throws<ArgumentException>(() => _ = new ColumnRangeSource(g, 0, 10, [4, 5]));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Test]
     public void ColumnSlab_TruncatedFile_NamesTheFileAndTheByte()
     {
         var path = Path.Combine(Path.GetTempPath(), $"wf-slab-{Guid.NewGuid():N}.npy");

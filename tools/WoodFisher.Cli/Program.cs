@@ -50,8 +50,9 @@ public static class Program
         IDisposable? ranks = null;
         try
         {
-            OptionCheck.Run(args);
             ranks = Ranks.Open(args);
+            OptionCheck.Run(args);
+            Ranks.CheckVerb(args);
             return app.Run(args);
         }
         // A real OutOfMemoryException is left to crash; InsufficientMemoryException (a size guard that refused) is a message.
@@ -81,7 +82,7 @@ public static class Program
         Outputs.Abort();
         CliConsole.RestoreCursor();
         var (name, code) = context.Signal == PosixSignal.SIGINT ? ("SIGINT", 130) : ("SIGTERM", 143);
-        if (Ranks.IsRoot)
+        if (Ranks.IsRoot && !Ranks.Reported)
             Console.Error.WriteLine($"woodfisher: interrupted by {name}; no output was written{(Ranks.Launched ? " (mpirun stops every rank when one fails: see its message)" : "")}");
         Environment.Exit(code);
     }

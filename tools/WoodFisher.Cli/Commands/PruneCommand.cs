@@ -88,8 +88,8 @@ internal sealed class PruneCommand : VerbCommand<PruneCommand.Settings>
         if (s.Grads is not null || s.Layout is not null)
             return PruneLayoutMode.Run(s, run, method, sparsity);
         run.Refuse("model mode (--model)", "the weights and gradients come from the model and its data", TensorOptions);
-        if (Ranks.World is not null)
-            throw new UsageException("model mode does not run under mpirun: write the gradients once with grads --layout, then prune in layout mode (--model M --grads G --layout L) under mpirun");
+        if (Ranks.World is { } world)
+            return DistributedPrune.ModelMode(world, s, run, method, sparsity);
         return PruneModelMode.Run(s, run, method, sparsity);
     }
 
