@@ -127,29 +127,15 @@ internal static class DistributedPrune
         {
             ModelPruning.CheckResult(result, method);
             var test = CliModels.LoadData(s.Data, "test");
-            EvaluationResult dense;
-            using (CliProgress.Start($"dense evaluation on {test.Count} test samples", 0))
-                dense = Evaluation.Evaluate(model, test.Images, test.Labels, test.Count);
+            var dense = PruneModelMode.Evaluate(model, test, "dense");
             curvature.SetWeights(result.Weights);
-            EvaluationResult pruned;
-            using (CliProgress.Start($"pruned evaluation on {test.Count} test samples", 0))
-                pruned = Evaluation.Evaluate(model, test.Images, test.Labels, test.Count);
-            ModelFiles.Save(model, setup.Outputs!.Out, new Dictionary<string, string>
-            {
-                ["woodfisher.pruning"] = $"{method.Label} {Vocabulary.Name(setup.Options.EffectiveUpdate)} s={sparsity.ToString(CultureInfo.InvariantCulture)}",
-            });
+            var report = PruneModelMode.Finish(model, curvature.Selection, setup.Outputs!.Out, method, setup.Options, sparsity, result, dense, PruneModelMode.Evaluate(model, test, "pruned"));
             var d = result.Mask.Length;
             if (setup.Outputs.Mask is not null)
                 Npy.Write(setup.Outputs.Mask, NdArray.Create(result.Mask, d));
             if (setup.Outputs.Scores is not null)
                 Npy.Write(setup.Outputs.Scores, NdArray.Create(result.Scores, d));
-            return PruningReport.Create(setup.Options, result, [.. curvature.Selection.Entries.Select(e => e.Name)]) with
-            {
-                Method = method.Label,
-                Dense = new PruningMetrics { Accuracy = dense.Accuracy, Loss = dense.Loss },
-                Pruned = new PruningMetrics { Accuracy = pruned.Accuracy, Loss = pruned.Loss },
-                Settings = ModelPruning.ReportSettings(method),
-            };
+            return report;
         });
     }
 
