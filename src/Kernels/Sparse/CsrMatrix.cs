@@ -1,0 +1,165 @@
+namespace WoodFisher.Kernels.Sparse;
+
+/// <summary>
+/// Compressed sparse rows: the non-zeros of row r are <c>Values[RowPointers[r]..RowPointers[r+1]]</c> at columns
+/// <c>ColumnIndices[…]</c>. Stored bytes 4·(rows + 1) + 8·nnz, so at density δ it takes about 2δ of the dense bytes
+/// (0.2× at 90% sparsity). y = Wx gathers x at the row's columns; C = WB sums rows of B scaled by the row's values.
+/// </summary>
+public sealed class CsrMatrix : IWeightMatrix
+{
+    private readonly int[] _rowPointers;
+    private readonly int[] _columns;
+    private readonly float[] _values;
+
+    /// <summary>Wraps the three arrays after checking them (they are kept, not copied).</summary>
+    /// <exception cref="ArgumentException">Pointers not starting at 0, decreasing, or not ending at the number of values; a column outside [0, columns).</exception>
+    public CsrMatrix(int rows, int columns, int[] rowPointers, int[] columnIndices, float[] values)
+    {
+        WeightChecks.Shape(rows, columns);
+        ArgumentNullException.ThrowIfNull(rowPointers);
+        ArgumentNullException.ThrowIfNull(columnIndices);
+        ArgumentNullException.ThrowIfNull(values);
+        if (rowPointers.Length != rows + 1 || columnIndices.Length != values.Length)
+        {
+            throw new ArgumentException($"A {rows}-row CSR matrix needs {rows + 1} row pointers and as many column indices as values; got {rowPointers.Length}, {columnIndices.Length} and {values.Length}.");
+        }
+
+        if (rowPointers[0] != 0 || rowPointers[rows] != values.Length)
+        {
+            throw new ArgumentException($"Row pointers must run from 0 to the {values.Length} values; they run from {rowPointers[0]} to {rowPointers[rows]}.");
+        }
+
+        for (var r = 0; r < rows; r++)
+        {
+            if (rowPointers[r + 1] < rowPointers[r])
+            {
+                throw new ArgumentException($"Row pointer {r + 1} ({rowPointers[r + 1]}) is below row pointer {r} ({rowPointers[r]}).");
+            }
+        }
+
+        for (var e = 0; e < columnIndices.Length; e++)
+        {
+            if ((uint)columnIndices[e] >= (uint)columns)
+            {
+                throw new ArgumentException($"Column index {e} is {columnIndices[e]}, outside [0, {columns}).");
+            }
+        }
+
+        Rows = rows;
+        Columns = columns;
+        _rowPointers = rowPointers;
+        _columns = columnIndices;
+        _values = values;
+    }
+
+    /// <inheritdoc/>
+    public int Rows { get; }
+
+    /// <inheritdoc/>
+    public int Columns { get; }
+
+    /// <inheritdoc/>
+    public WeightFormat Format => WeightFormat.Csr;
+
+    /// <summary>Row pointers (rows + 1).</summary>
+    public ReadOnlySpan<int> RowPointers => _rowPointers;
+
+    /// <summary>Column index of each stored value.</summary>
+    public ReadOnlySpan<int> ColumnIndices => _columns;
+
+    /// <summary>The stored values, row by row.</summary>
+    public ReadOnlySpan<float> Values => _values;
+
+    /// <inheritdoc/>
+    public long StoredValues => _values.Length;
+
+    /// <inheritdoc/>
+    public long StoredBytes => (4L * _rowPointers.Length) + (8L * _values.Length);
+
+    /// <summary>The non-zeros of a row-major dense matrix (exact zeros are dropped; −0 counts as zero).</summary>
+    public static CsrMatrix FromDense(ReadOnlySpan<float> dense, int rows, int columns)
+    {
+        WeightChecks.Dense(dense.Length, rows, columns);
+        var nnz = 0;
+        foreach (var v in dense)
+        {
+            if (v != 0)
+            {
+                nnz++;
+            }
+        }
+
+        var pointers = new int[rows + 1];
+        var cols = new int[nnz];
+        var values = new float[nnz];
+        var e = 0;
+        for (var r = 0; r < rows; r++)
+        {
+            var row = dense.Slice(r * columns, columns);
+            for (var j = 0; j < columns; j++)
+            {
+                if (row[j] != 0)
+                {
+                    cols[e] = j;
+                    values[e++] = row[j];
+                }
+            }
+
+            pointers[r + 1] = e;
+        }
+
+        return new CsrMatrix(rows, columns, pointers, cols, values);
+    }
+
+    /// <inheritdoc/>
+    public unsafe void MultiplyVector(ReadOnlySpan<float> x, Span<float> y, ReadOnlySpan<float> bias = default)
+    {
+        WeightChecks.Vector(this, x.Length, y.Length, bias.Length);
+        fixed (float* px = x, py = y, pb = bias, pv = _values)
+        fixed (int* pc = _columns, pp = _rowPointers)
+        {
+            for (var r = 0; r < Rows; r++)
+            {
+                var s = SparseKernels.Dot(pv + pp[r], pc + pp[r], pp[r + 1] - pp[r], px);
+                py[r] = bias.IsEmpty ? s : s + pb[r];
+            }
+        }
+    }
+
+    /// <inheritdoc/>
+    public unsafe void Multiply(ReadOnlySpan<float> b, int n, Span<float> c, ReadOnlySpan<float> bias = default)
+    {
+        WeightChecks.Product(this, b.Length, n, c.Length, bias.Length);
+        fixed (float* pb0 = b, pc0 = c, pbias0 = bias)
+        {
+            var (pb, pc, pbias) = ((nint)pb0, (nint)pc0, (nint)pbias0);
+            SparseParallel.For(Rows, n, (long)_values.Length * n, (r0, r1, j0, j1) =>
+            {
+                fixed (float* pv = _values)
+                fixed (int* pcol = _columns, pp = _rowPointers)
+                {
+                    for (var r = r0; r < r1; r++)
+                    {
+                        var bias0 = pbias == 0 ? 0f : ((float*)pbias)[r];
+                        SparseKernels.AxpyRow((float*)pc + ((nint)r * n), (float*)pb, n, j0, j1, bias0, pv + pp[r], pcol + pp[r], pp[r + 1] - pp[r]);
+                    }
+                }
+            }, _rowPointers);
+        }
+    }
+
+    /// <inheritdoc/>
+    public float[] ToDense()
+    {
+        var d = new float[(long)Rows * Columns];
+        for (var r = 0; r < Rows; r++)
+        {
+            for (var e = _rowPointers[r]; e < _rowPointers[r + 1]; e++)
+            {
+                d[((long)r * Columns) + _columns[e]] += _values[e];
+            }
+        }
+
+        return d;
+    }
+}

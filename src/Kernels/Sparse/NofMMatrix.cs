@@ -1,0 +1,245 @@
+using System.Buffers;
+
+namespace WoodFisher.Kernels.Sparse;
+
+/// <summary>
+/// N:M sparsity stored compressed: each row's inputs fall into G = ⌈columns/M⌉ groups of M consecutive columns (the last
+/// group may be shorter) and each group keeps N slots: a value and its offset inside the group (a byte, so M ≤ 256).
+/// Groups with fewer than N non-zeros are padded with zero values. Arrays are rows × G·N (values float32, offsets uint8):
+/// 5N/(4M) of the dense bytes, 0.625× for 2:4. The slot count is the same in every row, so rows need no pointers and
+/// parallel parts carry equal work.
+/// </summary>
+public sealed class NofMMatrix : IWeightMatrix
+{
+    private readonly float[] _values;
+    private readonly byte[] _offsets;
+
+    /// <summary>Wraps the arrays after checking them (kept, not copied).</summary>
+    /// <param name="rows">Output features.</param>
+    /// <param name="columns">Input features.</param>
+    /// <param name="n">N ≥ 1, slots kept per group.</param>
+    /// <param name="m">M ∈ [N, 256], the group length.</param>
+    /// <param name="values">rows × G·N values, group by group.</param>
+    /// <param name="offsets">The offset inside its group of each value: below the group's length.</param>
+    /// <exception cref="ArgumentException">Bad N, M or array lengths, or an offset outside its group.</exception>
+    public NofMMatrix(int rows, int columns, int n, int m, float[] values, byte[] offsets)
+    {
+        WeightChecks.Shape(rows, columns);
+        ArgumentNullException.ThrowIfNull(values);
+        ArgumentNullException.ThrowIfNull(offsets);
+        if (n < 1 || m < n || m > 256)
+        {
+            throw new ArgumentException($"N:M needs 1 ≤ N ≤ M ≤ 256; got {n}:{m}.");
+        }
+
+        var groups = (columns + m - 1) / m;
+        var slots = (long)rows * groups * n;
+        if (values.Length != slots || offsets.Length != slots)
+        {
+            throw new ArgumentException($"A {rows} × {columns} {n}:{m} matrix stores {slots} values and offsets ({groups} groups of {n} per row); got {values.Length} and {offsets.Length}.");
+        }
+
+        var last = columns - ((groups - 1) * m);
+        for (long s = 0; s < slots; s++)
+        {
+            var g = (int)(s / n % groups);
+            var length = g == groups - 1 ? last : m;
+            if (offsets[s] >= length)
+            {
+                throw new ArgumentException($"Offset {s} is {offsets[s]}, outside its group of {length} columns (row {s / n / groups}, group {g}).");
+            }
+        }
+
+        Rows = rows;
+        Columns = columns;
+        N = n;
+        M = m;
+        Groups = groups;
+        _values = values;
+        _offsets = offsets;
+    }
+
+    /// <inheritdoc/>
+    public int Rows { get; }
+
+    /// <inheritdoc/>
+    public int Columns { get; }
+
+    /// <summary>Slots kept per group.</summary>
+    public int N { get; }
+
+    /// <summary>Group length.</summary>
+    public int M { get; }
+
+    /// <summary>Groups per row, ⌈columns/M⌉.</summary>
+    public int Groups { get; }
+
+    /// <inheritdoc/>
+    public WeightFormat Format => WeightFormat.NofM;
+
+    /// <summary>rows × G·N values.</summary>
+    public ReadOnlySpan<float> Values => _values;
+
+    /// <summary>Each value's offset inside its group.</summary>
+    public ReadOnlySpan<byte> Offsets => _offsets;
+
+    /// <inheritdoc/>
+    public long StoredValues => _values.Length;
+
+    /// <inheritdoc/>
+    public long StoredBytes => 5L * _values.Length;
+
+    /// <summary>Compresses a row-major dense matrix whose every group of M inputs holds at most N non-zeros.</summary>
+    /// <exception cref="ArgumentException">A group holds more than N non-zeros (the message names row and group).</exception>
+    public static NofMMatrix FromDense(ReadOnlySpan<float> dense, int rows, int columns, int n, int m)
+    {
+        WeightChecks.Dense(dense.Length, rows, columns);
+        if (n < 1 || m < n || m > 256)
+        {
+            throw new ArgumentException($"N:M needs 1 ≤ N ≤ M ≤ 256; got {n}:{m}.");
+        }
+
+        var groups = (columns + m - 1) / m;
+        var values = new float[(long)rows * groups * n];
+        var offsets = new byte[values.Length];
+        long s = 0;
+        for (var r = 0; r < rows; r++)
+        {
+            for (var g = 0; g < groups; g++)
+            {
+                var group = dense.Slice((r * columns) + (g * m), Math.Min(m, columns - (g * m)));
+                var kept = 0;
+                for (var j = 0; j < group.Length; j++)
+                {
+                    if (group[j] != 0)
+                    {
+                        if (kept == n)
+                        {
+                            throw new ArgumentException($"Row {r}, group {g} (columns {g * m}..{(g * m) + group.Length - 1}) holds more than {n} non-zeros: the matrix is not {n}:{m}.");
+                        }
+
+                        values[s + kept] = group[j];
+                        offsets[s + kept++] = (byte)j;
+                    }
+                }
+
+                // Padding slots point at the first column of the group with a zero value.
+                s += n;
+            }
+        }
+
+        return new NofMMatrix(rows, columns, n, m, values, offsets);
+    }
+
+    /// <summary>True when every group of M consecutive inputs in each row of the dense matrix holds at most N non-zeros.</summary>
+    public static bool Fits(ReadOnlySpan<float> dense, int rows, int columns, int n, int m)
+    {
+        WeightChecks.Dense(dense.Length, rows, columns);
+        for (var r = 0; r < rows; r++)
+        {
+            for (var g = 0; g < columns; g += m)
+            {
+                var kept = 0;
+                foreach (var v in dense.Slice((r * columns) + g, Math.Min(m, columns - g)))
+                {
+                    if (v != 0 && ++kept > n)
+                    {
+                        return false;
+                    }
+                }
+            }
+        }
+
+        return true;
+    }
+
+    /// <inheritdoc/>
+    public unsafe void MultiplyVector(ReadOnlySpan<float> x, Span<float> y, ReadOnlySpan<float> bias = default)
+    {
+        WeightChecks.Vector(this, x.Length, y.Length, bias.Length);
+        var slots = Groups * N;
+        var cols = ArrayPool<int>.Shared.Rent(slots);
+        try
+        {
+            fixed (float* px = x, pv = _values)
+            fixed (int* pc = cols)
+            {
+                for (var r = 0; r < Rows; r++)
+                {
+                    ExpandColumns(r, cols);
+                    var s = SparseKernels.Dot(pv + ((long)r * slots), pc, slots, px);
+                    y[r] = bias.IsEmpty ? s : s + bias[r];
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<int>.Shared.Return(cols);
+        }
+    }
+
+    /// <inheritdoc/>
+    public unsafe void Multiply(ReadOnlySpan<float> b, int n, Span<float> c, ReadOnlySpan<float> bias = default)
+    {
+        WeightChecks.Product(this, b.Length, n, c.Length, bias.Length);
+        var slots = Groups * N;
+        fixed (float* pb0 = b, pc0 = c, pbias0 = bias)
+        {
+            var (pb, pc, pbias) = ((nint)pb0, (nint)pc0, (nint)pbias0);
+            SparseParallel.For(Rows, n, (long)_values.Length * n, (r0, r1, j0, j1) =>
+            {
+                var cols = ArrayPool<int>.Shared.Rent(slots);
+                try
+                {
+                    fixed (float* pv = _values)
+                    fixed (int* pcol = cols)
+                    {
+                        for (var r = r0; r < r1; r++)
+                        {
+                            ExpandColumns(r, cols);
+                            var bias0 = pbias == 0 ? 0f : ((float*)pbias)[r];
+                            SparseKernels.AxpyRow((float*)pc + ((nint)r * n), (float*)pb, n, j0, j1, bias0, pv + ((long)r * slots), pcol, slots);
+                        }
+                    }
+                }
+                finally
+                {
+                    ArrayPool<int>.Shared.Return(cols);
+                }
+            });
+        }
+    }
+
+    /// <inheritdoc/>
+    public float[] ToDense()
+    {
+        var d = new float[(long)Rows * Columns];
+        var slots = Groups * N;
+        var cols = new int[slots];
+        for (var r = 0; r < Rows; r++)
+        {
+            ExpandColumns(r, cols);
+            for (var s = 0; s < slots; s++)
+            {
+                d[((long)r * Columns) + cols[s]] += _values[((long)r * slots) + s];
+            }
+        }
+
+        return d;
+    }
+
+    /// <summary>The input column of each slot of row r: group·M + offset.</summary>
+    private void ExpandColumns(int r, int[] cols)
+    {
+        var o = _offsets.AsSpan((int)((long)r * Groups * N), Groups * N);
+        var s = 0;
+        for (var g = 0; g < Groups; g++)
+        {
+            var first = g * M;
+            for (var k = 0; k < N; k++, s++)
+            {
+                cols[s] = first + o[s];
+            }
+        }
+    }
+}

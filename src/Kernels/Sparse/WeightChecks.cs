@@ -1,0 +1,39 @@
+namespace WoodFisher.Kernels.Sparse;
+
+/// <summary>Argument checks shared by every <see cref="IWeightMatrix"/>.</summary>
+internal static class WeightChecks
+{
+    public static void Shape(int rows, int columns)
+    {
+        if (rows < 1 || columns < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(rows), $"A weight matrix needs at least one row and one column, got {rows} × {columns}.");
+        }
+    }
+
+    public static void Vector(IWeightMatrix w, int x, int y, int bias)
+    {
+        if (x != w.Columns || y != w.Rows || (bias != 0 && bias != w.Rows))
+        {
+            throw new ArgumentException($"y = Wx + b with W {w.Rows} × {w.Columns} needs x of {w.Columns}, y of {w.Rows} and b of {w.Rows} (or none); got {x}, {y} and {bias}.");
+        }
+    }
+
+    public static void Product(IWeightMatrix w, int b, int n, int c, int bias)
+    {
+        if (n < 1 || (long)w.Columns * n != b || (long)w.Rows * n != c || (bias != 0 && bias != w.Rows))
+        {
+            throw new ArgumentException($"C = WB + b with W {w.Rows} × {w.Columns} and n = {n} needs B of {(long)w.Columns * n}, C of {(long)w.Rows * n} and b of {w.Rows} (or none); got {b}, {c} and {bias}.");
+        }
+    }
+
+    /// <summary>The dense row-major array a <c>FromDense</c> factory reads: rows·columns values, all finite or zero.</summary>
+    public static void Dense(int length, int rows, int columns)
+    {
+        Shape(rows, columns);
+        if ((long)rows * columns != length)
+        {
+            throw new ArgumentException($"A {rows} × {columns} matrix has {(long)rows * columns} values, got {length}.");
+        }
+    }
+}
