@@ -1,4 +1,4 @@
-using System.Buffers;
+using System.Runtime.Intrinsics;
 
 namespace WoodFisher.Kernels.Sparse;
 
@@ -6,13 +6,17 @@ namespace WoodFisher.Kernels.Sparse;
 /// Block-sparse rows (BSR): the matrix is cut into R × C tiles (edge tiles padded with zeros); only tiles holding a
 /// non-zero are stored, densely and row-major, block row by block row, with each tile's block-column index and a pointer
 /// per block row. With R a multiple of 4, C = WB loads every row of B once per four output rows (4×1 tiles cost a
-/// quarter of CSR's loads of B); with C &gt; 1 the inputs of a tile are consecutive.
+/// quarter of CSR's loads of B); with C &gt; 1 the inputs of a tile are consecutive. Rows outside whole groups of four
+/// (R not a multiple of 4, or the last rows of a matrix whose row count is not) run from a decoded copy of their entries.
 /// </summary>
 public sealed class BlockSparseMatrix : IWeightMatrix
 {
     private readonly int[] _rowPointers;
     private readonly int[] _blockColumns;
     private readonly float[] _values;
+    private readonly int _chunkRows;
+    private readonly int[] _chunkPointers;
+    private readonly RowStore? _rowsApart;
 
     /// <summary>Wraps the arrays after checking them (kept, not copied).</summary>
     /// <param name="rows">Output features.</param>
@@ -54,11 +58,19 @@ public sealed class BlockSparseMatrix : IWeightMatrix
             }
         }
 
-        for (var t = 0; t < blockColumns.Length; t++)
+        for (var r = 0; r < blockRows; r++)
         {
-            if ((uint)blockColumns[t] >= (uint)blockCols)
+            for (var t = rowPointers[r]; t < rowPointers[r + 1]; t++)
             {
-                throw new ArgumentException($"Tile {t} is in block column {blockColumns[t]}, outside [0, {blockCols}).");
+                if ((uint)blockColumns[t] >= (uint)blockCols)
+                {
+                    throw new ArgumentException($"Tile {t} is in block column {blockColumns[t]}, outside [0, {blockCols}).");
+                }
+
+                if (t > rowPointers[r] && blockColumns[t] <= blockColumns[t - 1])
+                {
+                    throw new ArgumentException($"Tile {t} (block column {blockColumns[t]}) does not follow tile {t - 1} (block column {blockColumns[t - 1]}) of block row {r}: block columns must ascend within a block row.");
+                }
             }
         }
 
@@ -70,6 +82,14 @@ public sealed class BlockSparseMatrix : IWeightMatrix
         _rowPointers = rowPointers;
         _blockColumns = blockColumns;
         _values = values;
+        _chunkRows = Math.Max(1, RowStore.DefaultChunkRows / tileColumns) * tileColumns;
+        var blockColumnsPerChunk = _chunkRows / tileColumns;
+        var scaled = Array.ConvertAll(blockColumns, bc => bc / blockColumnsPerChunk);
+        _chunkPointers = RowStore.ScanChunks(blockRows, (blockCols + blockColumnsPerChunk - 1) / blockColumnsPerChunk, scaled, rowPointers, 1);
+        if (tileRows % 4 != 0 || rows % 4 != 0)
+        {
+            _rowsApart = Decode();
+        }
     }
 
     /// <inheritdoc/>
@@ -161,26 +181,42 @@ public sealed class BlockSparseMatrix : IWeightMatrix
     public unsafe void MultiplyVector(ReadOnlySpan<float> x, Span<float> y, ReadOnlySpan<float> bias = default)
     {
         WeightChecks.Vector(this, x.Length, y.Length, bias.Length);
-        var cap = Math.Max(1, MaxTilesPerBlockRow() * TileColumns);
-        var vals = ArrayPool<float>.Shared.Rent(cap);
-        var cols = ArrayPool<int>.Shared.Rent(cap);
-        try
+        var acc = stackalloc float[TileRows];
+        fixed (float* px = x, pv = _values)
         {
-            fixed (float* px = x, pv = vals)
-            fixed (int* pc = cols)
+            for (var br = 0; br < BlockRows; br++)
             {
-                for (var r = 0; r < Rows; r++)
+                new Span<float>(acc, TileRows).Clear();
+                for (var t = _rowPointers[br]; t < _rowPointers[br + 1]; t++)
                 {
-                    var count = ExpandRow(r, vals, cols);
-                    var s = SparseKernels.Dot(pv, pc, count, px);
-                    y[r] = bias.IsEmpty ? s : s + bias[r];
+                    var first = _blockColumns[t] * TileColumns;
+                    var width = Math.Min(TileColumns, Columns - first);
+                    var tile = pv + ((long)t * TileRows * TileColumns);
+                    if (TileColumns == 1)
+                    {
+                        // An R × 1 tile is one contiguous column: R products with the same input.
+                        TileColumn(tile, px[first], acc, TileRows);
+                        continue;
+                    }
+
+                    for (var i = 0; i < TileRows; i++)
+                    {
+                        var s = acc[i];
+                        for (var k = 0; k < width; k++)
+                        {
+                            s = MathF.FusedMultiplyAdd(tile[(i * TileColumns) + k], px[first + k], s);
+                        }
+
+                        acc[i] = s;
+                    }
+                }
+
+                for (var i = 0; i < TileRows && (br * TileRows) + i < Rows; i++)
+                {
+                    var r = (br * TileRows) + i;
+                    y[r] = bias.IsEmpty ? acc[i] : acc[i] + bias[r];
                 }
             }
-        }
-        finally
-        {
-            ArrayPool<float>.Shared.Return(vals);
-            ArrayPool<int>.Shared.Return(cols);
         }
     }
 
@@ -188,53 +224,11 @@ public sealed class BlockSparseMatrix : IWeightMatrix
     public unsafe void Multiply(ReadOnlySpan<float> b, int n, Span<float> c, ReadOnlySpan<float> bias = default)
     {
         WeightChecks.Product(this, b.Length, n, c.Length, bias.Length);
-        var cap = Math.Max(1, MaxTilesPerBlockRow() * TileColumns);
         fixed (float* pb0 = b, pc0 = c, pbias0 = bias)
         {
             var (pb, pc, pbias) = ((nint)pb0, (nint)pc0, (nint)pbias0);
-            SparseParallel.For(BlockRows, n, _values.Length * (long)n, (br0, br1, j0, j1) =>
-            {
-                var vals = ArrayPool<float>.Shared.Rent(cap);
-                var cols = ArrayPool<int>.Shared.Rent(cap);
-                var bias4 = stackalloc float[4];
-                try
-                {
-                    fixed (float* pv = _values, pvals = vals)
-                    fixed (int* pbc = _blockColumns, pcols = cols)
-                    {
-                        for (var br = br0; br < br1; br++)
-                        {
-                            var first = _rowPointers[br];
-                            var tiles = _rowPointers[br + 1] - first;
-                            var i = 0;
-                            for (; TileRows % 4 == 0 && i + 4 <= TileRows && (br * TileRows) + i + 4 <= Rows; i += 4)
-                            {
-                                var r = (br * TileRows) + i;
-                                for (var k = 0; k < 4; k++)
-                                {
-                                    bias4[k] = pbias == 0 ? 0f : ((float*)pbias)[r + k];
-                                }
-
-                                SparseKernels.AxpyTileRows4((float*)pc + ((nint)r * n), n, (float*)pb, n, j0, j1, bias4,
-                                    pv + ((long)first * TileRows * TileColumns), pbc + first, tiles, TileRows, TileColumns, i, Columns);
-                            }
-
-                            for (; i < TileRows && (br * TileRows) + i < Rows; i++)
-                            {
-                                var r = (br * TileRows) + i;
-                                var count = ExpandRow(r, vals, cols);
-                                var bias0 = pbias == 0 ? 0f : ((float*)pbias)[r];
-                                SparseKernels.AxpyRow((float*)pc + ((nint)r * n), (float*)pb, n, j0, j1, bias0, pvals, pcols, count);
-                            }
-                        }
-                    }
-                }
-                finally
-                {
-                    ArrayPool<float>.Shared.Return(vals);
-                    ArrayPool<int>.Shared.Return(cols);
-                }
-            }, _rowPointers);
+            SparseParallel.For(BlockRows, n, _values.Length * (long)n,
+                (br0, br1, j0, j1) => MultiplyRange(br0, br1, j0, j1, (float*)pb, n, (float*)pc, (float*)pbias), _rowPointers);
         }
     }
 
@@ -263,34 +257,91 @@ public sealed class BlockSparseMatrix : IWeightMatrix
         return d;
     }
 
-    private int MaxTilesPerBlockRow()
+    private static unsafe void TileColumn(float* tile, float x, float* acc, int rows)
     {
-        var max = 0;
-        for (var br = 0; br < BlockRows; br++)
+        var i = 0;
+        var xv = Vector128.Create(x);
+        for (; i + 4 <= rows; i += 4)
         {
-            max = Math.Max(max, _rowPointers[br + 1] - _rowPointers[br]);
+            Vector128.FusedMultiplyAdd(Vector128.Load(tile + i), xv, Vector128.Load(acc + i)).Store(acc + i);
         }
 
-        return max;
+        for (; i < rows; i++)
+        {
+            acc[i] = MathF.FusedMultiplyAdd(tile[i], x, acc[i]);
+        }
     }
 
-    /// <summary>Row r's stored values and their columns (inside the matrix), tile by tile; returns their count.</summary>
-    private int ExpandRow(int r, float[] vals, int[] cols)
+    /// <summary>Block rows [br0, br1) and columns [j0, j1) of C = WB + b1ᵀ: tile of C by chunk of B by group of four rows.</summary>
+    private unsafe void MultiplyRange(int br0, int br1, int j0, int j1, float* b, int n, float* c, float* bias)
     {
-        var (br, i) = (r / TileRows, r % TileRows);
-        var count = 0;
-        for (var t = _rowPointers[br]; t < _rowPointers[br + 1]; t++)
+        var bias4 = stackalloc float[4];
+        var stride = ((Columns + _chunkRows - 1) / _chunkRows) + 1;
+        fixed (float* pv = _values)
+        fixed (int* pbc = _blockColumns, pp = _chunkPointers)
         {
-            var first = _blockColumns[t] * TileColumns;
-            var width = Math.Min(TileColumns, Columns - first);
-            var src = (((long)t * TileRows) + i) * TileColumns;
-            for (var j = 0; j < width; j++)
+            for (var t0 = j0; t0 < j1; t0 += RowStore.TileColumns)
             {
-                vals[count] = _values[src + j];
-                cols[count++] = first + j;
+                var t1 = Math.Min(j1, t0 + RowStore.TileColumns);
+                for (var br = br0; br < br1; br++)
+                {
+                    var groups = TileRows % 4 == 0 ? Math.Min(TileRows, Rows - (br * TileRows)) / 4 : 0;
+                    for (var k = 0; k + 1 < stride; k++)
+                    {
+                        var (first, last) = (pp[(br * stride) + k], pp[(br * stride) + k + 1]);
+                        if (k > 0 && first == last)
+                        {
+                            continue;
+                        }
+
+                        for (var g = 0; g < groups; g++)
+                        {
+                            var r = (br * TileRows) + (4 * g);
+                            for (var i = 0; i < 4; i++)
+                            {
+                                bias4[i] = bias == null ? 0f : bias[r + i];
+                            }
+
+                            SparseKernels.AxpyTileRows4(c + ((nint)r * n), n, b, n, t0, t1, k > 0, bias4,
+                                pv + ((long)first * TileRows * TileColumns), pbc + first, last - first, TileRows, TileColumns, 4 * g, Columns);
+                        }
+                    }
+
+                    var apart = (br * TileRows) + (4 * groups);
+                    var end = Math.Min(Rows, (br + 1) * TileRows);
+                    if (apart < end)
+                    {
+                        _rowsApart!.MultiplyRange(apart, end, t0, t1, b, n, c, bias);
+                    }
+                }
             }
         }
+    }
 
-        return count;
+    /// <summary>Every row's entries (inside the matrix) as a <see cref="RowStore"/>, tile by tile.</summary>
+    private RowStore Decode()
+    {
+        var pointers = new int[Rows + 1];
+        var vals = new List<float>();
+        var cols = new List<int>();
+        for (var r = 0; r < Rows; r++)
+        {
+            var (br, i) = (r / TileRows, r % TileRows);
+            for (var t = _rowPointers[br]; t < _rowPointers[br + 1]; t++)
+            {
+                var first = _blockColumns[t] * TileColumns;
+                for (var j = 0; j < Math.Min(TileColumns, Columns - first); j++)
+                {
+                    vals.Add(_values[((((long)t * TileRows) + i) * TileColumns) + j]);
+                    cols.Add(first + j);
+                }
+            }
+
+            pointers[r + 1] = cols.Count;
+        }
+
+        int[] c = [.. cols];
+        return new RowStore(Rows, Columns, [.. vals], c, pointers, RowStore.DefaultChunkRows,
+            RowStore.ScanChunks(Rows, Columns, c, pointers, RowStore.DefaultChunkRows));
     }
 }

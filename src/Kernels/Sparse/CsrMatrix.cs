@@ -10,9 +10,11 @@ public sealed class CsrMatrix : IWeightMatrix
     private readonly int[] _rowPointers;
     private readonly int[] _columns;
     private readonly float[] _values;
+    private readonly RowStore _store;
 
     /// <summary>Wraps the three arrays after checking them (they are kept, not copied).</summary>
-    /// <exception cref="ArgumentException">Pointers not starting at 0, decreasing, or not ending at the number of values; a column outside [0, columns).</exception>
+    /// <exception cref="ArgumentException">Pointers not starting at 0, decreasing, or not ending at the number of values; a column
+    /// outside [0, columns) or not above the previous one in its row.</exception>
     public CsrMatrix(int rows, int columns, int[] rowPointers, int[] columnIndices, float[] values)
     {
         WeightChecks.Shape(rows, columns);
@@ -37,11 +39,19 @@ public sealed class CsrMatrix : IWeightMatrix
             }
         }
 
-        for (var e = 0; e < columnIndices.Length; e++)
+        for (var r = 0; r < rows; r++)
         {
-            if ((uint)columnIndices[e] >= (uint)columns)
+            for (var e = rowPointers[r]; e < rowPointers[r + 1]; e++)
             {
-                throw new ArgumentException($"Column index {e} is {columnIndices[e]}, outside [0, {columns}).");
+                if ((uint)columnIndices[e] >= (uint)columns)
+                {
+                    throw new ArgumentException($"Column index {e} is {columnIndices[e]}, outside [0, {columns}).");
+                }
+
+                if (e > rowPointers[r] && columnIndices[e] <= columnIndices[e - 1])
+                {
+                    throw new ArgumentException($"Column index {e} ({columnIndices[e]}) does not follow column index {e - 1} ({columnIndices[e - 1]}) of row {r}: columns must ascend within a row.");
+                }
             }
         }
 
@@ -50,6 +60,8 @@ public sealed class CsrMatrix : IWeightMatrix
         _rowPointers = rowPointers;
         _columns = columnIndices;
         _values = values;
+        _store = new RowStore(rows, columns, values, columnIndices, rowPointers, RowStore.DefaultChunkRows,
+            RowStore.ScanChunks(rows, columns, columnIndices, rowPointers, RowStore.DefaultChunkRows));
     }
 
     /// <inheritdoc/>
@@ -112,54 +124,19 @@ public sealed class CsrMatrix : IWeightMatrix
     }
 
     /// <inheritdoc/>
-    public unsafe void MultiplyVector(ReadOnlySpan<float> x, Span<float> y, ReadOnlySpan<float> bias = default)
+    public void MultiplyVector(ReadOnlySpan<float> x, Span<float> y, ReadOnlySpan<float> bias = default)
     {
         WeightChecks.Vector(this, x.Length, y.Length, bias.Length);
-        fixed (float* px = x, py = y, pb = bias, pv = _values)
-        fixed (int* pc = _columns, pp = _rowPointers)
-        {
-            for (var r = 0; r < Rows; r++)
-            {
-                var s = SparseKernels.Dot(pv + pp[r], pc + pp[r], pp[r + 1] - pp[r], px);
-                py[r] = bias.IsEmpty ? s : s + pb[r];
-            }
-        }
+        _store.MultiplyVector(x, y, bias);
     }
 
     /// <inheritdoc/>
-    public unsafe void Multiply(ReadOnlySpan<float> b, int n, Span<float> c, ReadOnlySpan<float> bias = default)
+    public void Multiply(ReadOnlySpan<float> b, int n, Span<float> c, ReadOnlySpan<float> bias = default)
     {
         WeightChecks.Product(this, b.Length, n, c.Length, bias.Length);
-        fixed (float* pb0 = b, pc0 = c, pbias0 = bias)
-        {
-            var (pb, pc, pbias) = ((nint)pb0, (nint)pc0, (nint)pbias0);
-            SparseParallel.For(Rows, n, (long)_values.Length * n, (r0, r1, j0, j1) =>
-            {
-                fixed (float* pv = _values)
-                fixed (int* pcol = _columns, pp = _rowPointers)
-                {
-                    for (var r = r0; r < r1; r++)
-                    {
-                        var bias0 = pbias == 0 ? 0f : ((float*)pbias)[r];
-                        SparseKernels.AxpyRow((float*)pc + ((nint)r * n), (float*)pb, n, j0, j1, bias0, pv + pp[r], pcol + pp[r], pp[r + 1] - pp[r]);
-                    }
-                }
-            }, _rowPointers);
-        }
+        _store.Multiply(b, n, c, bias);
     }
 
     /// <inheritdoc/>
-    public float[] ToDense()
-    {
-        var d = new float[(long)Rows * Columns];
-        for (var r = 0; r < Rows; r++)
-        {
-            for (var e = _rowPointers[r]; e < _rowPointers[r + 1]; e++)
-            {
-                d[((long)r * Columns) + _columns[e]] += _values[e];
-            }
-        }
-
-        return d;
-    }
+    public float[] ToDense() => _store.ToDense();
 }

@@ -6,7 +6,7 @@ namespace WoodFisher.Kernels.Sparse;
 
 /// <summary>
 /// One float32 SIMD register type as static operations, so each sparse loop is written once and compiled per path (a
-/// struct implementing it is a type argument; the JIT inlines every call). Gather reads x at Count indices.
+/// struct implementing it is a type argument; the JIT inlines every call).
 /// </summary>
 /// <typeparam name="TV">The register: <see cref="Vector512{T}"/>, <see cref="Vector256{T}"/>, or float.</typeparam>
 internal unsafe interface ILanes<TV>
@@ -24,13 +24,12 @@ internal unsafe interface ILanes<TV>
 
     static abstract TV Fma(TV a, TV b, TV c);
 
-    static abstract float Sum(TV v);
+    static abstract TV Add(TV a, TV b);
 
-    /// <summary>(x[i₀], …, x[i_{Count−1}]) for the Count indices at <paramref name="indices"/>.</summary>
-    static abstract TV Gather(float* x, int* indices);
+    static abstract float Sum(TV v);
 }
 
-/// <summary>512-bit registers (gathers as two 256-bit AVX2 gathers: .NET has no AVX-512 gather intrinsic).</summary>
+/// <summary>512-bit registers.</summary>
 internal readonly unsafe struct Lanes512 : ILanes<Vector512<float>>
 {
     public static int Count => 16;
@@ -50,11 +49,10 @@ internal readonly unsafe struct Lanes512 : ILanes<Vector512<float>>
     public static Vector512<float> Fma(Vector512<float> a, Vector512<float> b, Vector512<float> c) => Vector512.FusedMultiplyAdd(a, b, c);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Sum(Vector512<float> v) => Vector512.Sum(v);
+    public static Vector512<float> Add(Vector512<float> a, Vector512<float> b) => a + b;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> Gather(float* x, int* indices) =>
-        Vector512.Create(Avx2.GatherVector256(x, Vector256.Load(indices), 4), Avx2.GatherVector256(x, Vector256.Load(indices + 8), 4));
+    public static float Sum(Vector512<float> v) => Vector512.Sum(v);
 }
 
 /// <summary>256-bit registers (AVX2 + FMA).</summary>
@@ -77,10 +75,10 @@ internal readonly unsafe struct Lanes256 : ILanes<Vector256<float>>
     public static Vector256<float> Fma(Vector256<float> a, Vector256<float> b, Vector256<float> c) => Vector256.FusedMultiplyAdd(a, b, c);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Sum(Vector256<float> v) => Vector256.Sum(v);
+    public static Vector256<float> Add(Vector256<float> a, Vector256<float> b) => a + b;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> Gather(float* x, int* indices) => Avx2.GatherVector256(x, Vector256.Load(indices), 4);
+    public static float Sum(Vector256<float> v) => Vector256.Sum(v);
 }
 
 /// <summary>One element per register: any machine.</summary>
@@ -98,9 +96,9 @@ internal readonly unsafe struct Lanes1 : ILanes<float>
 
     public static float Fma(float a, float b, float c) => MathF.FusedMultiplyAdd(a, b, c);
 
-    public static float Sum(float v) => v;
+    public static float Add(float a, float b) => a + b;
 
-    public static float Gather(float* x, int* indices) => x[*indices];
+    public static float Sum(float v) => v;
 }
 
 /// <summary>The widest lanes this process accelerates (AVX-512, AVX2 with its gathers, else scalar); tests may force a narrower one.</summary>

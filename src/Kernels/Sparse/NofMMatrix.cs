@@ -1,5 +1,3 @@
-using System.Buffers;
-
 namespace WoodFisher.Kernels.Sparse;
 
 /// <summary>
@@ -7,12 +5,14 @@ namespace WoodFisher.Kernels.Sparse;
 /// group may be shorter) and each group keeps N slots: a value and its offset inside the group (a byte, so M ≤ 256).
 /// Groups with fewer than N non-zeros are padded with zero values. Arrays are rows × G·N (values float32, offsets uint8):
 /// 5N/(4M) of the dense bytes, 0.625× for 2:4. The slot count is the same in every row, so rows need no pointers and
-/// parallel parts carry equal work.
+/// parallel parts carry equal work. Products run on the decoded input column of each slot (4 bytes per slot held in
+/// memory beside the stored arrays).
 /// </summary>
 public sealed class NofMMatrix : IWeightMatrix
 {
     private readonly float[] _values;
     private readonly byte[] _offsets;
+    private readonly RowStore _store;
 
     /// <summary>Wraps the arrays after checking them (kept, not copied).</summary>
     /// <param name="rows">Output features.</param>
@@ -57,6 +57,7 @@ public sealed class NofMMatrix : IWeightMatrix
         Groups = groups;
         _values = values;
         _offsets = offsets;
+        _store = Decode();
     }
 
     /// <inheritdoc/>
@@ -154,92 +155,53 @@ public sealed class NofMMatrix : IWeightMatrix
     }
 
     /// <inheritdoc/>
-    public unsafe void MultiplyVector(ReadOnlySpan<float> x, Span<float> y, ReadOnlySpan<float> bias = default)
+    public void MultiplyVector(ReadOnlySpan<float> x, Span<float> y, ReadOnlySpan<float> bias = default)
     {
         WeightChecks.Vector(this, x.Length, y.Length, bias.Length);
-        var slots = Groups * N;
-        var cols = ArrayPool<int>.Shared.Rent(slots);
-        try
-        {
-            fixed (float* px = x, pv = _values)
-            fixed (int* pc = cols)
-            {
-                for (var r = 0; r < Rows; r++)
-                {
-                    ExpandColumns(r, cols);
-                    var s = SparseKernels.Dot(pv + ((long)r * slots), pc, slots, px);
-                    y[r] = bias.IsEmpty ? s : s + bias[r];
-                }
-            }
-        }
-        finally
-        {
-            ArrayPool<int>.Shared.Return(cols);
-        }
+        _store.MultiplyVector(x, y, bias);
     }
 
     /// <inheritdoc/>
-    public unsafe void Multiply(ReadOnlySpan<float> b, int n, Span<float> c, ReadOnlySpan<float> bias = default)
+    public void Multiply(ReadOnlySpan<float> b, int n, Span<float> c, ReadOnlySpan<float> bias = default)
     {
         WeightChecks.Product(this, b.Length, n, c.Length, bias.Length);
-        var slots = Groups * N;
-        fixed (float* pb0 = b, pc0 = c, pbias0 = bias)
-        {
-            var (pb, pc, pbias) = ((nint)pb0, (nint)pc0, (nint)pbias0);
-            SparseParallel.For(Rows, n, (long)_values.Length * n, (r0, r1, j0, j1) =>
-            {
-                var cols = ArrayPool<int>.Shared.Rent(slots);
-                try
-                {
-                    fixed (float* pv = _values)
-                    fixed (int* pcol = cols)
-                    {
-                        for (var r = r0; r < r1; r++)
-                        {
-                            ExpandColumns(r, cols);
-                            var bias0 = pbias == 0 ? 0f : ((float*)pbias)[r];
-                            SparseKernels.AxpyRow((float*)pc + ((nint)r * n), (float*)pb, n, j0, j1, bias0, pv + ((long)r * slots), pcol, slots);
-                        }
-                    }
-                }
-                finally
-                {
-                    ArrayPool<int>.Shared.Return(cols);
-                }
-            });
-        }
+        _store.Multiply(b, n, c, bias);
     }
 
     /// <inheritdoc/>
-    public float[] ToDense()
+    public float[] ToDense() => _store.ToDense();
+
+    /// <summary>
+    /// The input column of every slot (group·M + offset) and the chunk pointers: chunks hold whole groups, so they are
+    /// ⌊128/M⌋·M inputs long (M when M &gt; 128) and row r's slots for chunk k start at r·G·N + k·(chunk/M)·N.
+    /// </summary>
+    private RowStore Decode()
     {
-        var d = new float[(long)Rows * Columns];
         var slots = Groups * N;
-        var cols = new int[slots];
+        var cols = new int[_values.Length];
+        for (long s = 0; s < cols.Length; s++)
+        {
+            cols[s] = ((int)(s / N % Groups) * M) + _offsets[s];
+        }
+
+        var pointers = new int[Rows + 1];
+        for (var r = 0; r <= Rows; r++)
+        {
+            pointers[r] = r * slots;
+        }
+
+        var chunkRows = Math.Max(1, RowStore.DefaultChunkRows / M) * M;
+        var chunks = (Columns + chunkRows - 1) / chunkRows;
+        var groupsPerChunk = chunkRows / M;
+        var chunkPointers = new int[Rows * (chunks + 1)];
         for (var r = 0; r < Rows; r++)
         {
-            ExpandColumns(r, cols);
-            for (var s = 0; s < slots; s++)
+            for (var k = 0; k <= chunks; k++)
             {
-                d[((long)r * Columns) + cols[s]] += _values[((long)r * slots) + s];
+                chunkPointers[(r * (chunks + 1)) + k] = (r * slots) + (Math.Min(Groups, k * groupsPerChunk) * N);
             }
         }
 
-        return d;
-    }
-
-    /// <summary>The input column of each slot of row r: group·M + offset.</summary>
-    private void ExpandColumns(int r, int[] cols)
-    {
-        var o = _offsets.AsSpan((int)((long)r * Groups * N), Groups * N);
-        var s = 0;
-        for (var g = 0; g < Groups; g++)
-        {
-            var first = g * M;
-            for (var k = 0; k < N; k++, s++)
-            {
-                cols[s] = first + o[s];
-            }
-        }
+        return new RowStore(Rows, Columns, _values, cols, pointers, chunkRows, chunkPointers);
     }
 }

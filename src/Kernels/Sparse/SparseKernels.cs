@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace WoodFisher.Kernels.Sparse;
 
@@ -10,27 +11,29 @@ namespace WoodFisher.Kernels.Sparse;
 /// </summary>
 internal static unsafe class SparseKernels
 {
-    /// <summary>Σ_e v[e]·x[cols[e]] for e &lt; count.</summary>
-    public static float Dot(float* v, int* cols, int count, float* x) => LanePaths.Current switch
-    {
-        16 => Dot<Vector512<float>, Lanes512>(v, cols, count, x),
-        8 => Dot<Vector256<float>, Lanes256>(v, cols, count, x),
-        _ => Dot<float, Lanes1>(v, cols, count, x),
-    };
+    /// <summary>
+    /// Σ_e v[e]·x[cols[e]] for e &lt; count. On x86 with AVX2, four 8-lane gathers in flight and a masked gather for the
+    /// last &lt; 8 entries (the gathers bound this loop; 512-bit registers would only pair them up); else scalar.
+    /// </summary>
+    public static float Dot(float* v, int* cols, int count, float* x) =>
+        LanePaths.Current >= 8 ? DotGather(v, cols, count, x) : DotScalar(v, cols, count, x);
 
-    /// <summary>c[j] = bias + Σ_e v[e]·b[cols[e]·ldb + j] for j0 ≤ j &lt; j1 (one row of C = WB).</summary>
-    public static void AxpyRow(float* c, float* b, nint ldb, int j0, int j1, float bias, float* v, int* cols, int count)
+    /// <summary>
+    /// c[j] = s + Σ_e v[e]·b[cols[e]·ldb + j] for j0 ≤ j &lt; j1 (one row of C = WB, or its share from a chunk of entries),
+    /// s = c[j] when <paramref name="accumulate"/>, else <paramref name="bias"/>.
+    /// </summary>
+    public static void AxpyRow(float* c, float* b, nint ldb, int j0, int j1, bool accumulate, float bias, float* v, int* cols, int count)
     {
         switch (LanePaths.Current)
         {
             case 16:
-                AxpyRow<Vector512<float>, Lanes512>(c, b, ldb, j0, j1, bias, v, cols, count);
+                AxpyRow<Vector512<float>, Lanes512>(c, b, ldb, j0, j1, accumulate, bias, v, cols, count);
                 break;
             case 8:
-                AxpyRow<Vector256<float>, Lanes256>(c, b, ldb, j0, j1, bias, v, cols, count);
+                AxpyRow<Vector256<float>, Lanes256>(c, b, ldb, j0, j1, accumulate, bias, v, cols, count);
                 break;
             default:
-                AxpyRow<float, Lanes1>(c, b, ldb, j0, j1, bias, v, cols, count);
+                AxpyRow<float, Lanes1>(c, b, ldb, j0, j1, accumulate, bias, v, cols, count);
                 break;
         }
     }
@@ -40,51 +43,59 @@ internal static unsafe class SparseKernels
     /// B row loaded serves four output rows. <paramref name="c"/> points at output row i0 of the block row (row stride
     /// <paramref name="ldc"/>); tile t holds <paramref name="tileRows"/> × <paramref name="tileColumns"/> values at
     /// <c>values + t·R·C</c>, its first input column at <c>blockColumns[t]·C</c>; inputs at or past
-    /// <paramref name="columns"/> (the edge tiles' padding) are skipped.
+    /// <paramref name="columns"/> (the edge tiles' padding) are skipped. Starts from C when <paramref name="accumulate"/>,
+    /// else from the four biases.
     /// </summary>
-    public static void AxpyTileRows4(float* c, nint ldc, float* b, nint ldb, int j0, int j1, float* bias,
+    public static void AxpyTileRows4(float* c, nint ldc, float* b, nint ldb, int j0, int j1, bool accumulate, float* bias,
         float* values, int* blockColumns, int tiles, int tileRows, int tileColumns, int i0, int columns)
     {
         switch (LanePaths.Current)
         {
             case 16:
-                AxpyTileRows4<Vector512<float>, Lanes512>(c, ldc, b, ldb, j0, j1, bias, values, blockColumns, tiles, tileRows, tileColumns, i0, columns);
+                AxpyTileRows4<Vector512<float>, Lanes512>(c, ldc, b, ldb, j0, j1, accumulate, bias, values, blockColumns, tiles, tileRows, tileColumns, i0, columns);
                 break;
             case 8:
-                AxpyTileRows4<Vector256<float>, Lanes256>(c, ldc, b, ldb, j0, j1, bias, values, blockColumns, tiles, tileRows, tileColumns, i0, columns);
+                AxpyTileRows4<Vector256<float>, Lanes256>(c, ldc, b, ldb, j0, j1, accumulate, bias, values, blockColumns, tiles, tileRows, tileColumns, i0, columns);
                 break;
             default:
-                AxpyTileRows4<float, Lanes1>(c, ldc, b, ldb, j0, j1, bias, values, blockColumns, tiles, tileRows, tileColumns, i0, columns);
+                AxpyTileRows4<float, Lanes1>(c, ldc, b, ldb, j0, j1, accumulate, bias, values, blockColumns, tiles, tileRows, tileColumns, i0, columns);
                 break;
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float Dot<TV, TS>(float* v, int* cols, int count, float* x)
-        where TV : struct
-        where TS : struct, ILanes<TV>
+    private static float DotGather(float* v, int* cols, int count, float* x)
     {
-        var w = TS.Count;
+        Vector256<float> a0 = Vector256<float>.Zero, a1 = a0, a2 = a0, a3 = a0;
         var e = 0;
-        var s = 0f;
-        if (w > 1)
+        for (; e + 32 <= count; e += 32)
         {
-            TV a0 = TS.Zero, a1 = TS.Zero;
-            for (; e + (2 * w) <= count; e += 2 * w)
-            {
-                a0 = TS.Fma(TS.Load(v + e), TS.Gather(x, cols + e), a0);
-                a1 = TS.Fma(TS.Load(v + e + w), TS.Gather(x, cols + e + w), a1);
-            }
-
-            for (; e + w <= count; e += w)
-            {
-                a0 = TS.Fma(TS.Load(v + e), TS.Gather(x, cols + e), a0);
-            }
-
-            s = TS.Sum(a0) + TS.Sum(a1);
+            a0 = Vector256.FusedMultiplyAdd(Vector256.Load(v + e), Avx2.GatherVector256(x, Vector256.Load(cols + e), 4), a0);
+            a1 = Vector256.FusedMultiplyAdd(Vector256.Load(v + e + 8), Avx2.GatherVector256(x, Vector256.Load(cols + e + 8), 4), a1);
+            a2 = Vector256.FusedMultiplyAdd(Vector256.Load(v + e + 16), Avx2.GatherVector256(x, Vector256.Load(cols + e + 16), 4), a2);
+            a3 = Vector256.FusedMultiplyAdd(Vector256.Load(v + e + 24), Avx2.GatherVector256(x, Vector256.Load(cols + e + 24), 4), a3);
         }
 
-        for (; e < count; e++)
+        for (; e + 8 <= count; e += 8)
+        {
+            a0 = Vector256.FusedMultiplyAdd(Vector256.Load(v + e), Avx2.GatherVector256(x, Vector256.Load(cols + e), 4), a0);
+        }
+
+        if (e < count)
+        {
+            var mask = Vector256.LessThan(Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7), Vector256.Create(count - e));
+            var idx = Avx2.MaskLoad(cols + e, mask);
+            var fm = mask.AsSingle();
+            a1 = Vector256.FusedMultiplyAdd(Avx.MaskLoad(v + e, fm), Avx2.GatherMaskVector256(Vector256<float>.Zero, x, idx, fm, 4), a1);
+        }
+
+        return Vector256.Sum((a0 + a1) + (a2 + a3));
+    }
+
+    private static float DotScalar(float* v, int* cols, int count, float* x)
+    {
+        var s = 0f;
+        for (var e = 0; e < count; e++)
         {
             s = MathF.FusedMultiplyAdd(v[e], x[cols[e]], s);
         }
@@ -93,7 +104,7 @@ internal static unsafe class SparseKernels
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AxpyRow<TV, TS>(float* c, float* b, nint ldb, int j0, int j1, float bias, float* v, int* cols, int count)
+    private static void AxpyRow<TV, TS>(float* c, float* b, nint ldb, int j0, int j1, bool accumulate, float bias, float* v, int* cols, int count)
         where TV : struct
         where TS : struct, ILanes<TV>
     {
@@ -103,8 +114,33 @@ internal static unsafe class SparseKernels
         for (; j + (4 * w) <= j1; j += 4 * w)
         {
             TV c0 = init, c1 = init, c2 = init, c3 = init;
+            if (accumulate)
+            {
+                (c0, c1, c2, c3) = (TS.Load(c + j), TS.Load(c + j + w), TS.Load(c + j + (2 * w)), TS.Load(c + j + (3 * w)));
+            }
+
             var bj = b + j;
-            for (var e = 0; e < count; e++)
+
+            // Even and odd entries feed separate accumulators: eight independent FMA chains hide the FMA latency.
+            TV d0 = TS.Zero, d1 = TS.Zero, d2 = TS.Zero, d3 = TS.Zero;
+            var e = 0;
+            for (; e + 2 <= count; e += 2)
+            {
+                var a = TS.Splat(v[e]);
+                var row = bj + (cols[e] * ldb);
+                var a2 = TS.Splat(v[e + 1]);
+                var row2 = bj + (cols[e + 1] * ldb);
+                c0 = TS.Fma(a, TS.Load(row), c0);
+                c1 = TS.Fma(a, TS.Load(row + w), c1);
+                c2 = TS.Fma(a, TS.Load(row + (2 * w)), c2);
+                c3 = TS.Fma(a, TS.Load(row + (3 * w)), c3);
+                d0 = TS.Fma(a2, TS.Load(row2), d0);
+                d1 = TS.Fma(a2, TS.Load(row2 + w), d1);
+                d2 = TS.Fma(a2, TS.Load(row2 + (2 * w)), d2);
+                d3 = TS.Fma(a2, TS.Load(row2 + (3 * w)), d3);
+            }
+
+            if (e < count)
             {
                 var a = TS.Splat(v[e]);
                 var row = bj + (cols[e] * ldb);
@@ -114,6 +150,7 @@ internal static unsafe class SparseKernels
                 c3 = TS.Fma(a, TS.Load(row + (3 * w)), c3);
             }
 
+            (c0, c1, c2, c3) = (TS.Add(c0, d0), TS.Add(c1, d1), TS.Add(c2, d2), TS.Add(c3, d3));
             TS.Store(c0, c + j);
             TS.Store(c1, c + j + w);
             TS.Store(c2, c + j + (2 * w));
@@ -122,7 +159,7 @@ internal static unsafe class SparseKernels
 
         for (; j + w <= j1; j += w)
         {
-            var c0 = init;
+            var c0 = accumulate ? TS.Load(c + j) : init;
             var bj = b + j;
             for (var e = 0; e < count; e++)
             {
@@ -134,7 +171,7 @@ internal static unsafe class SparseKernels
 
         for (; j < j1; j++)
         {
-            var s = bias;
+            var s = accumulate ? c[j] : bias;
             for (var e = 0; e < count; e++)
             {
                 s = MathF.FusedMultiplyAdd(v[e], b[(cols[e] * ldb) + j], s);
@@ -145,7 +182,7 @@ internal static unsafe class SparseKernels
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AxpyTileRows4<TV, TS>(float* c, nint ldc, float* b, nint ldb, int j0, int j1, float* bias,
+    private static void AxpyTileRows4<TV, TS>(float* c, nint ldc, float* b, nint ldb, int j0, int j1, bool accumulate, float* bias,
         float* values, int* blockColumns, int tiles, int tileRows, int tileColumns, int i0, int columns)
         where TV : struct
         where TS : struct, ILanes<TV>
@@ -156,8 +193,18 @@ internal static unsafe class SparseKernels
         var j = j0;
         for (; j + (2 * w) <= j1; j += 2 * w)
         {
-            TV r00 = TS.Splat(bias[0]), r10 = TS.Splat(bias[1]), r20 = TS.Splat(bias[2]), r30 = TS.Splat(bias[3]);
-            TV r01 = r00, r11 = r10, r21 = r20, r31 = r30;
+            TV r00, r01, r10, r11, r20, r21, r30, r31;
+            if (accumulate)
+            {
+                (r00, r01, r10, r11) = (TS.Load(c + j), TS.Load(c + j + w), TS.Load(c + ldc + j), TS.Load(c + ldc + j + w));
+                (r20, r21, r30, r31) = (TS.Load(c + (2 * ldc) + j), TS.Load(c + (2 * ldc) + j + w), TS.Load(c + (3 * ldc) + j), TS.Load(c + (3 * ldc) + j + w));
+            }
+            else
+            {
+                (r00, r10, r20, r30) = (TS.Splat(bias[0]), TS.Splat(bias[1]), TS.Splat(bias[2]), TS.Splat(bias[3]));
+                (r01, r11, r21, r31) = (r00, r10, r20, r30);
+            }
+
             for (var t = 0; t < tiles; t++)
             {
                 var first = blockColumns[t] * tileColumns;
@@ -197,7 +244,7 @@ internal static unsafe class SparseKernels
         {
             for (var i = 0; i < 4; i++)
             {
-                var s = bias[i];
+                var s = accumulate ? c[(i * ldc) + j] : bias[i];
                 for (var t = 0; t < tiles; t++)
                 {
                     var first = blockColumns[t] * tileColumns;
