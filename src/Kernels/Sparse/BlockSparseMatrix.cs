@@ -47,14 +47,14 @@ public sealed class BlockSparseMatrix : IWeightMatrix
 
         if (rowPointers[0] != 0 || rowPointers[blockRows] != blockColumns.Length)
         {
-            throw new ArgumentException($"Row pointers must run from 0 to the {blockColumns.Length} tiles; they run from {rowPointers[0]} to {rowPointers[blockRows]}.");
+            throw new SparseArrayException($"Row pointers must run from 0 to the {blockColumns.Length} tiles; they run from {rowPointers[0]} to {rowPointers[blockRows]}.", nameof(rowPointers), rowPointers[0] != 0 ? 0 : blockRows);
         }
 
         for (var r = 0; r < blockRows; r++)
         {
             if (rowPointers[r + 1] < rowPointers[r])
             {
-                throw new ArgumentException($"Row pointer {r + 1} ({rowPointers[r + 1]}) is below row pointer {r} ({rowPointers[r]}).");
+                throw new SparseArrayException($"Row pointer {r + 1} ({rowPointers[r + 1]}) is below row pointer {r} ({rowPointers[r]}).", nameof(rowPointers), r + 1);
             }
         }
 
@@ -64,12 +64,12 @@ public sealed class BlockSparseMatrix : IWeightMatrix
             {
                 if ((uint)blockColumns[t] >= (uint)blockCols)
                 {
-                    throw new ArgumentException($"Tile {t} is in block column {blockColumns[t]}, outside [0, {blockCols}).");
+                    throw new SparseArrayException($"Tile {t} is in block column {blockColumns[t]}, outside [0, {blockCols}).", nameof(blockColumns), t);
                 }
 
                 if (t > rowPointers[r] && blockColumns[t] <= blockColumns[t - 1])
                 {
-                    throw new ArgumentException($"Tile {t} (block column {blockColumns[t]}) does not follow tile {t - 1} (block column {blockColumns[t - 1]}) of block row {r}: block columns must ascend within a block row.");
+                    throw new SparseArrayException($"Tile {t} (block column {blockColumns[t]}) does not follow tile {t - 1} (block column {blockColumns[t - 1]}) of block row {r}: block columns must ascend within a block row.", nameof(blockColumns), t);
                 }
             }
         }

@@ -28,14 +28,14 @@ public sealed class CsrMatrix : IWeightMatrix
 
         if (rowPointers[0] != 0 || rowPointers[rows] != values.Length)
         {
-            throw new ArgumentException($"Row pointers must run from 0 to the {values.Length} values; they run from {rowPointers[0]} to {rowPointers[rows]}.");
+            throw new SparseArrayException($"Row pointers must run from 0 to the {values.Length} values; they run from {rowPointers[0]} to {rowPointers[rows]}.", nameof(rowPointers), rowPointers[0] != 0 ? 0 : rows);
         }
 
         for (var r = 0; r < rows; r++)
         {
             if (rowPointers[r + 1] < rowPointers[r])
             {
-                throw new ArgumentException($"Row pointer {r + 1} ({rowPointers[r + 1]}) is below row pointer {r} ({rowPointers[r]}).");
+                throw new SparseArrayException($"Row pointer {r + 1} ({rowPointers[r + 1]}) is below row pointer {r} ({rowPointers[r]}).", nameof(rowPointers), r + 1);
             }
         }
 
@@ -45,12 +45,12 @@ public sealed class CsrMatrix : IWeightMatrix
             {
                 if ((uint)columnIndices[e] >= (uint)columns)
                 {
-                    throw new ArgumentException($"Column index {e} is {columnIndices[e]}, outside [0, {columns}).");
+                    throw new SparseArrayException($"Column index {e} is {columnIndices[e]}, outside [0, {columns}).", nameof(columnIndices), e);
                 }
 
                 if (e > rowPointers[r] && columnIndices[e] <= columnIndices[e - 1])
                 {
-                    throw new ArgumentException($"Column index {e} ({columnIndices[e]}) does not follow column index {e - 1} ({columnIndices[e - 1]}) of row {r}: columns must ascend within a row.");
+                    throw new SparseArrayException($"Column index {e} ({columnIndices[e]}) does not follow column index {e - 1} ({columnIndices[e - 1]}) of row {r}: columns must ascend within a row.", nameof(columnIndices), e);
                 }
             }
         }

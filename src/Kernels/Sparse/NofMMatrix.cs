@@ -46,7 +46,7 @@ public sealed class NofMMatrix : IWeightMatrix
             var length = g == groups - 1 ? last : m;
             if (offsets[s] >= length)
             {
-                throw new ArgumentException($"Offset {s} is {offsets[s]}, outside its group of {length} columns (row {s / n / groups}, group {g}).");
+                throw new SparseArrayException($"Offset {s} is {offsets[s]}, outside its group of {length} columns (row {s / n / groups}, group {g}).", nameof(offsets), s);
             }
         }
 
@@ -178,6 +178,9 @@ public sealed class NofMMatrix : IWeightMatrix
     private RowStore Decode()
     {
         var slots = Groups * N;
+        var chunkRows = Math.Max(1, RowStore.DefaultChunkRows / M) * M;
+        var chunks = (Columns + chunkRows - 1) / chunkRows;
+        WeightChecks.Auxiliary(_values.Length + ((long)Rows * (chunks + 2)), $"The decoded columns of a {Rows} × {Columns} {N}:{M} matrix");
         var cols = new int[_values.Length];
         for (long s = 0; s < cols.Length; s++)
         {
@@ -190,8 +193,6 @@ public sealed class NofMMatrix : IWeightMatrix
             pointers[r] = r * slots;
         }
 
-        var chunkRows = Math.Max(1, RowStore.DefaultChunkRows / M) * M;
-        var chunks = (Columns + chunkRows - 1) / chunkRows;
         var groupsPerChunk = chunkRows / M;
         var chunkPointers = new int[Rows * (chunks + 1)];
         for (var r = 0; r < Rows; r++)

@@ -46,6 +46,7 @@ internal sealed class RowStore
     public static int[] ScanChunks(int rows, int columns, int[] cols, int[] rowPointers, int chunkRows)
     {
         var chunks = (columns + chunkRows - 1) / chunkRows;
+        WeightChecks.Auxiliary((long)rows * (chunks + 1), $"The chunk pointers of a {rows} × {columns} sparse matrix");
         var p = new int[rows * (chunks + 1)];
         for (var r = 0; r < rows; r++)
         {

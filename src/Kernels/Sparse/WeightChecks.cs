@@ -36,4 +36,18 @@ internal static class WeightChecks
             throw new ArgumentException($"A {rows} × {columns} matrix has {(long)rows * columns} values, got {length}.");
         }
     }
+
+    /// <summary>
+    /// Refuses, before allocating, an array of <paramref name="count"/> 4-byte entries that a product needs beside the
+    /// stored arrays (decoded columns, chunk pointers) when it would not fit one array or <see cref="MemoryBudget"/>.
+    /// </summary>
+    public static void Auxiliary(long count, string what)
+    {
+        if (count > Array.MaxLength)
+        {
+            throw new ArgumentException($"{what} would need {count:N0} entries, more than one array holds.");
+        }
+
+        MemoryBudget.Require(MemoryBudget.Product(count, 4), what);
+    }
 }
