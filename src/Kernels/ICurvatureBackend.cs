@@ -73,10 +73,11 @@ public interface ICurvatureBackend : IDisposable
     void Multiply(IBlockStorage storage, ReadOnlySpan<double> vectors, Span<double> result, int count);
 
     /// <summary>
-    /// Joint OBS update, independently per block with Q = the block's coordinates flagged in <paramref name="remove"/>:
-    /// w ← w − F⁻¹E_Q([F⁻¹]_QQ)⁻¹w_Q, after which w_Q is set exactly to zero. Blocks with empty Q are untouched.
+    /// Joint OBS update, independently per block with Q = the block's coordinates that <paramref name="mask"/> prunes
+    /// (mask true = kept, false = pruned): w ← w − F⁻¹E_Q([F⁻¹]_QQ)⁻¹w_Q, after which w_Q is set exactly to zero.
+    /// Blocks with empty Q are untouched.
     /// </summary>
-    void ObsUpdate(IBlockStorage storage, Span<double> weights, ReadOnlySpan<bool> remove);
+    void ObsUpdate(IBlockStorage storage, Span<double> weights, ReadOnlySpan<bool> mask);
 
     private static double[] Widen(ReadOnlySpan<float> g)
     {

@@ -37,7 +37,7 @@ public sealed class Pruner
     /// <summary>Prunes with a curvature factory called once per recompute step.</summary>
     /// <param name="weights">w (length d).</param>
     /// <param name="factory">H⁻¹ (and g) at given weights; may be null only for <see cref="ScoreKind.Magnitude"/> (then H⁻¹ = I).</param>
-    /// <param name="mask">Current mask (length d, true = kept) or empty for all kept; pruned weights stay pruned.</param>
+    /// <param name="mask">Current mask (length d, true = kept, false = pruned) or empty for all kept; pruned weights stay pruned.</param>
     /// <exception cref="ArgumentException">Mask, segments, estimate or gradient do not match d.</exception>
     /// <exception cref="InvalidOperationException">WoodTaylor without a gradient, or a magnitude-less method without a factory.</exception>
     public PruningResult Prune(ReadOnlySpan<double> weights, CurvatureFactory? factory, ReadOnlySpan<bool> mask = default)
@@ -75,7 +75,6 @@ public sealed class Pruner
         var steps = new List<PruningStep>();
         var total = new PhaseTimings();
         double[] scores = [];
-        var remove = new bool[d];
         for (var k = 1; k <= o.RecomputeSteps; k++)
         {
             var sk = schedule.SparsityAt(k);
@@ -127,12 +126,7 @@ public sealed class Pruner
                 var selectionSeconds = sw.Elapsed.TotalSeconds;
 
                 sw.Restart();
-                for (var i = 0; i < d; i++)
-                {
-                    remove[i] = !m[i];
-                }
-
-                ObsWeightUpdate.Apply(o.Update, inverse, w, remove, inverseTimesGradient);
+                ObsWeightUpdate.Apply(o.Update, inverse, w, m, inverseTimesGradient);
                 var updateSeconds = sw.Elapsed.TotalSeconds;
 
                 var gradientSeconds = estimate.GradientSeconds;
@@ -162,6 +156,10 @@ public sealed class Pruner
     /// Tensor mode with a fixed estimate: prunes w with H⁻¹ = <paramref name="inverse"/> and, for WoodTaylor, the loss
     /// gradient <paramref name="gradient"/> (length d). With K &gt; 1 the same estimate serves every step. The estimate is not disposed.
     /// </summary>
+    /// <param name="weights">w (length d).</param>
+    /// <param name="inverse">H⁻¹ (dimension d).</param>
+    /// <param name="gradient">g (length d) for WoodTaylor, or empty.</param>
+    /// <param name="mask">Current mask (length d, true = kept, false = pruned) or empty for all kept; pruned weights stay pruned.</param>
     public PruningResult Prune(ReadOnlySpan<double> weights, IInverseCurvature inverse, ReadOnlySpan<double> gradient = default, ReadOnlySpan<bool> mask = default)
     {
         ArgumentNullException.ThrowIfNull(inverse);

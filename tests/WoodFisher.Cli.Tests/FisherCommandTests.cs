@@ -53,6 +53,25 @@ public class FisherCommandTests : CliFixture
     }
 
     [Test]
+    public void Fisher_Layout_RestartsBlocksLikeTheSameSegments()
+    {
+        const int m = 40, d = 70;
+        WriteGradients(P("G.npy"), RandomGradients(m, d, seed: 3), m, d, float32: true);
+        new GradientLayout([new("a.weight", [5, 6], 0, 30), new("b.weight", [40], 30, 40)], rows: m).Write(P("G.json"));
+        var (code, _, stderr) = Run("fisher", "--grads", P("G.npy"), "--block", "16", "--layout", P("G.json"), "--out", P("layout.npz"));
+        Assert.That(code, Is.Zero, stderr);
+        (code, _, stderr) = Run("fisher", "--grads", P("G.npy"), "--block", "16", "--segments", "30,40", "--out", P("segments.npz"));
+        Assert.That(code, Is.Zero, stderr);
+        var a = Npz.Read(P("layout.npz"));
+        var b = Npz.Read(P("segments.npz"));
+        Assert.That(a.Select(x => x.Name), Is.EqualTo(b.Select(x => x.Name)));
+        Assert.That(a.Select(x => x.Array.ToFloat64()), Is.EqualTo(b.Select(x => x.Array.ToFloat64())));
+        (code, _, stderr) = Run("fisher", "--grads", P("G.npy"), "--layout", P("G.json"), "--segments", "30,40", "--out", P("both.npz"));
+        Assert.That(code, Is.EqualTo(2));
+        Assert.That(stderr, Does.Contain("--layout or --segments"));
+    }
+
+    [Test]
     public void Fisher_Npz_LoadsInNumPy_AndMatchesNumPyInverse()
     {
         const int m = 64, d = 100;

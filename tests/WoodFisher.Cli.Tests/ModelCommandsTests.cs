@@ -89,7 +89,7 @@ public class ModelCommandsTests
     {
         var g = File("g.npy");
         var (code, stdout, stderr) = Run("grads", "--model", _model, "--data", _data, "--samples", "40", "--include-bias",
-            "--out", g, "--segments-out", File("g.json"));
+            "--out", g, "--layout", File("g.json"));
         Assert.That(code, Is.Zero, stderr);
         Assert.That(stdout, Does.Contain("segment fc1.weight 32x784 offset 0 length 25088"));
 

@@ -30,7 +30,7 @@ internal static class PruneTestSupport
         return path;
     }
 
-    /// <summary>Runs a Python snippet with /usr/bin/python3 (NumPy needed); ignores the test when either is missing.</summary>
+    /// <summary>Runs a Python snippet with /usr/bin/python3; ignores the test when it, or a module the snippet imports (NumPy, PyTorch), is missing.</summary>
     public static string Python(string script)
     {
         const string python = "/usr/bin/python3";
@@ -43,8 +43,8 @@ internal static class PruneTestSupport
         var stdout = p.StandardOutput.ReadToEnd();
         var stderr = p.StandardError.ReadToEnd();
         p.WaitForExit();
-        if (p.ExitCode != 0 && stderr.Contains("No module named 'numpy'", StringComparison.Ordinal))
-            Assert.Ignore("NumPy is not installed for /usr/bin/python3");
+        if (p.ExitCode != 0 && System.Text.RegularExpressions.Regex.Match(stderr, "No module named '([^']+)'") is { Success: true } missing)
+            Assert.Ignore($"Python module {missing.Groups[1].Value} is not installed for /usr/bin/python3");
         Assert.That(p.ExitCode, Is.Zero, stderr);
         return stdout.Trim();
     }

@@ -143,13 +143,13 @@ public sealed class CpuBackend : ICurvatureBackend
     }
 
     /// <inheritdoc />
-    public void ObsUpdate(IBlockStorage storage, Span<double> weights, ReadOnlySpan<bool> remove)
+    public void ObsUpdate(IBlockStorage storage, Span<double> weights, ReadOnlySpan<bool> mask)
     {
         var layout = Check(storage).Layout;
         CheckLength(weights.Length, layout.Dimension, nameof(weights));
-        CheckLength(remove.Length, layout.Dimension, nameof(remove));
+        CheckLength(mask.Length, layout.Dimension, nameof(mask));
         var w = weights.ToArray();
-        var q = remove.ToArray();
+        var q = mask.ToArray();
         if (storage is CpuBlockStorage<float> f)
         {
             CpuKernels<float>.ObsUpdate(f, w, q);
@@ -643,7 +643,7 @@ internal static class CpuKernels<T>
         });
     }
 
-    public static void ObsUpdate(CpuBlockStorage<T> s, double[] weights, bool[] remove)
+    public static void ObsUpdate(CpuBlockStorage<T> s, double[] weights, bool[] mask)
     {
         var layout = s.Layout;
         BlockParallel.For(layout.Count, b =>
@@ -653,7 +653,7 @@ internal static class CpuKernels<T>
             var qList = new List<int>();
             for (var i = 0; i < c; i++)
             {
-                if (remove[off + i])
+                if (!mask[off + i])
                 {
                     qList.Add(i);
                 }

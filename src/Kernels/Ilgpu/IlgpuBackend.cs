@@ -220,18 +220,18 @@ public sealed class IlgpuBackend : ICurvatureBackend
     }
 
     /// <inheritdoc />
-    public void ObsUpdate(IBlockStorage storage, Span<double> weights, ReadOnlySpan<bool> remove)
+    public void ObsUpdate(IBlockStorage storage, Span<double> weights, ReadOnlySpan<bool> mask)
     {
         var s = Own(storage);
         RequireLength(weights.Length, s.Layout.Dimension, nameof(weights));
-        RequireLength(remove.Length, s.Layout.Dimension, nameof(remove));
+        RequireLength(mask.Length, s.Layout.Dimension, nameof(mask));
         if (s.Precision == Precision.Float32)
         {
-            _float32.Value.ObsUpdate(s, weights, remove);
+            _float32.Value.ObsUpdate(s, weights, mask);
         }
         else
         {
-            _float64.Value.ObsUpdate(s, weights, remove);
+            _float64.Value.ObsUpdate(s, weights, mask);
         }
     }
 

@@ -192,7 +192,7 @@ internal sealed class IlgpuKernelSet<T, TOps>
         Download(y.View, result);
     }
 
-    public void ObsUpdate(IlgpuBlockStorage storage, Span<double> weights, ReadOnlySpan<bool> remove)
+    public void ObsUpdate(IlgpuBlockStorage storage, Span<double> weights, ReadOnlySpan<bool> mask)
     {
         var layout = storage.Layout;
         var nb = layout.Count;
@@ -209,7 +209,7 @@ internal sealed class IlgpuKernelSet<T, TOps>
             var off = layout.Offset(b);
             for (var i = 0; i < layout.Size(b); i++)
             {
-                n += remove[off + i] ? 1 : 0;
+                n += mask[off + i] ? 0 : 1;
             }
 
             entries += n;
@@ -231,7 +231,7 @@ internal sealed class IlgpuKernelSet<T, TOps>
             var off = layout.Offset(b);
             for (var i = 0; i < layout.Size(b); i++)
             {
-                if (remove[off + i])
+                if (!mask[off + i])
                 {
                     entryBlock[e] = b;
                     local[e] = i;
@@ -264,7 +264,7 @@ internal sealed class IlgpuKernelSet<T, TOps>
             Download(delta.View, step.AsSpan(0, d));
             for (var q = 0; q < d; q++)
             {
-                weights[q] = remove[q] ? 0d : weights[q] - step[q];
+                weights[q] = mask[q] ? weights[q] - step[q] : 0d;
             }
         }
         finally

@@ -8,11 +8,11 @@ internal delegate void BlockColumns(int block, int[] localQ, double[] destinatio
 /// <summary>Joint OBS update per block for estimators that can produce block columns of H⁻¹.</summary>
 internal static class JointObs
 {
-    public static void Validate(int dimension, int weights, int remove)
+    public static void Validate(int dimension, int weights, int mask)
     {
-        if (weights != dimension || remove != dimension)
+        if (weights != dimension || mask != dimension)
         {
-            throw new ArgumentException($"Weights and removal flags must both have length d = {dimension}, got {weights} and {remove}.");
+            throw new ArgumentException($"Weights and mask must both have length d = {dimension}, got {weights} and {mask}.");
         }
     }
 
@@ -42,8 +42,8 @@ internal static class JointObs
         return (b, local);
     }
 
-    /// <summary>w_B ← w_B − [H⁻¹]_{B,Q}([H⁻¹]_QQ)⁻¹w_Q per block B, then w_Q = 0 exactly.</summary>
-    public static void Apply(BlockLayout layout, Span<double> weights, ReadOnlySpan<bool> remove, BlockColumns columns)
+    /// <summary>w_B ← w_B − [H⁻¹]_{B,Q}([H⁻¹]_QQ)⁻¹w_Q per block B (Q = mask false), then w_Q = 0 exactly.</summary>
+    public static void Apply(BlockLayout layout, Span<double> weights, ReadOnlySpan<bool> mask, BlockColumns columns)
     {
         var q = new List<int>();
         for (var b = 0; b < layout.Count; b++)
@@ -53,7 +53,7 @@ internal static class JointObs
             q.Clear();
             for (var i = 0; i < c; i++)
             {
-                if (remove[off + i])
+                if (!mask[off + i])
                 {
                     q.Add(i);
                 }

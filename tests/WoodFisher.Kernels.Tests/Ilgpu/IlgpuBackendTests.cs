@@ -266,7 +266,7 @@ public sealed class IlgpuBackendTests
         }
 
         var actual = (double[])w.Clone();
-        _backend.ObsUpdate(storage, actual, remove);
+        _backend.ObsUpdate(storage, actual, remove.Select(r => !r).ToArray());
         Assert.Multiple(() =>
         {
             Assert.That(MaxAbsDifference(actual, expected), Is.LessThanOrEqualTo(Tolerance(precision) * MaxAbs(expected)));
@@ -316,8 +316,8 @@ public sealed class IlgpuBackendTests
         blocks[9 + 4] = -2.0;
         _backend.Write(storage, blocks);
         var w = new double[6];
-        var remove = new bool[] { true, false, false, false, true, false };
-        Assert.That(() => _backend.ObsUpdate(storage, w, remove), Throws.TypeOf<BlockNotPositiveDefiniteException>().With.Property("Block").EqualTo(1));
+        var mask = new bool[] { false, true, true, true, false, true };
+        Assert.That(() => _backend.ObsUpdate(storage, w, mask), Throws.TypeOf<BlockNotPositiveDefiniteException>().With.Property("Block").EqualTo(1));
     }
 
     [Test]

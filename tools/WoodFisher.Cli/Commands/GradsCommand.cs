@@ -1,6 +1,5 @@
 using System.ComponentModel;
 using System.Globalization;
-using System.Text.Json;
 using Spectre.Console.Cli;
 using WoodFisher.Cli.Infrastructure;
 using WoodFisher.IO;
@@ -12,7 +11,8 @@ namespace WoodFisher.Cli.Commands;
 /// <c>woodfisher grads --model MODEL.safetensors --out G.npy</c>: per-sample (or mini-batch-mean) gradients of the softmax
 /// cross-entropy, one row per sample (or per B samples), over the selected layers' weights (and biases with
 /// <c>--include-bias</c>), in model order. The (rows × d) float32 .npy is streamed to disk chunk by chunk, so G may be
-/// larger than memory. Prints the segment (parameter) layout of a row; <c>--segments-out</c> writes it as JSON.
+/// larger than memory. Prints the layout of G's columns (name, shape, offset, length of each parameter); <c>--layout</c> writes it
+/// as JSON (<see cref="GradientLayout"/>), the file <c>prune --layout</c> reads.
 /// </summary>
 internal sealed class GradsCommand : Command<GradsCommand.Settings>
 {
@@ -49,9 +49,9 @@ internal sealed class GradsCommand : Command<GradsCommand.Settings>
         [Description("Output .npy, float32 (rows × d) (required).")]
         public string? Out { get; init; }
 
-        [CommandOption("--segments-out <JSON>")]
-        [Description("Also write the row layout (name, shape, offset, length of each parameter) as JSON.")]
-        public string? SegmentsOut { get; init; }
+        [CommandOption("--layout <JSON>")]
+        [Description("Also write the layout of G's columns (name, shape, offset, length of each parameter) as JSON, the file prune --layout reads.")]
+        public string? Layout { get; init; }
     }
 
     /// <summary>Rows per chunk are chosen to keep a chunk near this many bytes.</summary>
@@ -98,17 +98,10 @@ internal sealed class GradsCommand : Command<GradsCommand.Settings>
         CliConsole.Line(string.Create(CultureInfo.InvariantCulture, $"wrote {settings.Out}: {rows} x {d} float32"));
         foreach (var e in selection.Entries)
             CliConsole.Line(string.Create(CultureInfo.InvariantCulture, $"segment {e.Name} {string.Join('x', e.Shape)} offset {e.Offset} length {e.Length}"));
-        if (!string.IsNullOrWhiteSpace(settings.SegmentsOut))
+        if (!string.IsNullOrWhiteSpace(settings.Layout))
         {
-            var layout = new
-            {
-                model = model.Spec,
-                rows,
-                dimension = d,
-                minibatch = settings.Minibatch,
-                segments = selection.Entries.Select(e => new { name = e.Name, shape = e.Shape, offset = e.Offset, length = e.Length }).ToArray(),
-            };
-            CliFiles.WriteText(settings.SegmentsOut, JsonSerializer.Serialize(layout, new JsonSerializerOptions { WriteIndented = true }) + "\n");
+            var tensors = selection.Entries.Select(e => new GradientLayoutTensor(e.Name, e.Shape, e.Offset, e.Length)).ToList();
+            new GradientLayout(tensors, rows, settings.Minibatch, model.Spec).Write(settings.Layout);
         }
         return 0;
     }

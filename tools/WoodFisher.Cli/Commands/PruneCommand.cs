@@ -30,6 +30,10 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
         [Description("Tensor mode: per-sample gradients, an (m, d) .npy (streamed).")]
         public string? Grads { get; init; }
 
+        [CommandOption("--layout <JSON>")]
+        [Description("Any architecture, with --model M.safetensors and --grads G.npy: the layout JSON of G's columns (tensor name, shape, offset, length); those tensors are pruned, the rest copied.")]
+        public string? Layout { get; init; }
+
         [CommandOption("--segments <N1,N2>")]
         [Description("Tensor mode: segment (layer) lengths summing to d; blocks restart at each.")]
         public string? Segments { get; init; }
@@ -91,7 +95,7 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
         public int FisherMiniBatch { get; init; } = 1;
 
         [CommandOption("--recompute <K>")]
-        [Description("One-shot recompute steps K (default 1).")]
+        [Description("One-shot recompute steps K (default 1); model mode only: a gradient file cannot be recomputed.")]
         public int Recompute { get; init; } = 1;
 
         [CommandOption("--stepping <MODE>")]
@@ -132,12 +136,25 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
         [CommandOption("--report <PATH>")]
         [Description("Model mode: a JSON pruning report.")]
         public string? Report { get; init; }
+
+        /// <summary>The estimator settings of tensor and layout mode (throws <see cref="ArgumentException"/> on a bad name).</summary>
+        internal WoodFisherOptions CurvatureOptions() => new()
+        {
+            BlockSize = Block,
+            Damping = Damping,
+            Normalizer = Normalizer,
+            Precision = CliParse.Precision(Precision),
+            Backend = CliParse.Backend(Backend),
+            Strategy = CurvatureSettings.ParseStrategy(Strategy),
+        };
     }
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         if (settings.Model is not null && settings.Weights is not null)
             throw new ArgumentException("give either --model (model mode) or --weights/--grads (tensor mode), not both");
+        if (settings.Layout is not null)
+            return PruneLayoutMode.Run(settings);
         if (settings.Model is not null)
             return ModelMode(settings);
         if (settings.Weights is not null)
@@ -150,9 +167,7 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
         var method = CliMethod.Parse(s.Method, ["woodfisher", "woodtaylor", "diagfisher", "magnitude"]);
         var update = CliParse.Update(s.Update);
         var selection = CliParse.Selection(s.Selection);
-        var precision = CliParse.Precision(s.Precision);
-        var backend = CliParse.Backend(s.Backend);
-        var strategy = CurvatureSettings.ParseStrategy(s.Strategy);
+        var curvature = s.CurvatureOptions();
         var sparsity = s.Sparsity ?? throw new ArgumentException("--sparsity is required");
         CliParse.Sparsity(sparsity);
         CliParse.Damping(s.Damping);
@@ -194,61 +209,12 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
             GradientStep = s.TaylorStep,
         };
 
-        IInverseCurvature inverse;
-        double[]? gradient = null;
-        if (s.Grads is null)
-        {
-            RequireTensorMemory(d, 0);
-            inverse = new IdentityCurvature(d);
-        }
-        else
-        {
-            using var source = new NpyGradientSource(CliFiles.RequireFile(s.Grads), segments);
-            if (source.Dimension != d)
-                throw new ArgumentException($"{s.Weights} has d = {d} weights but {s.Grads} has {source.Dimension} columns");
-            if (source.Count < 1)
-                throw new InvalidDataException($"{s.Grads}: holds no gradient rows");
-            var woodfisher = new WoodFisherOptions
-            {
-                BlockSize = s.Block,
-                Damping = s.Damping,
-                Normalizer = s.Normalizer,
-                Segments = segments,
-                Precision = precision,
-                Backend = backend,
-                Strategy = strategy,
-            };
-            RequireTensorMemory(d, method.Method switch
-            {
-                PruningMethod.Magnitude => 0,
-                PruningMethod.DiagonalFisher => MemoryBudget.Product(d, 2 * sizeof(double)),
-                _ => WoodFisherBuilder.EstimateBytes(d, woodfisher, source.Count),
-            });
-            if (method.Method == PruningMethod.WoodTaylor)
-            {
-                using var p = CliProgress.Start($"mean gradient of {source.Count} rows", 0);
-                gradient = GradientStatistics.Compute(source).Mean;
-            }
-            using (CliProgress.Start($"{method.Name} inverse from {source.Count} gradients (d = {d})", 0))
-            {
-                inverse = method.Method switch
-                {
-                    PruningMethod.Magnitude => new IdentityCurvature(d),
-                    PruningMethod.DiagonalFisher => DiagonalFisherCurvature.FromGradients(source, s.Damping, s.Normalizer),
-                    _ => WoodFisherCurvature.FromGradients(source, woodfisher),
-                };
-            }
-        }
-
         PruningResult result;
-        try
+        using (var source = s.Grads is null ? null : new NpyGradientSource(CliFiles.RequireFile(s.Grads), segments))
         {
-            using (CliProgress.Start("scores + selection + update", 0))
-                result = new Pruner(options).Prune(w, inverse, gradient);
-        }
-        finally
-        {
-            (inverse as IDisposable)?.Dispose();
+            TensorPruning.CheckInputs(d, source, options);
+            using (CliProgress.Start($"pruning d = {d} weights by {method.Name}{(source is null ? "" : $" from {source.Count} gradients")}", 0))
+                result = TensorPruning.Prune(w, source, options, curvature);
         }
 
         // Serialise everything first, so a failure leaves no partial set of outputs.
@@ -270,11 +236,6 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
             $"method\t{method.Name}\nupdate\t{update.ToString().ToLowerInvariant()}\nd\t{d}\npruned\t{d - kept}\nsparsity\t{result.Sparsity:0.######}\nseconds\t{result.Timings.Total:0.###}"));
         return 0;
     }
-
-    /// <summary>Refuses a run beyond the budget before the inverse is built: its bytes plus ~64 B per weight (w, results, outputs).</summary>
-    private static void RequireTensorMemory(int d, long inverseBytes) =>
-        MemoryBudget.Require(MemoryBudget.Sum(inverseBytes, MemoryBudget.Product(d, 64)), $"prune: d = {d:N0} weights and their inverse curvature",
-            "Use a smaller block size (--block), float32 (--precision), or fewer weights.");
 
     private static byte[] NpyBytes(NdArray array)
     {
@@ -337,7 +298,7 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
         });
         if (s.Report is not null)
             CliFiles.WriteText(s.Report, report.ToJson());
-        PrintReport(report, model.Spec, train.Count, prune.Estimator(train.Count).Samples);
+        PrintReport(report, $"{model.Spec}: {report.Method} ({report.Update.ToString().ToLowerInvariant()} update), {prune.Estimator(train.Count).Samples} of {train.Count} training samples");
         return 0;
     }
 
@@ -371,33 +332,36 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
             throw new ArgumentException($"model {model.Spec} takes {features} inputs per sample but {data.Name} has {data.Features}");
     }
 
-    private static void PrintReport(PruningReport r, string arch, int trainCount, int samples)
+    /// <summary>The report as a table (terminal) or labelled tab-separated lines; accuracy and loss when evaluated.</summary>
+    internal static void PrintReport(PruningReport r, string title)
     {
         var sec = r.Seconds;
-        var dense = r.Dense!;
-        var pruned = r.Pruned!;
+        var inv = CultureInfo.InvariantCulture;
         if (CliConsole.IsInteractive)
         {
-            var table = new Table().Title(Markup.Escape($"{arch}: {r.Method} ({r.Update.ToString().ToLowerInvariant()} update), {samples} of {trainCount} training samples"));
+            var table = new Table().Title(Markup.Escape(title));
             table.AddColumn("layer");
             table.AddColumn(new TableColumn("size").RightAligned());
             table.AddColumn(new TableColumn("sparsity").RightAligned());
             foreach (var l in r.Layers)
-                table.AddRow(Markup.Escape(l.Name), l.Size.ToString(CultureInfo.InvariantCulture), l.Prunable ? ModelPruning.Pct(l.Sparsity) : "(kept)");
-            table.AddRow("[bold]total[/]", r.Layers.Where(l => l.Prunable).Sum(l => l.Size).ToString(CultureInfo.InvariantCulture), ModelPruning.Pct(r.AchievedSparsity));
+                table.AddRow(Markup.Escape(l.Name), l.Size.ToString(inv), l.Prunable ? ModelPruning.Pct(l.Sparsity) : "(kept)");
+            table.AddRow("[bold]total[/]", r.Layers.Where(l => l.Prunable).Sum(l => l.Size).ToString(inv), ModelPruning.Pct(r.AchievedSparsity));
             CliConsole.Render(table);
-            CliConsole.Line($"test accuracy {ModelPruning.Pct(dense.Accuracy ?? 0)} → {ModelPruning.Pct(pruned.Accuracy ?? 0)}, loss {dense.Loss:0.0000} → {pruned.Loss:0.0000}");
+            if (r.Dense is { } d && r.Pruned is { } p)
+                CliConsole.Line($"test accuracy {ModelPruning.Pct(d.Accuracy ?? 0)} → {ModelPruning.Pct(p.Accuracy ?? 0)}, loss {d.Loss:0.0000} → {p.Loss:0.0000}");
             CliConsole.Line($"seconds: gradients {ModelPruning.Sec(sec.Gradients)}, inverse {ModelPruning.Sec(sec.Inverse)}, selection {ModelPruning.Sec(sec.Selection)}, update {ModelPruning.Sec(sec.Update)}, total {ModelPruning.Sec(sec.Total)}");
             return;
         }
-        var inv = CultureInfo.InvariantCulture;
         CliConsole.Line($"method\t{r.Method}");
         CliConsole.Line($"update\t{r.Update.ToString().ToLowerInvariant()}");
         CliConsole.Line(string.Create(inv, $"sparsity\t{r.AchievedSparsity:0.######}\ttarget\t{r.TargetSparsity:0.######}"));
         foreach (var l in r.Layers)
-            CliConsole.Line(string.Create(inv, $"layer\t{l.Name}\t{l.Size}\t{l.Sparsity:0.######}"));
-        CliConsole.Line(string.Create(inv, $"accuracy\t{dense.Accuracy:0.0000}\t{pruned.Accuracy:0.0000}"));
-        CliConsole.Line(string.Create(inv, $"loss\t{dense.Loss:0.0000}\t{pruned.Loss:0.0000}"));
+            CliConsole.Line(string.Create(inv, $"layer\t{l.Name}\t{l.Size}\t{l.Sparsity:0.######}{(l.Prunable ? "" : "\tkept")}"));
+        if (r.Dense is { } dense && r.Pruned is { } pruned)
+        {
+            CliConsole.Line(string.Create(inv, $"accuracy\t{dense.Accuracy:0.0000}\t{pruned.Accuracy:0.0000}"));
+            CliConsole.Line(string.Create(inv, $"loss\t{dense.Loss:0.0000}\t{pruned.Loss:0.0000}"));
+        }
         CliConsole.Line(string.Create(inv, $"seconds\tgradients={sec.Gradients:0.###}\tinverse={sec.Inverse:0.###}\tselection={sec.Selection:0.###}\tupdate={sec.Update:0.###}\ttotal={sec.Total:0.###}"));
     }
 }

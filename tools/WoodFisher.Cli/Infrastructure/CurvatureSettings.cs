@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.Globalization;
 using Spectre.Console.Cli;
+using WoodFisher.IO;
 using WoodFisher.Kernels;
 
 namespace WoodFisher.Cli.Infrastructure;
@@ -35,6 +36,10 @@ internal class CurvatureSettings : CommandSettings
     [Description("Layer lengths n1,n2,... summing to d; blocks restart at each boundary.")]
     public string? Segments { get; init; }
 
+    [CommandOption("--layout <JSON>")]
+    [Description("The layout JSON of G's columns (as grads writes it): blocks restart at each tensor; instead of --segments.")]
+    public string? Layout { get; init; }
+
     [CommandOption("--strategy <S>")]
     [Description("auto, rank1, rankk or dense.")]
     public string Strategy { get; init; } = "auto";
@@ -60,13 +65,15 @@ internal class CurvatureSettings : CommandSettings
             throw new ArgumentException($"--normalizer must be positive and finite (got {n.ToString(CultureInfo.InvariantCulture)})");
         if (MiniBatch < 1)
             throw new ArgumentException($"--minibatch must be at least 1 (got {MiniBatch})");
+        if (Layout is not null && Segments is not null)
+            throw new ArgumentException("give --layout or --segments, not both");
         return new WoodFisherOptions
         {
             BlockSize = Block,
             Damping = Damping,
             Normalizer = Normalizer,
             MiniBatch = MiniBatch,
-            Segments = Segments is null ? null : ParseSegments(Segments),
+            Segments = Layout is not null ? GradientLayout.Read(CliFiles.RequireFile(Layout)).Segments : Segments is null ? null : ParseSegments(Segments),
             Strategy = ParseStrategy(Strategy),
             Backend = ParseBackend(Backend),
             Precision = ParsePrecision(Precision),

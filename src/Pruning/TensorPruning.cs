@@ -1,0 +1,153 @@
+using System.Diagnostics;
+using WoodFisher.Kernels;
+using WoodFisher.Models;
+
+namespace WoodFisher.Pruning;
+
+/// <summary>
+/// Tensor mode: prunes a flat weight vector w (length d, segments = layers) with H⁻¹ estimated from gradient rows
+/// alone (a G.npy written by any framework, or any other <see cref="IGradientSource"/>), no model needed. The methods
+/// that need only G: magnitude (H⁻¹ = I), diagonal Fisher, WoodFisher and WoodTaylor (g = the mean row of G).
+/// K-FAC and the exact Hessian need a model to run (<see cref="ModelCurvature"/>).
+/// </summary>
+public static class TensorPruning
+{
+    /// <summary>
+    /// Builds the estimate <paramref name="options"/>' method prunes with, from every row of <paramref name="gradients"/>:
+    /// identity for magnitude, <see cref="DiagonalFisherCurvature.FromGradients"/>, or
+    /// <see cref="WoodFisherCurvature.FromGradients"/> (with the mean gradient for WoodTaylor). Blocks restart at the
+    /// segments of <paramref name="options"/>, else at those of <paramref name="curvature"/>, else of the source.
+    /// </summary>
+    /// <param name="gradients">Rows of G (m × d); null only for magnitude pruning.</param>
+    /// <param name="dimension">d.</param>
+    /// <param name="options">The pruner's options (method, segments).</param>
+    /// <param name="curvature">λ, block size, normalizer, strategy, backend, precision; null = the defaults.</param>
+    /// <exception cref="ArgumentException">G's width is not d, G is empty, or the method needs a model.</exception>
+    public static CurvatureEstimate Estimate(IGradientSource? gradients, int dimension, PrunerOptions options, WoodFisherOptions? curvature = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentOutOfRangeException.ThrowIfLessThan(dimension, 1);
+        CheckInputs(dimension, gradients, options);
+        var method = options.Method;
+        if (gradients is null || method == PruningMethod.Magnitude)
+        {
+            RequireMemory(dimension, 0);
+            return new CurvatureEstimate(new IdentityCurvature(dimension));
+        }
+
+        var c = curvature ?? new WoodFisherOptions();
+        var segments = options.Segments ?? c.Segments ?? gradients.Segments;
+        RequireMemory(dimension, method == PruningMethod.DiagonalFisher
+            ? MemoryBudget.Product(dimension, 2 * sizeof(double))
+            : WoodFisherBuilder.EstimateBytes(dimension, c with { Segments = segments }, gradients.Count));
+        var clock = Stopwatch.StartNew();
+        double[]? mean = null;
+        if (options.EffectiveScore == ScoreKind.WoodTaylor)
+        {
+            mean = GradientStatistics.Compute(gradients).Mean;
+        }
+
+        var gradientSeconds = clock.Elapsed.TotalSeconds;
+        clock.Restart();
+        IInverseCurvature inverse;
+        if (method == PruningMethod.DiagonalFisher)
+        {
+            if (c.MiniBatch != 1)
+            {
+                throw new ArgumentException("The diagonal Fisher takes G's rows as they are; average them into mini-batches before (MiniBatch applies to WoodFisher).");
+            }
+
+            inverse = DiagonalFisherCurvature.FromGradients(gradients, c.Damping, c.Normalizer);
+        }
+        else
+        {
+            inverse = WoodFisherCurvature.FromGradients(gradients, c with { Segments = segments });
+        }
+
+        return new CurvatureEstimate(inverse)
+        {
+            Gradient = mean,
+            GradientSeconds = gradientSeconds,
+            InverseSeconds = clock.Elapsed.TotalSeconds,
+        };
+    }
+
+    /// <summary>Refuses a run beyond <see cref="MemoryBudget"/> before the inverse is built: its bytes plus ~64 B per weight (w, results, outputs).</summary>
+    private static void RequireMemory(int dimension, long inverseBytes) =>
+        MemoryBudget.Require(MemoryBudget.Sum(inverseBytes, MemoryBudget.Product(dimension, 64)), $"prune: d = {dimension:N0} weights and their inverse curvature",
+            "Use a smaller block size (--block), float32 (--precision), or fewer weights.");
+
+    /// <summary>
+    /// Prunes w in one step: <see cref="Estimate"/>, then <see cref="Pruner"/> (scores, selection, weight update); the
+    /// estimate is disposed afterwards.
+    /// </summary>
+    /// <param name="weights">w (length d).</param>
+    /// <param name="gradients">Rows of G (m × d); null only for magnitude pruning.</param>
+    /// <param name="options">The pruner's options; <see cref="PrunerOptions.RecomputeSteps"/> must be 1.</param>
+    /// <param name="curvature">λ, block size and the other estimator settings; null = the defaults.</param>
+    /// <param name="mask">Current mask (length d, true = kept) or empty for all kept; pruned weights stay pruned.</param>
+    /// <exception cref="ArgumentException">K &gt; 1: G holds gradients at the dense weights only, so every step would reuse one
+    /// inverse; recompute needs gradients of the surviving weights at the updated weights (a model, or
+    /// <see cref="Pruner.Prune(ReadOnlySpan{double}, CurvatureFactory?, ReadOnlySpan{bool})"/> with a factory that provides them).</exception>
+    public static PruningResult Prune(ReadOnlySpan<double> weights, IGradientSource? gradients, PrunerOptions options, WoodFisherOptions? curvature = null, ReadOnlySpan<bool> mask = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var pruner = new Pruner(options);
+        if (weights.Length < 1)
+        {
+            throw new ArgumentException("There are no weights to prune.", nameof(weights));
+        }
+
+        if (!mask.IsEmpty && mask.Length != weights.Length)
+        {
+            throw new ArgumentException($"Mask has length {mask.Length}, but the weights have d = {weights.Length}.", nameof(mask));
+        }
+
+        MaskSelection.CheckSegments(options.Segments, weights.Length, options.PrunableSegments);
+        CheckInputs(weights.Length, gradients, options);
+        var estimate = Estimate(gradients, weights.Length, options, curvature);
+        return pruner.Prune(weights, _ => estimate, mask);
+    }
+
+    /// <summary>
+    /// Checks, before any work, what <see cref="Prune"/> needs: K = 1, a method that runs from gradients alone, gradient
+    /// rows unless magnitude pruning, G of width d and at least one row. The messages name the mismatch.
+    /// </summary>
+    /// <exception cref="ArgumentException">One of these does not hold.</exception>
+    public static void CheckInputs(int dimension, IGradientSource? gradients, PrunerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentOutOfRangeException.ThrowIfLessThan(dimension, 1);
+        RequireOneStep(options);
+        var method = options.Method;
+        if (method is PruningMethod.Kfac or PruningMethod.ExactHessian)
+        {
+            throw new ArgumentException($"Method {PruningMethods.Name(method)} needs a model to run (layer inputs or Hessian-vector products); from gradients alone use woodfisher, woodtaylor, diagfisher or magnitude.");
+        }
+
+        if (gradients is null && method != PruningMethod.Magnitude)
+        {
+            throw new ArgumentException($"Method {PruningMethods.Name(method)} needs gradient rows; only magnitude pruning runs without them.");
+        }
+
+        if (gradients is not null && gradients.Dimension != dimension)
+        {
+            throw new ArgumentException($"The weights have d = {dimension} coordinates but G has {gradients.Dimension} columns.");
+        }
+
+        if (gradients is { Count: 0 })
+        {
+            throw new ArgumentException("G holds no gradient rows.");
+        }
+    }
+
+    /// <summary>Refuses K &gt; 1 recompute steps, which would reuse one inverse built at the dense weights.</summary>
+    private static void RequireOneStep(PrunerOptions options)
+    {
+        if (options.RecomputeSteps != 1)
+        {
+            throw new ArgumentException(
+                $"Recompute with K = {options.RecomputeSteps} steps needs new gradients at each step's weights, but a gradient file holds them at the dense weights only (every step would reuse one inverse); prune with K = 1, or prune a model the tool can run.");
+        }
+    }
+}
