@@ -24,6 +24,16 @@ public sealed record PrunerOptions
     /// <summary>Per segment, whether it may be pruned (e.g. false for biases); null = all.</summary>
     public IReadOnlyList<bool>? PrunableSegments { get; init; }
 
+    /// <summary>
+    /// What is pruned at a time (default single weights). Structured patterns score groups by <see cref="ObsGroupCost"/> and
+    /// choose them by <see cref="PatternSelection"/>; N:M sets its own sparsity (M − N)/M in place of <see cref="Sparsity"/>;
+    /// for neurons <see cref="Sparsity"/> is the fraction of units removed.
+    /// </summary>
+    public PruningPattern Pattern { get; init; } = PruningPattern.Unstructured;
+
+    /// <summary>Per segment, the tensor's shape ([out, in], [out, in, k, k], [out] for a bias): rows of the block and neuron patterns; null = none.</summary>
+    public IReadOnlyList<int[]>? SegmentShapes { get; init; }
+
     /// <summary>One-shot recompute steps K ≥ 1 (1 = a single step, tensor mode).</summary>
     public int RecomputeSteps { get; init; } = 1;
 
