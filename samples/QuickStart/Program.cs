@@ -59,7 +59,7 @@ LayoutPruningResult fromFiles;
 using (var g = new NpyGradientSource(Path.Combine(dir, "G.npy"), layout.Segments))
 {
     fromFiles = LayoutPruning.Prune(SafeTensors.Read(Path.Combine(dir, "model.safetensors")), GradientLayout.Read(Path.Combine(dir, "G.json")),
-        g, new PrunerOptions { Sparsity = 0.9 }, options);
+        g, new PrunerOptions { Sparsity = 0.9 }, new EstimatorSpec { BlockSize = 128, Damping = 1e-4 });
 }
 
 SafeTensors.Write(Path.Combine(dir, "pruned.safetensors"), fromFiles.Model);

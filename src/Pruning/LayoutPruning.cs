@@ -119,9 +119,9 @@ public static class LayoutPruning
     /// <param name="options">Method, update, sparsity, selection; <see cref="PrunerOptions.Segments"/> must be null or the
     /// layout's; <see cref="PrunerOptions.PrunableSegments"/>, when given, has one flag per layout tensor (false = keep
     /// it dense but let its columns enter H⁻¹); <see cref="PrunerOptions.RecomputeSteps"/> must be 1.</param>
-    /// <param name="curvature">λ, block size c and the other estimator settings; null = the defaults.</param>
+    /// <param name="estimator">λ, block size c and the other estimator settings; null = the defaults.</param>
     /// <exception cref="ArgumentException">Model, layout, G or options disagree, or K &gt; 1.</exception>
-    public static LayoutPruningResult Prune(SafeTensorsFile model, GradientLayout layout, IGradientSource? gradients, PrunerOptions options, WoodFisherOptions? curvature = null)
+    public static LayoutPruningResult Prune(SafeTensorsFile model, GradientLayout layout, IGradientSource? gradients, PrunerOptions options, EstimatorSpec? estimator = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         Check(model, layout, gradients);
@@ -130,21 +130,21 @@ public static class LayoutPruning
             throw new ArgumentException("Options.Segments must be null or the layout's tensor lengths; the layout sets the segments.", nameof(options));
         }
 
-        TensorPruning.CheckInputs(layout.Dimension, gradients, options);
+        TensorPruning.CheckInputs(layout.Dimension, gradients, options, estimator);
 
         var d = layout.Dimension;
         // The pruner holds about five length-d vectors (weights, a working copy, scores, mask, removal flags).
         MemoryBudget.Require(MemoryBudget.Product(d, 5 * sizeof(double)), $"Pruning d = {d} weights");
         var opts = options with { Segments = layout.Segments };
         var w = Gather(model, layout);
-        var result = TensorPruning.Prune(w, gradients, opts, curvature);
-        var c = curvature ?? new WoodFisherOptions();
+        var result = TensorPruning.Prune(w, gradients, opts, estimator);
+        var c = estimator ?? new EstimatorSpec();
         var report = PruningReport.Create(opts, result, layout.Names) with
         {
             Settings = new PruningSettings
             {
-                Damping = options.Method == PruningMethod.Magnitude ? null : c.Damping,
-                BlockSize = options.Method is PruningMethod.WoodFisher or PruningMethod.WoodTaylor ? c.BlockSize : null,
+                Damping = options.Method.UsesCurvature ? c.Damping : null,
+                BlockSize = options.Method == PruningMethod.WoodFisher || options.Method == PruningMethod.WoodTaylor ? c.BlockSize : null,
                 FisherSamples = gradients is { Count: >= 0 } && layout.MiniBatch is { } b ? (int)Math.Min(int.MaxValue, gradients.Count * b) : null,
                 FisherMiniBatch = layout.MiniBatch,
                 GradientStep = options.GradientStep,
@@ -152,7 +152,7 @@ public static class LayoutPruning
                 Backend = c.Backend,
             },
         };
-        var note = string.Create(CultureInfo.InvariantCulture, $"{PruningMethods.Name(options.Method)} {options.Update.ToString().ToLowerInvariant()} s={options.Sparsity}");
+        var note = string.Create(CultureInfo.InvariantCulture, $"{options.Method.Name} {options.EffectiveUpdate.ToString().ToLowerInvariant()} s={options.Sparsity}");
         var pruned = Scatter(model, layout, result.Weights, new Dictionary<string, string> { [MetadataKey] = note });
         return new LayoutPruningResult(pruned, result, report);
     }

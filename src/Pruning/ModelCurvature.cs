@@ -1,7 +1,5 @@
 using System.Diagnostics;
-using WoodFisher.Kernels;
 using WoodFisher.Models;
-using WoodFisher.Pruning.Internal;
 
 namespace WoodFisher.Pruning;
 
@@ -79,108 +77,31 @@ public sealed class ModelCurvature
 
     /// <summary>
     /// Builds the estimate at the model's current weights from <see cref="EstimatorSpec.Samples"/> samples (the first
-    /// ones, or drawn by <see cref="EstimatorSpec.Seed"/>). With <paramref name="withGradient"/>, also the mean loss
-    /// gradient over the same samples (WoodTaylor's first-order term).
+    /// ones, or drawn by <see cref="EstimatorSpec.Seed"/>) with the spec's method (<see cref="PruningMethod"/>). With
+    /// <paramref name="withGradient"/> or a method that uses it (WoodTaylor), also the mean loss gradient over the same
+    /// samples (its first-order term).
     /// </summary>
     public CurvatureEstimate Build(EstimatorSpec spec, bool withGradient = false)
     {
         ArgumentNullException.ThrowIfNull(spec);
-        if (!(spec.Damping > 0) || !double.IsFinite(spec.Damping))
-        {
-            throw new ArgumentOutOfRangeException(nameof(spec), spec.Damping, "Damping λ must be positive and finite.");
-        }
-
-        if (spec.Samples < 1 || spec.Samples > SampleCount)
+        spec.Validate();
+        withGradient |= spec.Method.UsesLossGradient;
+        if ((spec.Method.UsesCurvature || withGradient) && spec.Samples > SampleCount)
         {
             throw new ArgumentOutOfRangeException(nameof(spec), spec.Samples, $"Samples must be between 1 and the {SampleCount} available.");
         }
 
-        var (x, y) = Subset(spec.Samples, spec.Seed);
-        var n = y.Length;
-        var d = Selection.Dimension;
+        var (x, y) = Subset(Math.Min(spec.Samples, SampleCount), spec.Seed);
         var sw = Stopwatch.StartNew();
         double[]? gradient = null;
         if (withGradient)
         {
-            gradient = Array.ConvertAll(Curvature.MeanGradient(Model, x, y, n, Selection), v => (double)v);
+            gradient = Array.ConvertAll(Curvature.MeanGradient(Model, x, y, y.Length, Selection), v => (double)v);
         }
 
         var meanGradientSeconds = sw.Elapsed.TotalSeconds;
-        double gradientSeconds;
-        IInverseCurvature inverse;
-        switch (spec.Kind)
-        {
-            case EstimatorKind.Identity:
-                gradientSeconds = sw.Elapsed.TotalSeconds;
-                inverse = new IdentityCurvature(d);
-                break;
-            case EstimatorKind.DiagonalFisher:
-                {
-                    var source = new PerSampleGradientSource(Model, x, y, n, Selection, spec.MiniBatch);
-                    var stats = GradientStatistics.Compute(source);
-                    gradientSeconds = sw.Elapsed.TotalSeconds;
-                    var f = new double[d];
-                    for (var i = 0; i < d; i++)
-                    {
-                        f[i] = stats.SumOfSquares[i] / stats.Rows;
-                    }
-
-                    inverse = new DiagonalFisherCurvature(f, spec.Damping);
-                    break;
-                }
-
-            case EstimatorKind.WoodFisher:
-                {
-                    // Gradient rows are produced chunk by chunk as the builder consumes them; the source times its own share.
-                    var source = new TimedGradientSource(new PerSampleGradientSource(Model, x, y, n, Selection, spec.MiniBatch));
-                    var options = new WoodFisherOptions
-                    {
-                        BlockSize = spec.BlockSize,
-                        Damping = spec.Damping,
-                        Segments = Selection.Segments,
-                        Strategy = spec.Strategy,
-                        Backend = spec.Backend,
-                        Precision = spec.Precision,
-                    };
-                    inverse = WoodFisherCurvature.FromGradients(source, options);
-                    gradientSeconds = meanGradientSeconds + source.Seconds;
-                    var total = sw.Elapsed.TotalSeconds;
-                    return new CurvatureEstimate(inverse)
-                    {
-                        Gradient = gradient,
-                        GradientSeconds = gradientSeconds,
-                        InverseSeconds = Math.Max(0, total - gradientSeconds),
-                    };
-                }
-
-            case EstimatorKind.Kfac:
-                {
-                    var layers = KfacLayers(x, y, n);
-                    gradientSeconds = sw.Elapsed.TotalSeconds;
-                    inverse = new KfacCurvature(layers, spec.Damping, spec.KfacDamping, spec.BlockSize);
-                    break;
-                }
-
-            case EstimatorKind.Exact:
-                {
-                    Curvature.EnsureDenseFits(d);
-                    var h = Curvature.Hessian(Model, x, y, n, Selection);
-                    DenseLinearAlgebra.Symmetrize(h, d);
-                    gradientSeconds = sw.Elapsed.TotalSeconds;
-                    inverse = new DenseCurvature(h, d, spec.Damping, spec.Treatment);
-                    break;
-                }
-
-            default:
-                throw new ArgumentOutOfRangeException(nameof(spec), spec.Kind, "Unknown estimator kind.");
-        }
-
-        return new CurvatureEstimate(inverse)
-        {
-            Gradient = gradient,
-            GradientSeconds = gradientSeconds,
-            InverseSeconds = sw.Elapsed.TotalSeconds - gradientSeconds,
-        };
+        var estimate = spec.Method.FromModel(this, x, y, spec);
+        return estimate with { Gradient = gradient, GradientSeconds = meanGradientSeconds + estimate.GradientSeconds };
     }
 
     /// <summary>
@@ -255,34 +176,5 @@ public sealed class ModelCurvature
         }
 
         return r;
-    }
-
-    /// <summary>Measures the time spent producing gradient rows inside a consumer such as the WoodFisher builder.</summary>
-    private sealed class TimedGradientSource(IGradientSource inner) : IGradientSource
-    {
-        private readonly Stopwatch _watch = new();
-
-        public double Seconds => _watch.Elapsed.TotalSeconds;
-
-        public int Dimension => inner.Dimension;
-
-        public long Count => inner.Count;
-
-        public IReadOnlyList<int> Segments => inner.Segments;
-
-        public int Read(Span<float> buffer, int maxRows)
-        {
-            _watch.Start();
-            try
-            {
-                return inner.Read(buffer, maxRows);
-            }
-            finally
-            {
-                _watch.Stop();
-            }
-        }
-
-        public void Reset() => inner.Reset();
     }
 }

@@ -36,7 +36,7 @@ public sealed class Pruner
 
     /// <summary>Prunes with a curvature factory called once per recompute step.</summary>
     /// <param name="weights">w (length d).</param>
-    /// <param name="factory">H⁻¹ (and g) at given weights; may be null only for <see cref="ScoreKind.Magnitude"/> (then H⁻¹ = I).</param>
+    /// <param name="factory">H⁻¹ (and g) at given weights; may be null only for <see cref="PruningMethod.Magnitude"/> (then H⁻¹ = I).</param>
     /// <param name="mask">Current mask (length d, true = kept, false = pruned) or empty for all kept; pruned weights stay pruned.</param>
     /// <exception cref="ArgumentException">Mask, segments, estimate or gradient do not match d.</exception>
     /// <exception cref="InvalidOperationException">WoodTaylor without a gradient, or a magnitude-less method without a factory.</exception>
@@ -55,10 +55,10 @@ public sealed class Pruner
         }
 
         var segments = MaskSelection.CheckSegments(o.Segments, d, o.PrunableSegments);
-        var score = o.EffectiveScore;
-        if (factory is null && score != ScoreKind.Magnitude)
+        var method = o.Method;
+        if (factory is null && method.UsesCurvature)
         {
-            throw new InvalidOperationException($"Method {PruningMethods.Name(o.Method)} with score {score} needs a curvature factory; only magnitude pruning runs without one.");
+            throw new InvalidOperationException($"Method {method.Name} needs a curvature factory; only magnitude pruning runs without one.");
         }
 
         var w = weights.ToArray();
@@ -97,37 +97,26 @@ public sealed class Pruner
 
                 sw.Restart();
                 double[]? inverseTimesGradient = null;
-                switch (score)
+                if (method.UsesLossGradient)
                 {
-                    case ScoreKind.Magnitude:
-                        scores = MagnitudeScore.Compute(w);
-                        break;
-                    case ScoreKind.Obs:
-                        scores = ObsScore.Compute(w, inverse);
-                        break;
-                    case ScoreKind.WoodTaylor:
-                        var g = estimate.Gradient ?? throw new InvalidOperationException("WoodTaylor needs the loss gradient g: the curvature factory must set CurvatureEstimate.Gradient.");
-                        inverseTimesGradient = inverse.Multiply(g);
-                        if (o.GradientStep != 1)
+                    var g = estimate.Gradient ?? throw new InvalidOperationException($"{method.Name} needs the loss gradient g: the curvature factory must set CurvatureEstimate.Gradient.");
+                    inverseTimesGradient = inverse.Multiply(g);
+                    if (o.GradientStep != 1)
+                    {
+                        for (var i = 0; i < d; i++)
                         {
-                            for (var i = 0; i < d; i++)
-                            {
-                                inverseTimesGradient[i] *= o.GradientStep;
-                            }
+                            inverseTimesGradient[i] *= o.GradientStep;
                         }
-
-                        scores = new double[d];
-                        WoodTaylorScore.Compute(w, inverseTimesGradient, inverse.Diagonal(), scores);
-                        break;
-                    default:
-                        throw new InvalidOperationException($"Unknown score {score}.");
+                    }
                 }
+
+                scores = method.Score(w, inverse, inverseTimesGradient);
 
                 m = PatternSelection.ForStep(o, layout, scores, w, inverseTimesGradient, inverse, m, sk, segments);
                 var selectionSeconds = sw.Elapsed.TotalSeconds;
 
                 sw.Restart();
-                ObsWeightUpdate.Apply(o.Update, inverse, w, m, inverseTimesGradient);
+                ObsWeightUpdate.Apply(o.EffectiveUpdate, inverse, w, m, inverseTimesGradient);
                 var updateSeconds = sw.Elapsed.TotalSeconds;
 
                 var gradientSeconds = estimate.GradientSeconds;

@@ -3,13 +3,10 @@ namespace WoodFisher.Pruning;
 /// <summary>Options of <see cref="Pruner"/>.</summary>
 public sealed record PrunerOptions
 {
-    /// <summary>The method; it sets the score unless <see cref="Score"/> overrides it.</summary>
+    /// <summary>The method (from the <see cref="PruningMethod"/> registry): its score ranks the weights.</summary>
     public PruningMethod Method { get; init; } = PruningMethod.WoodFisher;
 
-    /// <summary>Score override; null = <see cref="PruningMethods.DefaultScore"/> of <see cref="Method"/>.</summary>
-    public ScoreKind? Score { get; init; }
-
-    /// <summary>Weight update after selection (default joint OBS).</summary>
+    /// <summary>Weight update after selection (default joint OBS); see <see cref="EffectiveUpdate"/>.</summary>
     public UpdateMode Update { get; init; } = UpdateMode.Joint;
 
     /// <summary>Target sparsity s ∈ [0, 1) over the prunable coordinates.</summary>
@@ -48,6 +45,6 @@ public sealed record PrunerOptions
     /// </summary>
     public double GradientStep { get; init; } = 1;
 
-    /// <summary>The effective score.</summary>
-    public ScoreKind EffectiveScore => Score ?? PruningMethods.DefaultScore(Method);
+    /// <summary>The update applied: <see cref="Update"/>, or <see cref="UpdateMode.None"/> for magnitude (which moves no other weight).</summary>
+    public UpdateMode EffectiveUpdate => Method.EffectiveUpdate(Update);
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using WoodFisher.Kernels;
 using WoodFisher.Models;
+using WoodFisher.Pruning.Methods;
 
 namespace WoodFisher.Pruning;
 
@@ -14,56 +15,34 @@ public static class TensorPruning
 {
     /// <summary>
     /// Builds the estimate <paramref name="options"/>' method prunes with, from every row of <paramref name="gradients"/>:
-    /// identity for magnitude, <see cref="DiagonalFisherCurvature.FromGradients"/>, or
-    /// <see cref="WoodFisherCurvature.FromGradients"/> (with the mean gradient for WoodTaylor). Blocks restart at the
-    /// segments of <paramref name="options"/>, else at those of <paramref name="curvature"/>, else of the source.
+    /// identity for magnitude, otherwise the method's own <see cref="PruningMethod.FromGradients"/> (with the mean
+    /// gradient for methods that use it, i.e. WoodTaylor). Blocks restart at the segments of <paramref name="options"/>,
+    /// else at those of the source.
     /// </summary>
     /// <param name="gradients">Rows of G (m × d); null only for magnitude pruning.</param>
     /// <param name="dimension">d.</param>
     /// <param name="options">The pruner's options (method, segments).</param>
-    /// <param name="curvature">λ, block size, normalizer, strategy, backend, precision; null = the defaults.</param>
+    /// <param name="estimator">λ, block size, normalizer, strategy, backend, precision (its method is replaced by the
+    /// options' method); null = the defaults.</param>
     /// <exception cref="ArgumentException">G's width is not d, G is empty, or the method needs a model.</exception>
-    public static CurvatureEstimate Estimate(IGradientSource? gradients, int dimension, PrunerOptions options, WoodFisherOptions? curvature = null)
+    public static CurvatureEstimate Estimate(IGradientSource? gradients, int dimension, PrunerOptions options, EstimatorSpec? estimator = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentOutOfRangeException.ThrowIfLessThan(dimension, 1);
-        CheckInputs(dimension, gradients, options);
+        CheckInputs(dimension, gradients, options, estimator);
         var method = options.Method;
-        if (gradients is null || method == PruningMethod.Magnitude)
+        if (gradients is null || !method.UsesCurvature)
         {
-            RequireMemory(dimension, 0);
             return new CurvatureEstimate(new IdentityCurvature(dimension));
         }
 
-        var c = curvature ?? new WoodFisherOptions();
-        var segments = options.Segments ?? c.Segments ?? gradients.Segments;
-        RequireMemory(dimension, method == PruningMethod.DiagonalFisher
-            ? MemoryBudget.Product(dimension, 2 * sizeof(double))
-            : WoodFisherBuilder.EstimateBytes(dimension, c with { Segments = segments }, gradients.Count));
+        var spec = (estimator ?? new EstimatorSpec()) with { Method = method };
+        var source = WithSegments(gradients, options.Segments);
         var clock = Stopwatch.StartNew();
-        double[]? mean = null;
-        if (options.EffectiveScore == ScoreKind.WoodTaylor)
-        {
-            mean = GradientStatistics.Compute(gradients).Mean;
-        }
-
+        var mean = method.UsesLossGradient ? GradientStatistics.Compute(source).Mean : null;
         var gradientSeconds = clock.Elapsed.TotalSeconds;
         clock.Restart();
-        IInverseCurvature inverse;
-        if (method == PruningMethod.DiagonalFisher)
-        {
-            if (c.MiniBatch != 1)
-            {
-                throw new ArgumentException("The diagonal Fisher takes G's rows as they are; average them into mini-batches before (MiniBatch applies to WoodFisher).");
-            }
-
-            inverse = DiagonalFisherCurvature.FromGradients(gradients, c.Damping, c.Normalizer);
-        }
-        else
-        {
-            inverse = WoodFisherCurvature.FromGradients(gradients, c with { Segments = segments });
-        }
-
+        var inverse = method.FromGradients(source, spec);
         return new CurvatureEstimate(inverse)
         {
             Gradient = mean,
@@ -84,12 +63,12 @@ public static class TensorPruning
     /// <param name="weights">w (length d).</param>
     /// <param name="gradients">Rows of G (m × d); null only for magnitude pruning.</param>
     /// <param name="options">The pruner's options; <see cref="PrunerOptions.RecomputeSteps"/> must be 1.</param>
-    /// <param name="curvature">λ, block size and the other estimator settings; null = the defaults.</param>
+    /// <param name="estimator">λ, block size and the other estimator settings; null = the defaults.</param>
     /// <param name="mask">Current mask (length d, true = kept) or empty for all kept; pruned weights stay pruned.</param>
     /// <exception cref="ArgumentException">K &gt; 1: G holds gradients at the dense weights only, so every step would reuse one
     /// inverse; recompute needs gradients of the surviving weights at the updated weights (a model, or
     /// <see cref="Pruner.Prune(ReadOnlySpan{double}, CurvatureFactory?, ReadOnlySpan{bool})"/> with a factory that provides them).</exception>
-    public static PruningResult Prune(ReadOnlySpan<double> weights, IGradientSource? gradients, PrunerOptions options, WoodFisherOptions? curvature = null, ReadOnlySpan<bool> mask = default)
+    public static PruningResult Prune(ReadOnlySpan<double> weights, IGradientSource? gradients, PrunerOptions options, EstimatorSpec? estimator = null, ReadOnlySpan<bool> mask = default)
     {
         ArgumentNullException.ThrowIfNull(options);
         var pruner = new Pruner(options);
@@ -104,30 +83,33 @@ public static class TensorPruning
         }
 
         MaskSelection.CheckSegments(options.Segments, weights.Length, options.PrunableSegments);
-        CheckInputs(weights.Length, gradients, options);
-        var estimate = Estimate(gradients, weights.Length, options, curvature);
+        CheckInputs(weights.Length, gradients, options, estimator);
+        var estimate = Estimate(gradients, weights.Length, options, estimator);
         return pruner.Prune(weights, _ => estimate, mask);
     }
 
     /// <summary>
     /// Checks, before any work, what <see cref="Prune"/> needs: K = 1, a method that runs from gradients alone, gradient
-    /// rows unless magnitude pruning, G of width d and at least one row. The messages name the mismatch.
+    /// rows unless magnitude pruning, G of width d and at least one row, and the run's memory within
+    /// <see cref="MemoryBudget"/> (the inverse <paramref name="estimator"/> describes plus ~64 B per weight). The messages
+    /// name the mismatch.
     /// </summary>
     /// <exception cref="ArgumentException">One of these does not hold.</exception>
-    public static void CheckInputs(int dimension, IGradientSource? gradients, PrunerOptions options)
+    /// <exception cref="InsufficientMemoryException">The run would not fit the memory budget.</exception>
+    public static void CheckInputs(int dimension, IGradientSource? gradients, PrunerOptions options, EstimatorSpec? estimator = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentOutOfRangeException.ThrowIfLessThan(dimension, 1);
         RequireOneStep(options);
         var method = options.Method;
-        if (method is PruningMethod.Kfac or PruningMethod.ExactHessian)
+        if (method.NeedsModel)
         {
-            throw new ArgumentException($"Method {PruningMethods.Name(method)} needs a model to run (layer inputs or Hessian-vector products); from gradients alone use woodfisher, woodtaylor, diagfisher or magnitude.");
+            throw new ArgumentException($"Method {method.Name} needs a model to run ({method.Summary}); from gradients alone use {string.Join(", ", PruningMethod.All.Where(m => !m.NeedsModel).Select(m => m.Name))}.");
         }
 
-        if (gradients is null && method != PruningMethod.Magnitude)
+        if (gradients is null && method.UsesCurvature)
         {
-            throw new ArgumentException($"Method {PruningMethods.Name(method)} needs gradient rows; only magnitude pruning runs without them.");
+            throw new ArgumentException($"Method {method.Name} needs gradient rows; only magnitude pruning runs without them.");
         }
 
         if (gradients is not null && gradients.Dimension != dimension)
@@ -139,6 +121,29 @@ public static class TensorPruning
         {
             throw new ArgumentException("G holds no gradient rows.");
         }
+
+        var spec = estimator ?? new EstimatorSpec();
+        var inverseBytes = gradients is null || !method.UsesCurvature ? 0
+            : method == PruningMethod.DiagonalFisher ? MemoryBudget.Product(dimension, 2 * sizeof(double))
+            : WoodFisherBuilder.EstimateBytes(dimension, WoodFisherMethod.Options(spec, options.Segments ?? gradients.Segments), gradients.Count);
+        RequireMemory(dimension, inverseBytes);
+    }
+
+    /// <summary>The source with its segments replaced by <paramref name="segments"/> (blocks restart there), when given.</summary>
+    private static IGradientSource WithSegments(IGradientSource source, IReadOnlyList<int>? segments) =>
+        segments is null || segments.SequenceEqual(source.Segments) ? source : new SegmentedSource(source, segments);
+
+    private sealed class SegmentedSource(IGradientSource inner, IReadOnlyList<int> segments) : IGradientSource
+    {
+        public int Dimension => inner.Dimension;
+
+        public long Count => inner.Count;
+
+        public IReadOnlyList<int> Segments => segments;
+
+        public int Read(Span<float> buffer, int maxRows) => inner.Read(buffer, maxRows);
+
+        public void Reset() => inner.Reset();
     }
 
     /// <summary>Refuses K &gt; 1 recompute steps, which would reuse one inverse built at the dense weights.</summary>

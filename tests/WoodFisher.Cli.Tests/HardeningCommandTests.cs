@@ -68,7 +68,7 @@ public class HardeningCommandTests : CliFixture
         Npy.Write(P("g.npy"), new float[4 * d], 4, d);
         using var budget = MemoryBudget.Override(200 << 10);
         var (code, stdout, stderr) = Run("prune", "--weights", P("w.npy"), "--grads", P("g.npy"), "--method", "woodfisher", "--sparsity", "0.5",
-            "--block", "64", "--damping", "1e-3", "--out-weights", P("w2.npy"), "--out-mask", P("mask.npy"));
+            "--block", "64", "--damping", "1e-3", "--out", P("w2.npy"), "--mask", P("mask.npy"));
         AssertOneLineFailure(code, stdout, stderr, "prune: d = 4,096 weights and their inverse curvature");
         Assert.That(File.Exists(P("w2.npy")) || File.Exists(P("mask.npy")), Is.False);
     }
@@ -94,7 +94,7 @@ public class HardeningCommandTests : CliFixture
         // first 200 training images, so the exact Hessian of fc2, fc3 (d = 176) has whole zero rows.
         var model = Path.Combine(TestContext.CurrentContext.TestDirectory, "Data", "mlp-784-12-8-10-dead-units.safetensors");
         var (code, _, stderr) = Run("study", "--model", model, "--data", PruneTestSupport.SliceDir, "--layers", "fc2,fc3", "--samples", "200",
-            "--weights-sampled", "20", "--sparsities", "0.5", "--estimators", "exact,woodfisher:c=50", "--out-dir", P("study"));
+            "--weights-sampled", "20", "--sparsity", "0.5", "--method", "exact,woodfisher:block=50", "--out", P("study"));
         Assert.That(code, Is.Zero, stderr);
         Assert.That(File.ReadAllText(P("study/summary.md")), Does.Contain("d = 176"));
     }

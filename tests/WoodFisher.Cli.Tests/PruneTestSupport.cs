@@ -49,5 +49,18 @@ internal static class PruneTestSupport
         return stdout.Trim();
     }
 
+    /// <summary>The <c>key=value</c> fields of one plain output line (values may be "quoted").</summary>
+    public static Dictionary<string, string> Fields(string line)
+    {
+        var fields = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (System.Text.RegularExpressions.Match m in System.Text.RegularExpressions.Regex.Matches(line, "([a-z_]+)=(\"(?:[^\"\\\\]|\\\\.)*\"|\\S+)"))
+            fields[m.Groups[1].Value] = m.Groups[2].Value.StartsWith('"') ? m.Groups[2].Value[1..^1].Replace("\\\"", "\"", StringComparison.Ordinal) : m.Groups[2].Value;
+        return fields;
+    }
+
+    /// <summary>The fields of every stdout line that has <paramref name="key"/>.</summary>
+    public static List<Dictionary<string, string>> Records(string stdout, string key) =>
+        [.. Lines(stdout).Select(Fields).Where(f => f.ContainsKey(key))];
+
     public static string[] Lines(string text) => text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.TrimEnd('\r')).ToArray();
 }

@@ -1,7 +1,4 @@
-using System.Globalization;
-using WoodFisher.Cli.Infrastructure;
 using WoodFisher.IO;
-using WoodFisher.Kernels;
 using WoodFisher.Pruning;
 
 namespace WoodFisher.Cli.Commands;
@@ -14,75 +11,41 @@ namespace WoodFisher.Cli.Commands;
 /// </summary>
 internal static class PruneLayoutMode
 {
-    public static int Run(PruneCommand.Settings s)
+    private const string Mode = "layout mode (--model with --grads and --layout)";
+    private static readonly string[] NotHere = ["--arch", "--data", "--split", "--samples", "--seed", "--include-bias", "--weights", "--segments"];
+
+    public static int Run(PruneCommand.Settings s, VerbRun run, MethodSpec method, double sparsity)
     {
-        if (s.Model is null)
-            throw new ArgumentException("--layout needs --model M.safetensors (the weights the layout names)");
-        Refuse(s.Weights, "--weights");
-        Refuse(s.Segments, "--segments");
-        Refuse(s.Arch, "--arch");
-        Refuse(s.Data, "--data");
-        Refuse(s.Seed, "--seed");
-        Refuse(s.OutWeights, "--out-weights");
-        if (s.IncludeBias)
-            throw new ArgumentException("--include-bias does not apply with --layout: the layout lists the tensors to prune (add the biases to G and the layout)");
+        run.Refuse(Mode, "the weights come from the safetensors file and the gradients from G", NotHere);
+        if (s.Layout is null)
+            throw new UsageException("--layout is required with --model and --grads: the layout JSON of G's columns (what grads --layout writes)");
+        PruneCommand.CheckGradientMode(s, run, method, Mode);
+        var outputs = PruneOutputs.Check(s, run);
 
-        var method = CliMethod.Parse(s.Method, ["woodfisher", "woodtaylor", "diagfisher", "magnitude", "magnitude-layerwise"]);
-        var sparsity = s.Sparsity ?? throw new ArgumentException("--sparsity is required");
-        CliParse.Sparsity(sparsity);
-        CliParse.Damping(s.Damping);
-        CliParse.Positive(s.Block, "--block");
-        CliParse.TaylorStep(s.TaylorStep);
-        if (s.Recompute != 1)
-            throw new ArgumentException($"--recompute {s.Recompute}: a gradient file holds gradients at the dense weights only, so every step would reuse one inverse; use --recompute 1 (recompute needs a model the tool can run)");
-        if (s.Normalizer is { } nrm && !(nrm > 0 && double.IsFinite(nrm)))
-            throw new ArgumentException($"--normalizer must be positive, got {nrm.ToString(CultureInfo.InvariantCulture)}");
-        if (s.Grads is null && method.Method != PruningMethod.Magnitude)
-            throw new ArgumentException($"--grads is required for method {method.Name}");
-        if (s.Out is null)
-            throw new ArgumentException("--layout needs --out PRUNED.safetensors");
-        CliParse.Outputs(s.Out, s.Report, s.OutMask, s.OutScores);
-        var selection = method.Selection == Pruning.SelectionMode.Global ? CliParse.Selection(s.Selection) : method.Selection;
-        var curvature = s.CurvatureOptions();
-
-        var layout = GradientLayout.Read(CliFiles.RequireFile(s.Layout!));
+        var layout = GradientLayout.Read(CliFiles.RequireFile(s.Layout));
         var model = SafeTensors.Read(CliFiles.RequireFile(s.Model!));
-        var options = new PrunerOptions
-        {
-            Method = method.Method,
-            Update = CliParse.Update(s.Update),
-            Sparsity = sparsity,
-            Selection = selection,
-            PrunableSegments = Prunable(layout, s.Layers),
-            GradientStep = s.TaylorStep,
-        };
+        var options = method.Pruning with { Sparsity = sparsity, PrunableSegments = Prunable(layout, s.Layers) };
+        var spec = method.Estimator with { Normalizer = s.Normalizer };
 
         using var gradients = s.Grads is null ? null : new NpyGradientSource(CliFiles.RequireFile(s.Grads), CheckedSegments(layout, s.Grads));
         LayoutPruning.Check(model, layout, gradients);
-        TensorPruning.CheckInputs(layout.Dimension, gradients, options);
-        var rows = gradients is null ? "no gradients" : $"{gradients.Count} gradients";
+        TensorPruning.CheckInputs(layout.Dimension, gradients, options with { Segments = layout.Segments }, spec);
+        var rows = gradients is null ? null : $"{gradients.Count} gradients";
         LayoutPruningResult result;
-        using (CliProgress.Start($"pruning {layout.Tensors.Count} tensors (d = {layout.Dimension}) by {method.Name} from {rows}", 0))
-            result = LayoutPruning.Prune(model, layout, gradients, options, curvature);
+        using (CliProgress.Start($"{spec.Label}: {layout.Tensors.Count} tensors (d = {layout.Dimension}){(rows is null ? "" : " from " + rows)}", 0))
+            result = PruneCommand.Prune(method, () => LayoutPruning.Prune(model, layout, gradients, options, spec));
+        ModelPruning.CheckResult(result.Result, method, float32: false);
 
-        var report = result.Report with { Method = method.Name };
-        var outputs = new List<(string Path, Action<Stream> Write)> { (s.Out, st => SafeTensors.Write(st, result.Model.Tensors, result.Model.Metadata)) };
-        if (s.OutMask is not null)
-            outputs.Add((s.OutMask, st => SafeTensors.Write(st, LayoutPruning.Split<bool>(layout, result.Result.Mask))));
-        if (s.OutScores is not null)
-            outputs.Add((s.OutScores, st => SafeTensors.Write(st, LayoutPruning.Split<double>(layout, result.Result.Scores))));
-        foreach (var (path, write) in outputs)
-            CliFiles.Write(path, write);
-        if (s.Report is not null)
-            CliFiles.WriteText(s.Report, report.ToJson());
-        PruneCommand.PrintReport(report, $"{Path.GetFileName(s.Model)}: {report.Method} ({report.Update.ToString().ToLowerInvariant()} update), d = {layout.Dimension}, {rows}");
+        var report = result.Report with { Settings = ModelPruning.ReportSettings(method) };
+        SafeTensors.Write(outputs.Out, result.Model);
+        if (outputs.Mask is not null)
+            SafeTensors.Write(outputs.Mask, LayoutPruning.Split<bool>(layout, result.Result.Mask));
+        if (outputs.Scores is not null)
+            SafeTensors.Write(outputs.Scores, LayoutPruning.Split<double>(layout, result.Result.Scores));
+        if (outputs.Report is not null)
+            CliFiles.WriteText(outputs.Report, report.ToJson());
+        PruneOutputs.Print(report, $"{layout.Tensors.Count} tensors of {Path.GetFileName(s.Model)}", rows);
         return 0;
-    }
-
-    private static void Refuse(object? value, string option)
-    {
-        if (value is not null)
-            throw new ArgumentException($"{option} does not apply with --layout (pruning a safetensors model from G.npy and its layout)");
     }
 
     /// <summary>G's columns must match the layout before the source is opened with its segments.</summary>
@@ -103,11 +66,9 @@ internal static class PruneLayoutMode
         {
             var i = layout.Tensors.ToList().FindIndex(t => t.Name == raw || t.Name == raw + ".weight");
             if (i < 0)
-                throw new ArgumentException($"--layers: the layout has no tensor '{raw}'; it has {string.Join(", ", layout.Names)}");
+                throw new UsageException($"--layers: the layout has no tensor '{raw}'; it has {string.Join(", ", layout.Names)}");
             flags[i] = true;
         }
-        if (!flags.Any(f => f))
-            throw new ArgumentException("--layers names no tensor");
         return flags;
     }
 }
