@@ -24,14 +24,16 @@ public sealed class CompressedModel
     public long FileBytes { get; }
 
     /// <summary>
-    /// The inference engine: <see cref="InferenceEngine.Sparse"/> runs the stored matrices as they are (the other weights
-    /// dense); <see cref="InferenceEngine.Dense"/> runs every weight dense.
+    /// The inference engine: <see cref="InferenceEngine.Sparse"/> runs the stored matrices as they are and every other weight
+    /// in its smallest format (<see cref="WeightFormats.Compress"/>, as for a plain file); <see cref="InferenceEngine.Dense"/>
+    /// runs every weight dense.
     /// </summary>
     public InferenceModel CreateEngine(InferenceEngine engine = InferenceEngine.Sparse, int maxBatch = 128)
     {
         var stored = Weights.ToDictionary(w => w.Name, w => w.Matrix, StringComparer.Ordinal);
         return InferenceModel.Create(Model, (name, dense, rows, columns) =>
-            engine == InferenceEngine.Sparse && stored.TryGetValue(name, out var m) ? m : new DenseWeights(rows, columns, dense), maxBatch);
+            engine == InferenceEngine.Dense ? new DenseWeights(rows, columns, dense)
+            : stored.TryGetValue(name, out var m) ? m : WeightFormats.Compress(dense, rows, columns), maxBatch);
     }
 }
 

@@ -29,6 +29,10 @@ public sealed record NeuronRemovalResult(IModel<float> Model, IReadOnlyList<Unit
 /// </remarks>
 public static class NeuronRemoval
 {
+    /// <summary>Refuses, before any work, a model whose units cannot be removed (not a sequential MLP, LeNet-5 or CifarNet).</summary>
+    /// <exception cref="NotSupportedException">The model is not one of those.</exception>
+    public static void Check(IModel<float> model) => Flatten(model);
+
     /// <summary>Removes the zero-input units of <paramref name="model"/> (which is not changed).</summary>
     /// <exception cref="NotSupportedException">The model is not a sequential MLP, LeNet-5 or CifarNet.</exception>
     public static NeuronRemovalResult Shrink(IModel<float> model)

@@ -10,8 +10,9 @@ public readonly record struct PatternMatrix(int Segment, int Offset, int Rows, i
 
 /// <summary>
 /// The coordinates a pattern works on: the segments (tensors, in order) with their shapes and prunable flags. A prunable
-/// segment of shape [out, …] is a matrix out × (product of the rest), row-major as PyTorch stores it; a non-prunable segment
-/// of shape [out] right after it is that layer's bias. Without shapes every prunable segment is one row.
+/// segment of shape [out, …] (rank 2 or more) is a matrix out × (product of the rest), row-major as PyTorch stores it; a
+/// segment of shape [out] right after it is that layer's bias (whether or not it is flagged prunable), and is in no matrix.
+/// Without shapes every prunable segment is one row.
 /// </summary>
 public sealed class PatternLayout
 {
@@ -37,12 +38,12 @@ public sealed class PatternLayout
             var shape = shapes?[s] ?? [1, length];
             if (shape.Length == 0 || shape.Aggregate(1L, (a, b) => a * b) != length || shape.Any(d => d < 1))
                 throw new ArgumentException($"Segment {s} has {length} coordinates but shape [{string.Join(", ", shape)}].", nameof(shapes));
-            if (prunable?[s] ?? true)
+            if ((prunable?[s] ?? true) && shape.Length >= 2)
             {
-                var rows = shape.Length == 1 ? 1 : shape[0];
+                var rows = shape[0];
                 var next = offset + length;
-                var bias = s + 1 < segments.Count && !(prunable?[s + 1] ?? true) && segments[s + 1] == rows
-                    && (shapes is null || shapes[s + 1].Length == 1) ? next : -1;
+                var bias = s + 1 < segments.Count && segments[s + 1] == rows
+                    && (shapes is null ? !(prunable?[s + 1] ?? true) : shapes[s + 1].Length == 1) ? next : -1;
                 matrices.Add(new PatternMatrix(s, offset, rows, length / rows, bias));
             }
 

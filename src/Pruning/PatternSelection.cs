@@ -26,8 +26,9 @@ public static class PatternSelection
 
     /// <summary>
     /// The new mask (length d, true = kept) for target <paramref name="sparsity"/>: of prunable weights for N:M and blocks, of
-    /// units for neurons. <paramref name="scores"/>, when given (length d), receives each coordinate's group cost (per pruned
-    /// weight for N:M and blocks, per unit for neurons; +∞ outside any candidate group).
+    /// units for neurons. <paramref name="scores"/>, when given (length d), receives for each coordinate of a candidate group
+    /// its group's cost (per pruned weight for N:M and blocks, per unit for neurons; 0 where already pruned); the other
+    /// coordinates keep their values.
     /// </summary>
     /// <param name="pattern">A structured pattern.</param>
     /// <param name="layout">Segments, shapes and prunable flags.</param>
@@ -54,8 +55,6 @@ public static class PatternSelection
             throw new ArgumentException($"The {pattern} pattern needs the tensors' shapes (rows = output units).", nameof(layout));
 
         var result = mask.IsEmpty ? Enumerable.Repeat(true, d).ToArray() : mask.ToArray();
-        if (!scores.IsEmpty)
-            scores.Fill(double.PositiveInfinity);
         var candidates = Candidates(pattern, layout, weights, inverse, result);
         foreach (var c in candidates)
         {
@@ -316,8 +315,8 @@ public static class PatternSelection
         }
     }
 
-    /// <summary>The target sparsity of a pruner run: N:M's own, else the options'.</summary>
-    internal static double Target(PrunerOptions o) => o.Pattern.Kind == PatternKind.NofM ? o.Pattern.NofMSparsity : o.Sparsity;
+    /// <summary>The target sparsity of a pruner run: the options', at most N:M's own (M − N)/M.</summary>
+    internal static double Target(PrunerOptions o) => o.Pattern.Kind == PatternKind.NofM ? Math.Min(o.Sparsity, o.Pattern.NofMSparsity) : o.Sparsity;
 
     /// <summary>The sparsity the schedule and the steps count: the pattern's measure, or the weight sparsity over the prunable segments.</summary>
     internal static double Measure(PrunerOptions o, PatternLayout? layout, bool[] mask, int[] segments) =>

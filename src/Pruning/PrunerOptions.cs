@@ -23,8 +23,9 @@ public sealed record PrunerOptions
 
     /// <summary>
     /// What is pruned at a time (default single weights). Structured patterns score groups by <see cref="ObsGroupCost"/> and
-    /// choose them by <see cref="PatternSelection"/>; N:M sets its own sparsity (M − N)/M in place of <see cref="Sparsity"/>;
-    /// for neurons <see cref="Sparsity"/> is the fraction of units removed.
+    /// choose them by <see cref="PatternSelection"/>. N:M prunes at most its own sparsity (M − N)/M: a target at or above it
+    /// (<see cref="PruningPattern.NofMSparsity"/>) completes every group, a lower one (a step of gradual pruning) prunes the
+    /// cheapest groups whole. For neurons <see cref="Sparsity"/> is the fraction of hidden units removed.
     /// </summary>
     public PruningPattern Pattern { get; init; } = PruningPattern.Unstructured;
 

@@ -159,10 +159,12 @@ public sealed class PatternTests
         var h = Oracle.FromSpectrum(Oracle.RandomOrthogonal(rng, d), spectrum);
         var inverse = new DenseCurvature(h, d, 1e-6);
         var w = Oracle.RandomVector(rng, d);
-        var options = new PrunerOptions { Pattern = PruningPattern.Parse(text), Segments = Segments, SegmentShapes = Shapes, PrunableSegments = Prunable, Sparsity = 0.5 };
+        var pattern = PruningPattern.Parse(text);
+        var sparsity = pattern.Kind == PatternKind.NofM ? pattern.NofMSparsity : 0.5;
+        var options = new PrunerOptions { Pattern = pattern, Segments = Segments, SegmentShapes = Shapes, PrunableSegments = Prunable, Sparsity = sparsity };
         var obs = new Pruner(options).Prune(w, inverse);
         var magnitude = new Pruner(options with { Method = PruningMethod.Magnitude, Update = UpdateMode.None }).Prune(w, new IdentityCurvature(d));
-        Assert.That(obs.Mask, Is.EqualTo(PatternSelection.Select(options.Pattern, new PatternLayout(Segments, Shapes, Prunable), w, inverse, [], options.Pattern.Kind == PatternKind.NofM ? options.Pattern.NofMSparsity : 0.5)));
+        Assert.That(obs.Mask, Is.EqualTo(PatternSelection.Select(pattern, new PatternLayout(Segments, Shapes, Prunable), w, inverse, [], sparsity)));
         Assert.That(Oracle.Quadratic(h, obs.Weights, w), Is.LessThan(Oracle.Quadratic(h, magnitude.Weights, w)));
     }
 
