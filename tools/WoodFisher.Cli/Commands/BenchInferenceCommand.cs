@@ -24,6 +24,9 @@ internal sealed class BenchInferenceCommand : VerbCommand<BenchInferenceCommand.
         [CommandOption("--seconds <S>"), Help("Seconds of repeated calls per run."), DefaultValue(0.5)]
         public double Seconds { get; init; }
 
+        [CommandOption("--clock <CLOCK>"), Help("wall (elapsed time) or cpu (the process's processor time: on a machine shared with other jobs it leaves out the time other processes held the cores, and counts every core a product used)."), DefaultValue("wall")]
+        public string Clock { get; init; } = "";
+
         [CommandOption("--baseline <FILE>"), Help("Run the dense engine on this model instead (e.g. the model before pruning, or before its units were removed); it must take the same inputs.")]
         public string? Baseline { get; init; }
 
@@ -40,6 +43,12 @@ internal sealed class BenchInferenceCommand : VerbCommand<BenchInferenceCommand.
         var batches = VerbSettings.Read("--batch", s.Batch, t => Pruning.Vocabulary.List(t, Pruning.Vocabulary.Count));
         var runs = VerbSettings.Check("--runs", s.Runs, Pruning.Vocabulary.Count);
         var seconds = VerbSettings.Check("--seconds", s.Seconds, Pruning.Vocabulary.Positive);
+        var cpu = VerbSettings.Read("--clock", s.Clock, t => t.Trim().ToLowerInvariant() switch
+        {
+            "wall" => false,
+            "cpu" => true,
+            _ => throw new FormatException($"'{t}' is not a clock; use wall or cpu"),
+        });
         var report = run.Outputs.File("--report", s.Report);
         var compressed = CliModels.LoadCompressed(s.Model, s.Arch);
         var baseline = s.Baseline is null ? compressed : CliModels.LoadCompressed(s.Baseline, null);
@@ -64,15 +73,15 @@ internal sealed class BenchInferenceCommand : VerbCommand<BenchInferenceCommand.
             var times = new Dictionary<string, List<double>> { ["dense"] = [], ["sparse"] = [] };
             using (var progress = CliProgress.Start($"batch {b}: {runs} runs of dense and sparse", runs))
             {
-                Time(dense, x, b, logits, 0.1);
-                Time(sparse, x, b, logits, 0.1);
+                Time(dense, x, b, logits, 0.1, cpu);
+                Time(sparse, x, b, logits, 0.1, cpu);
                 for (var r = 0; r < runs; r++)
                 {
                     cancellationToken.ThrowIfCancellationRequested();
 
                     // Alternate the order so that neither engine always runs second (warmer caches, later in a load swing).
                     foreach (var (name, engine) in r % 2 == 0 ? new[] { ("dense", dense), ("sparse", sparse) } : [("sparse", sparse), ("dense", dense)])
-                        times[name].Add(Time(engine, x, b, logits, seconds));
+                        times[name].Add(Time(engine, x, b, logits, seconds, cpu));
                     progress.Advance();
                 }
             }
@@ -97,19 +106,24 @@ internal sealed class BenchInferenceCommand : VerbCommand<BenchInferenceCommand.
             CliConsole.Record(("batch", q.Batch), ("speedup", Math.Round(q.Median, 3)), ("speedup_min", Math.Round(q.Min, 3)), ("speedup_max", Math.Round(q.Max, 3)));
         var bytesRatio = (double)sparse.WeightBytes / dense.WeightBytes;
         var loadAfter = LoadAverage();
-        CliConsole.Record(("model", compressed.Model.Spec), ("baseline", baseline.Model.Spec), ("bytes_ratio", Math.Round(bytesRatio, 4)), ("load_before", load), ("load_after", loadAfter), ("runs", runs), ("cores", Environment.ProcessorCount));
+        CliConsole.Record(("model", compressed.Model.Spec), ("baseline", baseline.Model.Spec), ("clock", cpu ? "cpu" : "wall"), ("bytes_ratio", Math.Round(bytesRatio, 4)), ("load_before", load), ("load_after", loadAfter), ("runs", runs), ("cores", Environment.ProcessorCount));
         if (report is not null)
             CliFiles.WriteText(report, report.EndsWith(".md", StringComparison.OrdinalIgnoreCase)
-                ? Markdown(compressed.Model.Spec, baseline.Model.Spec, rows, ratios, bytesRatio, load, loadAfter, runs)
-                : JsonSerializer.Serialize(new { model = compressed.Model.Spec, baseline = baseline.Model.Spec, cores = Environment.ProcessorCount, runs, seconds_per_run = seconds, load_before = load, load_after = loadAfter, bytes_ratio = bytesRatio, weights = sparse.Weights, rows, ratios },
+                ? Markdown(compressed.Model.Spec, baseline.Model.Spec, cpu ? "processor" : "wall", rows, ratios, bytesRatio, load, loadAfter, runs)
+                : JsonSerializer.Serialize(new { model = compressed.Model.Spec, baseline = baseline.Model.Spec, clock = cpu ? "cpu" : "wall", cores = Environment.ProcessorCount, runs, seconds_per_run = seconds, load_before = load, load_after = loadAfter, bytes_ratio = bytesRatio, weights = sparse.Weights, rows, ratios },
                     new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower }));
         return 0;
     }
 
-    /// <summary>Seconds per call of logits for <paramref name="batch"/> samples, averaged over calls for at least <paramref name="seconds"/> (and at least 3 calls).</summary>
-    private static double Time(InferenceModel engine, float[] x, int batch, float[] logits, double seconds)
+    /// <summary>
+    /// Seconds per call of logits for <paramref name="batch"/> samples, averaged over calls for at least
+    /// <paramref name="seconds"/> of wall time (and at least 3 calls), in wall or process processor time.
+    /// </summary>
+    private static double Time(InferenceModel engine, float[] x, int batch, float[] logits, double seconds, bool cpu)
     {
+        using var process = Process.GetCurrentProcess();
         var clock = Stopwatch.StartNew();
+        var start = process.TotalProcessorTime;
         var calls = 0;
         do
         {
@@ -117,7 +131,8 @@ internal sealed class BenchInferenceCommand : VerbCommand<BenchInferenceCommand.
             calls++;
         }
         while (calls < 3 || clock.Elapsed.TotalSeconds < seconds);
-        return clock.Elapsed.TotalSeconds / calls;
+        process.Refresh();
+        return (cpu ? (process.TotalProcessorTime - start).TotalSeconds : clock.Elapsed.TotalSeconds) / calls;
     }
 
     private static double Median(List<double> v)
@@ -139,10 +154,10 @@ internal sealed class BenchInferenceCommand : VerbCommand<BenchInferenceCommand.
         }
     }
 
-    private static string Markdown(string spec, string baseline, List<Row> rows, List<Ratio> ratios, double bytesRatio, double? load, double? loadAfter, int runs)
+    private static string Markdown(string spec, string baseline, string clock, List<Row> rows, List<Ratio> ratios, double bytesRatio, double? load, double? loadAfter, int runs)
     {
         var md = new StringBuilder();
-        md.AppendLine(CultureInfo.InvariantCulture, $"{spec} sparse against {baseline} dense: {runs} runs, {Environment.ProcessorCount} cores, load average {load?.ToString("0.0", CultureInfo.InvariantCulture) ?? "?"} → {loadAfter?.ToString("0.0", CultureInfo.InvariantCulture) ?? "?"}; weight bytes sparse/dense {bytesRatio:0.000}");
+        md.AppendLine(CultureInfo.InvariantCulture, $"{spec} sparse against {baseline} dense, {clock} time: {runs} runs, {Environment.ProcessorCount} cores, load average {load?.ToString("0.0", CultureInfo.InvariantCulture) ?? "?"} → {loadAfter?.ToString("0.0", CultureInfo.InvariantCulture) ?? "?"}; weight bytes sparse/dense {bytesRatio:0.000}");
         md.AppendLine();
         md.AppendLine("| batch | engine | latency ms (median) | range over runs | samples/s | weight bytes |");
         md.AppendLine("|---:|---|---:|---|---:|---:|");
