@@ -37,6 +37,14 @@ public class BenchCommandTests : CliFixture
             Assert.That(stdout, Does.Contain("ilgpu skipped at c=128"));
     }
 
+    [Test]
+    public void Bench_CalibrateQuick_PrintsACostModel()
+    {
+        var (code, stdout, stderr) = CliFixture.Run("bench", "--calibrate", "--quick", "--repeats", "1");
+        Assert.That(code, Is.Zero, stderr);
+        Assert.That(stdout, Does.Contain("new StrategyCostModel(").And.Contain("rankK:").And.Contain("c = 64:"));
+    }
+
     [TestCase("--grid", "128:256")]
     [TestCase("--grid", "a:b:c")]
     [TestCase("--backend", "tpu")]

@@ -73,10 +73,10 @@ public class PruneLayoutTests : CliFixture
             """);
         var common = new[] { "--grads", P("G.npy"), "--sparsity", "0.7", "--method", "woodfisher", "--block", "32", "--damping", "1e-3" };
         var (code, stdout, stderr) = Run(["prune", "--model", P("cnn.safetensors"), "--layout", P("G.json"), .. common,
-            "--out", P("pruned.safetensors"), "--out-mask", P("mask.safetensors"), "--report", P("report.json")]);
+            "--out", P("pruned.safetensors"), "--mask", P("mask.safetensors"), "--report", P("report.json")]);
         Assert.That(code, Is.Zero, stderr);
         (code, _, stderr) = Run(["prune", "--weights", P("W.npy"), "--segments", "80,432,54", .. common,
-            "--out-weights", P("W2.npy"), "--out-mask", P("M2.npy")]);
+            "--out", P("W2.npy"), "--mask", P("M2.npy")]);
         Assert.That(code, Is.Zero, stderr);
 
         var before = SafeTensors.Read(P("cnn.safetensors"));
@@ -116,7 +116,7 @@ public class PruneLayoutTests : CliFixture
         foreach (var l in report.Layers)
         {
             Assert.That(l.Pruned, Is.EqualTo(masks[l.Name].GetData<bool>().Count(k => !k)), l.Name);
-            Assert.That(stdout, Does.Contain(string.Create(CultureInfo.InvariantCulture, $"layer\t{l.Name}\t{l.Size}\t{l.Sparsity:0.######}")));
+            Assert.That(stdout, Does.Contain(string.Create(CultureInfo.InvariantCulture, $"layer={l.Name} size={l.Size} sparsity={l.Sparsity:0.######}")));
         }
 
         // And NumPy reads the pruned file back: the counter is intact, the pruned weights are exactly zero.
@@ -195,7 +195,7 @@ public class PruneLayoutTests : CliFixture
         var common = new[] { "--sparsity", "0.8", "--method", "woodfisher", "--block", "64", "--damping", "1e-4" };
         (code, _, stderr) = Run(["prune", "--model", model, "--grads", P("G.npy"), "--layout", P("G.json"), .. common, "--out", P("layout.safetensors")]);
         Assert.That(code, Is.Zero, stderr);
-        (code, _, stderr) = Run(["prune", "--model", model, "--data", SliceDir, "--fisher-samples", "64", .. common, "--out", P("model.safetensors")]);
+        (code, _, stderr) = Run(["prune", "--model", model, "--data", SliceDir, "--samples", "64", .. common, "--out", P("model.safetensors")]);
         Assert.That(code, Is.Zero, stderr);
 
         var layout = GradientLayout.Read(P("G.json"));
@@ -222,10 +222,10 @@ public class PruneLayoutTests : CliFixture
         yield return Case("GradientRows", ["--grads", "@short.npy"], "9 rows but the layout says rows = 10");
         yield return Case("GradientIntegers", ["--grads", "@ints.npy"], "expected float32 or float64 rows but the file holds Int32");
         yield return Case("NotJson", ["--layout", "@notjson.json"], "not valid JSON");
-        yield return Case("Recompute", ["--recompute", "3"], "--recompute 3");
-        yield return Case("Arch", ["--arch", "mlp:4-3"], "--arch does not apply with --layout");
+        yield return Case("Recompute", ["--recompute", "3"], "--recompute: layout mode");
+        yield return Case("Arch", ["--arch", "mlp:4-3"], "--arch does not apply to layout mode");
         yield return Case("IncludeBias", ["--include-bias"], "--include-bias does not apply");
-        yield return Case("KfacWithoutModel", ["--method", "kfac"], "unknown method");
+        yield return Case("KfacWithoutModel", ["--method", "kfac"], "--method kfac needs the model");
         yield return Case("UnknownLayer", ["--layers", "fc9"], "the layout has no tensor 'fc9'");
     }
 

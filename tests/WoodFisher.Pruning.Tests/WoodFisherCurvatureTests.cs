@@ -99,11 +99,11 @@ public class WoodFisherCurvatureTests
     public void FromGradients_StreamsTheSourceInBoundedChunks_WithTheRowCountKnown()
     {
         // d = 50,000: a 256-row read would be 12.8M floats; reads are capped at MaxChunkElements (83 rows) and the builder
-        // is told m = 120 up front, so Auto resolves to RankK (m < 3c = 192), which streams, instead of buffering all rows.
+        // is told m = 120 up front, so RankK (which needs N before its first update) streams instead of buffering all rows.
         const int d = 50_000;
         const int m = 120;
         var source = new RecordingGradientSource(d, m);
-        var options = new WoodFisherOptions { BlockSize = 64, Damping = 1e-2, Precision = Precision.Float64, Backend = BackendKind.Cpu };
+        var options = new WoodFisherOptions { BlockSize = 64, Damping = 1e-2, Strategy = WoodburyStrategy.RankK, Precision = Precision.Float64, Backend = BackendKind.Cpu };
         using var wf = WoodFisherCurvature.FromGradients(source, options);
         Assert.Multiple(() =>
         {

@@ -40,6 +40,9 @@ internal sealed class BenchCommand : VerbCommand<BenchCommand.Settings>
         [CommandOption("--numpy"), Help("Also time bench/numpy/fisher_baseline.py (/usr/bin/python3 with NumPy) on the same shapes.")]
         public bool Numpy { get; init; }
 
+        [CommandOption("--calibrate"), Help("Measure the cost model of --strategy auto on this machine (kernel efficiencies at c = 32…1024) and print it as C# source.")]
+        public bool Calibrate { get; init; }
+
         [CommandOption("--report <FILE>"), Help("Write the results as JSON.")]
         public string? Report { get; init; }
     }
@@ -49,6 +52,9 @@ internal sealed class BenchCommand : VerbCommand<BenchCommand.Settings>
     protected override int Run(Settings settings, VerbRun run, CancellationToken cancellationToken)
     {
         var report = run.Outputs.File("--report", settings.Report);
+        if (settings.Calibrate)
+            return Calibrate(settings, report);
+
         var grid = settings.Grid is { } g ? ParseGrid(g) : settings.Quick ? QuickGrid : DefaultGrid;
         int repeats = settings.Repeats ?? (settings.Quick ? 1 : 3);
         if (repeats < 1)
@@ -121,10 +127,28 @@ internal sealed class BenchCommand : VerbCommand<BenchCommand.Settings>
         return cells;
     }
 
-    /// <summary>"auto→dense": Auto is shown with the strategy it picks for (c, m), so a gap to that row is noise.</summary>
+    /// <summary>"auto→dense": Auto is shown with the strategy its cost model picked, so a gap to that row is noise.</summary>
     private static string StrategyName(KernelBenchmarkResult r) => r.Strategy == WoodburyStrategy.Auto
-        ? "auto→" + WoodFisherBuilder.ChooseStrategy(r.BlockSize, r.Rows).ToString().ToLowerInvariant()
+        ? "auto→" + r.Resolved.ToString().ToLowerInvariant()
         : r.Strategy.ToString().ToLowerInvariant();
+
+    /// <summary>
+    /// <c>--calibrate</c>: the efficiencies of <see cref="StrategyCostModel"/> measured here, one line per block size, then
+    /// the model as C# source (the form <see cref="StrategyCostModel.Default"/> is written in).
+    /// </summary>
+    private static int Calibrate(Settings settings, string? report)
+    {
+        var repeats = settings.Repeats ?? 3;
+        if (repeats < 1)
+            throw new UsageException($"--repeats must be at least 1 (got {repeats})");
+        int[] sizes = settings.Quick ? [32, 64] : [32, 64, 128, 256, 512, 1024];
+        CliConsole.Line("# cost-model efficiencies: shares of the float32 FMA micro-kernel peak (rank1, rankK: Woodbury updates; gram32/gram64: Dense Gram; inverse: float64 Cholesky inverse)");
+        var model = KernelBenchmark.CalibrateCostModel(sizes, repeats, line => CliConsole.Line("# " + line));
+        CliConsole.Line(model.ToSource());
+        if (report is not null)
+            CliFiles.WriteText(report, JsonSerializer.Serialize(new { block_sizes = model.BlockSizes, source = model.ToSource() }, new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        return 0;
+    }
 
     private static NumpyResult? Match(IEnumerable<NumpyResult> numpy, KernelBenchmarkResult r) =>
         numpy.FirstOrDefault(n => n.BlockSize == r.BlockSize && n.Rows == r.Rows && n.Dimension == r.Dimension);
@@ -179,7 +203,7 @@ internal sealed class BenchCommand : VerbCommand<BenchCommand.Settings>
             {
                 backend = r.Backend,
                 strategy = r.Strategy.ToString().ToLowerInvariant(),
-                auto_picks = r.Strategy == WoodburyStrategy.Auto ? WoodFisherBuilder.ChooseStrategy(r.BlockSize, r.Rows).ToString().ToLowerInvariant() : null,
+                auto_picks = r.Strategy == WoodburyStrategy.Auto ? r.Resolved.ToString().ToLowerInvariant() : null,
                 precision = r.Precision == Precision.Float32 ? "f32" : "f64",
                 c = r.BlockSize,
                 m = r.Rows,

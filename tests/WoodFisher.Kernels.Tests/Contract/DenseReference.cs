@@ -1,8 +1,8 @@
 using WoodFisher.Kernels;
 
-namespace WoodFisher.Kernels.Tests.Ilgpu;
+namespace WoodFisher.Kernels.Tests.Contract;
 
-/// <summary>Slow, obviously-correct float64 references for the ILGPU backend tests.</summary>
+/// <summary>Slow, obviously-correct float64 references for the backend contract tests.</summary>
 internal static class DenseReference
 {
     public static double[] Gaussian(int seed, int length, double scale = 1.0)
