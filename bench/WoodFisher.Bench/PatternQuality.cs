@@ -12,8 +12,10 @@ namespace WoodFisher.Bench;
 /// <summary>
 /// The quality tables of docs/structured-pruning.md: Fashion-MNIST test accuracy after one-shot pruning of the
 /// 784-40-20-10 MLP and LeNet-5 under each pattern, WoodFisher (joint update, 1 and 4 recompute steps) against magnitude
-/// under the same pattern. <c>dotnet run -c Release --project bench/WoodFisher.Bench -- pattern-quality [--out DIR]</c>
-/// trains both models once (kept in DIR/models), then writes DIR/quality.csv, quality.md and one PNG per model.
+/// under the same pattern, at one damping λ = <see cref="Damping"/> for every WoodFisher row; then, on the MLP, how the
+/// structured patterns depend on λ. <c>dotnet run -c Release --project bench/WoodFisher.Bench -- pattern-quality [--out DIR]</c>
+/// trains both models once (kept in DIR/models), then writes DIR/quality.csv, quality.md, one PNG per model, and
+/// damping.csv, damping.md.
 /// </summary>
 public static class PatternQuality
 {
@@ -23,6 +25,9 @@ public static class PatternQuality
         ("unstructured", 0.75), ("1:4", 0.75), ("block:1x4", 0.75), ("block:4x1", 0.75),
         ("neurons", 0.25), ("neurons", 0.5),
     ];
+
+    /// <summary>λ of every WoodFisher row of the quality tables (1000 samples, blocks of 100: the library's other defaults).</summary>
+    public const double Damping = 1e-4;
 
     private static readonly (string Name, PruningMethod Method, int Steps)[] Methods =
     [
@@ -35,7 +40,7 @@ public static class PatternQuality
         Directory.CreateDirectory(Path.Combine(outDir, "models"));
         var train = DataSets.Load(null, "train");
         var test = DataSets.Load(null, "test");
-        var csv = new StringBuilder("model,pattern,target,method,recompute,sparsity,units_removed,test_accuracy,test_loss,seconds\n");
+        var csv = new StringBuilder("model,pattern,target,method,damping,recompute,sparsity,units_removed,test_accuracy,test_loss,seconds\n");
         var md = new StringBuilder();
         foreach (var (spec, epochs) in new[] { ("mlp:784-40-20-10", 10), ("lenet5", 5) })
         {
@@ -63,11 +68,11 @@ public static class PatternQuality
                     var (name, method, steps) = Methods[i];
                     var model = ModelFiles.Load(path);
                     var clock = Stopwatch.StartNew();
-                    var (sparsity, units) = Prune(model, train, PruningPattern.Parse(pattern), target, method, steps);
+                    var (sparsity, units) = Prune(model, train, PruningPattern.Parse(pattern), target, method, steps, Damping);
                     var r = Evaluation.Evaluate(model, test.Images, test.Labels, test.Count);
                     accuracies[i] = r.Accuracy;
                     sparsityText = pattern == "neurons" ? $"{100 * target:0}% of units" : $"{100 * sparsity:0.0}%";
-                    csv.AppendLine(CultureInfo.InvariantCulture, $"{spec},{pattern},{target},{name.Split(' ')[0]},{steps},{sparsity:0.0000},{units},{r.Accuracy:0.0000},{r.Loss:0.0000},{clock.Elapsed.TotalSeconds:0.0}");
+                    csv.AppendLine(CultureInfo.InvariantCulture, $"{spec},{pattern},{target},{name.Split(' ')[0]},{(method == PruningMethod.Magnitude ? "" : Damping)},{steps},{sparsity:0.0000},{units},{r.Accuracy:0.0000},{r.Loss:0.0000},{clock.Elapsed.TotalSeconds:0.0}");
                     Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{spec} {pattern} {target} {name}: accuracy {r.Accuracy:0.0000} (sparsity {sparsity:0.000}, {clock.Elapsed.TotalSeconds:0.0} s)"));
                 }
 
@@ -81,10 +86,39 @@ public static class PatternQuality
 
         File.WriteAllText(Path.Combine(outDir, "quality.csv"), csv.ToString());
         File.WriteAllText(Path.Combine(outDir, "quality.md"), md.ToString());
+        DampingSweep(outDir, Path.Combine(outDir, "models", "mlp.safetensors"), train, test);
+    }
+
+    /// <summary>WoodFisher (one step, joint update) on the MLP at λ = 1e-5 … 1e-2 for the structured patterns.</summary>
+    private static void DampingSweep(string outDir, string path, Dataset train, Dataset test)
+    {
+        double[] lambdas = [1e-5, 1e-4, 1e-3, 1e-2];
+        (string Pattern, double Target)[] cases = [("unstructured", 0.75), ("2:4", 0.5), ("1:4", 0.75), ("block:4x1", 0.75), ("neurons", 0.5)];
+        var csv = new StringBuilder("pattern,target,damping,test_accuracy\n");
+        var md = new StringBuilder("| pattern | sparsity | " + string.Join(" | ", lambdas.Select(l => "λ = " + l.ToString("0e0", CultureInfo.InvariantCulture))) + " |\n");
+        md.AppendLine("|---|---:|" + string.Concat(lambdas.Select(_ => "---:|")));
+        foreach (var (pattern, target) in cases)
+        {
+            var row = new List<string>();
+            foreach (var lambda in lambdas)
+            {
+                var model = ModelFiles.Load(path);
+                Prune(model, train, PruningPattern.Parse(pattern), target, PruningMethod.WoodFisher, 1, lambda);
+                var r = Evaluation.Evaluate(model, test.Images, test.Labels, test.Count);
+                csv.AppendLine(CultureInfo.InvariantCulture, $"{pattern},{target},{lambda},{r.Accuracy:0.0000}");
+                row.Add((100 * r.Accuracy).ToString("0.00", CultureInfo.InvariantCulture) + "%");
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"damping {lambda:g} {pattern} {target}: accuracy {r.Accuracy:0.0000}"));
+            }
+
+            md.AppendLine($"| {pattern} | {target.ToString("0.00", CultureInfo.InvariantCulture)} | {string.Join(" | ", row)} |");
+        }
+
+        File.WriteAllText(Path.Combine(outDir, "damping.csv"), csv.ToString());
+        File.WriteAllText(Path.Combine(outDir, "damping.md"), md.ToString());
     }
 
     /// <summary>Prunes the model's Linear/Conv2d weights in place; returns the weight sparsity and, for neurons, the units removed.</summary>
-    private static (double Sparsity, int Units) Prune(IModel<float> model, Dataset train, PruningPattern pattern, double target, PruningMethod method, int steps)
+    private static (double Sparsity, int Units) Prune(IModel<float> model, Dataset train, PruningPattern pattern, double target, PruningMethod method, int steps, double damping)
     {
         var selection = ParameterSelection<float>.Prunable(model);
         var options = new PrunerOptions
@@ -98,7 +132,7 @@ public static class PatternQuality
             SegmentShapes = [.. selection.Entries.Select(e => e.Shape)],
         };
         var curvature = new ModelCurvature(model, selection, train.Images, train.Labels);
-        var spec = new EstimatorSpec { Method = method };
+        var spec = new EstimatorSpec { Method = method, Damping = damping };
         var result = new Pruner(options).Prune(curvature.GetWeights(), method == PruningMethod.Magnitude ? null : curvature.Factory(spec));
         curvature.SetWeights(result.Weights);
         var units = 0;

@@ -1,4 +1,4 @@
-using WoodFisher.Pruning.Internal;
+using WoodFisher.Kernels;
 
 namespace WoodFisher.Pruning;
 
@@ -10,7 +10,8 @@ namespace WoodFisher.Pruning;
 /// the increase ½δᵀHδ = ½w_Qᵀ([H⁻¹]_QQ)⁻¹w_Q. For a single weight it is OBS's ρ_q = w_q²/(2[H⁻¹]_qq); with H⁻¹ = I it is
 /// ½‖w_Q‖² (group magnitude). An estimate is block-diagonal in its <see cref="IInverseCurvature.Layout"/>, so a group
 /// spanning several blocks costs the sum of its parts' costs, each from that block's sub-matrix. Coordinates of Q already
-/// pruned (w = 0) belong in Q: they stay zero under the joint update, and the cost counts keeping them there.
+/// pruned (w = 0) belong in Q: they stay zero under the joint update, and the cost counts keeping them there. The solve
+/// ([H⁻¹]_QQ)⁻¹w_Q is the joint update's own (<see cref="JointObsUpdate.Solve"/>: Cholesky, jitter only if that fails).
 /// </remarks>
 public static class ObsGroupCost
 {
@@ -34,11 +35,13 @@ internal sealed class GroupCurvature
     private readonly int[] _indices;
     private readonly (int Start, int Count, double[] Sub)[] _parts;
     private readonly int _largest;
+    private readonly BlockLayout _layout;
 
     /// <summary>Fetches the sub-matrices for <paramref name="sortedIndices"/> (ascending, distinct).</summary>
     public GroupCurvature(IInverseCurvature inverse, int[] sortedIndices)
     {
         _indices = sortedIndices;
+        _layout = inverse.Layout;
         var parts = new List<(int, int, double[])>();
         var layout = inverse.Layout;
         var i = 0;
@@ -95,7 +98,9 @@ internal sealed class GroupCurvature
                     s[(a * k) + b] = sub[(positions[a] * count) + positions[b]];
             }
 
-            var x = DenseLinearAlgebra.SolveSymmetric(s, k, wq);
+            var x = (double[])wq.Clone();
+            var (block, _) = _layout.Locate(_indices[start]);
+            JointObsUpdate.Solve(s, k, x, block, JointObsUpdate.UnitRoundoff(Precision.Float64));
             double dot = 0;
             for (var a = 0; a < k; a++)
                 dot += wq[a] * x[a];
