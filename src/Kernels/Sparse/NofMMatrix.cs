@@ -155,18 +155,10 @@ public sealed class NofMMatrix : IWeightMatrix
     }
 
     /// <inheritdoc/>
-    public void MultiplyVector(ReadOnlySpan<float> x, Span<float> y, ReadOnlySpan<float> bias = default)
-    {
-        WeightChecks.Vector(this, x.Length, y.Length, bias.Length);
-        _store.MultiplyVector(x, y, bias);
-    }
+    public void MultiplyVector(ReadOnlySpan<float> x, Span<float> y, ReadOnlySpan<float> bias = default) => _store.MultiplyVector(x, y, bias);
 
     /// <inheritdoc/>
-    public void Multiply(ReadOnlySpan<float> b, int n, Span<float> c, ReadOnlySpan<float> bias = default)
-    {
-        WeightChecks.Product(this, b.Length, n, c.Length, bias.Length);
-        _store.Multiply(b, n, c, bias);
-    }
+    public void Multiply(ReadOnlySpan<float> b, int n, Span<float> c, ReadOnlySpan<float> bias = default) => _store.Multiply(b, n, c, bias);
 
     /// <inheritdoc/>
     public float[] ToDense() => _store.ToDense();

@@ -69,9 +69,10 @@ internal sealed class RowStore
         return p;
     }
 
-    /// <summary>y = Wx + b, one gathered dot product per row.</summary>
+    /// <summary>y = Wx + b, one gathered dot product per row (lengths checked).</summary>
     public unsafe void MultiplyVector(ReadOnlySpan<float> x, Span<float> y, ReadOnlySpan<float> bias)
     {
+        WeightChecks.Vector(Rows, Columns, x.Length, y.Length, bias.Length);
         fixed (float* px = x, pv = _values)
         fixed (int* pc = _columns, pp = _rowPointers)
         {
@@ -83,9 +84,10 @@ internal sealed class RowStore
         }
     }
 
-    /// <summary>C = WB + b1ᵀ, tile of C by chunk of B by row.</summary>
+    /// <summary>C = WB + b1ᵀ, tile of C by chunk of B by row (lengths checked).</summary>
     public unsafe void Multiply(ReadOnlySpan<float> b, int n, Span<float> c, ReadOnlySpan<float> bias)
     {
+        WeightChecks.Product(Rows, Columns, b.Length, n, c.Length, bias.Length);
         fixed (float* pb0 = b, pc0 = c, pbias0 = bias)
         {
             var (pb, pc, pbias) = ((nint)pb0, (nint)pc0, (nint)pbias0);

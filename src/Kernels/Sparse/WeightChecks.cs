@@ -11,19 +11,23 @@ internal static class WeightChecks
         }
     }
 
-    public static void Vector(IWeightMatrix w, int x, int y, int bias)
+    public static void Vector(IWeightMatrix w, int x, int y, int bias) => Vector(w.Rows, w.Columns, x, y, bias);
+
+    public static void Vector(int rows, int columns, int x, int y, int bias)
     {
-        if (x != w.Columns || y != w.Rows || (bias != 0 && bias != w.Rows))
+        if (x != columns || y != rows || (bias != 0 && bias != rows))
         {
-            throw new ArgumentException($"y = Wx + b with W {w.Rows} × {w.Columns} needs x of {w.Columns}, y of {w.Rows} and b of {w.Rows} (or none); got {x}, {y} and {bias}.");
+            throw new ArgumentException($"y = Wx + b with W {rows} × {columns} needs x of {columns}, y of {rows} and b of {rows} (or none); got {x}, {y} and {bias}.");
         }
     }
 
-    public static void Product(IWeightMatrix w, int b, int n, int c, int bias)
+    public static void Product(IWeightMatrix w, int b, int n, int c, int bias) => Product(w.Rows, w.Columns, b, n, c, bias);
+
+    public static void Product(int rows, int columns, int b, int n, int c, int bias)
     {
-        if (n < 1 || (long)w.Columns * n != b || (long)w.Rows * n != c || (bias != 0 && bias != w.Rows))
+        if (n < 1 || (long)columns * n != b || (long)rows * n != c || (bias != 0 && bias != rows))
         {
-            throw new ArgumentException($"C = WB + b with W {w.Rows} × {w.Columns} and n = {n} needs B of {(long)w.Columns * n}, C of {(long)w.Rows * n} and b of {w.Rows} (or none); got {b}, {c} and {bias}.");
+            throw new ArgumentException($"C = WB + b with W {rows} × {columns} and n = {n} needs B of {(long)columns * n}, C of {(long)rows * n} and b of {rows} (or none); got {b}, {c} and {bias}.");
         }
     }
 
