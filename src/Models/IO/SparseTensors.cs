@@ -18,9 +18,9 @@ public sealed record SparseWeight(string Name, long[] Shape, IWeightMatrix Matri
 /// <see cref="MetadataKey"/>, and these tensors (PyTorch's <c>torch.sparse_csr_tensor</c> and <c>torch.sparse_bsr_tensor</c>
 /// arguments for CSR and block):
 /// <list type="bullet">
-/// <item><c>csr</c>: <c>NAME.crow_indices</c> I32 [rows + 1], <c>NAME.col_indices</c> I32 [nnz] (ascending within a row), <c>NAME.values</c> F32 [nnz];</item>
+/// <item><c>csr</c>: <c>NAME.crow_indices</c> I32 or I64 [rows + 1], <c>NAME.col_indices</c> I32 or I64 [nnz] (ascending within a row), <c>NAME.values</c> F32 [nnz];</item>
 /// <item><c>N:M</c>: <c>NAME.values</c> F32 [rows, G·N] and <c>NAME.offsets</c> U8 [rows, G·N] (G = ⌈columns/M⌉; each value's offset inside its group of M inputs);</item>
-/// <item><c>block:RxC</c>: <c>NAME.crow_indices</c> I32 [⌈rows/R⌉ + 1], <c>NAME.col_indices</c> I32 [tiles] (block columns, ascending within a block row), <c>NAME.values</c> F32 [tiles, R, C].</item>
+/// <item><c>block:RxC</c>: <c>NAME.crow_indices</c> I32 or I64 [⌈rows/R⌉ + 1], <c>NAME.col_indices</c> I32 or I64 [tiles] (block columns, ascending within a block row), <c>NAME.values</c> F32 [tiles, R, C].</item>
 /// </list>
 /// rows = shape[0], columns = the product of the other dimensions. Reading treats the file as untrusted: shapes, dtypes
 /// and lengths are checked against the entry, every pointer and index against the format (the message gives the byte
@@ -185,19 +185,45 @@ public static class SparseTensors
             return t;
         }
 
+        // PyTorch's sparse tensors hold int64 indices; they are read as int32, every one checked to fit.
+        int[] Indices(string suffix, long expected)
+        {
+            var tname = name + suffix;
+            if (!file.Contains(tname))
+                throw Bad($"tensor '{Printable.Escape(tname)}' is missing");
+            var t = file[tname];
+            if ((t.DType != DType.Int32 && t.DType != DType.Int64) || t.Shape.Count != 1 || t.Shape[0] != expected)
+                throw Bad($"tensor '{Printable.Escape(tname)}' is {t}, expected Int32[{expected}] or Int64[{expected}]");
+            if (t.DType == DType.Int32)
+                return t.GetData<int>();
+            var wide = t.GetData<long>();
+            var narrow = new int[wide.Length];
+            for (var i = 0; i < wide.Length; i++)
+            {
+                if (wide[i] is < int.MinValue or > int.MaxValue)
+                {
+                    var at = file.DataOffset(tname);
+                    var where = at < 0 ? $"entry {i}" : string.Create(CultureInfo.InvariantCulture, $"byte {at + (i * 8L)} (entry {i})");
+                    throw new InvalidDataException($"{path}: tensor '{Printable.Escape(tname)}' at {where}: index {wide[i]} does not fit 32 bits.");
+                }
+                narrow[i] = (int)wide[i];
+            }
+            return narrow;
+        }
+
         try
         {
             switch (format.Kind)
             {
                 case WeightFormat.Csr:
                     {
-                        var ptr = Tensor(".crow_indices", DType.Int32, rows + 1L);
+                        var ptr = Indices(".crow_indices", rows + 1L);
                         var values = Tensor(".values", DType.Float32);
                         var nnz = values.Shape.Count == 1 ? values.Shape[0] : -1;
                         if (nnz < 0 || nnz > (long)rows * columns)
                             throw Bad($"tensor '{Printable.Escape(name)}.values' is {values}: a 1-D array of at most {(long)rows * columns} values");
-                        var cols = Tensor(".col_indices", DType.Int32, nnz);
-                        return new SparseWeight(name, [.. shape], new CsrMatrix(rows, columns, ptr.GetData<int>(), cols.GetData<int>(), values.GetData<float>()));
+                        var cols = Indices(".col_indices", nnz);
+                        return new SparseWeight(name, [.. shape], new CsrMatrix(rows, columns, ptr, cols, values.GetData<float>()));
                     }
                 case WeightFormat.NofM:
                     {
@@ -212,14 +238,14 @@ public static class SparseTensors
                         var (r, c) = (format.A, format.B);
                         if (r > rows || c > columns)
                             throw Bad($"tiles {r}x{c} are larger than the {rows} × {columns} matrix");
-                        var ptr = Tensor(".crow_indices", DType.Int32, ((rows + r - 1) / r) + 1L);
+                        var ptr = Indices(".crow_indices", ((rows + r - 1) / r) + 1L);
                         var values = Tensor(".values", DType.Float32);
                         var tiles = values.Shape.Count == 3 && values.Shape[1] == r && values.Shape[2] == c ? values.Shape[0] : -1;
                         var most = (long)((rows + r - 1) / r) * ((columns + c - 1) / c);
                         if (tiles < 0 || tiles > most)
                             throw Bad($"tensor '{Printable.Escape(name)}.values' is {values}: expected F32[tiles, {r}, {c}] with at most {most} tiles");
-                        var cols = Tensor(".col_indices", DType.Int32, tiles);
-                        return new SparseWeight(name, [.. shape], new BlockSparseMatrix(rows, columns, r, c, ptr.GetData<int>(), cols.GetData<int>(), values.GetData<float>()));
+                        var cols = Indices(".col_indices", tiles);
+                        return new SparseWeight(name, [.. shape], new BlockSparseMatrix(rows, columns, r, c, ptr, cols, values.GetData<float>()));
                     }
             }
         }

@@ -203,6 +203,81 @@ public sealed class CompressedModelTests
         Assert.That(csr.Metadata[ModelFiles.ArchKey], Is.EqualTo("lenet5:1x28x28"));
     }
 
+    [Test]
+    [Category("Interop")]
+    public void FileWrittenByPyTorch_IsRead()
+    {
+        // PyTorch builds the sparse tensors (to_sparse_csr, to_sparse_bsr: int64 indices, fc3's cast to int32) from the
+        // dense weights of a file written here and writes its own safetensors file, which must load as the same model.
+        using var dir = new TempDir();
+        var model = ModelFactory.Create("lenet5", seed: 2);
+        InferenceModelTests.Prune(model, Pruning.Random90, seed: 3);
+        ModelFiles.Save(model, dir.File("dense.safetensors"));
+        var got = Python.Run("""
+            try:
+                import torch
+            except ImportError:
+                print("no torch"); sys.exit(0)
+            with open(sys.argv[1], 'rb') as f:
+                n = int.from_bytes(f.read(8), 'little'); header = json.loads(f.read(n)); buf = f.read()
+            meta = header.pop('__metadata__')
+            names = {torch.float32: 'F32', torch.int64: 'I64', torch.int32: 'I32'}
+            out, sparse = [], {}
+            for k, v in header.items():
+                a = torch.from_numpy(np.frombuffer(buf[v['data_offsets'][0]:v['data_offsets'][1]], np.float32).reshape(v['shape']).copy())
+                if not k.endswith('.weight'):
+                    out.append((k, a)); continue
+                m = a.reshape(a.shape[0], -1)
+                s, fmt = (m.to_sparse_bsr((4, 1)), 'block:4x1') if k in ('conv2.weight', 'fc2.weight') else (m.to_sparse_csr(), 'csr')
+                crow, col = s.crow_indices(), s.col_indices()
+                if k == 'fc3.weight':
+                    crow, col = crow.to(torch.int32), col.to(torch.int32)
+                out += [(k + '.crow_indices', crow), (k + '.col_indices', col), (k + '.values', s.values())]
+                sparse[k] = {'format': fmt, 'shape': list(a.shape)}
+            meta['woodfisher.sparse'] = json.dumps(sparse)
+            head, blobs, at = {'__metadata__': meta}, [], 0
+            for k, t in out:
+                b = t.contiguous().numpy().tobytes()
+                head[k] = {'dtype': names[t.dtype], 'shape': list(t.shape), 'data_offsets': [at, at + len(b)]}
+                blobs.append(b); at += len(b)
+            h = json.dumps(head).encode(); h += b' ' * (-len(h) % 8)
+            with open(sys.argv[2], 'wb') as f:
+                f.write(len(h).to_bytes(8, 'little')); f.write(h); f.write(b''.join(blobs))
+            print(json.dumps(sparse))
+            """, dir.File("dense.safetensors"), dir.File("torch.safetensors"));
+        if (got == "no torch")
+            Assert.Ignore("PyTorch is not importable by /usr/bin/python3");
+
+        Assert.That(SafeTensors.Read(dir.File("torch.safetensors"))["fc1.weight.col_indices"].DType, Is.EqualTo(DType.Int64), "PyTorch's own index type");
+        var loaded = CompressedModelFiles.Load(dir.File("torch.safetensors"));
+        Assert.That(loaded.Weights.Select(w => (w.Name, WeightFormats.Name(w.Matrix))), Is.EquivalentTo(new[]
+        {
+            ("conv1.weight", "csr"), ("conv2.weight", "block:4x1"), ("fc1.weight", "csr"), ("fc2.weight", "block:4x1"), ("fc3.weight", "csr"),
+        }));
+        foreach (var p in model.Parameters)
+            Assert.That(loaded.Model.Parameters.Single(q => q.Name == p.Name).Data, Is.EqualTo(p.Data), p.Name);
+        var (x, _) = TestData.Random(5, 784, 10, seed: 4);
+        using var engine = loaded.CreateEngine();
+        var expected = Evaluation.Logits(model, x, 5);
+        Assert.That(engine.Logits(x, 5), Is.EqualTo(expected).Within(1e-4 * (1 + expected.Max(Math.Abs))), "the sparse engine on PyTorch's tensors");
+    }
+
+    [Test]
+    public void Int64IndexBeyond32Bits_IsRefusedNamingTheByte()
+    {
+        using var dir = new TempDir();
+        var path = Write(dir, Pruning.Random90);
+        var file = SafeTensors.Read(path);
+        var tensors = file.Tensors.Select(t => t.Name == "fc2.weight.col_indices"
+            ? new NamedArray(t.Name, NdArray.Create(Array.ConvertAll(t.Array.GetData<int>(), i => (long)i), t.Array.ShapeInt64()))
+            : t).ToList();
+        tensors.Single(t => t.Name == "fc2.weight.col_indices").Array.GetData<long>()[2] = 1L << 40;
+        SafeTensors.Write(path, tensors, file.Metadata);
+        var at = SafeTensors.Read(path).DataOffset("fc2.weight.col_indices") + 16;
+        Assert.That(() => CompressedModelFiles.Load(path), Throws.TypeOf<InvalidDataException>().With.Message.Contains(
+            $"'fc2.weight.col_indices' at byte {at} (entry 2): index {1L << 40} does not fit 32 bits"));
+    }
+
     private static string Write(TempDir dir, Pruning pruning)
     {
         var model = ModelFactory.Create("mlp:784-300-100-10", seed: 2);
