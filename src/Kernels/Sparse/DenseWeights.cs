@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Numerics.Tensors;
 
 namespace WoodFisher.Kernels.Sparse;
@@ -55,26 +54,13 @@ public sealed class DenseWeights : IWeightMatrix
     public void Multiply(ReadOnlySpan<float> b, int n, Span<float> c, ReadOnlySpan<float> bias = default)
     {
         WeightChecks.Product(this, b.Length, n, c.Length, bias.Length);
-        var pool = ArrayPool<float>.Shared;
-        var bArray = pool.Rent(b.Length);
-        var cArray = pool.Rent(c.Length);
-        try
+        for (var r = 0; r < Rows; r++)
         {
-            b.CopyTo(bArray);
-            for (var r = 0; r < Rows; r++)
-            {
-                cArray.AsSpan(r * n, n).Fill(bias.IsEmpty ? 0f : bias[r]);
-            }
+            c.Slice(r * n, n).Fill(bias.IsEmpty ? 0f : bias[r]);
+        }
 
-            Gemm.Multiply(Rows, n, Columns, 1f, StridedMatrix<float>.RowMajor(_values, 0, Columns), StridedMatrix<float>.RowMajor(bArray, 0, n),
-                cArray, 0, n, parallel: SparseParallel.Parts((long)Rows * Columns * n) > 1);
-            cArray.AsSpan(0, c.Length).CopyTo(c);
-        }
-        finally
-        {
-            pool.Return(bArray);
-            pool.Return(cArray);
-        }
+        LinearAlgebra.Multiply(false, false, Rows, n, Columns, _values, b[..(Columns * n)], c[..(Rows * n)], accumulate: true,
+            parallel: SparseParallel.Parts((long)Rows * Columns * n) > 1);
     }
 
     /// <inheritdoc/>
