@@ -5,7 +5,7 @@ using System.Runtime.Intrinsics.X86;
 namespace WoodFisher.Kernels.Sparse;
 
 /// <summary>
-/// The row loops every sparse format shares, written once over <see cref="ILanes{TV}"/>: a gathered dot product
+/// The row loops every sparse format shares, written once over the dense core's <see cref="ISimd{T, TV}"/>: a gathered dot product
 /// Σ_e v_e·x[col_e] (a row of y = Wx), and a row of C = WB built as Σ_e v_e·B[col_e, :] in register tiles of the output
 /// row (each tile's accumulators stay in registers over all the row's entries, so C is written once).
 /// </summary>
@@ -16,7 +16,7 @@ internal static unsafe class SparseKernels
     /// last &lt; 8 entries (the gathers bound this loop; 512-bit registers would only pair them up); else scalar.
     /// </summary>
     public static float Dot(float* v, int* cols, int count, float* x) =>
-        LanePaths.Current >= 8 ? DotGather(v, cols, count, x) : DotScalar(v, cols, count, x);
+        SimdPaths.Current != SimdPath.Scalar && Avx2.IsSupported ? DotGather(v, cols, count, x) : DotScalar(v, cols, count, x);
 
     /// <summary>
     /// c[j] = s + Σ_e v[e]·b[cols[e]·ldb + j] for j0 ≤ j &lt; j1 (one row of C = WB, or its share from a chunk of entries),
@@ -24,16 +24,16 @@ internal static unsafe class SparseKernels
     /// </summary>
     public static void AxpyRow(float* c, float* b, nint ldb, int j0, int j1, bool accumulate, float bias, float* v, int* cols, int count)
     {
-        switch (LanePaths.Current)
+        switch (SimdPaths.Current)
         {
-            case 16:
-                AxpyRow<Vector512<float>, Lanes512>(c, b, ldb, j0, j1, accumulate, bias, v, cols, count);
+            case SimdPath.Avx512:
+                AxpyRow<Vector512<float>, Simd512<float>>(c, b, ldb, j0, j1, accumulate, bias, v, cols, count);
                 break;
-            case 8:
-                AxpyRow<Vector256<float>, Lanes256>(c, b, ldb, j0, j1, accumulate, bias, v, cols, count);
+            case SimdPath.Avx2:
+                AxpyRow<Vector256<float>, Simd256<float>>(c, b, ldb, j0, j1, accumulate, bias, v, cols, count);
                 break;
             default:
-                AxpyRow<float, Lanes1>(c, b, ldb, j0, j1, accumulate, bias, v, cols, count);
+                AxpyRow<float, SimdScalar<float>>(c, b, ldb, j0, j1, accumulate, bias, v, cols, count);
                 break;
         }
     }
@@ -49,16 +49,16 @@ internal static unsafe class SparseKernels
     public static void AxpyTileRows4(float* c, nint ldc, float* b, nint ldb, int j0, int j1, bool accumulate, float* bias,
         float* values, int* blockColumns, int tiles, int tileRows, int tileColumns, int i0, int columns)
     {
-        switch (LanePaths.Current)
+        switch (SimdPaths.Current)
         {
-            case 16:
-                AxpyTileRows4<Vector512<float>, Lanes512>(c, ldc, b, ldb, j0, j1, accumulate, bias, values, blockColumns, tiles, tileRows, tileColumns, i0, columns);
+            case SimdPath.Avx512:
+                AxpyTileRows4<Vector512<float>, Simd512<float>>(c, ldc, b, ldb, j0, j1, accumulate, bias, values, blockColumns, tiles, tileRows, tileColumns, i0, columns);
                 break;
-            case 8:
-                AxpyTileRows4<Vector256<float>, Lanes256>(c, ldc, b, ldb, j0, j1, accumulate, bias, values, blockColumns, tiles, tileRows, tileColumns, i0, columns);
+            case SimdPath.Avx2:
+                AxpyTileRows4<Vector256<float>, Simd256<float>>(c, ldc, b, ldb, j0, j1, accumulate, bias, values, blockColumns, tiles, tileRows, tileColumns, i0, columns);
                 break;
             default:
-                AxpyTileRows4<float, Lanes1>(c, ldc, b, ldb, j0, j1, accumulate, bias, values, blockColumns, tiles, tileRows, tileColumns, i0, columns);
+                AxpyTileRows4<float, SimdScalar<float>>(c, ldc, b, ldb, j0, j1, accumulate, bias, values, blockColumns, tiles, tileRows, tileColumns, i0, columns);
                 break;
         }
     }
@@ -106,7 +106,7 @@ internal static unsafe class SparseKernels
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AxpyRow<TV, TS>(float* c, float* b, nint ldb, int j0, int j1, bool accumulate, float bias, float* v, int* cols, int count)
         where TV : struct
-        where TS : struct, ILanes<TV>
+        where TS : struct, ISimd<float, TV>
     {
         var w = TS.Count;
         var j = j0;
@@ -150,7 +150,9 @@ internal static unsafe class SparseKernels
                 c3 = TS.Fma(a, TS.Load(row + (3 * w)), c3);
             }
 
-            (c0, c1, c2, c3) = (TS.Add(c0, d0), TS.Add(c1, d1), TS.Add(c2, d2), TS.Add(c3, d3));
+            // 1·d + c, fused, is exactly the rounded sum c + d.
+            var one = TS.Splat(1f);
+            (c0, c1, c2, c3) = (TS.Fma(one, d0, c0), TS.Fma(one, d1, c1), TS.Fma(one, d2, c2), TS.Fma(one, d3, c3));
             TS.Store(c0, c + j);
             TS.Store(c1, c + j + w);
             TS.Store(c2, c + j + (2 * w));
@@ -185,7 +187,7 @@ internal static unsafe class SparseKernels
     private static void AxpyTileRows4<TV, TS>(float* c, nint ldc, float* b, nint ldb, int j0, int j1, bool accumulate, float* bias,
         float* values, int* blockColumns, int tiles, int tileRows, int tileColumns, int i0, int columns)
         where TV : struct
-        where TS : struct, ILanes<TV>
+        where TS : struct, ISimd<float, TV>
     {
         var w = TS.Count;
         nint tileSize = tileRows * tileColumns;

@@ -9,7 +9,7 @@ namespace WoodFisher.Kernels.Tests.Sparse;
 /// </summary>
 public sealed class SparseMatrixTests
 {
-    private static readonly int[] Paths = new[] { 16, 8, 1 }.Where(p => p <= LanePaths.Detected).ToArray();
+    private static readonly IReadOnlyList<SimdPath> Paths = SimdPaths.Available;
 
     public enum Mask
     {
@@ -61,19 +61,19 @@ public sealed class SparseMatrixTests
         var bias = Enumerable.Range(0, rows).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
         foreach (var lanes in Paths)
         {
-            using var _ = LanePaths.Force(lanes);
+            using var _ = SimdPaths.Force(lanes);
             var x = RandomVector(rng, cols);
             var y = new float[rows];
             matrix.MultiplyVector(x, y, bias);
-            AssertClose(y, Reference(w, rows, cols, x, 1, bias), w, x, rows, cols, 1, $"y = Wx + b, {lanes} lanes");
+            AssertClose(y, Reference(w, rows, cols, x, 1, bias), w, x, rows, cols, 1, $"y = Wx + b, {lanes}");
             matrix.MultiplyVector(x, y);
-            AssertClose(y, Reference(w, rows, cols, x, 1, null), w, x, rows, cols, 1, $"y = Wx, {lanes} lanes");
+            AssertClose(y, Reference(w, rows, cols, x, 1, null), w, x, rows, cols, 1, $"y = Wx, {lanes}");
             foreach (var n in new[] { 1, 3, 17, 33, 64 })
             {
                 var b = RandomVector(rng, cols * n);
                 var c = Enumerable.Repeat(float.NaN, rows * n).ToArray();
                 matrix.Multiply(b, n, c, bias);
-                AssertClose(c, Reference(w, rows, cols, b, n, bias), w, b, rows, cols, n, $"C = WB + b, n = {n}, {lanes} lanes");
+                AssertClose(c, Reference(w, rows, cols, b, n, bias), w, b, rows, cols, n, $"C = WB + b, n = {n}, {lanes}");
             }
         }
     }
