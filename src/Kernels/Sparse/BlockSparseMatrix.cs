@@ -45,34 +45,7 @@ public sealed class BlockSparseMatrix : IWeightMatrix
             throw new ArgumentException($"{blockRows} block rows of {tileRows} × {tileColumns} tiles need {blockRows + 1} row pointers and {tileRows * tileColumns} values per tile; got {rowPointers.Length} pointers, {blockColumns.Length} tiles and {values.Length} values.");
         }
 
-        if (rowPointers[0] != 0 || rowPointers[blockRows] != blockColumns.Length)
-        {
-            throw new SparseArrayException($"Row pointers must run from 0 to the {blockColumns.Length} tiles; they run from {rowPointers[0]} to {rowPointers[blockRows]}.", nameof(rowPointers), rowPointers[0] != 0 ? 0 : blockRows);
-        }
-
-        for (var r = 0; r < blockRows; r++)
-        {
-            if (rowPointers[r + 1] < rowPointers[r])
-            {
-                throw new SparseArrayException($"Row pointer {r + 1} ({rowPointers[r + 1]}) is below row pointer {r} ({rowPointers[r]}).", nameof(rowPointers), r + 1);
-            }
-        }
-
-        for (var r = 0; r < blockRows; r++)
-        {
-            for (var t = rowPointers[r]; t < rowPointers[r + 1]; t++)
-            {
-                if ((uint)blockColumns[t] >= (uint)blockCols)
-                {
-                    throw new SparseArrayException($"Tile {t} is in block column {blockColumns[t]}, outside [0, {blockCols}).", nameof(blockColumns), t);
-                }
-
-                if (t > rowPointers[r] && blockColumns[t] <= blockColumns[t - 1])
-                {
-                    throw new SparseArrayException($"Tile {t} (block column {blockColumns[t]}) does not follow tile {t - 1} (block column {blockColumns[t - 1]}) of block row {r}: block columns must ascend within a block row.", nameof(blockColumns), t);
-                }
-            }
-        }
+        WeightChecks.CompressedRows(blockRows, blockCols, rowPointers, blockColumns, "block column", "tiles", nameof(blockColumns));
 
         Rows = rows;
         Columns = columns;

@@ -26,34 +26,7 @@ public sealed class CsrMatrix : IWeightMatrix
             throw new ArgumentException($"A {rows}-row CSR matrix needs {rows + 1} row pointers and as many column indices as values; got {rowPointers.Length}, {columnIndices.Length} and {values.Length}.");
         }
 
-        if (rowPointers[0] != 0 || rowPointers[rows] != values.Length)
-        {
-            throw new SparseArrayException($"Row pointers must run from 0 to the {values.Length} values; they run from {rowPointers[0]} to {rowPointers[rows]}.", nameof(rowPointers), rowPointers[0] != 0 ? 0 : rows);
-        }
-
-        for (var r = 0; r < rows; r++)
-        {
-            if (rowPointers[r + 1] < rowPointers[r])
-            {
-                throw new SparseArrayException($"Row pointer {r + 1} ({rowPointers[r + 1]}) is below row pointer {r} ({rowPointers[r]}).", nameof(rowPointers), r + 1);
-            }
-        }
-
-        for (var r = 0; r < rows; r++)
-        {
-            for (var e = rowPointers[r]; e < rowPointers[r + 1]; e++)
-            {
-                if ((uint)columnIndices[e] >= (uint)columns)
-                {
-                    throw new SparseArrayException($"Column index {e} is {columnIndices[e]}, outside [0, {columns}).", nameof(columnIndices), e);
-                }
-
-                if (e > rowPointers[r] && columnIndices[e] <= columnIndices[e - 1])
-                {
-                    throw new SparseArrayException($"Column index {e} ({columnIndices[e]}) does not follow column index {e - 1} ({columnIndices[e - 1]}) of row {r}: columns must ascend within a row.", nameof(columnIndices), e);
-                }
-            }
-        }
+        WeightChecks.CompressedRows(rows, columns, rowPointers, columnIndices, "column", "values", nameof(columnIndices));
 
         Rows = rows;
         Columns = columns;

@@ -54,4 +54,48 @@ internal static class WeightChecks
 
         MemoryBudget.Require(MemoryBudget.Product(count, 4), what);
     }
+
+    /// <summary>
+    /// Compressed rows (CSR's rows, or BSR's block rows over block columns): <paramref name="rowPointers"/> run from 0 to
+    /// the number of <paramref name="indices"/> and never decrease, and each row's indices ascend inside [0, <paramref name="columns"/>).
+    /// </summary>
+    /// <param name="rows">Rows (block rows) the pointers delimit.</param>
+    /// <param name="columns">Columns (block columns) an index may name.</param>
+    /// <param name="rowPointers">rows + 1 pointers into <paramref name="indices"/>.</param>
+    /// <param name="indices">Each entry's column (block column).</param>
+    /// <param name="unit">What an index names, for messages: "column" or "block column".</param>
+    /// <param name="entries">What the pointers count, for messages: "values" or "tiles".</param>
+    /// <param name="indicesName">The constructor parameter holding <paramref name="indices"/> (reported by <see cref="SparseArrayException"/>).</param>
+    public static void CompressedRows(int rows, int columns, int[] rowPointers, int[] indices, string unit, string entries, string indicesName)
+    {
+        if (rowPointers[0] != 0 || rowPointers[rows] != indices.Length)
+        {
+            throw new SparseArrayException($"Row pointers must run from 0 to the {indices.Length} {entries}; they run from {rowPointers[0]} to {rowPointers[rows]}.", "rowPointers", rowPointers[0] != 0 ? 0 : rows);
+        }
+
+        for (var r = 0; r < rows; r++)
+        {
+            if (rowPointers[r + 1] < rowPointers[r])
+            {
+                throw new SparseArrayException($"Row pointer {r + 1} ({rowPointers[r + 1]}) is below row pointer {r} ({rowPointers[r]}).", "rowPointers", r + 1);
+            }
+        }
+
+        var name = char.ToUpperInvariant(unit[0]) + unit[1..];
+        for (var r = 0; r < rows; r++)
+        {
+            for (var e = rowPointers[r]; e < rowPointers[r + 1]; e++)
+            {
+                if ((uint)indices[e] >= (uint)columns)
+                {
+                    throw new SparseArrayException($"{name} index {e} is {indices[e]}, outside [0, {columns}).", indicesName, e);
+                }
+
+                if (e > rowPointers[r] && indices[e] <= indices[e - 1])
+                {
+                    throw new SparseArrayException($"{name} index {e} ({indices[e]}) does not follow {unit} index {e - 1} ({indices[e - 1]}) of row {r}: {unit}s must ascend within a row.", indicesName, e);
+                }
+            }
+        }
+    }
 }

@@ -129,7 +129,7 @@ public sealed class SparseMatrixTests
             Assert.That(() => new NofMMatrix(1, 5, 2, 4, new float[4], [0, 1, 2, 1]), Throws.InstanceOf<ArgumentException>().With.Message.Contains("outside its group of 1"));
             Assert.That(() => new NofMMatrix(1, 4, 3, 2, new float[3], new byte[3]), Throws.InstanceOf<ArgumentException>().With.Message.Contains("N ≤ M"));
             Assert.That(() => NofMMatrix.FromDense([1f, 1f, 1f, 0f], 1, 4, 2, 4), Throws.InstanceOf<ArgumentException>().With.Message.Contains("not 2:4"));
-            Assert.That(() => new BlockSparseMatrix(4, 4, 2, 2, [0, 1, 1], [2], new float[4]), Throws.InstanceOf<ArgumentException>().With.Message.Contains("block column 2"));
+            Assert.That(() => new BlockSparseMatrix(4, 4, 2, 2, [0, 1, 1], [2], new float[4]), Throws.InstanceOf<ArgumentException>().With.Message.Contains("Block column index 0 is 2, outside [0, 2)"));
             Assert.That(() => new BlockSparseMatrix(4, 4, 2, 2, [0, 1, 1], [0], new float[3]), Throws.InstanceOf<ArgumentException>().With.Message.Contains("values per tile"));
             Assert.That(() => new DenseWeights(2, 2, new float[3]), Throws.ArgumentException);
             var m = CsrMatrix.FromDense([1f, 0f, 0f, 1f], 2, 2);
