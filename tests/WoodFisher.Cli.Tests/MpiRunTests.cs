@@ -162,15 +162,16 @@ public class MpiRunTests : CliFixture
         Assert.That(stdout, Does.Contain("pruned_accuracy="));
     }
 
-    [Test]
-    public void ModelMode_AMethodThatNeedsTheWholeModel_IsRefusedOnce()
+    [TestCase("--method", "kfac", "does not run under mpirun in model mode")]
+    [TestCase("--pattern", "block:1x4", "--pattern block:1x4 does not run under mpirun")]
+    public void ModelMode_AMethodOrPatternThatNeedsTheWholeModel_IsRefusedOnce(string option, string value, string message)
     {
         var model = PruneTestSupport.TrainedMlp(Dir);
-        var (code, _, err) = RunMpi(2, "prune", "--model", model, "--data", PruneTestSupport.SliceDir, "--sparsity", "0.5", "--method", "kfac", "--out", P("p.safetensors"));
+        var (code, _, err) = RunMpi(2, "prune", "--model", model, "--data", PruneTestSupport.SliceDir, "--sparsity", "0.5", option, value, "--out", P("p.safetensors"));
         Assert.That(code, Is.EqualTo(2));
         var messages = PruneTestSupport.Lines(err).Where(l => l.StartsWith("woodfisher: ", StringComparison.Ordinal)).ToList();
         Assert.That(messages, Has.Count.EqualTo(1), err);
-        Assert.That(messages[0], Does.Contain("does not run under mpirun in model mode"));
+        Assert.That(messages[0], Does.Contain(message));
         Assert.That(Directory.GetFiles(Dir).Select(Path.GetFileName), Is.EquivalentTo(new[] { "dense.safetensors" }), "no output, no temporary");
     }
 

@@ -1,5 +1,4 @@
 using WoodFisher.Models;
-using WoodFisher.Models.Data;
 using WoodFisher.Pruning;
 
 namespace WoodFisher.Cli.Commands;
@@ -16,37 +15,51 @@ internal static class PruneModelMode
         var test = CliModels.LoadData(s.Data, "test");
         CliModels.CheckFits(model, data);
         ModelPruning.Check(method, selection, data);
-
-        var dense = Evaluate(model, test, "dense");
-        var (result, options) = ModelPruning.Run(model, selection, s.IncludeBias, data, method, sparsity);
-        var report = Finish(model, selection, outputs.Out, method, options, sparsity, result, dense, Evaluate(model, test, "pruned"));
-        outputs.Write(result, report);
-        var samples = method.Method.UsesCurvature ? $"{method.Estimator.Samples} of {data.Count} {s.Split} samples" : null;
-        PruneOutputs.Print(report, model.Spec, samples);
-        return 0;
-    }
-
-    /// <summary>Accuracy and loss of <paramref name="model"/> on the test split, with progress naming <paramref name="which"/> model.</summary>
-    internal static EvaluationResult Evaluate(IModel<float> model, Dataset test, string which)
-    {
-        using (CliProgress.Start($"{which} evaluation on {test.Count} test samples", 0))
-            return Evaluation.Evaluate(model, test.Images, test.Labels, test.Count);
-    }
-
-    /// <summary>Saves the pruned model (its metadata naming the method) and returns the run's report.</summary>
-    internal static PruningReport Finish(IModel<float> model, ParameterSelection<float> selection, string path, MethodSpec method, PrunerOptions options, double sparsity,
-        PruningResult result, EvaluationResult dense, EvaluationResult pruned)
-    {
-        ModelFiles.Save(model, path, new Dictionary<string, string>
+        var neurons = method.Pruning.Pattern.Kind == PatternKind.Neurons;
+        if (neurons)
         {
-            ["woodfisher.pruning"] = $"{method.Label} {Vocabulary.Name(options.EffectiveUpdate)} s={sparsity.ToString(CultureInfo.InvariantCulture)}",
-        });
-        return PruningReport.Create(options, result, [.. selection.Entries.Select(e => e.Name)]) with
+            try
+            {
+                NeuronRemoval.Check(model);
+            }
+            catch (NotSupportedException ex)
+            {
+                throw new UsageException($"--pattern neurons: {ex.Message}", ex);
+            }
+        }
+
+        EvaluationResult dense;
+        using (CliProgress.Start($"dense evaluation on {test.Count} test samples", 0))
+            dense = Evaluation.Evaluate(model, test.Images, test.Labels, test.Count);
+        var (result, options) = ModelPruning.Run(model, selection, s.IncludeBias, data, method, sparsity);
+
+        // The neuron pattern's output is the smaller dense model that computes the masked one.
+        var shrunk = neurons ? NeuronRemoval.Shrink(model) : null;
+        var saved = shrunk?.Model ?? model;
+        EvaluationResult pruned;
+        using (CliProgress.Start($"pruned evaluation on {test.Count} test samples", 0))
+            pruned = Evaluation.Evaluate(saved, test.Images, test.Labels, test.Count);
+
+        var report = PruningReport.Create(options, result, [.. selection.Entries.Select(e => e.Name)]) with
         {
             Method = method.Label,
             Dense = new PruningMetrics { Accuracy = dense.Accuracy, Loss = dense.Loss },
             Pruned = new PruningMetrics { Accuracy = pruned.Accuracy, Loss = pruned.Loss },
             Settings = ModelPruning.ReportSettings(method),
         };
+        ModelFiles.Save(saved, outputs.Out, new Dictionary<string, string>
+        {
+            ["woodfisher.pruning"] = $"{method.Label} {Vocabulary.Name(options.EffectiveUpdate)} {options.Pattern} s={sparsity.ToString(CultureInfo.InvariantCulture)}",
+        });
+        outputs.Write(result, report);
+        var samples = method.Method.UsesCurvature ? $"{method.Estimator.Samples} of {data.Count} {s.Split} samples" : null;
+        PruneOutputs.Print(report, model.Spec, samples);
+        if (shrunk is not null)
+        {
+            foreach (var u in shrunk.Units)
+                CliConsole.Record(("units", u.Layer), ("before", u.Before), ("after", u.After), ("constant_kept", u.Constant));
+            CliConsole.Record(("model", saved.Spec), ("parameters", saved.Parameters.Sum(p => (long)p.Length)), ("dense_parameters", model.Parameters.Sum(p => (long)p.Length)));
+        }
+        return 0;
     }
 }

@@ -25,6 +25,7 @@ internal static class DistributedPrune
     /// <summary>Tensor mode (<c>--weights W.npy --grads G.npy</c>) over the ranks of <paramref name="world"/>.</summary>
     public static int TensorMode(ICommunicator world, PruneCommand.Settings s, VerbRun run, MethodSpec method, double sparsity)
     {
+        RefuseStructured(method);
         var float32 = false;
         var setup = Ranks.Agree(world, () =>
         {
@@ -57,6 +58,7 @@ internal static class DistributedPrune
     /// <summary>Layout mode (<c>--model M.safetensors --grads G.npy --layout G.json</c>) over the ranks of <paramref name="world"/>.</summary>
     public static int LayoutMode(ICommunicator world, PruneCommand.Settings s, VerbRun run, MethodSpec method, double sparsity)
     {
+        RefuseStructured(method);
         SafeTensorsFile model = null!;
         GradientLayout layout = null!;
         var setup = Ranks.Agree(world, () =>
@@ -94,6 +96,7 @@ internal static class DistributedPrune
     /// </summary>
     public static int ModelMode(ICommunicator world, PruneCommand.Settings s, VerbRun run, MethodSpec method, double sparsity)
     {
+        RefuseStructured(method);
         IModel<float> model = null!;
         ModelCurvature curvature = null!;
         var setup = Ranks.Agree(world, () =>
@@ -127,16 +130,40 @@ internal static class DistributedPrune
         {
             ModelPruning.CheckResult(result, method);
             var test = CliModels.LoadData(s.Data, "test");
-            var dense = PruneModelMode.Evaluate(model, test, "dense");
+            EvaluationResult dense;
+            using (CliProgress.Start($"dense evaluation on {test.Count} test samples", 0))
+                dense = Evaluation.Evaluate(model, test.Images, test.Labels, test.Count);
             curvature.SetWeights(result.Weights);
-            var report = PruneModelMode.Finish(model, curvature.Selection, setup.Outputs!.Out, method, setup.Options, sparsity, result, dense, PruneModelMode.Evaluate(model, test, "pruned"));
+            EvaluationResult pruned;
+            using (CliProgress.Start($"pruned evaluation on {test.Count} test samples", 0))
+                pruned = Evaluation.Evaluate(model, test.Images, test.Labels, test.Count);
+            ModelFiles.Save(model, setup.Outputs!.Out, new Dictionary<string, string>
+            {
+                ["woodfisher.pruning"] = $"{method.Label} {Vocabulary.Name(setup.Options.EffectiveUpdate)} {setup.Options.Pattern} s={sparsity.ToString(CultureInfo.InvariantCulture)}",
+            });
             var d = result.Mask.Length;
             if (setup.Outputs.Mask is not null)
                 Npy.Write(setup.Outputs.Mask, NdArray.Create(result.Mask, d));
             if (setup.Outputs.Scores is not null)
                 Npy.Write(setup.Outputs.Scores, NdArray.Create(result.Scores, d));
-            return report;
+            return PruningReport.Create(setup.Options, result, [.. curvature.Selection.Entries.Select(e => e.Name)]) with
+            {
+                Method = method.Label,
+                Dense = new PruningMetrics { Accuracy = dense.Accuracy, Loss = dense.Loss },
+                Pruned = new PruningMetrics { Accuracy = pruned.Accuracy, Loss = pruned.Loss },
+                Settings = ModelPruning.ReportSettings(method),
+            };
         });
+    }
+
+    /// <summary>
+    /// The global threshold is over single coordinates; a structured pattern (N:M, blocks, neurons) scores groups that
+    /// may cross a rank's range, so it is refused, the same on every rank.
+    /// </summary>
+    private static void RefuseStructured(MethodSpec method)
+    {
+        if (method.Pruning.Pattern.IsStructured)
+            throw new UsageException($"--pattern {method.Pruning.Pattern} does not run under mpirun (the ranks select single weights): run it without mpirun");
     }
 
     /// <summary>Reads G's header, makes the plan and opens this rank's slab of G (inside the agreed setup step).</summary>
