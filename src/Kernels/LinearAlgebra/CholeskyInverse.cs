@@ -6,9 +6,6 @@ namespace WoodFisher.Kernels;
 
 public static partial class LinearAlgebra
 {
-    /// <summary>Order at and below which the recursive factor-and-invert runs its scalar leaf.</summary>
-    private const int InverseLeaf = 16;
-
     /// <summary>
     /// Replaces the SPD matrix A (n × n row-major, lower triangle read) by its inverse A⁻¹ = L⁻ᵀL⁻¹ (full, symmetric).
     /// Returns false when A is not numerically positive definite (<paramref name="a"/> is then garbage).
@@ -20,12 +17,7 @@ public static partial class LinearAlgebra
     /// <summary>As <see cref="TryCholeskyInvert{T}(Span{T}, int)"/>, throwing <see cref="MatrixNotPositiveDefiniteException"/> on failure.</summary>
     public static void CholeskyInvert<T>(Span<T> a, int n)
         where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        if (!CholeskyInvertCore(a, n, parallel: false, out var pivot, out var value))
-        {
-            throw new MatrixNotPositiveDefiniteException(pivot, double.CreateTruncating(value));
-        }
-    }
+        => RequirePositiveDefinite(CholeskyInvertCore(a, n, parallel: false, out var pivot, out var value), pivot, value);
 
     internal static bool TryCholeskyInvert<T>(Span<T> a, int n, bool parallel)
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -44,9 +36,10 @@ public static partial class LinearAlgebra
     public static void CholeskyInvert(Span<float> a, int n) => CholeskyInvert<float>(a, n);
 
     /// <summary>
-    /// A⁻¹ = MᵀM with M = L⁻¹: L and M together by <see cref="FactorInvert{T}"/>, then the lower half of MᵀM by row panels.
-    /// (MᵀM)_ij = Σ_{k ≥ max(i,j)} M_ki M_kj, so row panel [i0, i1) needs only k ≥ i0: ≈ n³/3 flops where one lower-half
-    /// GEMM does n³. About 1.4n³ flops in all, every one of them outside the 16 × 16 leaves in the provider's GEMM.
+    /// A⁻¹ = MᵀM with M = L⁻¹: L and M together by <see cref="FactorInvert{T}"/>, then the lower half of MᵀM as a sum of
+    /// SYRKs over panels of M's rows: row k of M is zero right of column k, so panel [k0, k1) adds only to the leading
+    /// k1 × k1 of the result, ≈ n³/3 flops in all where one lower-half GEMM does n³. About 1.4n³ flops in all, every one of
+    /// them outside the 16 × 16 leaves in the provider's GEMM.
     /// </summary>
     private static bool CholeskyInvertCore<T>(Span<T> a, int n, bool parallel, out int pivot, out T value)
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -68,10 +61,10 @@ public static partial class LinearAlgebra
         a.Clear();
         var res = l;
         res.AsSpan(0, len).Clear();
-        for (var i0 = 0; i0 < n; i0 += Nb)
+        for (var k0 = 0; k0 < n; k0 += InverseProductPanel)
         {
-            var i1 = Math.Min(n, i0 + Nb);
-            Gemm.Multiply(i1 - i0, i1, n - i0, T.One, StridedMatrix<T>.Transposed(m, (i0 * n) + i0, n), StridedMatrix<T>.RowMajor(m, i0 * n, n), res, i0 * n, n, lowerOnly: false, parallel: parallel);
+            var k1 = Math.Min(n, k0 + InverseProductPanel);
+            Gemm.Multiply(k1, k1, k1 - k0, T.One, StridedMatrix<T>.Transposed(m, k0 * n, n), StridedMatrix<T>.RowMajor(m, k0 * n, n), res, 0, n, lowerOnly: true, parallel: parallel);
         }
 
         SymmetricMirror.LowerToUpper(res.AsSpan(0, len), n);

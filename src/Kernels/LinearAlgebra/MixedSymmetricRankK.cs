@@ -26,10 +26,7 @@ public static partial class LinearAlgebra
         bool parallel = true)
         where TSrc : unmanaged, IFloatingPointIeee754<TSrc>
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(n);
-        ArgumentOutOfRangeException.ThrowIfNegative(k);
-        CheckOperand(a.Length, transpose ? k : n, transpose ? n : k, lda, "A", nameof(a));
-        CheckOperand(c.Length, n, n, ldc, "C", nameof(c));
+        CheckSymmetricRankK(transpose, n, k, a.Length, lda, c.Length, ldc);
         if (n == 0 || k == 0)
         {
             return;
