@@ -190,7 +190,7 @@ internal sealed class DenseStrategy
     {
         var pool = System.Buffers.ArrayPool<float>.Shared;
         var buffer = pool.Rent(c * c);
-        var work = System.Buffers.ArrayPool<double>.Shared.Rent(3 * c);
+        var work = System.Buffers.ArrayPool<double>.Shared.Rent(4 * c);
         try
         {
             var f = buffer.AsSpan(0, c * c);
@@ -214,17 +214,21 @@ internal sealed class DenseStrategy
                 y[i] = TensorPrimitives.Dot<double>(row, v);
             }
 
+            // F·y from the lower triangle by rows only: row i gives (F y)_i its part left of the diagonal, and each
+            // (F y)_j, j < i, its term F_ij·y_i (the column below j's diagonal), so no pass strides down a column.
+            var fy = work.AsSpan(3 * c, c);
+            fy.Clear();
+            for (var i = 0; i < c; i++)
+            {
+                var left = a.Slice(i * c, i);
+                fy[i] += TensorPrimitives.Dot<double>(left, y[..i]) + (a[(i * c) + i] * y[i]);
+                TensorPrimitives.MultiplyAdd(left, y[i], fy[..i], fy[..i]);
+            }
+
             var residual = 0.0;
             for (var i = 0; i < c; i++)
             {
-                // (F y)_i from the lower triangle: row i left of the diagonal, column i below it.
-                var s = TensorPrimitives.Dot<double>(a.Slice(i * c, i + 1), y[..(i + 1)]);
-                for (var j = i + 1; j < c; j++)
-                {
-                    s += a[(j * c) + i] * y[j];
-                }
-
-                residual = Math.Max(residual, Math.Abs(s - v[i]));
+                residual = Math.Max(residual, Math.Abs(fy[i] - v[i]));
             }
 
             if (!(residual <= tolerance * Math.Abs(TensorPrimitives.MaxMagnitude<double>(v))))
