@@ -69,17 +69,17 @@ internal static class CholeskyInverseProfile
         var best = double.MaxValue;
         for (var r = 0; r < 7; r++)
         {
-            var t0 = ThreadSeconds();
+            var t0 = CpuSeconds();
             for (var i = 0; i < calls; i++)
             {
                 a();
             }
 
-            best = Math.Min(best, (ThreadSeconds() - t0) / calls);
+            best = Math.Min(best, (CpuSeconds() - t0) / calls);
         }
 
         return best;
     }
 
-    private static double ThreadSeconds() => Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
+    private static double CpuSeconds() => Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
 }
