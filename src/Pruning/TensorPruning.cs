@@ -124,6 +124,7 @@ public static class TensorPruning
 
         var spec = estimator ?? new EstimatorSpec();
         var inverseBytes = gradients is null || !method.UsesCurvature ? 0
+            : spec.BlockSize == EstimatorSpec.FullBlockSize && method is WoodFisherMethod ? FullWoodFisherInverse.EstimateBytes(dimension, (gradients.Count + spec.MiniBatch - 1) / spec.MiniBatch)
             : method == PruningMethod.DiagonalFisher ? MemoryBudget.Product(dimension, 2 * sizeof(double))
             : WoodFisherBuilder.EstimateBytes(dimension, WoodFisherMethod.Options(spec, options.Segments ?? gradients.Segments), gradients.Count);
         RequireMemory(dimension, inverseBytes);

@@ -5,7 +5,8 @@ namespace WoodFisher.Pruning.Methods;
 
 /// <summary>
 /// <c>woodfisher</c>: OBS with the block-diagonal WoodFisher inverse F̂⁻¹, F̂ = λI + (1/N)Σₙ gₙgₙᵀ per block of c
-/// coordinates (blocks restart at each segment), built by Woodbury updates (<see cref="WoodFisherCurvature"/>).
+/// coordinates (blocks restart at each segment), built by Woodbury updates (<see cref="WoodFisherCurvature"/>); with
+/// <c>block=full</c> (c = d) one block across segments, matrix-free (<see cref="FullWoodFisherCurvature"/>).
 /// </summary>
 internal class WoodFisherMethod : PruningMethod
 {
@@ -27,7 +28,9 @@ internal class WoodFisherMethod : PruningMethod
         ArgumentNullException.ThrowIfNull(gradients);
         ArgumentNullException.ThrowIfNull(spec);
         spec.Validate();
-        return WoodFisherCurvature.FromGradients(gradients, Options(spec, gradients.Segments));
+        return spec.BlockSize == EstimatorSpec.FullBlockSize
+            ? FullWoodFisherCurvature.FromGradients(gradients, spec.Damping, spec.Normalizer, spec.MiniBatch)
+            : WoodFisherCurvature.FromGradients(gradients, Options(spec, gradients.Segments));
     }
 
     /// <summary>The kernel options of <paramref name="spec"/> over columns split into <paramref name="segments"/>.</summary>
