@@ -1,4 +1,5 @@
 using WoodFisher.IO;
+using WoodFisher.Kernels;
 using WoodFisher.Pruning;
 
 namespace WoodFisher.Cli.Tests;
@@ -36,6 +37,46 @@ public class ScaleCommandTests : CliFixture
         {
             Assert.That(Npy.Read(P("mask.npy")).GetData<bool>(), Is.EqualTo(expected.Mask));
             Assert.That(Npy.Read(P("w2.npy")).GetData<double>(), Is.EqualTo(expected.Weights).Within(1e-12));
+        });
+    }
+
+    private string[] TwoPassArgs(string @out, params string[] extra) =>
+    [
+        "prune", "--weights", P("big-w.npy"), "--grads", P("big-g.npy"), "--method", "woodfisher", "--block", "100", "--damping", "1e-3",
+        "--precision", "float64", "--sparsity", "0.6", "--out", P(@out), "--mask", P(@out + ".mask.npy"), .. extra,
+    ];
+
+    // Oracle: the same command without --memory (in memory); two passes give the same mask and the same weights to rounding.
+    [Test]
+    public void Prune_UnderASmallMemoryBudget_PrintsTheTwoPassPlan_AndMatchesInMemory()
+    {
+        const int d = 12_000;
+        const int m = 16;
+        var rng = new Random(8);
+        Npy.Write(P("big-w.npy"), Enumerable.Range(0, d).Select(_ => rng.NextDouble() - 0.5).ToArray(), d);
+        Npy.Write(P("big-g.npy"), Enumerable.Range(0, m * d).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray(), m, d);
+        var (code, _, stderr) = Run(TwoPassArgs("mem.npy"));
+        Assert.That(code, Is.Zero, stderr);
+        Assert.That(stderr, Does.Contain("prune: in memory"));
+
+        var inMemory = PassPlan.Create(BlockLayout.Create(d, 100), m, new WoodFisherOptions { BlockSize = 100, Damping = 1e-3, Precision = Precision.Float64 },
+            MemoryBudget.Product(d, TensorPruning.VectorBytesPerWeight), budget: long.MaxValue);
+        var budget = (inMemory.TotalBytes - 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        (code, _, stderr) = Run(TwoPassArgs("two.npy", "--memory", budget));
+        Assert.That(code, Is.Zero, stderr);
+        Assert.Multiple(() =>
+        {
+            Assert.That(stderr, Does.Contain("prune: two passes over").And.Contain("working set").And.Contain("blocks").And.Contain("read buffers").And.Contain("scratch"));
+            Assert.That(Npy.Read(P("two.npy.mask.npy")).GetData<bool>(), Is.EqualTo(Npy.Read(P("mem.npy.mask.npy")).GetData<bool>()));
+            Assert.That(Npy.Read(P("two.npy")).GetData<double>(), Is.EqualTo(Npy.Read(P("mem.npy")).GetData<double>()).Within(1e-10));
+        });
+
+        (code, _, stderr) = Run(TwoPassArgs("none.npy", "--memory", "200K"));
+        Assert.Multiple(() =>
+        {
+            Assert.That(code, Is.EqualTo(1));
+            Assert.That(stderr, Does.StartWith("woodfisher: ").And.Contain("even in two passes over groups of one block"));
+            Assert.That(File.Exists(P("none.npy")), Is.False, "refused before any output");
         });
     }
 
