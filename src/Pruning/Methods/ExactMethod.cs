@@ -1,6 +1,6 @@
 using System.Diagnostics;
+using WoodFisher.Kernels;
 using WoodFisher.Models;
-using WoodFisher.Pruning.Internal;
 
 namespace WoodFisher.Pruning.Methods;
 
@@ -20,10 +20,10 @@ internal sealed class ExactMethod() : PruningMethod("exact", "OBS with the exact
         ArgumentNullException.ThrowIfNull(spec);
         spec.Validate();
         var d = model.Selection.Dimension;
-        Curvature.EnsureDenseFits(d);
+        LossHessian.EnsureDenseFits(d);
         var clock = Stopwatch.StartNew();
-        var h = Curvature.Hessian(model.Model, x, labels, labels.Length, model.Selection);
-        DenseLinearAlgebra.Symmetrize(h, d);
+        var h = LossHessian.Dense(model.Model, x, labels, labels.Length, model.Selection);
+        LinearAlgebra.Symmetrize(h, d);
         var hessianSeconds = clock.Elapsed.TotalSeconds;
         var inverse = new DenseCurvature(h, d, spec.Damping, spec.Treatment);
         return new CurvatureEstimate(inverse) { GradientSeconds = hessianSeconds, InverseSeconds = clock.Elapsed.TotalSeconds - hessianSeconds };
