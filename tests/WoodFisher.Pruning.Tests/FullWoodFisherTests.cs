@@ -33,37 +33,6 @@ public class FullWoodFisherTests
         return (rows, Oracle.Inverse(f, d));
     }
 
-    /// <summary>δw = −H⁻¹E_Q([H⁻¹]_QQ)⁻¹w_Q from the dense inverse, then w_Q = 0.</summary>
-    private static double[] DenseJointUpdate(double[] hinv, int d, double[] w, int[] q)
-    {
-        var k = q.Length;
-        var sub = new double[k * k];
-        for (var a = 0; a < k; a++)
-        {
-            for (var b = 0; b < k; b++)
-            {
-                sub[(a * k) + b] = hinv[(q[a] * d) + q[b]];
-            }
-        }
-
-        var alpha = Oracle.Solve(sub, k, [.. q.Select(i => w[i])]);
-        var result = (double[])w.Clone();
-        for (var i = 0; i < d; i++)
-        {
-            for (var a = 0; a < k; a++)
-            {
-                result[i] -= hinv[(i * d) + q[a]] * alpha[a];
-            }
-        }
-
-        foreach (var i in q)
-        {
-            result[i] = 0;
-        }
-
-        return result;
-    }
-
     // m < d (the regime full WoodFisher is for: F̂ is λI plus a rank-m term) and m > d (GGᵀ singular, K = NλI + GGᵀ still
     // definite). λ = 0.05 keeps κ(F̂) ≲ 10², so float64 agreement is ~1e-12 relative; 1e-9 leaves room for the m × m Cholesky.
     [TestCase(12, 40, 0.05)]
@@ -181,7 +150,7 @@ public class FullWoodFisherTests
         var rng = new Random(pruned);
         var w = Oracle.RandomVector(rng, d);
         var q = Enumerable.Range(0, d).OrderBy(_ => rng.Next()).Take(pruned).Order().ToArray();
-        var expected = DenseJointUpdate(hinv, d, w, q);
+        var expected = Oracle.JointUpdate(hinv, d, w, q);
         // The same step as the constrained minimiser of ½δᵀF̂δ with δ_Q = −w_Q (KKT by a dense solve of F̂ itself).
         var kkt = Oracle.ConstrainedStep(Oracle.Inverse(hinv, d), d, new double[d], w, q);
         var updated = (double[])w.Clone();
@@ -238,7 +207,7 @@ public class FullWoodFisherTests
         Assert.Multiple(() =>
         {
             Assert.That(Enumerable.Range(0, d).Where(i => !result.Mask[i]), Is.EqualTo(q));
-            Assert.That(Oracle.MaxAbsDiff(result.Weights, DenseJointUpdate(hinv, d, w, q)), Is.LessThan(1e-8));
+            Assert.That(Oracle.MaxAbsDiff(result.Weights, Oracle.JointUpdate(hinv, d, w, q)), Is.LessThan(1e-8));
         });
     }
 
