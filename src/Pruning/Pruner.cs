@@ -71,7 +71,8 @@ public sealed class Pruner
             }
         }
 
-        var schedule = new OneShotSchedule(o.Sparsity, o.RecomputeSteps, o.Stepping, MaskSelection.Sparsity(m, segments, o.PrunableSegments));
+        var layout = o.Pattern.IsStructured ? new PatternLayout(segments, o.SegmentShapes, o.PrunableSegments) : null;
+        var schedule = new OneShotSchedule(PatternSelection.Target(o), o.RecomputeSteps, o.Stepping, PatternSelection.Measure(o, layout, m, segments));
         var steps = new List<PruningStep>();
         var total = new PhaseTimings();
         double[] scores = [];
@@ -111,7 +112,7 @@ public sealed class Pruner
 
                 scores = method.Score(w, inverse, inverseTimesGradient);
 
-                m = MaskSelection.Select(scores, m, sk, o.Selection, segments, o.PrunableSegments);
+                m = PatternSelection.ForStep(o, layout, scores, w, inverseTimesGradient, inverse, m, sk, segments);
                 var selectionSeconds = sw.Elapsed.TotalSeconds;
 
                 sw.Restart();
@@ -127,7 +128,7 @@ public sealed class Pruner
                     Update = updateSeconds,
                 };
                 total += timings;
-                steps.Add(new PruningStep(k, sk, MaskSelection.Sparsity(m, segments, o.PrunableSegments), inverse.Name, inverse.Bytes, timings));
+                steps.Add(new PruningStep(k, sk, PatternSelection.Measure(o, layout, m, segments), inverse.Name, inverse.Bytes, timings));
             }
             finally
             {
