@@ -176,7 +176,7 @@ public sealed class PassPlan
         }
 
         throw MemoryBudget.Exceeded(twoPass.TotalBytes, limit,
-            $"Pruning d = {layout.Dimension:N0} weights with blocks of c = {layout.BlockSize:N0} from m = {rows:N0} gradients, even in two passes over groups of one block ({twoPass.Describe()}),",
+            $"prune: d = {layout.Dimension:N0} weights and their inverse curvature (blocks of c = {layout.BlockSize:N0}, m = {rows:N0} gradients), even in two passes over groups of one block ({twoPass.Describe()}),",
             "Use a smaller block size (--block), float32 (--precision), fewer weights, or a larger --memory.");
     }
 
