@@ -71,6 +71,12 @@ public static class Program
             return;
         }
 
+        if (args.Length > 0 && args[0] == "cholinv-cpu")
+        {
+            CholeskyInverseProfile.Run(args[1..]);
+            return;
+        }
+
         if (args.Length > 0 && args[0] == "inverse-cpu")
         {
             CpuTimeProfiles.Inverse(args[1..]);
