@@ -93,10 +93,11 @@ public sealed class BlockLayout
         var start = 0;
         foreach (var s in segs)
         {
-            for (var o = 0; o < s; o += blockSize)
+            // o in long: the step past the last block of a segment near 2³¹ − 1 would wrap an int.
+            for (long o = 0; o < s; o += blockSize)
             {
-                offsets.Add(start + o);
-                sizes.Add(Math.Min(blockSize, s - o));
+                offsets.Add(start + (int)o);
+                sizes.Add((int)Math.Min(blockSize, s - o));
             }
 
             start += s;

@@ -166,7 +166,7 @@ public sealed class WoodFisherBuilder : IDisposable, IRowSink
     /// 2²²/d = 64 rows) does not cut the rank-k panel the backend asks for (c/4 in [32, 96]) short, while the k × d
     /// float64 buffer stays within the c × d float32 blocks themselves.
     /// </summary>
-    private static int PendingRows(BlockLayout layout)
+    internal static int PendingRows(BlockLayout layout)
         => (int)Math.Clamp(Math.Max(PendingElements / layout.Dimension, Math.Min(layout.BlockSize / 2, CpuBackend.MaxPanel)), 1, 256);
 
     private static void Validate(int dimension, WoodFisherOptions options)

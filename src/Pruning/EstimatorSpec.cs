@@ -13,6 +13,12 @@ public sealed record EstimatorSpec
     /// <summary>The default block size c.</summary>
     public const int DefaultBlockSize = 100;
 
+    /// <summary>
+    /// <see cref="BlockSize"/> for full WoodFisher, c = d (written <c>block=full</c>): one block of all coordinates across
+    /// layers, answered through m × m systems (<see cref="FullWoodFisherCurvature"/>).
+    /// </summary>
+    public const int FullBlockSize = int.MaxValue;
+
     /// <summary>The default damping λ.</summary>
     public const double DefaultDamping = 1e-5;
 
@@ -22,7 +28,7 @@ public sealed record EstimatorSpec
     /// <summary>Which method builds the estimate.</summary>
     public PruningMethod Method { get; init; } = PruningMethod.WoodFisher;
 
-    /// <summary>Block size c for WoodFisher and for the joint-update blocks of K-FAC.</summary>
+    /// <summary>Block size c for WoodFisher and for the joint-update blocks of K-FAC; <see cref="FullBlockSize"/> for c = d.</summary>
     public int BlockSize { get; init; } = DefaultBlockSize;
 
     /// <summary>Damping λ &gt; 0.</summary>

@@ -1,4 +1,5 @@
 using WoodFisher.Kernels;
+using WoodFisher.Pruning.Internal;
 
 namespace WoodFisher.Pruning;
 
@@ -47,7 +48,12 @@ public static class MaskSelection
         }
 
         var segs = CheckSegments(segments, d, prunable);
-        var result = mask.IsEmpty ? Enumerable.Repeat(true, d).ToArray() : mask.ToArray();
+        var result = mask.IsEmpty ? new bool[d] : mask.ToArray();
+        if (mask.IsEmpty)
+        {
+            Array.Fill(result, true);
+        }
+
         for (var i = 0; i < d; i++)
         {
             if (double.IsNaN(scores[i]))
@@ -56,39 +62,26 @@ public static class MaskSelection
             }
         }
 
-        var candidates = new List<int>();
         if (mode == SelectionMode.Global)
         {
-            var n = 0;
-            var pruned = 0;
-            var start = 0;
+            var take = new bool[segs.Length];
             for (var s = 0; s < segs.Length; s++)
             {
-                if (prunable is null || prunable[s])
-                {
-                    Collect(result, start, segs[s], candidates, ref n, ref pruned);
-                }
-
-                start += segs[s];
+                take[s] = prunable is null || prunable[s];
             }
 
-            RemoveSmallest(scores, result, candidates, TargetCount(sparsity, n) - pruned);
+            RemoveSmallest(scores, result, segs, take, sparsity);
         }
         else
         {
-            var start = 0;
             for (var s = 0; s < segs.Length; s++)
             {
                 if (prunable is null || prunable[s])
                 {
-                    var n = 0;
-                    var pruned = 0;
-                    candidates.Clear();
-                    Collect(result, start, segs[s], candidates, ref n, ref pruned);
-                    RemoveSmallest(scores, result, candidates, TargetCount(sparsity, n) - pruned);
+                    var take = new bool[segs.Length];
+                    take[s] = true;
+                    RemoveSmallest(scores, result, segs, take, sparsity);
                 }
-
-                start += segs[s];
             }
         }
 
@@ -164,51 +157,82 @@ public static class MaskSelection
         return segs;
     }
 
-    private static void Collect(bool[] mask, int start, int length, List<int> candidates, ref int n, ref int pruned)
+    /// <summary>
+    /// Over the coordinates of the segments <paramref name="take"/> marks (n of them): prunes the kept ones of lowest
+    /// (score, index) until round(s·n) are pruned, counting those already pruned.
+    /// </summary>
+    private static void RemoveSmallest(ReadOnlySpan<double> scores, bool[] mask, int[] segments, bool[] take, double sparsity)
     {
-        n += length;
-        for (var i = start; i < start + length; i++)
+        var n = 0;
+        var pruned = 0;
+        var start = 0;
+        for (var s = 0; s < segments.Length; s++)
         {
-            if (mask[i])
+            if (take[s])
             {
-                candidates.Add(i);
+                n += segments[s];
+                pruned += segments[s] - CountKept(mask, start, segments[s]);
             }
-            else
-            {
-                pruned++;
-            }
-        }
-    }
 
-    private static void RemoveSmallest(ReadOnlySpan<double> scores, bool[] mask, List<int> candidates, int count)
-    {
+            start += segments[s];
+        }
+
+        var count = TargetCount(sparsity, n) - pruned;
         if (count <= 0)
         {
             return;
         }
 
-        var idx = candidates.ToArray();
-        var keys = new double[idx.Length];
-        for (var i = 0; i < idx.Length; i++)
+        var candidates = new int[n - pruned];
+        var c = 0;
+        start = 0;
+        for (var s = 0; s < segments.Length; s++)
         {
-            keys[i] = scores[idx[i]];
+            if (take[s])
+            {
+                for (var i = start; i < start + segments[s]; i++)
+                {
+                    if (mask[i])
+                    {
+                        candidates[c++] = i;
+                    }
+                }
+            }
+
+            start += segments[s];
         }
 
-        // Candidates are in increasing index order; sorting (score, index) pairs makes ties go to the lower index.
-        var order = new int[idx.Length];
-        for (var i = 0; i < order.Length; i++)
+        if (count >= candidates.Length)
         {
-            order[i] = i;
+            foreach (var i in candidates)
+            {
+                mask[i] = false;
+            }
+
+            return;
         }
 
-        Array.Sort(order, (a, b) =>
+        // The count-th smallest key, then every candidate below it and the first of those equal to it in index order:
+        // exactly the first count candidates of a sort by (score, index).
+        var (threshold, ties) = ScoreSelection.Select(scores, candidates, count);
+        foreach (var i in candidates)
         {
-            var c = keys[a].CompareTo(keys[b]);
-            return c != 0 ? c : a.CompareTo(b);
-        });
-        for (var i = 0; i < count && i < order.Length; i++)
-        {
-            mask[idx[order[i]]] = false;
+            var k = ScoreSelection.Key(scores[i]);
+            if (k < threshold || (k == threshold && ties-- > 0))
+            {
+                mask[i] = false;
+            }
         }
+    }
+
+    private static int CountKept(bool[] mask, int start, int length)
+    {
+        var kept = 0;
+        for (var i = start; i < start + length; i++)
+        {
+            kept += mask[i] ? 1 : 0;
+        }
+
+        return kept;
     }
 }

@@ -23,7 +23,7 @@ public sealed record MethodSpec(EstimatorSpec Estimator, PrunerOptions Pruning)
 
     private static readonly Dictionary<string, Func<MethodSpec, string, MethodSpec>> Readers = new(StringComparer.Ordinal)
     {
-        ["block"] = (s, v) => s.WithEstimator(s.Estimator with { BlockSize = Vocabulary.Count(v) }),
+        ["block"] = (s, v) => s.WithEstimator(s.Estimator with { BlockSize = Vocabulary.BlockSize(v) }),
         ["damping"] = (s, v) => s.WithEstimator(s.Estimator with { Damping = Vocabulary.Damping(v) }),
         ["samples"] = (s, v) => s.WithEstimator(s.Estimator with { Samples = Vocabulary.Count(v) }),
         ["minibatch"] = (s, v) => s.WithEstimator(s.Estimator with { MiniBatch = Vocabulary.Count(v) }),

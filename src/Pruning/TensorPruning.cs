@@ -51,10 +51,31 @@ public static class TensorPruning
         };
     }
 
-    /// <summary>Refuses a run beyond <see cref="MemoryBudget"/> before the inverse is built: its bytes plus ~64 B per weight (w, results, outputs).</summary>
+    /// <summary>Bytes per weight a prune holds beside the inverse: w, the mask, scores, the diagonal, results and outputs.</summary>
+    public const long VectorBytesPerWeight = 64;
+
+    /// <summary>Refuses a run beyond <see cref="MemoryBudget"/> before the inverse is built: its bytes plus <see cref="VectorBytesPerWeight"/> per weight.</summary>
     private static void RequireMemory(int dimension, long inverseBytes) =>
-        MemoryBudget.Require(MemoryBudget.Sum(inverseBytes, MemoryBudget.Product(dimension, 64)), $"prune: d = {dimension:N0} weights and their inverse curvature",
+        MemoryBudget.Require(MemoryBudget.Sum(inverseBytes, MemoryBudget.Product(dimension, VectorBytesPerWeight)), $"prune: d = {dimension:N0} weights and their inverse curvature",
             "Use a smaller block size (--block), float32 (--precision), or fewer weights.");
+
+    /// <summary>
+    /// How the WoodFisher or WoodTaylor inverse of this prune fits <see cref="MemoryBudget"/>: in memory or in two passes
+    /// over groups of blocks, with its working set in bytes (<see cref="PassPlan.Describe"/>); null for the other methods,
+    /// or when <paramref name="gradients"/> does not know its row count.
+    /// </summary>
+    /// <exception cref="InsufficientMemoryException">Even two passes over groups of blocks do not fit; the message gives the numbers.</exception>
+    public static PassPlan? Plan(IGradientSource? gradients, PrunerOptions options, EstimatorSpec? estimator = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (gradients is null || options.Method is not WoodFisherMethod)
+        {
+            return null;
+        }
+
+        var spec = (estimator ?? new EstimatorSpec()) with { Method = options.Method };
+        return WoodFisherMethod.Plan(WithSegments(gradients, options.Segments), spec);
+    }
 
     /// <summary>
     /// Prunes w in one step: <see cref="Estimate"/>, then <see cref="Pruner"/> (scores, selection, weight update); the
@@ -122,8 +143,14 @@ public static class TensorPruning
             throw new ArgumentException("G holds no gradient rows.");
         }
 
+        if (Plan(gradients, options, estimator) is not null)
+        {
+            return;
+        }
+
         var spec = estimator ?? new EstimatorSpec();
         var inverseBytes = gradients is null || !method.UsesCurvature ? 0
+            : spec.BlockSize == EstimatorSpec.FullBlockSize && method is WoodFisherMethod ? FullWoodFisherInverse.EstimateBytes(dimension, (gradients.Count + spec.MiniBatch - 1) / spec.MiniBatch)
             : method == PruningMethod.DiagonalFisher ? MemoryBudget.Product(dimension, 2 * sizeof(double))
             : WoodFisherBuilder.EstimateBytes(dimension, WoodFisherMethod.Options(spec, options.Segments ?? gradients.Segments), gradients.Count);
         RequireMemory(dimension, inverseBytes);
@@ -131,9 +158,18 @@ public static class TensorPruning
 
     /// <summary>The source with its segments replaced by <paramref name="segments"/> (blocks restart there), when given.</summary>
     private static IGradientSource WithSegments(IGradientSource source, IReadOnlyList<int>? segments) =>
-        segments is null || segments.SequenceEqual(source.Segments) ? source : new SegmentedSource(source, segments);
+        segments is null || segments.SequenceEqual(source.Segments) ? source : WithSegmentsCore(source, segments);
 
-    private sealed class SegmentedSource(IGradientSource inner, IReadOnlyList<int> segments) : IGradientSource
+    private static IGradientSource WithSegmentsCore(IGradientSource source, IReadOnlyList<int> segments) =>
+        source is IColumnGradientSource columns ? new SegmentedColumnSource(columns, segments) : new SegmentedSource(source, segments);
+
+    private sealed class SegmentedColumnSource(IColumnGradientSource inner, IReadOnlyList<int> segments) : SegmentedSource(inner, segments), IColumnGradientSource
+    {
+        public void ReadColumns(long firstRow, int rows, int firstColumn, int columns, Span<float> destination) =>
+            inner.ReadColumns(firstRow, rows, firstColumn, columns, destination);
+    }
+
+    private class SegmentedSource(IGradientSource inner, IReadOnlyList<int> segments) : IGradientSource
     {
         public int Dimension => inner.Dimension;
 

@@ -60,6 +60,10 @@ public static class Vocabulary
     /// <summary>An integer ≥ 1.</summary>
     public static int Count(string text) => Integer(text, 1, "a positive integer");
 
+    /// <summary>A block size: an integer ≥ 1, or <c>full</c> for c = d (<see cref="EstimatorSpec.FullBlockSize"/>).</summary>
+    public static int BlockSize(string text) =>
+        string.Equals(text?.Trim(), "full", StringComparison.OrdinalIgnoreCase) ? EstimatorSpec.FullBlockSize : Integer(text!, 1, "a positive integer or full");
+
     /// <summary>An integer ≥ 0.</summary>
     public static int NonNegativeCount(string text) => Integer(text, 0, "an integer ≥ 0");
 

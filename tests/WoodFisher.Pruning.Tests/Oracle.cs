@@ -220,6 +220,37 @@ internal static class Oracle
         return sol[..n];
     }
 
+    /// <summary>δw = −H⁻¹E_Q([H⁻¹]_QQ)⁻¹w_Q from the dense inverse, then w_Q = 0.</summary>
+    public static double[] JointUpdate(double[] hinv, int d, double[] w, int[] q)
+    {
+        var k = q.Length;
+        var sub = new double[k * k];
+        for (var a = 0; a < k; a++)
+        {
+            for (var b = 0; b < k; b++)
+            {
+                sub[(a * k) + b] = hinv[(q[a] * d) + q[b]];
+            }
+        }
+
+        var alpha = Solve(sub, k, [.. q.Select(i => w[i])]);
+        var result = (double[])w.Clone();
+        for (var i = 0; i < d; i++)
+        {
+            for (var a = 0; a < k; a++)
+            {
+                result[i] -= hinv[(i * d) + q[a]] * alpha[a];
+            }
+        }
+
+        foreach (var i in q)
+        {
+            result[i] = 0;
+        }
+
+        return result;
+    }
+
     /// <summary>Block-diagonal part of a dense matrix for the given blocks (offset, size).</summary>
     public static double[] BlockDiagonal(double[] a, int n, IEnumerable<(int Offset, int Size)> blocks)
     {

@@ -4,11 +4,14 @@ namespace WoodFisher.IO;
 
 /// <summary>
 /// An <see cref="IGradientSource"/> over a 2-D (m × d) float32 or float64 <c>.npy</c> file (one gradient per
-/// row, e.g. written by PyTorch or JAX), streamed in row chunks. Float64 rows are converted to float32.
+/// row, e.g. written by PyTorch or JAX), streamed in row chunks, or read by column ranges (<see cref="ReadColumns"/>,
+/// through <see cref="NpyColumnSlab"/>). Float64 rows are converted to float32.
 /// </summary>
-public sealed class NpyGradientSource : IGradientSource, IDisposable
+public sealed class NpyGradientSource : IColumnGradientSource, IDisposable
 {
     private readonly NpyRowReader _reader;
+    private readonly string _path;
+    private NpyColumnSlab? _slab;
 
     /// <summary>Opens the file.</summary>
     /// <param name="path">An (m, d) f4 or f8 .npy file.</param>
@@ -17,6 +20,7 @@ public sealed class NpyGradientSource : IGradientSource, IDisposable
     public NpyGradientSource(string path, IReadOnlyList<int>? segments = null)
     {
         _reader = new NpyRowReader(path);
+        _path = path;
         if (segments is null)
         {
             Segments = [_reader.Columns];
@@ -57,6 +61,29 @@ public sealed class NpyGradientSource : IGradientSource, IDisposable
     /// <inheritdoc/>
     public void Reset() => _reader.Seek(0);
 
+    /// <inheritdoc/>
+    public void ReadColumns(long firstRow, int rows, int firstColumn, int columns, Span<float> destination)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(rows);
+        if (firstRow < 0 || firstRow > Count - rows)
+            throw new ArgumentOutOfRangeException(nameof(firstRow), $"Rows [{firstRow}, {firstRow + rows}) do not lie in the {Count} rows of {_path}.");
+        if (destination.Length < (long)rows * columns)
+            throw new ArgumentOutOfRangeException(nameof(destination), $"{rows} rows of {columns} columns need {(long)rows * columns} elements; the destination holds {destination.Length}.");
+        if (_slab is not { } slab || slab.FirstColumn != firstColumn || slab.Columns != columns)
+        {
+            _slab?.Dispose();
+            _slab = null;
+            slab = _slab = new NpyColumnSlab(_path, firstColumn, columns);
+        }
+        slab.Seek(firstRow);
+        if (slab.ReadRows(destination, rows) != rows)
+            throw new InvalidDataException($"{_path}: rows [{firstRow}, {firstRow + rows}) of columns [{firstColumn}, {firstColumn + columns}) could not be read");
+    }
+
     /// <summary>Closes the file.</summary>
-    public void Dispose() => _reader.Dispose();
+    public void Dispose()
+    {
+        _slab?.Dispose();
+        _reader.Dispose();
+    }
 }

@@ -5,7 +5,9 @@ namespace WoodFisher.Pruning.Methods;
 
 /// <summary>
 /// <c>woodfisher</c>: OBS with the block-diagonal WoodFisher inverse F̂⁻¹, F̂ = λI + (1/N)Σₙ gₙgₙᵀ per block of c
-/// coordinates (blocks restart at each segment), built by Woodbury updates (<see cref="WoodFisherCurvature"/>).
+/// coordinates (blocks restart at each segment), built by Woodbury updates streaming rows into all blocks
+/// (<see cref="WoodFisherCurvature"/>), or, when the blocks exceed the memory budget, group of blocks by group in two
+/// passes (<see cref="GroupedWoodFisherCurvature"/>). With <c>block=full</c> (c = d), matrix-free (<see cref="FullWoodFisherCurvature"/>).
 /// </summary>
 internal class WoodFisherMethod : PruningMethod
 {
@@ -27,7 +29,34 @@ internal class WoodFisherMethod : PruningMethod
         ArgumentNullException.ThrowIfNull(gradients);
         ArgumentNullException.ThrowIfNull(spec);
         spec.Validate();
-        return WoodFisherCurvature.FromGradients(gradients, Options(spec, gradients.Segments));
+        if (spec.BlockSize == EstimatorSpec.FullBlockSize)
+        {
+            return FullWoodFisherCurvature.FromGradients(gradients, spec.Damping, spec.Normalizer, spec.MiniBatch);
+        }
+
+        // Blocks that do not fit the budget are built group by group, twice (scores, then the update).
+        var options = Options(spec, gradients.Segments);
+        return Plan(gradients, spec) is { TwoPass: true } plan
+            ? GroupedWoodFisherCurvature.Build(gradients, options, plan)
+            : WoodFisherCurvature.FromGradients(gradients, options);
+    }
+
+    /// <summary>
+    /// How the inverse of <paramref name="spec"/> over <paramref name="gradients"/> fits the memory budget (with
+    /// <see cref="TensorPruning.VectorBytesPerWeight"/> per weight beside it), or null when the source does not know its
+    /// row count.
+    /// </summary>
+    /// <exception cref="InsufficientMemoryException">Even two passes over groups of blocks do not fit.</exception>
+    internal static PassPlan? Plan(IGradientSource gradients, EstimatorSpec spec)
+    {
+        if (gradients.Count < 1 || spec.BlockSize == EstimatorSpec.FullBlockSize)
+        {
+            return null;
+        }
+
+        var options = Options(spec, gradients.Segments);
+        var layout = BlockLayout.Create(gradients.Dimension, options.BlockSize, options.Segments);
+        return PassPlan.Create(layout, gradients.Count, options, MemoryBudget.Product(gradients.Dimension, TensorPruning.VectorBytesPerWeight), gradients is IColumnGradientSource);
     }
 
     /// <summary>The kernel options of <paramref name="spec"/> over columns split into <paramref name="segments"/>.</summary>

@@ -151,6 +151,8 @@ internal sealed class PruneCommand : VerbCommand<PruneCommand.Settings>
             if (source is { Count: < 1 })
                 throw new InvalidDataException($"{s.Grads}: holds no gradient rows");
             TensorPruning.CheckInputs(d, source, options, spec);
+            if (TensorPruning.Plan(source, options, spec) is { } plan)
+                CliConsole.Note($"prune: {plan.Describe()}");
             using (CliProgress.Start($"{spec.Label}: d = {d} weights{(source is null ? "" : $" from {source.Count} gradients")}", 0))
                 result = Prune(method, () => TensorPruning.Prune(w, source, options, spec));
         }

@@ -33,6 +33,8 @@ internal static class PruneLayoutMode
         using var gradients = s.Grads is null ? null : new NpyGradientSource(CliFiles.RequireFile(s.Grads), CheckedSegments(layout, s.Grads));
         LayoutPruning.Check(model, layout, gradients);
         TensorPruning.CheckInputs(layout.Dimension, gradients, options with { Segments = layout.Segments }, spec);
+        if (TensorPruning.Plan(gradients, options with { Segments = layout.Segments }, spec) is { } plan)
+            CliConsole.Note($"prune: {plan.Describe()}");
         var rows = gradients is null ? null : $"{gradients.Count} gradients";
         LayoutPruningResult result;
         using (CliProgress.Start($"{spec.Label}: {layout.Tensors.Count} tensors (d = {layout.Dimension}){(rows is null ? "" : " from " + rows)}", 0))

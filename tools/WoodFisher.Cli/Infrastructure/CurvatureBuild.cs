@@ -38,6 +38,8 @@ internal sealed record CurvatureBuild(string Source, long Rows, int Dimension, W
     public static CurvatureBuild Open(CurvatureSettings s, VerbRun run)
     {
         var spec = s.Estimator(PruningMethod.WoodFisher) with { Normalizer = s.Normalizer };
+        if (spec.BlockSize == EstimatorSpec.FullBlockSize)
+            throw new UsageException("--block full keeps the gradients instead of blocks, so there are no blocks to write or apply here: give a block size, or prune with --method woodfisher:block=full");
         if (s.Grads is not null)
         {
             run.Refuse("gradients read from --grads", "they fix the samples and coordinates", "--model", "--arch", "--data", "--split", "--samples", "--seed", "--layers", "--include-bias");

@@ -6,7 +6,7 @@ namespace WoodFisher.Cli.Options;
 /// <summary>How an inverse-curvature estimate is built: <c>--block --damping --strategy --backend --precision</c>, the defaults of every method's keys.</summary>
 internal class EstimatorSettings : SampleSettings
 {
-    [CommandOption("--block <C>"), Help("Block size c of WoodFisher (and of K-FAC's joint updates); blocks restart at each layer."), DefaultValue("100")]
+    [CommandOption("--block <C>"), Help("Block size c of WoodFisher (and of K-FAC's joint updates); blocks restart at each layer. full: c = d, one block across layers, through m × m systems."), DefaultValue("100")]
     public string Block { get; init; } = "";
 
     [CommandOption("--damping <LAMBDA>"), Help("Damping λ > 0 added to the curvature: F̂ + λI."), DefaultValue("1e-5")]
@@ -25,7 +25,7 @@ internal class EstimatorSettings : SampleSettings
     public EstimatorSpec Estimator(PruningMethod method) => new()
     {
         Method = method,
-        BlockSize = Read("--block", Block, Vocabulary.Count),
+        BlockSize = Read("--block", Block, Vocabulary.BlockSize),
         Damping = Read("--damping", Damping, Vocabulary.Damping),
         Strategy = Read("--strategy", Strategy, Vocabulary.Strategy),
         Backend = Read("--backend", Backend, Vocabulary.Backend),

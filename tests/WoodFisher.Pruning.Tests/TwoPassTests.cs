@@ -1,0 +1,124 @@
+using WoodFisher.IO;
+using WoodFisher.Kernels;
+using WoodFisher.Models;
+
+namespace WoodFisher.Pruning.Tests;
+
+/// <summary>
+/// Pruning with blocks that do not fit the memory budget (two passes over groups of blocks) against the in-memory path on
+/// the same rows: the same mask, the same weights to rounding, the same scores.
+/// </summary>
+[NonParallelizable]
+public class TwoPassTests
+{
+    private const int D = 12_000;
+    private const int M = 24;
+    private static readonly int[] Segments = [5_000, 7_000];
+
+    private static (double[] W, float[] G) Inputs()
+    {
+        var rng = new Random(31);
+        return (Oracle.RandomVector(rng, D), [.. Oracle.RandomVector(rng, M * D).Select(x => (float)x)]);
+    }
+
+    private static PassPlan InMemoryPlan(EstimatorSpec spec) =>
+        PassPlan.Create(BlockLayout.Create(D, spec.BlockSize, Segments), M, Methods.WoodFisherMethod.Options(spec, Segments), MemoryBudget.Product(D, TensorPruning.VectorBytesPerWeight), budget: long.MaxValue);
+
+    /// <summary>A file source (columns read directly) and an in-memory one (rows streamed once per group).</summary>
+    private static IGradientSource Source(bool file, float[] g, string dir)
+    {
+        if (!file)
+        {
+            return new ArrayGradientSource(g, D, Segments);
+        }
+
+        var path = Path.Combine(dir, "g.npy");
+        Npy.Write(path, g, M, D);
+        return new NpyGradientSource(path, Segments);
+    }
+
+    // Float64 blocks: both paths run the same Woodbury updates on the same rows, in panels that may differ in height by
+    // group width, so weights agree to ~1e-12 relative; masks are identical (scores differ by far less than their gaps).
+    [TestCase(false, "float64")]
+    [TestCase(true, "float64")]
+    [TestCase(true, "float32")]
+    public void TwoPasses_EqualTheInMemoryPath(bool file, string precision)
+    {
+        var dir = Directory.CreateTempSubdirectory("wf-twopass-").FullName;
+        try
+        {
+            var (w, g) = Inputs();
+            var spec = EstimatorSpec.Parse($"woodfisher:block=100,damping=1e-3,precision={precision}");
+            var options = new PrunerOptions { Method = PruningMethod.WoodFisher, Sparsity = 0.7, Segments = Segments };
+            var expected = TensorPruning.Prune(w, new ArrayGradientSource(g, D, Segments), options, spec);
+
+            // Just below the in-memory working set: two passes, each group a fraction of the blocks.
+            var budget = InMemoryPlan(spec).TotalBytes - 1;
+            var source = Source(file, g, dir);
+            using var closing = source as IDisposable;
+            using (MemoryBudget.Override(budget))
+            {
+                var plan = TensorPruning.Plan(source, options, spec)!;
+                Assert.That(plan.TwoPass, Is.True, plan.Describe());
+                Assert.That(plan.Groups.Count, Is.GreaterThan(1));
+                Assert.That(plan.TotalBytes, Is.LessThanOrEqualTo(budget));
+                var estimate = TensorPruning.Estimate(source, D, options, spec);
+                Assert.That(estimate.Inverse, Is.TypeOf<GroupedWoodFisherCurvature>());
+                ((IDisposable)estimate.Inverse).Dispose();
+                var result = TensorPruning.Prune(w, source, options, spec);
+                var tolerance = precision == "float64" ? 1e-10 : 1e-4;
+                Assert.Multiple(() =>
+                {
+                    Assert.That(result.Mask, Is.EqualTo(expected.Mask));
+                    Assert.That(Oracle.MaxAbsDiff(result.Weights, expected.Weights), Is.LessThan(tolerance));
+                    Assert.That(Oracle.MaxAbsDiff(result.Scores, expected.Scores), Is.LessThan(tolerance * expected.Scores.Max()));
+                });
+            }
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Test]
+    public void TwoPass_Queries_MatchTheInMemoryInverse()
+    {
+        var (_, g) = Inputs();
+        var spec = EstimatorSpec.Parse("woodfisher:block=100,damping=1e-3,precision=float64");
+        var options = Methods.WoodFisherMethod.Options(spec, Segments);
+        using var whole = WoodFisherCurvature.FromGradients(new ArrayGradientSource(g, D, Segments), options);
+        var layout = BlockLayout.Create(D, 100, Segments);
+        var plan = PassPlan.Create(layout, M, options, MemoryBudget.Product(D, TensorPruning.VectorBytesPerWeight), budget: InMemoryPlan(spec).TotalBytes - 1);
+        Assert.That(plan.TwoPass, Is.True, plan.Describe());
+        var passes = new List<PassProgress>();
+        using var grouped = GroupedWoodFisherCurvature.Build(new ArrayGradientSource(g, D, Segments), options, plan, new SyncProgress(passes));
+        var v = Oracle.RandomVector(new Random(3), D);
+        int[] q = [5_000, 5_003, 5_099];
+        Assert.Multiple(() =>
+        {
+            Assert.That(Oracle.MaxAbsDiff(grouped.Diagonal(), whole.Diagonal()), Is.LessThan(1e-10));
+            Assert.That(Oracle.MaxAbsDiff(grouped.Multiply(v), whole.Multiply(v)), Is.LessThan(1e-9));
+            Assert.That(Oracle.MaxAbsDiff(grouped.SubMatrix(q), whole.SubMatrix(q)), Is.LessThan(1e-10));
+            Assert.That(grouped.Passes, Is.EqualTo(3), "the build, then a pass for Multiply and one (a single group) for SubMatrix");
+            Assert.That(passes.Count(p => p.Pass == 1), Is.EqualTo(plan.Groups.Count), "progress after every group of the first pass");
+        });
+    }
+
+    [Test]
+    public void EvenTwoPassesDoNotFit_RefusedWithTheNumbers()
+    {
+        var (w, g) = Inputs();
+        var options = new PrunerOptions { Method = PruningMethod.WoodFisher, Sparsity = 0.5, Segments = Segments };
+        using var _ = MemoryBudget.Override(100_000);
+        Assert.That(() => TensorPruning.CheckInputs(D, new ArrayGradientSource(g, D, Segments), options),
+            Throws.TypeOf<InsufficientMemoryException>().With.Message.Contains("even in two passes over groups of one block").And.Message.Contains("working set"));
+        Assert.That(w, Has.Length.EqualTo(D));
+    }
+
+    /// <summary>Records progress synchronously (<see cref="Progress{T}"/> would post to the thread pool).</summary>
+    private sealed class SyncProgress(List<PassProgress> list) : IProgress<PassProgress>
+    {
+        public void Report(PassProgress value) => list.Add(value);
+    }
+}
