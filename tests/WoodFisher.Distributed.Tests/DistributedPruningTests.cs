@@ -164,13 +164,39 @@ public class DistributedPruningTests
     public void MemoryBudgetBetweenTheRanksNeeds_RefusesOnTheLargerRank_AndStopsAll()
     {
         var (grads, w) = Problem(8, 400, 2);
-        int[] segments = [250, 150];
+        int[] segments = [100, 50, 50, 50, 50, 50, 50];
         var options = new PrunerOptions { Sparsity = 0.5, Segments = segments };
         var spec = new EstimatorSpec { BlockSize = 100, Damping = 1e-3 };
         var plan = DistributedPruning.Plan(w.Length, 8, 2, options, spec);
-        var need = plan.Ranges.Select(r => WoodFisherBuilder.EstimateBytes(r.Length, new WoodFisherOptions { BlockSize = 100, Segments = r.Segments(plan.Layout), Strategy = plan.Strategy }, 8) + (r.Length * 64L)).ToArray();
-        Assert.That(need[0], Is.GreaterThan(need[1]), "blocks of 100, 100 | 50, 100, 50: rank 0 holds more");
-        using var budget = MemoryBudget.Override((need[0] + need[1]) / 2);
+
+        // A rank over budget first goes to two passes over groups of blocks; it refuses only when even groups of one block
+        // do not fit. Rank 0 holds the one block of 100, rank 1 only blocks of 50, so a budget can sit between the two.
+        long Smallest(BlockRange range)
+        {
+            using var slab = new NpyColumnSlabSource(grads, range.Start, range.Length, range.Segments(plan.Layout));
+            var local = new PrunerOptions { Sparsity = 0.5, Segments = [.. range.Segments(plan.Layout)] };
+            long lo = 1, hi = 1L << 40;
+            while (lo < hi)
+            {
+                var mid = lo + ((hi - lo) / 2);
+                using var trial = MemoryBudget.Override(mid);
+                try
+                {
+                    TensorPruning.Plan(slab, local, spec);
+                    hi = mid;
+                }
+                catch (InsufficientMemoryException)
+                {
+                    lo = mid + 1;
+                }
+            }
+
+            return lo;
+        }
+
+        var need = plan.Ranges.Select(Smallest).ToArray();
+        Assert.That(need[0], Is.GreaterThan(need[1]), "rank 0's block of 100 needs more than rank 1's blocks of 50");
+        using var budget = MemoryBudget.Override(need[0] - 1);
         var ex = Assert.Throws<AggregateException>(() => InProcessCommunicator.Run(2, comm =>
         {
             var range = plan[comm.Rank];
@@ -178,6 +204,6 @@ public class DistributedPruningTests
             return DistributedPruning.Prune(comm, plan, w.AsSpan(range.Start, range.Length), slab, options, spec);
         }));
         Assert.That(ex!.InnerExceptions, Has.Count.EqualTo(2).And.All.TypeOf<RankFailedException>());
-        Assert.That(ex.InnerExceptions[0].Message, Does.StartWith("rank 0 of 2: "));
+        Assert.That(ex.InnerExceptions[0].Message, Does.StartWith("rank 0 of 2: ").And.Contain("even in two passes"));
     }
 }
