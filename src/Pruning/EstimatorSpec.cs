@@ -25,7 +25,7 @@ public enum EstimatorKind
 /// <summary>
 /// One estimator with its settings, as written on the command line: <c>kind[:key=value,...]</c>, e.g.
 /// <c>woodfisher:c=200</c>, <c>woodfisher:c=50,lambda=1e-4,samples=500</c>, <c>kfac</c>, <c>exact:treatment=abs</c>.
-/// Keys: c (block size), lambda (damping), samples (gradients), minibatch, strategy, backend, precision, treatment,
+/// Keys: c (block size), lambda (damping: a number or auto), samples (gradients), minibatch, strategy, backend, precision, treatment,
 /// seed, name (a label for tables).
 /// </summary>
 public sealed record EstimatorSpec
@@ -36,8 +36,8 @@ public sealed record EstimatorSpec
     /// <summary>Block size c for WoodFisher and for the joint-update blocks of K-FAC.</summary>
     public int BlockSize { get; init; } = 100;
 
-    /// <summary>Damping λ &gt; 0.</summary>
-    public double Damping { get; init; } = 1e-5;
+    /// <summary>Damping λ &gt; 0, or <see cref="Pruning.Damping.Auto"/> (default): chosen per pruning step (see <see cref="Pruning.Damping"/>).</summary>
+    public Damping Damping { get; init; } = Damping.Auto;
 
     /// <summary>Samples whose gradients (or factors, or Hessian) enter the estimate.</summary>
     public int Samples { get; init; } = 1000;
@@ -116,7 +116,7 @@ public sealed record EstimatorSpec
             spec = key switch
             {
                 "c" or "block" => spec with { BlockSize = ParseInt(value, key, text) },
-                "lambda" or "damping" => spec with { Damping = ParseDouble(value, key, text) },
+                "lambda" or "damping" => spec with { Damping = value.Equals("auto", StringComparison.OrdinalIgnoreCase) ? Damping.Auto : ParseDouble(value, key, text) },
                 "samples" or "m" => spec with { Samples = ParseInt(value, key, text) },
                 "minibatch" or "b" => spec with { MiniBatch = ParseInt(value, key, text) },
                 "seed" => spec with { Seed = ParseInt(value, key, text) },

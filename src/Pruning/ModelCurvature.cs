@@ -70,117 +70,68 @@ public sealed class ModelCurvature
         Selection.Scatter(w);
     }
 
-    /// <summary>A factory that writes the given weights into the model, then builds <paramref name="spec"/> there.</summary>
-    public CurvatureFactory Factory(EstimatorSpec spec, bool withGradient = false) => weights =>
+    /// <summary>
+    /// Samples disjoint from the Fisher samples on which <see cref="Damping.Auto"/> measures the loss of each candidate
+    /// (default 1,000): the samples that follow the Fisher samples in file order (or in the seeded draw); when the data
+    /// hold no more, the Fisher samples themselves.
+    /// </summary>
+    public int CalibrationSamples { get; init; } = 1000;
+
+    /// <summary>
+    /// A factory that writes the given weights into the model, then gathers <paramref name="spec"/>'s statistics there
+    /// from the gradients of the surviving weights (<see cref="Sample"/>).
+    /// </summary>
+    public CurvatureFactory Factory(EstimatorSpec spec, bool withGradient = false) => (weights, mask) =>
     {
         SetWeights(weights);
-        return Build(spec, withGradient);
+        return Sample(spec, mask, withGradient);
     };
 
     /// <summary>
     /// Builds the estimate at the model's current weights from <see cref="EstimatorSpec.Samples"/> samples (the first
-    /// ones, or drawn by <see cref="EstimatorSpec.Seed"/>). With <paramref name="withGradient"/>, also the mean loss
-    /// gradient over the same samples (WoodTaylor's first-order term).
+    /// ones, or drawn by <see cref="EstimatorSpec.Seed"/>) at the spec's fixed damping. With <paramref name="withGradient"/>,
+    /// also the mean loss gradient over the same samples (WoodTaylor's first-order term).
     /// </summary>
+    /// <exception cref="ArgumentException">The spec's damping is automatic (only a pruning step can choose it).</exception>
     public CurvatureEstimate Build(EstimatorSpec spec, bool withGradient = false)
     {
         ArgumentNullException.ThrowIfNull(spec);
-        if (!(spec.Damping > 0) || !double.IsFinite(spec.Damping))
+        if (spec.Damping.IsAuto && spec.Kind != EstimatorKind.Identity)
         {
-            throw new ArgumentOutOfRangeException(nameof(spec), spec.Damping, "Damping λ must be positive and finite.");
+            throw new ArgumentException("lambda=auto is chosen by a pruning step (Pruner with Factory); building one estimate needs a fixed λ.", nameof(spec));
         }
 
+        var sw = Stopwatch.StartNew();
+        using var sample = Sample(spec, default, withGradient);
+        var estimate = sample.Build();
+        var gradients = sample.GradientSeconds + estimate.GradientSeconds;
+        return estimate with { GradientSeconds = gradients, InverseSeconds = Math.Max(0, sw.Elapsed.TotalSeconds - gradients) };
+    }
+
+    /// <summary>
+    /// Gathers the statistics of <paramref name="spec"/> at the model's current weights, from the gradients of the
+    /// surviving weights (<paramref name="mask"/> false ⇒ the coordinate's gradient column is zero, so F̂ is λ·I there;
+    /// the exact Hessian's rows and columns are zeroed alike; K-FAC's layer factors are not restricted). With automatic
+    /// damping the sample judges each λ by the mean loss on <see cref="CalibrationSamples"/> calibration samples after
+    /// the step (oBERT's procedure), from gradients computed once.
+    /// </summary>
+    /// <param name="spec">Estimator, samples, block size, damping.</param>
+    /// <param name="mask">Length d, true = kept; empty = all kept.</param>
+    /// <param name="withGradient">Also the mean loss gradient g (pruned coordinates zero).</param>
+    public CurvatureSample Sample(EstimatorSpec spec, ReadOnlySpan<bool> mask = default, bool withGradient = false)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
         if (spec.Samples < 1 || spec.Samples > SampleCount)
         {
             throw new ArgumentOutOfRangeException(nameof(spec), spec.Samples, $"Samples must be between 1 and the {SampleCount} available.");
         }
 
-        var (x, y) = Subset(spec.Samples, spec.Seed);
-        var n = y.Length;
-        var d = Selection.Dimension;
-        var sw = Stopwatch.StartNew();
-        double[]? gradient = null;
-        if (withGradient)
+        if (!mask.IsEmpty && mask.Length != Selection.Dimension)
         {
-            gradient = Array.ConvertAll(Curvature.MeanGradient(Model, x, y, n, Selection), v => (double)v);
+            throw new ArgumentException($"The mask has {mask.Length} entries but the selection has d = {Selection.Dimension}.", nameof(mask));
         }
 
-        var meanGradientSeconds = sw.Elapsed.TotalSeconds;
-        double gradientSeconds;
-        IInverseCurvature inverse;
-        switch (spec.Kind)
-        {
-            case EstimatorKind.Identity:
-                gradientSeconds = sw.Elapsed.TotalSeconds;
-                inverse = new IdentityCurvature(d);
-                break;
-            case EstimatorKind.DiagonalFisher:
-                {
-                    var source = new PerSampleGradientSource(Model, x, y, n, Selection, spec.MiniBatch);
-                    var stats = GradientStatistics.Compute(source);
-                    gradientSeconds = sw.Elapsed.TotalSeconds;
-                    var f = new double[d];
-                    for (var i = 0; i < d; i++)
-                    {
-                        f[i] = stats.SumOfSquares[i] / stats.Rows;
-                    }
-
-                    inverse = new DiagonalFisherCurvature(f, spec.Damping);
-                    break;
-                }
-
-            case EstimatorKind.WoodFisher:
-                {
-                    // Gradient rows are produced chunk by chunk as the builder consumes them; the source times its own share.
-                    var source = new TimedGradientSource(new PerSampleGradientSource(Model, x, y, n, Selection, spec.MiniBatch));
-                    var options = new WoodFisherOptions
-                    {
-                        BlockSize = spec.BlockSize,
-                        Damping = spec.Damping,
-                        Segments = Selection.Segments,
-                        Strategy = spec.Strategy,
-                        Backend = spec.Backend,
-                        Precision = spec.Precision,
-                    };
-                    inverse = WoodFisherCurvature.FromGradients(source, options);
-                    gradientSeconds = meanGradientSeconds + source.Seconds;
-                    var total = sw.Elapsed.TotalSeconds;
-                    return new CurvatureEstimate(inverse)
-                    {
-                        Gradient = gradient,
-                        GradientSeconds = gradientSeconds,
-                        InverseSeconds = Math.Max(0, total - gradientSeconds),
-                    };
-                }
-
-            case EstimatorKind.Kfac:
-                {
-                    var layers = KfacLayers(x, y, n);
-                    gradientSeconds = sw.Elapsed.TotalSeconds;
-                    inverse = new KfacCurvature(layers, spec.Damping, spec.KfacDamping, spec.BlockSize);
-                    break;
-                }
-
-            case EstimatorKind.Exact:
-                {
-                    Curvature.EnsureDenseFits(d);
-                    var h = Curvature.Hessian(Model, x, y, n, Selection);
-                    DenseLinearAlgebra.Symmetrize(h, d);
-                    gradientSeconds = sw.Elapsed.TotalSeconds;
-                    inverse = new DenseCurvature(h, d, spec.Damping, spec.Treatment);
-                    break;
-                }
-
-            default:
-                throw new ArgumentOutOfRangeException(nameof(spec), spec.Kind, "Unknown estimator kind.");
-        }
-
-        return new CurvatureEstimate(inverse)
-        {
-            Gradient = gradient,
-            GradientSeconds = gradientSeconds,
-            InverseSeconds = sw.Elapsed.TotalSeconds - gradientSeconds,
-        };
+        return new ModelSample(this, spec, mask.ToArray(), withGradient);
     }
 
     /// <summary>
@@ -222,9 +173,12 @@ public sealed class ModelCurvature
     }
 
     /// <summary>The first <paramref name="count"/> samples, or <paramref name="count"/> drawn without replacement by <paramref name="seed"/>.</summary>
-    public (float[] X, int[] Labels) Subset(int count, int? seed)
+    public (float[] X, int[] Labels) Subset(int count, int? seed) => Subset(0, count, seed);
+
+    /// <summary>Samples [<paramref name="start"/>, <paramref name="start"/> + <paramref name="count"/>) in file order, or of the draw by <paramref name="seed"/>.</summary>
+    internal (float[] X, int[] Labels) Subset(int start, int count, int? seed)
     {
-        if (seed is null && count == SampleCount)
+        if (seed is null && start == 0 && count == SampleCount)
         {
             return (_x, _labels);
         }
@@ -239,8 +193,8 @@ public sealed class ModelCurvature
         var y = new int[count];
         for (var i = 0; i < count; i++)
         {
-            Array.Copy(_x, (long)order[i] * _features, x, (long)i * _features, _features);
-            y[i] = _labels[order[i]];
+            Array.Copy(_x, (long)order[start + i] * _features, x, (long)i * _features, _features);
+            y[i] = _labels[order[start + i]];
         }
 
         return (x, y);
@@ -258,7 +212,7 @@ public sealed class ModelCurvature
     }
 
     /// <summary>Measures the time spent producing gradient rows inside a consumer such as the WoodFisher builder.</summary>
-    private sealed class TimedGradientSource(IGradientSource inner) : IGradientSource
+    internal sealed class TimedGradientSource(IGradientSource inner) : IGradientSource
     {
         private readonly Stopwatch _watch = new();
 

@@ -1,14 +1,16 @@
 using System.Diagnostics;
+using System.Globalization;
 
 namespace WoodFisher.Pruning;
 
 /// <summary>
 /// One-shot pruning of a flat weight vector w (length d, parameter order, segments = layers), model-agnostic:
-/// for k = 1..K (K = <see cref="PrunerOptions.RecomputeSteps"/>) it asks the factory for H⁻¹ (and g) at the current
-/// weights, scores every weight, selects the pruned set for the target s_k of <see cref="OneShotSchedule"/> (starting
-/// from the sparsity the input mask already has) and updates the weights. Weights pruned in earlier steps (or by the
-/// input mask) stay in Q with w_Q = 0, so the joint update keeps them at zero. K = 1 is tensor mode: one estimate, one
-/// selection, one update.
+/// for k = 1..K (K = <see cref="PrunerOptions.RecomputeSteps"/>) it asks the factory for a <see cref="CurvatureSample"/>
+/// at the current weights and mask, builds H⁻¹ (and takes g) from it, scores every weight, selects the pruned set for
+/// the target s_k of <see cref="OneShotSchedule"/> (starting from the sparsity the input mask already has) and updates
+/// the weights. Weights pruned in earlier steps (or by the input mask) stay in Q with w_Q = 0, so the joint update
+/// keeps them at zero. When the sample carries a damping grid (<see cref="Damping.Auto"/>), each step is taken once per
+/// λ from the same statistics and the λ with the lowest criterion is kept (<see cref="PruningStep.Damping"/>).
 /// </summary>
 public sealed class Pruner
 {
@@ -36,11 +38,12 @@ public sealed class Pruner
 
     /// <summary>Prunes with a curvature factory called once per recompute step.</summary>
     /// <param name="weights">w (length d).</param>
-    /// <param name="factory">H⁻¹ (and g) at given weights; may be null only for <see cref="ScoreKind.Magnitude"/> (then H⁻¹ = I).</param>
+    /// <param name="factory">The curvature sample at given weights and mask; may be null only for <see cref="ScoreKind.Magnitude"/> (then H⁻¹ = I).</param>
     /// <param name="mask">Current mask (length d, true = kept) or empty for all kept; pruned weights stay pruned.</param>
+    /// <param name="progress">Receives one line per damping candidate and per choice, e.g. for a console.</param>
     /// <exception cref="ArgumentException">Mask, segments, estimate or gradient do not match d.</exception>
     /// <exception cref="InvalidOperationException">WoodTaylor without a gradient, or a magnitude-less method without a factory.</exception>
-    public PruningResult Prune(ReadOnlySpan<double> weights, CurvatureFactory? factory, ReadOnlySpan<bool> mask = default)
+    public PruningResult Prune(ReadOnlySpan<double> weights, CurvatureFactory? factory, ReadOnlySpan<bool> mask = default, IProgress<string>? progress = null)
     {
         var o = Options;
         var d = weights.Length;
@@ -75,92 +78,62 @@ public sealed class Pruner
         var steps = new List<PruningStep>();
         var total = new PhaseTimings();
         double[] scores = [];
-        var remove = new bool[d];
         for (var k = 1; k <= o.RecomputeSteps; k++)
         {
             var sk = schedule.SparsityAt(k);
             var sw = Stopwatch.StartNew();
-            var estimate = factory is null ? new CurvatureEstimate(new IdentityCurvature(d)) : factory((double[])w.Clone());
-            var factorySeconds = sw.Elapsed.TotalSeconds;
-            try
+            using var sample = factory is null ? new CurvatureEstimate(new IdentityCurvature(d)) : factory((double[])w.Clone(), (bool[])m.Clone());
+
+            // Factory time not reported as gradient time was spent building (a factory that returns a built estimate).
+            var timings = new PhaseTimings { Gradients = sample.GradientSeconds, Inverse = Math.Max(0, sw.Elapsed.TotalSeconds - sample.GradientSeconds) };
+            var grid = sample.DampingGrid;
+            Outcome chosen;
+            DampingSelection? selection = null;
+            if (grid.Count == 0)
             {
-                var inverse = estimate.Inverse ?? throw new InvalidOperationException("The curvature factory returned no inverse.");
-                if (inverse.Dimension != d)
-                {
-                    throw new ArgumentException($"The curvature estimate has dimension {inverse.Dimension}, but the weights have d = {d}.", nameof(factory));
-                }
-
-                if (estimate.Gradient is not null && estimate.Gradient.Length != d)
-                {
-                    throw new ArgumentException($"The gradient has length {estimate.Gradient.Length}, but the weights have d = {d}.", nameof(factory));
-                }
-
-                sw.Restart();
-                double[]? inverseTimesGradient = null;
-                switch (score)
-                {
-                    case ScoreKind.Magnitude:
-                        scores = MagnitudeScore.Compute(w);
-                        break;
-                    case ScoreKind.Obs:
-                        scores = ObsScore.Compute(w, inverse);
-                        break;
-                    case ScoreKind.WoodTaylor:
-                        var g = estimate.Gradient ?? throw new InvalidOperationException("WoodTaylor needs the loss gradient g: the curvature factory must set CurvatureEstimate.Gradient.");
-                        inverseTimesGradient = inverse.Multiply(g);
-                        if (o.GradientStep != 1)
-                        {
-                            for (var i = 0; i < d; i++)
-                            {
-                                inverseTimesGradient[i] *= o.GradientStep;
-                            }
-                        }
-
-                        scores = new double[d];
-                        WoodTaylorScore.Compute(w, inverseTimesGradient, inverse.Diagonal(), scores);
-                        break;
-                    default:
-                        throw new InvalidOperationException($"Unknown score {score}.");
-                }
-
-                m = MaskSelection.Select(scores, m, sk, o.Selection, segments, o.PrunableSegments);
-                var selectionSeconds = sw.Elapsed.TotalSeconds;
-
-                sw.Restart();
-                for (var i = 0; i < d; i++)
-                {
-                    remove[i] = !m[i];
-                }
-
-                ObsWeightUpdate.Apply(o.Update, inverse, w, remove, inverseTimesGradient);
-                var updateSeconds = sw.Elapsed.TotalSeconds;
-
-                var gradientSeconds = estimate.GradientSeconds;
-                var timings = new PhaseTimings
-                {
-                    Gradients = gradientSeconds,
-                    Inverse = estimate.InverseSeconds > 0 ? estimate.InverseSeconds : Math.Max(0, factorySeconds - gradientSeconds),
-                    Selection = selectionSeconds,
-                    Update = updateSeconds,
-                };
-                total += timings;
-                steps.Add(new PruningStep(k, sk, MaskSelection.Sparsity(m, segments, o.PrunableSegments), inverse.Name, inverse.Bytes, timings));
+                chosen = Step(sample.Build, sample, w, m, sk, segments);
+                timings += chosen.Timings;
             }
-            finally
+            else
             {
-                if (estimate.DisposeAfterUse && estimate.Inverse is IDisposable disposable)
+                var values = new double[grid.Count];
+                var outcomes = new Outcome[grid.Count];
+                for (var i = 0; i < grid.Count; i++)
                 {
-                    disposable.Dispose();
+                    var lambda = grid[i];
+                    outcomes[i] = Step(() => sample.BuildCandidate(lambda), sample, w, m, sk, segments);
+                    timings += outcomes[i].Timings;
+                    values[i] = sample.Criterion(w, outcomes[i].Weights, outcomes[i].Mask);
+                    progress?.Report(string.Create(CultureInfo.InvariantCulture, $"step {k}/{o.RecomputeSteps}: λ = {grid[i]:g3}, {sample.CriterionName} {values[i]:g6}"));
+                }
+
+                var best = DampingSelection.Best(values);
+                var chosenLambda = grid[best];
+                selection = new DampingSelection(sample.CriterionName, grid.ToArray(), values, chosenLambda);
+                progress?.Report(string.Create(CultureInfo.InvariantCulture, $"step {k}/{o.RecomputeSteps}: chose λ = {chosenLambda:g3} ({sample.CriterionName} {values[best]:g6})"));
+                chosen = outcomes[best];
+                if (sample.RebuildChosen)
+                {
+                    chosen = Step(() => sample.Build(chosenLambda), sample, w, m, sk, segments);
+                    timings += chosen.Timings;
                 }
             }
+
+            w = chosen.Weights;
+            m = chosen.Mask;
+            scores = chosen.Scores;
+            total += timings;
+            steps.Add(new PruningStep(k, sk, MaskSelection.Sparsity(m, segments, o.PrunableSegments), chosen.Estimator, chosen.Bytes, timings) { Damping = selection });
         }
 
         return new PruningResult(w, m, scores, MaskSelection.SegmentSparsity(m, segments), MaskSelection.Sparsity(m, segments, o.PrunableSegments), total, steps);
     }
 
     /// <summary>
-    /// Tensor mode with a fixed estimate: prunes w with H⁻¹ = <paramref name="inverse"/> and, for WoodTaylor, the loss
-    /// gradient <paramref name="gradient"/> (length d). With K &gt; 1 the same estimate serves every step. The estimate is not disposed.
+    /// Prunes w with one fixed estimate H⁻¹ = <paramref name="inverse"/> and, for WoodTaylor, the loss gradient
+    /// <paramref name="gradient"/> (length d). With K &gt; 1 the same estimate serves every step (to re-estimate from the
+    /// gradients of the surviving weights at each step, pass a factory such as <see cref="GradientCurvature.Factory"/>).
+    /// The estimate is not disposed.
     /// </summary>
     public PruningResult Prune(ReadOnlySpan<double> weights, IInverseCurvature inverse, ReadOnlySpan<double> gradient = default, ReadOnlySpan<bool> mask = default)
     {
@@ -171,6 +144,80 @@ public sealed class Pruner
         }
 
         var g = gradient.IsEmpty ? null : gradient.ToArray();
-        return Prune(weights, _ => new CurvatureEstimate(inverse) { Gradient = g, DisposeAfterUse = false }, mask);
+        return Prune(weights, (_, _) => new CurvatureEstimate(inverse) { Gradient = g, DisposeAfterUse = false }, mask);
     }
+
+    /// <summary>One step with one estimate: build, scores, selection to s_k, update. Disposes the estimate when it says so.</summary>
+    private Outcome Step(Func<CurvatureEstimate> build, CurvatureSample sample, double[] weights, bool[] mask, double sk, int[] segments)
+    {
+        var o = Options;
+        var d = weights.Length;
+        var sw = Stopwatch.StartNew();
+        var estimate = build();
+        var inverseSeconds = sw.Elapsed.TotalSeconds;
+        try
+        {
+            var inverse = estimate.Inverse ?? throw new InvalidOperationException("The curvature factory returned no inverse.");
+            if (inverse.Dimension != d)
+            {
+                throw new ArgumentException($"The curvature estimate has dimension {inverse.Dimension}, but the weights have d = {d}.", "factory");
+            }
+
+            var gradient = estimate.Gradient ?? sample.Gradient;
+            if (gradient is not null && gradient.Length != d)
+            {
+                throw new ArgumentException($"The gradient has length {gradient.Length}, but the weights have d = {d}.", "factory");
+            }
+
+            var w = (double[])weights.Clone();
+            sw.Restart();
+            double[]? inverseTimesGradient = null;
+            double[] scores;
+            switch (o.EffectiveScore)
+            {
+                case ScoreKind.Magnitude:
+                    scores = MagnitudeScore.Compute(w);
+                    break;
+                case ScoreKind.Obs:
+                    scores = ObsScore.Compute(w, inverse);
+                    break;
+                case ScoreKind.WoodTaylor:
+                    var g = gradient ?? throw new InvalidOperationException("WoodTaylor needs the loss gradient g: the curvature factory must set CurvatureEstimate.Gradient.");
+                    inverseTimesGradient = WoodTaylorScore.NewtonStep(inverse, g, o.GradientStep);
+                    scores = new double[d];
+                    WoodTaylorScore.Compute(w, inverseTimesGradient, inverse.Diagonal(), scores);
+                    break;
+                default:
+                    throw new InvalidOperationException($"Unknown score {o.EffectiveScore}.");
+            }
+
+            var m = MaskSelection.Select(scores, mask, sk, o.Selection, segments, o.PrunableSegments);
+            var selectionSeconds = sw.Elapsed.TotalSeconds;
+            sw.Restart();
+            var remove = new bool[d];
+            for (var i = 0; i < d; i++)
+            {
+                remove[i] = !m[i];
+            }
+
+            ObsWeightUpdate.Apply(o.Update, inverse, w, remove, inverseTimesGradient);
+            var timings = new PhaseTimings
+            {
+                Gradients = estimate.GradientSeconds,
+                Inverse = Math.Max(0, inverseSeconds - estimate.GradientSeconds),
+                Selection = selectionSeconds,
+                Update = sw.Elapsed.TotalSeconds,
+            };
+            return new Outcome(w, m, scores, inverse.Name, inverse.Bytes, timings);
+        }
+        finally
+        {
+            if (estimate.DisposeAfterUse && estimate.Inverse is IDisposable disposable)
+            {
+                disposable.Dispose();
+            }
+        }
+    }
+
+    private sealed record Outcome(double[] Weights, bool[] Mask, double[] Scores, string Estimator, long Bytes, PhaseTimings Timings);
 }

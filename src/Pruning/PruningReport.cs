@@ -104,6 +104,9 @@ public sealed record PruningReport
     /// <summary>Seconds per phase, summed over steps.</summary>
     public PhaseTimings Seconds { get; init; } = new();
 
+    /// <summary>How each recompute step chose λ when the damping was automatic (in step order); null when it was fixed.</summary>
+    public IReadOnlyList<DampingSelection>? DampingSearch { get; init; }
+
     /// <summary>Settings of the run beyond the fields above (null in reports written before they were recorded).</summary>
     public PruningSettings? Settings { get; init; }
 
@@ -153,6 +156,7 @@ public sealed record PruningReport
             AchievedSparsity = result.Sparsity,
             Layers = layers,
             Seconds = result.Timings,
+            DampingSearch = result.Steps.Any(s => s.Damping is not null) ? result.Steps.Where(s => s.Damping is not null).Select(s => s.Damping!).ToArray() : null,
             Settings = new PruningSettings { GradientStep = options.GradientStep },
         };
     }

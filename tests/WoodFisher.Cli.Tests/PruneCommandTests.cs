@@ -163,9 +163,10 @@ public class PruneCommandTests : CliFixture
         Assert.That(report.Pruned!.Accuracy, Is.InRange(0.0, 1.0));
         Assert.That(report.Pruned.Loss, Is.GreaterThan(0));
         Assert.That(report.Seconds.Inverse, Is.GreaterThanOrEqualTo(0));
+        Assert.That(report.DampingSearch, Has.Count.EqualTo(1), "the default damping is chosen by the calibration loss");
+        Assert.That(report.DampingSearch![0].Grid, Is.EqualTo(Damping.DefaultGrid));
         Assert.That(report.Settings, Is.EqualTo(new PruningSettings
         {
-            Damping = 1e-5,
             BlockSize = 64,
             FisherSamples = 64,
             FisherMiniBatch = 1,

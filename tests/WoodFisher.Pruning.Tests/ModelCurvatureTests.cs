@@ -31,7 +31,7 @@ public class ModelCurvatureTests
         {
             Assert.That(s.Kind, Is.EqualTo(EstimatorKind.WoodFisher));
             Assert.That(s.BlockSize, Is.EqualTo(50));
-            Assert.That(s.Damping, Is.EqualTo(1e-4));
+            Assert.That(s.Damping.Value, Is.EqualTo(1e-4));
             Assert.That(s.Samples, Is.EqualTo(200));
             Assert.That(s.MiniBatch, Is.EqualTo(2));
             Assert.That(s.Precision, Is.EqualTo(Precision.Float64));
@@ -163,12 +163,13 @@ public class ModelCurvatureTests
         var mc = new ModelCurvature(model, ParameterSelection<float>.Prunable(model), x, y);
         var w = mc.GetWeights();
         w[0] = 0.25;
-        var est = mc.Factory(new EstimatorSpec { Kind = EstimatorKind.Identity, Samples = 10 }, withGradient: true)(w);
+        using var est = mc.Factory(new EstimatorSpec { Kind = EstimatorKind.Identity, Samples = 10 }, withGradient: true)(w, Enumerable.Repeat(true, w.Length).ToArray());
         Assert.Multiple(() =>
         {
             Assert.That(mc.GetWeights()[0], Is.EqualTo(0.25));
             Assert.That(est.Gradient, Has.Length.EqualTo(w.Length));
-            Assert.That(() => mc.Build(new EstimatorSpec { Samples = 11 }), Throws.TypeOf<ArgumentOutOfRangeException>());
+            Assert.That(() => mc.Build(new EstimatorSpec { Samples = 11, Damping = 1e-3 }), Throws.TypeOf<ArgumentOutOfRangeException>());
+            Assert.That(() => mc.Build(new EstimatorSpec { Samples = 5 }), Throws.ArgumentException.With.Message.Contains("auto"));
             Assert.That(() => mc.Build(new EstimatorSpec { Samples = 5, Damping = 0 }), Throws.TypeOf<ArgumentOutOfRangeException>());
         });
     }

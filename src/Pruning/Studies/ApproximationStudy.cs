@@ -100,7 +100,7 @@ public static class ApproximationStudy
             {
                 if (spec.Kind == EstimatorKind.Exact)
                 {
-                    var (inv, seconds) = Exact(spec.Damping, spec.Treatment);
+                    var (inv, seconds) = Exact(spec.Damping.Value, spec.Treatment);
                     estimators.Add((spec, inv));
                     costs.Add(new EstimatorCost(spec.Label, inv.Name, hessianSeconds, seconds, inv.Bytes));
                 }

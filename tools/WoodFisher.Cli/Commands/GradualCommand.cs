@@ -62,7 +62,8 @@ internal sealed class GradualCommand : Command<GradualCommand.Settings>
         public int Block { get; init; } = 100;
 
         [CommandOption("--damping <LAMBDA>")]
-        public double Damping { get; init; } = 1e-5;
+        [Description("Damping λ > 0, or auto (default): chosen at each pruning step by the calibration loss.")]
+        public string Damping { get; init; } = "auto";
 
         [CommandOption("--fisher-samples <M>")]
         public int FisherSamples { get; init; } = 1000;
@@ -119,7 +120,7 @@ internal sealed class GradualCommand : Command<GradualCommand.Settings>
             Update = CliParse.Update(s.Update),
             Sparsity = target,
             BlockSize = s.Block,
-            Damping = s.Damping,
+            Damping = CliParse.Damping(s.Damping),
             FisherSamples = s.FisherSamples,
             FisherMiniBatch = s.FisherMiniBatch,
             GradientStep = s.TaylorStep,
@@ -142,7 +143,7 @@ internal sealed class GradualCommand : Command<GradualCommand.Settings>
         var host = new Host(model, selection, train, test, prune, schedule, s);
         host.Log(0, 0);
         var pruner = new GradualPruner(schedule, prune.Options(selection, false), epochs);
-        var steps = pruner.Run(host);
+        var steps = pruner.Run(host, null, ModelPruning.Notes);
 
         ModelFiles.Save(model, s.Out, new Dictionary<string, string> { ["woodfisher.pruning"] = $"gradual {method.Name} s={target.ToString(CultureInfo.InvariantCulture)}" });
         var csv = new StringBuilder("epoch,target_sparsity,achieved_sparsity,test_accuracy,test_loss\n");
@@ -191,11 +192,11 @@ internal sealed class GradualCommand : Command<GradualCommand.Settings>
             _sgd.Apply(_masks);
         }
 
-        public CurvatureEstimate ComputeCurvature(double[] weights)
+        public CurvatureSample ComputeCurvature(double[] weights, bool[] mask)
         {
             var spec = prune.Estimator(train.Count);
             using var p = CliProgress.Start($"epoch {_epoch}: gradients + {spec.Label} inverse from {spec.Samples} samples", 0);
-            return _curvature.Factory(spec, prune.Method.Method == PruningMethod.WoodTaylor)(weights);
+            return _curvature.Factory(spec, prune.Method.Method == PruningMethod.WoodTaylor)(weights, mask);
         }
 
         public void FineTune(int epochs)

@@ -81,8 +81,8 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
         public int Block { get; init; } = 100;
 
         [CommandOption("--damping <LAMBDA>")]
-        [Description("Damping λ > 0 (default 1e-5).")]
-        public double Damping { get; init; } = 1e-5;
+        [Description("Damping λ > 0, or auto (default): chosen per step from 1e-7..1e-1 (model mode: calibration loss; tensor mode: held-out gradient rows).")]
+        public string Damping { get; init; } = "auto";
 
         [CommandOption("--fisher-samples <M>")]
         public int FisherSamples { get; init; } = 1000;
@@ -155,7 +155,7 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
         var strategy = CurvatureSettings.ParseStrategy(s.Strategy);
         var sparsity = s.Sparsity ?? throw new ArgumentException("--sparsity is required");
         CliParse.Sparsity(sparsity);
-        CliParse.Damping(s.Damping);
+        var damping = CliParse.Damping(s.Damping);
         CliParse.Positive(s.Block, "--block");
         CliParse.Positive(s.Recompute, "--recompute");
         CliParse.TaylorStep(s.TaylorStep);
@@ -194,11 +194,10 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
             GradientStep = s.TaylorStep,
         };
 
-        IInverseCurvature inverse;
-        double[]? gradient = null;
+        PruningResult result;
         if (s.Grads is null)
         {
-            inverse = new IdentityCurvature(d);
+            result = new Pruner(options).Prune(w, new IdentityCurvature(d));
         }
         else
         {
@@ -207,40 +206,18 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
                 throw new ArgumentException($"{s.Weights} has d = {d} weights but {s.Grads} has {source.Dimension} columns");
             if (source.Count < 1)
                 throw new InvalidDataException($"{s.Grads}: holds no gradient rows");
-            if (method.Method == PruningMethod.WoodTaylor)
+            // Each recompute step rebuilds the estimate from the gradients of the surviving weights.
+            var curvature = new GradientCurvature(source, EstimatorSpec.ForMethod(method.Method), new WoodFisherOptions
             {
-                using var p = CliProgress.Start($"mean gradient of {source.Count} rows", 0);
-                gradient = GradientStatistics.Compute(source).Mean;
-            }
-            using (CliProgress.Start($"{method.Name} inverse from {source.Count} gradients (d = {d})", 0))
-            {
-                inverse = method.Method switch
-                {
-                    PruningMethod.Magnitude => new IdentityCurvature(d),
-                    PruningMethod.DiagonalFisher => DiagonalFisherCurvature.FromGradients(source, s.Damping, s.Normalizer),
-                    _ => WoodFisherCurvature.FromGradients(source, new WoodFisherOptions
-                    {
-                        BlockSize = s.Block,
-                        Damping = s.Damping,
-                        Normalizer = s.Normalizer,
-                        Segments = segments,
-                        Precision = precision,
-                        Backend = backend,
-                        Strategy = strategy,
-                    }),
-                };
-            }
-        }
-
-        PruningResult result;
-        try
-        {
-            using (CliProgress.Start("scores + selection + update", 0))
-                result = new Pruner(options).Prune(w, inverse, gradient);
-        }
-        finally
-        {
-            (inverse as IDisposable)?.Dispose();
+                BlockSize = s.Block,
+                Normalizer = s.Normalizer,
+                Segments = segments,
+                Precision = precision,
+                Backend = backend,
+                Strategy = strategy,
+            }, damping);
+            using (CliProgress.Start($"{method.Name} from {source.Count} gradients (d = {d}, λ {damping})", 0))
+                result = new Pruner(options).Prune(w, curvature.Factory(method.Method == PruningMethod.WoodTaylor), default, ModelPruning.Notes);
         }
 
         // Serialise everything first, so a failure leaves no partial set of outputs.
@@ -259,9 +236,19 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
 
         var kept = result.Mask.Count(k => k);
         CliConsole.Line(string.Create(CultureInfo.InvariantCulture,
-            $"method\t{method.Name}\nupdate\t{update.ToString().ToLowerInvariant()}\nd\t{d}\npruned\t{d - kept}\nsparsity\t{result.Sparsity:0.######}\nseconds\t{result.Timings.Total:0.###}"));
+            $"method\t{method.Name}\nupdate\t{update.ToString().ToLowerInvariant()}\nd\t{d}\npruned\t{d - kept}\nsparsity\t{result.Sparsity:0.######}\ndamping\t{Chosen(result, damping)}\nseconds\t{result.Timings.Total:0.###}"));
         return 0;
     }
+
+    private static string DampingText(PruningReport r) => r.DampingSearch is { } search
+        ? "auto: " + string.Join(' ', search.Select(c => c.Chosen.ToString("g3", CultureInfo.InvariantCulture)))
+        : r.Settings?.Damping?.ToString("g6", CultureInfo.InvariantCulture) ?? "-";
+
+    /// <summary>The λ used: the fixed one, or "auto: λ₁ λ₂ …" (the choice of each recompute step).</summary>
+    internal static string Chosen(PruningResult result, Damping damping) =>
+        damping.IsAuto
+            ? "auto: " + string.Join(' ', result.Steps.Select(st => st.Damping is { } c ? c.Chosen.ToString("g3", CultureInfo.InvariantCulture) : "-"))
+            : damping.ToString();
 
     private static byte[] NpyBytes(NdArray array)
     {
@@ -279,7 +266,7 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
             Update = CliParse.Update(s.Update),
             Sparsity = s.Sparsity ?? throw new ArgumentException("--sparsity is required"),
             BlockSize = s.Block,
-            Damping = s.Damping,
+            Damping = CliParse.Damping(s.Damping),
             FisherSamples = s.FisherSamples,
             FisherMiniBatch = s.FisherMiniBatch,
             Recompute = s.Recompute,
@@ -374,6 +361,7 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
             table.AddRow("[bold]total[/]", r.Layers.Where(l => l.Prunable).Sum(l => l.Size).ToString(CultureInfo.InvariantCulture), ModelPruning.Pct(r.AchievedSparsity));
             CliConsole.Render(table);
             CliConsole.Line($"test accuracy {ModelPruning.Pct(dense.Accuracy ?? 0)} → {ModelPruning.Pct(pruned.Accuracy ?? 0)}, loss {dense.Loss:0.0000} → {pruned.Loss:0.0000}");
+            CliConsole.Line($"damping {DampingText(r)}");
             CliConsole.Line($"seconds: gradients {ModelPruning.Sec(sec.Gradients)}, inverse {ModelPruning.Sec(sec.Inverse)}, selection {ModelPruning.Sec(sec.Selection)}, update {ModelPruning.Sec(sec.Update)}, total {ModelPruning.Sec(sec.Total)}");
             return;
         }
@@ -385,6 +373,7 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
             CliConsole.Line(string.Create(inv, $"layer\t{l.Name}\t{l.Size}\t{l.Sparsity:0.######}"));
         CliConsole.Line(string.Create(inv, $"accuracy\t{dense.Accuracy:0.0000}\t{pruned.Accuracy:0.0000}"));
         CliConsole.Line(string.Create(inv, $"loss\t{dense.Loss:0.0000}\t{pruned.Loss:0.0000}"));
+        CliConsole.Line($"damping\t{DampingText(r)}");
         CliConsole.Line(string.Create(inv, $"seconds\tgradients={sec.Gradients:0.###}\tinverse={sec.Inverse:0.###}\tselection={sec.Selection:0.###}\tupdate={sec.Update:0.###}\ttotal={sec.Total:0.###}"));
     }
 }

@@ -56,6 +56,19 @@ internal static class CliParse
             throw new ArgumentException($"--damping must be positive and finite, got {lambda.ToString(CultureInfo.InvariantCulture)}");
     }
 
+    /// <summary>Parses <c>--damping</c>: a positive number, <c>auto</c> or <c>auto:L1,L2,…</c>.</summary>
+    public static Pruning.Damping Damping(string text)
+    {
+        try
+        {
+            return Pruning.Damping.Parse(text);
+        }
+        catch (FormatException ex)
+        {
+            throw new ArgumentException($"--damping: {ex.Message}", ex);
+        }
+    }
+
     public static void TaylorStep(double eta)
     {
         if (!(eta >= 0) || !double.IsFinite(eta))

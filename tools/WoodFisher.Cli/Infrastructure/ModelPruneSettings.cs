@@ -11,7 +11,7 @@ internal sealed record ModelPruneSettings
     public UpdateMode Update { get; init; } = UpdateMode.Joint;
     public double Sparsity { get; init; }
     public int BlockSize { get; init; } = 100;
-    public double Damping { get; init; } = 1e-5;
+    public Damping Damping { get; init; } = Damping.Auto;
     public int FisherSamples { get; init; } = 1000;
     public int FisherMiniBatch { get; init; } = 1;
     public int Recompute { get; init; } = 1;
@@ -26,7 +26,6 @@ internal sealed record ModelPruneSettings
     {
         CliParse.TaylorStep(GradientStep);
         CliParse.Sparsity(Sparsity);
-        CliParse.Damping(Damping);
         CliParse.Positive(BlockSize, "--block");
         CliParse.Positive(FisherSamples, "--fisher-samples");
         CliParse.Positive(FisherMiniBatch, "--fisher-minibatch");
@@ -66,7 +65,7 @@ internal sealed record ModelPruneSettings
         ? new PruningSettings { GradientStep = GradientStep }
         : new PruningSettings
         {
-            Damping = Damping,
+            Damping = Damping.IsAuto ? null : Damping.Value,
             BlockSize = BlockSize,
             FisherSamples = FisherSamples,
             FisherMiniBatch = FisherMiniBatch,

@@ -32,14 +32,14 @@ internal static class ModelPruning
         var build = settings.Method.Method == PruningMethod.Magnitude ? null : curvature.Factory(spec, settings.Method.Method == PruningMethod.WoodTaylor);
         CliProgress? phase = null;
         var k = 0;
-        CurvatureFactory? factory = build is null ? null : w =>
+        CurvatureFactory? factory = build is null ? null : (w, mask) =>
         {
             phase?.Dispose();
             k++;
             var label = settings.Recompute > 1 ? $" (step {k}/{settings.Recompute})" : "";
-            CurvatureEstimate e;
+            CurvatureSample e;
             using (CliProgress.Start($"gradients + {spec.Label} inverse from {spec.Samples} samples{label}", 0))
-                e = build(w);
+                e = build(w, mask);
             phase = CliProgress.Start($"scores + selection + {settings.Update.ToString().ToLowerInvariant()} update{label}", 0);
             return e;
         };
@@ -47,7 +47,7 @@ internal static class ModelPruning
         {
             if (factory is null)
                 phase = CliProgress.Start("magnitude scores + selection", 0);
-            var result = new Pruner(options).Prune(curvature.GetWeights(), factory, mask);
+            var result = new Pruner(options).Prune(curvature.GetWeights(), factory, mask, Notes);
             curvature.SetWeights(result.Weights);
             return (result, options);
         }
@@ -62,7 +62,15 @@ internal static class ModelPruning
         }
     }
 
+    /// <summary>The pruner's damping-search lines, written as notes as they come (synchronously).</summary>
+    public static IProgress<string> Notes { get; } = new NoteProgress();
+
     public static string Pct(double v) => (100 * v).ToString("0.00", CultureInfo.InvariantCulture) + "%";
 
     public static string Sec(double v) => v.ToString("0.00", CultureInfo.InvariantCulture);
+
+    private sealed class NoteProgress : IProgress<string>
+    {
+        public void Report(string value) => CliConsole.Note(value);
+    }
 }

@@ -1,0 +1,81 @@
+namespace WoodFisher.Pruning;
+
+/// <summary>
+/// What one pruning step needs at the current weights and mask, gathered once: the statistics (gradients, K-FAC
+/// factors, Hessian) from which H⁻¹ is built at any damping λ, the loss gradient g when WoodTaylor asks for it, and the
+/// criterion by which <see cref="Damping.Auto"/> judges a pruned result. <see cref="Pruner"/> calls <see cref="Build()"/>
+/// when <see cref="DampingGrid"/> is empty; otherwise it takes the step once per λ of the grid with
+/// <see cref="BuildCandidate"/>, keeps the λ of the lowest <see cref="Criterion"/>, and, when
+/// <see cref="RebuildChosen"/>, takes the step again with <see cref="Build(double)"/> at that λ.
+/// A <see cref="CurvatureEstimate"/> converts implicitly to a sample that always returns it.
+/// </summary>
+public abstract class CurvatureSample : IDisposable
+{
+    /// <summary>The λ to search (ascending), or empty when the estimate's damping is fixed.</summary>
+    public virtual IReadOnlyList<double> DampingGrid => [];
+
+    /// <summary>The loss gradient g (length d, pruned coordinates zero) for WoodTaylor, or null when not gathered.</summary>
+    public double[]? Gradient { get; protected init; }
+
+    /// <summary>Seconds spent gathering the statistics (gradients, factors, Hessian).</summary>
+    public double GradientSeconds { get; protected init; }
+
+    /// <summary>What <see cref="Criterion"/> measures, for reports.</summary>
+    public virtual string CriterionName => "none";
+
+    /// <summary>The estimate at the sample's own (fixed) damping.</summary>
+    public abstract CurvatureEstimate Build();
+
+    /// <summary>The estimate at damping λ from all the statistics.</summary>
+    public abstract CurvatureEstimate Build(double damping);
+
+    /// <summary>The estimate at λ judged during the search (default <see cref="Build(double)"/>; a sample that judges on held-out rows builds from the others).</summary>
+    public virtual CurvatureEstimate BuildCandidate(double damping) => Build(damping);
+
+    /// <summary>Whether the chosen λ is built again with <see cref="Build(double)"/> after the search (true when candidates saw fewer statistics).</summary>
+    public virtual bool RebuildChosen => false;
+
+    /// <summary>The criterion of a pruned result (lower is better).</summary>
+    /// <param name="before">Weights before the step (length d, pruned coordinates zero).</param>
+    /// <param name="after">Weights after the step.</param>
+    /// <param name="mask">Mask after the step (true = kept).</param>
+    /// <exception cref="NotSupportedException">The sample has no criterion (its damping is fixed).</exception>
+    public virtual double Criterion(ReadOnlySpan<double> before, ReadOnlySpan<double> after, ReadOnlySpan<bool> mask) =>
+        throw new NotSupportedException("This curvature sample cannot judge a damping: give a fixed λ.");
+
+    /// <summary>A sample that returns <paramref name="estimate"/> (fixed damping, no search).</summary>
+    public static implicit operator CurvatureSample(CurvatureEstimate estimate) => new Fixed(estimate);
+
+    /// <summary>A sample that returns <paramref name="estimate"/>.</summary>
+    public static CurvatureSample FromEstimate(CurvatureEstimate estimate) => new Fixed(estimate);
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        Dispose(true);
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Releases held statistics.</summary>
+    protected virtual void Dispose(bool disposing)
+    {
+    }
+
+    private sealed class Fixed : CurvatureSample
+    {
+        private readonly CurvatureEstimate _estimate;
+
+        public Fixed(CurvatureEstimate estimate)
+        {
+            ArgumentNullException.ThrowIfNull(estimate);
+            _estimate = estimate;
+            Gradient = estimate.Gradient;
+            GradientSeconds = estimate.GradientSeconds;
+        }
+
+        // The estimate was built inside the factory: its gradient time is the sample's, not the build's.
+        public override CurvatureEstimate Build() => _estimate with { GradientSeconds = 0 };
+
+        public override CurvatureEstimate Build(double damping) => Build();
+    }
+}

@@ -1,0 +1,181 @@
+using System.Diagnostics;
+using System.Globalization;
+using WoodFisher.Kernels;
+using WoodFisher.Models;
+
+namespace WoodFisher.Pruning;
+
+/// <summary>
+/// Curvature samples from a fixed set of gradient rows G (m × d): tensor and any-architecture modes, where only the
+/// weights and G are known. At each pruning step the estimate is rebuilt from the gradients of the surviving weights
+/// (<see cref="MaskedGradientSource"/>), so recompute steps re-estimate rather than reuse one inverse.
+/// With <see cref="Damping.Auto"/>, λ is chosen per step from gradients alone: every
+/// <see cref="HeldOutEvery"/>-th row is held out, the estimate is fitted on the others for each λ of the grid, and the
+/// step's weight change δ is judged by the local model of the loss on the held-out rows,
+/// ΔL̂(δ) = ½·(1/m_h)Σ_{r held out}(g_rᵀδ)² (plus ḡ_hᵀδ, their mean gradient, for WoodTaylor, the one method that
+/// uses g): small λ lets δ move freely in directions the fitted rows never saw, which held-out rows do see. The chosen
+/// λ is then rebuilt from all rows.
+/// </summary>
+public sealed class GradientCurvature
+{
+    private readonly IGradientSource _source;
+
+    /// <summary>Creates the factory.</summary>
+    /// <param name="source">The gradient rows (read once per step; from the start each time).</param>
+    /// <param name="kind"><see cref="EstimatorKind.WoodFisher"/>, <see cref="EstimatorKind.DiagonalFisher"/> or <see cref="EstimatorKind.Identity"/> (K-FAC and the exact Hessian need a model: <see cref="ModelCurvature"/>).</param>
+    /// <param name="options">Block size, normalizer, segments, strategy, backend, precision of WoodFisher (its λ is replaced by <paramref name="damping"/>).</param>
+    /// <param name="damping">A fixed λ or <see cref="Damping.Auto"/>.</param>
+    /// <exception cref="NotSupportedException">K-FAC or the exact Hessian.</exception>
+    public GradientCurvature(IGradientSource source, EstimatorKind kind, WoodFisherOptions options, Damping damping)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(options);
+        if (kind is not (EstimatorKind.WoodFisher or EstimatorKind.DiagonalFisher or EstimatorKind.Identity))
+        {
+            throw new NotSupportedException($"{kind} needs the model, not gradient rows alone; use ModelCurvature, or woodfisher, diagfisher or identity.");
+        }
+
+        _source = source;
+        Kind = kind;
+        Options = options;
+        Damping = damping;
+    }
+
+    /// <summary>The estimator.</summary>
+    public EstimatorKind Kind { get; }
+
+    /// <summary>The WoodFisher options (λ aside).</summary>
+    public WoodFisherOptions Options { get; }
+
+    /// <summary>Fixed λ or automatic.</summary>
+    public Damping Damping { get; }
+
+    /// <summary>With automatic damping, rows r with r mod <see cref="HeldOutEvery"/> = <see cref="HeldOutEvery"/> − 1 are held out (default 4: a quarter).</summary>
+    public int HeldOutEvery { get; init; } = 4;
+
+    /// <summary>The factory <see cref="Pruner"/> calls per step (the weights are not needed: G is fixed).</summary>
+    /// <param name="withGradient">Also the mean gradient ḡ of the surviving weights (WoodTaylor's g).</param>
+    public CurvatureFactory Factory(bool withGradient = false) => (_, mask) => Sample(mask, withGradient);
+
+    /// <summary>The sample for one step under <paramref name="mask"/> (length d, true = kept; empty = all kept).</summary>
+    /// <exception cref="ArgumentException">Automatic damping with fewer than 2 held-out rows, or a mask of the wrong length.</exception>
+    /// <exception cref="InsufficientMemoryException">Automatic damping holds G in memory and it does not fit the <see cref="MemoryBudget"/>.</exception>
+    public CurvatureSample Sample(ReadOnlySpan<bool> mask = default, bool withGradient = false)
+    {
+        var source = mask.IsEmpty ? _source : new MaskedGradientSource(_source, mask);
+        var sw = Stopwatch.StartNew();
+        if (Kind == EstimatorKind.Identity || !Damping.IsAuto)
+        {
+            var gradient = withGradient ? GradientStatistics.Compute(source).Mean : null;
+            return new Streamed(this, source, gradient, sw.Elapsed.TotalSeconds);
+        }
+
+        var m = source.Count;
+        var step = HeldOutEvery;
+        if (step < 2 || m < 2L * step)
+        {
+            throw new ArgumentException($"Automatic damping holds out every {step}th gradient row and needs at least {2 * step} rows; the source has {m}. Give a fixed damping.", nameof(mask));
+        }
+
+        // Held-out rows go to the end, so the fitted rows and the held-out rows are each one contiguous range.
+        var heldOut = (int)(m / step);
+        var fit = (int)m - heldOut;
+        var order = new int[m];
+        int f = 0, h = fit;
+        for (var r = 0; r < m; r++)
+        {
+            order[r] = r % step == step - 1 && h < m ? h++ : f++;
+        }
+
+        var rows = GradientMatrix.Read(source, order);
+        return new Searched(this, rows, fit, withGradient ? rows.Mean() : null, sw.Elapsed.TotalSeconds);
+    }
+
+    private CurvatureEstimate Build(IGradientSource rows, double damping) => new(Kind switch
+    {
+        EstimatorKind.Identity => new IdentityCurvature(rows.Dimension),
+        EstimatorKind.DiagonalFisher => DiagonalFisherCurvature.FromGradients(rows, damping, Options.Normalizer),
+        _ => WoodFisherCurvature.FromGradients(rows, Options with { Damping = damping }),
+    });
+
+    /// <summary>Fixed λ: rows stream from the source into one estimate.</summary>
+    private sealed class Streamed : CurvatureSample
+    {
+        private readonly GradientCurvature _owner;
+        private readonly IGradientSource _rows;
+
+        public Streamed(GradientCurvature owner, IGradientSource rows, double[]? gradient, double seconds)
+        {
+            _owner = owner;
+            _rows = rows;
+            Gradient = gradient;
+            GradientSeconds = seconds;
+        }
+
+        public override CurvatureEstimate Build() => _owner.Build(_rows, _owner.Kind == EstimatorKind.Identity ? 1 : _owner.Damping.Value);
+
+        public override CurvatureEstimate Build(double damping) => _owner.Build(_rows, damping);
+    }
+
+    /// <summary>Automatic λ: rows held in memory, the last ones held out to judge each candidate.</summary>
+    private sealed class Searched : CurvatureSample
+    {
+        private readonly GradientCurvature _owner;
+        private readonly GradientMatrix _all;
+        private readonly GradientMatrix _fit;
+        private readonly GradientMatrix _heldOut;
+        private readonly double[] _heldOutMean;
+
+        public Searched(GradientCurvature owner, GradientMatrix rows, int fit, double[]? gradient, double seconds)
+        {
+            _owner = owner;
+            _all = rows;
+            _fit = rows.Rows(0, fit);
+            _heldOut = rows.Rows(fit, rows.RowCount - fit);
+            // OBS assumes g = 0; only WoodTaylor, which uses g, is judged with the held-out rows' mean gradient too.
+            _heldOutMean = gradient is null ? new double[rows.Dimension] : _heldOut.Mean();
+            Gradient = gradient;
+            GradientSeconds = seconds;
+        }
+
+        public override IReadOnlyList<double> DampingGrid => _owner.Damping.Candidates;
+
+        public override string CriterionName => string.Create(CultureInfo.InvariantCulture, $"held-out quadratic ({_heldOut.RowCount} of {_all.RowCount} rows)");
+
+        public override bool RebuildChosen => true;
+
+        public override CurvatureEstimate Build() => throw new InvalidOperationException("The damping is automatic: build at a λ of the grid.");
+
+        public override CurvatureEstimate Build(double damping) => _owner.Build(_all, damping);
+
+        public override CurvatureEstimate BuildCandidate(double damping) => _owner.Build(_fit, damping);
+
+        /// <summary>ΔL̂(δ) = ḡ_hᵀδ + ½·(1/m_h)Σ_r (g_rᵀδ)² over the held-out rows (ḡ_h = 0 unless g was asked for), δ = after − before.</summary>
+        public override double Criterion(ReadOnlySpan<double> before, ReadOnlySpan<double> after, ReadOnlySpan<bool> mask)
+        {
+            var d = before.Length;
+            var delta = new double[d];
+            double linear = 0;
+            for (var i = 0; i < d; i++)
+            {
+                delta[i] = after[i] - before[i];
+                linear += _heldOutMean[i] * delta[i];
+            }
+
+            double quadratic = 0;
+            for (var r = 0; r < _heldOut.RowCount; r++)
+            {
+                var row = _heldOut.Row(r);
+                double dot = 0;
+                for (var i = 0; i < d; i++)
+                {
+                    dot += row[i] * delta[i];
+                }
+
+                quadratic += dot * dot;
+            }
+
+            return linear + (0.5 * quadratic / _heldOut.RowCount);
+        }
+    }
+}
