@@ -5,7 +5,7 @@ namespace WoodFisher.Models;
 
 /// <summary>
 /// Builds models from spec strings: <c>mlp:784-300-100-10[:nobias]</c>, <c>lenet5[:CxHxW]</c> (default 1x28x28),
-/// <c>cifarnet[:CxHxW]</c> and <c>resnet20[:CxHxW]</c> (default 3x32x32); 10 classes for the CNNs.
+/// <c>cifarnet[:CxHxW]</c> and <c>resnet20[:CxHxW]</c> (default 3x32x32), <c>cnn:C1-C2[:bn]</c> (1x28x28); 10 classes for the CNNs.
 /// </summary>
 public static class ModelFactory
 {
@@ -41,13 +41,15 @@ public static class ModelFactory
                     var (c, h, w) = Chw((3, 32, 32));
                     return new CifarNet<T>(c, h, w, 10, seed);
                 }
+            case "cnn":
+                return SmallCnn<T>.FromSpec(spec, seed);
             case "resnet20":
                 {
                     var (c, h, w) = Chw((3, 32, 32));
                     return new ResNet20<T>(c, h, w, 10, seed);
                 }
             default:
-                throw new FormatException($"Unknown model spec '{spec}'; use mlp:784-300-100-10, lenet5, cifarnet or resnet20.");
+                throw new FormatException($"Unknown model spec '{spec}'; use mlp:784-300-100-10, lenet5, cifarnet, resnet20 or cnn:16-32[:bn].");
         }
     }
 

@@ -20,6 +20,9 @@ public abstract class CurvatureSample : IDisposable
     /// <summary>Seconds spent gathering the statistics (gradients, factors, Hessian).</summary>
     public double GradientSeconds { get; protected init; }
 
+    /// <summary>Whether <see cref="Criterion"/> can judge a result (default: when a damping grid is searched).</summary>
+    public virtual bool CanJudge => DampingGrid.Count > 0;
+
     /// <summary>What <see cref="Criterion"/> measures, for reports.</summary>
     public virtual string CriterionName => "none";
 

@@ -96,6 +96,8 @@ internal sealed class ModelSample : CurvatureSample
 
     public override IReadOnlyList<double> DampingGrid { get; }
 
+    public override bool CanJudge => true;
+
     public override string CriterionName => string.Create(CultureInfo.InvariantCulture, $"calibration loss ({Calibration().Labels.Length} samples)");
 
     public override CurvatureEstimate Build() => Build(_spec.Kind == EstimatorKind.Identity ? 1 : _spec.Damping.Value);

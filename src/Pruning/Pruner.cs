@@ -25,6 +25,11 @@ public sealed class Pruner
             throw new ArgumentOutOfRangeException(nameof(options), options.GradientStep, "GradientStep η must be finite and non-negative.");
         }
 
+        if (options.GradientStepGrid?.Any(eta => !(eta >= 0) || !double.IsFinite(eta)) == true)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), string.Join(", ", options.GradientStepGrid), "Every η of GradientStepGrid must be finite and non-negative.");
+        }
+
         if (options.RecomputeSteps < 1)
         {
             throw new ArgumentOutOfRangeException(nameof(options), options.RecomputeSteps, "RecomputeSteps K must be at least 1.");
@@ -87,36 +92,55 @@ public sealed class Pruner
             // Factory time not reported as gradient time was spent building (a factory that returns a built estimate).
             var timings = new PhaseTimings { Gradients = sample.GradientSeconds, Inverse = Math.Max(0, sw.Elapsed.TotalSeconds - sample.GradientSeconds) };
             var grid = sample.DampingGrid;
+            var etas = score == ScoreKind.WoodTaylor && o.GradientStepGrid is { Count: > 0 } searched && sample.CanJudge ? searched : [o.GradientStep];
             Outcome chosen;
             DampingSelection? selection = null;
-            if (grid.Count == 0)
+            if (grid.Count == 0 && etas.Count == 1)
             {
-                chosen = Step(sample.Build, sample, w, m, sk, segments);
+                chosen = Step(sample.Build, sample, w, m, sk, segments, [etas[0]])[0];
                 timings += chosen.Timings;
             }
             else
             {
-                var values = new double[grid.Count];
-                var outcomes = new Outcome[grid.Count];
-                for (var i = 0; i < grid.Count; i++)
+                // Each λ is built once and tried with every η; the lowest criterion over all pairs wins.
+                var lambdas = grid.Count > 0 ? grid : [double.NaN];
+                var values = new double[lambdas.Count];
+                Outcome? best = null;
+                var bestValue = double.PositiveInfinity;
+                for (var i = 0; i < lambdas.Count; i++)
                 {
-                    var lambda = grid[i];
-                    outcomes[i] = Step(() => sample.BuildCandidate(lambda), sample, w, m, sk, segments);
-                    timings += outcomes[i].Timings;
-                    values[i] = sample.Criterion(w, outcomes[i].Weights, outcomes[i].Mask);
-                    progress?.Report(string.Create(CultureInfo.InvariantCulture, $"step {k}/{o.RecomputeSteps}: λ = {grid[i]:g3}, {sample.CriterionName} {values[i]:g6}"));
+                    var lambda = lambdas[i];
+                    var outcomes = Step(() => double.IsNaN(lambda) ? sample.Build() : sample.BuildCandidate(lambda), sample, w, m, sk, segments, etas);
+                    values[i] = double.PositiveInfinity;
+                    foreach (var outcome in outcomes)
+                    {
+                        timings += outcome.Timings;
+                        var value = sample.Criterion(w, outcome.Weights, outcome.Mask);
+                        value = double.IsNaN(value) ? double.PositiveInfinity : value;
+                        progress?.Report(string.Create(CultureInfo.InvariantCulture, $"step {k}/{o.RecomputeSteps}: λ = {Lambda(lambda)}{Eta(outcome)}, {sample.CriterionName} {value:g6}"));
+                        values[i] = Math.Min(values[i], value);
+                        if (best is null || value < bestValue)
+                        {
+                            (best, bestValue) = (outcome with { Damping = lambda }, value);
+                        }
+                    }
                 }
 
-                var best = DampingSelection.Best(values);
-                var chosenLambda = grid[best];
-                selection = new DampingSelection(sample.CriterionName, grid.ToArray(), values, chosenLambda);
-                progress?.Report(string.Create(CultureInfo.InvariantCulture, $"step {k}/{o.RecomputeSteps}: chose λ = {chosenLambda:g3} ({sample.CriterionName} {values[best]:g6})"));
-                chosen = outcomes[best];
+                selection = new DampingSelection(sample.CriterionName, lambdas.ToArray(), values, best!.Damping)
+                {
+                    GradientSteps = etas.Count > 1 ? etas.ToArray() : [],
+                    ChosenGradientStep = best.GradientStep,
+                };
+                progress?.Report(string.Create(CultureInfo.InvariantCulture, $"step {k}/{o.RecomputeSteps}: chose λ = {Lambda(best.Damping)}{Eta(best)} ({sample.CriterionName} {bestValue:g6})"));
+                chosen = best;
                 if (sample.RebuildChosen)
                 {
-                    chosen = Step(() => sample.Build(chosenLambda), sample, w, m, sk, segments);
+                    chosen = Step(() => sample.Build(best.Damping), sample, w, m, sk, segments, [best.GradientStep])[0];
                     timings += chosen.Timings;
                 }
+
+                string Eta(Outcome outcome) => etas.Count > 1 ? string.Create(CultureInfo.InvariantCulture, $", η = {outcome.GradientStep:g3}") : "";
+                static string Lambda(double lambda) => double.IsNaN(lambda) ? "fixed" : lambda.ToString("g3", CultureInfo.InvariantCulture);
             }
 
             w = chosen.Weights;
@@ -147,14 +171,17 @@ public sealed class Pruner
         return Prune(weights, (_, _) => new CurvatureEstimate(inverse) { Gradient = g, DisposeAfterUse = false }, mask);
     }
 
-    /// <summary>One step with one estimate: build, scores, selection to s_k, update. Disposes the estimate when it says so.</summary>
-    private Outcome Step(Func<CurvatureEstimate> build, CurvatureSample sample, double[] weights, bool[] mask, double sk, int[] segments)
+    /// <summary>
+    /// Builds one estimate and takes the step with it once per WoodTaylor step η: scores, selection to s_k, update.
+    /// The build time counts in the first outcome. Disposes the estimate when it says so.
+    /// </summary>
+    private Outcome[] Step(Func<CurvatureEstimate> build, CurvatureSample sample, double[] weights, bool[] mask, double sk, int[] segments, IReadOnlyList<double> etas)
     {
         var o = Options;
         var d = weights.Length;
         var sw = Stopwatch.StartNew();
         var estimate = build();
-        var inverseSeconds = sw.Elapsed.TotalSeconds;
+        var buildSeconds = sw.Elapsed.TotalSeconds;
         try
         {
             var inverse = estimate.Inverse ?? throw new InvalidOperationException("The curvature factory returned no inverse.");
@@ -169,46 +196,54 @@ public sealed class Pruner
                 throw new ArgumentException($"The gradient has length {gradient.Length}, but the weights have d = {d}.", "factory");
             }
 
-            var w = (double[])weights.Clone();
-            sw.Restart();
+            var outcomes = new Outcome[etas.Count];
             double[]? inverseTimesGradient = null;
-            double[] scores;
-            switch (o.EffectiveScore)
+            for (var e = 0; e < etas.Count; e++)
             {
-                case ScoreKind.Magnitude:
-                    scores = MagnitudeScore.Compute(w);
-                    break;
-                case ScoreKind.Obs:
-                    scores = ObsScore.Compute(w, inverse);
-                    break;
-                case ScoreKind.WoodTaylor:
-                    var g = gradient ?? throw new InvalidOperationException("WoodTaylor needs the loss gradient g: the curvature factory must set CurvatureEstimate.Gradient.");
-                    inverseTimesGradient = WoodTaylorScore.NewtonStep(inverse, g, o.GradientStep);
-                    scores = new double[d];
-                    WoodTaylorScore.Compute(w, inverseTimesGradient, inverse.Diagonal(), scores);
-                    break;
-                default:
-                    throw new InvalidOperationException($"Unknown score {o.EffectiveScore}.");
+                var w = (double[])weights.Clone();
+                sw.Restart();
+                double[]? step = null;
+                double[] scores;
+                switch (o.EffectiveScore)
+                {
+                    case ScoreKind.Magnitude:
+                        scores = MagnitudeScore.Compute(w);
+                        break;
+                    case ScoreKind.Obs:
+                        scores = ObsScore.Compute(w, inverse);
+                        break;
+                    case ScoreKind.WoodTaylor:
+                        var g = gradient ?? throw new InvalidOperationException("WoodTaylor needs the loss gradient g: the curvature factory must set CurvatureEstimate.Gradient.");
+                        inverseTimesGradient ??= WoodTaylorScore.NewtonStep(inverse, g);
+                        step = Array.ConvertAll(inverseTimesGradient, v => v * etas[e]);
+                        scores = new double[d];
+                        WoodTaylorScore.Compute(w, step, inverse.Diagonal(), scores);
+                        break;
+                    default:
+                        throw new InvalidOperationException($"Unknown score {o.EffectiveScore}.");
+                }
+
+                var m = MaskSelection.Select(scores, mask, sk, o.Selection, segments, o.PrunableSegments);
+                var selectionSeconds = sw.Elapsed.TotalSeconds;
+                sw.Restart();
+                var remove = new bool[d];
+                for (var i = 0; i < d; i++)
+                {
+                    remove[i] = !m[i];
+                }
+
+                ObsWeightUpdate.Apply(o.Update, inverse, w, remove, step);
+                var timings = new PhaseTimings
+                {
+                    Gradients = e == 0 ? estimate.GradientSeconds : 0,
+                    Inverse = e == 0 ? Math.Max(0, buildSeconds - estimate.GradientSeconds) : 0,
+                    Selection = selectionSeconds,
+                    Update = sw.Elapsed.TotalSeconds,
+                };
+                outcomes[e] = new Outcome(w, m, scores, inverse.Name, inverse.Bytes, timings) { GradientStep = etas[e] };
             }
 
-            var m = MaskSelection.Select(scores, mask, sk, o.Selection, segments, o.PrunableSegments);
-            var selectionSeconds = sw.Elapsed.TotalSeconds;
-            sw.Restart();
-            var remove = new bool[d];
-            for (var i = 0; i < d; i++)
-            {
-                remove[i] = !m[i];
-            }
-
-            ObsWeightUpdate.Apply(o.Update, inverse, w, remove, inverseTimesGradient);
-            var timings = new PhaseTimings
-            {
-                Gradients = estimate.GradientSeconds,
-                Inverse = Math.Max(0, inverseSeconds - estimate.GradientSeconds),
-                Selection = selectionSeconds,
-                Update = sw.Elapsed.TotalSeconds,
-            };
-            return new Outcome(w, m, scores, inverse.Name, inverse.Bytes, timings);
+            return outcomes;
         }
         finally
         {
@@ -219,5 +254,10 @@ public sealed class Pruner
         }
     }
 
-    private sealed record Outcome(double[] Weights, bool[] Mask, double[] Scores, string Estimator, long Bytes, PhaseTimings Timings);
+    private sealed record Outcome(double[] Weights, bool[] Mask, double[] Scores, string Estimator, long Bytes, PhaseTimings Timings)
+    {
+        public double Damping { get; init; } = double.NaN;
+
+        public double GradientStep { get; init; }
+    }
 }

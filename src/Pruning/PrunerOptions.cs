@@ -38,6 +38,17 @@ public sealed record PrunerOptions
     /// </summary>
     public double GradientStep { get; init; } = 1;
 
+    /// <summary>
+    /// WoodTaylor only: the η tried at each step, with every damping candidate, when the curvature sample can judge a
+    /// result (model mode always — by the calibration loss; tensor mode with automatic damping); the lowest criterion
+    /// wins. The default {0, 0.001, 0.01, 0.1, 1} contains η = 0, the OBS step, so WoodTaylor is never worse than
+    /// WoodFisher on the criterion. Null or empty: <see cref="GradientStep"/> alone.
+    /// </summary>
+    public IReadOnlyList<double>? GradientStepGrid { get; init; } = DefaultGradientSteps;
+
+    /// <summary>The η grid WoodTaylor searches by default.</summary>
+    public static IReadOnlyList<double> DefaultGradientSteps { get; } = [0, 1e-3, 1e-2, 1e-1, 1];
+
     /// <summary>The effective score.</summary>
     public ScoreKind EffectiveScore => Score ?? PruningMethods.DefaultScore(Method);
 }

@@ -172,5 +172,8 @@ public sealed record PruningReport
     {
         WriteIndented = true,
         Converters = { new JsonStringEnumConverter() },
+
+        // A damping search records +∞ for a candidate whose result was not finite, and NaN for a fixed λ.
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
 }

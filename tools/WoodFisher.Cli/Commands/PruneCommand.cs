@@ -240,7 +240,7 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
         return 0;
     }
 
-    private static string DampingText(PruningReport r) => r.DampingSearch is { } search
+    private static string DampingText(PruningReport r) => r.DampingSearch is { } search && !double.IsNaN(search[0].Chosen)
         ? "auto: " + string.Join(' ', search.Select(c => c.Chosen.ToString("g3", CultureInfo.InvariantCulture)))
         : r.Settings?.Damping?.ToString("g6", CultureInfo.InvariantCulture) ?? "-";
 
