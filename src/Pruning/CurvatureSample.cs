@@ -38,12 +38,19 @@ public abstract class CurvatureSample : IDisposable
     /// <summary>Whether the chosen λ is built again with <see cref="Build(double)"/> after the search (true when candidates saw fewer statistics).</summary>
     public virtual bool RebuildChosen => false;
 
-    /// <summary>The criterion of a pruned result (lower is better).</summary>
+    /// <summary>
+    /// When true the pruner keeps the largest λ whose criterion is within one standard error of the lowest (the
+    /// one-standard-error rule of cross-validation) rather than the lowest: for a proxy criterion that, like a quadratic
+    /// model, cannot see the loss grow beyond it, so that near-ties go to the more damped, shorter step.
+    /// </summary>
+    public virtual bool OneStandardErrorRule => false;
+
+    /// <summary>The criterion of a pruned result (lower is better) and its standard error.</summary>
     /// <param name="before">Weights before the step (length d, pruned coordinates zero).</param>
     /// <param name="after">Weights after the step.</param>
     /// <param name="mask">Mask after the step (true = kept).</param>
     /// <exception cref="NotSupportedException">The sample has no criterion (its damping is fixed).</exception>
-    public virtual double Criterion(ReadOnlySpan<double> before, ReadOnlySpan<double> after, ReadOnlySpan<bool> mask) =>
+    public virtual CriterionValue Criterion(ReadOnlySpan<double> before, ReadOnlySpan<double> after, ReadOnlySpan<bool> mask) =>
         throw new NotSupportedException("This curvature sample cannot judge a damping: give a fixed λ.");
 
     /// <summary>A sample that returns <paramref name="estimate"/> (fixed damping, no search).</summary>
@@ -81,4 +88,13 @@ public abstract class CurvatureSample : IDisposable
 
         public override CurvatureEstimate Build(double damping) => Build();
     }
+}
+
+/// <summary>A criterion value (lower is better) and its standard error (0 when not estimated).</summary>
+/// <param name="Value">The criterion, e.g. a mean loss.</param>
+/// <param name="StandardError">Its standard error over the samples or rows it averages.</param>
+public readonly record struct CriterionValue(double Value, double StandardError = 0)
+{
+    /// <summary>A value without a standard error.</summary>
+    public static implicit operator CriterionValue(double value) => new(value);
 }

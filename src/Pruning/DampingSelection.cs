@@ -11,6 +11,9 @@ namespace WoodFisher.Pruning;
 /// <param name="Chosen">The λ kept.</param>
 public sealed record DampingSelection(string Criterion, IReadOnlyList<double> Grid, IReadOnlyList<double> Values, double Chosen)
 {
+    /// <summary>The standard error of each value (same order; 0 where the criterion has none).</summary>
+    public IReadOnlyList<double> StandardErrors { get; init; } = [];
+
     /// <summary>The WoodTaylor steps η tried with every λ; empty when η was not searched.</summary>
     public IReadOnlyList<double> GradientSteps { get; init; } = [];
 

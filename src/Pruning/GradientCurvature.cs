@@ -13,8 +13,9 @@ namespace WoodFisher.Pruning;
 /// <see cref="HeldOutEvery"/>-th row is held out, the estimate is fitted on the others for each λ of the grid, and the
 /// step's weight change δ is judged by the local model of the loss on the held-out rows,
 /// ΔL̂(δ) = ½·(1/m_h)Σ_{r held out}(g_rᵀδ)² (plus ḡ_hᵀδ, their mean gradient, for WoodTaylor, the one method that
-/// uses g): small λ lets δ move freely in directions the fitted rows never saw, which held-out rows do see. The chosen
-/// λ is then rebuilt from all rows.
+/// uses g): small λ lets δ move freely in directions the fitted rows never saw, which held-out rows do see. Because this
+/// quadratic model cannot see the loss leave it at high sparsity, the pruner keeps the largest λ within one standard
+/// error of the lowest value (<see cref="CurvatureSample.OneStandardErrorRule"/>). The chosen λ is then rebuilt from all rows.
 /// </summary>
 public sealed class GradientCurvature
 {
@@ -124,7 +125,6 @@ public sealed class GradientCurvature
         private readonly GradientMatrix _all;
         private readonly GradientMatrix _fit;
         private readonly GradientMatrix _heldOut;
-        private readonly double[] _heldOutMean;
 
         public Searched(GradientCurvature owner, GradientMatrix rows, int fit, double[]? gradient, double seconds)
         {
@@ -132,8 +132,6 @@ public sealed class GradientCurvature
             _all = rows;
             _fit = rows.Rows(0, fit);
             _heldOut = rows.Rows(fit, rows.RowCount - fit);
-            // OBS assumes g = 0; only WoodTaylor, which uses g, is judged with the held-out rows' mean gradient too.
-            _heldOutMean = gradient is null ? new double[rows.Dimension] : _heldOut.Mean();
             Gradient = gradient;
             GradientSeconds = seconds;
         }
@@ -150,20 +148,25 @@ public sealed class GradientCurvature
 
         public override CurvatureEstimate BuildCandidate(double damping) => _owner.Build(_fit, damping);
 
-        /// <summary>ΔL̂(δ) = ḡ_hᵀδ + ½·(1/m_h)Σ_r (g_rᵀδ)² over the held-out rows (ḡ_h = 0 unless g was asked for), δ = after − before.</summary>
-        public override double Criterion(ReadOnlySpan<double> before, ReadOnlySpan<double> after, ReadOnlySpan<bool> mask)
+        public override bool OneStandardErrorRule => true;
+
+        /// <summary>
+        /// ΔL̂(δ) = ḡ_hᵀδ + ½·(1/m_h)Σ_r (g_rᵀδ)² over the held-out rows (ḡ_h = 0 unless g was asked for), δ = after −
+        /// before, with the standard error of the mean over the rows.
+        /// </summary>
+        public override CriterionValue Criterion(ReadOnlySpan<double> before, ReadOnlySpan<double> after, ReadOnlySpan<bool> mask)
         {
             var d = before.Length;
             var delta = new double[d];
-            double linear = 0;
             for (var i = 0; i < d; i++)
             {
                 delta[i] = after[i] - before[i];
-                linear += _heldOutMean[i] * delta[i];
             }
 
-            double quadratic = 0;
-            for (var r = 0; r < _heldOut.RowCount; r++)
+            // Per row ½(gᵣᵀδ)², plus gᵣᵀδ (its share of ḡ_hᵀδ) for WoodTaylor: OBS assumes g = 0.
+            var n = _heldOut.RowCount;
+            double sum = 0, sumSquares = 0;
+            for (var r = 0; r < n; r++)
             {
                 var row = _heldOut.Row(r);
                 double dot = 0;
@@ -172,10 +175,14 @@ public sealed class GradientCurvature
                     dot += row[i] * delta[i];
                 }
 
-                quadratic += dot * dot;
+                var term = (Gradient is null ? 0 : dot) + (0.5 * dot * dot);
+                sum += term;
+                sumSquares += term * term;
             }
 
-            return linear + (0.5 * quadratic / _heldOut.RowCount);
+            var mean = sum / n;
+            var variance = Math.Max(0, (sumSquares / n) - (mean * mean)) * n / Math.Max(1, n - 1);
+            return new CriterionValue(mean, Math.Sqrt(variance / n));
         }
     }
 }

@@ -138,7 +138,7 @@ internal sealed class ModelSample : CurvatureSample
     }
 
     /// <summary>Mean cross-entropy of the model with <paramref name="after"/> written in, on the calibration samples.</summary>
-    public override double Criterion(ReadOnlySpan<double> before, ReadOnlySpan<double> after, ReadOnlySpan<bool> mask)
+    public override CriterionValue Criterion(ReadOnlySpan<double> before, ReadOnlySpan<double> after, ReadOnlySpan<bool> mask)
     {
         var (x, y) = Calibration();
         _owner.SetWeights(after);

@@ -102,45 +102,8 @@ public sealed class Pruner
             }
             else
             {
-                // Each λ is built once and tried with every η; the lowest criterion over all pairs wins.
-                var lambdas = grid.Count > 0 ? grid : [double.NaN];
-                var values = new double[lambdas.Count];
-                Outcome? best = null;
-                var bestValue = double.PositiveInfinity;
-                for (var i = 0; i < lambdas.Count; i++)
-                {
-                    var lambda = lambdas[i];
-                    var outcomes = Step(() => double.IsNaN(lambda) ? sample.Build() : sample.BuildCandidate(lambda), sample, w, m, sk, segments, etas);
-                    values[i] = double.PositiveInfinity;
-                    foreach (var outcome in outcomes)
-                    {
-                        timings += outcome.Timings;
-                        var value = sample.Criterion(w, outcome.Weights, outcome.Mask);
-                        value = double.IsNaN(value) ? double.PositiveInfinity : value;
-                        progress?.Report(string.Create(CultureInfo.InvariantCulture, $"step {k}/{o.RecomputeSteps}: λ = {Lambda(lambda)}{Eta(outcome)}, {sample.CriterionName} {value:g6}"));
-                        values[i] = Math.Min(values[i], value);
-                        if (best is null || value < bestValue)
-                        {
-                            (best, bestValue) = (outcome with { Damping = lambda }, value);
-                        }
-                    }
-                }
-
-                selection = new DampingSelection(sample.CriterionName, lambdas.ToArray(), values, best!.Damping)
-                {
-                    GradientSteps = etas.Count > 1 ? etas.ToArray() : [],
-                    ChosenGradientStep = best.GradientStep,
-                };
-                progress?.Report(string.Create(CultureInfo.InvariantCulture, $"step {k}/{o.RecomputeSteps}: chose λ = {Lambda(best.Damping)}{Eta(best)} ({sample.CriterionName} {bestValue:g6})"));
-                chosen = best;
-                if (sample.RebuildChosen)
-                {
-                    chosen = Step(() => sample.Build(best.Damping), sample, w, m, sk, segments, [best.GradientStep])[0];
-                    timings += chosen.Timings;
-                }
-
-                string Eta(Outcome outcome) => etas.Count > 1 ? string.Create(CultureInfo.InvariantCulture, $", η = {outcome.GradientStep:g3}") : "";
-                static string Lambda(double lambda) => double.IsNaN(lambda) ? "fixed" : lambda.ToString("g3", CultureInfo.InvariantCulture);
+                (chosen, selection) = Search(sample, w, m, sk, segments, etas, $"step {k}/{o.RecomputeSteps}", progress);
+                timings += chosen.Timings;
             }
 
             w = chosen.Weights;
@@ -169,6 +132,77 @@ public sealed class Pruner
 
         var g = gradient.IsEmpty ? null : gradient.ToArray();
         return Prune(weights, (_, _) => new CurvatureEstimate(inverse) { Gradient = g, DisposeAfterUse = false }, mask);
+    }
+
+    /// <summary>
+    /// The damping search of one step: each λ of the sample's grid is built once and tried with every η; per λ the
+    /// lowest criterion over η counts. The lowest λ wins, or, when the sample asks for the one-standard-error rule, the
+    /// largest λ whose criterion is within one standard error of the lowest. Timings of every trial are summed into the
+    /// returned outcome.
+    /// </summary>
+    private (Outcome Chosen, DampingSelection Selection) Search(CurvatureSample sample, double[] w, bool[] m, double sk, int[] segments, IReadOnlyList<double> etas, string label, IProgress<string>? progress)
+    {
+        var grid = sample.DampingGrid;
+        var lambdas = grid.Count > 0 ? grid : [double.NaN];
+        var values = new CriterionValue[lambdas.Count];
+        var bests = new Outcome[lambdas.Count];
+        var timings = new PhaseTimings();
+        for (var i = 0; i < lambdas.Count; i++)
+        {
+            var lambda = lambdas[i];
+            values[i] = new CriterionValue(double.PositiveInfinity);
+            foreach (var outcome in Step(() => double.IsNaN(lambda) ? sample.Build() : sample.BuildCandidate(lambda), sample, w, m, sk, segments, etas))
+            {
+                timings += outcome.Timings;
+                var value = sample.Criterion(w, outcome.Weights, outcome.Mask);
+                var v = double.IsNaN(value.Value) ? double.PositiveInfinity : value.Value;
+                progress?.Report(string.Create(CultureInfo.InvariantCulture, $"{label}: λ = {Lambda(lambda)}{Eta(outcome)}, {sample.CriterionName} {v:g6}"));
+                if (bests[i] is null || v < values[i].Value)
+                {
+                    (values[i], bests[i]) = (value with { Value = v }, outcome with { Damping = lambda });
+                }
+            }
+        }
+
+        var best = 0;
+        for (var i = 1; i < values.Length; i++)
+        {
+            best = values[i].Value < values[best].Value ? i : best;
+        }
+
+        if (sample.OneStandardErrorRule)
+        {
+            var bound = values[best].Value + values[best].StandardError;
+            for (var i = values.Length - 1; i > best; i--)
+            {
+                if (values[i].Value <= bound)
+                {
+                    best = i;
+                    break;
+                }
+            }
+        }
+
+        var chosen = bests[best];
+        var rule = sample.OneStandardErrorRule ? ", the largest λ within one standard error of the lowest" : "";
+        progress?.Report(string.Create(CultureInfo.InvariantCulture, $"{label}: chose λ = {Lambda(chosen.Damping)}{Eta(chosen)} ({sample.CriterionName} {values[best].Value:g6}{rule})"));
+        var selection = new DampingSelection(sample.CriterionName, lambdas.ToArray(), values.Select(v => v.Value).ToArray(), chosen.Damping)
+        {
+            StandardErrors = values.Select(v => v.StandardError).ToArray(),
+            GradientSteps = etas.Count > 1 ? etas.ToArray() : [],
+            ChosenGradientStep = chosen.GradientStep,
+        };
+        if (sample.RebuildChosen)
+        {
+            var rebuilt = Step(() => sample.Build(chosen.Damping), sample, w, m, sk, segments, [chosen.GradientStep])[0];
+            timings += rebuilt.Timings;
+            chosen = rebuilt with { Damping = chosen.Damping };
+        }
+
+        return (chosen with { Timings = timings }, selection);
+
+        string Eta(Outcome outcome) => etas.Count > 1 ? string.Create(CultureInfo.InvariantCulture, $", η = {outcome.GradientStep:g3}") : "";
+        static string Lambda(double lambda) => double.IsNaN(lambda) ? "fixed" : lambda.ToString("g3", CultureInfo.InvariantCulture);
     }
 
     /// <summary>

@@ -22,7 +22,7 @@ public class DampingSearchTests
 
         public override CurvatureEstimate Build(double damping) => new(new DenseCurvature(fisher, D, damping));
 
-        public override double Criterion(ReadOnlySpan<double> before, ReadOnlySpan<double> after, ReadOnlySpan<bool> mask) =>
+        public override CriterionValue Criterion(ReadOnlySpan<double> before, ReadOnlySpan<double> after, ReadOnlySpan<bool> mask) =>
             Oracle.Quadratic(h, after.ToArray(), wStar) - Oracle.Quadratic(h, before.ToArray(), wStar);
     }
 
@@ -129,6 +129,38 @@ public class DampingSearchTests
             Assert.That(truth.Max(), Is.GreaterThan(3 * truth.Min()), "λ matters on this problem");
             // Judged on 100 held-out rows: the choice's true loss change is within 5% of the grid's best.
             Assert.That(chosen, Is.LessThanOrEqualTo(1.05 * truth.Min()));
+        });
+    }
+
+    [Test]
+    public void ModelMode_JudgesEachLambdaByTheLossOnCalibrationSamplesAfterTheFisherSamples()
+    {
+        // 30 Fisher samples, then 20 calibration samples: each λ's criterion must be the mean loss on samples 30..49 of
+        // the model pruned with that λ fixed, and the chosen λ the lowest of them.
+        var model = WoodFisher.Models.ModelFactory.Create("mlp:6-5-3", seed: 4);
+        var rng = new Random(8);
+        var x = Enumerable.Range(0, 60 * 6).Select(_ => (float)((2 * rng.NextDouble()) - 1)).ToArray();
+        var y = Enumerable.Range(0, 60).Select(_ => rng.Next(3)).ToArray();
+        var selection = WoodFisher.Models.ParameterSelection<float>.Prunable(model);
+        var curvature = new ModelCurvature(model, selection, x, y) { CalibrationSamples = 20 };
+        var dense = curvature.GetWeights();
+        double[] grid = [1e-4, 1e-2, 1];
+        var options = new PrunerOptions { Sparsity = 0.6, Segments = selection.Segments };
+        var spec = new EstimatorSpec { BlockSize = 8, Samples = 30, Damping = Damping.Search(grid), Precision = Precision.Float64, Backend = BackendKind.Cpu };
+        var auto = new Pruner(options).Prune(dense, curvature.Factory(spec));
+        var expected = grid.Select(lambda =>
+        {
+            curvature.SetWeights(dense);
+            var r = new Pruner(options).Prune(dense, curvature.Factory(spec with { Damping = lambda }));
+            curvature.SetWeights(r.Weights);
+            return WoodFisher.Models.Evaluation.Evaluate(model, x.AsSpan(30 * 6, 20 * 6), y.AsSpan(30, 20), 20).Loss;
+        }).ToArray();
+        var choice = auto.Steps[0].Damping!;
+        Assert.Multiple(() =>
+        {
+            Assert.That(choice.Criterion, Is.EqualTo("calibration loss (20 samples)"));
+            Assert.That(choice.Values, Is.EqualTo(expected).Within(1e-6));
+            Assert.That(choice.Chosen, Is.EqualTo(grid[Array.IndexOf(expected, expected.Min())]));
         });
     }
 
