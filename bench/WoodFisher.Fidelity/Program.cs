@@ -6,7 +6,8 @@ using WoodFisher.Models.Data;
 // The fidelity table of docs/fidelity.md, on the models bench/pytorch/fidelity_models.py makes:
 //   dotnet run -c Release --project bench/WoodFisher.Fidelity -- [--models out/fidelity] [--out docs/fidelity]
 //       [--only mlp,cnn,bncnn,lenet5] [--parts grads,oneshot,blocks,recompute,tensor,gradual,report]
-//       [--sparsity 0.8,0.9,0.95,0.98] [--block 400] [--samples 1000]
+//       [--sparsity 0.8,0.9,0.95,0.98] [--block 400] [--blocks 100,200] [--samples 1000]
+//       [--recompute-at 0.95,0.98] [--gradual-at 0.95,0.98]
 // Rows are appended to OUT/results.csv as runs finish; a rerun skips rows already there. `report` writes OUT/table.md
 // and one PNG per model from the CSV.
 var a = Args.Parse(args);
@@ -41,7 +42,7 @@ foreach (var name in a.Models)
 
         if (a.Parts.Contains("blocks"))
         {
-            runs.Blocks(s, a.Blocks);
+            runs.Blocks(s, a.Blocks.Where(c => c != a.Block));
         }
 
         if (a.Parts.Contains("tensor"))
@@ -49,12 +50,12 @@ foreach (var name in a.Models)
             runs.Tensor(s, a.Block);
         }
 
-        if (a.Parts.Contains("recompute") && s >= 0.95)
+        if (a.Parts.Contains("recompute") && a.RecomputeAt.Contains(s))
         {
             runs.Recompute(s, a.Block, 16);
         }
 
-        if (a.Parts.Contains("gradual") && s >= 0.95)
+        if (a.Parts.Contains("gradual") && a.GradualAt.Contains(s))
         {
             var gradual = new GradualRuns(name, a.ModelDir, train, test, results, a.Samples);
             var epochs = s >= 0.98 ? 10 : 6;
@@ -74,7 +75,7 @@ Console.WriteLine($"done in {clock.Elapsed.TotalMinutes:0.0} min, load {Load()}"
 static string Load() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "?";
 
 /// <summary>Command-line arguments of the fidelity driver.</summary>
-internal sealed record Args(string ModelDir, string Out, string[] Models, HashSet<string> Parts, double[] Sparsities, int Block, int[] Blocks, int Samples)
+internal sealed record Args(string ModelDir, string Out, string[] Models, HashSet<string> Parts, double[] Sparsities, int Block, int[] Blocks, int Samples, double[] RecomputeAt, double[] GradualAt)
 {
     public static Args Parse(string[] args)
     {
@@ -84,7 +85,7 @@ internal sealed record Args(string ModelDir, string Out, string[] Models, HashSe
             return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
         }
 
-        var known = new[] { "--models", "--out", "--only", "--parts", "--sparsity", "--block", "--blocks", "--samples" };
+        var known = new[] { "--models", "--out", "--only", "--parts", "--sparsity", "--block", "--blocks", "--samples", "--recompute-at", "--gradual-at" };
         foreach (var arg in args.Where((x, i) => i % 2 == 0))
         {
             if (!known.Contains(arg))
@@ -102,7 +103,9 @@ internal sealed record Args(string ModelDir, string Out, string[] Models, HashSe
             [.. Get("--parts", "grads,oneshot,blocks,recompute,tensor,gradual,report").Split(',')],
             Doubles(Get("--sparsity", "0.8,0.9,0.95,0.98")),
             int.Parse(Get("--block", "400"), CultureInfo.InvariantCulture),
-            Ints(Get("--blocks", "100,200,400")),
-            int.Parse(Get("--samples", "1000"), CultureInfo.InvariantCulture));
+            Ints(Get("--blocks", "100,200")),
+            int.Parse(Get("--samples", "1000"), CultureInfo.InvariantCulture),
+            Doubles(Get("--recompute-at", "0.95,0.98")),
+            Doubles(Get("--gradual-at", "0.95,0.98")));
     }
 }

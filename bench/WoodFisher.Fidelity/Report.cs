@@ -65,7 +65,7 @@ internal static class Report
             ("gradual magnitude", Each(s => One(r => r.Part == "gradual" && r.Method == "magnitude", s))),
             ("gradual WoodFisher", Each(s => One(r => r.Part == "gradual" && r.Method == "woodfisher", s))),
         };
-        foreach (var c in rows.Where(r => r.Part == "blocks").Select(r => r.Setting).Distinct())
+        foreach (var c in rows.Where(r => r.Part == "blocks").Select(r => r.Setting).Distinct().Order(StringComparer.Ordinal))
         {
             list.Add(($"WoodFisher {c.Replace("λ=auto", "", StringComparison.Ordinal).Trim()}, λ auto", Each(s => One(r => r.Part == "blocks" && r.Setting == c, s, true))));
         }

@@ -17,6 +17,7 @@ internal sealed class ModelSample : CurvatureSample
     private readonly ModelCurvature _owner;
     private readonly EstimatorSpec _spec;
     private readonly bool[] _mask;
+    private readonly double[] _weights;
     private readonly float[] _x;
     private readonly int[] _y;
     private readonly double[]? _fisherDiagonal;
@@ -30,6 +31,7 @@ internal sealed class ModelSample : CurvatureSample
         _owner = owner;
         _spec = spec;
         _mask = mask.Length == 0 ? Enumerable.Repeat(true, owner.Selection.Dimension).ToArray() : mask;
+        _weights = owner.GetWeights();
         (_x, _y) = owner.Subset(spec.Samples, spec.Seed);
         var d = owner.Selection.Dimension;
         var sw = Stopwatch.StartNew();
@@ -117,7 +119,13 @@ internal sealed class ModelSample : CurvatureSample
                 return new CurvatureEstimate(new DenseCurvature(_hessian!, d, damping, _spec.Treatment)) { Gradient = Gradient };
             case EstimatorKind.WoodFisher:
                 {
-                    // Without held rows, gradients are produced chunk by chunk as the builder consumes them; the source times its share.
+                    // Without held rows, gradients are produced chunk by chunk as the builder consumes them (the source times
+                    // its share), at this sample's weights even if the model has moved on since (a search over whole runs).
+                    if (_rows is null)
+                    {
+                        _owner.SetWeights(_weights);
+                    }
+
                     var timed = new ModelCurvature.TimedGradientSource(_rows ?? (IGradientSource)Source());
                     var options = new WoodFisherOptions
                     {

@@ -80,40 +80,21 @@ public sealed class Pruner
         }
 
         var schedule = new OneShotSchedule(o.Sparsity, o.RecomputeSteps, o.Stepping, MaskSelection.Sparsity(m, segments, o.PrunableSegments));
-        var steps = new List<PruningStep>();
-        var total = new PhaseTimings();
-        double[] scores = [];
-        for (var k = 1; k <= o.RecomputeSteps; k++)
+        var first = factory is null ? null : factory((double[])w.Clone(), (bool[])m.Clone());
+        try
         {
-            var sk = schedule.SparsityAt(k);
-            var sw = Stopwatch.StartNew();
-            using var sample = factory is null ? new CurvatureEstimate(new IdentityCurvature(d)) : factory((double[])w.Clone(), (bool[])m.Clone());
-
-            // Factory time not reported as gradient time was spent building (a factory that returns a built estimate).
-            var timings = new PhaseTimings { Gradients = sample.GradientSeconds, Inverse = Math.Max(0, sw.Elapsed.TotalSeconds - sample.GradientSeconds) };
-            var grid = sample.DampingGrid;
-            var etas = score == ScoreKind.WoodTaylor && o.GradientStepGrid is { Count: > 0 } searched && sample.CanJudge ? searched : [o.GradientStep];
-            Outcome chosen;
-            DampingSelection? selection = null;
-            if (grid.Count == 0 && etas.Count == 1)
+            if (first is not null && o.RecomputeSteps > 1 && first.DampingGrid.Count > 1)
             {
-                chosen = Step(sample.Build, sample, w, m, sk, segments, [etas[0]])[0];
-                timings += chosen.Timings;
-            }
-            else
-            {
-                (chosen, selection) = Search(sample, w, m, sk, segments, etas, $"step {k}/{o.RecomputeSteps}", progress);
-                timings += chosen.Timings;
+                return WholeRuns(w, m, schedule, segments, factory!, first, progress);
             }
 
-            w = chosen.Weights;
-            m = chosen.Mask;
-            scores = chosen.Scores;
-            total += timings;
-            steps.Add(new PruningStep(k, sk, MaskSelection.Sparsity(m, segments, o.PrunableSegments), chosen.Estimator, chosen.Bytes, timings) { Damping = selection });
+            var run = Run(w, m, schedule, segments, factory, first, null, progress);
+            return Result(run, run.Timings, segments);
         }
-
-        return new PruningResult(w, m, scores, MaskSelection.SegmentSparsity(m, segments), MaskSelection.Sparsity(m, segments, o.PrunableSegments), total, steps);
+        finally
+        {
+            first?.Dispose();
+        }
     }
 
     /// <summary>
@@ -135,15 +116,136 @@ public sealed class Pruner
     }
 
     /// <summary>
-    /// The damping search of one step: each λ of the sample's grid is built once and tried with every η; per λ the
-    /// lowest criterion over η counts. The lowest λ wins, or, when the sample asks for the one-standard-error rule, the
-    /// largest λ whose criterion is within one standard error of the lowest. Timings of every trial are summed into the
+    /// With K &gt; 1 recompute steps and a damping grid, λ is chosen for the whole run, not greedily per step: the K
+    /// steps are run once per λ of the grid (the first step's statistics shared), each final result is judged by the
+    /// last step's criterion against the starting weights, and the best run is kept (the one-standard-error rule as in
+    /// a single step). Its last step records the choice.
+    /// </summary>
+    private PruningResult WholeRuns(double[] w, bool[] m, OneShotSchedule schedule, int[] segments, CurvatureFactory factory, CurvatureSample first, IProgress<string>? progress)
+    {
+        var grid = first.DampingGrid;
+        var runs = new RunResult[grid.Count];
+        var values = new CriterionValue[grid.Count];
+        var total = new PhaseTimings();
+        for (var i = 0; i < grid.Count; i++)
+        {
+            runs[i] = Run(w, m, schedule, segments, factory, first, grid[i], progress);
+            values[i] = runs[i].Final;
+            total += runs[i].Timings;
+            progress?.Report(string.Create(CultureInfo.InvariantCulture, $"λ = {grid[i]:g3} for all {Options.RecomputeSteps} steps: {runs[i].CriterionName} {values[i].Value:g6}"));
+        }
+
+        var best = Choose(values, first.OneStandardErrorRule);
+        var chosen = runs[best];
+        progress?.Report(string.Create(CultureInfo.InvariantCulture, $"chose λ = {grid[best]:g3} for all {Options.RecomputeSteps} steps ({chosen.CriterionName} {values[best].Value:g6})"));
+        var selection = new DampingSelection($"{chosen.CriterionName} after all {Options.RecomputeSteps} steps", grid.ToArray(), values.Select(v => v.Value).ToArray(), grid[best])
+        {
+            StandardErrors = values.Select(v => v.StandardError).ToArray(),
+            ChosenGradientStep = chosen.Steps[^1].Damping?.ChosenGradientStep ?? Options.GradientStep,
+        };
+        chosen.Steps[^1] = chosen.Steps[^1] with { Damping = selection };
+        return Result(chosen, total, segments);
+    }
+
+    /// <summary>
+    /// The K recompute steps from (w, m): each step's sample comes from the factory (the first step's may be given),
+    /// H⁻¹ is built at <paramref name="lambda"/> when given, else at the sample's own damping or by a per-step search.
+    /// With <paramref name="lambda"/>, the final result is judged by the last step's criterion.
+    /// </summary>
+    private RunResult Run(double[] w, bool[] m, OneShotSchedule schedule, int[] segments, CurvatureFactory? factory, CurvatureSample? first, double? lambda, IProgress<string>? progress)
+    {
+        var o = Options;
+        var d = w.Length;
+        var start = w;
+        var steps = new List<PruningStep>();
+        var total = new PhaseTimings();
+        double[] scores = [];
+        var final = new CriterionValue(double.NaN);
+        var criterion = "";
+        for (var k = 1; k <= o.RecomputeSteps; k++)
+        {
+            var sk = schedule.SparsityAt(k);
+            var sw = Stopwatch.StartNew();
+            var sample = k == 1 && first is not null ? first : factory is null ? new CurvatureEstimate(new IdentityCurvature(d)) : factory((double[])w.Clone(), (bool[])m.Clone());
+            try
+            {
+                // Factory time not reported as gradient time was spent building (a factory that returns a built estimate).
+                var timings = k == 1 && first is not null ? new PhaseTimings() : new PhaseTimings { Gradients = sample.GradientSeconds, Inverse = Math.Max(0, sw.Elapsed.TotalSeconds - sample.GradientSeconds) };
+                var etas = o.EffectiveScore == ScoreKind.WoodTaylor && o.GradientStepGrid is { Count: > 0 } searched && sample.CanJudge ? searched : [o.GradientStep];
+                IReadOnlyList<double> lambdas = lambda is { } l ? [l] : sample.DampingGrid.Count > 0 ? sample.DampingGrid : [double.NaN];
+                var label = string.Create(CultureInfo.InvariantCulture, $"step {k}/{o.RecomputeSteps}");
+                Outcome chosen;
+                DampingSelection? selection = null;
+                if (lambdas.Count == 1 && etas.Count == 1)
+                {
+                    chosen = Step(() => double.IsNaN(lambdas[0]) ? sample.Build() : sample.Build(lambdas[0]), sample, w, m, sk, segments, etas)[0];
+                }
+                else
+                {
+                    (chosen, selection) = Search(sample, lambdas, lambda is not null, w, m, sk, segments, etas, label, progress);
+                }
+
+                timings += chosen.Timings;
+                w = chosen.Weights;
+                m = chosen.Mask;
+                scores = chosen.Scores;
+                total += timings;
+                steps.Add(new PruningStep(k, sk, MaskSelection.Sparsity(m, segments, o.PrunableSegments), chosen.Estimator, chosen.Bytes, timings) { Damping = selection });
+                if (lambda is not null && k == o.RecomputeSteps)
+                {
+                    final = sample.Criterion(start, w, m);
+                    final = double.IsNaN(final.Value) ? final with { Value = double.PositiveInfinity } : final;
+                    criterion = sample.CriterionName;
+                }
+            }
+            finally
+            {
+                if (!ReferenceEquals(sample, first))
+                {
+                    sample.Dispose();
+                }
+            }
+        }
+
+        return new RunResult(w, m, scores, steps, total, final, criterion);
+    }
+
+    private PruningResult Result(RunResult run, PhaseTimings total, int[] segments) =>
+        new(run.Weights, run.Mask, run.Scores, MaskSelection.SegmentSparsity(run.Mask, segments), MaskSelection.Sparsity(run.Mask, segments, Options.PrunableSegments), total, run.Steps);
+
+    /// <summary>The lowest value, or with the one-standard-error rule the last (largest-λ) value within one standard error of it.</summary>
+    private static int Choose(CriterionValue[] values, bool oneStandardError)
+    {
+        var best = 0;
+        for (var i = 1; i < values.Length; i++)
+        {
+            best = values[i].Value < values[best].Value ? i : best;
+        }
+
+        if (oneStandardError)
+        {
+            var bound = values[best].Value + values[best].StandardError;
+            for (var i = values.Length - 1; i > best; i--)
+            {
+                if (values[i].Value <= bound)
+                {
+                    return i;
+                }
+            }
+        }
+
+        return best;
+    }
+
+    /// <summary>
+    /// The search of one step: each λ of <paramref name="lambdas"/> is built once (from the candidate statistics, or all
+    /// of them when <paramref name="allRows"/>; NaN = the sample's own damping) and tried with every η; per λ the lowest
+    /// criterion over η counts. The lowest λ wins, or, when the sample asks for the one-standard-error rule, the largest
+    /// λ whose criterion is within one standard error of the lowest. Timings of every trial are summed into the
     /// returned outcome.
     /// </summary>
-    private (Outcome Chosen, DampingSelection Selection) Search(CurvatureSample sample, double[] w, bool[] m, double sk, int[] segments, IReadOnlyList<double> etas, string label, IProgress<string>? progress)
+    private (Outcome Chosen, DampingSelection Selection) Search(CurvatureSample sample, IReadOnlyList<double> lambdas, bool allRows, double[] w, bool[] m, double sk, int[] segments, IReadOnlyList<double> etas, string label, IProgress<string>? progress)
     {
-        var grid = sample.DampingGrid;
-        var lambdas = grid.Count > 0 ? grid : [double.NaN];
         var values = new CriterionValue[lambdas.Count];
         var bests = new Outcome[lambdas.Count];
         var timings = new PhaseTimings();
@@ -151,7 +253,7 @@ public sealed class Pruner
         {
             var lambda = lambdas[i];
             values[i] = new CriterionValue(double.PositiveInfinity);
-            foreach (var outcome in Step(() => double.IsNaN(lambda) ? sample.Build() : sample.BuildCandidate(lambda), sample, w, m, sk, segments, etas))
+            foreach (var outcome in Step(() => double.IsNaN(lambda) ? sample.Build() : allRows ? sample.Build(lambda) : sample.BuildCandidate(lambda), sample, w, m, sk, segments, etas))
             {
                 timings += outcome.Timings;
                 var value = sample.Criterion(w, outcome.Weights, outcome.Mask);
@@ -164,25 +266,7 @@ public sealed class Pruner
             }
         }
 
-        var best = 0;
-        for (var i = 1; i < values.Length; i++)
-        {
-            best = values[i].Value < values[best].Value ? i : best;
-        }
-
-        if (sample.OneStandardErrorRule)
-        {
-            var bound = values[best].Value + values[best].StandardError;
-            for (var i = values.Length - 1; i > best; i--)
-            {
-                if (values[i].Value <= bound)
-                {
-                    best = i;
-                    break;
-                }
-            }
-        }
-
+        var best = Choose(values, sample.OneStandardErrorRule);
         var chosen = bests[best];
         var rule = sample.OneStandardErrorRule ? ", the largest λ within one standard error of the lowest" : "";
         progress?.Report(string.Create(CultureInfo.InvariantCulture, $"{label}: chose λ = {Lambda(chosen.Damping)}{Eta(chosen)} ({sample.CriterionName} {values[best].Value:g6}{rule})"));
@@ -192,7 +276,7 @@ public sealed class Pruner
             GradientSteps = etas.Count > 1 ? etas.ToArray() : [],
             ChosenGradientStep = chosen.GradientStep,
         };
-        if (sample.RebuildChosen)
+        if (sample.RebuildChosen && !allRows && !double.IsNaN(chosen.Damping))
         {
             var rebuilt = Step(() => sample.Build(chosen.Damping), sample, w, m, sk, segments, [chosen.GradientStep])[0];
             timings += rebuilt.Timings;
@@ -287,6 +371,8 @@ public sealed class Pruner
             }
         }
     }
+
+    private sealed record RunResult(double[] Weights, bool[] Mask, double[] Scores, List<PruningStep> Steps, PhaseTimings Timings, CriterionValue Final, string CriterionName);
 
     private sealed record Outcome(double[] Weights, bool[] Mask, double[] Scores, string Estimator, long Bytes, PhaseTimings Timings)
     {

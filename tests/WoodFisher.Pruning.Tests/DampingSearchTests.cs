@@ -84,6 +84,36 @@ public class DampingSearchTests
     }
 
     [Test]
+    public void Recompute_ChoosesOneLambdaForTheWholeRun_TheBestFinalResult()
+    {
+        // Three cubic steps per λ, each step's sample the same noisy F̂ (statistics at any weights) judged by the exact
+        // quadratic of the final weights: the auto run must be the fixed-λ run with the lowest final loss.
+        var (fisher, h, w) = Quadratic(4);
+        double[] grid = [1e-3, 1e-1, 10];
+        var options = new PrunerOptions { Sparsity = 0.75, RecomputeSteps = 3 };
+        var runs = grid.Select(lambda => new Pruner(options).Prune(w, (_, _) => new CurvatureEstimate(new DenseCurvature(fisher, D, lambda)))).ToArray();
+        var truth = runs.Select(r => Oracle.Quadratic(h, r.Weights, w)).ToArray();
+        var best = Array.IndexOf(truth, truth.Min());
+        var calls = 0;
+        var auto = new Pruner(options).Prune(w, (_, _) =>
+        {
+            calls++;
+            return new QuadraticSample(fisher, h, w, grid);
+        });
+        var choice = auto.Steps[^1].Damping!;
+        Assert.Multiple(() =>
+        {
+            Assert.That(choice.Chosen, Is.EqualTo(grid[best]));
+            Assert.That(choice.Values, Is.EqualTo(truth).Within(1e-9));
+            Assert.That(choice.Criterion, Does.EndWith("after all 3 steps"));
+            Assert.That(auto.Weights, Is.EqualTo(runs[best].Weights).Within(1e-12));
+            Assert.That(auto.Mask, Is.EqualTo(runs[best].Mask));
+            Assert.That(calls, Is.EqualTo(1 + (grid.Length * 2)), "the first step's sample is shared by every run");
+            Assert.That(auto.Steps.Take(2).All(s => s.Damping is null), Is.True);
+        });
+    }
+
+    [Test]
     public void HeldOutCriterion_LandsNearTheGridBest_OnAQuadraticSampledByItsRows()
     {
         // Rows gₙ = aₙs + bₙt + εzₙ: the population Fisher H = ssᵀ + ttᵀ + ε²I is nearly rank 2, so OBS with a small λ
