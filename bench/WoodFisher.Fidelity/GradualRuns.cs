@@ -13,9 +13,14 @@ namespace WoodFisher.Fidelity;
 /// </summary>
 internal sealed class GradualRuns(string name, string dir, Dataset train, Dataset test, Results results, int samples)
 {
-    public void Run(string method, double s, int epochs, int block)
+    /// <param name="method">magnitude or woodfisher.</param>
+    /// <param name="s">Final sparsity.</param>
+    /// <param name="epochs">E.</param>
+    /// <param name="block">WoodFisher block size.</param>
+    /// <param name="resetMomentum">Clear SGD's momentum after each pruning step (the weights it was built on have moved).</param>
+    public void Run(string method, double s, int epochs, int block, bool resetMomentum = false)
     {
-        var setting = $"E={epochs} c={block} λ=auto";
+        var setting = $"E={epochs} c={block} λ=auto" + (resetMomentum ? " momentum reset" : "");
         if (results.Has(new Row(name, "gradual", method, s, setting, 0, 0, 0, 0, 0, 0).Key))
         {
             return;
@@ -24,7 +29,7 @@ internal sealed class GradualRuns(string name, string dir, Dataset train, Datase
         var model = ModelFiles.Load(Path.Combine(dir, name + ".safetensors"));
         var pm = PruningMethods.Parse(method);
         var selection = ParameterSelection<float>.Prunable(model);
-        var host = new Host(model, selection, train, pm, new EstimatorSpec { Kind = EstimatorSpec.ForMethod(pm), BlockSize = block, Samples = samples });
+        var host = new Host(model, selection, train, pm, new EstimatorSpec { Kind = EstimatorSpec.ForMethod(pm), BlockSize = block, Samples = samples }, resetMomentum);
         var schedule = new PolynomialSchedule(0, s, 0, Math.Max(0, epochs - 2), 1);
         var sw = Stopwatch.StartNew();
         var steps = new GradualPruner(schedule, new PrunerOptions { Method = pm, Segments = selection.Segments }, epochs).Run(host);
@@ -33,7 +38,7 @@ internal sealed class GradualRuns(string name, string dir, Dataset train, Datase
         results.Add(new Row(name, "gradual", method, s, setting, lambda, double.NaN, double.NaN, e.Accuracy, e.Loss, sw.Elapsed.TotalSeconds));
     }
 
-    private sealed class Host(IModel<float> model, ParameterSelection<float> selection, Dataset train, PruningMethod method, EstimatorSpec spec) : IGradualPruningHost
+    private sealed class Host(IModel<float> model, ParameterSelection<float> selection, Dataset train, PruningMethod method, EstimatorSpec spec, bool resetMomentum) : IGradualPruningHost
     {
         private readonly ModelCurvature _curvature = new(model, selection, train.Images, train.Labels);
         private readonly ParameterMasks _masks = new();
@@ -53,6 +58,10 @@ internal sealed class GradualRuns(string name, string dir, Dataset train, Datase
 
             _masks.Apply(model);
             _sgd.Apply(_masks);
+            for (var i = 0; resetMomentum && i < model.Parameters.Count; i++)
+            {
+                Array.Clear(_sgd.Velocity(i));
+            }
         }
 
         public CurvatureSample ComputeCurvature(double[] weights, bool[] mask) =>

@@ -42,7 +42,13 @@ internal sealed class ModelRuns
         return Evaluation.Evaluate(_model, _test.Images, _test.Labels, _test.Count);
     }
 
-    public void Dense() => Record("dense", "dense", 0, "", _dense, double.NaN, double.NaN, double.NaN, 0);
+    public void Dense()
+    {
+        if (!_results.Has(new Row(_name, "dense", "dense", 0, "", 0, 0, 0, 0, 0, 0).Key))
+        {
+            Record("dense", "dense", 0, "", _dense, double.NaN, double.NaN, double.NaN, 0);
+        }
+    }
 
     /// <summary>Global magnitude, diagonal Fisher, K-FAC, WoodFisher (auto, with every λ's test accuracy; and the old fixed default), WoodTaylor.</summary>
     public void OneShot(double s, int block)

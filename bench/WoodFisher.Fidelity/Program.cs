@@ -61,6 +61,8 @@ foreach (var name in a.Models)
             var epochs = s >= 0.98 ? 10 : 6;
             gradual.Run("magnitude", s, epochs, a.Block);
             gradual.Run("woodfisher", s, epochs, a.Block);
+            gradual.Run("magnitude", s, epochs, a.Block, resetMomentum: true);
+            gradual.Run("woodfisher", s, epochs, a.Block, resetMomentum: true);
         }
     }
 }

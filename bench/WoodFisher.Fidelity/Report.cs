@@ -62,8 +62,10 @@ internal static class Report
             ("WoodFisher, 16 cubic steps", Each(s => One(r => r.Part == "recompute" && r.Method == "woodfisher", s))),
             ("tensor mode (PyTorch G), λ auto", Each(s => One(r => r.Part == "tensor" && r.Setting.EndsWith("λ=auto", StringComparison.Ordinal), s, true))),
             ("tensor mode, best λ of the grid", Each(s => Best("tensor", "woodfisher", s))),
-            ("gradual magnitude", Each(s => One(r => r.Part == "gradual" && r.Method == "magnitude", s))),
-            ("gradual WoodFisher", Each(s => One(r => r.Part == "gradual" && r.Method == "woodfisher", s))),
+            ("gradual magnitude", Each(s => One(r => r.Part == "gradual" && r.Method == "magnitude" && !r.Setting.Contains("reset", StringComparison.Ordinal), s))),
+            ("gradual WoodFisher", Each(s => One(r => r.Part == "gradual" && r.Method == "woodfisher" && !r.Setting.Contains("reset", StringComparison.Ordinal), s, true))),
+            ("gradual magnitude, momentum reset", Each(s => One(r => r.Part == "gradual" && r.Method == "magnitude" && r.Setting.Contains("reset", StringComparison.Ordinal), s))),
+            ("gradual WoodFisher, momentum reset", Each(s => One(r => r.Part == "gradual" && r.Method == "woodfisher" && r.Setting.Contains("reset", StringComparison.Ordinal), s, true))),
         };
         foreach (var c in rows.Where(r => r.Part == "blocks").Select(r => r.Setting).Distinct().Order(StringComparer.Ordinal))
         {

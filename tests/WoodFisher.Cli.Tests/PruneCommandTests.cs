@@ -170,7 +170,6 @@ public class PruneCommandTests : CliFixture
             BlockSize = 64,
             FisherSamples = 64,
             FisherMiniBatch = 1,
-            GradientStep = 1,
             Precision = Precision.Float32,
             Backend = BackendKind.Auto,
         }));

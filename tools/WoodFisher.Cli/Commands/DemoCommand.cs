@@ -81,8 +81,8 @@ internal sealed class DemoCommand : Command<DemoCommand.Settings>
         public int Seed { get; init; }
 
         [CommandOption("--taylor-step <ETA>")]
-        [Description("WoodTaylor: fraction η of the Newton term H⁻¹g (default 1); a method may override it with /etaX.")]
-        public double TaylorStep { get; init; } = 1;
+        [Description("WoodTaylor: fraction η of the Newton term H⁻¹g (default: chosen with λ from 0, 0.001, 0.01, 0.1, 1); a method may fix it with /etaX.")]
+        public double? TaylorStep { get; init; }
 
         [CommandOption("--markdown <PATH>")]
         [Description("Also write the table as Markdown.")]
@@ -143,7 +143,8 @@ internal sealed class DemoCommand : Command<DemoCommand.Settings>
         var fisher = s.FisherSamples ?? (s.Quick ? 100 : 1000);
         var epochs = s.Epochs ?? (s.Quick ? 2 : 10);
         CliParse.Damping(s.Damping);
-        CliParse.TaylorStep(s.TaylorStep);
+        if (s.TaylorStep is { } eta)
+            CliParse.TaylorStep(eta);
         CliParse.Positive(block, "--block");
         CliParse.Positive(fisher, "--fisher-samples");
         CliParse.Positive(epochs, "--epochs");

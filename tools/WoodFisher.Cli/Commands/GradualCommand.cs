@@ -72,8 +72,8 @@ internal sealed class GradualCommand : Command<GradualCommand.Settings>
         public int FisherMiniBatch { get; init; } = 1;
 
         [CommandOption("--taylor-step <ETA>")]
-        [Description("WoodTaylor: fraction η of the Newton term H⁻¹g used (default 1).")]
-        public double TaylorStep { get; init; } = 1;
+        [Description("WoodTaylor: fraction η of the Newton term H⁻¹g used (default: chosen with λ from 0, 0.001, 0.01, 0.1, 1).")]
+        public double? TaylorStep { get; init; }
 
         [CommandOption("--lr <LR>")]
         [Description("Fine-tuning learning rate (SGD, momentum 0.9), default 0.01.")]

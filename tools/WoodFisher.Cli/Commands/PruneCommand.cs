@@ -122,8 +122,8 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
         public int? Seed { get; init; }
 
         [CommandOption("--taylor-step <ETA>")]
-        [Description("WoodTaylor: fraction η of the Newton term H⁻¹g used (default 1, the paper's; 0 = OBS).")]
-        public double TaylorStep { get; init; } = 1;
+        [Description("WoodTaylor: fraction η of the Newton term H⁻¹g used (1 = the paper's, 0 = OBS; default: chosen with λ from 0, 0.001, 0.01, 0.1, 1).")]
+        public double? TaylorStep { get; init; }
 
         [CommandOption("--out <PATH>")]
         [Description("Model mode: the pruned model (.safetensors).")]
@@ -158,7 +158,8 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
         var damping = CliParse.Damping(s.Damping);
         CliParse.Positive(s.Block, "--block");
         CliParse.Positive(s.Recompute, "--recompute");
-        CliParse.TaylorStep(s.TaylorStep);
+        if (s.TaylorStep is { } eta)
+            CliParse.TaylorStep(eta);
         if (s.Normalizer is { } nrm && !(nrm > 0 && double.IsFinite(nrm)))
             throw new ArgumentException($"--normalizer must be positive, got {nrm.ToString(CultureInfo.InvariantCulture)}");
         if (s.OutWeights is null || s.OutMask is null)
@@ -191,7 +192,8 @@ internal sealed class PruneCommand : Command<PruneCommand.Settings>
             Segments = segments,
             RecomputeSteps = s.Recompute,
             Stepping = CliParse.Stepping(s.Stepping),
-            GradientStep = s.TaylorStep,
+            GradientStep = s.TaylorStep ?? 1,
+            GradientStepGrid = s.TaylorStep is null ? PrunerOptions.DefaultGradientSteps : null,
         };
 
         PruningResult result;

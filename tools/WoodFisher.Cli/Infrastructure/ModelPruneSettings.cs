@@ -20,11 +20,12 @@ internal sealed record ModelPruneSettings
     public WoodburyStrategy Strategy { get; init; } = WoodburyStrategy.Auto;
     public Precision Precision { get; init; } = Precision.Float32;
     public int? Seed { get; init; }
-    public double GradientStep { get; init; } = 1;
+    public double? GradientStep { get; init; }
 
     public void Validate()
     {
-        CliParse.TaylorStep(GradientStep);
+        if (GradientStep is { } eta)
+            CliParse.TaylorStep(eta);
         CliParse.Sparsity(Sparsity);
         CliParse.Positive(BlockSize, "--block");
         CliParse.Positive(FisherSamples, "--fisher-samples");
@@ -85,6 +86,7 @@ internal sealed record ModelPruneSettings
         PrunableSegments = selection.Entries.Select(e => e.IsPrunable || biasesPrunable).ToArray(),
         RecomputeSteps = Recompute,
         Stepping = Stepping,
-        GradientStep = GradientStep,
+        GradientStep = GradientStep ?? 1,
+        GradientStepGrid = GradientStep is null ? PrunerOptions.DefaultGradientSteps : null,
     };
 }
