@@ -7,10 +7,11 @@ namespace WoodFisher.Bench;
 /// <summary>
 /// Entry point: <c>dotnet run -c Release --project bench/WoodFisher.Bench -- --filter '*'</c> runs the BenchmarkDotNet
 /// suites; <c>-- kernels [--repeats N] [--crossover] [c,m,d ...]</c> runs the quick <see cref="KernelBenchmark"/> grid (one
-/// table, ratios in one run; <c>--crossover</c> times RankK against Dense only, to re-measure Auto's crossover);
+/// table, ratios in one run; <c>--crossover</c> times RankK against Dense only, to check the cost model of Auto);
 /// <c>-- dense-profile</c> prints one-core Gram-panel and Cholesky timings of the Dense strategy;
 /// <c>-- rankk-block [reps] [c:m …]</c> times the backend's rank-k update of one block against the peak measured in the same run;
-/// <c>-- rankk-profile</c> prints single-core phase timings of one rank-k panel, the builder's overhead and the dense path.
+/// <c>-- rankk-profile</c> prints single-core phase timings of one rank-k panel, the builder's overhead and the dense path;
+/// <c>-- rankk-cpu</c> and <c>-- inverse-cpu</c> time in CPU time (<see cref="CpuTimeProfiles"/>), for shared machines.
 /// </summary>
 public static class Program
 {
@@ -40,6 +41,18 @@ public static class Program
                 RankKBlockProfile.Run(c, m, reps);
             }
 
+            return;
+        }
+
+        if (args.Length > 0 && args[0] == "rankk-cpu")
+        {
+            CpuTimeProfiles.RankK(args[1..]);
+            return;
+        }
+
+        if (args.Length > 0 && args[0] == "inverse-cpu")
+        {
+            CpuTimeProfiles.Inverse(args[1..]);
             return;
         }
 

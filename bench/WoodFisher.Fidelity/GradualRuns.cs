@@ -27,9 +27,9 @@ internal sealed class GradualRuns(string name, string dir, Dataset train, Datase
         }
 
         var model = ModelFiles.Load(Path.Combine(dir, name + ".safetensors"));
-        var pm = PruningMethods.Parse(method);
+        var pm = PruningMethod.Find(method);
         var selection = ParameterSelection<float>.Prunable(model);
-        var host = new Host(model, selection, train, pm, new EstimatorSpec { Kind = EstimatorSpec.ForMethod(pm), BlockSize = block, Samples = samples }, resetMomentum);
+        var host = new Host(model, selection, train, pm, new EstimatorSpec { Method = pm, BlockSize = block, Samples = samples }, resetMomentum);
         var schedule = new PolynomialSchedule(0, s, 0, Math.Max(0, epochs - 2), 1);
         var sw = Stopwatch.StartNew();
         var steps = new GradualPruner(schedule, new PrunerOptions { Method = pm, Segments = selection.Segments }, epochs).Run(host);

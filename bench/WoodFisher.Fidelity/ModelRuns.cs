@@ -53,12 +53,12 @@ internal sealed class ModelRuns
     /// <summary>Global magnitude, diagonal Fisher, K-FAC, WoodFisher (auto, with every λ's test accuracy; and the old fixed default), WoodTaylor.</summary>
     public void OneShot(double s, int block)
     {
-        Run("oneshot", "magnitude", s, "", PruningMethod.Magnitude, EstimatorKind.Identity, block, Damping.Auto, 1);
-        Run("oneshot", "diagfisher", s, "λ=auto", PruningMethod.DiagonalFisher, EstimatorKind.DiagonalFisher, block, Damping.Auto, 1);
-        Run("oneshot", "kfac", s, $"c={block} λ=auto", PruningMethod.Kfac, EstimatorKind.Kfac, block, Damping.Auto, 1);
-        Run("oneshot", "woodfisher", s, $"c={block} λ=auto", PruningMethod.WoodFisher, EstimatorKind.WoodFisher, block, Damping.Auto, 1, "lambda");
-        Run("oneshot", "woodfisher", s, "c=100 λ=1e-05", PruningMethod.WoodFisher, EstimatorKind.WoodFisher, 100, 1e-5, 1);
-        Run("oneshot", "woodtaylor", s, $"c={block} λ=auto η=auto", PruningMethod.WoodTaylor, EstimatorKind.WoodFisher, block, Damping.Auto, 1);
+        Run("oneshot", "magnitude", s, "", PruningMethod.Magnitude, block, Damping.Auto, 1);
+        Run("oneshot", "diagfisher", s, "λ=auto", PruningMethod.DiagonalFisher, block, Damping.Auto, 1);
+        Run("oneshot", "kfac", s, $"c={block} λ=auto", PruningMethod.Kfac, block, Damping.Auto, 1);
+        Run("oneshot", "woodfisher", s, $"c={block} λ=auto", PruningMethod.WoodFisher, block, Damping.Auto, 1, "lambda");
+        Run("oneshot", "woodfisher", s, "c=100 λ=1e-05", PruningMethod.WoodFisher, 100, 1e-5, 1);
+        Run("oneshot", "woodtaylor", s, $"c={block} λ=auto η=auto", PruningMethod.WoodTaylor, block, Damping.Auto, 1);
     }
 
     /// <summary>WoodFisher at automatic λ for each block size, with every λ's test accuracy.</summary>
@@ -66,15 +66,15 @@ internal sealed class ModelRuns
     {
         foreach (var c in blocks)
         {
-            Run("blocks", "woodfisher", s, $"c={c} λ=auto", PruningMethod.WoodFisher, EstimatorKind.WoodFisher, c, Damping.Auto, 1, "blocks-lambda");
+            Run("blocks", "woodfisher", s, $"c={c} λ=auto", PruningMethod.WoodFisher, c, Damping.Auto, 1, "blocks-lambda");
         }
     }
 
     /// <summary>WoodFisher with K cubic recompute steps (λ chosen per step), and magnitude with the same steps.</summary>
     public void Recompute(double s, int block, int steps)
     {
-        Run("recompute", "magnitude", s, $"K={steps}", PruningMethod.Magnitude, EstimatorKind.Identity, block, Damping.Auto, steps);
-        Run("recompute", "woodfisher", s, $"K={steps} c={block} λ=auto", PruningMethod.WoodFisher, EstimatorKind.WoodFisher, block, Damping.Auto, steps);
+        Run("recompute", "magnitude", s, $"K={steps}", PruningMethod.Magnitude, block, Damping.Auto, steps);
+        Run("recompute", "woodfisher", s, $"K={steps} c={block} λ=auto", PruningMethod.WoodFisher, block, Damping.Auto, steps);
     }
 
     /// <summary>
@@ -84,7 +84,7 @@ internal sealed class ModelRuns
     public void Tensor(double s, int block)
     {
         using var source = new NpyGradientSource(Path.Combine(_dir, _name + ".G.npy"), _selection.Segments);
-        var options = new WoodFisherOptions { BlockSize = block, Segments = _selection.Segments };
+        var options = new EstimatorSpec { BlockSize = block };
         var w = Npy.Read(Path.Combine(_dir, _name + ".W.npy")).ToFloat64();
         TensorRun(s, $"c={block} λ=auto", source, options, Damping.Auto, w);
         foreach (var lambda in Damping.DefaultGrid)
@@ -117,14 +117,14 @@ internal sealed class ModelRuns
         _results.Add(new Row(_name, "grads", "functorch", 0, "", double.NaN, double.NaN, diff / scale, double.NaN, double.NaN, 0));
     }
 
-    private void TensorRun(double s, string setting, NpyGradientSource source, WoodFisherOptions options, Damping damping, double[] w)
+    private void TensorRun(double s, string setting, NpyGradientSource source, EstimatorSpec options, Damping damping, double[] w)
     {
         if (_results.Has(new Row(_name, "tensor", "woodfisher", s, setting, 0, 0, 0, 0, 0, 0).Key))
         {
             return;
         }
 
-        var curvature = new GradientCurvature(source, EstimatorKind.WoodFisher, options, damping);
+        var curvature = new GradientCurvature(source, options with { Damping = damping });
         var log = new List<(double Lambda, double Criterion, EvaluationResult Test)>();
         CurvatureFactory factory = damping.IsAuto ? (_, mask) => new RecordingSample(curvature.Sample(mask), x => Evaluate(x), b => _curvature.SetWeights(b), log) : curvature.Factory();
         var sw = Stopwatch.StartNew();
@@ -139,14 +139,14 @@ internal sealed class ModelRuns
         Record("tensor", "woodfisher", s, setting, result.Weights, chosen, double.NaN, double.NaN, seconds);
     }
 
-    private void Run(string part, string method, double s, string setting, PruningMethod pm, EstimatorKind kind, int block, Damping damping, int steps, string? lambdaPart = null)
+    private void Run(string part, string method, double s, string setting, PruningMethod pm, int block, Damping damping, int steps, string? lambdaPart = null)
     {
         if (_results.Has(new Row(_name, part, method, s, setting, 0, 0, 0, 0, 0, 0).Key))
         {
             return;
         }
 
-        var spec = new EstimatorSpec { Kind = kind, BlockSize = block, Damping = damping, Samples = _samples };
+        var spec = new EstimatorSpec { Method = pm, BlockSize = block, Damping = damping, Samples = _samples };
         var options = new PrunerOptions { Method = pm, Sparsity = s, Segments = _selection.Segments, RecomputeSteps = steps };
         var log = new List<(double Lambda, double Criterion, EvaluationResult Test)>();
         var build = pm == PruningMethod.Magnitude ? null : _curvature.Factory(spec, pm == PruningMethod.WoodTaylor);

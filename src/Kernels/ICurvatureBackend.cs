@@ -14,8 +14,9 @@ public interface IBlockStorage : IDisposable
 }
 
 /// <summary>
-/// The kernel interface of the curvature core. One implementation per backend (SIMD CPU, ILGPU); callers never
-/// branch on which one they hold. Every vector argument is float64 at the interface; a backend converts to its
+/// The kernel interface of the curvature core. One implementation per backend (SIMD CPU, ILGPU), both derived from
+/// <see cref="CurvatureBackend"/>, which checks every argument and runs the joint OBS update; callers never branch on which
+/// one they hold. Every vector argument is float64 at the interface; a backend converts to its
 /// storage precision internally. Gradient matrices are row-major (rows × d).
 /// </summary>
 public interface ICurvatureBackend : IDisposable
@@ -51,18 +52,15 @@ public interface ICurvatureBackend : IDisposable
     void RankKUpdate(IBlockStorage storage, ReadOnlySpan<double> gradients, int rows, double normalizer);
 
     /// <summary>
-    /// <see cref="RankOneUpdates(IBlockStorage, ReadOnlySpan{double}, int, double)"/> with float32 rows. The default
-    /// widens them to float64 first; a backend that reads float32 directly overrides it.
+    /// <see cref="RankOneUpdates(IBlockStorage, ReadOnlySpan{double}, int, double)"/> with float32 rows, read as they are
+    /// (never widened into a float64 copy of G).
     /// </summary>
-    void RankOneUpdates(IBlockStorage storage, ReadOnlySpan<float> gradients, int rows, double normalizer)
-        => RankOneUpdates(storage, Widen(gradients), rows, normalizer);
+    void RankOneUpdates(IBlockStorage storage, ReadOnlySpan<float> gradients, int rows, double normalizer);
 
     /// <summary>
-    /// <see cref="RankKUpdate(IBlockStorage, ReadOnlySpan{double}, int, double)"/> with float32 rows. The default widens
-    /// them to float64 first; a backend that reads float32 directly overrides it.
+    /// <see cref="RankKUpdate(IBlockStorage, ReadOnlySpan{double}, int, double)"/> with float32 rows, read as they are.
     /// </summary>
-    void RankKUpdate(IBlockStorage storage, ReadOnlySpan<float> gradients, int rows, double normalizer)
-        => RankKUpdate(storage, Widen(gradients), rows, normalizer);
+    void RankKUpdate(IBlockStorage storage, ReadOnlySpan<float> gradients, int rows, double normalizer);
 
     /// <summary>Writes the diagonal of every block, in coordinate order (length d).</summary>
     void Diagonal(IBlockStorage storage, Span<double> diagonal);
@@ -73,15 +71,9 @@ public interface ICurvatureBackend : IDisposable
     void Multiply(IBlockStorage storage, ReadOnlySpan<double> vectors, Span<double> result, int count);
 
     /// <summary>
-    /// Joint OBS update, independently per block with Q = the block's coordinates flagged in <paramref name="remove"/>:
-    /// w ← w − F⁻¹E_Q([F⁻¹]_QQ)⁻¹w_Q, after which w_Q is set exactly to zero. Blocks with empty Q are untouched.
+    /// Joint OBS update, independently per block with Q = the block's coordinates that <paramref name="mask"/> prunes
+    /// (mask true = kept, false = pruned): w ← w − F⁻¹E_Q([F⁻¹]_QQ)⁻¹w_Q, after which w_Q is set exactly to zero.
+    /// Blocks with empty Q are untouched.
     /// </summary>
-    void ObsUpdate(IBlockStorage storage, Span<double> weights, ReadOnlySpan<bool> remove);
-
-    private static double[] Widen(ReadOnlySpan<float> g)
-    {
-        var wide = new double[g.Length];
-        System.Numerics.Tensors.TensorPrimitives.ConvertTruncating<float, double>(g, wide);
-        return wide;
-    }
+    void ObsUpdate(IBlockStorage storage, Span<double> weights, ReadOnlySpan<bool> mask);
 }

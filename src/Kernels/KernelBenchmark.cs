@@ -16,7 +16,11 @@ namespace WoodFisher.Kernels;
 /// <param name="GFlops">Effective rate: the Woodbury flop count 4c²m per block divided by <paramref name="Seconds"/>, in 10⁹/s.</param>
 /// <param name="SpeedupVsDense">Dense time over this strategy's time, measured in the same run (&gt; 1: faster than Dense).</param>
 public sealed record KernelBenchmarkResult(
-    string Backend, WoodburyStrategy Strategy, Precision Precision, int BlockSize, int Rows, int Dimension, double Seconds, double GFlops, double SpeedupVsDense);
+    string Backend, WoodburyStrategy Strategy, Precision Precision, int BlockSize, int Rows, int Dimension, double Seconds, double GFlops, double SpeedupVsDense)
+{
+    /// <summary>The strategy that ran: <see cref="Strategy"/>, or for Auto the one the cost model picked.</summary>
+    public WoodburyStrategy Resolved { get; init; } = Strategy;
+}
 
 /// <summary>
 /// Times WoodFisher strategies and backends over a grid of (c, m, d) and measures the machine's GEMM-class peak with the
@@ -74,6 +78,16 @@ public static class KernelBenchmark
         return rates.Sum() / 1e9;
     }
 
+    /// <summary>
+    /// Measures the efficiencies of <see cref="StrategyCostModel"/> (shares of the float32 peak) at
+    /// <paramref name="blockSizes"/> on the CPU backend; about a second per size on two cores.
+    /// </summary>
+    /// <param name="blockSizes">Ascending block sizes (default 32, 64, 128, 256, 512, 1024).</param>
+    /// <param name="repeats">Timed runs per kernel after one warm-up; the best counts.</param>
+    /// <param name="progress">Receives one line per block size.</param>
+    public static StrategyCostModel CalibrateCostModel(int[]? blockSizes = null, int repeats = 3, Action<string>? progress = null)
+        => CostModelCalibration.Run(blockSizes ?? [32, 64, 128, 256, 512, 1024], repeats, progress);
+
     /// <summary>GFLOP/s (2mnk flops) of the library's blocked GEMM C += A·B on m × k times k × n, best of <paramref name="repeats"/>.</summary>
     public static double MeasureGemmGflops(int m, int n, int k, Precision precision = Precision.Float32, bool parallel = true, int repeats = 3)
         => precision == Precision.Float32 ? GemmRate<float>(m, n, k, parallel, repeats) : GemmRate<double>(m, n, k, parallel, repeats);
@@ -111,7 +125,7 @@ public static class KernelBenchmark
     }
 
     /// <summary>m × d float32 gradients uniform in [−1, 1) from <paramref name="seed"/>.</summary>
-    private static float[] RandomRows(int seed, int m, int d)
+    internal static float[] RandomRows(int seed, int m, int d)
     {
         var rng = new Random(seed);
         var g = new float[(long)m * d];
@@ -180,23 +194,25 @@ public static class KernelBenchmark
                 flops += 4.0 * layout.Size(b) * layout.Size(b) * m;
             }
 
-            var dense = Time(WoodburyStrategy.Dense);
+            var (dense, _) = Time(WoodburyStrategy.Dense);
             results.Add(new KernelBenchmarkResult(be.Name, WoodburyStrategy.Dense, precision, c, m, d, dense, flops / dense / 1e9, 1.0));
             foreach (var s in list)
             {
-                var t = Time(s);
-                results.Add(new KernelBenchmarkResult(be.Name, s, precision, c, m, d, t, flops / t / 1e9, dense / t));
+                var (t, resolved) = Time(s);
+                results.Add(new KernelBenchmarkResult(be.Name, s, precision, c, m, d, t, flops / t / 1e9, dense / t) { Resolved = resolved });
             }
 
-            double Time(WoodburyStrategy s)
+            (double Seconds, WoodburyStrategy Resolved) Time(WoodburyStrategy s)
             {
                 var options = new WoodFisherOptions { BlockSize = c, Damping = 1e-3, Strategy = s, Precision = precision };
                 var best = double.MaxValue;
+                var resolved = s;
                 for (var r = 0; r <= repeats; r++)
                 {
                     var sw = Stopwatch.StartNew();
                     using (var builder = new WoodFisherBuilder(d, options, m, be))
                     {
+                        resolved = builder.Strategy;
                         builder.Add(g, m);
                         using var inv = builder.Build();
                     }
@@ -207,7 +223,7 @@ public static class KernelBenchmark
                     }
                 }
 
-                return best;
+                return (best, resolved);
             }
         }
 

@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
 using WoodFisher.Kernels.Cpu;
 
 namespace WoodFisher.Kernels;
@@ -17,10 +18,11 @@ namespace WoodFisher.Kernels;
 /// <see cref="Build"/>). With neither, <see cref="WoodburyStrategy.Rank1"/> and <see cref="WoodburyStrategy.RankK"/>
 /// buffer the averaged rows in memory until <see cref="Build"/> (counted by the memory guard), and
 /// <see cref="WoodburyStrategy.Dense"/> (which needs N only at the end) streams as always.</para>
-/// <para><see cref="WoodburyStrategy.Auto"/> picks by (c, m) with <see cref="ChooseStrategy"/>; with m unknown it picks
-/// Dense, which streams and is the cheaper of the two for large m.</para>
+/// <para><see cref="WoodburyStrategy.Auto"/> picks by (c, m) with <see cref="StrategyCostModel"/>; with m unknown it picks
+/// Dense, which streams without N. The Dense strategy's own work is in <see cref="DenseStrategy"/>, the memory check in
+/// <see cref="MemoryEstimate"/>.</para>
 /// </remarks>
-public sealed class WoodFisherBuilder : IDisposable
+public sealed class WoodFisherBuilder : IDisposable, IRowSink
 {
     private const long PendingElements = 1 << 22;
 
@@ -38,17 +40,12 @@ public sealed class WoodFisherBuilder : IDisposable
     private readonly long? _expectedRows;
     private readonly double? _normalizer;
     private readonly bool _buffering;
-    private readonly double[] _batchSum;
-    private double[] _pending = [];
     private readonly int _pendingCapacity;
+    private readonly GradientIntake _intake;
     private readonly List<double[]> _buffered = [];
     private readonly long _baseBytes;
     private IBlockStorage? _storage;
-    private double[]? _gram;
-    private int _batchCount;
-    private int _pendingRows;
-    private long _rawRows;
-    private long _entered;
+    private DenseStrategy? _dense;
     private long _bufferedBytes;
     private bool _finished;
 
@@ -82,23 +79,18 @@ public sealed class WoodFisherBuilder : IDisposable
         Layout = BlockLayout.Create(dimension, options.BlockSize, options.Segments);
         long? m = expectedRows is { } e ? (e + options.MiniBatch - 1) / options.MiniBatch : null;
         _normalizer = options.Normalizer ?? m;
-        Strategy = options.Strategy == WoodburyStrategy.Auto ? (m is { } mm ? ChooseStrategy(Layout.BlockSize, mm) : WoodburyStrategy.Dense) : options.Strategy;
+        Strategy = Resolve(Layout, options, m);
         _buffering = Strategy != WoodburyStrategy.Dense && _normalizer is null;
         _pendingCapacity = PendingRows(Layout);
-        _baseBytes = EstimateBytesCore(Layout, options.Precision, Strategy, _pendingCapacity);
-        EnsureMemory(_baseBytes);
+        _baseBytes = MemoryEstimate.Bytes(Layout, options.Precision, Strategy, _pendingCapacity);
+        MemoryEstimate.Require(_baseBytes);
 
         _backend = backend ?? Backends.Create(options.Backend);
         _ownsBackend = backend is null;
-        _batchSum = options.MiniBatch > 1 ? new double[dimension] : [];
+        _intake = new GradientIntake(dimension, options.MiniBatch, _pendingCapacity, expectedRows, StreamsWithoutCopy, this);
         if (Strategy == WoodburyStrategy.Dense)
         {
-            if (Layout.SquareLength > Array.MaxLength)
-            {
-                throw new NotSupportedException($"Σc_i² = {Layout.SquareLength} block elements exceed one array; use a smaller block size.");
-            }
-
-            _gram = new double[Layout.SquareLength];
+            _dense = new DenseStrategy(Layout, options.Precision);
         }
         else
         {
@@ -114,7 +106,7 @@ public sealed class WoodFisherBuilder : IDisposable
     public WoodburyStrategy Strategy { get; }
 
     /// <summary>Raw gradient rows added so far (before mini-batch averaging).</summary>
-    public long RowsAdded => _rawRows;
+    public long RowsAdded => _intake.RawRows;
 
     /// <summary>
     /// Rows per panel: the rank-k panel and Gram GEMM height the builder gathers rows into (max(2²²/d, min(c/2, 96)),
@@ -123,31 +115,23 @@ public sealed class WoodFisherBuilder : IDisposable
     public int PanelRows => _pendingCapacity;
 
     /// <summary>Whether the float64 panel buffer has been allocated (tests).</summary>
-    internal bool PanelBufferAllocated => _pending.Length > 0;
+    internal bool PanelBufferAllocated => _intake.PanelAllocated;
 
     /// <summary>
     /// True when chunks of a multiple of <see cref="PanelRows"/> rows (and the last chunk, whatever its size) reach the
     /// backend straight from the caller's span, without the builder's float64 panel buffer, which is then never
-    /// allocated: the rank-1 and rank-k strategies with N known and no mini-batch averaging.
+    /// allocated: with no mini-batch averaging, the rank-1 and rank-k strategies with N known and the float32 Dense
+    /// strategy (whose float32 products read the rows in place).
     /// </summary>
-    public bool StreamsWithoutCopy => !_buffering && _options.MiniBatch == 1 && (Strategy is WoodburyStrategy.Rank1 or WoodburyStrategy.RankK);
+    public bool StreamsWithoutCopy => !_buffering && _options.MiniBatch == 1
+        && (Strategy is WoodburyStrategy.Rank1 or WoodburyStrategy.RankK || (Strategy == WoodburyStrategy.Dense && _options.Precision == Precision.Float32));
 
     /// <summary>
-    /// The gradient count m* = 3c from which <see cref="WoodburyStrategy.Auto"/> picks Dense over RankK for block size c.
-    /// Rank-k costs ≈ 3c²m + 2ckm flops per block at GEMM speed (less on a fresh block, whose first panel needs no
-    /// U = GₖF⁻¹); dense costs ≈ c²m (Gram, lower half, float64) plus ≈ 1.7c³ for the Cholesky inverse, so the crossover
-    /// is linear in c. Measured with <c>woodfisher bench --grid c:m:d,… --repeats 5</c> (best of three runs, 2 shared
-    /// cores of an AMD EPYC with AVX-512, float32): with every block in cache (d = 4c) Dense/RankK time is 1.1–1.8 at
-    /// m = 2c, 0.86–0.99 at 2.5c–2.75c, 0.72–0.92 at 3c and 0.67–0.85 at 4c for c = 128…1024; at d = 65,536 (c = 256, 512)
-    /// 1.07 at 2c, 0.97–0.98 at 2.5c, 0.89–0.92 at 3c; at d = 266,200, c = 400, m = 2.5c (model-mode pruning of an MLP) RankK
-    /// builds 1.5–1.8× faster. Between 2c and 3c the two are within about 10%, and RankK needs no float64 Gram (c·8 bytes per
-    /// parameter), so it keeps the range.
+    /// The strategy <see cref="WoodburyStrategy.Auto"/> picks for block size c and m gradients in float32 (with d = c):
+    /// the cheapest by <see cref="StrategyCostModel.Default"/>.
     /// </summary>
-    public static long DenseCrossoverRows(int blockSize) => 3L * blockSize;
-
-    /// <summary>The strategy <see cref="WoodburyStrategy.Auto"/> picks for block size c and m gradients: RankK or Dense.</summary>
     public static WoodburyStrategy ChooseStrategy(int blockSize, long rows)
-        => rows >= DenseCrossoverRows(blockSize) ? WoodburyStrategy.Dense : WoodburyStrategy.RankK;
+        => StrategyCostModel.Default.Choose(BlockLayout.Create(blockSize, blockSize), rows, Precision.Float32);
 
     /// <summary>
     /// Bytes the builder and the finished inverse need for these options: Σc_i² × element size for the blocks, Σc_i² × 8
@@ -160,8 +144,20 @@ public sealed class WoodFisherBuilder : IDisposable
         Validate(dimension, options);
         var layout = BlockLayout.Create(dimension, options.BlockSize, options.Segments);
         long? m = expectedRows is { } e ? (e + options.MiniBatch - 1) / options.MiniBatch : null;
-        var strategy = options.Strategy == WoodburyStrategy.Auto ? (m is { } mm ? ChooseStrategy(layout.BlockSize, mm) : WoodburyStrategy.Dense) : options.Strategy;
-        return EstimateBytesCore(layout, options.Precision, strategy, PendingRows(layout));
+        return MemoryEstimate.Bytes(layout, options.Precision, Resolve(layout, options, m), PendingRows(layout));
+    }
+
+    /// <summary>Auto resolved: the cost model's choice when m is known (among the strategies that fit the memory budget), else Dense.</summary>
+    private static WoodburyStrategy Resolve(BlockLayout layout, WoodFisherOptions options, long? rows)
+    {
+        if (options.Strategy != WoodburyStrategy.Auto)
+        {
+            return options.Strategy;
+        }
+
+        return rows is { } m
+            ? StrategyCostModel.Default.Choose(layout, m, options.Precision, s => MemoryEstimate.Bytes(layout, options.Precision, s, PendingRows(layout)))
+            : WoodburyStrategy.Dense;
     }
 
     /// <summary>
@@ -172,26 +168,6 @@ public sealed class WoodFisherBuilder : IDisposable
     /// </summary>
     private static int PendingRows(BlockLayout layout)
         => (int)Math.Clamp(Math.Max(PendingElements / layout.Dimension, Math.Min(layout.BlockSize / 2, CpuBackend.MaxPanel)), 1, 256);
-
-    private static long EstimateBytesCore(BlockLayout layout, Precision precision, WoodburyStrategy strategy, int pendingRows)
-    {
-        long elem = precision == Precision.Float32 ? 4 : 8;
-        var bytes = layout.SquareLength * elem;
-        if (strategy == WoodburyStrategy.Dense)
-        {
-            bytes += layout.SquareLength * 8;
-        }
-
-        long c = layout.BlockSize;
-        long k = CpuBackend.MaxPanel;
-        var perThread = (((3 * c * k) + (2 * k * k)) * elem) + (256L * 2048 * elem) + (c * c * 8 * 2);
-        bytes += (((long)pendingRows + 2) * layout.Dimension * 8) + (Environment.ProcessorCount * perThread);
-        return bytes;
-    }
-
-    private static void EnsureMemory(long bytes) =>
-        MemoryBudget.Require(bytes, "The WoodFisher inverse",
-            "Use a smaller block size c, Precision.Float32, fewer coordinates, or pass expectedRows so rows need not be buffered.");
 
     private static void Validate(int dimension, WoodFisherOptions options)
     {
@@ -230,176 +206,44 @@ public sealed class WoodFisherBuilder : IDisposable
     /// <exception cref="NonFiniteGradientException">An entry is NaN or infinite; nothing of this chunk was added.</exception>
     public void Add(ReadOnlySpan<float> gradients, int rows)
     {
-        CheckChunk(gradients.Length, rows);
-        ScanFinite(gradients);
-        AddChecked(gradients, rows);
+        ObjectDisposedException.ThrowIf(_finished, this);
+        _intake.Add(gradients, rows);
     }
 
     /// <summary>Adds <paramref name="rows"/> gradients (rows × d row-major, float64).</summary>
     /// <exception cref="NonFiniteGradientException">An entry is NaN or infinite; nothing of this chunk was added.</exception>
     public void Add(ReadOnlySpan<double> gradients, int rows)
     {
-        CheckChunk(gradients.Length, rows);
-        ScanFinite(gradients);
-        AddChecked(gradients, rows);
-    }
-
-    private void CheckChunk(int length, int rows)
-    {
         ObjectDisposedException.ThrowIf(_finished, this);
-        ArgumentOutOfRangeException.ThrowIfNegative(rows);
-        if (length != (long)rows * Layout.Dimension)
-        {
-            throw new ArgumentException($"Expected {rows} × {Layout.Dimension} = {(long)rows * Layout.Dimension} gradient entries, got {length}.", "gradients");
-        }
+        _intake.Add(gradients, rows);
     }
 
-    private void ScanFinite<T>(ReadOnlySpan<T> g)
-        where T : IFloatingPointIeee754<T>
+    void IRowSink.Panel(double[] rows, int n)
     {
-        // MaxMagnitude is NaN when any entry is NaN and infinite when any is infinite: one vectorised pass in the
-        // common all-finite case; the scalar scan only runs to name the offending entry.
-        if (g.IsEmpty || T.IsFinite(TensorPrimitives.MaxMagnitude(g)))
-        {
-            return;
-        }
-
-        for (var i = 0; i < g.Length; i++)
-        {
-            if (!T.IsFinite(g[i]))
-            {
-                var d = Layout.Dimension;
-                throw new NonFiniteGradientException(_rawRows + (i / d), i % d, double.CreateTruncating(g[i]));
-            }
-        }
-    }
-
-    private void AddChecked<T>(ReadOnlySpan<T> g, int rows)
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        var d = Layout.Dimension;
-        var b = _options.MiniBatch;
-        if (b == 1)
-        {
-            // Whole runs of rows go straight into the pending panel (converted to float64 in one vectorised pass), or,
-            // for the Woodbury strategies with N known and whole panels on hand, straight to the backend without a copy.
-            for (var r0 = 0; r0 < rows;)
-            {
-                var last = _expectedRows is { } e && _rawRows + (rows - r0) == e;
-                if (_pendingRows == 0 && StreamsWithoutCopy && (rows - r0 >= _pendingCapacity || last))
-                {
-                    var whole = last ? rows - r0 : (rows - r0) / _pendingCapacity * _pendingCapacity;
-                    ApplyDirect(g.Slice(r0 * d, whole * d), whole);
-                    _rawRows += whole;
-                    _entered += whole;
-                    r0 += whole;
-                    continue;
-                }
-
-                var n = Math.Min(_pendingCapacity - _pendingRows, rows - r0);
-                EnsurePending();
-                var src = g.Slice(r0 * d, n * d);
-                var dst = _pending.AsSpan(_pendingRows * d, n * d);
-                if (typeof(T) == typeof(double))
-                {
-                    System.Runtime.InteropServices.MemoryMarshal.Cast<T, double>(src).CopyTo(dst);
-                }
-                else
-                {
-                    TensorPrimitives.ConvertTruncating(src, dst);
-                }
-
-                _rawRows += n;
-                _pendingRows += n;
-                r0 += n;
-                if (_pendingRows == _pendingCapacity)
-                {
-                    FlushPending();
-                }
-            }
-
-            return;
-        }
-
-        for (var r = 0; r < rows; r++)
-        {
-            var row = g.Slice(r * d, d);
-            _rawRows++;
-            for (var i = 0; i < d; i++)
-            {
-                _batchSum[i] += double.CreateTruncating(row[i]);
-            }
-
-            if (++_batchCount == b)
-            {
-                FlushBatch();
-            }
-        }
-    }
-
-    /// <summary>Allocates the float64 panel buffer on first use (streams that never need it never pay for it).</summary>
-    private void EnsurePending()
-    {
-        if (_pending.Length == 0)
-        {
-            _pending = new double[(long)_pendingCapacity * Layout.Dimension];
-        }
-    }
-
-    private void FlushBatch()
-    {
-        var d = Layout.Dimension;
-        EnsurePending();
-        var dst = _pending.AsSpan(_pendingRows * d, d);
-        var scale = 1.0 / _batchCount;
-        for (var i = 0; i < d; i++)
-        {
-            dst[i] = _batchSum[i] * scale;
-        }
-
-        Array.Clear(_batchSum);
-        _batchCount = 0;
-        EnterPending();
-    }
-
-    private void EnterPending()
-    {
-        if (++_pendingRows == _pendingCapacity)
-        {
-            FlushPending();
-        }
-    }
-
-    private void FlushPending()
-    {
-        if (_pendingRows == 0)
-        {
-            return;
-        }
-
-        var n = _pendingRows;
-        _pendingRows = 0;
-        _entered += n;
         if (_buffering)
         {
             _bufferedBytes += (long)n * Layout.Dimension * 8;
-            EnsureMemory(_baseBytes + _bufferedBytes);
-            _buffered.Add(_pending.AsSpan(0, n * Layout.Dimension).ToArray());
+            MemoryEstimate.Require(_baseBytes + _bufferedBytes);
+            _buffered.Add(rows.AsSpan(0, n * Layout.Dimension).ToArray());
             return;
         }
 
-        Apply(_pending, n, _normalizer ?? 1.0);
+        Apply(rows, n, _normalizer ?? 1.0);
     }
 
-    /// <summary>Applies <paramref name="n"/> caller rows (float32 or float64) by the Woodbury strategy, without copying them.</summary>
-    private void ApplyDirect<T>(ReadOnlySpan<T> x, int n)
-        where T : unmanaged, IFloatingPointIeee754<T>
+    void IRowSink.Direct<T>(ReadOnlySpan<T> x, int n)
     {
+        if (_dense is { } dense)
+        {
+            dense.Accumulate(x, n);
+            return;
+        }
+
         var normalizer = _normalizer ?? 1.0;
         var rankK = Strategy == WoodburyStrategy.RankK;
         if (typeof(T) == typeof(float))
         {
-            var rows = System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(x);
+            var rows = MemoryMarshal.Cast<T, float>(x);
             if (rankK)
             {
                 _backend.RankKUpdate(_storage!, rows, n, normalizer);
@@ -411,7 +255,7 @@ public sealed class WoodFisherBuilder : IDisposable
         }
         else
         {
-            var rows = System.Runtime.InteropServices.MemoryMarshal.Cast<T, double>(x);
+            var rows = MemoryMarshal.Cast<T, double>(x);
             if (rankK)
             {
                 _backend.RankKUpdate(_storage!, rows, n, normalizer);
@@ -436,24 +280,9 @@ public sealed class WoodFisherBuilder : IDisposable
                 _backend.RankKUpdate(_storage!, rows, n, normalizer);
                 break;
             default:
-                AccumulateGram(x, n);
+                _dense!.Accumulate(x, n);
                 break;
         }
-    }
-
-    /// <summary>Gram_b += X_bᵀX_b for every block b (float64, lower triangle by tiles).</summary>
-    private void AccumulateGram(double[] xa, int n)
-    {
-        var gram = _gram!;
-        var layout = Layout;
-        var d = layout.Dimension;
-        var inner = layout.Count < Environment.ProcessorCount;
-        BlockParallel.For(layout.Count, b =>
-        {
-            var c = layout.Size(b);
-            var off = layout.Offset(b);
-            Gemm.Multiply(c, c, n, 1.0, StridedMatrix<double>.Transposed(xa, off, d), StridedMatrix<double>.RowMajor(xa, off, d), gram, layout.SquareOffset(b), c, lowerOnly: true, parallel: inner);
-        });
     }
 
     /// <summary>Finishes the inverse; the builder cannot be used afterwards.</summary>
@@ -462,23 +291,19 @@ public sealed class WoodFisherBuilder : IDisposable
     public WoodFisherInverse Build()
     {
         ObjectDisposedException.ThrowIf(_finished, this);
-        if (_batchCount > 0)
-        {
-            FlushBatch();
-        }
-
-        FlushPending();
-        if (_entered == 0)
+        _intake.Flush();
+        var entered = _intake.Entered;
+        if (entered == 0)
         {
             throw new InvalidOperationException("No gradients were added: the WoodFisher inverse needs at least one gradient row.");
         }
 
-        if (_expectedRows is { } e && e != _rawRows)
+        if (_expectedRows is { } e && e != _intake.RawRows)
         {
-            throw new InvalidOperationException($"The builder was told to expect {e} gradient rows (which fixed N), but {_rawRows} were added.");
+            throw new InvalidOperationException($"The builder was told to expect {e} gradient rows (which fixed N), but {_intake.RawRows} were added.");
         }
 
-        var normalizer = _normalizer ?? _entered;
+        var normalizer = _normalizer ?? entered;
         if (_buffering)
         {
             foreach (var chunk in _buffered)
@@ -496,56 +321,44 @@ public sealed class WoodFisherBuilder : IDisposable
             GC.Collect();
         }
 
-        var inverse = new WoodFisherInverse(_backend, _storage!, _options.Damping, normalizer, _entered, _ownsBackend) { Strategy = Strategy };
+        RequirePositiveDiagonal();
+        var inverse = new WoodFisherInverse(_backend, _storage!, _options.Damping, normalizer, entered, _ownsBackend) { Strategy = Strategy };
         _storage = null;
         _finished = true;
         return inverse;
     }
 
-    private void InvertGram(double normalizer)
-    {
-        var gram = _gram!;
-        var layout = Layout;
-        var lambda = _options.Damping;
-        var single = layout.Count < Environment.ProcessorCount;
-        BlockParallel.For(layout.Count, b =>
-        {
-            var c = layout.Size(b);
-            var a = gram.AsSpan((int)layout.SquareOffset(b), c * c);
-            var scale = 1.0 / normalizer;
-            for (var i = 0; i < c; i++)
-            {
-                for (var j = 0; j <= i; j++)
-                {
-                    a[(i * c) + j] *= scale;
-                }
-
-                a[(i * c) + i] += lambda;
-            }
-
-            if (!LinearAlgebra.TryCholeskyInvert(a, c, single))
-            {
-                throw new BlockNotPositiveDefiniteException(b, "Cholesky of λI + GᵀG/N failed");
-            }
-        });
-
-        _storage = _backend.Allocate(layout, _options.Precision);
-        _backend.Write(_storage, gram);
-        _gram = null;
-    }
-
     /// <summary>Drops the float64 row panel and, for Dense, inverts the Gram matrices into the blocks and drops them; returns the bytes dropped.</summary>
     private long ReleaseBuffers(double normalizer)
     {
-        var released = _pending.LongLength * 8;
-        _pending = [];
-        if (Strategy == WoodburyStrategy.Dense)
+        var released = _intake.Release();
+        if (_dense is { } dense)
         {
-            released += _gram!.LongLength * 8;
-            InvertGram(normalizer);
+            released += DenseStrategy.GramBytes(Layout);
+            _storage = dense.Finish(_backend, _options.Damping, normalizer);
+            _dense = null;
         }
 
         return released;
+    }
+
+    /// <summary>
+    /// The check every strategy ends with, on every backend: each diagonal entry of F̂⁻¹, in the storage precision, is
+    /// positive and finite (F̂⁻¹ is positive definite). It catches what rounding to the storage loses, e.g. a Dense block
+    /// whose 1/(λ + 10⁶⁰) is 0 in float32.
+    /// </summary>
+    private void RequirePositiveDiagonal()
+    {
+        var diagonal = new double[Layout.Dimension];
+        _backend.Diagonal(_storage!, diagonal);
+        for (var q = 0; q < diagonal.Length; q++)
+        {
+            if (!(diagonal[q] > 0) || !double.IsFinite(diagonal[q]))
+            {
+                var (b, i) = Layout.Locate(q);
+                throw new BlockNotPositiveDefiniteException(b, $"diagonal entry {i} of F̂⁻¹ is {diagonal[q]:G6} in {_options.Precision}");
+            }
+        }
     }
 
     /// <summary>One-call form: the inverse of all <paramref name="rows"/> gradients in <paramref name="gradients"/>.</summary>
@@ -571,8 +384,8 @@ public sealed class WoodFisherBuilder : IDisposable
         {
             _storage?.Dispose();
             _storage = null;
-            _gram = null;
-            _pending = [];
+            _dense = null;
+            _intake.Release();
             _buffered.Clear();
             if (_ownsBackend)
             {

@@ -160,17 +160,19 @@ public sealed class WoodFisherInverse : IDisposable
     }
 
     /// <summary>
-    /// Joint OBS update per block: w ← w − F̂⁻¹E_Q([F̂⁻¹]_QQ)⁻¹w_Q with Q the flagged coordinates of each block;
-    /// flagged weights end exactly at zero.
+    /// Joint OBS update per block: w ← w − F̂⁻¹E_Q([F̂⁻¹]_QQ)⁻¹w_Q with Q the pruned coordinates of each block;
+    /// pruned weights end exactly at zero.
     /// </summary>
-    public void ObsUpdate(Span<double> weights, ReadOnlySpan<bool> remove)
+    /// <param name="weights">w (length d), updated in place.</param>
+    /// <param name="mask">Mask (length d): true = kept, false = pruned (in Q).</param>
+    public void ObsUpdate(Span<double> weights, ReadOnlySpan<bool> mask)
     {
-        if (weights.Length != Dimension || remove.Length != Dimension)
+        if (weights.Length != Dimension || mask.Length != Dimension)
         {
-            throw new ArgumentException($"Weights and mask must have length {Dimension}, got {weights.Length} and {remove.Length}.");
+            throw new ArgumentException($"Weights and mask must have length {Dimension}, got {weights.Length} and {mask.Length}.");
         }
 
-        Backend.ObsUpdate(Storage, weights, remove);
+        Backend.ObsUpdate(Storage, weights, mask);
     }
 
     /// <inheritdoc />

@@ -1,4 +1,5 @@
 using WoodFisher.IO;
+using WoodFisher.Kernels;
 
 namespace WoodFisher.Models;
 
@@ -58,12 +59,49 @@ public static class ModelFiles
         ArgumentException.ThrowIfNullOrEmpty(path);
         if (!File.Exists(path))
             throw new FileNotFoundException($"{path}: no such file", path);
-        var file = SafeTensors.Read(path);
+        return Load(SafeTensors.Read(path), path, arch);
+    }
+
+    /// <summary>
+    /// <see cref="Load(string, string?)"/> on a file already read: every check that needs no model (shapes, the
+    /// architecture's parameter count against the values present, the memory budget) comes before the model is built.
+    /// </summary>
+    internal static IModel<float> Load(SafeTensorsFile file, string path, string? arch)
+    {
+        long values = 0;
+        foreach (var t in file.Tensors)
+        {
+            if (t.Array.Shape.Any(d => d is 0 or > int.MaxValue))
+            {
+                throw new InvalidDataException(
+                    $"{path}: tensor '{Printable.Escape(t.Name)}' has shape ({string.Join(", ", t.Array.Shape)}): a model tensor needs every dimension between 1 and 2³¹−1");
+            }
+            values += t.Array.Length;
+        }
+
+        arch ??= file.Metadata.TryGetValue(ArchKey, out var stored) && !string.IsNullOrWhiteSpace(stored) ? stored : null;
+        if (arch is not null)
+        {
+            long needed;
+            try
+            {
+                needed = ModelFactory.ParameterCount(arch);
+            }
+            catch (FormatException ex)
+            {
+                throw new FormatException($"{path}: unknown architecture '{Printable.Escape(arch)}' ({ex.Message}); use mlp:784-300-100-10[:nobias], lenet5[:CxHxW], cifarnet[:CxHxW] or resnet20[:CxHxW]", ex);
+            }
+            // A small model is built anyway, so that LoadStateDict can name the tensor that does not fit; a large one that the
+            // file cannot possibly fill is refused here, before its memory is spent.
+            if (needed > values && needed > 1 << 22)
+                throw new InvalidDataException($"{path} does not fit {Printable.Escape(arch)}: the architecture has {needed:N0} parameters but the file holds {values:N0} values");
+        }
+
+        MemoryBudget.Require(MemoryBudget.Product(values, sizeof(float)), $"{path}: the float32 copy of its {file.Tensors.Count} tensors");
         var state = new NamedTensors();
         foreach (var t in file.Tensors)
             state.Add(t.Name, (t.Array.ShapeInt32(), t.Array.ToFloat32()));
 
-        arch ??= file.Metadata.TryGetValue(ArchKey, out var stored) && !string.IsNullOrWhiteSpace(stored) ? stored : null;
         IModel<float> model;
         if (arch is null)
         {
@@ -78,7 +116,7 @@ public static class ModelFiles
             }
             catch (ArgumentException ex)
             {
-                throw new InvalidDataException($"{path}: {Plain(ex)}", ex);
+                throw new InvalidDataException($"{path}: {Printable.Escape(Plain(ex))}", ex);
             }
         }
         else
@@ -90,7 +128,7 @@ public static class ModelFiles
             }
             catch (Exception ex) when (ex is ArgumentException or KeyNotFoundException)
             {
-                throw new InvalidDataException($"{path} does not fit {arch}: {Plain(ex)}", ex);
+                throw new InvalidDataException($"{path} does not fit {Printable.Escape(arch)}: {Printable.Escape(Plain(ex))}", ex);
             }
         }
         model.Training = false;

@@ -17,23 +17,6 @@ public sealed class SmallCnn<T> : Model<T> where T : unmanaged, IFloatingPointIe
     {
     }
 
-    /// <summary>Parses <c>cnn:C1-C2[:bn]</c>.</summary>
-    /// <exception cref="FormatException">Not of that form, or a channel count below 1.</exception>
-    public static SmallCnn<T> FromSpec(string spec, int seed = 0)
-    {
-        ArgumentNullException.ThrowIfNull(spec);
-        var parts = spec.Split(':');
-        var channels = parts.Length >= 2 ? parts[1].Split('-') : [];
-        if (parts.Length is < 2 or > 3 || channels.Length != 2 || (parts.Length == 3 && !parts[2].Equals("bn", StringComparison.OrdinalIgnoreCase))
-            || !int.TryParse(channels[0], NumberStyles.Integer, CultureInfo.InvariantCulture, out var c1)
-            || !int.TryParse(channels[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out var c2) || c1 < 1 || c2 < 1)
-        {
-            throw new FormatException($"'{spec}' is not a small CNN spec; expected cnn:C1-C2 or cnn:C1-C2:bn, e.g. cnn:16-32:bn.");
-        }
-
-        return new SmallCnn<T>(c1, c2, parts.Length == 3, 10, seed);
-    }
-
     private static string SpecOf(int c1, int c2, bool bn) => string.Create(CultureInfo.InvariantCulture, $"cnn:{c1}-{c2}{(bn ? ":bn" : "")}");
 
     private static Sequential<T> Build(int c1, int c2, bool bn, int classes, int seed)

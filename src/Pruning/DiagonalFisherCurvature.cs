@@ -110,12 +110,12 @@ public sealed class DiagonalFisherCurvature : IInverseCurvature
     }
 
     /// <inheritdoc />
-    public void ObsUpdate(Span<double> weights, ReadOnlySpan<bool> remove)
+    public void ObsUpdate(Span<double> weights, ReadOnlySpan<bool> mask)
     {
-        JointObs.Validate(Dimension, weights.Length, remove.Length);
+        JointObs.Validate(Dimension, weights.Length, mask.Length);
         for (var i = 0; i < weights.Length; i++)
         {
-            if (remove[i])
+            if (!mask[i])
             {
                 weights[i] = 0;
             }

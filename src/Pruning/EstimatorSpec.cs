@@ -1,49 +1,53 @@
-using System.Globalization;
 using WoodFisher.Kernels;
 
 namespace WoodFisher.Pruning;
 
-/// <summary>The inverse-curvature estimators a model can be pruned or studied with.</summary>
-public enum EstimatorKind
-{
-    /// <summary>H⁻¹ = I: OBS with it is magnitude pruning.</summary>
-    Identity,
-
-    /// <summary>Diagonal empirical Fisher λ + (1/N)Σg² (OBD-style).</summary>
-    DiagonalFisher,
-
-    /// <summary>Block-diagonal WoodFisher F̂⁻¹ built by Woodbury updates.</summary>
-    WoodFisher,
-
-    /// <summary>K-FAC: per-layer Kronecker factors, damped.</summary>
-    Kfac,
-
-    /// <summary>The exact damped Hessian of the loss (small models or layer subsets).</summary>
-    Exact,
-}
-
 /// <summary>
-/// One estimator with its settings, as written on the command line: <c>kind[:key=value,...]</c>, e.g.
-/// <c>woodfisher:c=200</c>, <c>woodfisher:c=50,lambda=1e-4,samples=500</c>, <c>kfac</c>, <c>exact:treatment=abs</c>.
-/// Keys: c (block size), lambda (damping: a number or auto), samples (gradients), minibatch, strategy, backend, precision, treatment,
-/// seed, name (a label for tables).
+/// One inverse-curvature estimate to build: a <see cref="PruningMethod"/> and the settings its construction reads, as
+/// written <c>name[:key=value,...]</c> (see <see cref="MethodSpec"/> for the keys), e.g. <c>woodfisher:block=200</c>,
+/// <c>woodfisher:block=50,damping=1e-4,samples=500</c>, <c>kfac</c>, <c>exact:treatment=abs</c>. The defaults here are the
+/// library's one default per setting; every CLI verb shows and uses them.
 /// </summary>
 public sealed record EstimatorSpec
 {
-    /// <summary>Which estimator.</summary>
-    public EstimatorKind Kind { get; init; } = EstimatorKind.WoodFisher;
+    /// <summary>The default block size c.</summary>
+    public const int DefaultBlockSize = 100;
+
+    /// <summary>
+    /// The λ an estimate gets when its damping is <see cref="Pruning.Damping.Auto"/> but nothing can judge a choice: one
+    /// estimate built on its own (<c>fisher</c>, <c>ihvp</c>, a study's matrices), outside a pruning step.
+    /// </summary>
+    public const double UnjudgedDamping = 1e-5;
+
+    /// <summary>The default number of samples whose gradients enter an estimate.</summary>
+    public const int DefaultSamples = 1000;
+
+    /// <summary>Which method builds the estimate.</summary>
+    public PruningMethod Method { get; init; } = PruningMethod.WoodFisher;
 
     /// <summary>Block size c for WoodFisher and for the joint-update blocks of K-FAC.</summary>
-    public int BlockSize { get; init; } = 100;
+    public int BlockSize { get; init; } = DefaultBlockSize;
 
-    /// <summary>Damping λ &gt; 0, or <see cref="Pruning.Damping.Auto"/> (default): chosen per pruning step (see <see cref="Pruning.Damping"/>).</summary>
+    /// <summary>
+    /// Damping λ &gt; 0, or <see cref="Pruning.Damping.Auto"/> (default): chosen at each pruning step from a grid by the
+    /// pruned result's calibration loss (model mode) or a held-out quadratic (gradient rows alone); see <see cref="Pruner"/>.
+    /// </summary>
     public Damping Damping { get; init; } = Damping.Auto;
 
-    /// <summary>Samples whose gradients (or factors, or Hessian) enter the estimate.</summary>
-    public int Samples { get; init; } = 1000;
+    /// <summary>The fixed λ, or null when it is automatic (for reports).</summary>
+    public double? FixedDamping => Damping.IsAuto ? null : Damping.Value;
+
+    /// <summary>The λ one estimate is built with: the fixed λ, or <see cref="UnjudgedDamping"/> when it is automatic.</summary>
+    public double DampingValue => Damping.IsAuto ? UnjudgedDamping : Damping.Value;
+
+    /// <summary>Samples whose gradients (or factors, or Hessian) enter the estimate (model mode).</summary>
+    public int Samples { get; init; } = DefaultSamples;
 
     /// <summary>Samples averaged per gradient row (the paper's Fisher mini-batch size).</summary>
     public int MiniBatch { get; init; } = 1;
+
+    /// <summary>N in (1/N)Σgₙgₙᵀ; null = the number of gradient rows after averaging.</summary>
+    public double? Normalizer { get; init; }
 
     /// <summary>Woodbury strategy for WoodFisher.</summary>
     public WoodburyStrategy Strategy { get; init; } = WoodburyStrategy.Auto;
@@ -54,7 +58,7 @@ public sealed record EstimatorSpec
     /// <summary>Storage precision for WoodFisher.</summary>
     public Precision Precision { get; init; } = Precision.Float32;
 
-    /// <summary>How negative Hessian eigenvalues are treated by <see cref="EstimatorKind.Exact"/>.</summary>
+    /// <summary>How negative Hessian eigenvalues are treated by <see cref="PruningMethod.Exact"/>.</summary>
     public IndefiniteTreatment Treatment { get; init; } = IndefiniteTreatment.Absolute;
 
     /// <summary>Damping split of K-FAC.</summary>
@@ -63,102 +67,35 @@ public sealed record EstimatorSpec
     /// <summary>null: the first samples in file order; otherwise samples drawn by this seed.</summary>
     public int? Seed { get; init; }
 
-    /// <summary>Label used in tables and plots; defaults to the canonical text of the spec.</summary>
+    /// <summary>Label used in tables and plots (the <c>name</c> key); null = <see cref="Label"/>'s default.</summary>
     public string? Name { get; init; }
 
-    /// <summary>A short label: the given name, or e.g. <c>woodfisher:c=200</c>.</summary>
-    public string Label => Name ?? Kind switch
+    /// <summary>The spec as parsed, with its estimate keys only, e.g. <c>woodfisher:block=200</c>; null when built in code.</summary>
+    public string? Text { get; init; }
+
+    /// <summary>A short label: the given name, else the parsed text, else the method's name.</summary>
+    public string Label => Name ?? Text ?? Method.Name;
+
+    /// <summary>Checks the settings the method reads.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">c, samples or mini-batch below 1, or a normalizer not positive and
+    /// finite (a <see cref="Pruning.Damping"/> is checked when it is made).</exception>
+    public void Validate()
     {
-        EstimatorKind.WoodFisher => $"woodfisher:c={BlockSize}",
-        EstimatorKind.Identity => "identity",
-        EstimatorKind.DiagonalFisher => "diagfisher",
-        EstimatorKind.Kfac => "kfac",
-        EstimatorKind.Exact => "exact",
-        _ => Kind.ToString(),
-    };
-
-    /// <summary>Parses <c>kind[:key=value,...]</c>, starting from <paramref name="defaults"/> for unspecified keys.</summary>
-    /// <exception cref="FormatException">Unknown kind or key, or a value that does not parse.</exception>
-    public static EstimatorSpec Parse(string text, EstimatorSpec? defaults = null)
-    {
-        ArgumentNullException.ThrowIfNull(text);
-        var spec = defaults ?? new EstimatorSpec();
-        var colon = text.IndexOf(':', StringComparison.Ordinal);
-        var kindText = (colon < 0 ? text : text[..colon]).Trim().ToLowerInvariant();
-        spec = spec with
+        ArgumentOutOfRangeException.ThrowIfLessThan(BlockSize, 1, nameof(BlockSize));
+        ArgumentOutOfRangeException.ThrowIfLessThan(Samples, 1, nameof(Samples));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MiniBatch, 1, nameof(MiniBatch));
+        if (Normalizer is { } n && (!(n > 0) || !double.IsFinite(n)))
         {
-            Name = null,
-            Kind = kindText switch
-            {
-                "identity" or "magnitude" => EstimatorKind.Identity,
-                "diagfisher" or "diag" or "obd" => EstimatorKind.DiagonalFisher,
-                "woodfisher" or "wf" => EstimatorKind.WoodFisher,
-                "kfac" or "k-fac" => EstimatorKind.Kfac,
-                "exact" or "hessian" => EstimatorKind.Exact,
-                _ => throw new FormatException($"Unknown estimator '{kindText}' in '{text}'; expected identity, diagfisher, woodfisher, kfac or exact."),
-            },
-        };
-        if (colon < 0)
-        {
-            return spec;
+            throw new ArgumentOutOfRangeException(nameof(Normalizer), n, $"{Label}: the normalizer N must be positive and finite.");
         }
-
-        foreach (var part in text[(colon + 1)..].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-        {
-            var eq = part.IndexOf('=', StringComparison.Ordinal);
-            if (eq <= 0)
-            {
-                throw new FormatException($"Expected key=value in '{part}' of estimator '{text}'.");
-            }
-
-            var key = part[..eq].Trim().ToLowerInvariant();
-            var value = part[(eq + 1)..].Trim();
-            spec = key switch
-            {
-                "c" or "block" => spec with { BlockSize = ParseInt(value, key, text) },
-                "lambda" or "damping" => spec with { Damping = value.Equals("auto", StringComparison.OrdinalIgnoreCase) ? Damping.Auto : ParseDouble(value, key, text) },
-                "samples" or "m" => spec with { Samples = ParseInt(value, key, text) },
-                "minibatch" or "b" => spec with { MiniBatch = ParseInt(value, key, text) },
-                "seed" => spec with { Seed = ParseInt(value, key, text) },
-                "strategy" => spec with { Strategy = ParseEnum<WoodburyStrategy>(value, key, text) },
-                "backend" => spec with { Backend = ParseEnum<BackendKind>(value, key, text) },
-                "precision" => spec with { Precision = value.ToLowerInvariant() is "f64" or "float64" or "double" ? Precision.Float64 : value.ToLowerInvariant() is "f32" or "float32" or "float" ? Precision.Float32 : throw new FormatException($"Unknown precision '{value}' in '{text}'; expected f32 or f64.") },
-                "treatment" => spec with
-                {
-                    Treatment = value.ToLowerInvariant() switch
-                    {
-                        "damping" or "dampingonly" or "none" => IndefiniteTreatment.DampingOnly,
-                        "clip" => IndefiniteTreatment.Clip,
-                        "abs" or "absolute" => IndefiniteTreatment.Absolute,
-                        _ => throw new FormatException($"Unknown treatment '{value}' in '{text}'; expected damping, clip or abs."),
-                    },
-                },
-                "name" => spec with { Name = value },
-                _ => throw new FormatException($"Unknown key '{key}' in estimator '{text}'; expected c, lambda, samples, minibatch, seed, strategy, backend, precision, treatment or name."),
-            };
-        }
-
-        return spec;
     }
 
-    /// <summary>The estimator a pruning method uses (magnitude ⇒ identity, woodtaylor ⇒ WoodFisher).</summary>
-    public static EstimatorKind ForMethod(PruningMethod method) => method switch
-    {
-        PruningMethod.Magnitude => EstimatorKind.Identity,
-        PruningMethod.DiagonalFisher => EstimatorKind.DiagonalFisher,
-        PruningMethod.WoodFisher or PruningMethod.WoodTaylor => EstimatorKind.WoodFisher,
-        PruningMethod.Kfac => EstimatorKind.Kfac,
-        PruningMethod.ExactHessian => EstimatorKind.Exact,
-        _ => throw new ArgumentOutOfRangeException(nameof(method), method, "Unknown pruning method."),
-    };
-
-    private static int ParseInt(string value, string key, string text) =>
-        int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v : throw new FormatException($"'{key}={value}' in estimator '{text}' is not an integer.");
-
-    private static double ParseDouble(string value, string key, string text) =>
-        double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v : throw new FormatException($"'{key}={value}' in estimator '{text}' is not a number.");
-
-    private static T ParseEnum<T>(string value, string key, string text)
-        where T : struct, Enum =>
-        Enum.TryParse<T>(value, ignoreCase: true, out var v) ? v : throw new FormatException($"'{key}={value}' in estimator '{text}': expected one of {string.Join(", ", Enum.GetNames<T>()).ToLowerInvariant()}.");
+    /// <summary>
+    /// Parses <c>name[:key=value,...]</c> with the estimator keys of <see cref="MethodSpec"/>, starting from
+    /// <paramref name="defaults"/> for unspecified keys.
+    /// </summary>
+    /// <exception cref="FormatException">Unknown method or key, a key the method does not read, a pruning key
+    /// (update, selection, recompute, stepping, taylor-step), or a value that does not parse.</exception>
+    public static EstimatorSpec Parse(string text, EstimatorSpec? defaults = null) =>
+        MethodSpec.Parse(text, defaults, pruningKeys: false).Estimator;
 }

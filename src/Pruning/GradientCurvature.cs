@@ -22,40 +22,35 @@ public sealed class GradientCurvature
     private readonly IGradientSource _source;
 
     /// <summary>Creates the factory.</summary>
-    /// <param name="source">The gradient rows (read once per step; from the start each time).</param>
-    /// <param name="kind"><see cref="EstimatorKind.WoodFisher"/>, <see cref="EstimatorKind.DiagonalFisher"/> or <see cref="EstimatorKind.Identity"/> (K-FAC and the exact Hessian need a model: <see cref="ModelCurvature"/>).</param>
-    /// <param name="options">Block size, normalizer, segments, strategy, backend, precision of WoodFisher (its λ is replaced by <paramref name="damping"/>).</param>
-    /// <param name="damping">A fixed λ or <see cref="Damping.Auto"/>.</param>
-    /// <exception cref="NotSupportedException">K-FAC or the exact Hessian.</exception>
-    public GradientCurvature(IGradientSource source, EstimatorKind kind, WoodFisherOptions options, Damping damping)
+    /// <param name="source">The gradient rows (read once per step; from the start each time); its segments are the layers.</param>
+    /// <param name="spec">The method (one that runs from gradient rows: magnitude, diagfisher, woodfisher, woodtaylor), its
+    /// damping (fixed or <see cref="Damping.Auto"/>) and the other estimator settings.</param>
+    /// <exception cref="NotSupportedException">The method needs the model (K-FAC, the exact Hessian: <see cref="ModelCurvature"/>).</exception>
+    public GradientCurvature(IGradientSource source, EstimatorSpec spec)
     {
         ArgumentNullException.ThrowIfNull(source);
-        ArgumentNullException.ThrowIfNull(options);
-        if (kind is not (EstimatorKind.WoodFisher or EstimatorKind.DiagonalFisher or EstimatorKind.Identity))
+        ArgumentNullException.ThrowIfNull(spec);
+        if (spec.Method.NeedsModel)
         {
-            throw new NotSupportedException($"{kind} needs the model, not gradient rows alone; use ModelCurvature, or woodfisher, diagfisher or identity.");
+            throw new NotSupportedException($"{spec.Method.Name} needs the model ({spec.Method.Summary}), not gradient rows alone; use ModelCurvature, or one of {string.Join(", ", PruningMethod.All.Where(m => !m.NeedsModel).Select(m => m.Name))}.");
         }
 
+        spec.Validate();
         _source = source;
-        Kind = kind;
-        Options = options;
-        Damping = damping;
+        Spec = spec;
     }
 
-    /// <summary>The estimator.</summary>
-    public EstimatorKind Kind { get; }
-
-    /// <summary>The WoodFisher options (λ aside).</summary>
-    public WoodFisherOptions Options { get; }
-
-    /// <summary>Fixed λ or automatic.</summary>
-    public Damping Damping { get; }
+    /// <summary>The method, damping and estimator settings.</summary>
+    public EstimatorSpec Spec { get; }
 
     /// <summary>With automatic damping, rows r with r mod <see cref="HeldOutEvery"/> = <see cref="HeldOutEvery"/> − 1 are held out (default 4: a quarter).</summary>
-    public int HeldOutEvery { get; init; } = 4;
+    public int HeldOutEvery { get; init; } = DefaultHeldOutEvery;
+
+    /// <summary>The default of <see cref="HeldOutEvery"/>: a quarter of the rows held out.</summary>
+    public const int DefaultHeldOutEvery = 4;
 
     /// <summary>The factory <see cref="Pruner"/> calls per step (the weights are not needed: G is fixed).</summary>
-    /// <param name="withGradient">Also the mean gradient ḡ of the surviving weights (WoodTaylor's g).</param>
+    /// <param name="withGradient">Also the mean gradient ḡ of the surviving weights (WoodTaylor's g; always for a method that uses it).</param>
     public CurvatureFactory Factory(bool withGradient = false) => (_, mask) => Sample(mask, withGradient);
 
     /// <summary>The sample for one step under <paramref name="mask"/> (length d, true = kept; empty = all kept).</summary>
@@ -63,9 +58,10 @@ public sealed class GradientCurvature
     /// <exception cref="InsufficientMemoryException">Automatic damping holds G in memory and it does not fit the <see cref="MemoryBudget"/>.</exception>
     public CurvatureSample Sample(ReadOnlySpan<bool> mask = default, bool withGradient = false)
     {
+        withGradient |= Spec.Method.UsesLossGradient;
         var source = mask.IsEmpty ? _source : new MaskedGradientSource(_source, mask);
         var sw = Stopwatch.StartNew();
-        if (Kind == EstimatorKind.Identity || !Damping.IsAuto)
+        if (!Spec.Method.UsesCurvature || !Spec.Damping.IsAuto)
         {
             var gradient = withGradient ? GradientStatistics.Compute(source).Mean : null;
             return new Streamed(this, source, gradient, sw.Elapsed.TotalSeconds);
@@ -92,12 +88,7 @@ public sealed class GradientCurvature
         return new Searched(this, rows, fit, withGradient ? rows.Mean() : null, sw.Elapsed.TotalSeconds);
     }
 
-    private CurvatureEstimate Build(IGradientSource rows, double damping) => new(Kind switch
-    {
-        EstimatorKind.Identity => new IdentityCurvature(rows.Dimension),
-        EstimatorKind.DiagonalFisher => DiagonalFisherCurvature.FromGradients(rows, damping, Options.Normalizer),
-        _ => WoodFisherCurvature.FromGradients(rows, Options with { Damping = damping }),
-    });
+    private CurvatureEstimate Build(IGradientSource rows, double damping) => new(Spec.Method.FromGradients(rows, Spec with { Damping = damping }));
 
     /// <summary>Fixed λ: rows stream from the source into one estimate.</summary>
     private sealed class Streamed : CurvatureSample
@@ -113,7 +104,7 @@ public sealed class GradientCurvature
             GradientSeconds = seconds;
         }
 
-        public override CurvatureEstimate Build() => _owner.Build(_rows, _owner.Kind == EstimatorKind.Identity ? 1 : _owner.Damping.Value);
+        public override CurvatureEstimate Build() => _owner.Build(_rows, _owner.Spec.DampingValue);
 
         public override CurvatureEstimate Build(double damping) => _owner.Build(_rows, damping);
     }
@@ -136,7 +127,7 @@ public sealed class GradientCurvature
             GradientSeconds = seconds;
         }
 
-        public override IReadOnlyList<double> DampingGrid => _owner.Damping.Candidates;
+        public override IReadOnlyList<double> DampingGrid => _owner.Spec.Damping.Candidates;
 
         public override string CriterionName => string.Create(CultureInfo.InvariantCulture, $"held-out quadratic ({_heldOut.RowCount} of {_all.RowCount} rows)");
 

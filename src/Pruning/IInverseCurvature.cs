@@ -41,11 +41,11 @@ public interface IInverseCurvature
     double[] SubMatrix(ReadOnlySpan<int> indices);
 
     /// <summary>
-    /// Joint OBS update, per block B of <see cref="Layout"/> with Q = the block's coordinates flagged in
-    /// <paramref name="remove"/>: w_B ← w_B − [H⁻¹]_{B,Q}([H⁻¹]_QQ)⁻¹w_Q, i.e. δw = −H⁻¹E_Q([H⁻¹]_QQ)⁻¹w_Q, which
-    /// minimises ½δᵀHδ subject to w_Q + δ_Q = 0. Flagged weights end exactly at zero; blocks with empty Q are untouched.
+    /// Joint OBS update, per block B of <see cref="Layout"/> with Q = the block's coordinates that
+    /// <paramref name="mask"/> prunes (false): w_B ← w_B − [H⁻¹]_{B,Q}([H⁻¹]_QQ)⁻¹w_Q, i.e. δw = −H⁻¹E_Q([H⁻¹]_QQ)⁻¹w_Q,
+    /// which minimises ½δᵀHδ subject to w_Q + δ_Q = 0. Pruned weights end exactly at zero; blocks with empty Q are untouched.
     /// </summary>
     /// <param name="weights">w (length d), updated in place.</param>
-    /// <param name="remove">Removal flags (length d): true = in Q.</param>
-    void ObsUpdate(Span<double> weights, ReadOnlySpan<bool> remove);
+    /// <param name="mask">Mask (length d): true = kept, false = pruned (in Q).</param>
+    void ObsUpdate(Span<double> weights, ReadOnlySpan<bool> mask);
 }

@@ -62,12 +62,12 @@ public sealed class IdentityCurvature : IInverseCurvature
     }
 
     /// <inheritdoc />
-    public void ObsUpdate(Span<double> weights, ReadOnlySpan<bool> remove)
+    public void ObsUpdate(Span<double> weights, ReadOnlySpan<bool> mask)
     {
-        JointObs.Validate(Dimension, weights.Length, remove.Length);
+        JointObs.Validate(Dimension, weights.Length, mask.Length);
         for (var i = 0; i < weights.Length; i++)
         {
-            if (remove[i])
+            if (!mask[i])
             {
                 weights[i] = 0;
             }

@@ -224,10 +224,10 @@ public sealed class KfacCurvature : IInverseCurvature
     }
 
     /// <inheritdoc />
-    public void ObsUpdate(Span<double> weights, ReadOnlySpan<bool> remove)
+    public void ObsUpdate(Span<double> weights, ReadOnlySpan<bool> mask)
     {
-        JointObs.Validate(Dimension, weights.Length, remove.Length);
-        JointObs.Apply(Layout, weights, remove, (b, q, dst) =>
+        JointObs.Validate(Dimension, weights.Length, mask.Length);
+        JointObs.Apply(Layout, weights, mask, (b, q, dst) =>
         {
             var off = Layout.Offset(b);
             var c = Layout.Size(b);

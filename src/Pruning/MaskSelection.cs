@@ -3,7 +3,9 @@ using WoodFisher.Kernels;
 namespace WoodFisher.Pruning;
 
 /// <summary>
-/// Chooses which weights to prune from their scores. Masks are bool per coordinate, true = kept. Weights already
+/// Chooses which weights to prune from their scores. Masks are bool per coordinate, true = kept, false = pruned: the
+/// convention of every mask in this library (<see cref="PruningResult.Mask"/>, <see cref="IInverseCurvature.ObsUpdate"/>,
+/// <see cref="ObsWeightUpdate"/>) and of PyTorch's pruning masks. Weights already
 /// pruned (mask false) stay pruned and count towards the target; the remaining ones are removed in increasing order of
 /// score, ties broken by the lower index first. The target count is round(s · n) (midpoint away from zero), n = the
 /// number of prunable coordinates (globally, or per segment in <see cref="SelectionMode.LayerwiseUniform"/>).
@@ -27,10 +29,10 @@ public static class MaskSelection
     }
 
     /// <summary>
-    /// The new mask (length d, true = kept).
+    /// The new mask (length d, true = kept, false = pruned).
     /// </summary>
     /// <param name="scores">ρ (length d, not NaN); lower = pruned first.</param>
-    /// <param name="mask">Current mask (length d) or empty for all kept.</param>
+    /// <param name="mask">Current mask (length d, true = kept, false = pruned) or empty for all kept.</param>
     /// <param name="sparsity">Target s ∈ [0, 1).</param>
     /// <param name="mode">Global threshold or the same sparsity in every segment.</param>
     /// <param name="segments">Segment (layer) lengths summing to d; null = one segment.</param>
@@ -94,6 +96,8 @@ public static class MaskSelection
     }
 
     /// <summary>Fraction of pruned coordinates (mask false) in each segment.</summary>
+    /// <param name="mask">Mask (length d, true = kept, false = pruned).</param>
+    /// <param name="segments">Segment (layer) lengths summing to d; null = one segment.</param>
     public static double[] SegmentSparsity(ReadOnlySpan<bool> mask, IReadOnlyList<int>? segments = null)
     {
         var segs = CheckSegments(segments, mask.Length, null);
@@ -118,6 +122,9 @@ public static class MaskSelection
     }
 
     /// <summary>Fraction of pruned coordinates over the prunable segments (all when <paramref name="prunable"/> is null).</summary>
+    /// <param name="mask">Mask (length d, true = kept, false = pruned).</param>
+    /// <param name="segments">Segment (layer) lengths summing to d; null = one segment.</param>
+    /// <param name="prunable">Per segment, whether it counts; null = all.</param>
     public static double Sparsity(ReadOnlySpan<bool> mask, IReadOnlyList<int>? segments = null, IReadOnlyList<bool>? prunable = null)
     {
         var segs = CheckSegments(segments, mask.Length, prunable);

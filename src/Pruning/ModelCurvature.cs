@@ -1,7 +1,5 @@
 using System.Diagnostics;
-using WoodFisher.Kernels;
 using WoodFisher.Models;
-using WoodFisher.Pruning.Internal;
 
 namespace WoodFisher.Pruning;
 
@@ -88,40 +86,20 @@ public sealed class ModelCurvature
     };
 
     /// <summary>
-    /// Builds the estimate at the model's current weights from <see cref="EstimatorSpec.Samples"/> samples (the first
-    /// ones, or drawn by <see cref="EstimatorSpec.Seed"/>) at the spec's fixed damping. With <paramref name="withGradient"/>,
-    /// also the mean loss gradient over the same samples (WoodTaylor's first-order term).
+    /// Gathers the statistics of <paramref name="spec"/> at the model's current weights for the surviving weights
+    /// (<paramref name="mask"/> false ⇒ the coordinate's gradient column is zero, so F̂ is λ·I there, and the exact
+    /// Hessian's row and column are zeroed alike; K-FAC's layer factors are not restricted). With
+    /// <see cref="Damping.Auto"/> the sample judges each λ by the mean loss on <see cref="CalibrationSamples"/> calibration
+    /// samples after the step (oBERT's procedure), from statistics computed once.
     /// </summary>
-    /// <exception cref="ArgumentException">The spec's damping is automatic (only a pruning step can choose it).</exception>
-    public CurvatureEstimate Build(EstimatorSpec spec, bool withGradient = false)
-    {
-        ArgumentNullException.ThrowIfNull(spec);
-        if (spec.Damping.IsAuto && spec.Kind != EstimatorKind.Identity)
-        {
-            throw new ArgumentException("lambda=auto is chosen by a pruning step (Pruner with Factory); building one estimate needs a fixed λ.", nameof(spec));
-        }
-
-        var sw = Stopwatch.StartNew();
-        using var sample = Sample(spec, default, withGradient);
-        var estimate = sample.Build();
-        var gradients = sample.GradientSeconds + estimate.GradientSeconds;
-        return estimate with { GradientSeconds = gradients, InverseSeconds = Math.Max(0, sw.Elapsed.TotalSeconds - gradients) };
-    }
-
-    /// <summary>
-    /// Gathers the statistics of <paramref name="spec"/> at the model's current weights, from the gradients of the
-    /// surviving weights (<paramref name="mask"/> false ⇒ the coordinate's gradient column is zero, so F̂ is λ·I there;
-    /// the exact Hessian's rows and columns are zeroed alike; K-FAC's layer factors are not restricted). With automatic
-    /// damping the sample judges each λ by the mean loss on <see cref="CalibrationSamples"/> calibration samples after
-    /// the step (oBERT's procedure), from gradients computed once.
-    /// </summary>
-    /// <param name="spec">Estimator, samples, block size, damping.</param>
+    /// <param name="spec">Method, samples, block size, damping.</param>
     /// <param name="mask">Length d, true = kept; empty = all kept.</param>
-    /// <param name="withGradient">Also the mean loss gradient g (pruned coordinates zero).</param>
+    /// <param name="withGradient">Also the mean loss gradient g (pruned coordinates zero); always for WoodTaylor.</param>
     public CurvatureSample Sample(EstimatorSpec spec, ReadOnlySpan<bool> mask = default, bool withGradient = false)
     {
         ArgumentNullException.ThrowIfNull(spec);
-        if (spec.Samples < 1 || spec.Samples > SampleCount)
+        spec.Validate();
+        if (spec.Samples > SampleCount)
         {
             throw new ArgumentOutOfRangeException(nameof(spec), spec.Samples, $"Samples must be between 1 and the {SampleCount} available.");
         }
@@ -131,7 +109,37 @@ public sealed class ModelCurvature
             throw new ArgumentException($"The mask has {mask.Length} entries but the selection has d = {Selection.Dimension}.", nameof(mask));
         }
 
-        return new ModelSample(this, spec, mask.ToArray(), withGradient);
+        return new ModelSample(this, spec, mask.ToArray(), withGradient || spec.Method.UsesLossGradient);
+    }
+
+    /// <summary>
+    /// Builds the estimate at the model's current weights from <see cref="EstimatorSpec.Samples"/> samples (the first
+    /// ones, or drawn by <see cref="EstimatorSpec.Seed"/>) with the spec's method (<see cref="PruningMethod"/>). With
+    /// <paramref name="withGradient"/> or a method that uses it (WoodTaylor), also the mean loss gradient over the same
+    /// samples (its first-order term). An automatic damping has nothing to judge it here: the estimate gets
+    /// <see cref="EstimatorSpec.UnjudgedDamping"/> (a pruning step chooses λ through <see cref="Factory"/>).
+    /// </summary>
+    public CurvatureEstimate Build(EstimatorSpec spec, bool withGradient = false)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        spec.Validate();
+        withGradient |= spec.Method.UsesLossGradient;
+        if ((spec.Method.UsesCurvature || withGradient) && spec.Samples > SampleCount)
+        {
+            throw new ArgumentOutOfRangeException(nameof(spec), spec.Samples, $"Samples must be between 1 and the {SampleCount} available.");
+        }
+
+        var (x, y) = Subset(Math.Min(spec.Samples, SampleCount), spec.Seed);
+        var sw = Stopwatch.StartNew();
+        double[]? gradient = null;
+        if (withGradient)
+        {
+            gradient = Array.ConvertAll(Curvature.MeanGradient(Model, x, y, y.Length, Selection), v => (double)v);
+        }
+
+        var meanGradientSeconds = sw.Elapsed.TotalSeconds;
+        var estimate = spec.Method.FromModel(this, x, y, spec);
+        return estimate with { Gradient = gradient, GradientSeconds = meanGradientSeconds + estimate.GradientSeconds };
     }
 
     /// <summary>
@@ -209,34 +217,5 @@ public sealed class ModelCurvature
         }
 
         return r;
-    }
-
-    /// <summary>Measures the time spent producing gradient rows inside a consumer such as the WoodFisher builder.</summary>
-    internal sealed class TimedGradientSource(IGradientSource inner) : IGradientSource
-    {
-        private readonly Stopwatch _watch = new();
-
-        public double Seconds => _watch.Elapsed.TotalSeconds;
-
-        public int Dimension => inner.Dimension;
-
-        public long Count => inner.Count;
-
-        public IReadOnlyList<int> Segments => inner.Segments;
-
-        public int Read(Span<float> buffer, int maxRows)
-        {
-            _watch.Start();
-            try
-            {
-                return inner.Read(buffer, maxRows);
-            }
-            finally
-            {
-                _watch.Stop();
-            }
-        }
-
-        public void Reset() => inner.Reset();
     }
 }

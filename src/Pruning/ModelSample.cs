@@ -2,15 +2,15 @@ using System.Diagnostics;
 using System.Globalization;
 using WoodFisher.Kernels;
 using WoodFisher.Models;
-using WoodFisher.Pruning.Internal;
+using WoodFisher.Pruning.Methods;
 
 namespace WoodFisher.Pruning;
 
 /// <summary>
 /// <see cref="ModelCurvature.Sample"/>'s statistics at the model's current weights: per-sample gradients of the
 /// surviving weights (held in memory for a damping search when they fit the <see cref="MemoryBudget"/>, else
-/// recomputed per λ), the diagonal Fisher, K-FAC factors or the exact Hessian, and the calibration loss that judges a
-/// damping candidate.
+/// recomputed per λ), or the method's own model statistics (<see cref="PruningMethod.ModelStatistics"/>: K-FAC
+/// factors, the exact Hessian), and the calibration loss that judges a damping candidate.
 /// </summary>
 internal sealed class ModelSample : CurvatureSample
 {
@@ -20,9 +20,7 @@ internal sealed class ModelSample : CurvatureSample
     private readonly double[] _weights;
     private readonly float[] _x;
     private readonly int[] _y;
-    private readonly double[]? _fisherDiagonal;
-    private readonly IReadOnlyList<KfacLayer>? _kfac;
-    private readonly double[]? _hessian;
+    private readonly Func<double, IInverseCurvature>? _statistics;
     private readonly GradientMatrix? _rows;
     private (float[] X, int[] Labels)? _calibration;
 
@@ -42,54 +40,15 @@ internal sealed class ModelSample : CurvatureSample
             Gradient = g;
         }
 
-        var search = spec.Damping.IsAuto && spec.Kind != EstimatorKind.Identity;
-        switch (spec.Kind)
+        var search = spec.Damping.IsAuto && spec.Method.UsesCurvature;
+        _statistics = spec.Method.ModelStatistics(owner, _x, _y, spec, _mask);
+        if (_statistics is null && search)
         {
-            case EstimatorKind.DiagonalFisher:
-                {
-                    var stats = GradientStatistics.Compute(Source());
-                    _fisherDiagonal = new double[d];
-                    for (var i = 0; i < d; i++)
-                    {
-                        _fisherDiagonal[i] = stats.SumOfSquares[i] / stats.Rows;
-                    }
-
-                    break;
-                }
-
-            case EstimatorKind.WoodFisher when search:
-                {
-                    var rows = Source();
-                    if (MemoryBudget.Fits(GradientMatrix.BytesFor(rows.Count, d), 0.5))
-                    {
-                        _rows = GradientMatrix.Read(rows);
-                    }
-
-                    break;
-                }
-
-            case EstimatorKind.Kfac:
-                _kfac = owner.KfacLayers(_x, _y, _y.Length);
-                break;
-            case EstimatorKind.Exact:
-                {
-                    Curvature.EnsureDenseFits(d);
-                    _hessian = Curvature.Hessian(owner.Model, _x, _y, _y.Length, owner.Selection);
-                    DenseLinearAlgebra.Symmetrize(_hessian, d);
-                    for (var q = 0; q < d; q++)
-                    {
-                        if (!_mask[q])
-                        {
-                            _hessian.AsSpan(q * d, d).Clear();
-                            for (var i = 0; i < d; i++)
-                            {
-                                _hessian[(i * d) + q] = 0;
-                            }
-                        }
-                    }
-
-                    break;
-                }
+            var rows = Source();
+            if (MemoryBudget.Fits(GradientMatrix.BytesFor(rows.Count, d), 0.5))
+            {
+                _rows = GradientMatrix.Read(rows);
+            }
         }
 
         GradientSeconds = sw.Elapsed.TotalSeconds;
@@ -102,47 +61,27 @@ internal sealed class ModelSample : CurvatureSample
 
     public override string CriterionName => string.Create(CultureInfo.InvariantCulture, $"calibration loss ({Calibration().Labels.Length} samples)");
 
-    public override CurvatureEstimate Build() => Build(_spec.Kind == EstimatorKind.Identity ? 1 : _spec.Damping.Value);
+    public override CurvatureEstimate Build() => Build(_spec.DampingValue);
 
     public override CurvatureEstimate Build(double damping)
     {
-        var d = _owner.Selection.Dimension;
-        switch (_spec.Kind)
+        if (_statistics is not null)
         {
-            case EstimatorKind.Identity:
-                return new CurvatureEstimate(new IdentityCurvature(d)) { Gradient = Gradient };
-            case EstimatorKind.DiagonalFisher:
-                return new CurvatureEstimate(new DiagonalFisherCurvature(_fisherDiagonal!, damping)) { Gradient = Gradient };
-            case EstimatorKind.Kfac:
-                return new CurvatureEstimate(new KfacCurvature(_kfac!, damping, _spec.KfacDamping, _spec.BlockSize)) { Gradient = Gradient };
-            case EstimatorKind.Exact:
-                return new CurvatureEstimate(new DenseCurvature(_hessian!, d, damping, _spec.Treatment)) { Gradient = Gradient };
-            case EstimatorKind.WoodFisher:
-                {
-                    // Without held rows, gradients are produced chunk by chunk as the builder consumes them (the source times
-                    // its share), at this sample's weights even if the model has moved on since (a search over whole runs).
-                    if (_rows is null)
-                    {
-                        _owner.SetWeights(_weights);
-                    }
-
-                    var timed = new ModelCurvature.TimedGradientSource(_rows ?? (IGradientSource)Source());
-                    var options = new WoodFisherOptions
-                    {
-                        BlockSize = _spec.BlockSize,
-                        Damping = damping,
-                        Segments = _owner.Selection.Segments,
-                        Strategy = _spec.Strategy,
-                        Backend = _spec.Backend,
-                        Precision = _spec.Precision,
-                    };
-                    var inverse = WoodFisherCurvature.FromGradients(timed, options);
-                    return new CurvatureEstimate(inverse) { Gradient = Gradient, GradientSeconds = _rows is null ? timed.Seconds : 0 };
-                }
-
-            default:
-                throw new ArgumentOutOfRangeException(nameof(damping), _spec.Kind, "Unknown estimator kind.");
+            return new CurvatureEstimate(_statistics(damping)) { Gradient = Gradient };
         }
+
+        // Without held rows, gradients are produced chunk by chunk as the builder consumes them (the source times its
+        // share), at this sample's weights even if the model has moved on since (a search over whole runs).
+        if (_rows is null)
+        {
+            _owner.SetWeights(_weights);
+        }
+
+        var timed = new TimedGradientSource(_rows ?? (IGradientSource)Source());
+
+        // Per-sample rows are already averaged per mini-batch.
+        var inverse = _spec.Method.FromGradients(timed, _spec with { Damping = damping, MiniBatch = 1 });
+        return new CurvatureEstimate(inverse) { Gradient = Gradient, GradientSeconds = _rows is null ? timed.Seconds : 0 };
     }
 
     /// <summary>Mean cross-entropy of the model with <paramref name="after"/> written in, on the calibration samples.</summary>

@@ -7,15 +7,15 @@ public static class ObsWeightUpdate
     /// <param name="mode">None, independent (sum of single OBS updates) or joint (exact per block).</param>
     /// <param name="inverse">H⁻¹.</param>
     /// <param name="weights">w (length d).</param>
-    /// <param name="remove">Q: true = pruned (length d). Include weights pruned earlier (w_q = 0) so they stay at zero.</param>
+    /// <param name="mask">Mask (length d): true = kept, false = pruned (Q). Leave weights pruned earlier (w_q = 0) false so they stay at zero.</param>
     /// <param name="inverseTimesGradient">H⁻¹g for WoodTaylor (length d), or empty for plain OBS (g = 0).</param>
-    public static void Apply(UpdateMode mode, IInverseCurvature inverse, Span<double> weights, ReadOnlySpan<bool> remove, ReadOnlySpan<double> inverseTimesGradient = default)
+    public static void Apply(UpdateMode mode, IInverseCurvature inverse, Span<double> weights, ReadOnlySpan<bool> mask, ReadOnlySpan<double> inverseTimesGradient = default)
     {
         ArgumentNullException.ThrowIfNull(inverse);
         var d = inverse.Dimension;
-        if (weights.Length != d || remove.Length != d || (!inverseTimesGradient.IsEmpty && inverseTimesGradient.Length != d))
+        if (weights.Length != d || mask.Length != d || (!inverseTimesGradient.IsEmpty && inverseTimesGradient.Length != d))
         {
-            throw new ArgumentException($"Weights, removal flags and H⁻¹g must have length d = {d}, got {weights.Length}, {remove.Length} and {inverseTimesGradient.Length}.");
+            throw new ArgumentException($"Weights, mask and H⁻¹g must have length d = {d}, got {weights.Length}, {mask.Length} and {inverseTimesGradient.Length}.");
         }
 
         var hasGradient = !inverseTimesGradient.IsEmpty;
@@ -29,7 +29,7 @@ public static class ObsWeightUpdate
                     var u = new double[d];
                     for (var q = 0; q < d; q++)
                     {
-                        if (remove[q])
+                        if (!mask[q])
                         {
                             u[q] = (weights[q] - (hasGradient ? inverseTimesGradient[q] : 0)) / diag[q];
                         }
@@ -53,7 +53,7 @@ public static class ObsWeightUpdate
                     }
                 }
 
-                inverse.ObsUpdate(weights, remove);
+                inverse.ObsUpdate(weights, mask);
                 break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(mode), mode, "Unknown update mode.");
@@ -61,7 +61,7 @@ public static class ObsWeightUpdate
 
         for (var q = 0; q < d; q++)
         {
-            if (remove[q])
+            if (!mask[q])
             {
                 weights[q] = 0;
             }

@@ -43,8 +43,8 @@ public sealed class Pruner
 
     /// <summary>Prunes with a curvature factory called once per recompute step.</summary>
     /// <param name="weights">w (length d).</param>
-    /// <param name="factory">The curvature sample at given weights and mask; may be null only for <see cref="ScoreKind.Magnitude"/> (then H⁻¹ = I).</param>
-    /// <param name="mask">Current mask (length d, true = kept) or empty for all kept; pruned weights stay pruned.</param>
+    /// <param name="factory">The curvature sample at given weights and mask; may be null only for <see cref="PruningMethod.Magnitude"/> (then H⁻¹ = I).</param>
+    /// <param name="mask">Current mask (length d, true = kept, false = pruned) or empty for all kept; pruned weights stay pruned.</param>
     /// <param name="progress">Receives one line per damping candidate and per choice, e.g. for a console.</param>
     /// <exception cref="ArgumentException">Mask, segments, estimate or gradient do not match d.</exception>
     /// <exception cref="InvalidOperationException">WoodTaylor without a gradient, or a magnitude-less method without a factory.</exception>
@@ -63,10 +63,10 @@ public sealed class Pruner
         }
 
         var segments = MaskSelection.CheckSegments(o.Segments, d, o.PrunableSegments);
-        var score = o.EffectiveScore;
-        if (factory is null && score != ScoreKind.Magnitude)
+        var method = o.Method;
+        if (factory is null && method.UsesCurvature)
         {
-            throw new InvalidOperationException($"Method {PruningMethods.Name(o.Method)} with score {score} needs a curvature factory; only magnitude pruning runs without one.");
+            throw new InvalidOperationException($"Method {method.Name} needs a curvature factory; only magnitude pruning runs without one.");
         }
 
         var w = weights.ToArray();
@@ -80,15 +80,17 @@ public sealed class Pruner
         }
 
         var schedule = new OneShotSchedule(o.Sparsity, o.RecomputeSteps, o.Stepping, MaskSelection.Sparsity(m, segments, o.PrunableSegments));
+        var clock = Stopwatch.StartNew();
         var first = factory is null ? null : factory((double[])w.Clone(), (bool[])m.Clone());
+        var firstTimings = first is null ? new PhaseTimings() : new PhaseTimings { Gradients = first.GradientSeconds, Inverse = Math.Max(0, clock.Elapsed.TotalSeconds - first.GradientSeconds) };
         try
         {
             if (first is not null && o.RecomputeSteps > 1 && first.DampingGrid.Count > 1)
             {
-                return WholeRuns(w, m, schedule, segments, factory!, first, progress);
+                return WholeRuns(w, m, schedule, segments, factory!, (first, firstTimings), progress);
             }
 
-            var run = Run(w, m, schedule, segments, factory, first, null, progress);
+            var run = Run(w, m, schedule, segments, factory, (first, firstTimings), null, progress);
             return Result(run, run.Timings, segments);
         }
         finally
@@ -103,6 +105,10 @@ public sealed class Pruner
     /// gradients of the surviving weights at each step, pass a factory such as <see cref="GradientCurvature.Factory"/>).
     /// The estimate is not disposed.
     /// </summary>
+    /// <param name="weights">w (length d).</param>
+    /// <param name="inverse">H⁻¹ (dimension d).</param>
+    /// <param name="gradient">g (length d) for WoodTaylor, or empty.</param>
+    /// <param name="mask">Current mask (length d, true = kept, false = pruned) or empty for all kept; pruned weights stay pruned.</param>
     public PruningResult Prune(ReadOnlySpan<double> weights, IInverseCurvature inverse, ReadOnlySpan<double> gradient = default, ReadOnlySpan<bool> mask = default)
     {
         ArgumentNullException.ThrowIfNull(inverse);
@@ -121,21 +127,22 @@ public sealed class Pruner
     /// last step's criterion against the starting weights, and the best run is kept (the one-standard-error rule as in
     /// a single step). Its last step records the choice.
     /// </summary>
-    private PruningResult WholeRuns(double[] w, bool[] m, OneShotSchedule schedule, int[] segments, CurvatureFactory factory, CurvatureSample first, IProgress<string>? progress)
+    private PruningResult WholeRuns(double[] w, bool[] m, OneShotSchedule schedule, int[] segments, CurvatureFactory factory, (CurvatureSample Sample, PhaseTimings Timings) first, IProgress<string>? progress)
     {
-        var grid = first.DampingGrid;
+        var grid = first.Sample.DampingGrid;
         var runs = new RunResult[grid.Count];
         var values = new CriterionValue[grid.Count];
         var total = new PhaseTimings();
         for (var i = 0; i < grid.Count; i++)
         {
-            runs[i] = Run(w, m, schedule, segments, factory, first, grid[i], progress);
+            // The first step's statistics are gathered once, so their time counts once.
+            runs[i] = Run(w, m, schedule, segments, factory, i == 0 ? first : (first.Sample, new PhaseTimings()), grid[i], progress);
             values[i] = runs[i].Final;
             total += runs[i].Timings;
             progress?.Report(string.Create(CultureInfo.InvariantCulture, $"λ = {grid[i]:g3} for all {Options.RecomputeSteps} steps: {runs[i].CriterionName} {values[i].Value:g6}"));
         }
 
-        var best = Choose(values, first.OneStandardErrorRule);
+        var best = Choose(values, first.Sample.OneStandardErrorRule);
         var chosen = runs[best];
         progress?.Report(string.Create(CultureInfo.InvariantCulture, $"chose λ = {grid[best]:g3} for all {Options.RecomputeSteps} steps ({chosen.CriterionName} {values[best].Value:g6})"));
         var selection = new DampingSelection($"{chosen.CriterionName} after all {Options.RecomputeSteps} steps", grid.ToArray(), values.Select(v => v.Value).ToArray(), grid[best])
@@ -152,7 +159,7 @@ public sealed class Pruner
     /// H⁻¹ is built at <paramref name="lambda"/> when given, else at the sample's own damping or by a per-step search.
     /// With <paramref name="lambda"/>, the final result is judged by the last step's criterion.
     /// </summary>
-    private RunResult Run(double[] w, bool[] m, OneShotSchedule schedule, int[] segments, CurvatureFactory? factory, CurvatureSample? first, double? lambda, IProgress<string>? progress)
+    private RunResult Run(double[] w, bool[] m, OneShotSchedule schedule, int[] segments, CurvatureFactory? factory, (CurvatureSample? Sample, PhaseTimings Timings) first, double? lambda, IProgress<string>? progress)
     {
         var o = Options;
         var d = w.Length;
@@ -166,12 +173,12 @@ public sealed class Pruner
         {
             var sk = schedule.SparsityAt(k);
             var sw = Stopwatch.StartNew();
-            var sample = k == 1 && first is not null ? first : factory is null ? new CurvatureEstimate(new IdentityCurvature(d)) : factory((double[])w.Clone(), (bool[])m.Clone());
+            var sample = k == 1 && first.Sample is not null ? first.Sample : factory is null ? new CurvatureEstimate(new IdentityCurvature(d)) : factory((double[])w.Clone(), (bool[])m.Clone());
             try
             {
                 // Factory time not reported as gradient time was spent building (a factory that returns a built estimate).
-                var timings = k == 1 && first is not null ? new PhaseTimings() : new PhaseTimings { Gradients = sample.GradientSeconds, Inverse = Math.Max(0, sw.Elapsed.TotalSeconds - sample.GradientSeconds) };
-                var etas = o.EffectiveScore == ScoreKind.WoodTaylor && o.GradientStepGrid is { Count: > 0 } searched && sample.CanJudge ? searched : [o.GradientStep];
+                var timings = k == 1 && first.Sample is not null ? first.Timings : new PhaseTimings { Gradients = sample.GradientSeconds, Inverse = Math.Max(0, sw.Elapsed.TotalSeconds - sample.GradientSeconds) };
+                var etas = o.Method.UsesLossGradient && o.GradientStepGrid is { Count: > 0 } searched && sample.CanJudge ? searched : [o.GradientStep];
                 IReadOnlyList<double> lambdas = lambda is { } l ? [l] : sample.DampingGrid.Count > 0 ? sample.DampingGrid : [double.NaN];
                 var label = string.Create(CultureInfo.InvariantCulture, $"step {k}/{o.RecomputeSteps}");
                 Outcome chosen;
@@ -200,7 +207,7 @@ public sealed class Pruner
             }
             finally
             {
-                if (!ReferenceEquals(sample, first))
+                if (!ReferenceEquals(sample, first.Sample))
                 {
                     sample.Dispose();
                 }
@@ -321,36 +328,18 @@ public sealed class Pruner
                 var w = (double[])weights.Clone();
                 sw.Restart();
                 double[]? step = null;
-                double[] scores;
-                switch (o.EffectiveScore)
+                if (o.Method.UsesLossGradient)
                 {
-                    case ScoreKind.Magnitude:
-                        scores = MagnitudeScore.Compute(w);
-                        break;
-                    case ScoreKind.Obs:
-                        scores = ObsScore.Compute(w, inverse);
-                        break;
-                    case ScoreKind.WoodTaylor:
-                        var g = gradient ?? throw new InvalidOperationException("WoodTaylor needs the loss gradient g: the curvature factory must set CurvatureEstimate.Gradient.");
-                        inverseTimesGradient ??= WoodTaylorScore.NewtonStep(inverse, g);
-                        step = Array.ConvertAll(inverseTimesGradient, v => v * etas[e]);
-                        scores = new double[d];
-                        WoodTaylorScore.Compute(w, step, inverse.Diagonal(), scores);
-                        break;
-                    default:
-                        throw new InvalidOperationException($"Unknown score {o.EffectiveScore}.");
+                    var g = gradient ?? throw new InvalidOperationException($"{o.Method.Name} needs the loss gradient g: the curvature factory must set CurvatureEstimate.Gradient.");
+                    inverseTimesGradient ??= WoodTaylorScore.NewtonStep(inverse, g);
+                    step = Array.ConvertAll(inverseTimesGradient, v => v * etas[e]);
                 }
 
+                var scores = o.Method.Score(w, inverse, step);
                 var m = MaskSelection.Select(scores, mask, sk, o.Selection, segments, o.PrunableSegments);
                 var selectionSeconds = sw.Elapsed.TotalSeconds;
                 sw.Restart();
-                var remove = new bool[d];
-                for (var i = 0; i < d; i++)
-                {
-                    remove[i] = !m[i];
-                }
-
-                ObsWeightUpdate.Apply(o.Update, inverse, w, remove, step);
+                ObsWeightUpdate.Apply(o.EffectiveUpdate, inverse, w, m, step);
                 var timings = new PhaseTimings
                 {
                     Gradients = e == 0 ? estimate.GradientSeconds : 0,

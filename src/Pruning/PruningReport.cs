@@ -62,11 +62,8 @@ public sealed record PruningSettings
 /// </summary>
 public sealed record PruningReport
 {
-    /// <summary>Method name (<see cref="PruningMethods.Name"/>).</summary>
+    /// <summary>Method name (<see cref="PruningMethod.Name"/>).</summary>
     public string Method { get; init; } = "";
-
-    /// <summary>Score used for selection.</summary>
-    public ScoreKind Score { get; init; }
 
     /// <summary>Name of the last H⁻¹ estimate.</summary>
     public string Estimator { get; init; } = "";
@@ -74,7 +71,7 @@ public sealed record PruningReport
     /// <summary>Bytes held by the last H⁻¹ estimate.</summary>
     public long InverseBytes { get; init; }
 
-    /// <summary>Weight update mode.</summary>
+    /// <summary>Weight update applied (<see cref="PrunerOptions.EffectiveUpdate"/>: none for magnitude).</summary>
     public UpdateMode Update { get; init; }
 
     /// <summary>Selection mode.</summary>
@@ -144,11 +141,10 @@ public sealed record PruningReport
         var last = result.Steps.Count > 0 ? result.Steps[^1] : null;
         return new PruningReport
         {
-            Method = PruningMethods.Name(options.Method),
-            Score = options.EffectiveScore,
+            Method = options.Method.Name,
             Estimator = last?.Estimator ?? "",
             InverseBytes = last?.InverseBytes ?? 0,
-            Update = options.Update,
+            Update = options.EffectiveUpdate,
             Selection = options.Selection,
             RecomputeSteps = options.RecomputeSteps,
             Stepping = options.Stepping,

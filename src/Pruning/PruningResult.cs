@@ -15,7 +15,7 @@ public sealed record PruningStep(int Step, double TargetSparsity, double Achieve
 
 /// <summary>Output of <see cref="Pruner"/>.</summary>
 /// <param name="Weights">New weights w (length d); pruned coordinates are exactly 0.</param>
-/// <param name="Mask">New mask (length d, true = kept).</param>
+/// <param name="Mask">New mask (length d, true = kept, false = pruned).</param>
 /// <param name="Scores">Scores of the last step (length d; lower = pruned first).</param>
 /// <param name="SegmentSparsity">Fraction pruned per segment.</param>
 /// <param name="Sparsity">Fraction pruned over the prunable segments.</param>

@@ -19,8 +19,12 @@ public sealed class WoodFisherCurvature : IInverseCurvature, IDisposable
 
     private readonly bool _owns;
 
-    /// <summary>Wraps an inverse; when <paramref name="ownsInverse"/> is true, disposing this disposes it.</summary>
-    public WoodFisherCurvature(WoodFisherInverse inverse, bool ownsInverse = true)
+    /// <summary>
+    /// Wraps an inverse the caller keeps: by default disposing this leaves <paramref name="inverse"/> alone, so
+    /// <c>using var inv = builder.Build(); var h = new WoodFisherCurvature(inv);</c> disposes it once. Pass
+    /// <paramref name="ownsInverse"/> = true to hand it over (disposing this then disposes it).
+    /// </summary>
+    public WoodFisherCurvature(WoodFisherInverse inverse, bool ownsInverse = false)
     {
         ArgumentNullException.ThrowIfNull(inverse);
         Inverse = inverse;
@@ -64,11 +68,11 @@ public sealed class WoodFisherCurvature : IInverseCurvature, IDisposable
         var opts = options.Segments is null ? options with { Segments = source.Segments } : options;
         try
         {
-            return new WoodFisherCurvature(Build(source, opts, chunkRows));
+            return new WoodFisherCurvature(Build(source, opts, chunkRows), ownsInverse: true);
         }
         catch (BlockNotPositiveDefiniteException) when (opts.Precision == Precision.Float32)
         {
-            return new WoodFisherCurvature(Build(source, opts with { Precision = Precision.Float64 }, chunkRows)) { PrecisionFallback = true };
+            return new WoodFisherCurvature(Build(source, opts with { Precision = Precision.Float64 }, chunkRows), ownsInverse: true) { PrecisionFallback = true };
         }
     }
 
@@ -103,7 +107,7 @@ public sealed class WoodFisherCurvature : IInverseCurvature, IDisposable
     public double[] SubMatrix(ReadOnlySpan<int> indices) => Inverse.SubMatrix(indices);
 
     /// <inheritdoc />
-    public void ObsUpdate(Span<double> weights, ReadOnlySpan<bool> remove) => Inverse.ObsUpdate(weights, remove);
+    public void ObsUpdate(Span<double> weights, ReadOnlySpan<bool> mask) => Inverse.ObsUpdate(weights, mask);
 
     /// <inheritdoc />
     public void Dispose()

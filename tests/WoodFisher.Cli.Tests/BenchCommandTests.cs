@@ -11,7 +11,7 @@ public class BenchCommandTests : CliFixture
     public void Bench_QuickJson_HasPositiveTimingsForEveryStrategy()
     {
         var json = Path.Combine(Dir, "bench.json");
-        var (code, stdout, stderr) = CliFixture.Run("bench", "--quick", "--backends", "cpu", "--json", json);
+        var (code, stdout, stderr) = CliFixture.Run("bench", "--quick", "--backend", "cpu", "--report", json);
         Assert.That(code, Is.Zero, stderr);
         Assert.That(stdout, Does.Contain("backend\tstrategy\tc\tm\td\tseconds\tGFLOP/s\t% peak\tvs dense"));
 
@@ -30,16 +30,24 @@ public class BenchCommandTests : CliFixture
     [Test]
     public void Bench_QuickWithIlgpu_TimesTheCpuAcceleratorOnSmallCellsOnly()
     {
-        var (code, stdout, stderr) = CliFixture.Run("bench", "--quick", "--grid", "16:32:64,128:256:512", "--backends", "ilgpu");
+        var (code, stdout, stderr) = CliFixture.Run("bench", "--quick", "--grid", "16:32:64,128:256:512", "--backend", "ilgpu");
         Assert.That(code, Is.Zero, stderr);
         Assert.That(stdout, Does.Contain("ilgpu"));
         if (!WoodFisher.Kernels.IlgpuBackendFactory.HasDevice)
             Assert.That(stdout, Does.Contain("ilgpu skipped at c=128"));
     }
 
+    [Test]
+    public void Bench_CalibrateQuick_PrintsACostModel()
+    {
+        var (code, stdout, stderr) = CliFixture.Run("bench", "--calibrate", "--quick", "--repeats", "1");
+        Assert.That(code, Is.Zero, stderr);
+        Assert.That(stdout, Does.Contain("new StrategyCostModel(").And.Contain("rankK:").And.Contain("c = 64:"));
+    }
+
     [TestCase("--grid", "128:256")]
     [TestCase("--grid", "a:b:c")]
-    [TestCase("--backends", "tpu")]
+    [TestCase("--backend", "tpu")]
     public void Bench_BadOption_FailsWithOneLine(string option, string value)
     {
         var (code, _, stderr) = CliFixture.Run("bench", "--quick", option, value);

@@ -11,27 +11,31 @@ public class DemoCommandTests : CliFixture
     public void DemoQuick_PrintsOneRowPerMethod_AndMarkdown()
     {
         var md = Path.Combine(Dir, "demo.md");
-        var (code, stdout, stderr) = CliFixture.Run("demo", "--quick", "--data", SliceDir, "--markdown", md);
+        var (code, stdout, stderr) = CliFixture.Run("demo", "--quick", "--data", SliceDir, "--report", md);
         Assert.That(code, Is.Zero, stderr);
-        var lines = Lines(stdout);
-        Assert.That(lines, Does.Contain("sparsity\tmethod\tupdate\taccuracy\tloss\tseconds\tgradients\tinverse\tselection\tupdate_s"));
-        var rows = lines.Where(l => l.StartsWith("0.9\t", StringComparison.Ordinal)).Select(l => l.Split('\t')).ToList();
-        Assert.That(rows.Select(r => (r[1], r[2])), Is.EqualTo(new[]
+        var header = Records(stdout, "dense_accuracy").Single();
+        Assert.That(header["dense_accuracy"], Does.Match(@"^\d+\.\d\d%$"), "one unit, percent, in the header as in the rows");
+        var rows = Records(stdout, "method");
+        Assert.That(rows.Select(r => (r["sparsity"], r["method"], r["update"])), Is.EqualTo(new[]
         {
-            ("magnitude", "none"), ("woodfisher", "independent"), ("woodfisher", "joint"), ("woodfisher", "joint, K=4 cubic"),
+            ("90.00%", "magnitude", "none"), ("90.00%", "woodfisher", "independent"), ("90.00%", "woodfisher", "joint"), ("90.00%", "woodfisher", "joint, K=4 cubic"),
         }));
         foreach (var r in rows)
-            Assert.That(double.Parse(r[3], System.Globalization.CultureInfo.InvariantCulture), Is.InRange(0.0, 1.0));
-        Assert.That(File.ReadAllText(md), Does.Contain("| 90% | woodfisher | joint |"));
+            Assert.That(double.Parse(r["accuracy"].TrimEnd('%'), System.Globalization.CultureInfo.InvariantCulture), Is.InRange(0.0, 100.0));
+        var markdown = File.ReadAllText(md);
+        Assert.That(markdown, Does.Contain("| 90.00% | woodfisher | joint |"));
+        Assert.That(markdown, Does.Contain("dense test accuracy " + header["dense_accuracy"]));
     }
 
     [Test]
     public void DemoQuick_AllMethods_ReportExactHessianAsFailedNotCrash()
     {
-        var (code, stdout, stderr) = CliFixture.Run("demo", "--quick", "--data", SliceDir, "--methods", "all,exact", "--sparsity", "0.5");
+        var (code, stdout, stderr) = CliFixture.Run("demo", "--quick", "--data", SliceDir, "--method", "all,exact", "--sparsity", "0.5");
         Assert.That(code, Is.Zero, stderr);
-        var rows = Lines(stdout).Where(l => l.StartsWith("0.5\t", StringComparison.Ordinal)).ToList();
+        var rows = Records(stdout, "method");
         Assert.That(rows, Has.Count.EqualTo(9));
+        Assert.That(rows.Select(r => r["method"]), Is.EqualTo(new[] { "magnitude", "magnitude", "diagfisher", "kfac", "woodfisher", "woodfisher", "woodtaylor", "woodfisher", "exact" }));
+        Assert.That(rows[1]["update"], Is.EqualTo("none, layerwise"), "layer-wise magnitude is magnitude with a selection");
     }
 
     [Test]

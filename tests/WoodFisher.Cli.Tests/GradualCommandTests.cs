@@ -14,8 +14,9 @@ public class GradualCommandTests : CliFixture
     public void Gradual_TwoEpochs_WritesCsvPngAndModelAtTarget(string method)
     {
         var model = TrainedMlp(Dir);
-        var (code, _, stderr) = CliFixture.Run("gradual", "--model", model, "--data", SliceDir, "--target", "0.8", "--epochs", "2",
-            "--method", method, "--block", "32", "--fisher-samples", "32", "--train-samples", "300", "--out", P("final.safetensors"), "--log", P("log.csv"));
+        string[] estimate = method == "magnitude" ? [] : ["--block", "32", "--samples", "32"];
+        var (code, stdout, stderr) = CliFixture.Run(["gradual", "--model", model, "--data", SliceDir, "--sparsity", "0.8", "--epochs", "2",
+            "--method", method, .. estimate, "--train-samples", "300", "--out", P("final.safetensors"), "--log", P("log.csv")]);
         Assert.That(code, Is.Zero, stderr);
 
         var csv = File.ReadAllLines(P("log.csv"));
@@ -28,8 +29,26 @@ public class GradualCommandTests : CliFixture
         var png = File.ReadAllBytes(P("log.png"));
         Assert.That(png.Length, Is.GreaterThan(1000));
         Assert.That(png.Take(8), Is.EqualTo(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A }));
-        Assert.That(BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(16)), Is.EqualTo(900), "IHDR width");
-        Assert.That(BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(20)), Is.EqualTo(550), "IHDR height");
+        Assert.That(BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(16)), Is.EqualTo(800), "IHDR width");
+        Assert.That(BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(20)), Is.EqualTo(500), "IHDR height");
+        using (var bitmap = SkiaSharp.SKBitmap.Decode(P("log.png")))
+        {
+            // The achieved-sparsity line (Category10 orange) is drawn over the target line it coincides with, so it shows.
+            var orange = 0;
+            for (var y = 0; y < bitmap.Height; y++)
+            {
+                for (var x = 0; x < bitmap.Width; x++)
+                {
+                    var c = bitmap.GetPixel(x, y);
+                    if (Math.Abs(c.Red - 255) < 30 && Math.Abs(c.Green - 127) < 40 && c.Blue < 80)
+                        orange++;
+                }
+            }
+            Assert.That(orange, Is.GreaterThan(300), "the achieved-sparsity line is visible");
+        }
+        var epochs = Records(stdout, "epoch");
+        Assert.That(epochs.Select(r => r["epoch"]), Is.EqualTo(new[] { "0", "1", "2" }));
+        Assert.That(epochs[^1].Keys, Is.SupersetOf(new[] { "target_sparsity", "sparsity", "test_accuracy", "test_loss" }), "labelled fields");
 
         var final = ModelFiles.Load(P("final.safetensors"));
         var weights = final.Parameters.Where(p => p.IsPrunable).ToList();
@@ -40,7 +59,7 @@ public class GradualCommandTests : CliFixture
     public void Gradual_TargetAboveOne_FailsWithOneLineAndNoFiles()
     {
         var model = TrainedMlp(Dir);
-        var (code, _, stderr) = CliFixture.Run("gradual", "--model", model, "--data", SliceDir, "--target", "1", "--epochs", "2",
+        var (code, _, stderr) = CliFixture.Run("gradual", "--model", model, "--data", SliceDir, "--sparsity", "1", "--epochs", "2",
             "--out", P("final.safetensors"), "--log", P("log.csv"));
         Assert.That(code, Is.Not.Zero);
         Assert.That(Lines(stderr), Has.Length.EqualTo(1));
@@ -51,11 +70,11 @@ public class GradualCommandTests : CliFixture
     public void Gradual_FisherSamplesAboveTrainingSet_FailsWithOneLineAndNoFiles()
     {
         var model = TrainedMlp(Dir);
-        var (code, _, stderr) = CliFixture.Run("gradual", "--model", model, "--data", SliceDir, "--target", "0.5", "--epochs", "2",
-            "--train-samples", "300", "--fisher-samples", "301", "--out", P("final.safetensors"), "--log", P("log.csv"));
+        var (code, _, stderr) = CliFixture.Run("gradual", "--model", model, "--data", SliceDir, "--sparsity", "0.5", "--epochs", "2",
+            "--train-samples", "300", "--samples", "301", "--out", P("final.safetensors"), "--log", P("log.csv"));
         Assert.That(code, Is.Not.Zero);
         Assert.That(Lines(stderr), Has.Length.EqualTo(1));
-        Assert.That(stderr, Does.Contain("--fisher-samples 301 exceeds the 300 training samples"));
+        Assert.That(stderr, Does.Contain("--samples 301: ").And.Contain("holds only 300 samples"));
         Assert.That(File.Exists(P("log.csv")) || File.Exists(P("final.safetensors")) || File.Exists(P("log.png")), Is.False);
     }
 }

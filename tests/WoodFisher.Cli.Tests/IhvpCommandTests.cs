@@ -9,8 +9,8 @@ namespace WoodFisher.Cli.Tests;
 [NonParallelizable]
 public class IhvpCommandTests : CliFixture
 {
-    [TestCase(1, "f64")]
-    [TestCase(3, "f32")]
+    [TestCase(1, "float64")]
+    [TestCase(3, "float32")]
     public void Ihvp_MatchesNumPySolve(int k, string precision)
     {
         const int m = 50, d = 90;
@@ -37,7 +37,7 @@ public class IhvpCommandTests : CliFixture
             """;
         var err = double.Parse(RunNumPy(script, P("G.npy"), P("V.npy"), P("U.npy"), "32").Trim(), CultureInfo.InvariantCulture);
         // float64 storage agrees to rounding; float32 storage to a few ulps times log10(κ).
-        Assert.That(err, Is.LessThan(precision == "f64" ? 1e-10 : 1e-4));
+        Assert.That(err, Is.LessThan(precision == "float64" ? 1e-10 : 1e-4));
     }
 
     [TestCase(new long[] { 89 }, "expected shape")]

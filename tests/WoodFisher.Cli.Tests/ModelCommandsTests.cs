@@ -52,9 +52,9 @@ public class ModelCommandsTests
     [Test]
     public void Train_PrintsOneLinePerEpoch_WritesModelCsvAndPng()
     {
-        var epochs = _trainOut.Split('\n').Where(l => l.StartsWith("epoch ", StringComparison.Ordinal)).ToArray();
+        var epochs = _trainOut.Split('\n').Where(l => l.StartsWith("epoch=", StringComparison.Ordinal)).ToArray();
         Assert.That(epochs, Has.Length.EqualTo(2));
-        Assert.That(epochs[1], Does.StartWith("epoch 2/2  train loss ").And.Contain("test accuracy"));
+        Assert.That(epochs[1], Does.Match(@"^epoch=2/2 train_loss=\S+ test_loss=\S+ test_accuracy=\S+ lr=0\.1 seconds=\S+$"), "labelled fields");
 
         var csv = System.IO.File.ReadAllLines(File("log.csv"));
         Assert.That(csv[0], Is.EqualTo("epoch,train_loss,test_loss,test_accuracy,lr,seconds"));
@@ -66,7 +66,7 @@ public class ModelCommandsTests
 
         var png = System.IO.File.ReadAllBytes(File("log.png"));
         Assert.That(png.AsSpan(0, 8).ToArray(), Is.EqualTo(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G', 13, 10, 26, 10 }));
-        Assert.That(Directory.GetFiles(_dir, "*.tmp"), Is.Empty);
+        Assert.That(Directory.GetFiles(_dir, ".*"), Is.Empty, "no temporaries left");
 
         var file = SafeTensors.Read(_model);
         Assert.That(file.Metadata[ModelFiles.ArchKey], Is.EqualTo(Arch));
@@ -80,8 +80,16 @@ public class ModelCommandsTests
         Assert.That(code, Is.Zero, stderr);
         var test = DataSets.Load(_data, "test");
         var r = Evaluation.Evaluate(ModelFiles.Load(_model), test.Images, test.Labels, test.Count);
-        Assert.That(stdout.Trim(), Is.EqualTo(string.Create(CultureInfo.InvariantCulture,
-            $"test: loss {r.Loss:0.000000} accuracy {r.Accuracy:0.0000} samples 1000 model {Arch}")));
+        var train = DataSets.Load(_data, "train");
+        var t = Evaluation.Evaluate(ModelFiles.Load(_model), train.Images, train.Labels, train.Count);
+        Assert.That(stdout.Trim().Split('\n'), Is.EqualTo(new[]
+        {
+            string.Create(CultureInfo.InvariantCulture, $"split=test loss={r.Loss:g6} accuracy={r.Accuracy:g6} samples=1000 model={Arch}"),
+            string.Create(CultureInfo.InvariantCulture, $"split=train loss={t.Loss:g6} accuracy={t.Accuracy:g6} samples=2000 model={Arch}"),
+        }), "both splits, test first, when --split is not given");
+        var (code1, one, _) = Run("eval", "--model", _model, "--data", _data, "--split", "test");
+        Assert.That(code1, Is.Zero);
+        Assert.That(one.Trim(), Does.StartWith("split=test ").And.Not.Contain("\n"));
     }
 
     [Test]
@@ -89,9 +97,9 @@ public class ModelCommandsTests
     {
         var g = File("g.npy");
         var (code, stdout, stderr) = Run("grads", "--model", _model, "--data", _data, "--samples", "40", "--include-bias",
-            "--out", g, "--segments-out", File("g.json"));
+            "--out", g, "--layout", File("g.json"));
         Assert.That(code, Is.Zero, stderr);
-        Assert.That(stdout, Does.Contain("segment fc1.weight 32x784 offset 0 length 25088"));
+        Assert.That(stdout, Does.Contain("tensor=fc1.weight shape=32x784 offset=0 length=25088"));
 
         var model = ModelFiles.Load(_model);
         var train = DataSets.Load(_data, "train");
@@ -157,6 +165,11 @@ public class ModelCommandsTests
         yield return new TestCaseData(new[] { "grads", "--model", "nope.safetensors" }, "nope.safetensors").SetName("Grads_MissingModel_FailsWithOneLine");
         yield return new TestCaseData(new[] { "grads", "--model", "MODEL", "--arch", "mlp:784-64-10" }, "fc1.weight").SetName("Grads_WrongArch_NamesTheTensor");
         yield return new TestCaseData(new[] { "eval", "--model", "MODEL", "--split", "val" }, "--split").SetName("Eval_BadSplit_FailsWithOneLine");
+        yield return new TestCaseData(new[] { "train", "--arch", Arch, "--epochs", "1", "--lr", "Infinity" }, "--lr: \"Infinity\" is not a positive number").SetName("Train_InfiniteLearningRate_IsRefused");
+        yield return new TestCaseData(new[] { "train", "--arch", Arch, "--epochs", "1", "--weight-decay", "NaN" }, "--weight-decay: \"NaN\"").SetName("Train_NaNWeightDecay_IsRefused");
+        yield return new TestCaseData(new[] { "train", "--arch", Arch, "--epochs", "1", "--lr", "1e30" }, "training diverged at epoch 1, step").SetName("Train_Diverging_StopsNamingEpochAndStep");
+        yield return new TestCaseData(new[] { "eval", "--model", "NANMODEL" }, "holds NaN at element 3").SetName("Eval_NaNWeights_IsAnError");
+        yield return new TestCaseData(new[] { "grads", "--model", "INFMODEL" }, "holds Infinity at element 3").SetName("Grads_InfiniteWeights_AreRejectedLikeNaN");
     }
 
     [TestCaseSource(nameof(Failures))]
@@ -165,7 +178,14 @@ public class ModelCommandsTests
         var outDir = Path.Combine(_dir, "fail-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(outDir);
         var output = Path.Combine(outDir, args[0] == "grads" ? "g.npy" : "m.safetensors");
-        var full = args.Select(a => a == "MODEL" ? _model : a == "nope.safetensors" ? Path.Combine(outDir, a) : a).ToList();
+        var full = args.Select(a => a switch
+        {
+            "MODEL" => _model,
+            "NANMODEL" => Poisoned(float.NaN),
+            "INFMODEL" => Poisoned(float.PositiveInfinity),
+            "nope.safetensors" => Path.Combine(outDir, a),
+            _ => a,
+        }).ToList();
         full.AddRange(["--data", _data]);
         if (args[0] != "eval")
             full.AddRange(["--out", output]);
@@ -176,5 +196,15 @@ public class ModelCommandsTests
         Assert.That(lines[0], Does.Contain(mention));
         Assert.That(stdout, Is.Empty);
         Assert.That(Directory.GetFiles(outDir), Is.Empty);
+    }
+
+    /// <summary>The fixture's model with one weight set to <paramref name="value"/>, saved beside it.</summary>
+    private string Poisoned(float value)
+    {
+        var model = ModelFiles.Load(_model);
+        model.Parameters[0].Data[3] = value;
+        var path = File($"poisoned-{Guid.NewGuid():N}.safetensors");
+        ModelFiles.Save(model, path);
+        return path;
     }
 }

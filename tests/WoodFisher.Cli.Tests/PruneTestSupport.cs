@@ -30,7 +30,7 @@ internal static class PruneTestSupport
         return path;
     }
 
-    /// <summary>Runs a Python snippet with /usr/bin/python3 (NumPy needed); ignores the test when either is missing.</summary>
+    /// <summary>Runs a Python snippet with /usr/bin/python3; ignores the test when it, or a module the snippet imports (NumPy, PyTorch), is missing.</summary>
     public static string Python(string script)
     {
         const string python = "/usr/bin/python3";
@@ -43,11 +43,24 @@ internal static class PruneTestSupport
         var stdout = p.StandardOutput.ReadToEnd();
         var stderr = p.StandardError.ReadToEnd();
         p.WaitForExit();
-        if (p.ExitCode != 0 && stderr.Contains("No module named 'numpy'", StringComparison.Ordinal))
-            Assert.Ignore("NumPy is not installed for /usr/bin/python3");
+        if (p.ExitCode != 0 && System.Text.RegularExpressions.Regex.Match(stderr, "No module named '([^']+)'") is { Success: true } missing)
+            Assert.Ignore($"Python module {missing.Groups[1].Value} is not installed for /usr/bin/python3");
         Assert.That(p.ExitCode, Is.Zero, stderr);
         return stdout.Trim();
     }
+
+    /// <summary>The <c>key=value</c> fields of one plain output line (values may be "quoted").</summary>
+    public static Dictionary<string, string> Fields(string line)
+    {
+        var fields = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (System.Text.RegularExpressions.Match m in System.Text.RegularExpressions.Regex.Matches(line, "([a-z_]+)=(\"(?:[^\"\\\\]|\\\\.)*\"|\\S+)"))
+            fields[m.Groups[1].Value] = m.Groups[2].Value.StartsWith('"') ? m.Groups[2].Value[1..^1].Replace("\\\"", "\"", StringComparison.Ordinal) : m.Groups[2].Value;
+        return fields;
+    }
+
+    /// <summary>The fields of every stdout line that has <paramref name="key"/>.</summary>
+    public static List<Dictionary<string, string>> Records(string stdout, string key) =>
+        [.. Lines(stdout).Select(Fields).Where(f => f.ContainsKey(key))];
 
     public static string[] Lines(string text) => text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.TrimEnd('\r')).ToArray();
 }

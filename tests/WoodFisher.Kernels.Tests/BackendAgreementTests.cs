@@ -46,8 +46,9 @@ public class BackendAgreementTests
         var w1 = Enumerable.Range(0, d).Select(_ => rng.NextDouble() - 0.5).ToArray();
         var w2 = (double[])w1.Clone();
         var remove = Enumerable.Range(0, d).Select(i => i % 3 == 0).ToArray();
-        cpu.ObsUpdate(w1, remove);
-        gpu.ObsUpdate(w2, remove);
+        var mask = remove.Select(r => !r).ToArray();
+        cpu.ObsUpdate(w1, mask);
+        gpu.ObsUpdate(w2, mask);
 
         Assert.Multiple(() =>
         {

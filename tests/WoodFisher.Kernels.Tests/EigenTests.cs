@@ -434,7 +434,7 @@ public class EigenTests
         return (Enumerable.Range(0, n).Select(i => m[(i * n) + i]).ToArray(), v);
     }
 
-    private static bool RunPython(string script, string input, string output)
+    internal static bool RunPython(string script, string input, string output)
     {
         const string python = "/usr/bin/python3";
         if (!File.Exists(python))

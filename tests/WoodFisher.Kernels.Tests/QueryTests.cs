@@ -137,7 +137,7 @@ public class QueryTests
             }
 
             var updated = (double[])w.Clone();
-            inv.ObsUpdate(updated, remove);
+            inv.ObsUpdate(updated, remove.Select(r => !r).ToArray());
 
             var layout = inv.Layout;
             var expected = (double[])w.Clone();
@@ -201,7 +201,7 @@ public class QueryTests
         {
             var w = Oracle.RandomGradients(25, 1, D);
             var copy = (double[])w.Clone();
-            inv.ObsUpdate(copy, new bool[D]);
+            inv.ObsUpdate(copy, Enumerable.Repeat(true, D).ToArray());
             Assert.That(copy, Is.EqualTo(w));
         }
     }

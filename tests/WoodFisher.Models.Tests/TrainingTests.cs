@@ -138,4 +138,36 @@ public class TrainingTests
     {
         public void Report(T value) => action(value);
     }
+
+    // A rate that overflows the weights within a few steps: the trainer stops at the first non-finite batch loss and
+    // names that epoch and step, instead of finishing with NaN weights.
+    [Test]
+    public void DivergingRun_StopsWithTheEpochAndStep()
+    {
+        var (x, y) = TestData.Separable(200, 10, 3, 4);
+        var m = ModelFactory.Create("mlp:10-16-3", seed: 4);
+        var ex = Assert.Throws<TrainingDivergedException>(() =>
+            Trainer.Train(m, x, y, 200, new TrainerOptions { Epochs = 3, BatchSize = 20, Schedule = LearningRateSchedule.Constant(1e30) }));
+        Assert.That(ex!.Epoch, Is.EqualTo(1));
+        Assert.That(ex.Step, Is.InRange(1, 10));
+        Assert.That(ex.Message, Does.Contain($"epoch 1, step {ex.Step} of 10"));
+    }
+
+    [Test]
+    public void NonFiniteOrOutOfRangeSettings_AreRefusedBeforeTraining()
+    {
+        var (x, y) = TestData.Separable(40, 10, 3, 5);
+        var m = ModelFactory.Create("mlp:10-4-3", seed: 5);
+        var w = m.Parameters[0].Data.ToArray();
+        Assert.Multiple(() =>
+        {
+            Assert.That(() => LearningRateSchedule.Constant(double.PositiveInfinity), Throws.TypeOf<ArgumentOutOfRangeException>());
+            Assert.That(() => LearningRateSchedule.Cosine(double.NaN, 3), Throws.TypeOf<ArgumentOutOfRangeException>());
+            Assert.That(() => LearningRateSchedule.Step(0.1, 0, 0.1), Throws.TypeOf<ArgumentOutOfRangeException>());
+            Assert.That(() => Trainer.Train(m, x, y, 40, new TrainerOptions { WeightDecay = double.NaN }), Throws.TypeOf<ArgumentOutOfRangeException>());
+            Assert.That(() => Trainer.Train(m, x, y, 40, new TrainerOptions { Momentum = 1 }), Throws.TypeOf<ArgumentOutOfRangeException>());
+            Assert.That(() => Trainer.Train(m, x, y, 40, new TrainerOptions { Epochs = 0 }), Throws.TypeOf<ArgumentOutOfRangeException>());
+        });
+        Assert.That(m.Parameters[0].Data, Is.EqualTo(w), "nothing was trained");
+    }
 }

@@ -143,14 +143,14 @@ public class DampingSearchTests
 
         var w = Oracle.RandomVector(rng, D);
         var options = new PrunerOptions { Sparsity = 0.5 };
-        var wf = new WoodFisherOptions { BlockSize = D, Precision = Precision.Float64, Backend = BackendKind.Cpu };
+        var wf = new EstimatorSpec { BlockSize = D, Precision = Precision.Float64, Backend = BackendKind.Cpu };
         var grid = Damping.DefaultGrid;
         var truth = grid.Select(lambda =>
         {
-            var r = new Pruner(options).Prune(w, new GradientCurvature(new ArrayGradientSource(rows, D), EstimatorKind.WoodFisher, wf, lambda).Factory());
+            var r = new Pruner(options).Prune(w, new GradientCurvature(new ArrayGradientSource(rows, D), wf with { Damping = lambda }).Factory());
             return Oracle.Quadratic(h, r.Weights, w);
         }).ToArray();
-        var auto = new Pruner(options).Prune(w, new GradientCurvature(new ArrayGradientSource(rows, D), EstimatorKind.WoodFisher, wf, Damping.Auto).Factory());
+        var auto = new Pruner(options).Prune(w, new GradientCurvature(new ArrayGradientSource(rows, D), wf).Factory());
         var chosen = Oracle.Quadratic(h, auto.Weights, w);
         Assert.Multiple(() =>
         {
@@ -212,8 +212,8 @@ public class DampingSearchTests
             Assert.That(() => Damping.Parse("NaN"), Throws.TypeOf<FormatException>());
             Assert.That(() => Damping.Parse("auto:"), Throws.TypeOf<FormatException>().With.Message.Contains("empty"));
             Assert.That(() => Damping.Fixed(double.PositiveInfinity), Throws.TypeOf<ArgumentOutOfRangeException>());
-            Assert.That(EstimatorSpec.Parse("woodfisher:lambda=auto").Damping.IsAuto, Is.True);
-            Assert.That(EstimatorSpec.Parse("woodfisher:lambda=1e-3").Damping.Value, Is.EqualTo(1e-3));
+            Assert.That(EstimatorSpec.Parse("woodfisher:damping=auto").Damping.IsAuto, Is.True);
+            Assert.That(EstimatorSpec.Parse("woodfisher:damping=1e-3").Damping.Value, Is.EqualTo(1e-3));
         });
     }
 
@@ -221,7 +221,7 @@ public class DampingSearchTests
     public void Auto_NeedsEnoughRowsToHoldSomeOut()
     {
         var rows = Oracle.RandomVector(new Random(1), 5 * D).Select(v => (float)v).ToArray();
-        var curvature = new GradientCurvature(new ArrayGradientSource(rows, D), EstimatorKind.WoodFisher, new WoodFisherOptions(), Damping.Auto);
+        var curvature = new GradientCurvature(new ArrayGradientSource(rows, D), new EstimatorSpec());
         Assert.That(() => curvature.Sample(), Throws.ArgumentException.With.Message.Contains("needs at least 8 rows"));
     }
 

@@ -169,10 +169,10 @@ public class KfacTests
         var h = Oracle.Inverse(hinvBlocks, d);
         var w = Oracle.RandomVector(rng, d);
         int[] q = [0, 2, 5, 6, 7, 14, 16, 20];
-        var remove = Oracle.Flags(d, q);
+        var mask = Oracle.Mask(d, q);
 
         var updated = (double[])w.Clone();
-        kfac.ObsUpdate(updated, remove);
+        kfac.ObsUpdate(updated, mask);
         var kkt = Oracle.ConstrainedStep(h, d, new double[d], w, q);
         for (var i = 0; i < d; i++)
         {

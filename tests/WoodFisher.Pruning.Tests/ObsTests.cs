@@ -38,9 +38,8 @@ public class ObsTests
         for (var q = 0; q < n; q++)
         {
             var w = (double[])wStar.Clone();
-            var remove = new bool[n];
-            remove[q] = true;
-            ObsWeightUpdate.Apply(UpdateMode.Joint, inv, w, remove);
+            var mask = Oracle.Mask(n, [q]);
+            ObsWeightUpdate.Apply(UpdateMode.Joint, inv, w, mask);
             Assert.That(w[q], Is.Zero);
             Assert.That(Oracle.Quadratic(h, w, wStar), Is.EqualTo(rho[q]).Within(Tol * Math.Max(1, rho[q])), $"q = {q}");
         }
@@ -53,11 +52,11 @@ public class ObsTests
         var (h, inv) = Problem(n, 21);
         var w = Oracle.RandomVector(new Random(22), n);
         int[] q = [1, 4, 5, 8];
-        var remove = Oracle.Flags(n, q);
+        var mask = Oracle.Mask(n, q);
 
         var expected = Oracle.ConstrainedStep(h, n, new double[n], w, q);
         var updated = (double[])w.Clone();
-        inv.ObsUpdate(updated, remove);
+        inv.ObsUpdate(updated, mask);
         for (var i = 0; i < n; i++)
         {
             Assert.That(updated[i], Is.EqualTo(w[i] + expected[i]).Within(Tol), $"i = {i}");
@@ -77,11 +76,11 @@ public class ObsTests
         var (h, inv) = Problem(n, 31, layout);
         var w = Oracle.RandomVector(new Random(32), n);
         int[] q = [0, 3, 4, 7, 10];
-        var remove = Oracle.Flags(n, q);
+        var mask = Oracle.Mask(n, q);
 
         var expected = Oracle.ConstrainedStep(h, n, new double[n], w, q);
         var updated = (double[])w.Clone();
-        ObsWeightUpdate.Apply(UpdateMode.Joint, inv, updated, remove);
+        ObsWeightUpdate.Apply(UpdateMode.Joint, inv, updated, mask);
         for (var i = 0; i < n; i++)
         {
             Assert.That(updated[i], Is.EqualTo(w[i] + expected[i]).Within(Tol), $"i = {i}");
@@ -110,10 +109,10 @@ public class ObsTests
             expected[p] = 0;
         }
 
-        var remove = Oracle.Flags(n, q);
+        var mask = Oracle.Mask(n, q);
 
         var updated = (double[])w.Clone();
-        ObsWeightUpdate.Apply(UpdateMode.Independent, inv, updated, remove);
+        ObsWeightUpdate.Apply(UpdateMode.Independent, inv, updated, mask);
         Assert.That(Oracle.MaxAbsDiff(updated, expected), Is.LessThan(Tol));
     }
 
@@ -123,7 +122,7 @@ public class ObsTests
         const int n = 5;
         var (_, inv) = Problem(n, 51);
         double[] w = [1, 2, 3, 4, 5];
-        ObsWeightUpdate.Apply(UpdateMode.None, inv, w, [false, true, false, false, true]);
+        ObsWeightUpdate.Apply(UpdateMode.None, inv, w, [true, false, true, true, false]);
         Assert.That(w, Is.EqualTo(new double[] { 1, 0, 3, 4, 0 }));
     }
 
@@ -149,9 +148,8 @@ public class ObsTests
         for (var q = 0; q < n; q++)
         {
             var updated = (double[])w.Clone();
-            var remove = new bool[n];
-            remove[q] = true;
-            ObsWeightUpdate.Apply(UpdateMode.Joint, inv, updated, remove, hg);
+            var mask = Oracle.Mask(n, [q]);
+            ObsWeightUpdate.Apply(UpdateMode.Joint, inv, updated, mask, hg);
             var kkt = Oracle.ConstrainedStep(h, n, g, w, [q]);
             Assert.Multiple(() =>
             {
@@ -175,10 +173,10 @@ public class ObsTests
         var w = Oracle.RandomVector(rng, n);
         var g = Oracle.RandomVector(rng, n);
         int[] q = [2, 3, 9];
-        var remove = Oracle.Flags(n, q);
+        var mask = Oracle.Mask(n, q);
 
         var updated = (double[])w.Clone();
-        ObsWeightUpdate.Apply(UpdateMode.Joint, inv, updated, remove, inv.Multiply(g));
+        ObsWeightUpdate.Apply(UpdateMode.Joint, inv, updated, mask, inv.Multiply(g));
         var kkt = Oracle.ConstrainedStep(h, n, g, w, q);
         for (var i = 0; i < n; i++)
         {
@@ -199,13 +197,13 @@ public class ObsTests
     public void IdentityAndDiagonalUpdates_OnlyZeroPrunedWeights_AndScoresMatchDefinitions()
     {
         double[] w = [1, -2, 3, -4];
-        bool[] remove = [true, false, false, true];
+        bool[] mask = [false, true, true, false];
         var identity = new IdentityCurvature(4);
         var diag = new DiagonalFisherCurvature([1, 0, 3, 7], 1);
         var a = (double[])w.Clone();
         var b = (double[])w.Clone();
-        ObsWeightUpdate.Apply(UpdateMode.Joint, identity, a, remove);
-        ObsWeightUpdate.Apply(UpdateMode.Independent, diag, b, remove);
+        ObsWeightUpdate.Apply(UpdateMode.Joint, identity, a, mask);
+        ObsWeightUpdate.Apply(UpdateMode.Independent, diag, b, mask);
         Assert.Multiple(() =>
         {
             Assert.That(a, Is.EqualTo(new double[] { 0, -2, 3, 0 }));
@@ -258,7 +256,7 @@ public class ObsTests
         }
 
         var updated = (double[])w.Clone();
-        ObsWeightUpdate.Apply(UpdateMode.Independent, inv, updated, [false, true, false, false, false, true, false], hg);
+        ObsWeightUpdate.Apply(UpdateMode.Independent, inv, updated, [true, false, true, true, true, false, true], hg);
         Assert.That(Oracle.MaxAbsDiff(updated, expected), Is.LessThan(Tol));
     }
 

@@ -238,13 +238,13 @@ internal static class Oracle
         return r;
     }
 
-    /// <summary>Flags of length n, true at the given indices.</summary>
-    public static bool[] Flags(int n, IEnumerable<int> indices)
+    /// <summary>A mask of length n (true = kept) that prunes the given indices.</summary>
+    public static bool[] Mask(int n, IEnumerable<int> pruned)
     {
-        var f = new bool[n];
-        foreach (var i in indices)
+        var f = Enumerable.Repeat(true, n).ToArray();
+        foreach (var i in pruned)
         {
-            f[i] = true;
+            f[i] = false;
         }
 
         return f;

@@ -175,8 +175,9 @@ public class PrunerTests
             Assert.That(() => new Pruner(new PrunerOptions()).Prune(w, new IdentityCurvature(3)), Throws.ArgumentException.With.Message.Contains("dimension 3"));
             Assert.That(() => new Pruner(new PrunerOptions()).Prune(w, (CurvatureFactory?)null), Throws.InvalidOperationException);
             Assert.That(() => new Pruner(new PrunerOptions()).Prune(w, inv, mask: new bool[3]), Throws.ArgumentException);
-            Assert.That(PruningMethods.Parse("WoodTaylor"), Is.EqualTo(PruningMethod.WoodTaylor));
-            Assert.That(() => PruningMethods.Parse("nope"), Throws.ArgumentException);
+            Assert.That(PruningMethod.Find("WoodTaylor"), Is.SameAs(PruningMethod.WoodTaylor));
+            Assert.That(PruningMethod.Find("obd"), Is.SameAs(PruningMethod.DiagonalFisher), "an alias");
+            Assert.That(() => PruningMethod.Find("woodfsher"), Throws.TypeOf<FormatException>().With.Message.Contains("did you mean woodfisher"));
         });
     }
 

@@ -97,8 +97,8 @@ public class SurvivorFisherTests
         var (rows, _) = Problem(3);
         var w = Oracle.RandomVector(new Random(4), D);
         var options = new PrunerOptions { Sparsity = 0.75, RecomputeSteps = 3 };
-        var wf = new WoodFisherOptions { BlockSize = D, Damping = Lambda, Precision = Precision.Float64, Backend = BackendKind.Cpu };
-        var actual = new Pruner(options).Prune(w, new GradientCurvature(new ArrayGradientSource(rows, D), EstimatorKind.WoodFisher, wf, Lambda).Factory());
+        var spec = new EstimatorSpec { BlockSize = D, Damping = Lambda, Precision = Precision.Float64, Backend = BackendKind.Cpu };
+        var actual = TensorPruning.Prune(w, new ArrayGradientSource(rows, D), options, spec);
 
         var masks = new List<bool[]>();
         CurvatureFactory oracle = (_, mask) =>
@@ -144,7 +144,7 @@ public class SurvivorFisherTests
         var mc = new ModelCurvature(model, selection, x, y);
         var d = selection.Dimension;
         var mask = Enumerable.Range(0, d).Select(i => i % 3 != 0).ToArray();
-        var spec = new EstimatorSpec { Kind = EstimatorKind.WoodFisher, BlockSize = 6, Damping = Lambda, Samples = 30, Precision = Precision.Float64, Backend = BackendKind.Cpu };
+        var spec = new EstimatorSpec { BlockSize = 6, Damping = Lambda, Samples = 30, Precision = Precision.Float64, Backend = BackendKind.Cpu };
         using var sample = mc.Factory(spec)(mc.GetWeights(), mask);
         using var masked = (WoodFisherCurvature)sample.Build().Inverse;
 

@@ -26,13 +26,40 @@ public class WoodFisherCurvatureTests
                 Assert.That(Oracle.MaxAbsDiff(wf.Multiply(v), dense.Multiply(v)), Is.LessThan(1e-8));
                 var w1 = Oracle.RandomVector(rng, d);
                 var w2 = (double[])w1.Clone();
-                var remove = new bool[d];
-                remove[1] = remove[3] = remove[7] = true;
-                wf.ObsUpdate(w1, remove);
-                dense.ObsUpdate(w2, remove);
+                var mask = Enumerable.Repeat(true, d).ToArray();
+                mask[1] = mask[3] = mask[7] = false;
+                wf.ObsUpdate(w1, mask);
+                dense.ObsUpdate(w2, mask);
                 Assert.That(Oracle.MaxAbsDiff(w1, w2), Is.LessThan(1e-7));
             });
         }
+    }
+
+    [Test]
+    public void Constructor_LeavesTheInverseToItsOwner_UnlessHandedOver()
+    {
+        var rng = new Random(2);
+        const int d = 6;
+        var g = Oracle.RandomVector(rng, 4 * d).Select(x => (float)x).ToArray();
+        WoodFisherInverse Build()
+        {
+            using var builder = new WoodFisherBuilder(d, new WoodFisherOptions { BlockSize = 3, Damping = 0.1, Backend = BackendKind.Cpu }, 4);
+            builder.Add(g, 4);
+            return builder.Build();
+        }
+
+        using var inv = Build();
+        var before = inv.Diagonal();
+        using (var borrowed = new WoodFisherCurvature(inv))
+        {
+            Assert.That(borrowed.Diagonal(), Is.EqualTo(before));
+        }
+
+        Assert.That(inv.Diagonal(), Is.EqualTo(before), "the caller's `using var inv` still owns it");
+
+        var handed = Build();
+        new WoodFisherCurvature(handed, ownsInverse: true).Dispose();
+        Assert.That(() => handed.Diagonal(), Throws.Exception, "disposed with the wrapper");
     }
 
     [Test]
@@ -72,11 +99,11 @@ public class WoodFisherCurvatureTests
     public void FromGradients_StreamsTheSourceInBoundedChunks_WithTheRowCountKnown()
     {
         // d = 50,000: a 256-row read would be 12.8M floats; reads are capped at MaxChunkElements (83 rows) and the builder
-        // is told m = 120 up front, so Auto resolves to RankK (m < 3c = 192), which streams, instead of buffering all rows.
+        // is told m = 120 up front, so RankK (which needs N before its first update) streams instead of buffering all rows.
         const int d = 50_000;
         const int m = 120;
         var source = new RecordingGradientSource(d, m);
-        var options = new WoodFisherOptions { BlockSize = 64, Damping = 1e-2, Precision = Precision.Float64, Backend = BackendKind.Cpu };
+        var options = new WoodFisherOptions { BlockSize = 64, Damping = 1e-2, Strategy = WoodburyStrategy.RankK, Precision = Precision.Float64, Backend = BackendKind.Cpu };
         using var wf = WoodFisherCurvature.FromGradients(source, options);
         Assert.Multiple(() =>
         {

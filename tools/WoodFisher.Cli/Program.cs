@@ -1,5 +1,6 @@
+using System.Reflection;
+using System.Runtime.InteropServices;
 using Spectre.Console;
-using Spectre.Console.Cli;
 using WoodFisher.Cli.Commands;
 
 namespace WoodFisher.Cli;
@@ -7,8 +8,28 @@ namespace WoodFisher.Cli;
 /// <summary>The <c>woodfisher</c> command.</summary>
 public static class Program
 {
+    /// <summary>Every verb: name, command type and one-line description (plain text; escaped for Spectre's markup here).</summary>
+    internal static readonly (string Name, Type Command, string Description)[] Verbs =
+    [
+        ("inspect", typeof(InspectCommand), "Print the arrays in a .npy, .npz, .safetensors or IDX file."),
+        ("train", typeof(TrainCommand), "Train a model with SGD on Fashion-MNIST (IDX) and save it as safetensors."),
+        ("eval", typeof(EvalCommand), "Print a model's loss and accuracy on the test and training splits."),
+        ("grads", typeof(GradsCommand), "Write per-sample gradients of a model as a (rows x d) float32 .npy, streamed, and their layout."),
+        ("fisher", typeof(FisherCommand), "Build the WoodFisher inverse from gradients (a .npy or a model) and write its blocks to .npz."),
+        ("ihvp", typeof(IhvpCommand), "Multiply vectors by the WoodFisher inverse of gradients (a .npy or a model)."),
+        ("prune", typeof(PruneCommand), "Prune a model (.safetensors) or a weight vector (.npy) one-shot with any method: magnitude, diagfisher, kfac, woodfisher, woodtaylor, exact."),
+        ("gradual", typeof(GradualCommand), "Gradual pruning on the cubic schedule with masked fine-tuning; writes the model, a per-epoch CSV and a PNG plot."),
+        ("study", typeof(StudyCommand), "Approximation quality of inverse-curvature estimators against the exact Hessian: fidelity, loss-change prediction, pruning curves, cost."),
+        ("demo", typeof(DemoCommand), "Train a small MLP on Fashion-MNIST and compare one-shot pruning methods at 90% sparsity."),
+        ("bench", typeof(BenchCommand), "Time the WoodFisher strategies and backends against the dense inverse (and NumPy)."),
+    ];
+
     public static int Main(string[] args)
     {
+        ArgumentNullException.ThrowIfNull(args);
+        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        var console = CliConsole.CreateAnsi();
         var app = new CommandApp();
         app.Configure(config =>
         {
@@ -16,28 +37,54 @@ public static class Program
             config.SetApplicationVersion(typeof(Program).Assembly.GetName().Version?.ToString(3) ?? "0.0.0");
             config.PropagateExceptions();
             config.UseStrictParsing();
-            config.AddCommand<InspectCommand>("inspect").WithDescription("Print the arrays in a .npy, .npz, .safetensors or IDX file.");
-            config.AddCommand<TrainCommand>("train").WithDescription("Train a model with SGD on Fashion-MNIST (IDX) and save it as safetensors.");
-            config.AddCommand<EvalCommand>("eval").WithDescription("Print a model's loss and accuracy on a data split.");
-            config.AddCommand<GradsCommand>("grads").WithDescription("Write per-sample gradients of a model as a (rows x d) float32 .npy, streamed.");
-            config.AddCommand<StudyCommand>("study").WithDescription("Approximation quality of inverse-curvature estimators against the exact Hessian: fidelity, loss-change prediction, pruning curves, cost.");
-            config.AddCommand<FisherCommand>("fisher").WithDescription("Build the WoodFisher inverse of a gradient .npy and write its blocks to .npz.");
-            config.AddCommand<IhvpCommand>("ihvp").WithDescription("Multiply vectors by the WoodFisher inverse of a gradient .npy.");
-            config.AddCommand<BenchCommand>("bench").WithDescription("Time the WoodFisher strategies and backends against the dense inverse (and NumPy).");
-            config.AddCommand<PruneCommand>("prune").WithDescription("Prune a weight vector (.npy) or a model (.safetensors) with WoodFisher, K-FAC, diagonal Fisher or magnitude.");
-            config.AddCommand<GradualCommand>("gradual").WithDescription("Gradual pruning on the cubic schedule with masked fine-tuning; writes the model, a per-epoch CSV and a PNG plot.");
-            config.AddCommand<DemoCommand>("demo").WithDescription("Train a small MLP on Fashion-MNIST and compare one-shot pruning methods at 90% sparsity.");
+            config.Settings.Console = console;
+            var add = typeof(IConfigurator).GetMethod(nameof(IConfigurator.AddCommand))!;
+            foreach (var (name, command, description) in Verbs)
+            {
+                var configurator = (ICommandConfigurator)add.MakeGenericMethod(command).Invoke(config, [name])!;
+                configurator.WithDescription(Markup.Escape(description));
+            }
         });
 
         try
         {
+            OptionCheck.Run(args);
             return app.Run(args);
         }
         // A real OutOfMemoryException is left to crash; InsufficientMemoryException (a size guard that refused) is a message.
         catch (Exception ex) when (ex is not OutOfMemoryException || ex is InsufficientMemoryException)
         {
-            Console.Error.WriteLine($"woodfisher: {CliError.Describe(ex)}");
-            return CliError.ExitCode(ex);
+            CliConsole.RestoreCursor();
+            Console.Error.WriteLine($"woodfisher: {CliError.Describe(ex, args)}");
+            if (Environment.GetEnvironmentVariable("WOODFISHER_TRACE") == "1")
+                Console.Error.WriteLine(ex);
+            return CliError.ExitCode(ex, args);
         }
     }
+
+    /// <summary>
+    /// SIGINT (Ctrl+C) and SIGTERM: delete every temporary this run holds, so an interrupted run leaves nothing, and exit
+    /// with 128 + the signal number (130, 143) as a shell would report.
+    /// </summary>
+    private static void OnSignal(PosixSignalContext context)
+    {
+        context.Cancel = true;
+        Outputs.Abort();
+        CliConsole.RestoreCursor();
+        var (name, code) = context.Signal == PosixSignal.SIGINT ? ("SIGINT", 130) : ("SIGTERM", 143);
+        Console.Error.WriteLine($"woodfisher: interrupted by {name}; no output was written");
+        Environment.Exit(code);
+    }
+
+    /// <summary>The long option names (<c>--name</c>) a verb accepts.</summary>
+    internal static IReadOnlyList<string> OptionsOf(Type command) => [.. Attributes(command).SelectMany(a => a.LongNames.Select(n => "--" + n))];
+
+    /// <summary>The long option names of a verb that take a value (not flags), with the value's name.</summary>
+    internal static IReadOnlyDictionary<string, string> ValuedOptionsOf(Type command) =>
+        Attributes(command).Where(a => a.ValueName is not null).SelectMany(a => a.LongNames.Select(n => ("--" + n, a.ValueName!))).ToDictionary();
+
+    private static IEnumerable<CommandOptionAttribute> Attributes(Type command) =>
+        command.BaseType!.GetGenericArguments()[0].GetProperties(BindingFlags.Public | BindingFlags.Instance)
+            .Select(p => p.GetCustomAttribute<CommandOptionAttribute>())
+            .OfType<CommandOptionAttribute>();
 }

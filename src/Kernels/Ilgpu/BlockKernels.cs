@@ -33,76 +33,58 @@ internal static class BlockKernels<T, TOps>
     public static void RankOneProduct(Index1D index, ArrayView<T> f, DeviceLayout layout, ArrayView<T> g, ArrayView<T> u)
     {
         int q = index;
+        u[q] = RowDot(f, layout, q, g, 0);
+    }
+
+    // Thread per coordinate q of block b, one Sherman–Morrison step: den_b = N + g_bᵀu_b (every thread of the block
+    // computes the same value, which saves a launch and a grid-wide barrier), F_b[i, :] −= u[q]·u_b / den_b on q's own row,
+    // then uNext[q] = F_b[i, :]·gNext_b with the updated row (hasNext ≠ 0). A non-positive or non-finite den_b marks the
+    // block failed (its first coordinate writes the status).
+    public static void RankOneStep(Index1D index, ArrayView<T> f, DeviceLayout layout, ArrayView<T> g, ArrayView<T> u, T normalizer, ArrayView<T> gNext, ArrayView<T> uNext, int hasNext, ArrayView<int> status)
+    {
+        int q = index;
         var op = default(TOps);
         var b = layout.CoordinateBlock[q];
         var c = layout.Sizes[b];
         var off = layout.Offsets[b];
+        var den = normalizer;
+        for (var j = 0; j < c; j++)
+        {
+            den = op.Add(den, op.Mul(g[off + j], u[off + j]));
+        }
+
+        if (!op.IsPositiveFinite(den))
+        {
+            if (q == off)
+            {
+                status[b] = 1;
+            }
+
+            return;
+        }
+
+        var coef = op.Div(u[q], den);
         var rowStart = layout.SquareOffsets[b] + ((long)(q - off) * c);
         var s = op.Zero;
         for (var j = 0; j < c; j++)
         {
-            s = op.Add(s, op.Mul(f[rowStart + j], g[off + j]));
+            var x = op.Sub(f[rowStart + j], op.Mul(coef, u[off + j]));
+            f[rowStart + j] = x;
+            s = op.Add(s, op.Mul(x, gNext[off + j]));
         }
 
-        u[q] = s;
-    }
-
-    // Thread per block b: denominator[b] = N + g_bᵀu_b; a non-positive or non-finite one marks the block failed.
-    public static void RankOneDenominator(Index1D index, DeviceLayout layout, ArrayView<T> g, ArrayView<T> u, T normalizer, ArrayView<T> denominator, ArrayView<int> status)
-    {
-        int b = index;
-        var op = default(TOps);
-        var c = layout.Sizes[b];
-        var off = layout.Offsets[b];
-        var s = normalizer;
-        for (var i = 0; i < c; i++)
+        if (hasNext != 0)
         {
-            s = op.Add(s, op.Mul(g[off + i], u[off + i]));
+            uNext[q] = s;
         }
-
-        denominator[b] = s;
-        if (!op.IsPositiveFinite(s))
-        {
-            status[b] = 1;
-        }
-    }
-
-    // Thread per (coordinate q, column j < c_b of q's block): F_b[i, j] −= u[q]·u[off_b + j] / denominator[b].
-    public static void RankOneApply(Index2D index, ArrayView<T> f, DeviceLayout layout, ArrayView<T> u, ArrayView<T> denominator)
-    {
-        var op = default(TOps);
-        int q = index.X;
-        int j = index.Y;
-        var b = layout.CoordinateBlock[q];
-        var c = layout.Sizes[b];
-        if (j >= c)
-        {
-            return;
-        }
-
-        var off = layout.Offsets[b];
-        var at = layout.SquareOffsets[b] + ((long)(q - off) * c) + j;
-        f[at] = op.Sub(f[at], op.Mul(op.Div(u[q], denominator[b]), u[off + j]));
     }
 
     // Thread per (coordinate q, gradient t of the chunk): U[q, t] = Σ_j F_b[i, j] G[t, off_b + j]; U is d × stride.
     public static void RankKProduct(Index2D index, ArrayView<T> f, DeviceLayout layout, ArrayView<T> g, int dimension, ArrayView<T> u, int stride)
     {
-        var op = default(TOps);
         int q = index.X;
         int t = index.Y;
-        var b = layout.CoordinateBlock[q];
-        var c = layout.Sizes[b];
-        var off = layout.Offsets[b];
-        var rowStart = layout.SquareOffsets[b] + ((long)(q - off) * c);
-        var gRow = ((long)t * dimension) + off;
-        var s = op.Zero;
-        for (var j = 0; j < c; j++)
-        {
-            s = op.Add(s, op.Mul(f[rowStart + j], g[gRow + j]));
-        }
-
-        u[((long)q * stride) + t] = s;
+        u[((long)q * stride) + t] = RowDot(f, layout, q, g, (long)t * dimension);
     }
 
     // Thread per (coordinate q, gradient t): U[q, t] = σ G[t, q], the product of a fresh block F_b = σI with the chunk
@@ -239,79 +221,48 @@ internal static class BlockKernels<T, TOps>
     // Thread per (vector v, coordinate q): result[v, q] = Σ_j F_b[i, j] x[v, off_b + j].
     public static void Multiply(Index2D index, ArrayView<T> f, DeviceLayout layout, ArrayView<T> x, ArrayView<T> result, int dimension)
     {
-        var op = default(TOps);
         int v = index.X;
         int q = index.Y;
-        var b = layout.CoordinateBlock[q];
-        var c = layout.Sizes[b];
-        var off = layout.Offsets[b];
-        var rowStart = layout.SquareOffsets[b] + ((long)(q - off) * c);
-        var xRow = ((long)v * dimension) + off;
-        var s = op.Zero;
-        for (var j = 0; j < c; j++)
-        {
-            s = op.Add(s, op.Mul(f[rowStart + j], x[xRow + j]));
-        }
-
-        result[((long)v * dimension) + q] = s;
+        result[((long)v * dimension) + q] = RowDot(f, layout, q, x, (long)v * dimension);
     }
 
-    // Thread per (removed entry e, position j in its block's Q): sub_b[e − start_b, j] = F_b[Q_e, Q_j], gathering
-    // the principal sub-matrix [F⁻¹]_QQ of every block (|Q_b| × |Q_b| at subStart[b]).
-    public static void ObsGather(Index2D index, ArrayView<T> f, DeviceLayout layout, ObsPlanView plan, ArrayView<T> sub)
+    // Thread per (coordinate q = firstCoordinate + index.X of the group's blocks, position j in its block's Q):
+    // columns[ColumnStart[r] + i·n + j] = F_b[i, Q_j] with r = b − FirstBlock, gathering [F⁻¹]_{b,Q} (c_b × n, row-major).
+    public static void ObsGather(Index2D index, ArrayView<T> f, DeviceLayout layout, ObsPlanView plan, int firstCoordinate, ArrayView<T> columns)
     {
-        int e = index.X;
+        int q = firstCoordinate + index.X;
         int j = index.Y;
-        var b = plan.EntryBlock[e];
-        var start = plan.EntryStart[b];
-        var n = plan.EntryStart[b + 1] - start;
+        var b = layout.CoordinateBlock[q];
+        var r = b - plan.FirstBlock;
+        var start = plan.EntryStart[r];
+        var n = plan.EntryStart[r + 1] - start;
         if (j >= n)
         {
             return;
         }
 
         var c = layout.Sizes[b];
-        var at = layout.SquareOffsets[b] + ((long)plan.Local[e] * c) + plan.Local[start + j];
-        sub[plan.SubStart[b] + ((long)(e - start) * n) + j] = f[at];
+        var i = q - layout.Offsets[b];
+        columns[plan.ColumnStart[r] + ((long)i * n) + j] = f[layout.SquareOffsets[b] + ((long)i * c) + plan.Local[start + j]];
     }
 
-    // Thread per block b: Cholesky of [F⁻¹]_QQ in place, then alpha_b ← ([F⁻¹]_QQ)⁻¹ alpha_b (alpha holds w_Q on entry).
-    public static void ObsSolve(Index1D index, ObsPlanView plan, ArrayView<T> sub, ArrayView<T> alpha, ArrayView<int> status)
+    // Σ_j F_b[i, j] x[rowBase + off_b + j] for coordinate q = off_b + i: row i of q's block against the block's segment of
+    // the vector that starts at x[rowBase].
+    private static T RowDot(ArrayView<T> f, DeviceLayout layout, int q, ArrayView<T> x, long rowBase)
     {
-        int b = index;
-        var start = plan.EntryStart[b];
-        var n = plan.EntryStart[b + 1] - start;
-        if (n == 0)
-        {
-            return;
-        }
-
-        var at = plan.SubStart[b];
-        if (!CholeskyInPlace(sub, at, n, n))
-        {
-            status[b] = 1;
-            return;
-        }
-
-        CholeskySolveInPlace(sub, at, n, n, alpha, start);
-    }
-
-    // Thread per coordinate q: delta[q] = Σ_{e ∈ Q_b} F_b[i, Q_e] alpha[e], the column combination F⁻¹E_Q α.
-    public static void ObsApply(Index1D index, ArrayView<T> f, DeviceLayout layout, ObsPlanView plan, ArrayView<T> alpha, ArrayView<T> delta)
-    {
-        int q = index;
         var op = default(TOps);
         var b = layout.CoordinateBlock[q];
         var c = layout.Sizes[b];
-        var rowStart = layout.SquareOffsets[b] + ((long)(q - layout.Offsets[b]) * c);
+        var off = layout.Offsets[b];
+        var rowStart = layout.SquareOffsets[b] + ((long)(q - off) * c);
+        var xStart = rowBase + off;
         var s = op.Zero;
-        var end = plan.EntryStart[b + 1];
-        for (var e = plan.EntryStart[b]; e < end; e++)
+        for (var j = 0; j < c; j++)
         {
-            s = op.Add(s, op.Mul(f[rowStart + plan.Local[e]], alpha[e]));
+            s = op.Add(s, op.Mul(f[rowStart + j], x[xStart + j]));
         }
 
-        delta[q] = s;
+        return s;
     }
 
     // Lower Cholesky of the n × n matrix at a[at] (leading dimension ld) in place; false when a pivot is not positive and finite.

@@ -13,7 +13,7 @@ namespace WoodFisher.Kernels.Ilgpu;
 /// overlap (they share the accelerator's default stream). When an update throws because a block lost positive
 /// definiteness, the blocks' contents are unspecified afterwards.
 /// </summary>
-public sealed class IlgpuBackend : ICurvatureBackend
+public sealed class IlgpuBackend : CurvatureBackend
 {
     private readonly Context? _ownedContext;
     private readonly bool _ownsAccelerator;
@@ -66,24 +66,24 @@ public sealed class IlgpuBackend : ICurvatureBackend
     public AcceleratorType AcceleratorType => Accelerator.AcceleratorType;
 
     /// <summary>"ilgpu-cuda", "ilgpu-opencl" or "ilgpu-cpu".</summary>
-    public string Name => Accelerator.AcceleratorType switch
+    public override string Name => Accelerator.AcceleratorType switch
     {
         AcceleratorType.Cuda => "ilgpu-cuda",
         AcceleratorType.OpenCL => "ilgpu-opencl",
         _ => "ilgpu-cpu",
     };
 
-    /// <summary>Gradients folded into each rank-k step of <see cref="RankKUpdate(IBlockStorage, ReadOnlySpan{double}, int, double)"/> (fewer when d &gt; 2²²).</summary>
+    /// <summary>Gradients folded into each rank-k step of <see cref="CurvatureBackend.RankKUpdate(IBlockStorage, ReadOnlySpan{double}, int, double)"/> (fewer when d &gt; 2²²).</summary>
     public static int RankKChunk => IlgpuKernelSet<float, FloatOps>.RankK;
 
     /// <summary>
-    /// Whether <see cref="RankKUpdate(IBlockStorage, ReadOnlySpan{double}, int, double)"/> applies F⁻¹ −= U S⁻¹ Uᵀ with the shared-memory tiled kernel. On by default
+    /// Whether <see cref="CurvatureBackend.RankKUpdate(IBlockStorage, ReadOnlySpan{double}, int, double)"/> applies F⁻¹ −= U S⁻¹ Uᵀ with the shared-memory tiled kernel. On by default
     /// on CUDA/OpenCL; off on the CPU accelerator, whose emulated group barriers make tiling far slower (tests turn it on).
     /// </summary>
     internal bool TiledRankK { get; set; }
 
     /// <inheritdoc />
-    public IBlockStorage Allocate(BlockLayout layout, Precision precision)
+    public override IBlockStorage Allocate(BlockLayout layout, Precision precision)
     {
         ArgumentNullException.ThrowIfNull(layout);
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -96,147 +96,77 @@ public sealed class IlgpuBackend : ICurvatureBackend
     }
 
     /// <inheritdoc />
-    public void SetScaledIdentity(IBlockStorage storage, double value)
+    protected override void CheckOwnership(IBlockStorage storage) => Own(storage);
+
+    /// <inheritdoc />
+    protected override void SetScaledIdentityCore(IBlockStorage storage, double value)
     {
         var s = Own(storage);
-        if (!double.IsFinite(value))
-        {
-            throw new ArgumentOutOfRangeException(nameof(value), value, "The identity scale must be finite.");
-        }
-
-        if (s.Precision == Precision.Float32)
-        {
-            _float32.Value.SetScaledIdentity(s, value);
-            s.FreshScale = (float)value;
-        }
-        else
-        {
-            _float64.Value.SetScaledIdentity(s, value);
-            s.FreshScale = value;
-        }
+        Kernels(s).SetScaledIdentity(s, value);
+        s.FreshScale = s.Precision == Precision.Float32 ? (float)value : value;
     }
 
     /// <inheritdoc />
-    public void Write(IBlockStorage storage, ReadOnlySpan<double> blocks)
+    protected override void WriteCore(IBlockStorage storage, ReadOnlySpan<double> blocks)
     {
         var s = Own(storage);
-        RequireLength(blocks.Length, s.Layout.SquareLength, nameof(blocks));
         s.FreshScale = null;
-        if (s.Precision == Precision.Float32)
-        {
-            _float32.Value.Write(s, blocks);
-        }
-        else
-        {
-            _float64.Value.Write(s, blocks);
-        }
+        Kernels(s).Write(s, blocks);
     }
 
     /// <inheritdoc />
-    public void Read(IBlockStorage storage, Span<double> blocks)
+    protected override void ReadCore(IBlockStorage storage, Span<double> blocks)
     {
         var s = Own(storage);
-        RequireLength(blocks.Length, s.Layout.SquareLength, nameof(blocks));
-        if (s.Precision == Precision.Float32)
-        {
-            _float32.Value.Read(s, blocks);
-        }
-        else
-        {
-            _float64.Value.Read(s, blocks);
-        }
+        Kernels(s).Read(s, blocks);
     }
 
     /// <inheritdoc />
-    public void ReadBlock(IBlockStorage storage, int block, Span<double> destination)
+    protected override void ReadBlockCore(IBlockStorage storage, int block, Span<double> destination)
     {
         var s = Own(storage);
-        ArgumentOutOfRangeException.ThrowIfNegative(block);
-        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(block, s.Layout.Count);
-        var c = (long)s.Layout.Size(block);
-        RequireLength(destination.Length, c * c, nameof(destination));
-        if (s.Precision == Precision.Float32)
-        {
-            _float32.Value.ReadBlock(s, block, destination);
-        }
-        else
-        {
-            _float64.Value.ReadBlock(s, block, destination);
-        }
+        Kernels(s).ReadBlock(s, block, destination);
     }
 
     /// <inheritdoc />
-    public void RankOneUpdates(IBlockStorage storage, ReadOnlySpan<double> gradients, int rows, double normalizer)
-        => Update(storage, gradients, rows, normalizer, rankK: false);
-
-    /// <inheritdoc />
-    public void RankOneUpdates(IBlockStorage storage, ReadOnlySpan<float> gradients, int rows, double normalizer)
-        => Update(storage, gradients, rows, normalizer, rankK: false);
-
-    /// <inheritdoc />
-    public void RankKUpdate(IBlockStorage storage, ReadOnlySpan<double> gradients, int rows, double normalizer)
-        => Update(storage, gradients, rows, normalizer, rankK: true);
-
-    /// <inheritdoc />
-    public void RankKUpdate(IBlockStorage storage, ReadOnlySpan<float> gradients, int rows, double normalizer)
-        => Update(storage, gradients, rows, normalizer, rankK: true);
-
-    /// <inheritdoc />
-    public void Diagonal(IBlockStorage storage, Span<double> diagonal)
+    protected override void DiagonalCore(IBlockStorage storage, Span<double> diagonal)
     {
         var s = Own(storage);
-        RequireLength(diagonal.Length, s.Layout.Dimension, nameof(diagonal));
-        if (s.Precision == Precision.Float32)
-        {
-            _float32.Value.Diagonal(s, diagonal);
-        }
-        else
-        {
-            _float64.Value.Diagonal(s, diagonal);
-        }
+        Kernels(s).Diagonal(s, diagonal);
     }
 
     /// <inheritdoc />
-    public void Multiply(IBlockStorage storage, ReadOnlySpan<double> vectors, Span<double> result, int count)
+    protected override void MultiplyCore(IBlockStorage storage, ReadOnlySpan<double> vectors, Span<double> result, int count)
     {
         var s = Own(storage);
-        ArgumentOutOfRangeException.ThrowIfNegative(count);
-        var length = (long)count * s.Layout.Dimension;
-        RequireLength(vectors.Length, length, nameof(vectors));
-        RequireLength(result.Length, length, nameof(result));
-        if (count == 0)
-        {
-            return;
-        }
+        Kernels(s).Multiply(s, vectors, result, count);
+    }
 
-        if (s.Precision == Precision.Float32)
+    /// <inheritdoc />
+    protected override void UpdateCore<TSrc>(IBlockStorage storage, ReadOnlySpan<TSrc> gradients, int rows, double normalizer, bool rankK)
+    {
+        // Float32 rows go to the device as they are (converted to the storage type while uploading, never widened first).
+        var s = Own(storage);
+        if (rankK)
         {
-            _float32.Value.Multiply(s, vectors, result, count);
+            Kernels(s).RankKUpdate(s, gradients, rows, normalizer, TiledRankK);
         }
         else
         {
-            _float64.Value.Multiply(s, vectors, result, count);
+            s.FreshScale = null;
+            Kernels(s).RankOneUpdates(s, gradients, rows, normalizer);
         }
     }
 
     /// <inheritdoc />
-    public void ObsUpdate(IBlockStorage storage, Span<double> weights, ReadOnlySpan<bool> remove)
+    protected override IJointObsSource ObsSource(IBlockStorage storage)
     {
         var s = Own(storage);
-        RequireLength(weights.Length, s.Layout.Dimension, nameof(weights));
-        RequireLength(remove.Length, s.Layout.Dimension, nameof(remove));
-        if (s.Precision == Precision.Float32)
-        {
-            _float32.Value.ObsUpdate(s, weights, remove);
-        }
-        else
-        {
-            _float64.Value.ObsUpdate(s, weights, remove);
-        }
+        return new ObsColumns(Kernels(s), s);
     }
 
     /// <inheritdoc />
-    public void Dispose()
+    public override void Dispose()
     {
         if (_disposed)
         {
@@ -274,64 +204,10 @@ public sealed class IlgpuBackend : ICurvatureBackend
         return openCl ?? cpu ?? context.GetCPUDevice(0);
     }
 
-    private static void RequireLength(long actual, long expected, string name)
-    {
-        if (actual != expected)
-        {
-            throw new ArgumentException($"Expected {expected} elements, got {actual}.", name);
-        }
-    }
-
-    // Float32 rows go to the device as they are (converted to the storage type while uploading, never widened first).
-    private void Update<TSrc>(IBlockStorage storage, ReadOnlySpan<TSrc> gradients, int rows, double normalizer, bool rankK)
-        where TSrc : unmanaged, System.Numerics.INumberBase<TSrc>
-    {
-        var s = Own(storage);
-        if (!CheckGradients(s, gradients.Length, rows, normalizer))
-        {
-            return;
-        }
-
-        if (!rankK)
-        {
-            s.FreshScale = null;
-        }
-
-        if (s.Precision == Precision.Float32)
-        {
-            if (rankK)
-            {
-                _float32.Value.RankKUpdate(s, gradients, rows, normalizer, TiledRankK);
-            }
-            else
-            {
-                _float32.Value.RankOneUpdates(s, gradients, rows, normalizer);
-            }
-        }
-        else if (rankK)
-        {
-            _float64.Value.RankKUpdate(s, gradients, rows, normalizer, TiledRankK);
-        }
-        else
-        {
-            _float64.Value.RankOneUpdates(s, gradients, rows, normalizer);
-        }
-    }
-
-    private static bool CheckGradients(IlgpuBlockStorage storage, int length, int rows, double normalizer)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegative(rows);
-        if (!(normalizer > 0) || !double.IsFinite(normalizer))
-        {
-            throw new ArgumentOutOfRangeException(nameof(normalizer), normalizer, "The normalizer N must be positive and finite.");
-        }
-
-        RequireLength(length, (long)rows * storage.Layout.Dimension, "gradients");
-        return rows > 0;
-    }
-
     private (Lazy<IlgpuKernelSet<float, FloatOps>>, Lazy<IlgpuKernelSet<double, DoubleOps>>) CreateKernelSets() =>
         (new(() => new IlgpuKernelSet<float, FloatOps>(Accelerator)), new(() => new IlgpuKernelSet<double, DoubleOps>(Accelerator)));
+
+    private IIlgpuKernelSet Kernels(IlgpuBlockStorage storage) => storage.Precision == Precision.Float32 ? _float32.Value : _float64.Value;
 
     private IlgpuBlockStorage Own(IBlockStorage storage)
     {
@@ -343,5 +219,11 @@ public sealed class IlgpuBackend : ICurvatureBackend
 
         ObjectDisposedException.ThrowIf(s.IsDisposed, s);
         return s;
+    }
+
+    /// <summary>The column gather of the joint OBS update on this backend's blocks.</summary>
+    private sealed class ObsColumns(IIlgpuKernelSet kernels, IlgpuBlockStorage storage) : IJointObsSource
+    {
+        public void GatherColumns(JointObsPlan plan, int first, int last, double[] columns) => kernels.GatherColumns(storage, plan, first, last, columns);
     }
 }

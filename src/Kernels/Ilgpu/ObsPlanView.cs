@@ -3,25 +3,25 @@ using ILGPU;
 namespace WoodFisher.Kernels.Ilgpu;
 
 /// <summary>
-/// The removal set of a joint OBS update on the device. Entries e (the removed coordinates, grouped by block in
-/// block order) carry their block and local index; per block b, its entries are [EntryStart[b], EntryStart[b+1])
-/// and its |Q_b| × |Q_b| sub-matrix starts at SubStart[b].
+/// One group of blocks of a <see cref="JointObsPlan"/> on the device, indexed relative to its first block: per relative
+/// block r, its removed coordinates' local indices are Local[EntryStart[r] .. EntryStart[r + 1]) and its c × |Q| columns
+/// start at ColumnStart[r].
 /// </summary>
 internal readonly struct ObsPlanView
 {
-    public ObsPlanView(ArrayView<int> entryBlock, ArrayView<int> local, ArrayView<int> entryStart, ArrayView<long> subStart)
+    public ObsPlanView(int firstBlock, ArrayView<int> local, ArrayView<int> entryStart, ArrayView<long> columnStart)
     {
-        EntryBlock = entryBlock;
+        FirstBlock = firstBlock;
         Local = local;
         EntryStart = entryStart;
-        SubStart = subStart;
+        ColumnStart = columnStart;
     }
 
-    public ArrayView<int> EntryBlock { get; }
+    public int FirstBlock { get; }
 
     public ArrayView<int> Local { get; }
 
     public ArrayView<int> EntryStart { get; }
 
-    public ArrayView<long> SubStart { get; }
+    public ArrayView<long> ColumnStart { get; }
 }

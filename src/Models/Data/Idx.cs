@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
 using WoodFisher.IO;
+using WoodFisher.Kernels;
 
 namespace WoodFisher.Models.Data;
 
@@ -9,7 +10,8 @@ namespace WoodFisher.Models.Data;
 /// dimensions), NN big-endian 32-bit dimensions, then the elements big-endian in C order. Images are
 /// <c>0x00000803</c> (ubyte, n × rows × cols), labels <c>0x00000801</c> (ubyte, n). Files may be gzip-compressed
 /// (detected by the bytes <c>1f 8b</c>, whatever the file name), in one or several members; the file must end with the
-/// last member's 8-byte trailer (CRC-32 and size of its data), which is checked.
+/// last member's 8-byte trailer (CRC-32 and size of its data), which is checked, and inflate to exactly the size its
+/// header declares.
 /// </summary>
 public static class Idx
 {
@@ -27,8 +29,10 @@ public static class Idx
     }
 
     /// <summary>
-    /// Reads an IDX array from <paramref name="stream"/>, decompressing gzip when the stream starts with 1f 8b (then the
-    /// whole stream is read, and a missing, cut or mismatched gzip trailer is an <see cref="InvalidDataException"/>).
+    /// Reads an IDX array from <paramref name="stream"/>, decompressing gzip when the stream starts with 1f 8b. Inflation
+    /// stops at the size the IDX header declares (data beyond it mean a corrupt file), that size is checked against the
+    /// memory budget before anything is allocated, and a missing, cut or mismatched gzip trailer is an
+    /// <see cref="InvalidDataException"/>.
     /// </summary>
     public static NdArray Read(Stream stream, string? source = null)
     {
@@ -38,42 +42,31 @@ public static class Idx
         Span<byte> first = stackalloc byte[2];
         int got = peek.ReadAtLeast(first, 2, throwOnEndOfStream: false);
         if (got == 2 && first[0] == 0x1f && first[1] == 0x8b)
-        {
-            var (data, length) = Decompress(new TailStream(new PrefixStream(first.ToArray(), peek)), source);
-            return ReadRaw(new MemoryStream(data, 0, length, writable: false, publiclyVisible: true), source);
-        }
-        return ReadRaw(new PrefixStream(first[..got].ToArray(), peek), source);
+            return ReadGzip(new TailStream(new PrefixStream(first.ToArray(), peek)), source);
+        return Decode(ReadRawBytes(new PrefixStream(first[..got].ToArray(), peek), source));
     }
 
     /// <summary>
-    /// Decompresses every gzip member, then checks the file's last 8 bytes against the last member's data (RFC 1952 §2.3:
-    /// CRC-32, then ISIZE = length mod 2³², little-endian). GZipStream verifies a trailer that is there but returns
-    /// end-of-data without complaint when the file ends inside it. The data are kept whole because the last member's
-    /// data, the suffix of ISIZE bytes, are known only at the end.
+    /// Inflates the IDX header and exactly the data it declares, checks that the gzip data end there, then checks the
+    /// file's last 8 bytes against the last member's data (RFC 1952 §2.3: CRC-32, then ISIZE = length mod 2³²,
+    /// little-endian). GZipStream verifies a trailer that is there but returns end-of-data without complaint when the file
+    /// ends inside it, and a file may hold several members, whose last one is the suffix of ISIZE bytes.
     /// </summary>
-    private static (byte[] Data, int Length) Decompress(TailStream compressed, string source)
+    private static NdArray ReadGzip(TailStream compressed, string source)
     {
-        var data = new byte[1 << 16];
-        int length = 0;
+        RawIdx raw;
         using (var gz = new GZipStream(compressed, CompressionMode.Decompress, leaveOpen: true))
         {
             try
             {
-                int n;
-                while ((n = gz.Read(data, length, data.Length - length)) > 0)
-                {
-                    length += n;
-                    if (length == data.Length)
-                    {
-                        if (length == Array.MaxLength)
-                            throw new InvalidDataException($"{source}: gzip data decompress to more than {Array.MaxLength} bytes");
-                        Array.Resize(ref data, (int)Math.Min(Array.MaxLength, 2L * length));
-                    }
-                }
+                raw = ReadRawBytes(gz, source);
+                Span<byte> probe = stackalloc byte[1];
+                if (gz.Read(probe) != 0)
+                    throw new InvalidDataException($"{source}: the gzip data continue past the {raw.Header.Length + raw.Length} bytes the IDX header declares: the file is corrupt");
             }
             catch (InvalidDataException ex) when (!ex.Message.StartsWith(source, StringComparison.Ordinal))
             {
-                throw new InvalidDataException($"{source}: corrupt gzip stream: {ex.Message}", ex);
+                throw new InvalidDataException($"{source}: corrupt gzip data near compressed byte {compressed.BytesRead}: the file is damaged or truncated (download it again)", ex);
             }
         }
         compressed.Drain();
@@ -83,17 +76,25 @@ public static class Idx
             throw new InvalidDataException($"{source}: truncated gzip file: {end} bytes cannot hold the 8-byte trailer");
         uint crc = BinaryPrimitives.ReadUInt32LittleEndian(trailer);
         uint size = BinaryPrimitives.ReadUInt32LittleEndian(trailer[4..]);
-        if (size > length)
-            throw new InvalidDataException($"{source}: gzip trailer at byte {end - 8} records {size} bytes of data, but only {length} decompressed: the file is truncated or corrupt");
-        uint actual = Crc32.Compute(data.AsSpan(length - (int)size, (int)size));
+        long total = raw.Header.Length + (long)raw.Length;
+        if (size > total)
+            throw new InvalidDataException($"{source}: gzip trailer at byte {end - 8} records {size} bytes of data, but only {total} decompressed: the file is truncated or corrupt");
+        var data = raw.Data.AsSpan(raw.At, raw.Length);
+        long fromHeader = size - (long)data.Length;
+        uint actual = fromHeader > 0
+            ? Crc32.Append(Crc32.Compute(raw.Header.AsSpan(raw.Header.Length - (int)fromHeader)), data)
+            : Crc32.Compute(data[(data.Length - (int)size)..]);
         if (actual != crc)
             throw new InvalidDataException($"{source}: gzip trailer at byte {end - 8} records CRC-32 {crc:x8}, but the last member's {size} bytes have {actual:x8}: the file is truncated or corrupt");
-        return (data, length);
+        return Decode(raw);
     }
 
-    private static NdArray ReadRaw(Stream s, string source)
+    /// <summary>An IDX header and its data bytes (big-endian elements at Data[At..At+Length]).</summary>
+    private readonly record struct RawIdx(DType DType, long[] Dims, byte[] Header, byte[] Data, int At, int Length);
+
+    private static RawIdx ReadRawBytes(Stream s, string source)
     {
-        Span<byte> magic = stackalloc byte[4];
+        var magic = new byte[4];
         StreamIO.ReadExactly(s, magic, source, 0, "the IDX magic number");
         if (magic[0] != 0 || magic[1] != 0)
             throw new InvalidDataException($"{source}: not an IDX file (magic {Convert.ToHexString(magic)} at byte 0 should start with 0000)");
@@ -108,52 +109,41 @@ public static class Idx
         int rank = magic[3];
         if (rank is 0 or > 16)
             throw new InvalidDataException($"{source}: IDX rank {rank} at byte 3 is out of range 1..16");
+        var header = new byte[4 + 4 * rank];
+        magic.CopyTo(header, 0);
+        StreamIO.ReadExactly(s, header.AsSpan(4), source, 4, "the IDX dimensions");
         var dims = new long[rank];
-        Span<byte> dimBytes = stackalloc byte[4 * rank];
-        StreamIO.ReadExactly(s, dimBytes, source, 4, "the IDX dimensions");
-        long count = 1;
         for (int i = 0; i < rank; i++)
-        {
-            dims[i] = BinaryPrimitives.ReadUInt32BigEndian(dimBytes[(4 * i)..]);
-            count *= dims[i];
-            if (count > Array.MaxLength)
-                throw new InvalidDataException($"{source}: IDX dimensions ({string.Join(", ", dims[..(i + 1)])}) at byte 4 exceed the largest array");
-        }
-        long offset = 4 + 4 * rank;
-        long bytes = count * dtype.ItemSize();
-        if (bytes > int.MaxValue)
-            throw new InvalidDataException($"{source}: IDX array of {bytes} bytes is too large");
+            dims[i] = BinaryPrimitives.ReadUInt32BigEndian(header.AsSpan(4 + 4 * i));
+        long count = MemoryBudget.Product(dims);
+        long bytes = MemoryBudget.Product(count, dtype.ItemSize());
+        if (count > Array.MaxLength || bytes > int.MaxValue)
+            throw new InvalidDataException($"{source}: IDX dimensions ({string.Join(", ", dims)}) at byte 4 declare {bytes} bytes, more than a single array can hold");
+        MemoryBudget.Require(MemoryBudget.Product(bytes, 2), $"{source}: the IDX array ({string.Join(", ", dims)}) of {dtype}");
 
-        // Decompressed gzip is already in memory: read the elements in place rather than copy them.
-        byte[] data;
-        int at = 0;
+        // Grow the buffer as bytes arrive so a lying header cannot force a huge allocation.
+        var data = new byte[(int)Math.Min(bytes, 16 << 20)];
         long have = 0;
-        if (s is MemoryStream ms && ms.TryGetBuffer(out var whole) && ms.Length - ms.Position >= bytes)
-        {
-            data = whole.Array!;
-            at = whole.Offset + (int)ms.Position;
-            have = bytes;
-        }
-        else
-        {
-            // Grow the buffer as bytes arrive so a lying header cannot force a huge allocation.
-            data = new byte[(int)Math.Min(bytes, 16 << 20)];
-        }
         while (have < bytes)
         {
             if (have == data.Length)
                 Array.Resize(ref data, (int)Math.Min(bytes, (long)data.Length * 2));
             int n = s.Read(data, (int)have, data.Length - (int)have);
             if (n == 0)
-                throw new InvalidDataException($"{source}: truncated at byte {offset + have} while reading IDX data ({bytes} bytes expected)");
+                throw new InvalidDataException($"{source}: truncated at byte {header.Length + have} while reading IDX data ({bytes} bytes expected)");
             have += n;
         }
+        return new RawIdx(dtype, dims, header, data, 0, (int)bytes);
+    }
 
+    private static NdArray Decode(RawIdx raw)
+    {
+        var (dtype, dims, _, data, at, bytes) = raw;
         var array = NdArray.Zeros(dtype, dims);
         switch (dtype)
         {
             case DType.UInt8:
-                data.AsSpan(at, (int)bytes).CopyTo(array.AsSpan<byte>());
+                data.AsSpan(at, bytes).CopyTo(array.AsSpan<byte>());
                 break;
             case DType.Int32:
                 {
@@ -265,22 +255,6 @@ public static class Idx
             }
             stream.Write(buf);
         }
-    }
-
-    /// <summary>A forward-only read stream: subclasses supply <see cref="Stream.Read(Span{byte})"/>.</summary>
-    private abstract class ForwardReadStream : Stream
-    {
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() { }
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-        public abstract override int Read(Span<byte> buffer);
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
     /// <summary>Passes reads through and remembers the last 8 bytes read and how many were read in all.</summary>

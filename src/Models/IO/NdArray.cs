@@ -166,7 +166,7 @@ public sealed class NdArray
 
     internal static float BFloat16ToSingle(ushort bits) => BitConverter.Int32BitsToSingle(bits << 16);
 
-    /// <summary>Product of dims with overflow and sign checks.</summary>
+    /// <summary>Product of dims with overflow and sign checks; any zero dimension makes it 0, however large the others.</summary>
     internal static long ElementCount(IReadOnlyList<long> shape, string paramName)
     {
         long n = 1;
@@ -174,6 +174,11 @@ public sealed class NdArray
         {
             if (d < 0)
                 throw new ArgumentException($"negative dimension {d}", paramName);
+        }
+        if (shape.Contains(0))
+            return 0;
+        foreach (var d in shape)
+        {
             try { n = checked(n * d); }
             catch (OverflowException) { throw new ArgumentException("shape overflows a 64-bit element count", paramName); }
         }

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Globalization;
 using System.Text;
+using WoodFisher.Kernels;
 
 namespace WoodFisher.IO;
 
@@ -68,6 +69,7 @@ public static class Npy
         CheckShape(path, array.ShapeInt64(), expectedShape);
         if (array.DType == want)
             return array;
+        MemoryBudget.Require(MemoryBudget.Product(array.Length, want.ItemSize()), $"{path}: the {want} copy of the array ({string.Join(", ", array.Shape)})");
         return want == DType.Float32 ? NdArray.CreateExact(array.ToFloat32(), array.ShapeInt64()) : NdArray.CreateExact(array.ToFloat64(), array.ShapeInt64());
     }
 
@@ -137,7 +139,7 @@ public static class Npy
     private static DType ParseDescr(string descr, string source)
     {
         if (descr.Length == 3 && descr[0] == '>' && descr[1..] is not ("b1" or "u1" or "i1"))
-            throw new NotSupportedException($"{source}: big-endian dtype '{descr}' is not supported; convert with a.astype(a.dtype.newbyteorder('<'))");
+            throw new NotSupportedException($"{source}: big-endian dtype '{Printable.Escape(descr)}' is not supported; convert with a.astype(a.dtype.newbyteorder('<'))");
         string body = descr.Length == 3 && descr[0] is '<' or '|' or '=' or '>' ? descr[1..] : descr;
         return body switch
         {
@@ -148,7 +150,7 @@ public static class Npy
             "i8" => DType.Int64,
             "b1" => DType.Bool,
             "u1" => DType.UInt8,
-            _ => throw new NotSupportedException($"{source}: dtype '{descr}' is not supported (f4, f8, f2, i4, i8, b1, u1 are)"),
+            _ => throw new NotSupportedException($"{source}: dtype '{Printable.Escape(descr)}' is not supported (f4, f8, f2, i4, i8, b1, u1 are)"),
         };
     }
 
@@ -185,7 +187,7 @@ public static class Npy
                     break;
                 case "fortran_order": fortran = p.ReadBool(); break;
                 case "shape": shape = p.ReadTuple(); break;
-                default: throw p.Error($"unexpected header key '{key}'");
+                default: throw p.Error($"unexpected header key '{Printable.Escape(key)}'");
             }
             if (!p.TryConsume(','))
             {

@@ -1,4 +1,5 @@
 using System.IO.Compression;
+using WoodFisher.Kernels;
 
 namespace WoodFisher.IO;
 
@@ -20,6 +21,10 @@ public static class Npz
     {
         source = StreamIO.SourceName(stream, source);
         using var zip = OpenArchive(stream, source);
+        long declared = 0;
+        foreach (var entry in zip.Entries)
+            declared = MemoryBudget.Sum(declared, entry.Length);
+        MemoryBudget.Require(declared, $"{source}: the {zip.Entries.Count} members (their declared sizes)");
         var result = new List<NamedArray>();
         foreach (var entry in zip.Entries)
         {
@@ -37,7 +42,7 @@ public static class Npz
         using var stream = File.OpenRead(path);
         using var zip = OpenArchive(stream, path);
         var entry = zip.GetEntry(MemberName(name)) ?? zip.GetEntry(name)
-            ?? throw new KeyNotFoundException($"{path}: no array '{name}' (present: {string.Join(", ", zip.Entries.Select(e => ArrayName(e.FullName)))})");
+            ?? throw new KeyNotFoundException($"{path}: no array '{Printable.Escape(name)}' (present: {string.Join(", ", zip.Entries.Select(e => Printable.Escape(ArrayName(e.FullName))))})");
         return ReadEntry(entry, path);
     }
 
@@ -95,18 +100,67 @@ public static class Npz
         }
     }
 
+    /// <summary>
+    /// Reads one member as .npy, trusting nothing the archive declares: the npy header must account for exactly the member's
+    /// declared size and fit the memory budget before anything is allocated, inflation stops at the declared size (a member
+    /// that inflates to more is corrupt), and the CRC-32 recorded in the archive must match the bytes read.
+    /// </summary>
     private static NdArray ReadEntry(ZipArchiveEntry entry, string source)
     {
-        string where = $"{source}[{entry.FullName}]";
+        string where = $"{source}[{Printable.Escape(entry.FullName)}]";
         try
         {
-            using var s = entry.Open();
-            var array = Npy.Read(s, where);
+            using var member = new CheckedMember(entry.Open(), entry.Length, entry.Crc32, where);
+            var header = Npy.ReadHeader(member, where);
+            long bytes = header.ElementCount * header.DType.ItemSize();
+            if (bytes != entry.Length - header.DataOffset)
+                throw new InvalidDataException($"{where}: the npy header declares {bytes} data bytes but the member holds {Math.Max(0, entry.Length - header.DataOffset)} after its {header.DataOffset}-byte header");
+            var array = StreamIO.ReadArray(member, header.DType, header.Shape, where, header.DataOffset);
+            member.VerifyEnd();
             return array;
         }
         catch (InvalidDataException ex) when (!ex.Message.StartsWith(where, StringComparison.Ordinal))
         {
             throw new InvalidDataException($"{where}: corrupt member: {ex.Message}", ex);
+        }
+    }
+
+    /// <summary>A member's data, cut at its declared size, with a running CRC-32 checked by <see cref="VerifyEnd"/>.</summary>
+    private sealed class CheckedMember(Stream inner, long declared, uint crc, string where) : ForwardReadStream
+    {
+        private long _read;
+        private uint _crc;
+
+        public override int Read(Span<byte> buffer)
+        {
+            var want = (int)Math.Min(buffer.Length, declared - _read);
+            if (want == 0)
+                return 0;
+            int n = inner.Read(buffer[..want]);
+            if (n == 0)
+                throw new InvalidDataException($"{where}: the member ends after {_read} of its declared {declared} bytes: the archive is truncated or corrupt");
+            _crc = Crc32.Append(_crc, buffer[..n]);
+            _read += n;
+            return n;
+        }
+
+        /// <summary>Checks that nothing follows the array, that inflation ends at the declared size, and the CRC-32.</summary>
+        public void VerifyEnd()
+        {
+            if (_read != declared)
+                throw new InvalidDataException($"{where}: {declared - _read} bytes follow the array inside the member");
+            Span<byte> probe = stackalloc byte[1];
+            if (inner.Read(probe) != 0)
+                throw new InvalidDataException($"{where}: the member inflates to more than its declared {declared} bytes: the archive is corrupt");
+            if (_crc != crc)
+                throw new InvalidDataException($"{where}: CRC-32 mismatch (the archive records {crc:x8}, the data have {_crc:x8}): the archive is corrupt");
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+                inner.Dispose();
+            base.Dispose(disposing);
         }
     }
 }

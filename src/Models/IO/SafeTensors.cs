@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 using System.Text.Json;
+using WoodFisher.Kernels;
 
 namespace WoodFisher.IO;
 
@@ -32,7 +33,7 @@ public sealed class SafeTensorsFile
     /// <summary>The tensor called <paramref name="name"/>.</summary>
     /// <exception cref="KeyNotFoundException">No such tensor.</exception>
     public NdArray this[string name] => _byName.TryGetValue(name, out var a) ? a
-        : throw new KeyNotFoundException($"no tensor '{name}' (present: {string.Join(", ", _byName.Keys)})");
+        : throw new KeyNotFoundException($"no tensor '{Printable.Escape(name)}' (present: {string.Join(", ", _byName.Keys.Select(Printable.Escape))})");
 
     /// <summary>Whether a tensor called <paramref name="name"/> exists.</summary>
     public bool Contains(string name) => _byName.ContainsKey(name);
@@ -68,6 +69,8 @@ public static class SafeTensors
         Span<byte> lenBytes = stackalloc byte[8];
         StreamIO.ReadExactly(stream, lenBytes, source, 0, "the 8-byte header length");
         ulong n = BinaryPrimitives.ReadUInt64LittleEndian(lenBytes);
+        if ((n > MaxHeaderLength || (long)n > fileLength - 8) && LooksLikePickle(lenBytes))
+            throw new InvalidDataException($"{source}: not a safetensors file (looks like a PyTorch pickle; save with safetensors.torch.save_file)");
         if (n > MaxHeaderLength)
             throw new InvalidDataException($"{source}: header length {n} at byte 0 exceeds the {MaxHeaderLength}-byte limit");
         if ((long)n > fileLength - 8)
@@ -78,18 +81,27 @@ public static class SafeTensors
         var entries = ParseHeader(headerBytes, source, bufferLength, out var metadata);
 
         long dataStart = 8 + (long)n;
+        MemoryBudget.Require(bufferLength, $"{source}: the {entries.Count} tensors");
         var tensors = new List<NamedArray>(entries.Count);
         foreach (var e in entries)
         {
             if (e.Length > Array.MaxLength || e.End - e.Begin > int.MaxValue)
-                throw new InvalidDataException($"{source}: tensor '{e.Name}' is larger than a single .NET array can hold");
+                throw new InvalidDataException($"{source}: tensor '{Printable.Escape(e.Name)}' is larger than a single .NET array can hold");
             var array = NdArray.FromRaw(e.DType, e.Shape, (int)e.Length);
-            StreamIO.ReadExactly(stream, array.AsWritableBytes(), source, dataStart + e.Begin, $"tensor '{e.Name}'");
+            StreamIO.ReadExactly(stream, array.AsWritableBytes(), source, dataStart + e.Begin, $"tensor '{Printable.Escape(e.Name)}'");
             array.NormalizeBools();
             tensors.Add(new NamedArray(e.Name, array));
         }
         return new SafeTensorsFile(tensors, metadata);
     }
+
+    /// <summary>
+    /// <c>torch.save</c> writes a zip archive ("PK\x03\x04") or, in the legacy format, a pickle that opens with the PROTO
+    /// opcode 0x80 and a protocol number 2 to 5. Read as a header length, either is far past any real header, so the
+    /// test runs only once the length has failed.
+    /// </summary>
+    private static bool LooksLikePickle(ReadOnlySpan<byte> first8) =>
+        (first8[0] == 0x80 && first8[1] is >= 2 and <= 5) || first8[..4].SequenceEqual("PK\u0003\u0004"u8);
 
     private sealed record Entry(string Name, DType DType, long[] Shape, long Length, long Begin, long End);
 
@@ -115,7 +127,7 @@ public static class SafeTensors
             foreach (var prop in doc.RootElement.EnumerateObject())
             {
                 if (!names.Add(prop.Name))
-                    throw new InvalidDataException($"{source}: header names '{prop.Name}' twice");
+                    throw new InvalidDataException($"{source}: header names '{Printable.Escape(prop.Name)}' twice");
                 if (prop.Name == "__metadata__")
                 {
                     if (prop.Value.ValueKind != JsonValueKind.Object)
@@ -123,7 +135,7 @@ public static class SafeTensors
                     foreach (var m in prop.Value.EnumerateObject())
                     {
                         if (m.Value.ValueKind != JsonValueKind.String)
-                            throw new InvalidDataException($"{source}: __metadata__ value '{m.Name}' is not a string");
+                            throw new InvalidDataException($"{source}: __metadata__ value '{Printable.Escape(m.Name)}' is not a string");
                         metadata[m.Name] = m.Value.GetString()!;
                     }
                     continue;
@@ -138,10 +150,10 @@ public static class SafeTensors
         {
             if (e.Begin != expected)
                 throw new InvalidDataException(e.Begin < expected
-                    ? $"{source}: tensor '{e.Name}' data [{e.Begin}, {e.End}) overlaps the previous tensor (which ends at {expected})"
+                    ? $"{source}: tensor '{Printable.Escape(e.Name)}' data [{e.Begin}, {e.End}) overlaps the previous tensor (which ends at {expected})"
                     : $"{source}: gap in the data buffer: bytes [{expected}, {e.Begin}) belong to no tensor");
             if (e.End > bufferLength)
-                throw new InvalidDataException($"{source}: tensor '{e.Name}' data [{e.Begin}, {e.End}) runs past the {bufferLength}-byte buffer (truncated file?)");
+                throw new InvalidDataException($"{source}: tensor '{Printable.Escape(e.Name)}' data [{e.Begin}, {e.End}) runs past the {bufferLength}-byte buffer (truncated file?)");
             expected = e.End;
         }
         if (expected != bufferLength)
@@ -153,7 +165,7 @@ public static class SafeTensors
     {
         string name = prop.Name;
         var v = prop.Value;
-        InvalidDataException Bad(string what) => new($"{source}: tensor '{name}': {what}");
+        InvalidDataException Bad(string what) => new($"{source}: tensor '{Printable.Escape(name)}': {what}");
         if (v.ValueKind != JsonValueKind.Object)
             throw Bad("entry is not an object");
         if (!v.TryGetProperty("dtype", out var dt) || dt.ValueKind != JsonValueKind.String)
@@ -168,7 +180,7 @@ public static class SafeTensors
             "I64" => DType.Int64,
             "BOOL" => DType.Bool,
             "U8" => DType.UInt8,
-            var other => throw new NotSupportedException($"{source}: tensor '{name}': dtype '{other}' is not supported (F32, F64, F16, BF16, I32, I64, BOOL, U8 are)"),
+            var other => throw new NotSupportedException($"{source}: tensor '{Printable.Escape(name)}': dtype '{Printable.Escape(other)}' is not supported (F32, F64, F16, BF16, I32, I64, BOOL, U8 are)"),
         };
         if (!v.TryGetProperty("shape", out var sh) || sh.ValueKind != JsonValueKind.Array)
             throw Bad("missing array 'shape'");
@@ -181,17 +193,16 @@ public static class SafeTensors
         }
         if (!v.TryGetProperty("data_offsets", out var off) || off.ValueKind != JsonValueKind.Array || off.GetArrayLength() != 2)
             throw Bad("missing 'data_offsets' [begin, end]");
-        if (!off[0].TryGetInt64(out long begin) || !off[1].TryGetInt64(out long end) || begin < 0 || end < begin)
+        if (off[0].ValueKind != JsonValueKind.Number || off[1].ValueKind != JsonValueKind.Number
+            || !off[0].TryGetInt64(out long begin) || !off[1].TryGetInt64(out long end) || begin < 0 || end < begin)
             throw Bad("data_offsets must be integers with 0 <= begin <= end");
         long count, bytes;
         try
         {
-            count = 1;
-            foreach (var d in shape)
-                count = checked(count * d);
+            count = NdArray.ElementCount(shape, nameof(shape));
             bytes = checked(count * dtype.ItemSize());
         }
-        catch (OverflowException)
+        catch (Exception ex) when (ex is OverflowException or ArgumentException)
         {
             throw Bad("shape overflows a 64-bit byte count");
         }

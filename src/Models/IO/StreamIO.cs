@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using WoodFisher.Kernels;
 
 namespace WoodFisher.IO;
 
@@ -42,6 +43,7 @@ internal static class StreamIO
             throw new InvalidDataException($"{source}: header declares {bytes} data bytes at byte {offset} but only {remaining} are present (truncated file?)");
         if (count > Array.MaxLength || bytes > int.MaxValue)
             throw new InvalidDataException($"{source}: array of {count} elements ({bytes} bytes) is larger than a single .NET array can hold; read it in row chunks (NpyRowReader)");
+        MemoryBudget.Require(bytes, $"{source}: the array ({string.Join(", ", shape)}) of {dtype}");
 
         if (remaining >= 0 || bytes <= DirectAllocationLimit)
         {

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Numerics.Tensors;
 using WoodFisher.Models.Autograd;
 
 namespace WoodFisher.Models.Training;
@@ -29,6 +30,19 @@ public sealed record TrainerOptions
 
     /// <summary>Masks held fixed (pruned weights stay exactly zero); null for dense training.</summary>
     public ParameterMasks? Masks { get; init; }
+
+    /// <summary>Checks the values the trainer reads.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">Epochs or batch size below 1, μ outside [0, 1), or λ not finite and ≥ 0.</exception>
+    public void Validate()
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(Epochs, 1, nameof(Epochs));
+        ArgumentOutOfRangeException.ThrowIfLessThan(BatchSize, 1, nameof(BatchSize));
+        ArgumentNullException.ThrowIfNull(Schedule, nameof(Schedule));
+        if (!(Momentum >= 0 && Momentum < 1))
+            throw new ArgumentOutOfRangeException(nameof(Momentum), Momentum, "Momentum μ must be in [0, 1).");
+        if (!(WeightDecay >= 0) || !double.IsFinite(WeightDecay))
+            throw new ArgumentOutOfRangeException(nameof(WeightDecay), WeightDecay, "Weight decay λ must be finite and ≥ 0.");
+    }
 }
 
 /// <summary>Progress of training, reported after every batch (<see cref="IsEpochEnd"/> false) and every epoch (true).</summary>
@@ -47,6 +61,7 @@ public static class Trainer
     /// Trains <paramref name="model"/> on the first <paramref name="count"/> samples of x [samples, …InputShape] / labels,
     /// shuffling each epoch; returns the mean training loss of each epoch. The model is left in eval mode.
     /// </summary>
+    /// <exception cref="TrainingDivergedException">A batch loss or a weight became NaN or infinite.</exception>
     public static double[] Train<T>(IModel<T> model, ReadOnlySpan<float> x, ReadOnlySpan<int> labels, int count, TrainerOptions options,
         IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -68,6 +83,7 @@ public static class Trainer
     {
         ArgumentNullException.ThrowIfNull(sgd);
         ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
         Batching.Check(model, x, labels, count);
         if (options.Masks is not null)
         {
@@ -98,13 +114,29 @@ public static class Trainer
                 var lr = options.Schedule.At(e + (double)b / perEpoch);
                 sgd.Step(tape, lr, options.Masks);
                 var l = double.CreateTruncating(loss.Data[0]);
+                if (!double.IsFinite(l))
+                    throw new TrainingDivergedException(e + 1, b + 1, perEpoch, $"the batch loss is {l}");
                 sum += l * n;
                 progress?.Report(new TrainingProgress(e, b + 1, perEpoch, l, lr, false));
             }
+            CheckFinite(model, e + 1, perEpoch);
             history[e] = sum / count;
             progress?.Report(new TrainingProgress(e, perEpoch, perEpoch, history[e], options.Schedule.At(e + 1), true));
         }
         model.Training = false;
         return history;
+    }
+
+    /// <summary>The step's loss was finite, but a weight can overflow without the loss showing it yet: check them once per epoch.</summary>
+    private static void CheckFinite<T>(IModel<T> model, int epoch, int steps)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        foreach (var p in model.Parameters)
+        {
+            // MaxMagnitude is NaN when any entry is NaN and infinite when any is infinite: one vectorised pass.
+            var m = p.Data.Length == 0 ? T.Zero : TensorPrimitives.MaxMagnitude<T>(p.Data);
+            if (!T.IsFinite(m))
+                throw new TrainingDivergedException(epoch, steps, steps, $"{p.Name} holds {m}");
+        }
     }
 }

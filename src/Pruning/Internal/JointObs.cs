@@ -5,14 +5,14 @@ namespace WoodFisher.Pruning.Internal;
 /// <summary>Fills the c × k row-major columns [H⁻¹]_{block, Q} of one block, Q given as local indices.</summary>
 internal delegate void BlockColumns(int block, int[] localQ, double[] destination);
 
-/// <summary>Joint OBS update per block for estimators that can produce block columns of H⁻¹.</summary>
+/// <summary>Joint OBS update per block for estimators that can produce block columns of H⁻¹ (the solve is <see cref="JointObsUpdate"/>'s).</summary>
 internal static class JointObs
 {
-    public static void Validate(int dimension, int weights, int remove)
+    public static void Validate(int dimension, int weights, int mask)
     {
-        if (weights != dimension || remove != dimension)
+        if (weights != dimension || mask != dimension)
         {
-            throw new ArgumentException($"Weights and removal flags must both have length d = {dimension}, got {weights} and {remove}.");
+            throw new ArgumentException($"Weights and mask must both have length d = {dimension}, got {weights} and {mask}.");
         }
     }
 
@@ -42,58 +42,27 @@ internal static class JointObs
         return (b, local);
     }
 
-    /// <summary>w_B ← w_B − [H⁻¹]_{B,Q}([H⁻¹]_QQ)⁻¹w_Q per block B, then w_Q = 0 exactly.</summary>
-    public static void Apply(BlockLayout layout, Span<double> weights, ReadOnlySpan<bool> remove, BlockColumns columns)
+    /// <summary>
+    /// w_B ← w_B − [H⁻¹]_{B,Q}([H⁻¹]_QQ)⁻¹w_Q per block B (Q = mask false), then w_Q = 0 exactly: <see cref="JointObsUpdate"/>
+    /// on the float64 columns that <paramref name="columns"/> gives.
+    /// </summary>
+    public static void Apply(BlockLayout layout, Span<double> weights, ReadOnlySpan<bool> mask, BlockColumns columns)
+        => JointObsUpdate.Apply(layout, weights, mask, new ColumnSource(columns), Precision.Float64);
+
+    private sealed class ColumnSource(BlockColumns columns) : IJointObsSource
     {
-        var q = new List<int>();
-        for (var b = 0; b < layout.Count; b++)
+        public void GatherColumns(JointObsPlan plan, int first, int last, double[] destination)
         {
-            var off = layout.Offset(b);
-            var c = layout.Size(b);
-            q.Clear();
-            for (var i = 0; i < c; i++)
+            var c0 = plan.ColumnStart(first);
+            for (var b = first; b < last; b++)
             {
-                if (remove[off + i])
+                var q = plan.Local(b);
+                if (q.Length > 0)
                 {
-                    q.Add(i);
+                    var cols = new double[plan.Layout.Size(b) * q.Length];
+                    columns(b, q.ToArray(), cols);
+                    cols.CopyTo(destination.AsSpan((int)(plan.ColumnStart(b) - c0)));
                 }
-            }
-
-            if (q.Count == 0)
-            {
-                continue;
-            }
-
-            var k = q.Count;
-            var localQ = q.ToArray();
-            var cols = new double[c * k];
-            columns(b, localQ, cols);
-            var sub = new double[k * k];
-            var wq = new double[k];
-            for (var i = 0; i < k; i++)
-            {
-                wq[i] = weights[off + localQ[i]];
-                for (var j = 0; j < k; j++)
-                {
-                    sub[(i * k) + j] = cols[(localQ[i] * k) + j];
-                }
-            }
-
-            var z = DenseLinearAlgebra.SolveSymmetric(sub, k, wq);
-            for (var r = 0; r < c; r++)
-            {
-                double s = 0;
-                for (var j = 0; j < k; j++)
-                {
-                    s += cols[(r * k) + j] * z[j];
-                }
-
-                weights[off + r] -= s;
-            }
-
-            foreach (var i in localQ)
-            {
-                weights[off + i] = 0;
             }
         }
     }

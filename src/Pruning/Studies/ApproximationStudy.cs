@@ -98,9 +98,9 @@ public static class ApproximationStudy
             Report(progress, "estimators", 0, estimatorSpecs.Count);
             foreach (var spec in estimatorSpecs)
             {
-                if (spec.Kind == EstimatorKind.Exact)
+                if (spec.Method == PruningMethod.Exact)
                 {
-                    var (inv, seconds) = Exact(spec.Damping.Value, spec.Treatment);
+                    var (inv, seconds) = Exact(spec.DampingValue, spec.Treatment);
                     estimators.Add((spec, inv));
                     costs.Add(new EstimatorCost(spec.Label, inv.Name, hessianSeconds, seconds, inv.Bytes));
                 }
@@ -118,7 +118,7 @@ public static class ApproximationStudy
 
             // 3. Fidelity of the inverses, and the curvature matrices themselves.
             var exactInverse = StudyMatrices.ToDense(reference);
-            var c = options.BlockSize ?? estimatorSpecs.Where(s => s.Kind == EstimatorKind.WoodFisher).Select(s => s.BlockSize).DefaultIfEmpty(100).Min();
+            var c = options.BlockSize ?? estimatorSpecs.Where(s => s.Method == PruningMethod.WoodFisher).Select(s => s.BlockSize).DefaultIfEmpty(EstimatorSpec.DefaultBlockSize).Min();
             var layout = BlockLayout.Create(d, c, selection.Segments);
             var snapshotBlocks = HeatmapBlocks(layout, options.HeatmapBlocks);
             var fidelity = new List<FidelityRow>();
@@ -171,7 +171,7 @@ public static class ApproximationStudy
             var curves = new List<PruningCurvePoint>();
             foreach (var (spec, inverse) in estimators)
             {
-                curves.AddRange(PruningCurveStudy.Run(spec.Label, inverse, w0, selection.Segments, options.Sparsities, options.Updates, Evaluate,
+                curves.AddRange(PruningCurveStudy.Run(spec.Label, spec.Method, inverse, w0, selection.Segments, options.Sparsities, options.Updates, Evaluate,
                     () => Report(progress, "pruning curves", ++curveDone, curveSteps)));
             }
 

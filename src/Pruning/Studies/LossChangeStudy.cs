@@ -79,7 +79,7 @@ public static class LossChangeStudy
         var predicted = new double[k];
         var firstOrder = new double[k];
         var actual = new double[k];
-        var remove = new bool[d];
+        var mask = Enumerable.Repeat(true, d).ToArray();
         var moved = new double[d];
         for (var t = 0; t < k; t++)
         {
@@ -90,9 +90,9 @@ public static class LossChangeStudy
             }
 
             weights.CopyTo(moved);
-            remove[q] = true;
-            inverse.ObsUpdate(moved, remove);
-            remove[q] = false;
+            mask[q] = false;
+            inverse.ObsUpdate(moved, mask);
+            mask[q] = true;
             moved[q] = 0;
             w[t] = weights[q];
             predicted[t] = weights[q] * weights[q] / (2 * diag[q]);

@@ -10,13 +10,15 @@ namespace WoodFisher.Pruning.Studies;
 public sealed record PruningCurvePoint(string Label, UpdateMode Update, double TargetSparsity, double Sparsity, double Loss, double Accuracy);
 
 /// <summary>
-/// One-shot pruning curves: for each sparsity, one <see cref="Pruner"/> step (OBS scores, global selection) with an
-/// estimate built once at the dense weights, then an evaluation of the pruned weights.
+/// One-shot pruning curves: for each sparsity, one <see cref="Pruner"/> step (the method's scores, global selection)
+/// with an estimate built once at the dense weights, then an evaluation of the pruned weights. A method without an
+/// update (magnitude) gives one curve, not one per update mode.
 /// </summary>
 public static class PruningCurveStudy
 {
     /// <summary>Prunes <paramref name="weights"/> to each of <paramref name="sparsities"/> with each update mode and evaluates.</summary>
     /// <param name="label">Label of the estimator.</param>
+    /// <param name="method">The method whose score ranks the weights (WoodTaylor is scored as WoodFisher: no gradient here).</param>
     /// <param name="inverse">Ĥ⁻¹ at <paramref name="weights"/> (not disposed).</param>
     /// <param name="weights">Dense w (length d).</param>
     /// <param name="segments">Layer lengths (sum d) for global selection, or null for one segment.</param>
@@ -24,7 +26,7 @@ public static class PruningCurveStudy
     /// <param name="updates">Update modes to compare (e.g. joint and independent).</param>
     /// <param name="evaluate">Loss and accuracy of a weight vector.</param>
     /// <param name="progress">Called after each point.</param>
-    public static IReadOnlyList<PruningCurvePoint> Run(string label, IInverseCurvature inverse, ReadOnlySpan<double> weights, IReadOnlyList<int>? segments,
+    public static IReadOnlyList<PruningCurvePoint> Run(string label, PruningMethod method, IInverseCurvature inverse, ReadOnlySpan<double> weights, IReadOnlyList<int>? segments,
         IReadOnlyList<double> sparsities, IReadOnlyList<UpdateMode> updates, Func<double[], (double Loss, double Accuracy)> evaluate, Action? progress = null)
     {
         ArgumentNullException.ThrowIfNull(inverse);
@@ -32,11 +34,13 @@ public static class PruningCurveStudy
         ArgumentNullException.ThrowIfNull(updates);
         ArgumentNullException.ThrowIfNull(evaluate);
         var points = new List<PruningCurvePoint>();
-        foreach (var update in updates)
+        ArgumentNullException.ThrowIfNull(method);
+        var scored = method.UsesLossGradient ? PruningMethod.WoodFisher : method;
+        foreach (var update in updates.Select(scored.EffectiveUpdate).Distinct())
         {
             foreach (var s in sparsities)
             {
-                var pruner = new Pruner(new PrunerOptions { Score = ScoreKind.Obs, Update = update, Sparsity = s, Segments = segments });
+                var pruner = new Pruner(new PrunerOptions { Method = scored, Update = update, Sparsity = s, Segments = segments });
                 var result = pruner.Prune(weights, inverse);
                 var (loss, accuracy) = evaluate(result.Weights);
                 points.Add(new PruningCurvePoint(label, update, s, result.Sparsity, loss, accuracy));

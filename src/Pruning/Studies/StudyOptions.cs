@@ -5,7 +5,7 @@ public sealed record StudyOptions
 {
     /// <summary>
     /// The estimators to compare, in table order; null = <see cref="DefaultEstimators"/> with this <see cref="Samples"/>,
-    /// <see cref="Damping"/> and <see cref="Seed"/>. An <see cref="EstimatorKind.Exact"/> one scores zero fidelity error by
+    /// <see cref="Damping"/> and <see cref="Seed"/>. An <see cref="PruningMethod.Exact"/> one scores zero fidelity error by
     /// construction when it shares λ and treatment with the reference; exact estimators all use the study's one Hessian
     /// (its <see cref="Samples"/>), whatever their own sample count.
     /// </summary>
@@ -35,7 +35,7 @@ public sealed record StudyOptions
     /// <summary>Single weights removed in the loss-change study (all non-zero weights when fewer).</summary>
     public int WeightsSampled { get; init; } = 200;
 
-    /// <summary>Block size c of the reference layout for per-block errors; null = the smallest WoodFisher c among the estimators (100 if none).</summary>
+    /// <summary>Block size c of the reference layout for per-block errors; null = the smallest WoodFisher c among the estimators (<see cref="EstimatorSpec.DefaultBlockSize"/> if none).</summary>
     public int? BlockSize { get; init; }
 
     /// <summary>Blocks kept for heat maps (the first block of each layer, up to this many).</summary>
@@ -50,12 +50,15 @@ public sealed record StudyOptions
     /// <summary>Test samples the curves are evaluated on; null = all.</summary>
     public int? TestSamples { get; init; }
 
-    /// <summary>The default estimator list: exact, WoodFisher c = 50 and 200, K-FAC, diagonal Fisher, identity.</summary>
+    /// <summary>The default estimator list (<see cref="DefaultList"/>): exact, WoodFisher c = 50 and 200, K-FAC, diagonal Fisher, magnitude (H⁻¹ = I).</summary>
     public static IReadOnlyList<EstimatorSpec> DefaultEstimators(int samples, double damping, int seed, IndefiniteTreatment treatment = IndefiniteTreatment.Absolute)
     {
         var defaults = new EstimatorSpec { Samples = samples, Damping = damping, Seed = seed, Treatment = treatment };
-        return [.. new[] { "exact", "woodfisher:c=50", "woodfisher:c=200", "kfac", "diagfisher", "identity" }.Select(t => EstimatorSpec.Parse(t, defaults))];
+        return [.. DefaultList.Split(',').Select(t => EstimatorSpec.Parse(t, defaults))];
     }
+
+    /// <summary>The default estimators as a <see cref="MethodSpec"/> list.</summary>
+    public const string DefaultList = "exact,woodfisher:block=50,woodfisher:block=200,kfac,diagfisher,magnitude";
 }
 
 /// <summary>Progress of <see cref="ApproximationStudy.Run"/>: <paramref name="Done"/> of <paramref name="Total"/> steps of a phase.</summary>

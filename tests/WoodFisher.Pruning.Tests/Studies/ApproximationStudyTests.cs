@@ -27,7 +27,7 @@ public class ApproximationStudyTests
         var defaults = new EstimatorSpec { Samples = 150, Damping = 1e-4, Seed = 3 };
         var options = new StudyOptions
         {
-            Estimators = [.. new[] { "exact", "woodfisher:c=20", "kfac", "diagfisher", "identity" }.Select(t => EstimatorSpec.Parse(t, defaults))],
+            Estimators = [.. new[] { "exact", "woodfisher:block=20", "kfac", "diagfisher", "magnitude" }.Select(t => EstimatorSpec.Parse(t, defaults))],
             Samples = 150,
             Damping = 1e-4,
             Seed = 3,
@@ -48,14 +48,14 @@ public class ApproximationStudyTests
             Assert.That(exact.Full, Is.Zero);
             Assert.That(exact.Cosine, Is.EqualTo(1).Within(1e-12));
             Assert.That(result.ReferenceLayout.BlockSize, Is.EqualTo(20), "per-block errors use the WoodFisher layout");
-            Assert.That(result.Fidelity.Single(f => f.Label == "identity").Full, Is.GreaterThan(0));
+            Assert.That(result.Fidelity.Single(f => f.Label == "magnitude").Full, Is.GreaterThan(0));
             Assert.That(result.Spectrum.NegativeEigenvalues, Is.InRange(0, 60));
             Assert.That(result.Matrices.Single(m => m.Matrix.StartsWith("Gauss", StringComparison.Ordinal)).RelativeFrobenius, Is.LessThan(1e-4),
                 "for a linear last layer the Hessian of its weights is the Gauss–Newton matrix (up to float32 rounding)");
             Assert.That(result.LossChanges, Has.Count.EqualTo(5).And.All.Matches<LossChangeResult>(l => l.Indices.Length == 25 && double.IsFinite(l.Pearson)));
-            Assert.That(result.Curves, Has.Count.EqualTo(5 * 2 * 2));
+            Assert.That(result.Curves, Has.Count.EqualTo((4 * 2 * 2) + (1 * 2)), "magnitude has one curve: it has no update to vary");
             Assert.That(result.Curves.Select(p => p.Sparsity), Is.All.InRange(0.49, 0.91));
-            Assert.That(result.Costs.Single(c => c.Label == "woodfisher:c=20").Bytes, Is.EqualTo(3 * 20 * 20 * 4));
+            Assert.That(result.Costs.Single(c => c.Label == "woodfisher:block=20").Bytes, Is.EqualTo(3 * 20 * 20 * 4));
             Assert.That(result.Heatmaps, Has.Count.EqualTo(1));
             Assert.That(result.Heatmaps[0].Estimates, Has.Count.EqualTo(5));
         });
@@ -102,7 +102,7 @@ public class ApproximationStudyTests
         var o = new StudyOptions { Samples = 300, Damping = 1e-3, Seed = 4, Treatment = IndefiniteTreatment.Clip };
         Assert.Multiple(() =>
         {
-            Assert.That(o.EffectiveEstimators.Select(s => s.Label), Is.EqualTo(new[] { "exact", "woodfisher:c=50", "woodfisher:c=200", "kfac", "diagfisher", "identity" }));
+            Assert.That(o.EffectiveEstimators.Select(s => s.Label), Is.EqualTo(new[] { "exact", "woodfisher:block=50", "woodfisher:block=200", "kfac", "diagfisher", "magnitude" }));
             Assert.That(o.EffectiveEstimators.Select(s => (s.Samples, s.Damping.Value, s.Seed)), Is.All.EqualTo((300, 1e-3, (int?)4)));
             Assert.That(o.EffectiveEstimators[0].Treatment, Is.EqualTo(IndefiniteTreatment.Clip));
         });

@@ -1,10 +1,6 @@
-using System.ComponentModel;
 using System.Diagnostics;
-using System.Globalization;
 using System.Text.Json;
 using Spectre.Console;
-using Spectre.Console.Cli;
-using WoodFisher.Cli.Infrastructure;
 using WoodFisher.Kernels;
 
 namespace WoodFisher.Cli.Commands;
@@ -14,7 +10,7 @@ namespace WoodFisher.Cli.Commands;
 /// measured in the same run, with GFLOP/s (4c²m per block) as a share of the machine's measured FMA peak, and optionally
 /// against the NumPy baseline <c>bench/numpy/fisher_baseline.py</c> on the same shapes.
 /// </summary>
-internal sealed class BenchCommand : Command<BenchCommand.Settings>
+internal sealed class BenchCommand : VerbCommand<BenchCommand.Settings>
 {
     internal static readonly (int C, int M, int D)[] DefaultGrid = [(32, 64, 128), (128, 256, 512), (128, 1024, 512), (512, 256, 2048), (512, 1024, 2048)];
     internal static readonly (int C, int M, int D)[] QuickGrid = [(32, 64, 128), (64, 128, 256)];
@@ -27,44 +23,45 @@ internal sealed class BenchCommand : Command<BenchCommand.Settings>
 
     private static readonly WoodburyStrategy[] Strategies = [WoodburyStrategy.Rank1, WoodburyStrategy.RankK, WoodburyStrategy.Auto];
 
-    public sealed class Settings : CommandSettings
+    public sealed class Settings : VerbSettings
     {
-        [CommandOption("--quick")]
-        [Description("A small grid, one repeat: seconds (for tests and CI).")]
+        [CommandOption("--quick"), Help("A small grid, one repeat: seconds (for tests and CI).")]
         public bool Quick { get; init; }
 
-        [CommandOption("--grid <CELLS>")]
-        [Description("Cells c:m:d separated by commas, e.g. 128:256:512,512:1024:2048.")]
+        [CommandOption("--grid <CELLS>"), Help("Cells c:m:d separated by commas, e.g. 128:256:512,512:1024:2048.")]
         public string? Grid { get; init; }
 
-        [CommandOption("--backends <LIST>")]
-        [Description("cpu, ilgpu or cpu,ilgpu (default: cpu, plus ilgpu when a CUDA/OpenCL device exists or with --quick).")]
-        public string? Backends { get; init; }
+        [CommandOption("--backend <LIST>"), Help("cpu, ilgpu or cpu,ilgpu (default: cpu, plus ilgpu when a CUDA/OpenCL device exists or with --quick).")]
+        public string? Backend { get; init; }
 
-        [CommandOption("--repeats <N>")]
-        [Description("Timed runs per cell after one warm-up; the best is reported (default 3, 1 with --quick).")]
+        [CommandOption("--repeats <N>"), Help("Timed runs per cell after one warm-up; the best is reported (default 3, 1 with --quick).")]
         public int? Repeats { get; init; }
 
-        [CommandOption("--numpy")]
-        [Description("Also time bench/numpy/fisher_baseline.py (/usr/bin/python3 with NumPy) on the same shapes.")]
+        [CommandOption("--numpy"), Help("Also time bench/numpy/fisher_baseline.py (/usr/bin/python3 with NumPy) on the same shapes.")]
         public bool Numpy { get; init; }
 
-        [CommandOption("--json <FILE>")]
-        [Description("Write the results as JSON (atomically).")]
-        public string? Json { get; init; }
+        [CommandOption("--calibrate"), Help("Measure the cost model of --strategy auto on this machine (kernel efficiencies at c = 32…1024) and print it as C# source.")]
+        public bool Calibrate { get; init; }
+
+        [CommandOption("--report <FILE>"), Help("Write the results as JSON.")]
+        public string? Report { get; init; }
     }
 
     internal sealed record NumpyResult(int BlockSize, int Rows, int Dimension, double Seconds, double GFlops, string Blas);
 
-    public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    protected override int Run(Settings settings, VerbRun run, CancellationToken cancellationToken)
     {
+        var report = run.Outputs.File("--report", settings.Report);
+        if (settings.Calibrate)
+            return Calibrate(settings, report);
+
         var grid = settings.Grid is { } g ? ParseGrid(g) : settings.Quick ? QuickGrid : DefaultGrid;
         int repeats = settings.Repeats ?? (settings.Quick ? 1 : 3);
         if (repeats < 1)
-            throw new ArgumentException($"--repeats must be at least 1 (got {repeats})");
+            throw new UsageException($"--repeats must be at least 1 (got {repeats})");
         var hasDevice = IlgpuBackendFactory.HasDevice;
-        var kinds = settings.Backends is { } b
-            ? b.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(CurvatureSettings.ParseBackend).Select(WoodFisher.Kernels.Backends.Resolve).Distinct().ToList()
+        var kinds = settings.Backend is { } b
+            ? VerbSettings.Read("--backend", b, t => Pruning.Vocabulary.List(t, Pruning.Vocabulary.Backend)).Select(WoodFisher.Kernels.Backends.Resolve).Distinct().ToList()
             : hasDevice || settings.Quick ? [BackendKind.Cpu, BackendKind.Ilgpu] : [BackendKind.Cpu];
         var notes = new List<string>();
 
@@ -105,8 +102,8 @@ internal sealed class BenchCommand : Command<BenchCommand.Settings>
         }
 
         Print(results, numpy, peak, notes);
-        if (settings.Json is { } json)
-            CliFiles.WriteText(json, ToJson(results, numpy, peak, notes));
+        if (report is not null)
+            CliFiles.WriteText(report, ToJson(results, numpy, peak, notes));
         return 0;
     }
 
@@ -121,19 +118,37 @@ internal sealed class BenchCommand : Command<BenchCommand.Settings>
                 || !int.TryParse(f[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out var m) || m < 1
                 || !int.TryParse(f[2], NumberStyles.Integer, CultureInfo.InvariantCulture, out var d) || d < 1)
             {
-                throw new ArgumentException($"--grid: '{part}' is not c:m:d with positive integers (e.g. 128:256:512)");
+                throw new UsageException($"--grid: '{part}' is not c:m:d with positive integers (e.g. 128:256:512)");
             }
             cells.Add((c, m, d));
         }
         if (cells.Count == 0)
-            throw new ArgumentException("--grid: no cells given (e.g. 128:256:512,512:1024:2048)");
+            throw new UsageException("--grid: no cells given (e.g. 128:256:512,512:1024:2048)");
         return cells;
     }
 
-    /// <summary>"auto→dense": Auto is shown with the strategy it picks for (c, m), so a gap to that row is noise.</summary>
+    /// <summary>"auto→dense": Auto is shown with the strategy its cost model picked, so a gap to that row is noise.</summary>
     private static string StrategyName(KernelBenchmarkResult r) => r.Strategy == WoodburyStrategy.Auto
-        ? "auto→" + WoodFisherBuilder.ChooseStrategy(r.BlockSize, r.Rows).ToString().ToLowerInvariant()
+        ? "auto→" + r.Resolved.ToString().ToLowerInvariant()
         : r.Strategy.ToString().ToLowerInvariant();
+
+    /// <summary>
+    /// <c>--calibrate</c>: the efficiencies of <see cref="StrategyCostModel"/> measured here, one line per block size, then
+    /// the model as C# source (the form <see cref="StrategyCostModel.Default"/> is written in).
+    /// </summary>
+    private static int Calibrate(Settings settings, string? report)
+    {
+        var repeats = settings.Repeats ?? 3;
+        if (repeats < 1)
+            throw new UsageException($"--repeats must be at least 1 (got {repeats})");
+        int[] sizes = settings.Quick ? [32, 64] : [32, 64, 128, 256, 512, 1024];
+        CliConsole.Line("# cost-model efficiencies: shares of the float32 FMA micro-kernel peak (rank1, rankK: Woodbury updates; gram32/gram64: Dense Gram; inverse: float64 Cholesky inverse)");
+        var model = KernelBenchmark.CalibrateCostModel(sizes, repeats, line => CliConsole.Line("# " + line));
+        CliConsole.Line(model.ToSource());
+        if (report is not null)
+            CliFiles.WriteText(report, JsonSerializer.Serialize(new { block_sizes = model.BlockSizes, source = model.ToSource() }, new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        return 0;
+    }
 
     private static NumpyResult? Match(IEnumerable<NumpyResult> numpy, KernelBenchmarkResult r) =>
         numpy.FirstOrDefault(n => n.BlockSize == r.BlockSize && n.Rows == r.Rows && n.Dimension == r.Dimension);
@@ -188,7 +203,7 @@ internal sealed class BenchCommand : Command<BenchCommand.Settings>
             {
                 backend = r.Backend,
                 strategy = r.Strategy.ToString().ToLowerInvariant(),
-                auto_picks = r.Strategy == WoodburyStrategy.Auto ? WoodFisherBuilder.ChooseStrategy(r.BlockSize, r.Rows).ToString().ToLowerInvariant() : null,
+                auto_picks = r.Strategy == WoodburyStrategy.Auto ? r.Resolved.ToString().ToLowerInvariant() : null,
                 precision = r.Precision == Precision.Float32 ? "f32" : "f64",
                 c = r.BlockSize,
                 m = r.Rows,

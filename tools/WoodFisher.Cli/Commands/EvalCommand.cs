@@ -1,30 +1,27 @@
-using System.ComponentModel;
-using System.Globalization;
-using Spectre.Console.Cli;
-using WoodFisher.Cli.Infrastructure;
 using WoodFisher.Models;
 
 namespace WoodFisher.Cli.Commands;
 
-/// <summary><c>woodfisher eval --model MODEL.safetensors</c>: mean softmax cross-entropy and top-1 accuracy on a data split.</summary>
-internal sealed class EvalCommand : Command<EvalCommand.Settings>
+/// <summary><c>woodfisher eval --model MODEL.safetensors</c>: mean softmax cross-entropy and top-1 accuracy on each split (or one).</summary>
+internal sealed class EvalCommand : VerbCommand<EvalCommand.Settings>
 {
     public sealed class Settings : ModelSettings
     {
-        [CommandOption("--split <SPLIT>")]
-        [Description("train or test.")]
-        [DefaultValue("test")]
-        public string Split { get; init; } = "test";
+        [CommandOption("--split <SPLIT>"), Help("Evaluate on this split only: train or test (default: test, then train).")]
+        public string? Split { get; init; }
     }
 
-    public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    protected override int Run(Settings settings, VerbRun run, CancellationToken cancellationToken)
     {
         var model = CliModels.Load(settings.Model, settings.Arch);
-        var data = CliModels.LoadData(settings.Data, settings.Split);
-        CliModels.CheckFits(model, data);
-        var r = Evaluation.Evaluate(model, data.Images, data.Labels, data.Count);
-        CliConsole.Line(string.Create(CultureInfo.InvariantCulture,
-            $"{settings.Split}: loss {r.Loss:0.000000} accuracy {r.Accuracy:0.0000} samples {data.Count} model {model.Spec}"));
+        foreach (var split in settings.Split is null ? ["test", "train"] : new[] { settings.Split })
+        {
+            var name = VerbSettings.Read("--split", split, SampleSettings.ParseSplit);
+            var data = CliModels.LoadData(settings.Data, name);
+            CliModels.CheckFits(model, data);
+            var r = Evaluation.Evaluate(model, data.Images, data.Labels, data.Count);
+            CliConsole.Record(("split", name), ("loss", r.Loss), ("accuracy", r.Accuracy), ("samples", data.Count), ("model", model.Spec));
+        }
         return 0;
     }
 }

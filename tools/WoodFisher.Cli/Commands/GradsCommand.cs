@@ -1,88 +1,48 @@
-using System.ComponentModel;
-using System.Globalization;
-using System.Text.Json;
-using Spectre.Console.Cli;
-using WoodFisher.Cli.Infrastructure;
 using WoodFisher.IO;
 using WoodFisher.Models;
 
 namespace WoodFisher.Cli.Commands;
 
 /// <summary>
-/// <c>woodfisher grads --model MODEL.safetensors --out G.npy</c>: per-sample (or mini-batch-mean) gradients of the softmax
-/// cross-entropy, one row per sample (or per B samples), over the selected layers' weights (and biases with
+/// <c>woodfisher grads --model MODEL.safetensors --out G.npy --layout G.json</c>: per-sample (or mini-batch-mean) gradients
+/// of the softmax cross-entropy, one row per sample (or per B samples), over the selected layers' weights (and biases with
 /// <c>--include-bias</c>), in model order. The (rows × d) float32 .npy is streamed to disk chunk by chunk, so G may be
-/// larger than memory. Prints the segment (parameter) layout of a row; <c>--segments-out</c> writes it as JSON.
+/// larger than memory; <c>--layout</c> writes the columns' tensors (name, shape, offset, length) as JSON
+/// (<see cref="GradientLayout"/>), the file <c>prune --layout</c> reads.
 /// </summary>
-internal sealed class GradsCommand : Command<GradsCommand.Settings>
+internal sealed class GradsCommand : VerbCommand<GradsCommand.Settings>
 {
-    public sealed class Settings : ModelSettings
+    public sealed class Settings : SampleSettings
     {
-        [CommandOption("--split <SPLIT>")]
-        [Description("train or test.")]
-        [DefaultValue("train")]
-        public string Split { get; init; } = "train";
-
-        [CommandOption("--samples <M>")]
-        [Description("Samples to use: the first M in file order, or M drawn by --seed.")]
-        [DefaultValue(1000)]
-        public int Samples { get; init; } = 1000;
-
-        [CommandOption("--minibatch <B>")]
-        [Description("Average each B consecutive samples into one row (M must be a multiple of B).")]
-        [DefaultValue(1)]
-        public int Minibatch { get; init; } = 1;
-
-        [CommandOption("--include-bias")]
-        [Description("Include the selected layers' biases (after each weight).")]
-        public bool IncludeBias { get; init; }
-
-        [CommandOption("--layers <NAMES>")]
-        [Description("Comma-separated layers (fc1,fc2) or parameter names (fc1.weight); default every Linear/Conv2d layer.")]
-        public string? Layers { get; init; }
-
-        [CommandOption("--seed <S>")]
-        [Description("Draw the samples by this seed instead of taking the first M.")]
-        public int? Seed { get; init; }
-
-        [CommandOption("--out <G>")]
-        [Description("Output .npy, float32 (rows × d) (required).")]
+        [CommandOption("--out <FILE>", true), Help("Output .npy, float32 (rows × d), streamed.")]
         public string? Out { get; init; }
 
-        [CommandOption("--segments-out <JSON>")]
-        [Description("Also write the row layout (name, shape, offset, length of each parameter) as JSON.")]
-        public string? SegmentsOut { get; init; }
+        [CommandOption("--layout <FILE>"), Help("Also write the layout of G's columns (name, shape, offset, length of each tensor) as JSON, for prune, fisher and ihvp.")]
+        public string? Layout { get; init; }
     }
 
     /// <summary>Rows per chunk are chosen to keep a chunk near this many bytes.</summary>
     private const long ChunkBytes = 64L << 20;
 
-    public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    protected override int Run(Settings s, VerbRun run, CancellationToken cancellationToken)
     {
-        if (string.IsNullOrWhiteSpace(settings.Out))
-            throw new ArgumentException("--out is required");
-        if (settings.Minibatch <= 0)
-            throw new ArgumentException($"--minibatch must be positive, not {settings.Minibatch}");
-        if (settings.Samples <= 0)
-            throw new ArgumentException($"--samples must be positive, not {settings.Samples}");
-        if (settings.Samples % settings.Minibatch != 0)
-            throw new ArgumentException($"--samples {settings.Samples} is not a multiple of --minibatch {settings.Minibatch}");
-        var model = CliModels.Load(settings.Model, settings.Arch);
-        var data = CliModels.LoadData(settings.Data, settings.Split);
+        var outPath = run.Outputs.File("--out", s.Out)!;
+        var layoutPath = run.Outputs.File("--layout", s.Layout);
+        var model = CliModels.Load(s.Model, s.Arch);
+        var data = CliModels.LoadData(s.Data, s.Split);
         CliModels.CheckFits(model, data);
-        if (settings.Samples > data.Count)
-            throw new ArgumentException($"--samples {settings.Samples}: {data.Name} holds only {data.Count} samples");
-        var selection = Select(model, settings.Layers, settings.IncludeBias);
+        CliModels.CheckSamples(s.Samples, data, s.Minibatch);
+        var selection = CliModels.Select(model, s.Layers, s.IncludeBias);
 
-        var source = new PerSampleGradientSource(model, data.Images, data.Labels, settings.Samples, selection, settings.Minibatch, settings.Seed);
+        var source = new PerSampleGradientSource(model, data.Images, data.Labels, s.Samples, selection, s.Minibatch, s.Seed);
         var d = source.Dimension;
         var rows = source.Count;
         var chunk = (int)Math.Clamp(ChunkBytes / (4L * d), 1, rows);
         CliConsole.Note(string.Create(CultureInfo.InvariantCulture,
-            $"grads: {model.Spec}, {rows} rows × {d} ({rows * d * 4.0 / (1 << 20):0.0} MiB) from {settings.Samples} {settings.Split} samples of {data.Name}"));
+            $"grads: {model.Spec}, {rows} rows × {d} ({rows * d * 4.0 / (1 << 20):0.0} MiB) from {s.Samples} {s.Split} samples of {data.Name}"));
 
         var buffer = new float[(long)chunk * d];
-        using (var writer = new NpyWriter(settings.Out, d))
+        using (var writer = new NpyWriter(outPath, d))
         using (var progress = CliProgress.Start("per-sample gradients", rows))
         {
             int n;
@@ -94,45 +54,12 @@ internal sealed class GradsCommand : Command<GradsCommand.Settings>
             }
             writer.Commit();
         }
+        if (layoutPath is not null)
+            new GradientLayout([.. selection.Entries.Select(e => new GradientLayoutTensor(e.Name, e.Shape, e.Offset, e.Length))], rows, s.Minibatch, model.Spec).Write(layoutPath);
 
-        CliConsole.Line(string.Create(CultureInfo.InvariantCulture, $"wrote {settings.Out}: {rows} x {d} float32"));
+        CliConsole.Record(("wrote", outPath), ("rows", rows), ("columns", d), ("dtype", "float32"), ("layout", layoutPath ?? "-"));
         foreach (var e in selection.Entries)
-            CliConsole.Line(string.Create(CultureInfo.InvariantCulture, $"segment {e.Name} {string.Join('x', e.Shape)} offset {e.Offset} length {e.Length}"));
-        if (!string.IsNullOrWhiteSpace(settings.SegmentsOut))
-        {
-            var layout = new
-            {
-                model = model.Spec,
-                rows,
-                dimension = d,
-                minibatch = settings.Minibatch,
-                segments = selection.Entries.Select(e => new { name = e.Name, shape = e.Shape, offset = e.Offset, length = e.Length }).ToArray(),
-            };
-            CliFiles.WriteText(settings.SegmentsOut, JsonSerializer.Serialize(layout, new JsonSerializerOptions { WriteIndented = true }) + "\n");
-        }
+            CliConsole.Record(("tensor", e.Name), ("shape", string.Join('x', e.Shape)), ("offset", e.Offset), ("length", e.Length));
         return 0;
-    }
-
-    /// <summary>Layer names (<c>fc1</c>) select the layer's weight (and bias); parameter names (<c>fc1.weight</c>) select just that.</summary>
-    internal static ParameterSelection<float> Select(IModel<float> model, string? layers, bool includeBias)
-    {
-        if (string.IsNullOrWhiteSpace(layers))
-            return ParameterSelection<float>.Prunable(model, includeBias);
-        var names = new List<string>();
-        foreach (var raw in layers.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-        {
-            if (model.Parameters.Any(p => p.Name == raw))
-            {
-                names.Add(raw);
-                continue;
-            }
-            var weight = model.Parameters.FirstOrDefault(p => p.Name == raw + ".weight" && p.IsPrunable)
-                ?? throw new ArgumentException(
-                    $"--layers: model {model.Spec} has no layer '{raw}'; its layers are {string.Join(", ", model.Parameters.Where(p => p.IsPrunable).Select(p => p.Name[..^".weight".Length]))}");
-            names.Add(weight.Name);
-            if (includeBias && model.Parameters.Any(p => p.Name == raw + ".bias"))
-                names.Add(raw + ".bias");
-        }
-        return ParameterSelection<float>.ByNames(model, names);
     }
 }

@@ -1,8 +1,4 @@
-using System.ComponentModel;
-using System.Globalization;
 using Spectre.Console;
-using Spectre.Console.Cli;
-using WoodFisher.Cli.Infrastructure;
 using WoodFisher.IO;
 using WoodFisher.Models.Data;
 
@@ -12,20 +8,19 @@ namespace WoodFisher.Cli.Commands;
 /// <c>woodfisher inspect FILE</c>: one row per array (name, dtype, shape, min, max, mean, fraction of zeros).
 /// Plain output is tab-separated with a header line; shapes are written <c>2000x28x28</c>.
 /// </summary>
-internal sealed class InspectCommand : Command<InspectCommand.Settings>
+internal sealed class InspectCommand : VerbCommand<InspectCommand.Settings>
 {
-    public sealed class Settings : CommandSettings
+    public sealed class Settings : VerbSettings
     {
-        [CommandArgument(0, "<FILE>")]
-        [Description("A .npy, .npz, .safetensors or IDX (raw or .gz) file.")]
+        [CommandArgument(0, "<FILE>"), Help("A .npy, .npz, .safetensors or IDX (raw or .gz) file.")]
         public string File { get; init; } = "";
     }
 
-    public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    protected override int Run(Settings settings, VerbRun run, CancellationToken cancellationToken)
     {
         var path = CliFiles.RequireFile(settings.File);
         var (format, arrays, metadata) = Load(path);
-        var rows = arrays.Select(a => Row(a.Name, a.Array)).ToList();
+        var rows = arrays.Select(a => Row(Printable.Escape(a.Name), a.Array)).ToList();
 
         if (CliConsole.IsInteractive)
         {
@@ -36,13 +31,13 @@ internal sealed class InspectCommand : Command<InspectCommand.Settings>
                 table.AddRow(r.Select(Markup.Escape).ToArray());
             CliConsole.Render(table);
             foreach (var (k, v) in metadata)
-                CliConsole.Line($"metadata {k} = {v}");
+                CliConsole.Line($"metadata {Printable.Escape(k)} = {Printable.Escape(v)}");
         }
         else
         {
             CliConsole.Line($"# {format} {path}");
             foreach (var (k, v) in metadata)
-                CliConsole.Line($"# metadata {k}={v}");
+                CliConsole.Line($"# metadata {Printable.Escape(k)}={Printable.Escape(v)}");
             CliConsole.Line(string.Join('\t', Header));
             foreach (var r in rows)
                 CliConsole.Line(string.Join('\t', r));

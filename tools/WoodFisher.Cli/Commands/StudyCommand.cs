@@ -1,8 +1,3 @@
-using System.ComponentModel;
-using System.Globalization;
-using Spectre.Console.Cli;
-using WoodFisher.Cli.Infrastructure;
-using WoodFisher.IO;
 using WoodFisher.Models;
 using WoodFisher.Models.Data;
 using WoodFisher.Models.Training;
@@ -16,186 +11,96 @@ namespace WoodFisher.Cli.Commands;
 /// inverse on a small trained model (or a few of its layers): matrix fidelity, loss-change prediction, one-shot pruning
 /// curves and cost, written as summary.md, CSV files and PNG plots.
 /// </summary>
-internal sealed class StudyCommand : Command<StudyCommand.Settings>
+internal sealed class StudyCommand : VerbCommand<StudyCommand.Settings>
 {
     public const string DefaultArch = "mlp:784-40-20-10:nobias";
 
-    public sealed class Settings : CommandSettings
+    public sealed class Settings : EstimatorSettings
     {
-        [CommandOption("--model <FILE>")]
-        [Description("Trained weights (.safetensors). Without it, --arch is trained for --epochs on the training data first.")]
-        public string? Model { get; init; }
+        [CommandOption("--method <LIST>"), Help("Estimators to compare, comma-separated name[:key=value,...] (keys: block, damping, samples, minibatch, seed, strategy, backend, precision, treatment, name)."), DefaultValue(StudyOptions.DefaultList)]
+        public string Method { get; init; } = "";
 
-        [CommandOption("--arch <SPEC>")]
-        [Description("Model spec, e.g. mlp:784-40-20-10:nobias (default: read from the file, else " + DefaultArch + ").")]
-        public string? Arch { get; init; }
+        [CommandOption("--sparsity <LIST>"), Help("Target sparsities of the one-shot curves, comma-separated, each in [0, 1)."), DefaultValue("0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,0.95,0.98")]
+        public string Sparsity { get; init; } = "";
 
-        [CommandOption("--data <DIR>")]
-        [Description("Directory with Fashion-MNIST IDX files (default: WOODFISHER_DATA, /usr/share/datasets/fashion-mnist, else the embedded slice).")]
-        public string? Data { get; init; }
+        [CommandOption("--treatment <T>"), Help("Negative Hessian eigenvalues in the exact reference: abs (|μ| + λ), clip (max(μ,0) + λ) or damping (μ + λ)."), DefaultValue("abs")]
+        public string Treatment { get; init; } = "";
 
-        [CommandOption("--layers <NAMES>")]
-        [Description("Comma-separated layers (fc2,fc3) or parameter names whose weights are studied. Default: the last layers whose weights total at most --max-exact.")]
-        public string? Layers { get; init; }
+        [CommandOption("--weights-sampled <N>"), Help("Single weights removed in the loss-change study."), DefaultValue(200)]
+        public int WeightsSampled { get; init; }
 
-        [CommandOption("--estimators <LIST>")]
-        [Description("Comma-separated estimator specs kind[:key=value,...], e.g. exact,woodfisher:c=50,lambda=1e-4,kfac (keys: c, lambda, samples, minibatch, seed, strategy, backend, precision, treatment, name).")]
-        [DefaultValue("exact,woodfisher:c=50,woodfisher:c=200,kfac,diagfisher,identity")]
-        public string Estimators { get; init; } = "exact,woodfisher:c=50,woodfisher:c=200,kfac,diagfisher,identity";
+        [CommandOption("--max-exact <D>"), Help("Largest number of studied coordinates d (the exact Hessian costs d Hessian-vector passes and a d×d eigendecomposition)."), DefaultValue(2000)]
+        public int MaxExact { get; init; }
 
-        [CommandOption("--samples <N>")]
-        [Description("Training samples for the Hessian, the estimators and the loss changes.")]
-        [DefaultValue(1000)]
-        public int Samples { get; init; } = 1000;
-
-        [CommandOption("--damping <LAMBDA>")]
-        [Description("Damping λ of every estimator (unless its spec sets lambda) and of the exact reference.")]
-        [DefaultValue(1e-5)]
-        public double Damping { get; init; } = 1e-5;
-
-        [CommandOption("--treatment <T>")]
-        [Description("Negative Hessian eigenvalues in the exact reference: abs (|μ| + λ), clip (max(μ,0) + λ) or damping (μ + λ).")]
-        [DefaultValue("abs")]
-        public string Treatment { get; init; } = "abs";
-
-        [CommandOption("--sparsities <LIST>")]
-        [Description("Comma-separated target sparsities of the one-shot curves.")]
-        [DefaultValue("0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,0.95,0.98")]
-        public string Sparsities { get; init; } = "0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,0.95,0.98";
-
-        [CommandOption("--weights-sampled <N>")]
-        [Description("Single weights removed in the loss-change study.")]
-        [DefaultValue(200)]
-        public int WeightsSampled { get; init; } = 200;
-
-        [CommandOption("--block-size <C>")]
-        [Description("Block size of the per-block errors (default: the smallest WoodFisher c).")]
-        public int? BlockSize { get; init; }
-
-        [CommandOption("--max-exact <D>")]
-        [Description("Largest number of studied coordinates d (the exact Hessian costs d Hessian-vector passes and a d×d eigendecomposition).")]
-        [DefaultValue(2000)]
-        public int MaxExact { get; init; } = 2000;
-
-        [CommandOption("--test-samples <N>")]
-        [Description("Test samples the pruning curves are evaluated on (default: all).")]
+        [CommandOption("--test-samples <N>"), Help("Test samples the pruning curves are evaluated on (default: all).")]
         public int? TestSamples { get; init; }
 
-        [CommandOption("--epochs <N>")]
-        [Description("Epochs of training when no --model is given.")]
-        [DefaultValue(2)]
-        public int Epochs { get; init; } = 2;
+        [CommandOption("--epochs <E>"), Help("Without --model: epochs of training of --arch (default " + DefaultArch + ") first."), DefaultValue(2)]
+        public int Epochs { get; init; }
 
-        [CommandOption("--seed <N>")]
-        [Description("Seed of the sample subset, the true-Fisher labels, the sampled weights and the default training.")]
-        [DefaultValue(0)]
-        public int Seed { get; init; }
-
-        [CommandOption("--out-dir <DIR>")]
-        [Description("Where summary.md, *.csv and *.png are written.")]
-        public string OutDir { get; init; } = "";
+        [CommandOption("--out <DIR>", true), Help("Directory for summary.md, *.csv and *.png (created if missing).")]
+        public string? Out { get; init; }
 
         public override Spectre.Console.ValidationResult Validate()
         {
-            if (string.IsNullOrWhiteSpace(OutDir))
-                return Spectre.Console.ValidationResult.Error("--out-dir is required.");
-            if (Samples < 1)
-                return Spectre.Console.ValidationResult.Error("--samples must be at least 1.");
-            if (WeightsSampled < 0)
-                return Spectre.Console.ValidationResult.Error("--weights-sampled must be at least 0.");
-            if (!(Damping > 0))
-                return Spectre.Console.ValidationResult.Error("--damping must be positive.");
-            return Spectre.Console.ValidationResult.Success();
+            Check("--weights-sampled", WeightsSampled, Vocabulary.NonNegativeCount);
+            Check("--max-exact", MaxExact, Vocabulary.Count);
+            Check("--epochs", Epochs, Vocabulary.Count);
+            if (TestSamples is { } n)
+                Check("--test-samples", n, Vocabulary.Count);
+            Read("--treatment", Treatment, Vocabulary.Treatment);
+            Read("--sparsity", Sparsity, t => Vocabulary.List(t, Vocabulary.Sparsity));
+            return base.Validate();
         }
     }
 
-    public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    protected override int Run(Settings s, VerbRun run, CancellationToken cancellationToken)
     {
-        var train = DataSets.Load(settings.Data, "train");
-        var test = DataSets.Load(settings.Data, "test");
-        var model = settings.Model is null ? TrainDefault(settings, train) : CliModels.Load(settings.Model, settings.Arch);
-        var selection = SelectLayers(model, settings.Layers, settings.MaxExact);
+        var treatment = VerbSettings.Read("--treatment", s.Treatment, Vocabulary.Treatment);
+        var defaults = s.Estimator(PruningMethod.WoodFisher) with { Seed = s.Seed ?? 0, Treatment = treatment };
+        var estimators = VerbSettings.Read("--method", s.Method, t => MethodSpec.ParseList(t, defaults).Select(m => m.Estimator).ToList());
+        var dir = run.Outputs.Directory("--out", s.Out!);
+        var data = CliModels.LoadData(s.Data, s.Split);
+        var test = CliModels.LoadData(s.Data, "test");
+        CliModels.CheckSamples(s.Samples, data);
+        var model = s.Model is null ? TrainDefault(s, CliModels.LoadData(s.Data, "train")) : CliModels.Load(s.Model, s.Arch);
+        CliModels.CheckFits(model, data);
+        var selection = string.IsNullOrWhiteSpace(s.Layers) ? TrailingLayers(model, s.MaxExact) : CliModels.Select(model, s.Layers, s.IncludeBias);
         try
         {
-            ApproximationStudy.EnsureExactFits(selection.Dimension, settings.MaxExact);
+            ApproximationStudy.EnsureExactFits(selection.Dimension, s.MaxExact);
         }
         catch (InsufficientMemoryException ex)
         {
-            // Program.Main lets OutOfMemoryException (InsufficientMemoryException's base) crash: report a usage error instead.
-            throw new ArgumentException($"{ex.Message} Pass --layers with fewer layers ({Sizes(ParameterSelection<float>.Prunable(model))}) or raise --max-exact.", ex);
+            throw new UsageException($"{ex.Message} Pass --layers with fewer layers ({CliModels.Sizes(ParameterSelection<float>.Prunable(model))}) or raise --max-exact.", ex);
         }
 
-        var treatment = ParseTreatment(settings.Treatment);
-        var defaults = new EstimatorSpec { Samples = Math.Min(settings.Samples, train.Count), Damping = settings.Damping, Seed = settings.Seed, Treatment = treatment };
         var options = new StudyOptions
         {
-            Estimators = ParseEstimators(settings.Estimators, defaults),
-            Samples = Math.Min(settings.Samples, train.Count),
-            Damping = settings.Damping,
+            Estimators = estimators,
+            Samples = s.Samples,
+            Damping = defaults.DampingValue,
             Treatment = treatment,
-            Seed = settings.Seed,
-            Sparsities = ParseList(settings.Sparsities, "--sparsities"),
-            WeightsSampled = settings.WeightsSampled,
-            BlockSize = settings.BlockSize,
-            MaxExactDimension = settings.MaxExact,
-            TestSamples = settings.TestSamples,
+            Seed = s.Seed ?? 0,
+            Sparsities = VerbSettings.Read("--sparsity", s.Sparsity, t => Vocabulary.List(t, Vocabulary.Sparsity)),
+            WeightsSampled = s.WeightsSampled,
+            MaxExactDimension = s.MaxExact,
+            TestSamples = s.TestSamples,
         };
-        CliConsole.Note($"study: {model.Spec}, layers {Sizes(selection)} (d = {selection.Dimension}), {options.Samples} samples from {train.Name}, {options.EffectiveEstimators.Count} estimators");
+        CliConsole.Note($"study: {model.Spec}, layers {CliModels.Sizes(selection)} (d = {selection.Dimension}), {options.Samples} samples from {data.Name}, {estimators.Count} estimators");
 
         StudyResult result;
         using (var progress = new PhaseProgress())
-            result = ApproximationStudy.Run(model, selection, train, test, options, progress);
+            result = ApproximationStudy.Run(model, selection, data, test, options, progress);
 
-        var files = StudyRendering.WriteAll(result, settings.OutDir, train.Name, test.Name);
-        foreach (var f in files)
-            CliConsole.Line(f);
+        foreach (var f in StudyRendering.WriteAll(result, dir, data.Name, test.Name))
+            CliConsole.Record(("wrote", f));
         return 0;
     }
 
-    /// <summary>
-    /// Splits "exact,woodfisher:c=50,lambda=1e-4,kfac" into specs: a token with '=' but no ':' continues the previous spec
-    /// (';' also separates keys inside one spec).
-    /// </summary>
-    internal static IReadOnlyList<EstimatorSpec> ParseEstimators(string text, EstimatorSpec defaults)
+    /// <summary>The trailing prunable layers whose weights total at most <paramref name="maxExact"/> (at least the last one).</summary>
+    internal static ParameterSelection<float> TrailingLayers(IModel<float> model, int maxExact)
     {
-        var specs = new List<string>();
-        foreach (var token in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-        {
-            if (token.Contains('=') && !token.Contains(':') && specs.Count > 0)
-                specs[^1] += "," + token;
-            else
-                specs.Add(token);
-        }
-        if (specs.Count == 0)
-            throw new FormatException("--estimators: no estimator given.");
-        return [.. specs.Select(s => EstimatorSpec.Parse(s.Replace(';', ','), defaults))];
-    }
-
-    private static double[] ParseList(string text, string option) =>
-        [.. text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(t =>
-            double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v : throw new FormatException($"{option}: '{t}' is not a number."))];
-
-    private static IndefiniteTreatment ParseTreatment(string text) => text.Trim().ToLowerInvariant() switch
-    {
-        "abs" or "absolute" => IndefiniteTreatment.Absolute,
-        "clip" => IndefiniteTreatment.Clip,
-        "damping" or "none" => IndefiniteTreatment.DampingOnly,
-        _ => throw new FormatException($"--treatment: '{text}' is not abs, clip or damping."),
-    };
-
-    private static string Sizes(ParameterSelection<float> selection) =>
-        string.Join(", ", selection.Entries.Select(e => $"{e.Name} {e.Length}"));
-
-    /// <summary>The named layers' weights, or by default the trailing prunable layers whose weights total at most <paramref name="maxExact"/> (at least the last one).</summary>
-    internal static ParameterSelection<float> SelectLayers(IModel<float> model, string? layers, int maxExact)
-    {
-        if (!string.IsNullOrWhiteSpace(layers))
-        {
-            var names = layers.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-                .Select(n => model.Parameters.Any(p => p.Name == n) ? n : n + ".weight");
-            return ParameterSelection<float>.ByNames(model, names);
-        }
-
         var prunable = ParameterSelection<float>.Prunable(model).Entries;
         var chosen = new List<string>();
         long total = 0;
@@ -209,11 +114,11 @@ internal sealed class StudyCommand : Command<StudyCommand.Settings>
         return ParameterSelection<float>.ByNames(model, chosen);
     }
 
-    private static IModel<float> TrainDefault(Settings settings, Dataset train)
+    private static IModel<float> TrainDefault(Settings s, Dataset train)
     {
-        var arch = settings.Arch ?? DefaultArch;
-        var model = ModelFactory.Create(arch, settings.Seed);
-        var options = new TrainerOptions { Epochs = settings.Epochs, Seed = settings.Seed };
+        var arch = s.Arch ?? DefaultArch;
+        var model = ModelFactory.Create(arch, s.Seed ?? 0);
+        var options = new TrainerOptions { Epochs = s.Epochs, Seed = s.Seed ?? 0 };
         var batches = (train.Count + options.BatchSize - 1) / options.BatchSize;
         using var p = CliProgress.Start($"train {arch}", (long)batches * options.Epochs);
         Trainer.Train(model, train.Images, train.Labels, train.Count, options, new InlineProgress<TrainingProgress>(t =>

@@ -1,27 +1,37 @@
+using System.Numerics.Tensors;
 using WoodFisher.Models;
 using WoodFisher.Models.Data;
 
 namespace WoodFisher.Cli.Infrastructure;
 
-/// <summary>Loading models and data for the commands that take <c>--model</c>, <c>--arch</c> and <c>--data</c>, with one-line errors.</summary>
+/// <summary>Loading models and data for the verbs that take <c>--model</c>, <c>--arch</c>, <c>--data</c> and <c>--layers</c>, with one-line errors.</summary>
 internal static class CliModels
 {
-    /// <summary>Loads a safetensors model; the architecture comes from <paramref name="arch"/>, the file's metadata or its tensor names.</summary>
+    /// <summary>
+    /// Loads a safetensors model (architecture from <paramref name="arch"/>, the file's metadata or its tensor names) and
+    /// refuses one holding a NaN or infinite value: nothing computed from it would mean anything.
+    /// </summary>
     public static IModel<float> Load(string? path, string? arch)
     {
-        if (string.IsNullOrWhiteSpace(path))
-            throw new ArgumentException("--model is required");
-        CliFiles.RequireFile(path);
-        return ModelFiles.Load(path, string.IsNullOrWhiteSpace(arch) ? null : arch);
+        var file = VerbRun.Require(path, "--model", "a .safetensors model");
+        CliFiles.RequireFile(file);
+        var model = ModelFiles.Load(file, string.IsNullOrWhiteSpace(arch) ? null : arch);
+        foreach (var p in model.Parameters)
+        {
+            // MaxMagnitude is NaN when any entry is NaN and infinite when any is: one vectorised pass per tensor.
+            var m = p.Data.Length == 0 ? 0 : TensorPrimitives.MaxMagnitude<float>(p.Data);
+            if (!float.IsFinite(m))
+            {
+                var at = Array.FindIndex(p.Data, v => !float.IsFinite(v));
+                throw new InvalidDataException($"{file}: tensor {p.Name} holds {p.Data[at].ToString(CultureInfo.InvariantCulture)} at element {at}; a model with non-finite weights cannot be evaluated or pruned");
+            }
+        }
+        return model;
     }
 
     /// <summary>Loads a data split ("train" or "test") from <paramref name="dir"/> or the default sources (see <see cref="DataSets.Load"/>).</summary>
-    public static Dataset LoadData(string? dir, string split)
-    {
-        if (split is not ("train" or "test"))
-            throw new ArgumentException($"--split must be train or test, not '{split}'");
-        return DataSets.Load(string.IsNullOrWhiteSpace(dir) ? null : dir, split);
-    }
+    public static Dataset LoadData(string? dir, string split) =>
+        DataSets.Load(string.IsNullOrWhiteSpace(dir) ? null : dir, VerbSettings.Read("--split", split, SampleSettings.ParseSplit));
 
     /// <summary>Checks that <paramref name="model"/> takes <paramref name="data"/>'s samples (784 features for an MLP, 1x28x28 for a CNN).</summary>
     public static void CheckFits(IModel<float> model, Dataset data)
@@ -33,12 +43,12 @@ internal static class CliModels
         {
             var kind = model.Spec.Split(':')[0];
             var fit = kind == "mlp" ? $"mlp:{data.Features}-300-100-10" : $"{kind}:{data.FeatureShape}";
-            throw new ArgumentException(
+            throw new InvalidDataException(
                 $"model {model.Spec} takes inputs [{string.Join('x', model.InputShape)}] ({per} values) but {data.Name} has {data.FeatureShape} samples ({data.Features} values); use e.g. {fit}");
         }
         var classes = data.Labels.Length == 0 ? 0 : data.Labels.Max() + 1;
         if (classes > model.NumClasses)
-            throw new ArgumentException($"model {model.Spec} has {model.NumClasses} outputs but {data.Name} has labels up to {classes - 1}");
+            throw new InvalidDataException($"model {model.Spec} has {model.NumClasses} outputs but {data.Name} has labels up to {classes - 1}");
     }
 
     /// <summary>The first <paramref name="count"/> samples of <paramref name="data"/>, or all when null; an error names the option when too many are asked for.</summary>
@@ -46,10 +56,52 @@ internal static class CliModels
     {
         if (count is null)
             return data;
-        if (count <= 0)
-            throw new ArgumentException($"{option} must be positive, not {count}");
         if (count > data.Count)
-            throw new ArgumentException($"{option} {count}: {data.Name} holds only {data.Count} samples");
+            throw new UsageException($"{option} {count}: {data.Name} holds only {data.Count} samples");
         return count == data.Count ? data : data.Take(count.Value);
     }
+
+    /// <summary>
+    /// Refuses more samples than <paramref name="data"/> holds for <c>--samples</c> (a smaller estimate would be reported as
+    /// a larger one), and a count that is not a whole number of <c>--minibatch</c> groups.
+    /// </summary>
+    public static void CheckSamples(int samples, Dataset data, int minibatch = 1)
+    {
+        if (samples % minibatch != 0)
+            throw new UsageException($"--samples {samples} is not a multiple of --minibatch {minibatch}");
+        if (samples > data.Count)
+            throw new UsageException($"--samples {samples}: {data.Name} holds only {data.Count} samples; pass --samples {data.Count} or fewer");
+    }
+
+    /// <summary>
+    /// The parameters named by <c>--layers</c>: a layer name (<c>fc1</c>) selects its weight (and bias with
+    /// <paramref name="includeBias"/>), a parameter name (<c>fc1.weight</c>) just that; null = every Linear/Conv2d weight.
+    /// </summary>
+    public static ParameterSelection<float> Select(IModel<float> model, string? layers, bool includeBias)
+    {
+        if (string.IsNullOrWhiteSpace(layers))
+            return ParameterSelection<float>.Prunable(model, includeBias);
+        var names = new List<string>();
+        foreach (var raw in layers.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (model.Parameters.Any(p => p.Name == raw))
+            {
+                names.Add(raw);
+                continue;
+            }
+            var weight = model.Parameters.FirstOrDefault(p => p.Name == raw + ".weight" && p.IsPrunable)
+                ?? throw new UsageException(
+                    $"--layers: model {model.Spec} has no layer '{raw}'; its layers are {string.Join(", ", model.Parameters.Where(p => p.IsPrunable).Select(p => p.Name[..^".weight".Length]))}");
+            names.Add(weight.Name);
+            if (includeBias && model.Parameters.Any(p => p.Name == raw + ".bias"))
+                names.Add(raw + ".bias");
+        }
+        if (names.Count == 0)
+            throw new UsageException("--layers names no layer");
+        return ParameterSelection<float>.ByNames(model, names);
+    }
+
+    /// <summary>The selection's tensors as one line: <c>fc2.weight 800, fc3.weight 200</c>.</summary>
+    public static string Sizes(ParameterSelection<float> selection) =>
+        string.Join(", ", selection.Entries.Select(e => $"{e.Name} {e.Length}"));
 }

@@ -1,6 +1,6 @@
 using System.Diagnostics;
-using System.Globalization;
 using Spectre.Console;
+using Spectre.Console.Rendering;
 
 namespace WoodFisher.Cli.Infrastructure;
 
@@ -88,9 +88,9 @@ internal sealed class CliProgress : IDisposable
 
     private void RenderLoop()
     {
-        AnsiConsole.Progress()
+        CliConsole.Ansi.Progress()
             .AutoClear(false)
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
+            .Columns(Columns(CliConsole.Ansi.Profile.Width))
             .Start(ctx =>
             {
                 var task = ctx.AddTask(Markup.Escape(_phase), maxValue: Math.Max(1, _total));
@@ -105,5 +105,55 @@ internal sealed class CliProgress : IDisposable
                 task.Value = task.MaxValue;
                 task.StopTask();
             });
+    }
+
+    /// <summary>Width of the bar in cells: readable at 80 columns, never the 3 cells a squeezed default leaves.</summary>
+    internal const int BarWidth = 20;
+
+    /// <summary>
+    /// The columns of one progress line that fits <paramref name="width"/> cells without wrapping: the phase (cut with an
+    /// ellipsis), a bar of <see cref="BarWidth"/> cells, the percentage, and the elapsed time with the time left while
+    /// running (the elapsed time alone once finished).
+    /// </summary>
+    internal static ProgressColumn[] Columns(int width)
+    {
+        // Fixed parts: bar, " 100%", " 12:34 left 12:34", and the column gaps.
+        var description = Math.Max(12, width - BarWidth - 5 - TimeColumn.Width - 4);
+        return [new PhaseColumn(description), new ProgressBarColumn { Width = BarWidth }, new PercentageColumn(), new TimeColumn()];
+    }
+
+    private sealed class PhaseColumn(int width) : ProgressColumn
+    {
+        protected override bool NoWrap => true;
+
+        public override int? GetColumnWidth(RenderOptions options) => width;
+
+        public override IRenderable Render(RenderOptions options, ProgressTask task, TimeSpan deltaTime)
+        {
+            var text = Markup.Remove(task.Description);
+            return new Text(text.Length <= width ? text : text[..(width - 1)] + "…");
+        }
+    }
+
+    /// <summary>Elapsed time, plus the estimated time left while running; a finished task shows how long it took.</summary>
+    internal sealed class TimeColumn : ProgressColumn
+    {
+        public const int Width = 16;
+
+        protected override bool NoWrap => true;
+
+        public override int? GetColumnWidth(RenderOptions options) => Width;
+
+        public override IRenderable Render(RenderOptions options, ProgressTask task, TimeSpan deltaTime) => new Text(Describe(task.ElapsedTime, task.IsFinished ? null : task.RemainingTime));
+
+        public static string Describe(TimeSpan? elapsed, TimeSpan? left)
+        {
+            var e = Clock(elapsed ?? TimeSpan.Zero);
+            return left is { } l && l > TimeSpan.Zero && l < TimeSpan.FromDays(1) ? $"{e} left {Clock(l)}" : e;
+        }
+
+        private static string Clock(TimeSpan t) => t.TotalHours >= 1
+            ? string.Create(CultureInfo.InvariantCulture, $"{(int)t.TotalHours}:{t.Minutes:00}:{t.Seconds:00}")
+            : string.Create(CultureInfo.InvariantCulture, $"{t.Minutes}:{t.Seconds:00}");
     }
 }

@@ -2,53 +2,101 @@ using System.Diagnostics;
 using System.Runtime.InteropServices;
 using WoodFisher.IO;
 using WoodFisher.Kernels;
+using WoodFisher.Models;
+using WoodFisher.Pruning;
+using WoodFisher.Pruning.Methods;
 
 namespace WoodFisher.Cli.Infrastructure;
 
 /// <summary>
-/// Builds a <see cref="WoodFisherInverse"/> from a gradient .npy file, streaming its rows into a
-/// <see cref="WoodFisherBuilder"/> (m is known from the header, so rank-1 and rank-k stream without buffering).
-/// float32 files stream through <see cref="NpyRowReader"/>; float64 files are read as float64, so
-/// <c>--precision f64</c> sees the gradients exactly.
+/// Builds a <see cref="WoodFisherInverse"/> for <c>fisher</c> and <c>ihvp</c> from gradient rows streamed into a
+/// <see cref="WoodFisherBuilder"/>: rows of a .npy file (<c>--grads</c>; float64 files stay float64, so
+/// <c>--precision float64</c> sees them exactly) or per-sample gradients of a model (<c>--model</c>). Which one is a mode:
+/// the options of the other are refused.
 /// </summary>
-internal static class CurvatureBuild
+/// <param name="Source">Where the gradients come from, for messages.</param>
+/// <param name="Rows">Gradient rows m.</param>
+/// <param name="Dimension">Columns d.</param>
+/// <param name="Options">The kernel options of the inverse.</param>
+/// <param name="File">The gradient .npy, or null when <paramref name="Gradients"/> computes them.</param>
+/// <param name="Gradients">Per-sample gradients of a model, or null when read from <paramref name="File"/>.</param>
+internal sealed record CurvatureBuild(string Source, long Rows, int Dimension, WoodFisherOptions Options, string? File, IGradientSource? Gradients)
 {
     /// <summary>Elements per streamed chunk: large enough for whole rank-k panels, small enough to stay in L3-ish memory.</summary>
     private const long ChunkElements = 1 << 22;
 
-    public sealed record Result(WoodFisherInverse Inverse, long Rows, int Dimension, double ReadSeconds, double TotalSeconds, string Backend);
+    /// <summary>The blocks the inverse will have.</summary>
+    public BlockLayout Layout => BlockLayout.Create(Dimension, Options.BlockSize, Options.Segments);
 
-    public static Result Run(CurvatureSettings settings)
+    /// <summary>Seconds spent reading (file) or computing (model) gradients.</summary>
+    public double ReadSeconds { get; private set; }
+
+    /// <summary>Seconds of the whole build.</summary>
+    public double TotalSeconds { get; private set; }
+
+    /// <summary>Opens the gradient source the options describe and checks it, before any heavy work.</summary>
+    public static CurvatureBuild Open(CurvatureSettings s, VerbRun run)
     {
-        var options = settings.ToOptions();
-        var path = CliFiles.RequireFile(settings.Grads);
-        var clock = Stopwatch.StartNew();
-        using var reader = new NpyRowReader(path);
-        if (reader.Rows < 1)
-            throw new InvalidDataException($"{path}: holds no gradient rows (shape ({reader.Rows}, {reader.Columns}))");
-        int d = reader.Columns;
-        long m = reader.Rows;
-        int chunkRows = (int)Math.Clamp(ChunkElements / d, 1, Math.Min(m, 4096));
-        var read = new Stopwatch();
-        using var builder = new WoodFisherBuilder(d, options, m);
-        using (var progress = CliProgress.Start("fisher: gradients", m))
+        var spec = s.Estimator(PruningMethod.WoodFisher) with { Normalizer = s.Normalizer };
+        if (s.Grads is not null)
         {
-            if (reader.DType == DType.Float64)
-                StreamFloat64(path, builder, m, d, chunkRows, progress, read);
-            else
-                StreamFloat32(reader, builder, d, chunkRows, progress, read);
+            run.Refuse("gradients read from --grads", "they fix the samples and coordinates", "--model", "--arch", "--data", "--split", "--samples", "--seed", "--layers", "--include-bias");
+            var path = CliFiles.RequireFile(s.Grads);
+            long rows;
+            int d;
+            using (var reader = new NpyRowReader(path))
+            {
+                rows = reader.Rows;
+                d = reader.Columns;
+            }
+            if (rows < 1)
+                throw new InvalidDataException($"{path}: holds no gradient rows (shape ({rows}, {d}))");
+            var options = WoodFisherMethod.Options(spec, GradientFileHelp.ReadSegments(s.Layout, s.Segments, d));
+            return new CurvatureBuild(path, rows, d, options, path, null);
         }
-        var inverse = builder.Build();
-        return new Result(inverse, m, d, read.Elapsed.TotalSeconds, clock.Elapsed.TotalSeconds, inverse.BackendName);
+
+        run.Refuse("gradients computed from --model", "the model's layers define the columns", "--layout", "--segments");
+        var model = CliModels.Load(VerbRun.Require(s.Model, "--grads or --model", "the gradients: a .npy file, or a model to compute them from"), s.Arch);
+        var data = CliModels.LoadData(s.Data, s.Split);
+        CliModels.CheckFits(model, data);
+        CliModels.CheckSamples(s.Samples, data, s.Minibatch);
+        var selection = CliModels.Select(model, s.Layers, s.IncludeBias);
+        var source = new PerSampleGradientSource(model, data.Images, data.Labels, s.Samples, selection, s.Minibatch, s.Seed);
+        var fromModel = WoodFisherMethod.Options(spec with { MiniBatch = 1 }, selection.Segments);
+        return new CurvatureBuild($"{model.Spec} on {s.Samples} {s.Split} samples", source.Count, source.Dimension, fromModel, null, source);
     }
 
-    private static void StreamFloat32(NpyRowReader reader, WoodFisherBuilder builder, int d, int chunkRows, CliProgress progress, Stopwatch read)
+    /// <summary>Builds the inverse (the heavy part), with progress.</summary>
+    public WoodFisherInverse Build()
     {
+        var clock = Stopwatch.StartNew();
+        var read = new Stopwatch();
+        WoodFisherInverse inverse;
+        using (var builder = new WoodFisherBuilder(Dimension, Options, Rows))
+        {
+            using (var progress = CliProgress.Start("fisher: gradients", Rows))
+            {
+                if (Gradients is not null)
+                    Stream(Gradients, builder, progress, read);
+                else
+                    StreamFile(File!, builder, progress, read);
+            }
+            inverse = builder.Build();
+        }
+        ReadSeconds = read.Elapsed.TotalSeconds;
+        TotalSeconds = clock.Elapsed.TotalSeconds;
+        return inverse;
+    }
+
+    private static void Stream(IGradientSource source, WoodFisherBuilder builder, CliProgress progress, Stopwatch read)
+    {
+        var d = source.Dimension;
+        int chunkRows = ChunkRows(d, source.Count);
         var buffer = new float[(long)chunkRows * d];
         while (true)
         {
             read.Start();
-            int n = reader.ReadRows(buffer, chunkRows);
+            int n = source.Read(buffer, chunkRows);
             read.Stop();
             if (n == 0)
                 break;
@@ -57,11 +105,23 @@ internal static class CurvatureBuild
         }
     }
 
-    private static void StreamFloat64(string path, WoodFisherBuilder builder, long m, int d, int chunkRows, CliProgress progress, Stopwatch read)
+    private static void StreamFile(string path, WoodFisherBuilder builder, CliProgress progress, Stopwatch read)
     {
+        DType dtype;
+        using (var reader = new NpyRowReader(path))
+            dtype = reader.DType;
+        if (dtype != DType.Float64)
+        {
+            using var rows = new NpyGradientSource(path);
+            Stream(rows, builder, progress, read);
+            return;
+        }
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
         var header = Npy.ReadHeader(stream, path);
         stream.Position = header.DataOffset;
+        int d = checked((int)header.Shape[1]);
+        long m = header.Shape[0];
+        int chunkRows = ChunkRows(d, m);
         var buffer = new double[(long)chunkRows * d];
         for (long row = 0; row < m; row += chunkRows)
         {
@@ -74,12 +134,5 @@ internal static class CurvatureBuild
         }
     }
 
-    /// <summary>"1.2 MiB"-style size.</summary>
-    public static string FormatBytes(long bytes) => bytes switch
-    {
-        < 1L << 10 => FormattableString.Invariant($"{bytes} B"),
-        < 1L << 20 => FormattableString.Invariant($"{bytes / 1024.0:F1} KiB"),
-        < 1L << 30 => FormattableString.Invariant($"{bytes / (1024.0 * 1024):F1} MiB"),
-        _ => FormattableString.Invariant($"{bytes / (1024.0 * 1024 * 1024):F2} GiB"),
-    };
+    private static int ChunkRows(int d, long rows) => (int)Math.Clamp(ChunkElements / d, 1, Math.Min(rows, 4096));
 }

@@ -17,7 +17,6 @@ internal static class StudyRendering
     /// <summary>Writes every output into <paramref name="dir"/>; returns the paths written, summary.md first.</summary>
     public static IReadOnlyList<string> WriteAll(StudyResult r, string dir, string trainSource, string testSource)
     {
-        Directory.CreateDirectory(dir);
         var files = new List<string>();
         string Csv(string name, string header, IEnumerable<string> rows)
         {
@@ -115,64 +114,13 @@ internal static class StudyRendering
         return sb.ToString();
     }
 
-    /// <summary>Exact block next to each estimator's, one shared colour scale (clipped at the 98th percentile of |exact|).</summary>
+    /// <summary>Exact block next to each estimator's, one shared colour scale (clipped at a percentile of |exact|).</summary>
     public static string Heatmap(BlockSnapshot h, string path)
     {
-        var n = h.Size;
-        var tiles = 1 + h.Estimates.Count;
-        const int Gap = 2;
-        var width = (tiles * n) + ((tiles - 1) * Gap);
-        var m = new double[n, width];
-        for (var i = 0; i < n; i++)
-        {
-            for (var j = 0; j < width; j++)
-                m[i, j] = double.NaN;
-        }
-        var sources = new List<(string Label, double[] Values)> { ("exact", h.Exact) };
-        sources.AddRange(h.Estimates.Select(e => (e.Key, e.Value)));
-        for (var t = 0; t < tiles; t++)
-        {
-            for (var i = 0; i < n; i++)
-            {
-                for (var j = 0; j < n; j++)
-                    m[i, (t * (n + Gap)) + j] = sources[t].Values[(i * n) + j];
-            }
-        }
-        var abs = h.Exact.Select(Math.Abs).Order().ToArray();
-        var scale = abs.Length == 0 ? 1 : abs[Math.Min(abs.Length - 1, (int)(0.98 * abs.Length))];
-        if (!(scale > 0))
-            scale = 1;
-
-        var plt = new Plot();
-        var hm = plt.Add.Heatmap(m);
-        hm.Colormap = new ScottPlot.Colormaps.Balance();
-        hm.ManualRange = new ScottPlot.Range(-scale, scale);
-        hm.NaNCellColor = Colors.White;
-        var bar = plt.Add.ColorBar(hm);
-        bar.Label = "entry of H⁻¹";
-        for (var t = 0; t < tiles; t++)
-        {
-            var text = plt.Add.Text(sources[t].Label, (t * (n + Gap)) + (n / 2.0), n + 0.5);
-            text.LabelAlignment = Alignment.LowerCenter;
-            text.LabelFontSize = 14;
-        }
-        plt.Axes.SetLimits(-0.5, width + 0.5, -0.5, n + (n * 0.12) + 1);
-        plt.Title(string.Create(Inv, $"Inverse block {h.Block} ({h.Layer}, coordinates {h.Offset}–{h.Offset + n - 1}); colour clipped at ±{scale:g3}"));
-        var ticks = new ScottPlot.TickGenerators.NumericManual();
-        for (var t = 0; t < tiles; t++)
-        {
-            for (var j = 0; j < n; j += Math.Max(1, n / 4))
-                ticks.AddMajor((t * (n + Gap)) + j + 0.5, j.ToString(Inv));
-        }
-        plt.Axes.Bottom.TickGenerator = ticks;
-        // Row 0 of a heat map is drawn at the top, as in a printed matrix.
-        var rows = new ScottPlot.TickGenerators.NumericManual();
-        for (var i = 0; i < n; i += Math.Max(1, n / 4))
-            rows.AddMajor(n - i - 0.5, i.ToString(Inv));
-        plt.Axes.Left.TickGenerator = rows;
-        plt.XLabel("column j within the block (one tile per estimator, same colour scale)");
-        plt.YLabel("row i within the block");
-        PlotFiles.SavePng(plt, path, Math.Max(900, 150 * tiles + 200), 420);
+        var tiles = new List<(string Label, double[] Values)> { ("exact", h.Exact) };
+        tiles.AddRange(h.Estimates.Select(e => (e.Key, e.Value)));
+        CliPlots.Heatmap(path, string.Create(Inv, $"Inverse block {h.Block} ({h.Layer}, coordinates {h.Offset}–{h.Offset + h.Size - 1})"), h.Size, tiles,
+            CliPlots.RobustLimit(h.Exact), "entry of H⁻¹");
         return path;
     }
 
@@ -205,36 +153,48 @@ internal static class StudyRendering
         plt.XLabel("predicted loss change");
         plt.YLabel("actual loss change L(w + δ) − L(w)");
         plt.ShowLegend(Alignment.UpperLeft);
-        PlotFiles.SavePng(plt, path, PlotWidth, PlotHeight);
+        CliPlots.Save(plt, path, PlotWidth, PlotHeight);
         return path;
     }
 
-    /// <summary>Test accuracy against sparsity, one colour per estimator; joint updates solid, independent dashed.</summary>
+    /// <summary>
+    /// Test accuracy against sparsity, one colour per estimator; the update tells itself apart in the legend as well as
+    /// on the plot: joint solid with filled circles, independent dashed with open squares, none (magnitude) dotted with triangles.
+    /// </summary>
     public static string PruningCurves(StudyResult r, string path)
     {
-        var plt = new Plot();
-        var palette = new ScottPlot.Palettes.Category10();
         var labels = r.Curves.Select(p => p.Label).Distinct().ToList();
+        var series = new List<PlotSeries>();
         foreach (var g in r.Curves.GroupBy(p => (p.Label, p.Update)))
         {
             var pts = g.OrderBy(p => p.TargetSparsity).ToList();
-            var sc = plt.Add.Scatter(pts.Select(p => p.TargetSparsity * 100).ToArray(), pts.Select(p => p.Accuracy * 100).ToArray());
-            sc.Color = palette.GetColor(labels.IndexOf(g.Key.Label));
-            sc.LinePattern = g.Key.Update == UpdateMode.Independent ? LinePattern.Dashed : LinePattern.Solid;
-            sc.MarkerSize = 5;
-            sc.LegendText = $"{g.Key.Label} ({Update(g.Key.Update)})";
+            var (pattern, marker) = UpdateStyle(g.Key.Update);
+            series.Add(new PlotSeries($"{g.Key.Label} ({Update(g.Key.Update)})", [.. pts.Select(p => p.TargetSparsity * 100)], [.. pts.Select(p => p.Accuracy * 100)])
+            {
+                Colour = labels.IndexOf(g.Key.Label),
+                Pattern = pattern,
+                Marker = marker,
+            });
         }
-        var dense = plt.Add.HorizontalLine(r.DenseTest.Accuracy * 100);
-        dense.Color = Colors.Black;
-        dense.LinePattern = LinePattern.Dotted;
-        dense.LegendText = "dense";
-        plt.Title(string.Create(Inv, $"One-shot pruning of {string.Join(", ", r.Layers.Select(e => e.Name))} ({r.ModelSpec})"));
-        plt.XLabel("sparsity of the studied weights (%)");
-        plt.YLabel("test accuracy (%)");
-        plt.ShowLegend(Alignment.LowerLeft);
-        PlotFiles.SavePng(plt, path, 1000, 650);
+        var xs = r.Options.Sparsities.Select(x => x * 100).DefaultIfEmpty(0).ToArray();
+        series.Add(new PlotSeries("dense", [xs.Min(), xs.Max()], [r.DenseTest.Accuracy * 100, r.DenseTest.Accuracy * 100])
+        {
+            Colour = 7,
+            Pattern = LinePattern.Dotted,
+            Marker = MarkerShape.None,
+        });
+        CliPlots.Lines(path, string.Create(Inv, $"One-shot pruning of {string.Join(", ", r.Layers.Select(e => e.Name))} ({r.ModelSpec})"),
+            "sparsity of the studied weights (%)", "test accuracy (%)", series, width: 1000, height: 650);
         return path;
     }
+
+    /// <summary>Line pattern and marker of a curve by its update: each update its own, so the legend tells them apart too.</summary>
+    internal static (LinePattern Pattern, MarkerShape Marker) UpdateStyle(UpdateMode update) => update switch
+    {
+        UpdateMode.Independent => (LinePattern.Dashed, MarkerShape.OpenSquare),
+        UpdateMode.None => (LinePattern.Dotted, MarkerShape.FilledTriangleUp),
+        _ => (LinePattern.Solid, MarkerShape.FilledCircle),
+    };
 
     internal static string Slug(string label)
     {
@@ -256,7 +216,7 @@ internal static class StudyRendering
         _ => string.Create(Inv, $"(H + λI)⁻¹, damping only, λ = {damping:g3}"),
     };
 
-    private static string Update(UpdateMode u) => u.ToString().ToLowerInvariant();
+    private static string Update(UpdateMode u) => Vocabulary.Name(u);
 
     private static string Join(params string[] cells) => string.Join(',', cells.Select(c => c.Contains(',') || c.Contains('"') ? $"\"{c.Replace("\"", "\"\"")}\"" : c));
 

@@ -1,0 +1,84 @@
+using System.Diagnostics;
+using System.Globalization;
+using WoodFisher.Kernels;
+
+namespace WoodFisher.Bench;
+
+/// <summary>
+/// Profiles timed in process CPU time divided by the cores in use, so that on a shared machine the time spent waiting for a
+/// core is not counted (run with <c>DOTNET_PROCESSOR_COUNT=1</c> for one-core figures).
+/// <c>-- rankk-cpu [c:m …]</c>: the CPU backend's rank-k update of one block (d = c), fresh and continued, as % of the peak
+/// measured in the same run. <c>-- inverse-cpu G.npy c [segments] [λ]</c>: the builder's <c>Add</c> and <c>Build</c>
+/// for each strategy on a gradient file (float32 .npy, m × d).
+/// </summary>
+internal static class CpuTimeProfiles
+{
+    public static void RankK(string[] cells)
+    {
+        var peak = KernelBenchmark.MeasurePeakGflops();
+        foreach (var (c, m) in (cells.Length > 0 ? cells : ["512:1024", "768:1024", "1024:1024"]).Select(Cell))
+        {
+            var g = new double[m * c];
+            var rng = new Random(3);
+            for (var i = 0; i < g.Length; i++)
+            {
+                g[i] = (rng.NextDouble() * 2) - 1;
+            }
+
+            using var backend = new CpuBackend();
+            using var storage = backend.Allocate(BlockLayout.Create(c, c), Precision.Float32);
+            double fresh = double.MaxValue, continued = double.MaxValue;
+            for (var r = 0; r <= 7; r++)
+            {
+                backend.SetScaledIdentity(storage, 1e3);
+                var t0 = CpuSeconds();
+                backend.RankKUpdate(storage, g, m, 2 * m);
+                var t1 = CpuSeconds();
+                backend.RankKUpdate(storage, g, m, 2 * m);
+                var t2 = CpuSeconds();
+                if (r > 0)
+                {
+                    fresh = Math.Min(fresh, t1 - t0);
+                    continued = Math.Min(continued, t2 - t1);
+                }
+            }
+
+            var nominal = 4.0 * c * c * m / 1e9;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"cores={Environment.ProcessorCount} {Gemm.PathName} c={c} m={m}: fresh {100 * nominal / fresh / peak:F0}%, continued {100 * nominal / continued / peak:F0}% of peak {peak:F0} GFLOP/s (CPU time)"));
+        }
+    }
+
+    public static void Inverse(string[] args)
+    {
+        var path = args[0];
+        var c = int.Parse(args[1], CultureInfo.InvariantCulture);
+        int[]? segments = args.Length > 2 && args[2] != "-" ? args[2].Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray() : null;
+        var lambda = args.Length > 3 ? double.Parse(args[3], CultureInfo.InvariantCulture) : 1e-5;
+        var g = WoodFisher.IO.Npy.ReadFloat32(path);
+        var (m, d) = ((int)g.Shape[0], (int)g.Shape[1]);
+        var peak = KernelBenchmark.MeasurePeakGflops();
+        foreach (var strategy in new[] { WoodburyStrategy.Auto, WoodburyStrategy.Dense, WoodburyStrategy.RankK })
+        {
+            var options = new WoodFisherOptions { BlockSize = c, Damping = lambda, Strategy = strategy, Segments = segments, Backend = BackendKind.Cpu };
+            var t0 = CpuSeconds();
+            using var builder = new WoodFisherBuilder(d, options, m);
+            builder.Add(g.AsSpan<float>(), m);
+            var t1 = CpuSeconds();
+            using var inverse = builder.Build();
+            var t2 = CpuSeconds();
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{strategy}→{builder.Strategy}: Add {t1 - t0:F2} s, Build {t2 - t1:F2} s (CPU time per core; peak {peak:F0} GFLOP/s on {Environment.ProcessorCount} cores)"));
+        }
+    }
+
+    private static (int C, int M) Cell(string text)
+    {
+        var p = text.Split(':');
+        return (int.Parse(p[0], CultureInfo.InvariantCulture), int.Parse(p[1], CultureInfo.InvariantCulture));
+    }
+
+    private static double CpuSeconds()
+    {
+        using var process = Process.GetCurrentProcess();
+        return process.TotalProcessorTime.TotalSeconds / Environment.ProcessorCount;
+    }
+}

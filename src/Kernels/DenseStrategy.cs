@@ -1,0 +1,278 @@
+using System.Numerics;
+using System.Numerics.Tensors;
+using WoodFisher.Kernels.Cpu;
+
+namespace WoodFisher.Kernels;
+
+/// <summary>
+/// The Dense strategy of <see cref="WoodFisherBuilder"/>: accumulate the Gram matrices Σ g_b g_bᵀ of every block (lower
+/// triangles, float64), then form λI + Gram/N and invert it by Cholesky in float64, and upload the inverses.
+/// </summary>
+/// <remarks>
+/// <para>With <see cref="Precision.Float32"/> storage the products are float32 at twice the float64 rate, summed in float32
+/// over at most <see cref="MixedSyrk.KC"/> rows and in float64 across those panels (<see cref="MixedSyrk"/>), so the Gram
+/// carries an error below γ_KC·tr(GᵀG/N) in 2-norm (γ_k = k·u₃₂/(1 − k·u₃₂); γ_256 ≈ 1.5·10⁻⁵). The Cholesky inverse
+/// then runs in float32 as well, whose backward errors (factor, triangular inverse, product) are below about
+/// 3γ_{c+1}·tr(F̂), and whose residual is checked (<see cref="Float32Residual"/>). Together: ‖F̂⁻¹_float32 − F̂⁻¹‖₂ ≤ β/(1 − β)·‖F̂⁻¹‖₂ for the exact F̂ of the float32-rounded rows,
+/// β = (γ_KC·tr(GᵀG/N) + 3γ_{c+1}·tr(F̂))/λ_min(F̂), plus the final rounding of each entry to float32 — the κ(F̂)·u₃₂ class
+/// of the float32 Woodbury strategies (the bound is worst-case; measured errors are 10³–10⁵ times smaller). A block whose
+/// float32 Cholesky fails, overflows or leaves a residual beyond what the float32 Gram already implies is inverted again
+/// in float64 from its float64 Gram. With
+/// <see cref="Precision.Float64"/> everything is float64.</para>
+/// <para>Either way the inverse is checked: a failed Cholesky, a non-finite entry, or a diagonal entry that is not positive
+/// once rounded to the storage precision (e.g. 1/(λ + 10⁶⁰) in float32) raises
+/// <see cref="BlockNotPositiveDefiniteException"/>, as the Woodbury strategies do.</para>
+/// </remarks>
+internal sealed class DenseStrategy
+{
+    /// <summary>√u₃₂: a float32 inverse whose residual stays below it keeps at least half of float32's digits.</summary>
+    private const double HalfFloat32 = 2.44140625e-4;
+
+    private readonly BlockLayout _layout;
+    private readonly Precision _precision;
+    private double[]? _gram;
+    private int _fallbacks;
+
+    public DenseStrategy(BlockLayout layout, Precision precision)
+    {
+        if (layout.SquareLength > Array.MaxLength)
+        {
+            throw new NotSupportedException($"Σc_i² = {layout.SquareLength} block elements exceed one array; use a smaller block size.");
+        }
+
+        _layout = layout;
+        _precision = precision;
+        _gram = new double[layout.SquareLength];
+    }
+
+    /// <summary>Bytes of the Gram matrices (Σc_i² float64).</summary>
+    public static long GramBytes(BlockLayout layout) => layout.SquareLength * 8;
+
+    /// <summary>Blocks of the last <see cref="Finish"/> whose float32 inverse was rejected and redone in float64 (tests).</summary>
+    internal int Float64Fallbacks => _fallbacks;
+
+    /// <summary>The Gram matrices so far (tests).</summary>
+    internal double[] GramForTests => _gram!;
+
+    /// <summary>True when rows of either element type are read in place (float32 products need no float64 copy of the rows).</summary>
+    public bool ReadsRowsInPlace => _precision == Precision.Float32;
+
+    /// <summary>Gram_b += X_bᵀX_b for the n rows (n × d, row-major) of the builder's float64 panel.</summary>
+    public void Accumulate(double[] rows, int n)
+    {
+        if (_precision == Precision.Float64)
+        {
+            AccumulateFloat64(rows, n);
+        }
+        else
+        {
+            Accumulate<double>(rows.AsSpan(0, n * _layout.Dimension), n);
+        }
+    }
+
+    /// <summary>
+    /// Gram_b += X_bᵀX_b for the n rows (n × d, row-major) read in place: float32 products (<see cref="MixedSyrk"/>), so
+    /// only for <see cref="Precision.Float32"/> (see <see cref="ReadsRowsInPlace"/>).
+    /// </summary>
+    public unsafe void Accumulate<TSrc>(ReadOnlySpan<TSrc> rows, int n)
+        where TSrc : unmanaged, IFloatingPointIeee754<TSrc>
+    {
+        if (_precision != Precision.Float32)
+        {
+            throw new InvalidOperationException("Rows are read in place only by the float32 Gram.");
+        }
+
+        var gram = _gram!;
+        var layout = _layout;
+        var d = layout.Dimension;
+        fixed (TSrc* p = rows)
+        {
+            var x = new PinnedRows<TSrc>(p, rows.Length);
+
+            // Few blocks: each core takes a slab of columns of the one Gram (its share of the lower triangle).
+            if (layout.Count < Environment.ProcessorCount)
+            {
+                for (var b = 0; b < layout.Count; b++)
+                {
+                    var c = layout.Size(b);
+                    var off = layout.Offset(b);
+                    var parts = Math.Max(1, Math.Min(Environment.ProcessorCount, c / (2 * MixedSyrk.NR)));
+                    var bounds = TriangleSlabs(c, parts, MixedSyrk.NR);
+                    BlockParallel.For(parts, s => MixedSyrk.Accumulate(x, n, d, off, c, gram, layout.SquareOffset(b), bounds[s], bounds[s + 1]));
+                }
+
+                return;
+            }
+
+            BlockParallel.For(layout.Count, b =>
+            {
+                var c = layout.Size(b);
+                MixedSyrk.Accumulate(x, n, d, layout.Offset(b), c, gram, layout.SquareOffset(b), 0, c);
+            });
+        }
+    }
+
+    /// <summary>
+    /// Column slab bounds [j_s, j_{s+1}) that split the lower triangle of a c × c matrix into <paramref name="parts"/> equal
+    /// areas (column j holds c − j entries), each bound a multiple of <paramref name="align"/>.
+    /// </summary>
+    private static int[] TriangleSlabs(int c, int parts, int align)
+    {
+        var bounds = new int[parts + 1];
+        for (var s = 1; s < parts; s++)
+        {
+            // Area left of j: c·j − j²/2 = (s/parts)·c²/2 ⇒ j = c(1 − √(1 − s/parts)).
+            var j = c * (1 - Math.Sqrt(1 - ((double)s / parts)));
+            bounds[s] = Math.Clamp((int)Math.Round(j / align) * align, bounds[s - 1], c);
+        }
+
+        bounds[parts] = c;
+        return bounds;
+    }
+
+    private void AccumulateFloat64(double[] xa, int n)
+    {
+        var gram = _gram!;
+        var layout = _layout;
+        var d = layout.Dimension;
+        var inner = layout.Count < Environment.ProcessorCount;
+        BlockParallel.For(layout.Count, b =>
+        {
+            var c = layout.Size(b);
+            var off = layout.Offset(b);
+            Gemm.Multiply(c, c, n, 1.0, StridedMatrix<double>.Transposed(xa, off, d), StridedMatrix<double>.RowMajor(xa, off, d), gram, layout.SquareOffset(b), c, lowerOnly: true, parallel: inner);
+        });
+    }
+
+    /// <summary>
+    /// Inverts λI + Gram/N per block into new storage on <paramref name="backend"/> and drops the Gram matrices.
+    /// </summary>
+    /// <exception cref="BlockNotPositiveDefiniteException">A block's Cholesky failed or its inverse is not finite.</exception>
+    public IBlockStorage Finish(ICurvatureBackend backend, double damping, double normalizer)
+    {
+        var gram = _gram!;
+        var layout = _layout;
+        var single = layout.Count < Environment.ProcessorCount;
+        BlockParallel.For(layout.Count, b =>
+        {
+            var c = layout.Size(b);
+            var a = gram.AsSpan((int)layout.SquareOffset(b), c * c);
+            var scale = 1.0 / normalizer;
+            for (var i = 0; i < c; i++)
+            {
+                TensorPrimitives.Multiply(a.Slice(i * c, i + 1), scale, a.Slice(i * c, i + 1));
+                a[(i * c) + i] += damping;
+            }
+
+            if (_precision == Precision.Float32 && TryInvertFloat32(a, c, single, Float32Residual(a, c, damping)))
+            {
+                return;
+            }
+
+            if (_precision == Precision.Float32)
+            {
+                Interlocked.Increment(ref _fallbacks);
+            }
+
+            if (!LinearAlgebra.TryCholeskyInvert(a, c, single))
+            {
+                throw new BlockNotPositiveDefiniteException(b, "Cholesky of λI + GᵀG/N failed");
+            }
+        });
+
+        var storage = backend.Allocate(layout, _precision);
+        try
+        {
+            backend.Write(storage, gram);
+        }
+        catch
+        {
+            storage.Dispose();
+            throw;
+        }
+
+        _gram = null;
+        return storage;
+    }
+
+    /// <summary>
+    /// The largest relative residual ‖F·X·v − v‖∞/‖v‖∞ a float32 inverse X of F = λI + GᵀG/N (in <paramref name="a"/>) may
+    /// leave: max(√u₃₂, √KC·u₃₂·tr(GᵀG/N)/λ). The second term is the residual the float32 Gram's own rounding (about
+    /// √KC·u₃₂·tr(GᵀG/N) in norm, amplified by ‖F⁻¹‖ ≤ 1/λ) already leaves; a float32 inverse within it adds no error
+    /// class of its own, and one within the first keeps at least half of float32's digits.
+    /// </summary>
+    private static double Float32Residual(ReadOnlySpan<double> a, int c, double damping)
+    {
+        var trace = 0.0;
+        for (var i = 0; i < c; i++)
+        {
+            trace += a[(i * c) + i] - damping;
+        }
+
+        return Math.Max(HalfFloat32, Math.Sqrt(MixedSyrk.KC) * Math.ScaleB(1.0, -24) * trace / damping);
+    }
+
+    /// <summary>
+    /// The float32 Cholesky inverse X of the float64 matrix F in <paramref name="a"/> (c × c, lower triangle), written back
+    /// widened; false, leaving <paramref name="a"/> as it was, when the float32 Cholesky fails, X is not finite, or
+    /// ‖F·X·v − v‖∞ exceeds <paramref name="tolerance"/>·‖v‖∞ (v_i = sin(i + 1), in float64).
+    /// </summary>
+    private static bool TryInvertFloat32(Span<double> a, int c, bool parallel, double tolerance)
+    {
+        var pool = System.Buffers.ArrayPool<float>.Shared;
+        var buffer = pool.Rent(c * c);
+        var work = System.Buffers.ArrayPool<double>.Shared.Rent(3 * c);
+        try
+        {
+            var f = buffer.AsSpan(0, c * c);
+            TensorPrimitives.ConvertTruncating<double, float>(a, f);
+            if (!LinearAlgebra.TryCholeskyInvert(f, c, parallel))
+            {
+                return false;
+            }
+
+            var v = work.AsSpan(0, c);
+            var y = work.AsSpan(c, c);
+            var row = work.AsSpan(2 * c, c);
+            for (var i = 0; i < c; i++)
+            {
+                v[i] = Math.Sin(i + 1);
+            }
+
+            for (var i = 0; i < c; i++)
+            {
+                TensorPrimitives.ConvertTruncating<float, double>(f.Slice(i * c, c), row);
+                y[i] = TensorPrimitives.Dot<double>(row, v);
+            }
+
+            var residual = 0.0;
+            for (var i = 0; i < c; i++)
+            {
+                // (F y)_i from the lower triangle: row i left of the diagonal, column i below it.
+                var s = TensorPrimitives.Dot<double>(a.Slice(i * c, i + 1), y[..(i + 1)]);
+                for (var j = i + 1; j < c; j++)
+                {
+                    s += a[(j * c) + i] * y[j];
+                }
+
+                residual = Math.Max(residual, Math.Abs(s - v[i]));
+            }
+
+            if (!(residual <= tolerance * Math.Abs(TensorPrimitives.MaxMagnitude<double>(v))))
+            {
+                return false;
+            }
+
+            TensorPrimitives.ConvertTruncating<float, double>(f, a);
+            return true;
+        }
+        finally
+        {
+            pool.Return(buffer);
+            System.Buffers.ArrayPool<double>.Shared.Return(work);
+        }
+    }
+
+    /// <summary>Drops the Gram matrices without inverting them.</summary>
+    public void Release() => _gram = null;
+}

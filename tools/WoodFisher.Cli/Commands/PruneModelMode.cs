@@ -1,0 +1,43 @@
+using WoodFisher.Models;
+using WoodFisher.Pruning;
+
+namespace WoodFisher.Cli.Commands;
+
+/// <summary><c>prune --model</c>: the model's weights, gradients of its own samples, dense and pruned test evaluation.</summary>
+internal static class PruneModelMode
+{
+    public static int Run(PruneCommand.Settings s, VerbRun run, MethodSpec method, double sparsity)
+    {
+        var outputs = PruneOutputs.Check(s, run);
+        var model = CliModels.Load(s.Model, s.Arch);
+        var selection = CliModels.Select(model, s.Layers, s.IncludeBias);
+        var data = CliModels.LoadData(s.Data, s.Split);
+        var test = CliModels.LoadData(s.Data, "test");
+        CliModels.CheckFits(model, data);
+        ModelPruning.Check(method, selection, data);
+
+        EvaluationResult dense;
+        using (CliProgress.Start($"dense evaluation on {test.Count} test samples", 0))
+            dense = Evaluation.Evaluate(model, test.Images, test.Labels, test.Count);
+        var (result, options) = ModelPruning.Run(model, selection, s.IncludeBias, data, method, sparsity);
+        EvaluationResult pruned;
+        using (CliProgress.Start($"pruned evaluation on {test.Count} test samples", 0))
+            pruned = Evaluation.Evaluate(model, test.Images, test.Labels, test.Count);
+
+        var report = PruningReport.Create(options, result, [.. selection.Entries.Select(e => e.Name)]) with
+        {
+            Method = method.Label,
+            Dense = new PruningMetrics { Accuracy = dense.Accuracy, Loss = dense.Loss },
+            Pruned = new PruningMetrics { Accuracy = pruned.Accuracy, Loss = pruned.Loss },
+            Settings = ModelPruning.ReportSettings(method),
+        };
+        ModelFiles.Save(model, outputs.Out, new Dictionary<string, string>
+        {
+            ["woodfisher.pruning"] = $"{method.Label} {Vocabulary.Name(options.EffectiveUpdate)} s={sparsity.ToString(CultureInfo.InvariantCulture)}",
+        });
+        outputs.Write(result, report);
+        var samples = method.Method.UsesCurvature ? $"{method.Estimator.Samples} of {data.Count} {s.Split} samples" : null;
+        PruneOutputs.Print(report, model.Spec, samples);
+        return 0;
+    }
+}

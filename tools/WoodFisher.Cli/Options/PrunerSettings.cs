@@ -1,0 +1,42 @@
+using WoodFisher.Pruning;
+
+namespace WoodFisher.Cli.Options;
+
+/// <summary>How weights are pruned once scored: <c>--update --selection --recompute --stepping --taylor-step</c>, the defaults of every method's keys.</summary>
+internal class PrunerSettings : EstimatorSettings
+{
+    [CommandOption("--update <MODE>"), Help("How the kept weights compensate: joint (exact OBS per block), independent (sum of single-weight OBS) or none. Magnitude has none."), DefaultValue("joint")]
+    public string Update { get; init; } = "";
+
+    [CommandOption("--selection <MODE>"), Help("global (one threshold across layers) or layerwise (the same sparsity in every layer)."), DefaultValue("global")]
+    public string Selection { get; init; } = "";
+
+    [CommandOption("--recompute <K>"), Help("One-shot in K steps, recomputing the estimate at each step's weights."), DefaultValue(1)]
+    public int Recompute { get; init; }
+
+    [CommandOption("--stepping <MODE>"), Help("Sparsity of the K steps: cubic (large steps first) or linear."), DefaultValue("cubic")]
+    public string Stepping { get; init; } = "";
+
+    [CommandOption("--taylor-step <ETA>"), Help("WoodTaylor: fraction η ≥ 0 of the Newton term H⁻¹g used (1 = the paper's, 0 = OBS); by default chosen with λ from 0, 0.001, 0.01, 0.1, 1 by the same criterion.")]
+    public double? TaylorStep { get; init; }
+
+    /// <summary>The pruner defaults these options give (sparsity and method set by the caller).</summary>
+    public PrunerOptions Pruner() => new()
+    {
+        Update = Read("--update", Update, Vocabulary.Update),
+        Selection = Read("--selection", Selection, Vocabulary.Selection),
+        RecomputeSteps = Check("--recompute", Recompute, Vocabulary.Count),
+        Stepping = Read("--stepping", Stepping, Vocabulary.Stepping),
+        GradientStep = TaylorStep is { } eta ? Check("--taylor-step", eta, Vocabulary.NonNegative) : 1,
+        GradientStepGrid = TaylorStep is null ? PrunerOptions.DefaultGradientSteps : null,
+    };
+
+    /// <summary>The methods of <paramref name="text"/> (<c>name[:key=value,...]</c>, comma-separated), defaults from these options.</summary>
+    public IReadOnlyList<MethodSpec> Methods(string text) => Read("--method", text, t => MethodSpec.ParseList(t, Estimator(PruningMethod.WoodFisher), Pruner()));
+
+    public override Spectre.Console.ValidationResult Validate()
+    {
+        Pruner();
+        return base.Validate();
+    }
+}
