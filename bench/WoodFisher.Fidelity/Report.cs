@@ -42,9 +42,9 @@ internal static class Report
             return r is null ? new Cell(double.NaN, "") : new Cell(r.Accuracy, Pct(r.Accuracy) + (showLambda && !double.IsNaN(r.Lambda) ? $" (λ {r.Lambda.ToString("g1", Inv)})" : ""));
         }
 
-        Cell Best(string part, string method, double s)
+        Cell Best(string part, string method, double s, string setting = "")
         {
-            var r = rows.Where(x => x.Sparsity == s && x.Part == part && x.Method == method).MaxBy(x => x.Accuracy);
+            var r = rows.Where(x => x.Sparsity == s && x.Part == part && x.Method == method && x.Setting.StartsWith(setting, StringComparison.Ordinal)).MaxBy(x => x.Accuracy);
             return r is null ? new Cell(double.NaN, "") : new Cell(r.Accuracy, Pct(r.Accuracy) + $" (λ {r.Lambda.ToString("g1", Inv)})");
         }
 
@@ -53,11 +53,13 @@ internal static class Report
         {
             ("magnitude (global)", Each(s => One(r => r.Part == "oneshot" && r.Method == "magnitude", s))),
             ("diagonal Fisher, λ auto", Each(s => One(r => r.Part == "oneshot" && r.Method == "diagfisher", s, true))),
-            ("K-FAC, λ auto", Each(s => One(r => r.Part == "oneshot" && r.Method == "kfac", s, true))),
-            ("WoodFisher, defaults (λ auto)", Each(s => One(r => r.Part == "oneshot" && r.Method == "woodfisher" && r.Setting.EndsWith("λ=auto", StringComparison.Ordinal), s, true))),
-            ("WoodFisher, best λ of the grid", Each(s => Best("lambda", "woodfisher", s))),
-            ("WoodFisher, c = 100, λ = 1e-5", Each(s => One(r => r.Part == "oneshot" && r.Method == "woodfisher" && r.Setting == "c=100 λ=1e-05", s))),
-            ("WoodTaylor, λ and η auto", Each(s => One(r => r.Part == "oneshot" && r.Method == "woodtaylor", s, true))),
+            ("K-FAC (joint blocks c = 400), λ auto", Each(s => One(r => r.Part == "oneshot" && r.Method == "kfac", s, true))),
+            ("WoodFisher, defaults (c = 100, λ auto)", Each(s => One(r => r.Part is "blocks" or "oneshot" && r.Method == "woodfisher" && r.Setting == "c=100 λ=auto", s, true))),
+            ("WoodFisher, c = 100, best λ of the grid", Each(s => Best("blocks-lambda", "woodfisher", s, "c=100 "))),
+            ("WoodFisher, c = 100, λ = 1e-5 (fixed)", Each(s => One(r => r.Part == "oneshot" && r.Method == "woodfisher" && r.Setting == "c=100 λ=1e-05", s))),
+            ("WoodFisher, c = 400, λ auto", Each(s => One(r => r.Part == "oneshot" && r.Method == "woodfisher" && r.Setting == "c=400 λ=auto", s, true))),
+            ("WoodFisher, c = 400, best λ of the grid", Each(s => Best("lambda", "woodfisher", s))),
+            ("WoodTaylor, c = 400, λ and η auto", Each(s => One(r => r.Part == "oneshot" && r.Method == "woodtaylor", s, true))),
             ("magnitude, 16 cubic steps", Each(s => One(r => r.Part == "recompute" && r.Method == "magnitude", s))),
             ("WoodFisher, 16 cubic steps", Each(s => One(r => r.Part == "recompute" && r.Method == "woodfisher", s))),
             ("tensor mode (PyTorch G), λ auto", Each(s => One(r => r.Part == "tensor" && r.Setting.EndsWith("λ=auto", StringComparison.Ordinal), s, true))),
@@ -67,7 +69,7 @@ internal static class Report
             ("gradual magnitude, momentum reset", Each(s => One(r => r.Part == "gradual" && r.Method == "magnitude" && r.Setting.Contains("reset", StringComparison.Ordinal), s))),
             ("gradual WoodFisher, momentum reset", Each(s => One(r => r.Part == "gradual" && r.Method == "woodfisher" && r.Setting.Contains("reset", StringComparison.Ordinal), s, true))),
         };
-        foreach (var c in rows.Where(r => r.Part == "blocks").Select(r => r.Setting).Distinct().Order(StringComparer.Ordinal))
+        foreach (var c in rows.Where(r => r.Part == "blocks" && r.Setting != "c=100 λ=auto").Select(r => r.Setting).Distinct().Order(StringComparer.Ordinal))
         {
             list.Add(($"WoodFisher {c.Replace("λ=auto", "", StringComparison.Ordinal).Trim()}, λ auto", Each(s => One(r => r.Part == "blocks" && r.Setting == c, s, true))));
         }
