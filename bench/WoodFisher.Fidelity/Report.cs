@@ -30,6 +30,7 @@ internal static class Report
         }
 
         File.WriteAllText(Path.Combine(dir, "table.md"), md.ToString());
+        File.WriteAllText(Path.Combine(dir, "targets.md"), Targets.Write(rows));
     }
 
     private sealed record Cell(double Accuracy, string Text);
