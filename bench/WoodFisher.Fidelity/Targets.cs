@@ -12,7 +12,7 @@ internal static class Targets
     {
         var md = new StringBuilder("| target | model | sparsity | measured | reference | verdict |\n|---|---|---:|---:|---:|---|\n");
         void Line(string target, string model, double s, Row? measured, double? reference, string referenceText, bool met) =>
-            md.Append(Inv, $"| {target} | {model} | {s:P0} | {Pct(measured?.Accuracy)}{Lambda(measured)} | {(reference is { } r ? Pct(r) : "")} {referenceText} | {(measured is null ? "not measured" : met ? "met" : "**missed**")} |\n");
+            md.Append(Inv, $"| {target} | {model} | {100 * s:0}% | {Pct(measured?.Accuracy)}{Lambda(measured)} | {(reference is { } r ? Pct(r) : "")} {referenceText} | {(measured is null ? "not measured" : met ? "met" : "**missed**")} |\n");
 
         foreach (var model in rows.Select(r => r.Model).Distinct())
         {
