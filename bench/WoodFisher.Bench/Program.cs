@@ -8,6 +8,8 @@ namespace WoodFisher.Bench;
 /// Entry point: <c>dotnet run -c Release --project bench/WoodFisher.Bench -- --filter '*'</c> runs the BenchmarkDotNet
 /// suites; <c>-- kernels [--repeats N] [--crossover] [c,m,d ...]</c> runs the quick <see cref="KernelBenchmark"/> grid (one
 /// table, ratios in one run; <c>--crossover</c> times RankK against Dense only, to check the cost model of Auto);
+/// <c>-- lenet5 [runs]</c> times LeNet-5 training and per-sample gradients as <c>bench/pytorch/lenet5_speed.py</c> does;
+/// <c>-- conv-profile [reps] [op]</c> times one LeNet-5 step's ops;
 /// <c>-- dense-profile</c> prints one-core Gram-panel and Cholesky timings of the Dense strategy;
 /// <c>-- rankk-block [reps] [c:m …]</c> times the backend's rank-k update of one block against the peak measured in the same run;
 /// <c>-- rankk-profile</c> prints single-core phase timings of one rank-k panel, the builder's overhead and the dense path;
@@ -20,6 +22,18 @@ public static class Program
         if (args.Length > 0 && args[0] == "kernels")
         {
             RunKernelGrid(args[1..]);
+            return;
+        }
+
+        if (args.Length > 0 && args[0] == "lenet5")
+        {
+            LeNet5Speed.Run(args[1..]);
+            return;
+        }
+
+        if (args.Length > 0 && args[0] == "conv-profile")
+        {
+            ConvProfile.Run(args[1..]);
             return;
         }
 

@@ -1,4 +1,5 @@
 using System.Numerics;
+using WoodFisher.Kernels;
 using WoodFisher.Models.Autograd;
 
 namespace WoodFisher.Models;
@@ -68,12 +69,12 @@ public static class KfacFactors
     public static int[] SampleLabels<T>(IModel<T> model, ReadOnlySpan<float> x, int count, int seed)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var p = Curvature.Probabilities(model, x, count);
+        var p = FisherMatrices.Probabilities(model, x, count);
         var c = model.NumClasses;
         var rng = new Random(seed);
         var r = new int[count];
         for (var i = 0; i < count; i++)
-            r[i] = Curvature.SampleCategorical(p.AsSpan(i * c, c), rng);
+            r[i] = FisherMatrices.SampleCategorical(p.AsSpan(i * c, c), rng);
         return r;
     }
 
@@ -102,36 +103,47 @@ public static class KfacFactors
                 if (withBias)
                     a[i * f.DimA + inF] = 1;
             }
-            var g = outputGrad[..(n * outF)].ToArray().Select(double.CreateTruncating).ToArray();
-            Gemm.Multiply<double>(true, false, f.DimA, f.DimA, n, a, a, f.A, accumulate: true);
-            Gemm.Multiply<double>(true, false, outF, outF, n, g, g, f.G, accumulate: true);
+            var g = ToDouble(outputGrad[..(n * outF)]);
+            LinearAlgebra.SymmetricRankK(true, f.DimA, n, 1.0, a, f.DimA, 1.0, f.A, f.DimA);
+            LinearAlgebra.SymmetricRankK(true, outF, n, 1.0, g, outF, 1.0, f.G, outF);
         }
 
-        public void OnConv(Parameter<T> weight, Parameter<T>? bias, ReadOnlySpan<T> columns, ReadOnlySpan<T> outputGrad, int n, int outC, int k, int l)
+        public void OnConv(Parameter<T> weight, Parameter<T>? bias, Conv2dGeometry geometry, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, int n)
         {
+            // Per image, ā ranges over the L unfolded patches (with a trailing 1 for the bias) and δ over the L output
+            // gradients: A += (1/L)·Ā Āᵀ and G += Δ Δᵀ over a run's Ā [DimA, run·L] and Δ [O, run·L], one SYRK each.
             var withBias = includeBias && bias is not null;
+            int k = geometry.Patch, l = geometry.Positions, outC = weight.Dim(0);
             var f = Get(weight, withBias ? bias : null, k + (withBias ? 1 : 0), outC);
-            var a = new double[l * f.DimA];
-            var g = new double[l * outC];
-            var aAcc = new double[f.DimA * f.DimA];
-            for (var i = 0; i < n; i++)
+            var run = geometry.RunLength(n, outC);
+            var u = new T[k * run * l];
+            var a = new double[f.DimA * run * l];
+            var g = new double[outC * run * l];
+            for (var i0 = 0; i0 < n; i0 += run)
             {
+                var cnt = Math.Min(run, n - i0);
+                var cols = cnt * l;
+                geometry.Unfold(input[(i0 * geometry.InputSize)..], cnt, u);
                 for (var r = 0; r < k; r++)
-                    for (var t = 0; t < l; t++)
-                        a[t * f.DimA + r] = double.CreateTruncating(columns[(i * k + r) * l + t]);
+                    for (var t = 0; t < cols; t++)
+                        a[r * cols + t] = double.CreateTruncating(u[r * cols + t]);
                 if (withBias)
-                {
-                    for (var t = 0; t < l; t++)
-                        a[t * f.DimA + k] = 1;
-                }
-                for (var o = 0; o < outC; o++)
-                    for (var t = 0; t < l; t++)
-                        g[t * outC + o] = double.CreateTruncating(outputGrad[(i * outC + o) * l + t]);
-                Gemm.Multiply<double>(true, false, f.DimA, f.DimA, l, a, a, aAcc, accumulate: true);
-                Gemm.Multiply<double>(true, false, outC, outC, l, g, g, f.G, accumulate: true);
+                    a.AsSpan(k * cols, cols).Fill(1);
+                for (var i = 0; i < cnt; i++)
+                    for (var o = 0; o < outC; o++)
+                        for (var t = 0; t < l; t++)
+                            g[o * cols + i * l + t] = double.CreateTruncating(outputGrad[((i0 + i) * outC + o) * l + t]);
+                LinearAlgebra.SymmetricRankK(false, f.DimA, cols, 1.0 / l, a, cols, 1.0, f.A, f.DimA);
+                LinearAlgebra.SymmetricRankK(false, outC, cols, 1.0, g, cols, 1.0, f.G, outC);
             }
-            System.Numerics.Tensors.TensorPrimitives.Multiply(aAcc, 1.0 / l, aAcc);
-            System.Numerics.Tensors.TensorPrimitives.Add(f.A, aAcc, f.A);
+        }
+
+        private static double[] ToDouble(ReadOnlySpan<T> v)
+        {
+            var r = new double[v.Length];
+            for (var i = 0; i < r.Length; i++)
+                r[i] = double.CreateTruncating(v[i]);
+            return r;
         }
 
         private Factors Get(Parameter<T> weight, Parameter<T>? bias, int dimA, int dimG)

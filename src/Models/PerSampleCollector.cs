@@ -1,12 +1,16 @@
+using System.Buffers;
 using System.Numerics;
+using System.Numerics.Tensors;
 using System.Runtime.Intrinsics;
+using WoodFisher.Kernels;
 using WoodFisher.Models.Autograd;
 
 namespace WoodFisher.Models;
 
 /// <summary>
 /// BackPACK-style BatchGrad: from one batched backward of the summed loss, writes each group's gradient
-/// (1/B)·Σ_{n∈group} ∂ℓₙ/∂θ into a row: Linear ⇒ Σ δₙ ⊗ aₙ (+ Σ δₙ for the bias); Conv2d ⇒ Σ δₙ[O, L]·Uₙᵀ[L, K] (+ Σ_l δₙ).
+/// (1/B)·Σ_{n∈group} ∂ℓₙ/∂θ into a row: Linear ⇒ Σ δₙ ⊗ aₙ (+ Σ δₙ for the bias); Conv2d ⇒ Σ δₙ[O, L]·Uₙᵀ[L, K] (+ Σ_l δₙ),
+/// each a product with the windows of the padded input (<see cref="Conv2dGeometry"/>), made once per run of images.
 /// </summary>
 internal sealed unsafe class PerSampleCollector<T>(ParameterSelection<T> selection, int groupSize) : IBackwardObserver<T>
     where T : unmanaged, IFloatingPointIeee754<T>
@@ -41,8 +45,8 @@ internal sealed unsafe class PerSampleCollector<T>(ParameterSelection<T> selecti
                     }
                     else
                     {
-                        Gemm.Multiply(true, false, outF, inF, groupSize, g, x, w, parallel: false);
-                        System.Numerics.Tensors.TensorPrimitives.Multiply(w, inv, w);
+                        LinearAlgebra.Multiply(true, false, outF, inF, groupSize, g, x, w, parallel: false);
+                        TensorPrimitives.Multiply(w, inv, w);
                     }
                 }
                 if (ob >= 0)
@@ -50,9 +54,9 @@ internal sealed unsafe class PerSampleCollector<T>(ParameterSelection<T> selecti
                     var b = row.Slice(ob, outF);
                     b.Clear();
                     for (var s = 0; s < groupSize; s++)
-                        System.Numerics.Tensors.TensorPrimitives.Add(b, g.Slice(s * outF, outF), b);
+                        TensorPrimitives.Add(b, g.Slice(s * outF, outF), b);
                     if (groupSize > 1)
-                        System.Numerics.Tensors.TensorPrimitives.Multiply(b, inv, b);
+                        TensorPrimitives.Multiply(b, inv, b);
                 }
             });
         }
@@ -67,7 +71,7 @@ internal sealed unsafe class PerSampleCollector<T>(ParameterSelection<T> selecti
     {
         if (!Vector256.IsHardwareAccelerated || dst.Length < 4 * Vector256<T>.Count)
         {
-            System.Numerics.Tensors.TensorPrimitives.Multiply(x, s, dst);
+            TensorPrimitives.Multiply(x, s, dst);
             return;
         }
         fixed (T* px = x, pd = dst)
@@ -88,42 +92,69 @@ internal sealed unsafe class PerSampleCollector<T>(ParameterSelection<T> selecti
         }
     }
 
-    public void OnConv(Parameter<T> weight, Parameter<T>? bias, ReadOnlySpan<T> columns, ReadOnlySpan<T> outputGrad, int n, int outC, int k, int l)
+    public void OnConv(Parameter<T> weight, Parameter<T>? bias, Conv2dGeometry geometry, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, int n)
     {
         int ow = selection.OffsetOf(weight), ob = bias is null ? -1 : selection.OffsetOf(bias);
         if (ow < 0 && ob < 0)
             return;
-        var d = selection.Dimension;
+        int d = selection.Dimension, outC = weight.Dim(0), k = geometry.Patch, l = geometry.Positions, inLen = geometry.InputSize;
         var groups = n / groupSize;
+        var runGroups = Math.Max(1, geometry.RunLength(n, outC) / groupSize);
         var inv = T.One / T.CreateTruncating(groupSize);
-        fixed (T* pu = columns, pg = outputGrad)
+        fixed (T* px = input, pg = outputGrad)
         {
-            nint iu = (nint)pu, ig = (nint)pg, ir = (nint)Rows;
-            Parallel.For(0, groups, gi =>
+            nint ix = (nint)px, ig = (nint)pg, ir = (nint)Rows;
+            Ops.ForEachRun(groups, runGroups, (g0, gcnt) =>
             {
-                var row = new Span<T>((T*)ir + (long)gi * d, d);
-                if (ow >= 0)
-                    row.Slice(ow, outC * k).Clear();
-                if (ob >= 0)
-                    row.Slice(ob, outC).Clear();
-                for (var s = 0; s < groupSize; s++)
+                // The run's padded input and output gradients on the grid once; image i's gradient δᵢ·X̃ᵢᵀ is then one
+                // product over its plane of each.
+                int cnt = gcnt * groupSize, i0 = g0 * groupSize, plane = geometry.Plane;
+                int len = geometry.PaddedLength(cnt), grid = geometry.GridLength(cnt), single = geometry.GridLength(1);
+                var taps = geometry.TapOffsets(cnt);
+                var xp = ow >= 0 ? ArrayPool<T>.Shared.Rent(len) : null;
+                var gr = ow >= 0 ? ArrayPool<T>.Shared.Rent(outC * grid) : null;
+                try
                 {
-                    var idx = (long)gi * groupSize + s;
-                    var g = new ReadOnlySpan<T>((T*)ig + idx * outC * l, outC * l);
-                    if (ow >= 0)
+                    if (xp is not null && gr is not null)
                     {
-                        var u = new ReadOnlySpan<T>((T*)iu + idx * k * l, k * l);
-                        Gemm.Multiply(false, true, outC, k, l, g, u, row.Slice(ow, outC * k), accumulate: true, parallel: false);
+                        geometry.Pad<T>(new ReadOnlySpan<T>((T*)ix + (long)i0 * inLen, cnt * inLen), cnt, xp);
+                        geometry.ToGrid<T>(new ReadOnlySpan<T>((T*)ig + (long)i0 * outC * l, cnt * outC * l), outC, cnt, gr, grid, 0);
                     }
-                    if (ob >= 0)
-                        Ops.SumColumns(g, row.Slice(ob, outC), outC, l, outC);
+                    for (var gi = g0; gi < g0 + gcnt; gi++)
+                    {
+                        var row = new Span<T>((T*)ir + (long)gi * d, d);
+                        for (var s = 0; s < groupSize; s++)
+                        {
+                            var idx = gi * groupSize + s;
+                            if (xp is not null && gr is not null)
+                            {
+                                var at = (idx - i0) * plane;
+                                LinearAlgebra.MultiplyTransposed(outC, T.One, gr.AsSpan(at), grid, new RowWindows<T>(xp.AsSpan(at, len - at), taps, single),
+                                    s == 0 ? T.Zero : T.One, row.Slice(ow, outC * k), k, parallel: false);
+                            }
+                            if (ob >= 0)
+                            {
+                                if (s == 0)
+                                    row.Slice(ob, outC).Clear();
+                                var g = new ReadOnlySpan<T>((T*)ig + (long)idx * outC * l, outC * l);
+                                Ops.SumColumns(g, row.Slice(ob, outC), outC, l, outC);
+                            }
+                        }
+                        if (groupSize > 1)
+                        {
+                            if (ow >= 0)
+                                TensorPrimitives.Multiply(row.Slice(ow, outC * k), inv, row.Slice(ow, outC * k));
+                            if (ob >= 0)
+                                TensorPrimitives.Multiply(row.Slice(ob, outC), inv, row.Slice(ob, outC));
+                        }
+                    }
                 }
-                if (groupSize > 1)
+                finally
                 {
-                    if (ow >= 0)
-                        System.Numerics.Tensors.TensorPrimitives.Multiply(row.Slice(ow, outC * k), inv, row.Slice(ow, outC * k));
-                    if (ob >= 0)
-                        System.Numerics.Tensors.TensorPrimitives.Multiply(row.Slice(ob, outC), inv, row.Slice(ob, outC));
+                    if (xp is not null)
+                        ArrayPool<T>.Shared.Return(xp);
+                    if (gr is not null)
+                        ArrayPool<T>.Shared.Return(gr);
                 }
             });
         }

@@ -63,7 +63,7 @@ public static class PerSampleGradients
                     for (var i = 0; i < n; i++)
                         lab[i] = labels[indices[start + i]];
                 }
-                var tape = new Tape<T> { Observer = collector, ObserverOnly = true };
+                using var tape = new Tape<T> { Observer = collector, ObserverOnly = true, RecycleBuffers = true };
                 var logits = model.Forward(tape, xb);
                 var loss = Ops.SoftmaxCrossEntropy(tape, logits, lab.AsSpan(0, n), T.One);
                 fixed (T* po = output.Slice(start / groupSize * d, n / groupSize * d))

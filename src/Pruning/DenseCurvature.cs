@@ -120,27 +120,9 @@ public sealed class DenseCurvature : IInverseCurvature
             throw new ArgumentException($"Expected {rows} × {dimension} gradients, got {gradients.Length} elements.", nameof(gradients));
         }
 
-        var n = normalizer ?? rows;
+        // H = (1/N)·GᵀG by one SYRK: exactly symmetric, as the constructor requires.
         var h = new double[dimension * dimension];
-        for (var r = 0; r < rows; r++)
-        {
-            var g = gradients.Slice(r * dimension, dimension);
-            for (var i = 0; i < dimension; i++)
-            {
-                var gi = g[i] / n;
-                if (gi == 0)
-                {
-                    continue;
-                }
-
-                for (var j = 0; j < dimension; j++)
-                {
-                    h[(i * dimension) + j] += gi * g[j];
-                }
-            }
-        }
-
-        DenseLinearAlgebra.Symmetrize(h, dimension);
+        LinearAlgebra.SymmetricRankK(true, dimension, rows, 1.0 / (normalizer ?? rows), gradients, dimension, 0.0, h, dimension);
         return new DenseCurvature(h, dimension, damping, IndefiniteTreatment.DampingOnly, layout);
     }
 
@@ -195,17 +177,7 @@ public sealed class DenseCurvature : IInverseCurvature
         {
             var off = Layout.Offset(b);
             var c = Layout.Size(b);
-            var m = _blocks[b];
-            for (var i = 0; i < c; i++)
-            {
-                double s = 0;
-                for (var j = 0; j < c; j++)
-                {
-                    s += m[(i * c) + j] * v[off + j];
-                }
-
-                r[off + i] = s;
-            }
+            LinearAlgebra.Multiply<double>(false, false, c, 1, c, _blocks[b], v.Slice(off, c), r.AsSpan(off, c), parallel: false);
         }
 
         return r;

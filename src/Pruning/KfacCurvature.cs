@@ -187,8 +187,10 @@ public sealed class KfacCurvature : IInverseCurvature
                 }
             }
 
-            var t = MatMul(_gInv[l], m, no, no, na);
-            var u = MatMul(t, _aInv[l], no, na, na);
+            var t = new double[no * na];
+            var u = new double[no * na];
+            LinearAlgebra.Multiply<double>(false, false, no, na, no, _gInv[l], m, t);
+            LinearAlgebra.Multiply<double>(false, false, no, na, na, t, _aInv[l], u);
             for (var o = 0; o < no; o++)
             {
                 for (var i = 0; i < ni; i++)
@@ -272,7 +274,7 @@ public sealed class KfacCurvature : IInverseCurvature
     private static double[] InvertDamped(double[] m, int n, double shift, int layer, string factor)
     {
         var a = (double[])m.Clone();
-        DenseLinearAlgebra.Symmetrize(a, n);
+        LinearAlgebra.Symmetrize(a, n);
         for (var i = 0; i < n; i++)
         {
             a[(i * n) + i] += shift;
@@ -281,28 +283,5 @@ public sealed class KfacCurvature : IInverseCurvature
         return LinearAlgebra.TryCholeskyInvert(a, n)
             ? a
             : throw new CurvatureNotPositiveDefiniteException($"K-FAC factor {factor} of layer {layer} is not positive definite after adding {shift:g6}·I; increase the damping λ.");
-    }
-
-    private static double[] MatMul(double[] a, double[] b, int rows, int inner, int cols)
-    {
-        var r = new double[rows * cols];
-        for (var i = 0; i < rows; i++)
-        {
-            for (var k = 0; k < inner; k++)
-            {
-                var aik = a[(i * inner) + k];
-                if (aik == 0)
-                {
-                    continue;
-                }
-
-                for (var j = 0; j < cols; j++)
-                {
-                    r[(i * cols) + j] += aik * b[(k * cols) + j];
-                }
-            }
-        }
-
-        return r;
     }
 }

@@ -134,7 +134,7 @@ public sealed class ModelCurvature
         double[]? gradient = null;
         if (withGradient)
         {
-            gradient = Array.ConvertAll(Curvature.MeanGradient(Model, x, y, y.Length, Selection), v => (double)v);
+            gradient = Array.ConvertAll(LossGradient.Mean(Model, x, y, y.Length, Selection), v => (double)v);
         }
 
         var meanGradientSeconds = sw.Elapsed.TotalSeconds;

@@ -35,7 +35,7 @@ internal sealed class ModelSample : CurvatureSample
         var sw = Stopwatch.StartNew();
         if (withGradient)
         {
-            var g = Array.ConvertAll(Curvature.MeanGradient(owner.Model, _x, _y, _y.Length, owner.Selection), v => (double)v);
+            var g = Array.ConvertAll(LossGradient.Mean(owner.Model, _x, _y, _y.Length, owner.Selection), v => (double)v);
             MaskedGradientSource.Apply(g, _mask);
             Gradient = g;
         }

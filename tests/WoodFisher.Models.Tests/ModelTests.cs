@@ -67,9 +67,9 @@ public class ModelTests
         var m = ModelFactory.Create("mlp:20-10-3", seed: 1);
         var (x, y) = TestData.Random(64, 20, 3, 1);
         var sel = ParameterSelection<float>.Prunable(m);
-        var reference = Curvature.MeanGradient(m, x, y, 64, sel);
+        var reference = LossGradient.Mean(m, x, y, 64, sel);
         var results = new float[8][];
-        Parallel.For(0, 8, i => results[i] = Curvature.MeanGradient(m, x, y, 64, sel));
+        Parallel.For(0, 8, i => results[i] = LossGradient.Mean(m, x, y, 64, sel));
         foreach (var r in results)
             Assert.That(r, Is.EqualTo(reference));
     }

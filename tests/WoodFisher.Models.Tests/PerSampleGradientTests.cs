@@ -2,7 +2,7 @@ using WoodFisher.Models.Autograd;
 
 namespace WoodFisher.Models.Tests;
 
-// The oracle is a loop of batch-size-1 backward passes (Curvature.MeanGradient over one sample), float64: both compute the
+// The oracle is a loop of batch-size-1 backward passes (LossGradient.Mean over one sample), float64: both compute the
 // same sums in a different order, so they agree to ~1e-13; 1e-10 leaves room for conv sums of a few hundred terms.
 public class PerSampleGradientTests
 {
@@ -12,7 +12,7 @@ public class PerSampleGradientTests
         var rows = new double[count * sel.Dimension];
         for (var n = 0; n < count; n++)
         {
-            var g = Curvature.MeanGradient(model, x.AsSpan(n * per, per), y.AsSpan(n, 1), 1, sel);
+            var g = LossGradient.Mean(model, x.AsSpan(n * per, per), y.AsSpan(n, 1), 1, sel);
             g.CopyTo(rows, n * sel.Dimension);
         }
         return rows;
@@ -52,7 +52,7 @@ public class PerSampleGradientTests
                 Assert.That(grouped[r * d + j], Is.EqualTo(mean).Within(1e-12));
             }
         // And a group's row is the gradient of the group's mean loss.
-        var mg = Curvature.MeanGradient(model, x.AsSpan(3 * 144), y.AsSpan(3), 3, sel);
+        var mg = LossGradient.Mean(model, x.AsSpan(3 * 144), y.AsSpan(3), 3, sel);
         Assert.That(grouped.AsSpan(d, d).ToArray(), Is.EqualTo(mg).Within(1e-12));
     }
 
@@ -96,7 +96,7 @@ public class PerSampleGradientTests
         var (x, y) = TestData.Random(32, 10, 4, 3);
         var sel = ParameterSelection<float>.Prunable(model, true);
         var g = PerSampleGradients.Compute(model, x, y, 32, sel);
-        var mean = Curvature.MeanGradient(model, x, y, 32, sel);
+        var mean = LossGradient.Mean(model, x, y, 32, sel);
         var d = sel.Dimension;
         for (var j = 0; j < d; j++)
         {

@@ -86,23 +86,7 @@ internal static class RankOneUpdate<T>
             (gCur, gNext) = (gNext, gCur);
         }
 
-        Symmetrize(f, c);
+        LinearAlgebra.Symmetrize<T>(f.AsSpan(0, c * c), c);
         BlockOps<T>.RequirePositiveDiagonal(f, c, b, "the rank-one updates");
-    }
-
-    /// <summary>Averages the two triangles, removing the rounding asymmetry of the row-wise updates.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Symmetrize(T[] f, int c)
-    {
-        var half = T.CreateTruncating(0.5);
-        for (var i = 0; i < c; i++)
-        {
-            for (var j = 0; j < i; j++)
-            {
-                var v = (f[(i * c) + j] + f[(j * c) + i]) * half;
-                f[(i * c) + j] = v;
-                f[(j * c) + i] = v;
-            }
-        }
     }
 }

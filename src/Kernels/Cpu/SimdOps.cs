@@ -1,134 +1,139 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
 namespace WoodFisher.Kernels.Cpu;
 
-/// <summary>Fused vector loops that <see cref="System.Numerics.Tensors.TensorPrimitives"/> lacks.</summary>
-internal static class SimdOps
+/// <summary>
+/// Fused vector loops that <see cref="System.Numerics.Tensors.TensorPrimitives"/> lacks. Each is an operator struct
+/// (<see cref="IFusedOperator{T}"/>) run by one driver, <see cref="Run{T, TOp}"/>, that handles the SIMD path, the widths
+/// and the tail.
+/// </summary>
+internal static unsafe class SimdOps
 {
     /// <summary>row ← row − coef·u, then returns rowᵀg (one pass over row: the rank-one update fused with the next mat-vec).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static T AxpyThenDot<T>(Span<T> row, T coef, ReadOnlySpan<T> u, ReadOnlySpan<T> g)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var n = row.Length;
-        ref var r = ref MemoryMarshal.GetReference(row);
-        ref var uu = ref MemoryMarshal.GetReference(u);
-        ref var gg = ref MemoryMarshal.GetReference(g);
-        var i = 0;
-        var sum = T.Zero;
-        if (Vector512.IsHardwareAccelerated && n >= Vector512<T>.Count)
+        fixed (T* pr = row, pu = u, pg = g)
         {
-            var w = Vector512<T>.Count;
-            var nc = Vector512.Create(-coef);
-            var acc = Vector512<T>.Zero;
-            for (; i <= n - w; i += w)
-            {
-                var x = Gemm.Fma(nc, Vector512.LoadUnsafe(ref uu, (nuint)i), Vector512.LoadUnsafe(ref r, (nuint)i));
-                x.StoreUnsafe(ref r, (nuint)i);
-                acc = Gemm.Fma(x, Vector512.LoadUnsafe(ref gg, (nuint)i), acc);
-            }
-
-            sum = Vector512.Sum(acc);
+            return Run(new AxpyOperator<T>(-coef), pu, pr, pg, row.Length);
         }
-        else if (Vector256.IsHardwareAccelerated && n >= Vector256<T>.Count)
-        {
-            var w = Vector256<T>.Count;
-            var nc = Vector256.Create(-coef);
-            var acc = Vector256<T>.Zero;
-            for (; i <= n - w; i += w)
-            {
-                var x = Gemm.Fma(nc, Vector256.LoadUnsafe(ref uu, (nuint)i), Vector256.LoadUnsafe(ref r, (nuint)i));
-                x.StoreUnsafe(ref r, (nuint)i);
-                acc = Gemm.Fma(x, Vector256.LoadUnsafe(ref gg, (nuint)i), acc);
-            }
-
-            sum = Vector256.Sum(acc);
-        }
-
-        for (; i < n; i++)
-        {
-            var x = T.FusedMultiplyAdd(-coef, Unsafe.Add(ref uu, i), Unsafe.Add(ref r, i));
-            Unsafe.Add(ref r, i) = x;
-            sum = T.FusedMultiplyAdd(x, Unsafe.Add(ref gg, i), sum);
-        }
-
-        return sum;
     }
-    /// <summary>xᵀy (short spans: inlined, no per-call dispatch).</summary>
+
+    /// <summary>xᵀy.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T Dot<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var n = x.Length;
-        ref var xx = ref MemoryMarshal.GetReference(x);
-        ref var yy = ref MemoryMarshal.GetReference(y);
-        var i = 0;
-        var sum = T.Zero;
-        if (Vector512.IsHardwareAccelerated && n >= Vector512<T>.Count)
+        fixed (T* px = x, py = y)
         {
-            var w = Vector512<T>.Count;
-            var acc = Vector512<T>.Zero;
-            for (; i <= n - w; i += w)
-            {
-                acc = Gemm.Fma(Vector512.LoadUnsafe(ref xx, (nuint)i), Vector512.LoadUnsafe(ref yy, (nuint)i), acc);
-            }
-
-            sum = Vector512.Sum(acc);
+            return Run(default(DotOperator<T>), px, py, null, x.Length);
         }
-        else if (Vector256.IsHardwareAccelerated && n >= Vector256<T>.Count)
-        {
-            var w = Vector256<T>.Count;
-            var acc = Vector256<T>.Zero;
-            for (; i <= n - w; i += w)
-            {
-                acc = Gemm.Fma(Vector256.LoadUnsafe(ref xx, (nuint)i), Vector256.LoadUnsafe(ref yy, (nuint)i), acc);
-            }
-
-            sum = Vector256.Sum(acc);
-        }
-
-        for (; i < n; i++)
-        {
-            sum = T.FusedMultiplyAdd(Unsafe.Add(ref xx, i), Unsafe.Add(ref yy, i), sum);
-        }
-
-        return sum;
     }
 
-    /// <summary>y ← y + a·x (short spans: inlined, no per-call dispatch).</summary>
+    /// <summary>y ← y + a·x.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Axpy<T>(T a, ReadOnlySpan<T> x, Span<T> y)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var n = x.Length;
-        ref var xx = ref MemoryMarshal.GetReference(x);
-        ref var yy = ref MemoryMarshal.GetReference(y);
-        var i = 0;
-        if (Vector512.IsHardwareAccelerated && n >= Vector512<T>.Count)
+        fixed (T* px = x, py = y)
         {
-            var w = Vector512<T>.Count;
-            var av = Vector512.Create(a);
-            for (; i <= n - w; i += w)
-            {
-                Gemm.Fma(av, Vector512.LoadUnsafe(ref xx, (nuint)i), Vector512.LoadUnsafe(ref yy, (nuint)i)).StoreUnsafe(ref yy, (nuint)i);
-            }
+            Run(new AxpyOperator<T>(a), px, py, null, x.Length);
         }
-        else if (Vector256.IsHardwareAccelerated && n >= Vector256<T>.Count)
+    }
+
+    /// <summary>
+    /// The driver: for i in [0, n), r = op(x_i, y_i, z_i, acc) and, when the operator writes, y_i ← r; returns the sum of the
+    /// accumulator. Full registers of the current path first, then 256-bit registers, then scalars for the tail.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static T Run<T, TOp>(TOp op, T* x, T* y, T* z, int n)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TOp : struct, IFusedOperator<T>
+    {
+        var i = 0;
+        var sum = T.Zero;
+        var path = SimdPaths.Current;
+        if (path == SimdPath.Avx512)
         {
-            var w = Vector256<T>.Count;
-            var av = Vector256.Create(a);
-            for (; i <= n - w; i += w)
+            sum += Loop<T, TOp, Vector512<T>, Simd512<T>>(op, x, y, z, n, ref i);
+        }
+
+        if (path >= SimdPath.Avx2)
+        {
+            sum += Loop<T, TOp, Vector256<T>, Simd256<T>>(op, x, y, z, n, ref i);
+        }
+
+        return sum + Loop<T, TOp, T, SimdScalar<T>>(op, x, y, z, n, ref i);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static T Loop<T, TOp, TV, TS>(TOp op, T* x, T* y, T* z, int n, ref int start)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TOp : struct, IFusedOperator<T>
+        where TV : struct
+        where TS : struct, ISimd<T, TV>
+    {
+        var w = TS.Count;
+        var acc = TS.Zero;
+        var i = start;
+        for (; i <= n - w; i += w)
+        {
+            var r = op.Invoke<TV, TS>(TS.Load(x + i), TS.Load(y + i), z == null ? TS.Zero : TS.Load(z + i), ref acc);
+            if (TOp.Writes)
             {
-                Gemm.Fma(av, Vector256.LoadUnsafe(ref xx, (nuint)i), Vector256.LoadUnsafe(ref yy, (nuint)i)).StoreUnsafe(ref yy, (nuint)i);
+                TS.Store(r, y + i);
             }
         }
 
-        for (; i < n; i++)
-        {
-            Unsafe.Add(ref yy, i) = T.FusedMultiplyAdd(a, Unsafe.Add(ref xx, i), Unsafe.Add(ref yy, i));
-        }
+        start = i;
+        return TS.Sum(acc);
+    }
+}
+
+/// <summary>An element-wise operator of <see cref="SimdOps"/>: written once, for every register type.</summary>
+internal interface IFusedOperator<T>
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>Whether the result is stored back into y.</summary>
+    static abstract bool Writes { get; }
+
+    /// <summary>The new y (when <see cref="Writes"/>) from x, y and z; may add to <paramref name="acc"/>.</summary>
+    TV Invoke<TV, TS>(TV x, TV y, TV z, ref TV acc)
+        where TV : struct
+        where TS : struct, ISimd<T, TV>;
+}
+
+/// <summary>acc += x·y.</summary>
+internal readonly struct DotOperator<T> : IFusedOperator<T>
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public static bool Writes => false;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public TV Invoke<TV, TS>(TV x, TV y, TV z, ref TV acc)
+        where TV : struct
+        where TS : struct, ISimd<T, TV>
+    {
+        acc = TS.Fma(x, y, acc);
+        return y;
+    }
+}
+
+/// <summary>y ← a·x + y, then acc += y·z (z absent: zero, so plain Axpy).</summary>
+internal readonly struct AxpyOperator<T>(T a) : IFusedOperator<T>
+    where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public static bool Writes => true;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public TV Invoke<TV, TS>(TV x, TV y, TV z, ref TV acc)
+        where TV : struct
+        where TS : struct, ISimd<T, TV>
+    {
+        var r = TS.Fma(TS.Splat(a), x, y);
+        acc = TS.Fma(r, z, acc);
+        return r;
     }
 }

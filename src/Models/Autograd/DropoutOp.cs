@@ -16,7 +16,7 @@ public static partial class Ops
         var mask = new T[x.Length];
         for (var i = 0; i < mask.Length; i++)
             mask[i] = rng.NextDouble() >= p ? scale : T.Zero;
-        var y = new Tensor<T>(x.Shape, null, x.RequiresGrad);
+        var y = tape.Output(x.Shape, x.RequiresGrad);
         System.Numerics.Tensors.TensorPrimitives.Multiply(x.Data, mask, y.Data);
         if (tape.ForwardOverReverse)
         {

@@ -13,8 +13,9 @@ public interface IBackwardObserver<T> where T : unmanaged, IFloatingPointIeee754
     void OnLinear(Parameter<T> weight, Parameter<T>? bias, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, int n, int inF, int outF);
 
     /// <summary>
-    /// Conv2d as y_n = W unfold(x_n) + b. <paramref name="columns"/> holds unfold(x_n) [n, k, l] (k = in·kh·kw, l = output
-    /// positions), <paramref name="outputGrad"/> ∂L/∂y [n, outC, l].
+    /// Conv2d as y_n = W unfold(x_n) + b. <paramref name="input"/> is x [n, C, H, W] (unfold runs of it with
+    /// <paramref name="geometry"/>: K = C·kh·kw rows, L output positions per image), <paramref name="outputGrad"/> ∂L/∂y
+    /// [n, outC, L].
     /// </summary>
-    void OnConv(Parameter<T> weight, Parameter<T>? bias, ReadOnlySpan<T> columns, ReadOnlySpan<T> outputGrad, int n, int outC, int k, int l);
+    void OnConv(Parameter<T> weight, Parameter<T>? bias, Conv2dGeometry geometry, ReadOnlySpan<T> input, ReadOnlySpan<T> outputGrad, int n);
 }

@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using WoodFisher.Kernels;
 
 namespace WoodFisher.Models.Autograd;
 
@@ -17,8 +18,8 @@ public static partial class Ops
         var n = x.Length / inF;
         if (n * inF != x.Length)
             throw new ArgumentException($"Input of length {x.Length} is not a multiple of in_features {inF}.", nameof(x));
-        var y = new Tensor<T>([n, outF], null, x.RequiresGrad || weight.RequiresGrad || (bias?.RequiresGrad ?? false));
-        Gemm.Multiply(false, true, n, outF, inF, x.Data, weight.Data, y.Data);
+        var y = tape.Output([n, outF], x.RequiresGrad || weight.RequiresGrad || (bias?.RequiresGrad ?? false));
+        LinearAlgebra.Multiply(false, true, n, outF, inF, x.Data, weight.Data, y.Data);
         if (bias is not null)
             AddRowVector(y.Data, bias.Data, n, outF);
         if (tape.ForwardOverReverse)
@@ -26,10 +27,10 @@ public static partial class Ops
             var ry = tape.NewTangent(y);
             var rx = tape.TangentOrNull(x);
             if (rx is not null)
-                Gemm.Multiply(false, true, n, outF, inF, rx, weight.Data, ry, accumulate: true);
+                LinearAlgebra.Multiply(false, true, n, outF, inF, rx, weight.Data, ry, accumulate: true);
             var rw = tape.TangentOrNull(weight);
             if (rw is not null)
-                Gemm.Multiply(false, true, n, outF, inF, x.Data, rw, ry, accumulate: true);
+                LinearAlgebra.Multiply(false, true, n, outF, inF, x.Data, rw, ry, accumulate: true);
             var rb = bias is null ? null : tape.TangentOrNull(bias);
             if (rb is not null)
                 AddRowVector(ry, rb, n, outF);
@@ -40,35 +41,30 @@ public static partial class Ops
             if (g is null)
                 return;
             tape.Observer?.OnLinear(weight, bias, x.Data, g, n, inF, outF);
+            // ∂W += δᵀa and ∂x += δW, for δ = g (and, for the R-op, R{g} with a and W, and g with R{x} and R{W}).
+            void WeightGrad(T[] delta, T[] input, T[] target) => LinearAlgebra.Multiply(true, false, outF, inF, n, delta, input, target, accumulate: true);
+            void InputGrad(T[] delta, T[] w, T[] target) => LinearAlgebra.Multiply(false, false, n, inF, outF, delta, w, target, accumulate: true);
             if (weight.RequiresGrad && !tape.ObserverOnly)
-                Gemm.Multiply(true, false, outF, inF, n, g, x.Data, tape.Grad(weight), accumulate: true);
+                WeightGrad(g, x.Data, tape.Grad(weight));
             if (bias is not null && bias.RequiresGrad && !tape.ObserverOnly)
                 SumRows(g, tape.Grad(bias), n, outF);
             if (x.RequiresGrad)
-                Gemm.Multiply(false, false, n, inF, outF, g, weight.Data, tape.Grad(x), accumulate: true);
+                InputGrad(g, weight.Data, tape.Grad(x));
             if (!tape.ForwardOverReverse)
                 return;
             var rg = tape.GradTangentOrNull(y);
             var rx = tape.TangentOrNull(x);
             var rw = tape.TangentOrNull(weight);
-            if (weight.RequiresGrad)
-            {
-                var rgw = tape.GradTangent(weight);
-                if (rg is not null)
-                    Gemm.Multiply(true, false, outF, inF, n, rg, x.Data, rgw, accumulate: true);
-                if (rx is not null)
-                    Gemm.Multiply(true, false, outF, inF, n, g, rx, rgw, accumulate: true);
-            }
+            if (weight.RequiresGrad && rg is not null)
+                WeightGrad(rg, x.Data, tape.GradTangent(weight));
+            if (weight.RequiresGrad && rx is not null)
+                WeightGrad(g, rx, tape.GradTangent(weight));
             if (bias is not null && bias.RequiresGrad && rg is not null)
                 SumRows(rg, tape.GradTangent(bias), n, outF);
-            if (x.RequiresGrad)
-            {
-                var rgx = tape.GradTangent(x);
-                if (rg is not null)
-                    Gemm.Multiply(false, false, n, inF, outF, rg, weight.Data, rgx, accumulate: true);
-                if (rw is not null)
-                    Gemm.Multiply(false, false, n, inF, outF, g, rw, rgx, accumulate: true);
-            }
+            if (x.RequiresGrad && rg is not null)
+                InputGrad(rg, weight.Data, tape.GradTangent(x));
+            if (x.RequiresGrad && rw is not null)
+                InputGrad(g, rw, tape.GradTangent(x));
         });
         return y;
     }

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 
 namespace WoodFisher.Models.Autograd;
 
@@ -11,29 +12,11 @@ public static partial class Ops
     public static Tensor<T> MaxPool2d<T>(Tape<T> tape, Tensor<T> x, int kernel, int stride) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int n = x.Dim(0), c = x.Dim(1), h = x.Dim(2), w = x.Dim(3);
-        int ho = Im2Col.OutputSize(h, kernel, stride, 0), wo = Im2Col.OutputSize(w, kernel, stride, 0);
-        var y = new Tensor<T>([n, c, ho, wo], null, x.RequiresGrad);
-        var arg = new int[y.Length];
-        for (var p = 0; p < n * c; p++)
-            for (var oy = 0; oy < ho; oy++)
-                for (var ox = 0; ox < wo; ox++)
-                {
-                    var best = -1;
-                    var bv = T.NegativeInfinity;
-                    for (var u = 0; u < kernel; u++)
-                        for (var v = 0; v < kernel; v++)
-                        {
-                            var idx = (p * h + oy * stride + u) * w + ox * stride + v;
-                            if (best < 0 || x.Data[idx] > bv)
-                            {
-                                bv = x.Data[idx];
-                                best = idx;
-                            }
-                        }
-                    var oi = (p * ho + oy) * wo + ox;
-                    y.Data[oi] = bv;
-                    arg[oi] = best;
-                }
+        int ho = Conv2dGeometry.OutputSize(h, kernel, stride, 0), wo = Conv2dGeometry.OutputSize(w, kernel, stride, 0);
+        var y = tape.Output([n, c, ho, wo], x.RequiresGrad);
+        var arg = tape.AllocateIndices(y.Length);
+        var planes = n * c;
+        ForEachSlice(planes, (p0, count) => MaxPoolPlanes<T>(x.Data, y.Data, arg, p0, p0 + count, h, w, ho, wo, kernel, stride), unit: h * w);
         if (tape.ForwardOverReverse)
         {
             var rx = tape.TangentOrNull(x);
@@ -66,6 +49,59 @@ public static partial class Ops
         return y;
     }
 
+    /// <summary>Max pooling of planes [p0, p1): y and the flat index of each window's first maximum (scan order).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void MaxPoolPlanes<T>(T[] x, T[] y, int[] arg, int p0, int p1, int h, int w, int ho, int wo, int kernel, int stride)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        fixed (T* px = x, py = y)
+        fixed (int* pa = arg)
+        {
+            for (var p = p0; p < p1; p++)
+                for (var oy = 0; oy < ho; oy++)
+                {
+                    var oi = (p * ho + oy) * wo;
+                    var row = (p * h + oy * stride) * w;
+                    if (kernel == 2)
+                    {
+                        // The common 2 × 2 window without branches (on random data a compare-and-branch mispredicts half
+                        // the time): each comparison becomes an index offset, and the winner is loaded back. Ties keep the
+                        // first maximum in scan order, as the general loop does.
+                        for (var ox = 0; ox < wo; ox++)
+                        {
+                            var i0 = row + ox * stride;
+                            var top = i0 + Bit(px[i0 + 1] > px[i0]);
+                            var bottom = i0 + w + Bit(px[i0 + w + 1] > px[i0 + w]);
+                            var best = top + Bit(px[bottom] > px[top]) * (bottom - top);
+                            py[oi + ox] = px[best];
+                            pa[oi + ox] = best;
+                        }
+                        continue;
+                    }
+                    for (var ox = 0; ox < wo; ox++)
+                    {
+                        var best = row + ox * stride;
+                        var bv = px[best];
+                        for (var u = 0; u < kernel; u++)
+                            for (var v = 0; v < kernel; v++)
+                            {
+                                var idx = row + u * w + ox * stride + v;
+                                if (px[idx] > bv)
+                                {
+                                    bv = px[idx];
+                                    best = idx;
+                                }
+                            }
+                        py[oi + ox] = bv;
+                        pa[oi + ox] = best;
+                    }
+                }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Bit(bool b) => b ? 1 : 0;
+
     /// <summary>
     /// Average pooling over kernel×kernel windows with the given stride (no padding); kernel = h = w gives global average
     /// pooling. x [n, c, h, w] → y [n, c, ho, wo]. Linear: ∂x += g/k² spread over each window; R{y} = avgpool(R{x}).
@@ -73,8 +109,8 @@ public static partial class Ops
     public static Tensor<T> AvgPool2d<T>(Tape<T> tape, Tensor<T> x, int kernel, int stride) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int n = x.Dim(0), c = x.Dim(1), h = x.Dim(2), w = x.Dim(3);
-        int ho = Im2Col.OutputSize(h, kernel, stride, 0), wo = Im2Col.OutputSize(w, kernel, stride, 0);
-        var y = new Tensor<T>([n, c, ho, wo], null, x.RequiresGrad);
+        int ho = Conv2dGeometry.OutputSize(h, kernel, stride, 0), wo = Conv2dGeometry.OutputSize(w, kernel, stride, 0);
+        var y = tape.Output([n, c, ho, wo], x.RequiresGrad);
         var inv = T.One / T.CreateTruncating(kernel * kernel);
         void Fwd(ReadOnlySpan<T> src, Span<T> dst)
         {

@@ -8,8 +8,10 @@ namespace WoodFisher.Models.Autograd;
 /// keyed by tensor identity, so there is no global state: independent tapes may run concurrently, even over one model.
 /// </summary>
 /// <typeparam name="T">Element type.</typeparam>
-public sealed class Tape<T> where T : unmanaged, IFloatingPointIeee754<T>
+public sealed class Tape<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T>
 {
+    private readonly List<T[]> _owned = [];
+    private readonly List<int[]> _ownedIndices = [];
     private readonly List<Action> _backward = [];
     private readonly Dictionary<Tensor<T>, T[]> _grads = new(ReferenceEqualityComparer.Instance);
     private readonly Dictionary<Tensor<T>, T[]> _tangents = new(ReferenceEqualityComparer.Instance);
@@ -30,21 +32,97 @@ public sealed class Tape<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// </summary>
     public bool ObserverOnly { get; init; }
 
+    /// <summary>
+    /// Take op outputs, gradients and tangents from a pool of reused arrays, and give them back on <see cref="Dispose"/>: a
+    /// loop that disposes each step's tape then stops allocating after its first step. The tensors computed on the tape
+    /// and the arrays it returned must not be used after <see cref="Dispose"/>.
+    /// </summary>
+    public bool RecycleBuffers { get; init; }
+
     /// <summary>Number of recorded ops.</summary>
     public int Count => _backward.Count;
 
     internal void Record(Action backward) => _backward.Add(backward);
 
-    /// <summary>The gradient ∂L/∂t accumulated so far (created as zeros on first use).</summary>
-    public T[] Grad(Tensor<T> t)
+    /// <summary>
+    /// A new array for this computation: zeroed, or with unspecified contents that the caller overwrites entirely.
+    /// </summary>
+    internal T[] Allocate(int length, bool zeroed)
     {
-        if (!_grads.TryGetValue(t, out var g))
+        T[] a;
+        if (RecycleBuffers)
         {
-            g = new T[t.Length];
+            a = BufferPool<T>.Rent(length);
+            lock (_owned)
+                _owned.Add(a);
+            if (zeroed)
+                a.AsSpan().Clear();
+        }
+        else
+        {
+            a = zeroed ? new T[length] : GC.AllocateUninitializedArray<T>(length);
+        }
+        return a;
+    }
+
+    /// <summary>An index array for this computation (e.g. pooling's argmax), with unspecified contents.</summary>
+    internal int[] AllocateIndices(int length)
+    {
+        if (!RecycleBuffers)
+            return GC.AllocateUninitializedArray<int>(length);
+        var a = BufferPool<int>.Rent(length);
+        lock (_ownedIndices)
+            _ownedIndices.Add(a);
+        return a;
+    }
+
+    /// <summary>An op's output tensor, every element of which the op writes.</summary>
+    internal Tensor<T> Output(int[] shape, bool requiresGrad)
+    {
+        var n = 1;
+        foreach (var s in shape)
+            n *= s;
+        return new Tensor<T>(shape, Allocate(n, zeroed: false), requiresGrad);
+    }
+
+    /// <summary>
+    /// The gradient of <paramref name="t"/> for an op that writes all of it: <paramref name="fresh"/> tells whether the
+    /// array is new (its contents unspecified, to be assigned) or already holds gradient (to be added to).
+    /// </summary>
+    internal T[] GradForWrite(Tensor<T> t, out bool fresh)
+    {
+        fresh = !_grads.TryGetValue(t, out var g);
+        if (fresh)
+        {
+            g = Allocate(t.Length, zeroed: false);
             _grads[t] = g;
         }
-        return g;
+        return g!;
     }
+
+    /// <summary>Returns the recycled buffers to the pool (see <see cref="RecycleBuffers"/>) and forgets every gradient.</summary>
+    public void Dispose()
+    {
+        _grads.Clear();
+        _tangents.Clear();
+        _gradTangents.Clear();
+        _backward.Clear();
+        lock (_owned)
+        {
+            foreach (var a in _owned)
+                BufferPool<T>.Return(a);
+            _owned.Clear();
+        }
+        lock (_ownedIndices)
+        {
+            foreach (var a in _ownedIndices)
+                BufferPool<int>.Return(a);
+            _ownedIndices.Clear();
+        }
+    }
+
+    /// <summary>The gradient ∂L/∂t accumulated so far (created as zeros on first use).</summary>
+    public T[] Grad(Tensor<T> t) => GetOrZeros(_grads, t);
 
     /// <summary>The gradient of <paramref name="t"/>, or null when nothing flowed into it.</summary>
     public T[]? GradOrNull(Tensor<T> t) => _grads.TryGetValue(t, out var g) ? g : null;
@@ -62,18 +140,20 @@ public sealed class Tape<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     internal T[] NewTangent(Tensor<T> t)
     {
-        var r = new T[t.Length];
+        var r = Allocate(t.Length, zeroed: true);
         _tangents[t] = r;
         return r;
     }
 
     /// <summary>R{∂L/∂t}: after a forward-over-reverse backward, for a parameter this is its block of H v.</summary>
-    public T[] GradTangent(Tensor<T> t)
+    public T[] GradTangent(Tensor<T> t) => GetOrZeros(_gradTangents, t);
+
+    private T[] GetOrZeros(Dictionary<Tensor<T>, T[]> store, Tensor<T> t)
     {
-        if (!_gradTangents.TryGetValue(t, out var g))
+        if (!store.TryGetValue(t, out var g))
         {
-            g = new T[t.Length];
-            _gradTangents[t] = g;
+            g = Allocate(t.Length, zeroed: true);
+            store[t] = g;
         }
         return g;
     }

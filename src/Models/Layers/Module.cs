@@ -34,22 +34,17 @@ public abstract class Module<T> where T : unmanaged, IFloatingPointIeee754<T>
     }
 
     /// <summary>All parameters with full names, depth first, in registration order.</summary>
-    public IEnumerable<(string Name, Parameter<T> Parameter)> NamedParameters(string prefix = "")
-    {
-        foreach (var (n, p) in LocalParameters)
-            yield return (prefix + n, p);
-        foreach (var (n, c) in Children)
-            foreach (var item in c.NamedParameters(prefix + n + "."))
-                yield return item;
-    }
+    public IEnumerable<(string Name, Parameter<T> Parameter)> NamedParameters(string prefix = "") => Named(prefix, m => m.LocalParameters);
 
     /// <summary>All buffers with full names, depth first.</summary>
-    public IEnumerable<(string Name, Tensor<T> Buffer)> NamedBuffers(string prefix = "")
+    public IEnumerable<(string Name, Tensor<T> Buffer)> NamedBuffers(string prefix = "") => Named(prefix, m => m.LocalBuffers);
+
+    private IEnumerable<(string Name, TItem Item)> Named<TItem>(string prefix, Func<Module<T>, IEnumerable<(string Name, TItem Item)>> local)
     {
-        foreach (var (n, b) in LocalBuffers)
-            yield return (prefix + n, b);
+        foreach (var (n, item) in local(this))
+            yield return (prefix + n, item);
         foreach (var (n, c) in Children)
-            foreach (var item in c.NamedBuffers(prefix + n + "."))
+            foreach (var item in c.Named(prefix + n + ".", local))
                 yield return item;
     }
 

@@ -108,7 +108,7 @@ public static class Trainer
                 var idx = order.AsSpan(s, n);
                 for (var i = 0; i < n; i++)
                     lab[i] = labels[idx[i]];
-                var tape = new Tape<T>();
+                using var tape = new Tape<T> { RecycleBuffers = true };
                 var loss = Ops.SoftmaxCrossEntropy(tape, model.Forward(tape, Batching.Gather(model, x, idx)), lab.AsSpan(0, n));
                 tape.Backward(loss);
                 var lr = options.Schedule.At(e + (double)b / perEpoch);

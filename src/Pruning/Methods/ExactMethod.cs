@@ -1,6 +1,6 @@
 using System.Diagnostics;
+using WoodFisher.Kernels;
 using WoodFisher.Models;
-using WoodFisher.Pruning.Internal;
 
 namespace WoodFisher.Pruning.Methods;
 
@@ -40,9 +40,9 @@ internal sealed class ExactMethod() : PruningMethod("exact", "OBS with the exact
     private static double[] Hessian(ModelCurvature model, float[] x, int[] labels, bool[]? mask)
     {
         var d = model.Selection.Dimension;
-        Curvature.EnsureDenseFits(d);
-        var h = Curvature.Hessian(model.Model, x, labels, labels.Length, model.Selection);
-        DenseLinearAlgebra.Symmetrize(h, d);
+        LossHessian.EnsureDenseFits(d);
+        var h = LossHessian.Dense(model.Model, x, labels, labels.Length, model.Selection);
+        LinearAlgebra.Symmetrize(h, d);
         for (var q = 0; mask is not null && q < d; q++)
         {
             if (!mask[q])

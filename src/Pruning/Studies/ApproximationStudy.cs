@@ -2,7 +2,6 @@ using System.Diagnostics;
 using WoodFisher.Kernels;
 using WoodFisher.Models;
 using WoodFisher.Models.Data;
-using WoodFisher.Pruning.Internal;
 
 namespace WoodFisher.Pruning.Studies;
 
@@ -214,20 +213,20 @@ public static class ApproximationStudy
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(selection);
         var d = selection.Dimension;
-        Curvature.EnsureDenseFits(d);
+        LossHessian.EnsureDenseFits(d);
         Report(progress, "exact Hessian", 0, d);
-        var h = Curvature.Hessian(model, x, labels, count, selection, columnsDone: new InlineProgress<int>(j => Report(progress, "exact Hessian", j, d)));
-        DenseLinearAlgebra.Symmetrize(h, d);
+        var h = LossHessian.Dense(model, x, labels, count, selection, columnsDone: new InlineProgress<int>(j => Report(progress, "exact Hessian", j, d)));
+        LinearAlgebra.Symmetrize(h, d);
         return h;
     }
 
     private static List<MatrixComparison> CompareMatrices(IModel<float> model, ParameterSelection<float> selection, float[] x, int[] y, int n, double[] hessian, int seed, Action step)
     {
-        var empirical = Curvature.EmpiricalFisher(model, x, y, n, selection);
+        var empirical = FisherMatrices.EmpiricalFisher(model, x, y, n, selection);
         step();
-        var trueFisher = Curvature.TrueFisher(model, x, n, selection, seed);
+        var trueFisher = FisherMatrices.TrueFisher(model, x, n, selection, seed);
         step();
-        var gaussNewton = Curvature.GaussNewton(model, x, n, selection);
+        var gaussNewton = FisherMatrices.GaussNewton(model, x, n, selection);
         step();
         MatrixComparison Compare(string a, double[] ma, string b, double[] mb) =>
             new(a, b, StudyMetrics.RelativeFrobenius(ma, mb), StudyMetrics.Cosine(ma, mb), StudyMetrics.Frobenius(ma) / StudyMetrics.Frobenius(mb));

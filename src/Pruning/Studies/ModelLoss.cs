@@ -54,6 +54,6 @@ public sealed class ModelLoss : ILossEvaluator
     public double[] Gradient(ReadOnlySpan<double> weights)
     {
         _selection.Scatter(weights);
-        return Curvature.MeanGradient(_model, _x, _labels, _labels.Length, _selection);
+        return LossGradient.Mean(_model, _x, _labels, _labels.Length, _selection);
     }
 }

@@ -1,3 +1,6 @@
+using System.Numerics.Tensors;
+using WoodFisher.Kernels;
+
 namespace WoodFisher.Pruning.Studies;
 
 /// <summary>
@@ -51,19 +54,10 @@ public sealed class QuadraticLoss : ILossEvaluator
             delta[i] = weights[i] - _center[i];
         }
 
-        double linear = 0, quadratic = 0;
-        for (var i = 0; i < d; i++)
-        {
-            linear += _gradient[i] * delta[i];
-            double row = 0;
-            for (var j = 0; j < d; j++)
-            {
-                row += _h[((long)i * d) + j] * delta[j];
-            }
-
-            quadratic += delta[i] * row;
-        }
-
+        var hDelta = new double[d];
+        LinearAlgebra.Multiply<double>(false, false, d, 1, d, _h, delta, hDelta);
+        var linear = TensorPrimitives.Dot<double>(_gradient, delta);
+        var quadratic = TensorPrimitives.Dot<double>(delta, hDelta);
         return _constant + linear + (0.5 * quadratic);
     }
 }

@@ -2,12 +2,12 @@ using WoodFisher.Models.Autograd;
 
 namespace WoodFisher.Models.Tests;
 
-public class CurvatureTests
+public class LossCurvatureTests
 {
     /// <summary>Closed form for softmax regression z = Wx (W [c, in], no bias): H = (1/N)Σₙ (diag pₙ − pₙpₙᵀ) ⊗ xₙxₙᵀ, index o·in + i.</summary>
     private static double[] SoftmaxRegressionHessian(IModel<double> model, float[] x, int n, int inF, int c)
     {
-        var p = Curvature.Probabilities(model, x, n);
+        var p = FisherMatrices.Probabilities(model, x, n);
         var d = c * inF;
         var h = new double[d * d];
         for (var s = 0; s < n; s++)
@@ -28,11 +28,11 @@ public class CurvatureTests
         var model = ModelFactory.Create<double>("mlp:5-4:nobias", seed: 1);
         var (x, y) = TestData.Random(9, 5, 4, 2);
         var sel = ParameterSelection<double>.Prunable(model);
-        var h = Curvature.Hessian(model, x, y, 9, sel);
+        var h = LossHessian.Dense(model, x, y, 9, sel);
         // Same sums in another order: float64 rounding only.
         Assert.That(h, Is.EqualTo(SoftmaxRegressionHessian(model, x, 9, 5, 4)).Within(1e-13));
         // For a linear model GN = H exactly; the true Fisher's expectation is GN too.
-        var gn = Curvature.GaussNewton(model, x, 9, sel);
+        var gn = FisherMatrices.GaussNewton(model, x, 9, sel);
         Assert.That(gn, Is.EqualTo(h).Within(1e-13));
     }
 
@@ -52,7 +52,7 @@ public class CurvatureTests
         var rng = new Random(4);
         var v = Enumerable.Range(0, d).Select(_ => rng.NextDouble() - 0.5).ToArray();
         var hv = new double[d];
-        Curvature.HessianVectorProduct(model, x, y, 6, sel, v, hv);
+        LossHessian.VectorProduct(model, x, y, 6, sel, v, hv);
 
         var theta = new double[d];
         sel.Gather(theta);
@@ -60,7 +60,7 @@ public class CurvatureTests
         double[] GradAt(double s)
         {
             sel.Scatter(theta.Select((t, i) => t + s * v[i]).ToArray());
-            var g = Curvature.MeanGradient(model, x, y, 6, sel);
+            var g = LossGradient.Mean(model, x, y, 6, sel);
             sel.Scatter(theta);
             return g;
         }
@@ -80,13 +80,13 @@ public class CurvatureTests
         var model = ModelFactory.Create<double>("mlp:4-3-3", seed: 5);
         var (x, y) = TestData.Random(8, 4, 3, 6);
         var sel = ParameterSelection<double>.All(model);
-        var h = Curvature.Hessian(model, x, y, 8, sel);
+        var h = LossHessian.Dense(model, x, y, 8, sel);
         var d = sel.Dimension;
         for (var i = 0; i < d; i++)
             for (var j = 0; j < i; j++)
                 Assert.That(h[i * d + j], Is.EqualTo(h[j * d + i]).Within(1e-14));
         // A hidden layer makes the Hessian differ from GN (the residual term Σ ∂ℓ/∂z ∂²z/∂θ² is non-zero).
-        var gn = Curvature.GaussNewton(model, x, 8, sel);
+        var gn = FisherMatrices.GaussNewton(model, x, 8, sel);
         Assert.That(h.Zip(gn, (a, b) => Math.Abs(a - b)).Max(), Is.GreaterThan(1e-4));
     }
 
@@ -96,12 +96,12 @@ public class CurvatureTests
         var model = ModelFactory.Create<double>("mlp:4-3-3", seed: 5);
         var (x, y) = TestData.Random(8, 4, 3, 6);
         var sel = ParameterSelection<double>.Prunable(model);
-        var gn = Curvature.GaussNewton(model, x, 8, sel);
-        var f = Curvature.TrueFisher(model, x, 8, sel, seed: 1, samplesPerInput: 400);
+        var gn = FisherMatrices.GaussNewton(model, x, 8, sel);
+        var f = FisherMatrices.TrueFisher(model, x, 8, sel, seed: 1, samplesPerInput: 400);
         var scale = gn.Max(Math.Abs);
         // Monte-Carlo error ~ 1/√(N·S) = 1/√3200 ≈ 2% of the entries' scale; 10% bound.
         Assert.That(f.Zip(gn, (a, b) => Math.Abs(a - b)).Max(), Is.LessThan(0.1 * scale));
-        var ef = Curvature.EmpiricalFisher(model, x, y, 8, sel);
+        var ef = FisherMatrices.EmpiricalFisher(model, x, y, 8, sel);
         var d = sel.Dimension;
         var rng = new Random(2);
         var v = Enumerable.Range(0, d).Select(_ => rng.NextDouble() - 0.5).ToArray();
@@ -115,7 +115,7 @@ public class CurvatureTests
     [Test]
     public void DenseGuard_RefusesWithNeededBytes()
     {
-        var ex = Assert.Throws<InsufficientMemoryException>(() => Curvature.EnsureDenseFits(2_000_000));
+        var ex = Assert.Throws<InsufficientMemoryException>(() => LossHessian.EnsureDenseFits(2_000_000));
         Assert.That(ex!.Message, Does.Contain("32,000,000,000,000"));
     }
 
@@ -165,7 +165,7 @@ public class CurvatureTests
         var first = KfacFactors.SampleLabels(model, x, 8, seed: 9);
         Assert.That(KfacFactors.SampleLabels(model, x, 8, seed: 9), Is.EqualTo(first));
         var sel = ParameterSelection<double>.Prunable(model);
-        var f = Curvature.TrueFisher(model, x, 8, sel, seed: 4);
-        Assert.That(Curvature.TrueFisher(model, x, 8, sel, seed: 4), Is.EqualTo(f));
+        var f = FisherMatrices.TrueFisher(model, x, 8, sel, seed: 4);
+        Assert.That(FisherMatrices.TrueFisher(model, x, 8, sel, seed: 4), Is.EqualTo(f));
     }
 }

@@ -1,0 +1,211 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+
+namespace WoodFisher.Kernels;
+
+/// <summary>
+/// An operand of the blocked GEMM in pinned memory: element (i, j) is at <c>Data[i·RowStride + j·ColStride]</c>; a
+/// symmetric operand reads only the lower triangle of a row-major matrix (element (i, j + ColShift) for i ≥ j + ColShift,
+/// else its mirror); a windowed operand reads row i at <c>Data[RowOffsets[i] + j]</c> (rows that may overlap, as a
+/// convolution's patches do). The pinned form of <see cref="StridedMatrix{T}"/> and of the span API's operands.
+/// </summary>
+internal readonly unsafe struct PinnedMatrix<T>(T* data, nint rowStride, nint colStride, bool symmetric = false, int colShift = 0, int* rowOffsets = null)
+    where T : unmanaged
+{
+    public T* Data { get; } = data;
+
+    public nint RowStride { get; } = rowStride;
+
+    public nint ColStride { get; } = colStride;
+
+    public bool Symmetric { get; } = symmetric;
+
+    public int ColShift { get; } = colShift;
+
+    /// <summary>For a windowed operand, the offset of each row in <see cref="Data"/>; null otherwise.</summary>
+    public int* RowOffsets { get; } = rowOffsets;
+
+    public bool Windowed => RowOffsets != null;
+
+    public static PinnedMatrix<T> From(T* pinnedArray, StridedMatrix<T> view)
+        => new(pinnedArray + view.Offset, view.RowStride, view.ColStride, view.Symmetric, view.ColShift);
+
+    /// <summary>op(M) of a row-major matrix with leading dimension <paramref name="ld"/>.</summary>
+    public static PinnedMatrix<T> RowMajor(T* data, int ld, bool transpose) => transpose ? new(data, 1, ld) : new(data, ld, 1);
+
+    /// <summary>The matrix whose row i is <c>data[offsets[i]..]</c>.</summary>
+    public static PinnedMatrix<T> Windows(T* data, int* offsets) => new(data, 0, 1, rowOffsets: offsets);
+
+    /// <summary>The sub-matrix starting at row <paramref name="i"/>, column <paramref name="j"/> (not for symmetric views).</summary>
+    public PinnedMatrix<T> At(long i, long j) => Windowed
+        ? new(Data + j, 0, 1, rowOffsets: RowOffsets + i)
+        : new(Data + (i * RowStride) + (j * ColStride), RowStride, ColStride);
+
+    /// <summary>The symmetric view whose column 0 is column <paramref name="j"/> of this one.</summary>
+    public PinnedMatrix<T> ShiftColumns(int j) => new(Data, RowStride, ColStride, true, ColShift + j);
+
+    /// <summary>Pointer to row i.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public T* Row(long i) => Windowed ? Data + RowOffsets[i] : Data + (i * RowStride);
+}
+
+internal static unsafe partial class Gemm
+{
+    /// <summary>
+    /// Packs A[ic:ic+mc, pc:pc+kc] into MR-row panels, p-major (MR values per step p). The loop runs over p with the
+    /// MR rows unrolled inside, so every write is sequential and each of the MR read streams (rows of a row-major A,
+    /// or contiguous runs of a transposed one) is sequential too.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PackA<T>(PinnedMatrix<T> a, int ic, int mc, int pc, int kc, T* pack)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var rs = a.RowStride;
+        var cs = a.ColStride;
+        for (var ir = 0; ir < mc; ir += MR)
+        {
+            var mrr = Math.Min(MR, mc - ir);
+            var dst = pack + ((nint)ir * kc);
+            var src = a.Data + ((ic + ir) * rs) + (pc * cs);
+            if (mrr == MR)
+            {
+                for (var p = 0; p < kc; p++)
+                {
+                    var sp = src + (p * cs);
+                    var dp = dst + (p * MR);
+                    dp[0] = sp[0];
+                    dp[1] = sp[rs];
+                    dp[2] = sp[2 * rs];
+                    dp[3] = sp[3 * rs];
+                    dp[4] = sp[4 * rs];
+                    dp[5] = sp[5 * rs];
+                }
+
+                continue;
+            }
+
+            for (var p = 0; p < kc; p++)
+            {
+                var sp = src + (p * cs);
+                var dp = dst + (p * MR);
+                for (var i = 0; i < MR; i++)
+                {
+                    dp[i] = i < mrr ? sp[i * rs] : T.Zero;
+                }
+            }
+        }
+    }
+
+    /// <summary>Packs B[pc:pc+kc, jc:jc+nc] into nr-column panels, p-major (nr values per step p), zero-padded.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PackB<T>(PinnedMatrix<T> b, int pc, int kc, int jc, int nc, int nr, T* pack)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (b.Symmetric)
+        {
+            PackSymmetricB(b, pc, kc, jc, nc, nr, pack);
+            return;
+        }
+
+        var rs = b.RowStride;
+        var cs = b.ColStride;
+        for (var jr = 0; jr < nc; jr += nr)
+        {
+            var nrr = Math.Min(nr, nc - jr);
+            var dst = pack + ((nint)jr * kc);
+            if (b.Windowed)
+            {
+                var bytes = (uint)(nrr * sizeof(T));
+                for (var p = 0; p < kc; p++)
+                {
+                    var row = dst + (p * nr);
+                    Unsafe.CopyBlockUnaligned(row, b.Row(pc + p) + jc + jr, bytes);
+                    for (var j = nrr; j < nr; j++)
+                    {
+                        row[j] = T.Zero;
+                    }
+                }
+
+                continue;
+            }
+
+            var src = b.Data + (pc * rs) + ((jc + jr) * cs);
+            if (cs == 1)
+            {
+                var bytes = (uint)(nrr * sizeof(T));
+                for (var p = 0; p < kc; p++)
+                {
+                    var row = dst + (p * nr);
+                    Unsafe.CopyBlockUnaligned(row, src + (p * rs), bytes);
+                    for (var j = nrr; j < nr; j++)
+                    {
+                        row[j] = T.Zero;
+                    }
+                }
+
+                continue;
+            }
+
+            // A transposed B: step p reads one element of each of the nrr source rows; the nrr cache lines in use
+            // stay in L1 across consecutive steps, and the writes are sequential.
+            for (var p = 0; p < kc; p++)
+            {
+                var sp = src + (p * rs);
+                var dp = dst + (p * nr);
+                var j = 0;
+                for (; j < nrr; j++)
+                {
+                    dp[j] = sp[j * cs];
+                }
+
+                for (; j < nr; j++)
+                {
+                    dp[j] = T.Zero;
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// <see cref="PackB{T}"/> for a symmetric view: in each step p the entries on or below the diagonal are one
+    /// contiguous run of row p, those above it come from the mirrored lower entries (one element of each later row).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PackSymmetricB<T>(PinnedMatrix<T> b, int pc, int kc, int jc, int nc, int nr, T* pack)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var data = b.Data;
+        var ld = b.RowStride;
+        for (var jr = 0; jr < nc; jr += nr)
+        {
+            var nrr = Math.Min(nr, nc - jr);
+            var j0 = b.ColShift + jc + jr;
+            var d0 = pack + ((nint)jr * kc);
+            for (var p = 0; p < kc; p++)
+            {
+                var gp = pc + p;
+                var dp = d0 + (p * nr);
+                var lower = Math.Clamp(gp + 1 - j0, 0, nrr);
+                Unsafe.CopyBlockUnaligned(dp, data + (gp * ld) + j0, (uint)(lower * sizeof(T)));
+                for (var j = nrr; j < nr; j++)
+                {
+                    dp[j] = T.Zero;
+                }
+            }
+
+            // Above the diagonal, column j of the panel is a contiguous run of row j0 + j (read sequentially; the
+            // writes, nr apart, stay within the L1-resident panel).
+            for (var j = 0; j < nrr; j++)
+            {
+                var gj = j0 + j;
+                var pEnd = Math.Clamp(gj - pc, 0, kc);
+                var src = data + (gj * ld) + pc;
+                var dj = d0 + j;
+                for (var p = 0; p < pEnd; p++)
+                {
+                    dj[p * nr] = src[p];
+                }
+            }
+        }
+    }
+}
