@@ -17,7 +17,7 @@ internal static class Report
             var sparsities = mine.Where(r => r.Part == "oneshot").Select(r => r.Sparsity).Distinct().Order().ToArray();
             var dense = mine.FirstOrDefault(r => r.Part == "dense");
             md.Append(Inv, $"### {model}: dense {Pct(dense?.Accuracy)}\n\n");
-            md.Append("| method | ").Append(string.Join(" | ", sparsities.Select(s => s.ToString("P0", Inv)))).Append(" |\n|---|");
+            md.Append("| method | ").Append(string.Join(" | ", sparsities.Select(s => (100 * s).ToString("0", Inv) + "%"))).Append(" |\n|---|");
             md.Append(string.Concat(sparsities.Select(_ => "---:|"))).Append('\n');
             var lines = Lines(mine, sparsities);
             foreach (var (label, cells) in lines)
@@ -70,7 +70,7 @@ internal static class Report
             ("gradual magnitude, momentum reset", Each(s => One(r => r.Part == "gradual" && r.Method == "magnitude" && r.Setting.Contains("reset", StringComparison.Ordinal), s))),
             ("gradual WoodFisher, momentum reset", Each(s => One(r => r.Part == "gradual" && r.Method == "woodfisher" && r.Setting.Contains("reset", StringComparison.Ordinal), s, true))),
         };
-        foreach (var c in rows.Where(r => r.Part == "blocks" && r.Setting != "c=100 λ=auto").Select(r => r.Setting).Distinct().Order(StringComparer.Ordinal))
+        foreach (var c in rows.Where(r => r.Part == "blocks" && r.Setting is not ("c=100 λ=auto" or "c=400 λ=auto")).Select(r => r.Setting).Distinct().Order(StringComparer.Ordinal))
         {
             list.Add(($"WoodFisher {c.Replace("λ=auto", "", StringComparison.Ordinal).Trim()}, λ auto", Each(s => One(r => r.Part == "blocks" && r.Setting == c, s, true))));
         }
