@@ -13,12 +13,19 @@ namespace WoodFisher.Bench;
 /// <c>-- dense-profile</c> prints one-core Gram-panel and Cholesky timings of the Dense strategy;
 /// <c>-- rankk-block [reps] [c:m …]</c> times the backend's rank-k update of one block against the peak measured in the same run;
 /// <c>-- rankk-profile</c> prints single-core phase timings of one rank-k panel, the builder's overhead and the dense path;
-/// <c>-- rankk-cpu</c> and <c>-- inverse-cpu</c> time in CPU time (<see cref="CpuTimeProfiles"/>), for shared machines.
+/// <c>-- rankk-cpu</c> and <c>-- inverse-cpu</c> time in CPU time (<see cref="CpuTimeProfiles"/>), for shared machines;
+/// <c>-- pattern-quality [--out DIR]</c> writes the structured-pruning quality tables (<see cref="PatternQuality"/>).
 /// </summary>
 public static class Program
 {
     public static void Main(string[] args)
     {
+        if (args.Length > 0 && args[0] == "pattern-quality")
+        {
+            PatternQuality.Run(args.Length > 2 && args[1] == "--out" ? args[2] : "docs/structured");
+            return;
+        }
+
         if (args.Length > 0 && args[0] == "kernels")
         {
             RunKernelGrid(args[1..]);
@@ -61,6 +68,12 @@ public static class Program
         if (args.Length > 0 && args[0] == "rankk-cpu")
         {
             CpuTimeProfiles.RankK(args[1..]);
+            return;
+        }
+
+        if (args.Length > 0 && args[0] == "cholinv-cpu")
+        {
+            CholeskyInverseProfile.Run(args[1..]);
             return;
         }
 

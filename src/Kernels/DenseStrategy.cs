@@ -10,7 +10,8 @@ namespace WoodFisher.Kernels;
 /// </summary>
 /// <remarks>
 /// <para>With <see cref="Precision.Float32"/> storage the products are float32 at twice the float64 rate, summed in float32
-/// over at most <see cref="MixedSyrk.KC"/> rows and in float64 across those panels (<see cref="MixedSyrk"/>), so the Gram
+/// over at most <see cref="LinearAlgebra.MixedPanel"/> rows and in float64 across those panels
+/// (<see cref="LinearAlgebra.SymmetricRankKMixed{TSrc}"/>), so the Gram
 /// carries an error below γ_KC·tr(GᵀG/N) in 2-norm (γ_k = k·u₃₂/(1 − k·u₃₂); γ_256 ≈ 1.5·10⁻⁵). The Cholesky inverse
 /// then runs in float32 as well, whose backward errors (factor, triangular inverse, product) are below about
 /// 3γ_{c+1}·tr(F̂), and whose residual is checked (<see cref="Float32Residual"/>). Together: ‖F̂⁻¹_float32 − F̂⁻¹‖₂ ≤ β/(1 − β)·‖F̂⁻¹‖₂ for the exact F̂ of the float32-rounded rows,
@@ -71,8 +72,9 @@ internal sealed class DenseStrategy
     }
 
     /// <summary>
-    /// Gram_b += X_bᵀX_b for the n rows (n × d, row-major) read in place: float32 products (<see cref="MixedSyrk"/>), so
-    /// only for <see cref="Precision.Float32"/> (see <see cref="ReadsRowsInPlace"/>).
+    /// Gram_b += X_bᵀX_b for the n rows (n × d, row-major) read in place: float32 products with float64 panel sums
+    /// (<see cref="LinearAlgebra.SymmetricRankKMixed{TSrc}"/>), so only for <see cref="Precision.Float32"/> (see
+    /// <see cref="ReadsRowsInPlace"/>).
     /// </summary>
     public unsafe void Accumulate<TSrc>(ReadOnlySpan<TSrc> rows, int n)
         where TSrc : unmanaged, IFloatingPointIeee754<TSrc>
@@ -85,49 +87,16 @@ internal sealed class DenseStrategy
         var gram = _gram!;
         var layout = _layout;
         var d = layout.Dimension;
+        var inner = layout.Count < Environment.ProcessorCount;
         fixed (TSrc* p = rows)
         {
             var x = new PinnedRows<TSrc>(p, rows.Length);
-
-            // Few blocks: each core takes a slab of columns of the one Gram (its share of the lower triangle).
-            if (layout.Count < Environment.ProcessorCount)
-            {
-                for (var b = 0; b < layout.Count; b++)
-                {
-                    var c = layout.Size(b);
-                    var off = layout.Offset(b);
-                    var parts = Math.Max(1, Math.Min(Environment.ProcessorCount, c / (2 * MixedSyrk.NR)));
-                    var bounds = TriangleSlabs(c, parts, MixedSyrk.NR);
-                    BlockParallel.For(parts, s => MixedSyrk.Accumulate(x, n, d, off, c, gram, layout.SquareOffset(b), bounds[s], bounds[s + 1]));
-                }
-
-                return;
-            }
-
             BlockParallel.For(layout.Count, b =>
             {
                 var c = layout.Size(b);
-                MixedSyrk.Accumulate(x, n, d, layout.Offset(b), c, gram, layout.SquareOffset(b), 0, c);
+                LinearAlgebra.SymmetricRankKMixed(true, c, n, x.Span[layout.Offset(b)..], d, gram.AsSpan((int)layout.SquareOffset(b), c * c), c, inner);
             });
         }
-    }
-
-    /// <summary>
-    /// Column slab bounds [j_s, j_{s+1}) that split the lower triangle of a c × c matrix into <paramref name="parts"/> equal
-    /// areas (column j holds c − j entries), each bound a multiple of <paramref name="align"/>.
-    /// </summary>
-    private static int[] TriangleSlabs(int c, int parts, int align)
-    {
-        var bounds = new int[parts + 1];
-        for (var s = 1; s < parts; s++)
-        {
-            // Area left of j: c·j − j²/2 = (s/parts)·c²/2 ⇒ j = c(1 − √(1 − s/parts)).
-            var j = c * (1 - Math.Sqrt(1 - ((double)s / parts)));
-            bounds[s] = Math.Clamp((int)Math.Round(j / align) * align, bounds[s - 1], c);
-        }
-
-        bounds[parts] = c;
-        return bounds;
     }
 
     private void AccumulateFloat64(double[] xa, int n)
@@ -209,7 +178,7 @@ internal sealed class DenseStrategy
             trace += a[(i * c) + i] - damping;
         }
 
-        return Math.Max(HalfFloat32, Math.Sqrt(MixedSyrk.KC) * Math.ScaleB(1.0, -24) * trace / damping);
+        return Math.Max(HalfFloat32, Math.Sqrt(LinearAlgebra.MixedPanel) * Math.ScaleB(1.0, -24) * trace / damping);
     }
 
     /// <summary>
@@ -221,7 +190,7 @@ internal sealed class DenseStrategy
     {
         var pool = System.Buffers.ArrayPool<float>.Shared;
         var buffer = pool.Rent(c * c);
-        var work = System.Buffers.ArrayPool<double>.Shared.Rent(3 * c);
+        var work = System.Buffers.ArrayPool<double>.Shared.Rent(4 * c);
         try
         {
             var f = buffer.AsSpan(0, c * c);
@@ -245,17 +214,21 @@ internal sealed class DenseStrategy
                 y[i] = TensorPrimitives.Dot<double>(row, v);
             }
 
+            // F·y from the lower triangle by rows only: row i gives (F y)_i its part left of the diagonal, and each
+            // (F y)_j, j < i, its term F_ij·y_i (the column below j's diagonal), so no pass strides down a column.
+            var fy = work.AsSpan(3 * c, c);
+            fy.Clear();
+            for (var i = 0; i < c; i++)
+            {
+                var left = a.Slice(i * c, i);
+                fy[i] += TensorPrimitives.Dot<double>(left, y[..i]) + (a[(i * c) + i] * y[i]);
+                TensorPrimitives.MultiplyAdd(left, y[i], fy[..i], fy[..i]);
+            }
+
             var residual = 0.0;
             for (var i = 0; i < c; i++)
             {
-                // (F y)_i from the lower triangle: row i left of the diagonal, column i below it.
-                var s = TensorPrimitives.Dot<double>(a.Slice(i * c, i + 1), y[..(i + 1)]);
-                for (var j = i + 1; j < c; j++)
-                {
-                    s += a[(j * c) + i] * y[j];
-                }
-
-                residual = Math.Max(residual, Math.Abs(s - v[i]));
+                residual = Math.Max(residual, Math.Abs(fy[i] - v[i]));
             }
 
             if (!(residual <= tolerance * Math.Abs(TensorPrimitives.MaxMagnitude<double>(v))))

@@ -41,13 +41,22 @@ public static class Evaluation
     {
         Batching.Check(model, x, labels, count);
         var z = Logits(model, x, count, batchSize);
-        var c = model.NumClasses;
+        return FromLogits<T>(z, labels, count, model.NumClasses);
+    }
+
+    /// <summary>Mean cross-entropy and accuracy of logits [count, classes] (row-major) against the labels.</summary>
+    public static EvaluationResult FromLogits<T>(ReadOnlySpan<T> logits, ReadOnlySpan<int> labels, int count, int classes)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (count < 1 || classes < 1 || logits.Length < (long)count * classes || labels.Length < count)
+            throw new ArgumentException($"Expected {count} rows of {classes} logits and {count} labels; got {logits.Length} logits and {labels.Length} labels.");
+        var c = classes;
         var p = new T[c];
         double loss = 0;
         var correct = 0;
         for (var i = 0; i < count; i++)
         {
-            var row = z.AsSpan(i * c, c);
+            var row = logits.Slice(i * c, c);
             var lse = Ops.SoftmaxRow<T>(row, p);
             loss += double.CreateTruncating(lse - row[labels[i]]);
             if (System.Numerics.Tensors.TensorPrimitives.IndexOfMax<T>(row) == labels[i])

@@ -6,9 +6,10 @@ using WoodFisher.Kernels;
 namespace WoodFisher.Models;
 
 /// <summary>
-/// Builds models from spec strings: <c>mlp:784-300-100-10[:nobias]</c>, <c>lenet5[:CxHxW]</c> (default 1x28x28),
-/// <c>cifarnet[:CxHxW]</c> and <c>resnet20[:CxHxW]</c> (default 3x32x32), <c>cnn:C1-C2[:bn]</c> (1x28x28, <see cref="SmallCnn{T}"/>);
-/// 10 classes for the CNNs. A spec is checked
+/// Builds models from spec strings: <c>mlp:784-300-100-10[:nobias]</c>, <c>lenet5[:CxHxW[:C1-C2-F1-F2]]</c> (default
+/// 1x28x28 and widths 6-16-120-84), <c>cifarnet[:CxHxW[:C1-C2-F1]]</c> (widths 32-64-256) and <c>resnet20[:CxHxW]</c> (default
+/// 3x32x32), <c>cnn:C1-C2[:bn]</c> (1x28x28, <see cref="SmallCnn{T}"/>); 10 classes for the CNNs. Widths other than the
+/// defaults describe a model whose units were removed by pruning. A spec is checked
 /// whole before anything is built: every size positive, every layer and feature map small enough for one array, and the
 /// parameters (with their gradients) within <see cref="MemoryBudget"/>.
 /// </summary>
@@ -31,8 +32,8 @@ public static class ModelFactory
         return parsed.Kind switch
         {
             "mlp" => new Mlp<T>(parsed.Sizes, parsed.Bias, seed),
-            "lenet5" => new LeNet5<T>(c, h, w, Classes, seed),
-            "cifarnet" => new CifarNet<T>(c, h, w, Classes, seed),
+            "lenet5" => new LeNet5<T>(c, h, w, Classes, seed, parsed.Sizes.Length > 0 ? parsed.Sizes : null),
+            "cifarnet" => new CifarNet<T>(c, h, w, Classes, seed, parsed.Sizes.Length > 0 ? parsed.Sizes : null),
             "cnn" => new SmallCnn<T>(parsed.Sizes[0], parsed.Sizes[1], parsed.BatchNorm, Classes, seed),
             _ => new ResNet20<T>(c, h, w, Classes, seed),
         };
@@ -94,16 +95,21 @@ public static class ModelFactory
 
         if (kind is not ("lenet5" or "cifarnet" or "resnet20"))
             throw new FormatException($"Unknown model spec '{spec}'; use mlp:784-300-100-10, lenet5, cifarnet, resnet20 or cnn:16-32[:bn].");
-        if (parts.Length > 2)
-            throw Bad("a CNN spec is NAME or NAME:CxHxW, e.g. lenet5:1x28x28.");
+        var widthCount = kind switch { "lenet5" => 4, "cifarnet" => 3, _ => 0 };
+        if (parts.Length > (widthCount > 0 ? 3 : 2))
+            throw Bad(widthCount > 0 ? $"a {kind} spec is {kind}, {kind}:CxHxW or {kind}:CxHxW:{(kind == "lenet5" ? "C1-C2-F1-F2" : "C1-C2-F1")}." : "a CNN spec is NAME or NAME:CxHxW, e.g. resnet20:3x32x32.");
+        var widths = parts.Length == 3 ? parts[2].Split('-').Select(s => Int(s, "width")).ToArray() : [];
+        if (widths.Length is not 0 && widths.Length != widthCount)
+            throw Bad($"{kind} takes {widthCount} widths ({(kind == "lenet5" ? "conv1-conv2-fc1-fc2" : "conv1-conv2-fc1")}), got {widths.Length}.");
+        int Width(int i, int standard) => widths.Length > 0 ? widths[i] : standard;
         var chw = parts.Length < 2 ? (kind == "lenet5" ? [1, 28, 28] : [3, 32, 32])
             : parts[1].Split('x').Select(s => Int(s, "input size")).ToArray();
         if (chw.Length != 3)
             throw Bad("input shape must be CxHxW, e.g. 1x28x28.");
         var (c, h, w) = (chw[0], chw[1], chw[2]);
 
-        // The widest feature map (32 channels at full size in cifarnet; the input channels may be wider) is one array per sample.
-        var widest = MemoryBudget.Product(Math.Max(c, 32), h, w);
+        // The widest feature map (32 channels at full size in cifarnet, or the widths given; the input channels may be wider) is one array per sample.
+        var widest = MemoryBudget.Product(Math.Max(c, Math.Max(32, widths.Length > 0 ? Math.Max(widths[0], widths[1]) : 0)), h, w);
         if (widest > Array.MaxLength)
             throw Bad($"a {c}x{h}x{w} input gives feature maps of {widest:N0} values per sample, more than one array can hold.");
         long Conv(long cin, long cout, long k, bool bias) => (cin * cout * k * k) + (bias ? cout : 0);
@@ -115,15 +121,19 @@ public static class ModelFactory
                     int h2 = ((h / 2) - 4) / 2, w2 = ((w / 2) - 4) / 2;
                     if (h2 < 1 || w2 < 1)
                         throw Bad($"LeNet-5 needs an input of at least 12x12 (two 5×5 convolutions and two 2×2 pools); got {h}x{w}.");
-                    parameters = Conv(c, 6, 5, true) + Conv(6, 16, 5, true)
-                        + Layer(16L * h2 * w2, 120, true, "fc1") + Layer(120, 84, true, "fc2") + Layer(84, Classes, true, "fc3");
+                    int c1 = Width(0, 6), c2 = Width(1, 16), f1 = Width(2, 120), f2 = Width(3, 84);
+                    parameters = Conv(c, c1, 5, true) + Conv(c1, c2, 5, true)
+                        + Layer((long)c2 * h2 * w2, f1, true, "fc1") + Layer(f1, f2, true, "fc2") + Layer(f2, Classes, true, "fc3");
                     break;
                 }
             case "cifarnet":
                 if (h < 4 || w < 4)
                     throw Bad($"CifarNet needs an input of at least 4x4 (two 2×2 pools); got {h}x{w}.");
-                parameters = Conv(c, 32, 3, true) + Conv(32, 64, 3, true)
-                    + Layer(64L * (h / 4) * (w / 4), 256, true, "fc1") + Layer(256, Classes, true, "fc2");
+                {
+                    int c1 = Width(0, 32), c2 = Width(1, 64), f1 = Width(2, 256);
+                    parameters = Conv(c, c1, 3, true) + Conv(c1, c2, 3, true)
+                        + Layer((long)c2 * (h / 4) * (w / 4), f1, true, "fc1") + Layer(f1, Classes, true, "fc2");
+                }
                 break;
             default:
                 {
@@ -144,7 +154,7 @@ public static class ModelFactory
                     break;
                 }
         }
-        return new Spec(kind, [], true, (c, h, w), parameters);
+        return new Spec(kind, widths, true, (c, h, w), parameters);
     }
 
     /// <summary>

@@ -22,6 +22,13 @@ public static class ModelFiles
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentException.ThrowIfNullOrEmpty(path);
+        var (tensors, meta) = Contents(model, metadata);
+        SafeTensors.Write(path, tensors, meta);
+    }
+
+    /// <summary>The tensors and metadata <see cref="Save"/> writes.</summary>
+    internal static (List<NamedArray> Tensors, Dictionary<string, string> Metadata) Contents(IModel<float> model, IReadOnlyDictionary<string, string>? metadata)
+    {
         var meta = new Dictionary<string, string>(StringComparer.Ordinal);
         if (metadata is not null)
         {
@@ -39,7 +46,7 @@ public static class ModelFiles
                 : NdArray.Create(data);
             tensors.Add(new NamedArray(name, array.Shape.SequenceEqual(dims) ? array : array.Reshape(dims)));
         }
-        SafeTensors.Write(path, tensors, meta);
+        return (tensors, meta);
     }
 
     /// <summary>
@@ -59,7 +66,7 @@ public static class ModelFiles
         ArgumentException.ThrowIfNullOrEmpty(path);
         if (!File.Exists(path))
             throw new FileNotFoundException($"{path}: no such file", path);
-        return Load(SafeTensors.Read(path), path, arch);
+        return Load(SparseTensors.Expand(SafeTensors.Read(path), path), path, arch);
     }
 
     /// <summary>

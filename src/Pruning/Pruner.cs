@@ -79,7 +79,8 @@ public sealed class Pruner
             }
         }
 
-        var schedule = new OneShotSchedule(o.Sparsity, o.RecomputeSteps, o.Stepping, MaskSelection.Sparsity(m, segments, o.PrunableSegments));
+        var layout = o.Pattern.IsStructured ? new PatternLayout(segments, o.SegmentShapes, o.PrunableSegments) : null;
+        var schedule = new OneShotSchedule(PatternSelection.Target(o), o.RecomputeSteps, o.Stepping, PatternSelection.Measure(o, layout, m, segments));
         var clock = Stopwatch.StartNew();
         var first = factory is null ? null : factory((double[])w.Clone(), (bool[])m.Clone());
         var firstTimings = first is null ? new PhaseTimings() : new PhaseTimings { Gradients = first.GradientSeconds, Inverse = Math.Max(0, clock.Elapsed.TotalSeconds - first.GradientSeconds) };
@@ -87,10 +88,10 @@ public sealed class Pruner
         {
             if (first is not null && o.RecomputeSteps > 1 && first.DampingGrid.Count > 1)
             {
-                return WholeRuns(w, m, schedule, segments, factory!, (first, firstTimings), progress);
+                return WholeRuns(w, m, schedule, segments, layout, factory!, (first, firstTimings), progress);
             }
 
-            var run = Run(w, m, schedule, segments, factory, (first, firstTimings), null, progress);
+            var run = Run(w, m, schedule, segments, layout, factory, (first, firstTimings), null, progress);
             return Result(run, run.Timings, segments);
         }
         finally
@@ -127,7 +128,7 @@ public sealed class Pruner
     /// last step's criterion against the starting weights, and the best run is kept (the one-standard-error rule as in
     /// a single step). Its last step records the choice.
     /// </summary>
-    private PruningResult WholeRuns(double[] w, bool[] m, OneShotSchedule schedule, int[] segments, CurvatureFactory factory, (CurvatureSample Sample, PhaseTimings Timings) first, IProgress<string>? progress)
+    private PruningResult WholeRuns(double[] w, bool[] m, OneShotSchedule schedule, int[] segments, PatternLayout? layout, CurvatureFactory factory, (CurvatureSample Sample, PhaseTimings Timings) first, IProgress<string>? progress)
     {
         var grid = first.Sample.DampingGrid;
         var runs = new RunResult[grid.Count];
@@ -136,7 +137,7 @@ public sealed class Pruner
         for (var i = 0; i < grid.Count; i++)
         {
             // The first step's statistics are gathered once, so their time counts once.
-            runs[i] = Run(w, m, schedule, segments, factory, i == 0 ? first : (first.Sample, new PhaseTimings()), grid[i], progress);
+            runs[i] = Run(w, m, schedule, segments, layout, factory, i == 0 ? first : (first.Sample, new PhaseTimings()), grid[i], progress);
             values[i] = runs[i].Final;
             total += runs[i].Timings;
             progress?.Report(string.Create(CultureInfo.InvariantCulture, $"λ = {grid[i]:g3} for all {Options.RecomputeSteps} steps: {runs[i].CriterionName} {values[i].Value:g6}"));
@@ -159,7 +160,7 @@ public sealed class Pruner
     /// H⁻¹ is built at <paramref name="lambda"/> when given, else at the sample's own damping or by a per-step search.
     /// With <paramref name="lambda"/>, the final result is judged by the last step's criterion.
     /// </summary>
-    private RunResult Run(double[] w, bool[] m, OneShotSchedule schedule, int[] segments, CurvatureFactory? factory, (CurvatureSample? Sample, PhaseTimings Timings) first, double? lambda, IProgress<string>? progress)
+    private RunResult Run(double[] w, bool[] m, OneShotSchedule schedule, int[] segments, PatternLayout? layout, CurvatureFactory? factory, (CurvatureSample? Sample, PhaseTimings Timings) first, double? lambda, IProgress<string>? progress)
     {
         var o = Options;
         var d = w.Length;
@@ -185,11 +186,11 @@ public sealed class Pruner
                 DampingSelection? selection = null;
                 if (lambdas.Count == 1 && etas.Count == 1)
                 {
-                    chosen = Step(() => double.IsNaN(lambdas[0]) ? sample.Build() : sample.Build(lambdas[0]), sample, w, m, sk, segments, etas)[0];
+                    chosen = Step(() => double.IsNaN(lambdas[0]) ? sample.Build() : sample.Build(lambdas[0]), sample, w, m, sk, segments, layout, etas)[0];
                 }
                 else
                 {
-                    (chosen, selection) = Search(sample, lambdas, lambda is not null, w, m, sk, segments, etas, label, progress);
+                    (chosen, selection) = Search(sample, lambdas, lambda is not null, w, m, sk, segments, layout, etas, label, progress);
                 }
 
                 timings += chosen.Timings;
@@ -197,7 +198,7 @@ public sealed class Pruner
                 m = chosen.Mask;
                 scores = chosen.Scores;
                 total += timings;
-                steps.Add(new PruningStep(k, sk, MaskSelection.Sparsity(m, segments, o.PrunableSegments), chosen.Estimator, chosen.Bytes, timings) { Damping = selection });
+                steps.Add(new PruningStep(k, sk, PatternSelection.Measure(o, layout, m, segments), chosen.Estimator, chosen.Bytes, timings) { Damping = selection });
                 if (lambda is not null && k == o.RecomputeSteps)
                 {
                     final = sample.Criterion(start, w, m);
@@ -251,7 +252,7 @@ public sealed class Pruner
     /// λ whose criterion is within one standard error of the lowest. Timings of every trial are summed into the
     /// returned outcome.
     /// </summary>
-    private (Outcome Chosen, DampingSelection Selection) Search(CurvatureSample sample, IReadOnlyList<double> lambdas, bool allRows, double[] w, bool[] m, double sk, int[] segments, IReadOnlyList<double> etas, string label, IProgress<string>? progress)
+    private (Outcome Chosen, DampingSelection Selection) Search(CurvatureSample sample, IReadOnlyList<double> lambdas, bool allRows, double[] w, bool[] m, double sk, int[] segments, PatternLayout? layout, IReadOnlyList<double> etas, string label, IProgress<string>? progress)
     {
         var values = new CriterionValue[lambdas.Count];
         var bests = new Outcome[lambdas.Count];
@@ -260,7 +261,7 @@ public sealed class Pruner
         {
             var lambda = lambdas[i];
             values[i] = new CriterionValue(double.PositiveInfinity);
-            foreach (var outcome in Step(() => double.IsNaN(lambda) ? sample.Build() : allRows ? sample.Build(lambda) : sample.BuildCandidate(lambda), sample, w, m, sk, segments, etas))
+            foreach (var outcome in Step(() => double.IsNaN(lambda) ? sample.Build() : allRows ? sample.Build(lambda) : sample.BuildCandidate(lambda), sample, w, m, sk, segments, layout, etas))
             {
                 timings += outcome.Timings;
                 var value = sample.Criterion(w, outcome.Weights, outcome.Mask);
@@ -285,7 +286,7 @@ public sealed class Pruner
         };
         if (sample.RebuildChosen && !allRows && !double.IsNaN(chosen.Damping))
         {
-            var rebuilt = Step(() => sample.Build(chosen.Damping), sample, w, m, sk, segments, [chosen.GradientStep])[0];
+            var rebuilt = Step(() => sample.Build(chosen.Damping), sample, w, m, sk, segments, layout, [chosen.GradientStep])[0];
             timings += rebuilt.Timings;
             chosen = rebuilt with { Damping = chosen.Damping };
         }
@@ -300,7 +301,7 @@ public sealed class Pruner
     /// Builds one estimate and takes the step with it once per WoodTaylor step η: scores, selection to s_k, update.
     /// The build time counts in the first outcome. Disposes the estimate when it says so.
     /// </summary>
-    private Outcome[] Step(Func<CurvatureEstimate> build, CurvatureSample sample, double[] weights, bool[] mask, double sk, int[] segments, IReadOnlyList<double> etas)
+    private Outcome[] Step(Func<CurvatureEstimate> build, CurvatureSample sample, double[] weights, bool[] mask, double sk, int[] segments, PatternLayout? layout, IReadOnlyList<double> etas)
     {
         var o = Options;
         var d = weights.Length;
@@ -336,7 +337,7 @@ public sealed class Pruner
                 }
 
                 var scores = o.Method.Score(w, inverse, step);
-                var m = MaskSelection.Select(scores, mask, sk, o.Selection, segments, o.PrunableSegments);
+                var m = PatternSelection.ForStep(o, layout, scores, w, step, inverse, mask, sk, segments);
                 var selectionSeconds = sw.Elapsed.TotalSeconds;
                 sw.Restart();
                 ObsWeightUpdate.Apply(o.EffectiveUpdate, inverse, w, m, step);

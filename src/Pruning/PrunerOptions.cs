@@ -21,6 +21,17 @@ public sealed record PrunerOptions
     /// <summary>Per segment, whether it may be pruned (e.g. false for biases); null = all.</summary>
     public IReadOnlyList<bool>? PrunableSegments { get; init; }
 
+    /// <summary>
+    /// What is pruned at a time (default single weights). Structured patterns score groups by <see cref="ObsGroupCost"/> and
+    /// choose them by <see cref="PatternSelection"/>. N:M prunes at most its own sparsity (M − N)/M: a target at or above it
+    /// (<see cref="PruningPattern.NofMSparsity"/>) completes every group, a lower one (a step of gradual pruning) prunes the
+    /// cheapest groups whole. For neurons <see cref="Sparsity"/> is the fraction of hidden units removed.
+    /// </summary>
+    public PruningPattern Pattern { get; init; } = PruningPattern.Unstructured;
+
+    /// <summary>Per segment, the tensor's shape ([out, in], [out, in, k, k], [out] for a bias): rows of the block and neuron patterns; null = none.</summary>
+    public IReadOnlyList<int[]>? SegmentShapes { get; init; }
+
     /// <summary>One-shot recompute steps K ≥ 1 (1 = a single step, tensor mode).</summary>
     public int RecomputeSteps { get; init; } = 1;
 

@@ -4,7 +4,7 @@ using WoodFisher.Kernels.Cpu;
 namespace WoodFisher.Kernels.Tests;
 
 /// <summary>
-/// The float32 Dense strategy: its Gram (<see cref="MixedSyrk"/>) against the float64 Gram entry by entry, and its
+/// The float32 Dense strategy: its Gram (<see cref="LinearAlgebra.SymmetricRankKMixed{TSrc}"/>) against the float64 Gram entry by entry, and its
 /// inverse against the float64 oracle within the error bound stated on <see cref="DenseStrategy"/>.
 /// </summary>
 [TestFixture]
@@ -47,7 +47,7 @@ public class DenseStrategyTests
                     }
 
                     var error = Math.Abs(gram[layout.SquareOffset(b) + (i * c) + j] - exact);
-                    worst = Math.Max(worst, error / (Gamma(MixedSyrk.KC) * magnitude));
+                    worst = Math.Max(worst, error / (Gamma(LinearAlgebra.MixedPanel) * magnitude));
                 }
             }
         }
@@ -78,7 +78,7 @@ public class DenseStrategyTests
             var values = new double[n];
             LinearAlgebra.SymmetricEigenvalues(fisher, n, values);
             var trace = Enumerable.Range(0, n).Sum(i => fisher[(i * n) + i]);
-            var beta = ((Gamma(MixedSyrk.KC) * (trace - (n * lambda))) + (3 * Gamma(n + 1) * trace)) / values.Min();
+            var beta = ((Gamma(LinearAlgebra.MixedPanel) * (trace - (n * lambda))) + (3 * Gamma(n + 1) * trace)) / values.Min();
             var normInverse = 1 / values.Min();
             var error = inv.Block(b).Zip(oracle[b], (x, y) => Math.Abs(x - y)).Max();
             var bound = (beta / (1 - beta) * normInverse) + (U32 * oracle[b].Max(Math.Abs));

@@ -22,6 +22,8 @@ public static class Program
         ("study", typeof(StudyCommand), "Approximation quality of inverse-curvature estimators against the exact Hessian: fidelity, loss-change prediction, pruning curves, cost."),
         ("demo", typeof(DemoCommand), "Train a small MLP on Fashion-MNIST and compare one-shot pruning methods at 90% sparsity."),
         ("bench", typeof(BenchCommand), "Time the WoodFisher strategies and backends against the dense inverse (and NumPy)."),
+        ("compress", typeof(CompressCommand), "Write a pruned model with its Linear/Conv2d weights stored sparse (CSR, N:M or block-sparse)."),
+        ("bench-inference", typeof(BenchInferenceCommand), "Time inference with dense weights against sparse ones: latency, throughput and stored bytes per batch size."),
     ];
 
     public static int Main(string[] args)

@@ -8,6 +8,12 @@ public static partial class LinearAlgebra
     /// <summary>Block size of the blocked (GEMM-based) factorization, solves and triangular inverse; smaller matrices run unblocked.</summary>
     private const int Nb = 64;
 
+    /// <summary>Order at and below which the recursive factor-and-invert of <see cref="TryCholeskyInvert{T}(Span{T}, int)"/> runs its scalar leaf.</summary>
+    private const int InverseLeaf = 16;
+
+    /// <summary>Rows of L⁻¹ per SYRK of the product L⁻ᵀL⁻¹: one GEMM depth block, so that every packed panel is reused in full.</summary>
+    private const int InverseProductPanel = 256;
+
     /// <summary>
     /// Factors the SPD matrix A (n × n row-major, only the lower triangle is read) in place into its lower Cholesky
     /// factor L with A = LLᵀ; the strict upper triangle is zeroed. Returns false, leaving <paramref name="a"/>
@@ -20,12 +26,7 @@ public static partial class LinearAlgebra
     /// <summary>As <see cref="TryCholeskyFactor{T}"/>, throwing <see cref="MatrixNotPositiveDefiniteException"/> on failure.</summary>
     public static void CholeskyFactor<T>(Span<T> a, int n)
         where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        if (!CholeskyCore(a, n, out var pivot, out var value))
-        {
-            throw new MatrixNotPositiveDefiniteException(pivot, double.CreateTruncating(value));
-        }
-    }
+        => RequirePositiveDefinite(CholeskyCore(a, n, out var pivot, out var value), pivot, value);
 
     /// <summary>
     /// Solves A X = B in place given the lower Cholesky factor L of A (n × n); <paramref name="b"/> is n × <paramref name="columns"/>
@@ -55,6 +56,16 @@ public static partial class LinearAlgebra
 
     /// <summary>Float32 form of <see cref="CholeskySolve{T}"/>.</summary>
     public static void CholeskySolve(ReadOnlySpan<float> factor, int n, Span<float> b, int columns = 1) => CholeskySolve<float>(factor, n, b, columns);
+
+    /// <summary>Throws <see cref="MatrixNotPositiveDefiniteException"/> for the failed pivot unless <paramref name="ok"/>.</summary>
+    private static void RequirePositiveDefinite<T>(bool ok, int pivot, T value)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (!ok)
+        {
+            throw new MatrixNotPositiveDefiniteException(pivot, double.CreateTruncating(value));
+        }
+    }
 
     private static bool CholeskyCore<T>(Span<T> a, int n, out int pivot, out T value)
         where T : unmanaged, IFloatingPointIeee754<T>

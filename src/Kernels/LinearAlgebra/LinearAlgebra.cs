@@ -62,10 +62,7 @@ public static partial class LinearAlgebra
         bool parallel = true)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        ArgumentOutOfRangeException.ThrowIfNegative(n);
-        ArgumentOutOfRangeException.ThrowIfNegative(k);
-        CheckOperand(a.Length, transpose ? k : n, transpose ? n : k, lda, "A", nameof(a));
-        CheckOperand(c.Length, n, n, ldc, "C", nameof(c));
+        CheckSymmetricRankK(transpose, n, k, a.Length, lda, c.Length, ldc);
         Scale(c, n, n, ldc, beta);
         if (n == 0 || k == 0 || alpha == T.Zero)
         {
@@ -134,6 +131,15 @@ public static partial class LinearAlgebra
                 TensorPrimitives.Multiply(row, beta, row);
             }
         }
+    }
+
+    /// <summary>Checks the shapes of a SYRK: op(A) n × k (A stored k × n when <paramref name="transpose"/>), C n × n.</summary>
+    private static void CheckSymmetricRankK(bool transpose, int n, int k, int aLength, int lda, int cLength, int ldc)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(n);
+        ArgumentOutOfRangeException.ThrowIfNegative(k);
+        CheckOperand(aLength, transpose ? k : n, transpose ? n : k, lda, "A", "a");
+        CheckOperand(cLength, n, n, ldc, "C", "c");
     }
 
     private static void CheckOperand(int length, int rows, int cols, int ld, string name, string parameter)

@@ -9,13 +9,15 @@ namespace WoodFisher.IO;
 public sealed class SafeTensorsFile
 {
     private readonly Dictionary<string, NdArray> _byName;
+    private readonly IReadOnlyDictionary<string, long>? _offsets;
 
-    /// <summary>Creates a file model from tensors (names must be unique) and optional metadata.</summary>
-    public SafeTensorsFile(IReadOnlyList<NamedArray> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    /// <summary>Creates a file model from tensors (names must be unique), optional metadata and, for a file read from disk, where each tensor's data starts.</summary>
+    public SafeTensorsFile(IReadOnlyList<NamedArray> tensors, IReadOnlyDictionary<string, string>? metadata = null, IReadOnlyDictionary<string, long>? dataOffsets = null)
     {
         ArgumentNullException.ThrowIfNull(tensors);
         Tensors = tensors;
         Metadata = metadata ?? new Dictionary<string, string>();
+        _offsets = dataOffsets;
         _byName = new Dictionary<string, NdArray>(StringComparer.Ordinal);
         foreach (var t in tensors)
         {
@@ -37,6 +39,9 @@ public sealed class SafeTensorsFile
 
     /// <summary>Whether a tensor called <paramref name="name"/> exists.</summary>
     public bool Contains(string name) => _byName.ContainsKey(name);
+
+    /// <summary>The byte offset in the file of the first byte of tensor <paramref name="name"/>'s data, or −1 when not known (not read from a file).</summary>
+    public long DataOffset(string name) => _offsets is not null && _offsets.TryGetValue(name, out var o) ? o : -1;
 }
 
 /// <summary>
@@ -83,8 +88,10 @@ public static class SafeTensors
         long dataStart = 8 + (long)n;
         MemoryBudget.Require(bufferLength, $"{source}: the {entries.Count} tensors");
         var tensors = new List<NamedArray>(entries.Count);
+        var offsets = new Dictionary<string, long>(StringComparer.Ordinal);
         foreach (var e in entries)
         {
+            offsets[e.Name] = dataStart + e.Begin;
             if (e.Length > Array.MaxLength || e.End - e.Begin > int.MaxValue)
                 throw new InvalidDataException($"{source}: tensor '{Printable.Escape(e.Name)}' is larger than a single .NET array can hold");
             var array = NdArray.FromRaw(e.DType, e.Shape, (int)e.Length);
@@ -92,7 +99,7 @@ public static class SafeTensors
             array.NormalizeBools();
             tensors.Add(new NamedArray(e.Name, array));
         }
-        return new SafeTensorsFile(tensors, metadata);
+        return new SafeTensorsFile(tensors, metadata, offsets);
     }
 
     /// <summary>

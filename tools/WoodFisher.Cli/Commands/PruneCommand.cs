@@ -20,7 +20,7 @@ internal sealed class PruneCommand : VerbCommand<PruneCommand.Settings>
         [CommandOption("--method <NAME>"), Help("magnitude, diagfisher, kfac, woodfisher, woodtaylor or exact, with keys as name[:key=value,...] (kfac and exact need model mode)."), DefaultValue("woodfisher")]
         public string Method { get; init; } = "";
 
-        [CommandOption("--sparsity <S>", true), Help("Target sparsity in [0, 1) of the prunable weights.")]
+        [CommandOption("--sparsity <S>"), Help("Target sparsity in [0, 1) of the prunable weights (required, except with an N:M --pattern, which sets it; with --pattern neurons, of the hidden units).")]
         public string? Sparsity { get; init; }
 
         [CommandOption("--weights <FILE>"), Help("Tensor mode: the weights, a (d,) float32 or float64 .npy.")]
@@ -63,7 +63,14 @@ internal sealed class PruneCommand : VerbCommand<PruneCommand.Settings>
             var methods = Methods(Method);
             if (methods.Count != 1)
                 throw new UsageException($"--method: prune takes one method, got {methods.Count} ({Method})");
-            var sparsity = Read("--sparsity", Sparsity!, t => Vocabulary.List(t, Vocabulary.Sparsity));
+            var pattern = methods[0].Pruning.Pattern;
+            if (pattern.Kind == PatternKind.NofM)
+            {
+                if (Sparsity is not null)
+                    throw new UsageException($"--sparsity does not apply to --pattern {pattern}: N:M prunes {pattern.B - pattern.A} of every {pattern.B} inputs, sparsity {pattern.NofMSparsity.ToString(CultureInfo.InvariantCulture)}");
+                return (methods[0], pattern.NofMSparsity);
+            }
+            var sparsity = Read("--sparsity", VerbRun.Require(Sparsity, "--sparsity", "the target sparsity in [0, 1)"), t => Vocabulary.List(t, Vocabulary.Sparsity));
             if (sparsity.Length != 1)
                 throw new UsageException($"--sparsity: prune takes one value, got {sparsity.Length} ({Sparsity})");
             return (methods[0], sparsity[0]);

@@ -24,7 +24,7 @@ internal static class PruneLayoutMode
 
         var layout = GradientLayout.Read(CliFiles.RequireFile(s.Layout));
         var model = SafeTensors.Read(CliFiles.RequireFile(s.Model!));
-        var options = method.Pruning with { Sparsity = sparsity, PrunableSegments = Prunable(layout, s.Layers) };
+        var options = method.Pruning with { Sparsity = sparsity, PrunableSegments = Prunable(layout, s.Layers), SegmentShapes = [.. layout.Tensors.Select(t => t.Shape.ToArray())] };
         var spec = method.Estimator with { Normalizer = s.Normalizer };
 
         using var gradients = s.Grads is null ? null : new NpyGradientSource(CliFiles.RequireFile(s.Grads), CheckedSegments(layout, s.Grads));

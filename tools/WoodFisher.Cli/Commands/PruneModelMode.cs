@@ -15,14 +15,30 @@ internal static class PruneModelMode
         var test = CliModels.LoadData(s.Data, "test");
         CliModels.CheckFits(model, data);
         ModelPruning.Check(method, selection, data);
+        var neurons = method.Pruning.Pattern.Kind == PatternKind.Neurons;
+        if (neurons)
+        {
+            try
+            {
+                NeuronRemoval.Check(model);
+            }
+            catch (NotSupportedException ex)
+            {
+                throw new UsageException($"--pattern neurons: {ex.Message}", ex);
+            }
+        }
 
         EvaluationResult dense;
         using (CliProgress.Start($"dense evaluation on {test.Count} test samples", 0))
             dense = Evaluation.Evaluate(model, test.Images, test.Labels, test.Count);
         var (result, options) = ModelPruning.Run(model, selection, s.IncludeBias, data, method, sparsity);
+
+        // The neuron pattern's output is the smaller dense model that computes the masked one.
+        var shrunk = neurons ? NeuronRemoval.Shrink(model) : null;
+        var saved = shrunk?.Model ?? model;
         EvaluationResult pruned;
         using (CliProgress.Start($"pruned evaluation on {test.Count} test samples", 0))
-            pruned = Evaluation.Evaluate(model, test.Images, test.Labels, test.Count);
+            pruned = Evaluation.Evaluate(saved, test.Images, test.Labels, test.Count);
 
         var report = PruningReport.Create(options, result, [.. selection.Entries.Select(e => e.Name)]) with
         {
@@ -31,13 +47,19 @@ internal static class PruneModelMode
             Pruned = new PruningMetrics { Accuracy = pruned.Accuracy, Loss = pruned.Loss },
             Settings = ModelPruning.ReportSettings(method),
         };
-        ModelFiles.Save(model, outputs.Out, new Dictionary<string, string>
+        ModelFiles.Save(saved, outputs.Out, new Dictionary<string, string>
         {
-            ["woodfisher.pruning"] = $"{method.Label} {Vocabulary.Name(options.EffectiveUpdate)} s={sparsity.ToString(CultureInfo.InvariantCulture)}",
+            ["woodfisher.pruning"] = $"{method.Label} {Vocabulary.Name(options.EffectiveUpdate)} {options.Pattern} s={sparsity.ToString(CultureInfo.InvariantCulture)}",
         });
         outputs.Write(result, report);
         var samples = method.Method.UsesCurvature ? $"{method.Estimator.Samples} of {data.Count} {s.Split} samples" : null;
         PruneOutputs.Print(report, model.Spec, samples);
+        if (shrunk is not null)
+        {
+            foreach (var u in shrunk.Units)
+                CliConsole.Record(("units", u.Layer), ("before", u.Before), ("after", u.After), ("constant_kept", u.Constant));
+            CliConsole.Record(("model", saved.Spec), ("parameters", saved.Parameters.Sum(p => (long)p.Length)), ("dense_parameters", model.Parameters.Sum(p => (long)p.Length)));
+        }
         return 0;
     }
 }

@@ -15,7 +15,21 @@ internal static class CliModels
     {
         var file = VerbRun.Require(path, "--model", "a .safetensors model");
         CliFiles.RequireFile(file);
-        var model = ModelFiles.Load(file, string.IsNullOrWhiteSpace(arch) ? null : arch);
+        return CheckFinite(ModelFiles.Load(file, string.IsNullOrWhiteSpace(arch) ? null : arch), file);
+    }
+
+    /// <summary>As <see cref="Load"/>, keeping the sparse matrices of a compressed file for the sparse inference engine.</summary>
+    public static CompressedModel LoadCompressed(string? path, string? arch)
+    {
+        var file = VerbRun.Require(path, "--model", "a .safetensors model");
+        CliFiles.RequireFile(file);
+        var compressed = CompressedModelFiles.Load(file, string.IsNullOrWhiteSpace(arch) ? null : arch);
+        CheckFinite(compressed.Model, file);
+        return compressed;
+    }
+
+    private static IModel<float> CheckFinite(IModel<float> model, string file)
+    {
         foreach (var p in model.Parameters)
         {
             // MaxMagnitude is NaN when any entry is NaN and infinite when any is: one vectorised pass per tensor.

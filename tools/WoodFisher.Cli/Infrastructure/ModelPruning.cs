@@ -27,6 +27,7 @@ internal static class ModelPruning
     {
         Sparsity = sparsity,
         Segments = selection.Segments,
+        SegmentShapes = [.. selection.Entries.Select(e => e.Shape)],
         PrunableSegments = selection.Entries.Select(e => e.IsPrunable || biasesPrunable).ToArray(),
     };
 

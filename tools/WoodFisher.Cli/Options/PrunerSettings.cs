@@ -17,6 +17,9 @@ internal class PrunerSettings : EstimatorSettings
     [CommandOption("--stepping <MODE>"), Help("Sparsity of the K steps: cubic (large steps first) or linear."), DefaultValue("cubic")]
     public string Stepping { get; init; } = "";
 
+    [CommandOption("--pattern <PATTERN>"), Help("What is pruned at a time: unstructured, N:M (at most N of every M inputs of a row kept, e.g. 2:4; its sparsity is (M-N)/M), block:RxC (tiles, e.g. block:1x4) or neurons (whole units; the sparsity counts hidden units removed). Groups are scored by their joint OBS cost."), DefaultValue("unstructured")]
+    public string Pattern { get; init; } = "";
+
     [CommandOption("--taylor-step <ETA>"), Help("WoodTaylor: fraction η ≥ 0 of the Newton term H⁻¹g used (1 = the paper's, 0 = OBS); by default chosen with λ from 0, 0.001, 0.01, 0.1, 1 by the same criterion.")]
     public double? TaylorStep { get; init; }
 
@@ -27,6 +30,7 @@ internal class PrunerSettings : EstimatorSettings
         Selection = Read("--selection", Selection, Vocabulary.Selection),
         RecomputeSteps = Check("--recompute", Recompute, Vocabulary.Count),
         Stepping = Read("--stepping", Stepping, Vocabulary.Stepping),
+        Pattern = Read("--pattern", Pattern, PruningPattern.Parse),
         GradientStep = TaylorStep is { } eta ? Check("--taylor-step", eta, Vocabulary.NonNegative) : 1,
         GradientStepGrid = TaylorStep is null ? PrunerOptions.DefaultGradientSteps : null,
     };

@@ -1,0 +1,141 @@
+namespace WoodFisher.Kernels.Sparse;
+
+/// <summary>
+/// Rows as runs of (value, column) entries, the form CSR holds natively and N:M and narrow block tiles decode to, with the
+/// entries of each row split at every <see cref="ChunkRows"/>-th input (<see cref="ChunkPointers"/>): C = WB is computed
+/// one chunk of B's rows at a time (a chunk of a 64-column tile of B is 32 KiB, so it stays in L1 while every output row
+/// takes its entries from it), instead of streaming all of B from L2 once per output row.
+/// </summary>
+internal sealed class RowStore
+{
+    /// <summary>Inputs per chunk: 128 rows of a 64-float tile of B are 32 KiB.</summary>
+    public const int DefaultChunkRows = 128;
+
+    /// <summary>Output columns per tile of C (four 512-bit registers).</summary>
+    public const int TileColumns = 64;
+
+    private readonly float[] _values;
+    private readonly int[] _columns;
+    private readonly int[] _rowPointers;
+    private readonly int[] _chunkPointers;
+
+    /// <summary>Wraps entry arrays; <paramref name="chunkPointers"/> is rows × (chunks + 1): row r's entries for inputs [k·kc, (k+1)·kc) are [p[r, k], p[r, k+1]).</summary>
+    public RowStore(int rows, int columns, float[] values, int[] cols, int[] rowPointers, int chunkRows, int[] chunkPointers)
+    {
+        Rows = rows;
+        Columns = columns;
+        _values = values;
+        _columns = cols;
+        _rowPointers = rowPointers;
+        ChunkRows = chunkRows;
+        Chunks = (columns + chunkRows - 1) / chunkRows;
+        _chunkPointers = chunkPointers;
+    }
+
+    public int Rows { get; }
+
+    public int Columns { get; }
+
+    public int ChunkRows { get; }
+
+    public int Chunks { get; }
+
+    public ReadOnlySpan<int> ChunkPointers => _chunkPointers;
+
+    /// <summary>Chunk pointers of rows whose columns ascend within each row (CSR), found by one scan.</summary>
+    public static int[] ScanChunks(int rows, int columns, int[] cols, int[] rowPointers, int chunkRows)
+    {
+        var chunks = (columns + chunkRows - 1) / chunkRows;
+        WeightChecks.Auxiliary((long)rows * (chunks + 1), $"The chunk pointers of a {rows} × {columns} sparse matrix");
+        var p = new int[rows * (chunks + 1)];
+        for (var r = 0; r < rows; r++)
+        {
+            var e = rowPointers[r];
+            var end = rowPointers[r + 1];
+            var at = r * (chunks + 1);
+            p[at] = e;
+            for (var k = 1; k <= chunks; k++)
+            {
+                var limit = k * chunkRows;
+                while (e < end && cols[e] < limit)
+                {
+                    e++;
+                }
+
+                p[at + k] = k == chunks ? end : e;
+            }
+        }
+
+        return p;
+    }
+
+    /// <summary>y = Wx + b, one gathered dot product per row (lengths checked).</summary>
+    public unsafe void MultiplyVector(ReadOnlySpan<float> x, Span<float> y, ReadOnlySpan<float> bias)
+    {
+        WeightChecks.Vector(Rows, Columns, x.Length, y.Length, bias.Length);
+        fixed (float* px = x, pv = _values)
+        fixed (int* pc = _columns, pp = _rowPointers)
+        {
+            for (var r = 0; r < Rows; r++)
+            {
+                var s = SparseKernels.Dot(pv + pp[r], pc + pp[r], pp[r + 1] - pp[r], px);
+                y[r] = bias.IsEmpty ? s : s + bias[r];
+            }
+        }
+    }
+
+    /// <summary>C = WB + b1ᵀ, tile of C by chunk of B by row (lengths checked).</summary>
+    public unsafe void Multiply(ReadOnlySpan<float> b, int n, Span<float> c, ReadOnlySpan<float> bias)
+    {
+        WeightChecks.Product(Rows, Columns, b.Length, n, c.Length, bias.Length);
+        fixed (float* pb0 = b, pc0 = c, pbias0 = bias)
+        {
+            var (pb, pc, pbias) = ((nint)pb0, (nint)pc0, (nint)pbias0);
+            SparseParallel.For(Rows, n, (long)_values.Length * n,
+                (r0, r1, j0, j1) => MultiplyRange(r0, r1, j0, j1, (float*)pb, n, (float*)pc, (float*)pbias), _rowPointers);
+        }
+    }
+
+    /// <summary>Rows [r0, r1) and columns [j0, j1) of C = WB + b1ᵀ on the calling thread (<paramref name="bias"/> may be null).</summary>
+    public unsafe void MultiplyRange(int r0, int r1, int j0, int j1, float* b, int n, float* c, float* bias)
+    {
+        fixed (float* pv = _values)
+        fixed (int* pcol = _columns, pp = _chunkPointers)
+        {
+            var stride = Chunks + 1;
+            for (var t0 = j0; t0 < j1; t0 += TileColumns)
+            {
+                var t1 = Math.Min(j1, t0 + TileColumns);
+                for (var k = 0; k < Chunks; k++)
+                {
+                    for (var r = r0; r < r1; r++)
+                    {
+                        var at = (r * stride) + k;
+                        var (e0, e1) = (pp[at], pp[at + 1]);
+                        if (k > 0 && e0 == e1)
+                        {
+                            continue;
+                        }
+
+                        SparseKernels.AxpyRow(c + ((nint)r * n), b, n, t0, t1, k > 0, bias == null ? 0f : bias[r], pv + e0, pcol + e0, e1 - e0);
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>The dense row-major matrix (entries at the same place add up).</summary>
+    public float[] ToDense()
+    {
+        var d = new float[(long)Rows * Columns];
+        for (var r = 0; r < Rows; r++)
+        {
+            for (var e = _rowPointers[r]; e < _rowPointers[r + 1]; e++)
+            {
+                d[((long)r * Columns) + _columns[e]] += _values[e];
+            }
+        }
+
+        return d;
+    }
+}

@@ -1,0 +1,209 @@
+using System.Numerics.Tensors;
+using WoodFisher.Kernels.Sparse;
+
+namespace WoodFisher.Models.Inference;
+
+/// <summary>Per-sample feature map: channels × height × width (a flat vector is C × 1 × 1).</summary>
+internal readonly record struct FeatureMap(int Channels, int Height, int Width)
+{
+    public int Size => Channels * Height * Width;
+
+    public int Plane => Height * Width;
+
+    public override string ToString() => Height == 1 && Width == 1 ? $"{Channels}" : $"{Channels}x{Height}x{Width}";
+}
+
+/// <summary>
+/// One step of the inference engine. Activations of a batch of B samples are held channel-major, [C, B, H, W], so that a
+/// Linear layer's input is the columns × B operand of C = WB and a convolution's im2col matrix is built from whole rows.
+/// </summary>
+internal abstract class InferenceLayer : IDisposable
+{
+    protected InferenceLayer(FeatureMap input, FeatureMap output)
+    {
+        Input = input;
+        Output = output;
+    }
+
+    public FeatureMap Input { get; }
+
+    public FeatureMap Output { get; }
+
+    /// <summary>Runs the layer on the first batch·Input.Size values of <paramref name="input"/>; returns the span holding the output (the input itself for in-place layers).</summary>
+    public abstract Span<float> Forward(Span<float> input, int batch);
+
+    /// <summary>The weight matrices this layer holds, with their parameter names.</summary>
+    public virtual IEnumerable<(string Name, IWeightMatrix Weights)> Weights => [];
+
+    public virtual void Dispose()
+    {
+    }
+}
+
+/// <summary>A layer that writes into a buffer of its own, sized for the largest batch.</summary>
+internal abstract class BufferedLayer(FeatureMap input, FeatureMap output, int maxBatch) : InferenceLayer(input, output)
+{
+    private readonly AlignedFloats _output = new((long)output.Size * maxBatch);
+
+    protected Span<float> OutputFor(int batch) => _output.Span[..(Output.Size * batch)];
+
+    public override void Dispose() => _output.Dispose();
+}
+
+/// <summary>y = Wx + b on flat features.</summary>
+internal sealed class LinearLayer(string name, IWeightMatrix weights, float[]? bias, FeatureMap input, int maxBatch)
+    : BufferedLayer(input, new FeatureMap(weights.Rows, 1, 1), maxBatch)
+{
+    public override IEnumerable<(string Name, IWeightMatrix Weights)> Weights => [(name, weights)];
+
+    public override Span<float> Forward(Span<float> input, int batch)
+    {
+        var y = OutputFor(batch);
+        if (batch == 1)
+            weights.MultiplyVector(input[..weights.Columns], y, bias);
+        else
+            weights.Multiply(input[..(weights.Columns * batch)], batch, y, bias);
+        return y;
+    }
+}
+
+/// <summary>max(x, 0), in place.</summary>
+internal sealed class ReluLayer(FeatureMap map) : InferenceLayer(map, map)
+{
+    public override Span<float> Forward(Span<float> input, int batch)
+    {
+        var x = input[..(Input.Size * batch)];
+        TensorPrimitives.Max(x, 0f, x);
+        return input;
+    }
+}
+
+/// <summary>Eval-mode BatchNorm as a per-channel affine map x·s + t, s = γ/√(σ² + ε), t = β − μ·s, in place.</summary>
+internal sealed class AffineChannelLayer(FeatureMap map, float[] scale, float[] shift) : InferenceLayer(map, map)
+{
+    public override Span<float> Forward(Span<float> input, int batch)
+    {
+        var n = batch * Input.Plane;
+        for (var c = 0; c < Input.Channels; c++)
+        {
+            var x = input.Slice(c * n, n);
+            TensorPrimitives.Multiply(x, scale[c], x);
+            TensorPrimitives.Add(x, shift[c], x);
+        }
+        return input;
+    }
+}
+
+/// <summary>Max or average pooling, k × k windows, stride s, no padding.</summary>
+internal sealed class PoolLayer(FeatureMap input, int kernel, int stride, bool max, int maxBatch)
+    : BufferedLayer(input, new FeatureMap(input.Channels, ((input.Height - kernel) / stride) + 1, ((input.Width - kernel) / stride) + 1), maxBatch)
+{
+    public override Span<float> Forward(Span<float> input, int batch)
+    {
+        var y = OutputFor(batch);
+        var (h, w, ho, wo) = (Input.Height, Input.Width, Output.Height, Output.Width);
+        var scale = 1f / (kernel * kernel);
+        for (var p = 0; p < Input.Channels * batch; p++)
+        {
+            var src = input.Slice(p * h * w, h * w);
+            var dst = y.Slice(p * ho * wo, ho * wo);
+            for (var oy = 0; oy < ho; oy++)
+            {
+                for (var ox = 0; ox < wo; ox++)
+                {
+                    var best = float.NegativeInfinity;
+                    var sum = 0f;
+                    for (var u = 0; u < kernel; u++)
+                    {
+                        var row = src.Slice(((oy * stride) + u) * w + (ox * stride), kernel);
+                        if (max)
+                            best = Math.Max(best, TensorPrimitives.Max(row));
+                        else
+                            sum += TensorPrimitives.Sum(row);
+                    }
+                    dst[(oy * wo) + ox] = max ? best : sum * scale;
+                }
+            }
+        }
+        return y;
+    }
+}
+
+/// <summary>[C, B, H, W] → [C·H·W, B]: a feature map becomes the flat features a Linear layer takes (PyTorch's order).</summary>
+internal sealed class FlattenLayer(FeatureMap input, int maxBatch) : BufferedLayer(input, new FeatureMap(input.Size, 1, 1), maxBatch)
+{
+    public override Span<float> Forward(Span<float> input, int batch)
+    {
+        if (Input.Plane == 1)
+            return input;
+        var y = OutputFor(batch);
+        var hw = Input.Plane;
+        for (var c = 0; c < Input.Channels; c++)
+        {
+            for (var b = 0; b < batch; b++)
+            {
+                var src = input.Slice(((c * batch) + b) * hw, hw);
+                for (var p = 0; p < hw; p++)
+                    y[(((c * hw) + p) * batch) + b] = src[p];
+            }
+        }
+        return y;
+    }
+}
+
+/// <summary>Mean over each H × W plane: [C, B, H, W] → [C, B].</summary>
+internal sealed class GlobalAveragePoolLayer(FeatureMap input, int maxBatch) : BufferedLayer(input, new FeatureMap(input.Channels, 1, 1), maxBatch)
+{
+    public override Span<float> Forward(Span<float> input, int batch)
+    {
+        var y = OutputFor(batch);
+        var hw = Input.Plane;
+        for (var p = 0; p < Input.Channels * batch; p++)
+            y[p] = TensorPrimitives.Sum<float>(input.Slice(p * hw, hw)) / hw;
+        return y;
+    }
+}
+
+/// <summary>Layers run one after another.</summary>
+internal sealed class SequenceLayer(FeatureMap input, IReadOnlyList<InferenceLayer> layers)
+    : InferenceLayer(input, layers.Count == 0 ? input : layers[^1].Output)
+{
+    public IReadOnlyList<InferenceLayer> Layers => layers;
+
+    public override IEnumerable<(string Name, IWeightMatrix Weights)> Weights => layers.SelectMany(l => l.Weights);
+
+    public override Span<float> Forward(Span<float> input, int batch)
+    {
+        foreach (var l in layers)
+            input = l.Forward(input, batch);
+        return input;
+    }
+
+    public override void Dispose()
+    {
+        foreach (var l in layers)
+            l.Dispose();
+    }
+}
+
+/// <summary>ResNet's basic block: relu(main(x) + shortcut(x)), the shortcut the identity when absent.</summary>
+internal sealed class ResidualLayer(SequenceLayer main, SequenceLayer? shortcut) : InferenceLayer(main.Input, main.Output)
+{
+    public override IEnumerable<(string Name, IWeightMatrix Weights)> Weights => main.Weights.Concat(shortcut?.Weights ?? []);
+
+    public override Span<float> Forward(Span<float> input, int batch)
+    {
+        var n = Output.Size * batch;
+        var s = shortcut is null ? input : shortcut.Forward(input, batch);
+        var m = main.Forward(input, batch);
+        TensorPrimitives.Add(m[..n], s[..n], m[..n]);
+        TensorPrimitives.Max(m[..n], 0f, m[..n]);
+        return m;
+    }
+
+    public override void Dispose()
+    {
+        main.Dispose();
+        shortcut?.Dispose();
+    }
+}

@@ -1,0 +1,92 @@
+using WoodFisher.Kernels;
+
+namespace WoodFisher.Kernels.Tests;
+
+/// <summary>The recursive Cholesky inverse against the float64 Gauss–Jordan oracle and its residual bound.</summary>
+[TestFixture]
+public class CholeskyInverseTests
+{
+    private const double U64 = 1.1102230246251565e-16;
+    private const double U32 = 5.9604644775390625e-8;
+
+    /// <summary>
+    /// ‖AX − I‖₁ ≤ n·u·κ₁(A): a backward-stable SPD inverse leaves a residual of order c_n·u·κ(A) (Higham, Accuracy and
+    /// Stability, §14.3); c_n = n is a loose linear constant, so the bound fails only for an unstable method. Sizes cover the
+    /// 16 × 16 leaf alone, uneven halves and several recursion levels; λ = 10⁻⁴ gives κ ≈ 10⁴–10⁵.
+    /// </summary>
+    [TestCase(16, 0.1)]
+    [TestCase(33, 0.1)]
+    [TestCase(130, 1e-4)]
+    [TestCase(257, 0.1)]
+    [TestCase(257, 1e-4)]
+    public void Residual_WithinConditionTimesRoundoff(int n, double lambda)
+    {
+        var g = Oracle.RandomGradients(n + 1, n / 2, n);
+        var a = Oracle.Fisher(g, n / 2, n, BlockLayout.Create(n, n), 0, lambda, n / 2);
+        var oracle = Oracle.Inverse(a, n);
+        var kappa = Norm1(a, n) * Norm1(oracle, n);
+
+        var x = (double[])a.Clone();
+        Assert.That(LinearAlgebra.TryCholeskyInvert(x, n), Is.True);
+        Assert.That(Residual(a, x, n), Is.LessThanOrEqualTo(n * U64 * kappa), "float64");
+
+        var f = a.Select(v => (float)v).ToArray();
+        Assert.That(LinearAlgebra.TryCholeskyInvert(f, n), Is.True);
+        var xf = f.Select(v => (double)v).ToArray();
+        Assert.That(Residual(a, xf, n), Is.LessThanOrEqualTo(n * U32 * kappa), "float32");
+        Assert.That(xf, Is.EqualTo(xf.Select((_, k) => xf[(k % n * n) + (k / n)])), "exactly symmetric");
+    }
+
+    [TestCase(40, 30)]
+    [TestCase(300, 17)]
+    [TestCase(300, 250)]
+    public void Invert_ReportsTheFailingPivot(int n, int bad)
+    {
+        var a = new double[n * n];
+        for (var i = 0; i < n; i++)
+        {
+            a[(i * n) + i] = i == bad ? -1 : 2;
+        }
+
+        Assert.That(LinearAlgebra.TryCholeskyInvert((double[])a.Clone(), n), Is.False);
+        var ex = Assert.Throws<MatrixNotPositiveDefiniteException>(() => LinearAlgebra.CholeskyInvert(a, n));
+        Assert.That(ex!.Pivot, Is.EqualTo(bad));
+    }
+
+    private static double Norm1(double[] a, int n)
+    {
+        var best = 0.0;
+        for (var j = 0; j < n; j++)
+        {
+            var s = 0.0;
+            for (var i = 0; i < n; i++)
+            {
+                s += Math.Abs(a[(i * n) + j]);
+            }
+
+            best = Math.Max(best, s);
+        }
+
+        return best;
+    }
+
+    private static double Residual(double[] a, double[] x, int n)
+    {
+        var r = new double[n * n];
+        for (var i = 0; i < n; i++)
+        {
+            for (var j = 0; j < n; j++)
+            {
+                var s = i == j ? -1.0 : 0.0;
+                for (var k = 0; k < n; k++)
+                {
+                    s += a[(i * n) + k] * x[(k * n) + j];
+                }
+
+                r[(i * n) + j] = s;
+            }
+        }
+
+        return Norm1(r, n);
+    }
+}

@@ -1,0 +1,134 @@
+using WoodFisher.Kernels.Sparse;
+using WoodFisher.Models.Inference;
+
+namespace WoodFisher.Models.Tests.Inference;
+
+/// <summary>
+/// The inference engine's logits against the model's own forward pass (the autograd layers), dense and sparse, on
+/// pruned weights. Tolerance: both are float32 with different summation orders through a few layers, so they differ by
+/// a few units of float32 rounding of the largest logits: |Δ| ≤ 1e-4·(1 + max|z|).
+/// </summary>
+public sealed class InferenceModelTests
+{
+    public enum Pruning
+    {
+        None,
+        Random90,
+        TwoOfFour,
+        Block4x1,
+    }
+
+    private static IEnumerable<TestCaseData> Cases()
+    {
+        foreach (var spec in new[] { "mlp:784-300-100-10", "mlp:20-7-3:nobias", "lenet5", "cifarnet:3x16x16", "resnet20:3x8x8" })
+        {
+            foreach (var pruning in Enum.GetValues<Pruning>())
+            {
+                foreach (var engine in Enum.GetValues<InferenceEngine>())
+                    yield return new TestCaseData(spec, pruning, engine).SetName($"{spec}_{pruning}_{engine}");
+            }
+        }
+    }
+
+    [TestCaseSource(nameof(Cases))]
+    public void Logits_EqualModelForward(string spec, Pruning pruning, InferenceEngine engine)
+    {
+        var model = ModelFactory.Create(spec, seed: 3);
+        Prune(model, pruning, seed: 4);
+        var per = model.InputShape.Aggregate(1, (a, b) => a * b);
+        var (x, y) = TestData.Random(37, per, model.NumClasses, seed: 5);
+        var expected = Evaluation.Logits(model, x, 37);
+        using var engineModel = InferenceModel.Create(model, engine, maxBatch: 16);
+        var actual = engineModel.Logits(x, 37);
+        AssertClose(actual, expected);
+
+        // Batch 1 runs the matrix-vector products.
+        var one = engineModel.Logits(x.AsSpan(per * 36, per), 1);
+        AssertClose(one, expected.AsSpan(36 * model.NumClasses).ToArray());
+
+        var r = engineModel.Evaluate(x, y, 37);
+        var e = Evaluation.Evaluate(model, x, y, 37);
+        Assert.That(r.Loss, Is.EqualTo(e.Loss).Within(1e-4 * (1 + Math.Abs(e.Loss))));
+        if (engine == InferenceEngine.Sparse && pruning != Pruning.None)
+            Assert.That(engineModel.Weights.Any(w => w.Format != "dense"), "a pruned model runs sparse");
+    }
+
+    [Test]
+    public void SparseEngine_ChoosesTheFormatThePruningMade()
+    {
+        var model = ModelFactory.Create("mlp:784-300-100-10", seed: 3);
+        Prune(model, Pruning.TwoOfFour, seed: 1);
+        using var nm = InferenceModel.Create(model);
+        Assert.That(nm.Weights.Select(w => w.Format), Is.EqualTo(new[] { "2:4", "2:4", "2:4" }));
+        Prune(model, Pruning.Random90, seed: 1);
+        using var csr = InferenceModel.Create(model);
+        Assert.That(csr.Weights[0].Format, Is.EqualTo("csr"));
+        Assert.That(csr.WeightBytes, Is.LessThan(0.25 * 4 * 266_200));
+        using var dense = InferenceModel.Create(model, InferenceEngine.Dense);
+        Assert.That(dense.WeightBytes, Is.EqualTo(4L * 266_200));
+    }
+
+    [Test]
+    public void Create_RefusesLayersItDoesNotRun()
+    {
+        Assert.That(() => InferenceModel.Create(new NotALayerModel()), Throws.TypeOf<NotSupportedException>());
+    }
+
+    /// <summary>Zeros the Linear/Conv2d weights outside the pattern (a mask like the pruner's).</summary>
+    internal static void Prune(IModel<float> model, Pruning pruning, int seed)
+    {
+        var rng = new Random(seed);
+        foreach (var p in model.Parameters.Where(p => p.IsPrunable))
+        {
+            var rows = p.Shape[0];
+            var cols = p.Length / rows;
+            for (var r = 0; r < rows; r++)
+            {
+                for (var j = 0; j < cols; j++)
+                {
+                    var keep = pruning switch
+                    {
+                        Pruning.None => true,
+                        Pruning.Random90 => rng.NextDouble() < 0.1,
+                        Pruning.TwoOfFour => (j % 4) == ((r + (j / 4)) % 4) || (j % 4) == ((r + (j / 4) + 2) % 4),
+                        _ => (((r / 4) * 7) + j) % 10 == 0,
+                    };
+                    if (!keep)
+                        p.Data[(r * cols) + j] = 0;
+                }
+            }
+        }
+    }
+
+    private static void AssertClose(float[] actual, float[] expected)
+    {
+        Assert.That(actual, Has.Length.EqualTo(expected.Length));
+        var scale = 1 + expected.Max(Math.Abs);
+        for (var i = 0; i < actual.Length; i++)
+        {
+            if (!(Math.Abs(actual[i] - expected[i]) <= 1e-4 * scale))
+                Assert.Fail($"logit {i}: engine {actual[i]:R}, model {expected[i]:R} (tolerance {1e-4 * scale:G3})");
+        }
+    }
+
+    private sealed class NotALayerModel : IModel<float>
+    {
+        public string Spec => "custom";
+
+        public int[] InputShape => [4];
+
+        public int NumClasses => 2;
+
+        public IReadOnlyList<Autograd.Parameter<float>> Parameters => [];
+
+        public bool Training { get; set; }
+
+        public Autograd.Tensor<float> Forward(Autograd.Tape<float> tape, Autograd.Tensor<float> x) => throw new NotSupportedException();
+
+        public NamedTensors StateDict() => [];
+
+        public void LoadStateDict(NamedTensors state, bool strict = true)
+        {
+        }
+    }
+}

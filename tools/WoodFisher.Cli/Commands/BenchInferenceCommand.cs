@@ -1,0 +1,173 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+using WoodFisher.Models.Inference;
+
+namespace WoodFisher.Cli.Commands;
+
+/// <summary>
+/// <c>woodfisher bench-inference --model M [--baseline B] [--batch 1,64] [--runs 5] [--report F]</c>: latency and
+/// throughput of the inference engine with dense weights (of M, or of the baseline model B, e.g. M before pruning) against
+/// M's sparse ones (the file's formats, or each weight's smallest), per batch size, measured in the same process in
+/// alternating order, and the stored weight bytes.
+/// </summary>
+internal sealed class BenchInferenceCommand : VerbCommand<BenchInferenceCommand.Settings>
+{
+    public sealed class Settings : ModelSettings
+    {
+        [CommandOption("--batch <B1,B2>"), Help("Batch sizes: 1 times the matrix-vector path, ≥ 2 the matrix-matrix one."), DefaultValue("1,64")]
+        public string Batch { get; init; } = "";
+
+        [CommandOption("--runs <N>"), Help("Runs per engine and batch; each times repeated calls for --seconds, and the table gives the median and range over runs."), DefaultValue(5)]
+        public int Runs { get; init; }
+
+        [CommandOption("--seconds <S>"), Help("Seconds of repeated calls per run."), DefaultValue(0.5)]
+        public double Seconds { get; init; }
+
+        [CommandOption("--clock <CLOCK>"), Help("wall (elapsed time) or cpu (the process's processor time: on a machine shared with other jobs it leaves out the time other processes held the cores, and counts every core a product used)."), DefaultValue("wall")]
+        public string Clock { get; init; } = "";
+
+        [CommandOption("--baseline <FILE>"), Help("Run the dense engine on this model instead (e.g. the model before pruning, or before its units were removed); it must take the same inputs.")]
+        public string? Baseline { get; init; }
+
+        [CommandOption("--report <FILE>"), Help("Also write the results: .json, or a Markdown table (.md).")]
+        public string? Report { get; init; }
+    }
+
+    private sealed record Row(int Batch, string Engine, double MedianMs, double MinMs, double MaxMs, double SamplesPerSecond, long WeightBytes);
+
+    private sealed record Ratio(int Batch, double Median, double Min, double Max);
+
+    protected override int Run(Settings s, VerbRun run, CancellationToken cancellationToken)
+    {
+        var batches = VerbSettings.Read("--batch", s.Batch, t => Pruning.Vocabulary.List(t, Pruning.Vocabulary.Count));
+        var runs = VerbSettings.Check("--runs", s.Runs, Pruning.Vocabulary.Count);
+        var seconds = VerbSettings.Check("--seconds", s.Seconds, Pruning.Vocabulary.Positive);
+        var cpu = VerbSettings.Read("--clock", s.Clock, t => t.Trim().ToLowerInvariant() switch
+        {
+            "wall" => false,
+            "cpu" => true,
+            _ => throw new FormatException($"'{t}' is not a clock; use wall or cpu"),
+        });
+        var report = run.Outputs.File("--report", s.Report);
+        var compressed = CliModels.LoadCompressed(s.Model, s.Arch);
+        var baseline = s.Baseline is null ? compressed : CliModels.LoadCompressed(s.Baseline, null);
+        var data = CliModels.LoadData(s.Data, "test");
+        CliModels.CheckFits(compressed.Model, data);
+        CliModels.CheckFits(baseline.Model, data);
+        var largest = batches.Max();
+        if (largest > data.Count)
+            throw new UsageException($"--batch {largest}: {data.Name} holds only {data.Count} samples");
+
+        var load = LoadAverage();
+        var rows = new List<Row>();
+        var ratios = new List<Ratio>();
+        using var dense = baseline.CreateEngine(InferenceEngine.Dense, largest);
+        using var sparse = compressed.CreateEngine(InferenceEngine.Sparse, largest);
+        foreach (var w in sparse.Weights)
+            CliConsole.Record(("weight", w.Name), ("format", w.Format), ("shape", $"{w.Rows}x{w.Columns}"), ("nonzeros", w.NonZeros), ("bytes", w.StoredBytes), ("dense_bytes", 4L * w.Rows * w.Columns));
+        foreach (var b in batches)
+        {
+            var logits = new float[b * dense.NumClasses];
+            var x = data.Images.AsSpan(0, b * data.Features).ToArray();
+            var times = new Dictionary<string, List<double>> { ["dense"] = [], ["sparse"] = [] };
+            using (var progress = CliProgress.Start($"batch {b}: {runs} runs of dense and sparse", runs))
+            {
+                Time(dense, x, b, logits, 0.1, cpu);
+                Time(sparse, x, b, logits, 0.1, cpu);
+                for (var r = 0; r < runs; r++)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+
+                    // Alternate the order so that neither engine always runs second (warmer caches, later in a load swing).
+                    foreach (var (name, engine) in r % 2 == 0 ? new[] { ("dense", dense), ("sparse", sparse) } : [("sparse", sparse), ("dense", dense)])
+                        times[name].Add(Time(engine, x, b, logits, seconds, cpu));
+                    progress.Advance();
+                }
+            }
+
+            foreach (var (name, engine) in new[] { ("dense", dense), ("sparse", sparse) })
+            {
+                var t = times[name];
+                var median = Median(t);
+                rows.Add(new Row(b, name, median * 1e3, t.Min() * 1e3, t.Max() * 1e3, b / median, engine.WeightBytes));
+            }
+
+            var perRun = times["dense"].Zip(times["sparse"], (d, sp) => d / sp).ToList();
+            ratios.Add(new Ratio(b, Median(perRun), perRun.Min(), perRun.Max()));
+        }
+
+        foreach (var r in rows)
+        {
+            CliConsole.Record(("batch", r.Batch), ("engine", r.Engine), ("latency_ms", Math.Round(r.MedianMs, 4)), ("min_ms", Math.Round(r.MinMs, 4)), ("max_ms", Math.Round(r.MaxMs, 4)),
+                ("samples_per_s", Math.Round(r.SamplesPerSecond)), ("weight_bytes", r.WeightBytes));
+        }
+        foreach (var q in ratios)
+            CliConsole.Record(("batch", q.Batch), ("speedup", Math.Round(q.Median, 3)), ("speedup_min", Math.Round(q.Min, 3)), ("speedup_max", Math.Round(q.Max, 3)));
+        var bytesRatio = (double)sparse.WeightBytes / dense.WeightBytes;
+        var loadAfter = LoadAverage();
+        CliConsole.Record(("model", compressed.Model.Spec), ("baseline", baseline.Model.Spec), ("clock", cpu ? "cpu" : "wall"), ("bytes_ratio", Math.Round(bytesRatio, 4)), ("load_before", load), ("load_after", loadAfter), ("runs", runs), ("cores", Environment.ProcessorCount));
+        if (report is not null)
+            CliFiles.WriteText(report, report.EndsWith(".md", StringComparison.OrdinalIgnoreCase)
+                ? Markdown(compressed.Model.Spec, baseline.Model.Spec, cpu ? "processor" : "wall", rows, ratios, bytesRatio, load, loadAfter, runs)
+                : JsonSerializer.Serialize(new { model = compressed.Model.Spec, baseline = baseline.Model.Spec, clock = cpu ? "cpu" : "wall", cores = Environment.ProcessorCount, runs, seconds_per_run = seconds, load_before = load, load_after = loadAfter, bytes_ratio = bytesRatio, weights = sparse.Weights, rows, ratios },
+                    new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower }));
+        return 0;
+    }
+
+    /// <summary>
+    /// Seconds per call of logits for <paramref name="batch"/> samples, averaged over calls for at least
+    /// <paramref name="seconds"/> of wall time (and at least 3 calls), in wall or process processor time.
+    /// </summary>
+    private static double Time(InferenceModel engine, float[] x, int batch, float[] logits, double seconds, bool cpu)
+    {
+        using var process = Process.GetCurrentProcess();
+        var clock = Stopwatch.StartNew();
+        var start = process.TotalProcessorTime;
+        var calls = 0;
+        do
+        {
+            engine.Logits(x, batch, logits);
+            calls++;
+        }
+        while (calls < 3 || clock.Elapsed.TotalSeconds < seconds);
+        process.Refresh();
+        return (cpu ? (process.TotalProcessorTime - start).TotalSeconds : clock.Elapsed.TotalSeconds) / calls;
+    }
+
+    private static double Median(List<double> v)
+    {
+        var s = v.Order().ToArray();
+        return s.Length % 2 == 1 ? s[s.Length / 2] : 0.5 * (s[(s.Length / 2) - 1] + s[s.Length / 2]);
+    }
+
+    /// <summary>The 1-minute load average (/proc/loadavg), or null where there is none.</summary>
+    private static double? LoadAverage()
+    {
+        try
+        {
+            return double.Parse(File.ReadAllText("/proc/loadavg").Split(' ')[0], CultureInfo.InvariantCulture);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException)
+        {
+            return null;
+        }
+    }
+
+    private static string Markdown(string spec, string baseline, string clock, List<Row> rows, List<Ratio> ratios, double bytesRatio, double? load, double? loadAfter, int runs)
+    {
+        var md = new StringBuilder();
+        md.AppendLine(CultureInfo.InvariantCulture, $"{spec} sparse against {baseline} dense, {clock} time: {runs} runs, {Environment.ProcessorCount} cores, load average {load?.ToString("0.0", CultureInfo.InvariantCulture) ?? "?"} → {loadAfter?.ToString("0.0", CultureInfo.InvariantCulture) ?? "?"}; weight bytes sparse/dense {bytesRatio:0.000}");
+        md.AppendLine();
+        md.AppendLine("| batch | engine | latency ms (median) | range over runs | samples/s | weight bytes |");
+        md.AppendLine("|---:|---|---:|---|---:|---:|");
+        foreach (var r in rows)
+            md.AppendLine(CultureInfo.InvariantCulture, $"| {r.Batch} | {r.Engine} | {r.MedianMs:0.000} | {r.MinMs:0.000}–{r.MaxMs:0.000} | {r.SamplesPerSecond:0} | {r.WeightBytes} |");
+        md.AppendLine();
+        md.AppendLine("| batch | sparse speed-up (median) | range over runs |");
+        md.AppendLine("|---:|---:|---|");
+        foreach (var q in ratios)
+            md.AppendLine(CultureInfo.InvariantCulture, $"| {q.Batch} | {q.Median:0.00}× | {q.Min:0.00}–{q.Max:0.00}× |");
+        return md.ToString();
+    }
+}
