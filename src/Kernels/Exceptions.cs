@@ -44,7 +44,11 @@ public sealed class NonFiniteGradientException : ArgumentException
     {
         Row = row;
         Column = column;
+        Value = value;
     }
+
+    /// <summary>The entry's value (NaN or ±∞).</summary>
+    public double Value { get; }
 
     /// <summary>Row of the bad entry, counted over all rows added to the builder (before mini-batch averaging).</summary>
     public long Row { get; }

@@ -2,6 +2,7 @@ using System.Reflection;
 using System.Runtime.InteropServices;
 using Spectre.Console;
 using WoodFisher.Cli.Commands;
+using WoodFisher.Cli.Distributed;
 
 namespace WoodFisher.Cli;
 
@@ -48,19 +49,28 @@ public static class Program
             }
         });
 
+        IDisposable? ranks = null;
         try
         {
+            ranks = Ranks.Open(args);
             OptionCheck.Run(args);
+            Ranks.CheckVerb(args);
             return app.Run(args);
         }
         // A real OutOfMemoryException is left to crash; InsufficientMemoryException (a size guard that refused) is a message.
         catch (Exception ex) when (ex is not OutOfMemoryException || ex is InsufficientMemoryException)
         {
             CliConsole.RestoreCursor();
-            Console.Error.WriteLine($"woodfisher: {CliError.Describe(ex, args)}");
             if (Environment.GetEnvironmentVariable("WOODFISHER_TRACE") == "1")
                 Console.Error.WriteLine(ex);
+            if (Ranks.Launched)
+                return Ranks.Report(ex, args);
+            Console.Error.WriteLine($"woodfisher: {CliError.Describe(ex, args)}");
             return CliError.ExitCode(ex, args);
+        }
+        finally
+        {
+            ranks?.Dispose();
         }
     }
 
@@ -74,7 +84,8 @@ public static class Program
         Outputs.Abort();
         CliConsole.RestoreCursor();
         var (name, code) = context.Signal == PosixSignal.SIGINT ? ("SIGINT", 130) : ("SIGTERM", 143);
-        Console.Error.WriteLine($"woodfisher: interrupted by {name}; no output was written");
+        if (Ranks.IsRoot && !Ranks.Reported)
+            Console.Error.WriteLine($"woodfisher: interrupted by {name}; no output was written{(Ranks.Launched ? " (mpirun stops every rank when one fails: see its message)" : "")}");
         Environment.Exit(code);
     }
 

@@ -26,6 +26,8 @@ internal sealed class FisherCommand : VerbCommand<FisherCommand.Settings>
 
     protected override int Run(Settings settings, VerbRun run, CancellationToken cancellationToken)
     {
+        if (Distributed.Ranks.World is { } world)
+            return Distributed.DistributedFisher.Run(world, settings, run);
         var outPath = run.Outputs.File("--out", settings.Out)!;
         var build = CurvatureBuild.Open(settings, run);
         RequireMemory(build);

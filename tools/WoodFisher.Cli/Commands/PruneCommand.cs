@@ -1,3 +1,4 @@
+using WoodFisher.Cli.Distributed;
 using WoodFisher.IO;
 using WoodFisher.Models;
 using WoodFisher.Pruning;
@@ -94,6 +95,8 @@ internal sealed class PruneCommand : VerbCommand<PruneCommand.Settings>
         if (s.Grads is not null || s.Layout is not null)
             return PruneLayoutMode.Run(s, run, method, sparsity);
         run.Refuse("model mode (--model)", "the weights and gradients come from the model and its data", TensorOptions);
+        if (Ranks.World is { } world)
+            return DistributedPrune.ModelMode(world, s, run, method, sparsity);
         return PruneModelMode.Run(s, run, method, sparsity);
     }
 
@@ -124,6 +127,8 @@ internal sealed class PruneCommand : VerbCommand<PruneCommand.Settings>
     private static int TensorMode(Settings s, VerbRun run, MethodSpec method, double sparsity)
     {
         CheckGradientMode(s, run, method, "tensor mode");
+        if (Ranks.World is { } world)
+            return DistributedPrune.TensorMode(world, s, run, method, sparsity);
         var outputs = PruneOutputs.Check(s, run);
 
         var wArray = Npy.Read(CliFiles.RequireFile(s.Weights!));

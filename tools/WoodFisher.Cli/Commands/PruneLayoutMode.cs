@@ -1,3 +1,4 @@
+using WoodFisher.Cli.Distributed;
 using WoodFisher.IO;
 using WoodFisher.Pruning;
 
@@ -20,6 +21,8 @@ internal static class PruneLayoutMode
         if (s.Layout is null)
             throw new UsageException("--layout is required with --model and --grads: the layout JSON of G's columns (what grads --layout writes)");
         PruneCommand.CheckGradientMode(s, run, method, Mode);
+        if (Ranks.World is { } world)
+            return DistributedPrune.LayoutMode(world, s, run, method, sparsity);
         var outputs = PruneOutputs.Check(s, run);
 
         var layout = GradientLayout.Read(CliFiles.RequireFile(s.Layout));
@@ -49,7 +52,7 @@ internal static class PruneLayoutMode
     }
 
     /// <summary>G's columns must match the layout before the source is opened with its segments.</summary>
-    private static int[] CheckedSegments(GradientLayout layout, string grads)
+    internal static int[] CheckedSegments(GradientLayout layout, string grads)
     {
         using var reader = new NpyRowReader(grads);
         layout.CheckGradients(reader.Rows, reader.Columns, grads);
@@ -57,7 +60,7 @@ internal static class PruneLayoutMode
     }
 
     /// <summary>Every layout tensor, or those named by <c>--layers</c> (fc1 or fc1.weight); the others stay dense.</summary>
-    private static bool[]? Prunable(GradientLayout layout, string? layers)
+    internal static bool[]? Prunable(GradientLayout layout, string? layers)
     {
         if (layers is null)
             return null;

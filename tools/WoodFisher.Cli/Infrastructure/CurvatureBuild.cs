@@ -134,5 +134,6 @@ internal sealed record CurvatureBuild(string Source, long Rows, int Dimension, W
         }
     }
 
-    private static int ChunkRows(int d, long rows) => (int)Math.Clamp(ChunkElements / d, 1, Math.Min(rows, 4096));
+    /// <summary>Rows per streamed chunk for d columns (a distributed rank uses the whole d's, so its builder sees the same chunks).</summary>
+    internal static int ChunkRows(int d, long rows) => (int)Math.Clamp(ChunkElements / d, 1, Math.Min(rows, 4096));
 }
