@@ -12,14 +12,11 @@ public sealed class CifarNet<T> : Model<T> where T : unmanaged, IFloatingPointIe
 {
     /// <summary>Builds the network with seeded initialisation.</summary>
     public CifarNet(int channels = 3, int height = 32, int width = 32, int classes = 10, int seed = 0, int[]? widths = null)
-        : base(SpecOf(channels, height, width, widths ?? Standard), Build(channels, height, width, classes, seed, widths ?? Standard), [channels, height, width], classes)
+        : base(ArchitectureSpec.Of("cifarnet", channels, height, width, widths ?? Standard, Standard), Build(channels, height, width, classes, seed, widths ?? Standard), [channels, height, width], classes)
     {
     }
 
     private static readonly int[] Standard = [32, 64, 256];
-
-    private static string SpecOf(int c, int h, int w, int[] widths) =>
-        $"cifarnet:{c}x{h}x{w}" + (widths.SequenceEqual(Standard) ? "" : ":" + string.Join('-', widths));
 
     private static Sequential<T> Build(int c, int h, int w, int classes, int seed, int[] widths)
     {

@@ -12,14 +12,11 @@ public sealed class LeNet5<T> : Model<T> where T : unmanaged, IFloatingPointIeee
 {
     /// <summary>Builds the network with seeded initialisation.</summary>
     public LeNet5(int channels = 1, int height = 28, int width = 28, int classes = 10, int seed = 0, int[]? widths = null)
-        : base(SpecOf(channels, height, width, widths ?? Standard), Build(channels, height, width, classes, seed, widths ?? Standard), [channels, height, width], classes)
+        : base(ArchitectureSpec.Of("lenet5", channels, height, width, widths ?? Standard, Standard), Build(channels, height, width, classes, seed, widths ?? Standard), [channels, height, width], classes)
     {
     }
 
     private static readonly int[] Standard = [6, 16, 120, 84];
-
-    private static string SpecOf(int c, int h, int w, int[] widths) =>
-        $"lenet5:{c}x{h}x{w}" + (widths.SequenceEqual(Standard) ? "" : ":" + string.Join('-', widths));
 
     private static Sequential<T> Build(int c, int h, int w, int classes, int seed, int[] widths)
     {

@@ -135,4 +135,19 @@ public class OpGradientTests
             return Ops.Reshape(t, Ops.Add(t, l, l), [1, 1]);
         }, [x, w]);
     }
+
+    [Test]
+    public void ClassificationLosses_RefuseLabelsOutsideTheClasses()
+    {
+        var logits = new Tensor<double>([2, 3], [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]);
+        foreach (var loss in new Func<Tape<double>, int[], Tensor<double>>[]
+                 {
+                     (t, y) => Ops.SoftmaxCrossEntropy(t, logits, y),
+                     (t, y) => Ops.NllLoss(t, logits, y),
+                 })
+        {
+            Assert.That(() => loss(new Tape<double>(), [0, 3]), Throws.InstanceOf<ArgumentOutOfRangeException>().With.Message.Contains("Label 3 at row 1"));
+            Assert.That(() => loss(new Tape<double>(), [0]), Throws.ArgumentException.With.Message.Contains("Need 2 labels"));
+        }
+    }
 }

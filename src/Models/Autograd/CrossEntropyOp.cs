@@ -12,19 +12,13 @@ public static partial class Ops
     public static Tensor<T> SoftmaxCrossEntropy<T>(Tape<T> tape, Tensor<T> logits, ReadOnlySpan<int> labels, T? scale = null)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int n = logits.Dim(0), c = logits.Length / n;
-        if (labels.Length < n)
-            throw new ArgumentException($"Need {n} labels, got {labels.Length}.", nameof(labels));
-        var s = scale ?? T.One / T.CreateTruncating(n);
-        var lab = labels[..n].ToArray();
+        var (n, c, s, lab) = LossLabels(logits, labels, scale);
         var p = new T[n * c];
         var loss = T.Zero;
         for (var r = 0; r < n; r++)
         {
             var z = logits.Data.AsSpan(r * c, c);
             var pr = p.AsSpan(r * c, c);
-            if ((uint)lab[r] >= (uint)c)
-                throw new ArgumentOutOfRangeException(nameof(labels), $"Label {lab[r]} at row {r} is outside [0, {c}).");
             var lse = SoftmaxRow(z, pr);
             loss += lse - z[lab[r]];
         }
@@ -82,6 +76,25 @@ public static partial class Ops
             }
         });
         return y;
+    }
+
+    /// <summary>
+    /// What a classification loss on x [n, c] needs of its labels: n, c, the scale s (1/n unless given) and the first n
+    /// labels, each checked to name a class in [0, c).
+    /// </summary>
+    private static (int N, int C, T Scale, int[] Labels) LossLabels<T>(Tensor<T> x, ReadOnlySpan<int> labels, T? scale)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int n = x.Dim(0), c = x.Length / n;
+        if (labels.Length < n)
+            throw new ArgumentException($"Need {n} labels, got {labels.Length}.", nameof(labels));
+        var lab = labels[..n].ToArray();
+        for (var r = 0; r < n; r++)
+        {
+            if ((uint)lab[r] >= (uint)c)
+                throw new ArgumentOutOfRangeException(nameof(labels), $"Label {lab[r]} at row {r} is outside [0, {c}).");
+        }
+        return (n, c, scale ?? T.One / T.CreateTruncating(n), lab);
     }
 
     /// <summary>Writes softmax(z) into <paramref name="p"/> and returns logsumexp(z), stably (max subtracted).</summary>
@@ -175,9 +188,7 @@ public static partial class Ops
     public static Tensor<T> NllLoss<T>(Tape<T> tape, Tensor<T> logProbs, ReadOnlySpan<int> labels, T? scale = null)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int n = logProbs.Dim(0), c = logProbs.Length / n;
-        var s = scale ?? T.One / T.CreateTruncating(n);
-        var lab = labels[..n].ToArray();
+        var (n, c, s, lab) = LossLabels(logProbs, labels, scale);
         var loss = T.Zero;
         for (var r = 0; r < n; r++)
             loss -= logProbs.Data[r * c + lab[r]];

@@ -22,11 +22,7 @@ public static class Idx
     public const int LabelsMagic = 0x00000801;
 
     /// <summary>Reads an IDX file (raw or gzip). Element types ubyte (0x08), int32 (0x0C), float32 (0x0D), float64 (0x0E) are read.</summary>
-    public static NdArray Read(string path)
-    {
-        using var stream = File.OpenRead(path);
-        return Read(stream, path);
-    }
+    public static NdArray Read(string path) => Readers.FromFile(path, Read);
 
     /// <summary>
     /// Reads an IDX array from <paramref name="stream"/>, decompressing gzip when the stream starts with 1f 8b. Inflation
@@ -36,8 +32,7 @@ public static class Idx
     /// </summary>
     public static NdArray Read(Stream stream, string? source = null)
     {
-        ArgumentNullException.ThrowIfNull(stream);
-        source ??= (stream as FileStream)?.Name ?? "<stream>";
+        source = Readers.Source(stream, source);
         var peek = new BufferedStream(stream, 1 << 16);
         Span<byte> first = stackalloc byte[2];
         int got = peek.ReadAtLeast(first, 2, throwOnEndOfStream: false);
@@ -178,11 +173,7 @@ public static class Idx
     }
 
     /// <summary>Reads a label file (magic 0x00000801) as bytes.</summary>
-    public static byte[] ReadLabels(string path)
-    {
-        using var s = File.OpenRead(path);
-        return ReadLabels(s, path);
-    }
+    public static byte[] ReadLabels(string path) => Readers.FromFile(path, ReadLabels);
 
     internal static byte[] ReadLabels(Stream stream, string source)
     {

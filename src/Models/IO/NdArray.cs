@@ -1,3 +1,5 @@
+using System.Numerics;
+using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 
 namespace WoodFisher.IO;
@@ -88,37 +90,24 @@ public sealed class NdArray
     internal Span<byte> AsWritableBytes() => MemoryMarshal.CreateSpan(ref MemoryMarshal.GetArrayDataReference(_data), checked((int)ByteLength));
 
     /// <summary>A new <c>float[]</c> with every element converted to float32 (bool → 0/1, bfloat16 widened).</summary>
-    public float[] ToFloat32()
-    {
-        var result = new float[Length];
-        switch (_data)
-        {
-            case float[] f: f.CopyTo(result, 0); break;
-            case double[] d: for (int i = 0; i < d.Length; i++) result[i] = (float)d[i]; break;
-            case Half[] h: for (int i = 0; i < h.Length; i++) result[i] = (float)h[i]; break;
-            case ushort[] b: for (int i = 0; i < b.Length; i++) result[i] = BFloat16ToSingle(b[i]); break;
-            case int[] n: for (int i = 0; i < n.Length; i++) result[i] = n[i]; break;
-            case long[] l: for (int i = 0; i < l.Length; i++) result[i] = l[i]; break;
-            case bool[] z: for (int i = 0; i < z.Length; i++) result[i] = z[i] ? 1f : 0f; break;
-            case byte[] u: for (int i = 0; i < u.Length; i++) result[i] = u[i]; break;
-        }
-        return result;
-    }
+    public float[] ToFloat32() => Converted<float>();
 
     /// <summary>A new <c>double[]</c> with every element converted to float64.</summary>
-    public double[] ToFloat64()
+    public double[] ToFloat64() => Converted<double>();
+
+    private TTo[] Converted<TTo>() where TTo : unmanaged, IFloatingPointIeee754<TTo>
     {
-        var result = new double[Length];
+        var result = new TTo[Length];
         switch (_data)
         {
-            case double[] d: d.CopyTo(result, 0); break;
-            case float[] f: for (int i = 0; i < f.Length; i++) result[i] = f[i]; break;
-            case Half[] h: for (int i = 0; i < h.Length; i++) result[i] = (double)h[i]; break;
-            case ushort[] b: for (int i = 0; i < b.Length; i++) result[i] = BFloat16ToSingle(b[i]); break;
-            case int[] n: for (int i = 0; i < n.Length; i++) result[i] = n[i]; break;
-            case long[] l: for (int i = 0; i < l.Length; i++) result[i] = l[i]; break;
-            case bool[] z: for (int i = 0; i < z.Length; i++) result[i] = z[i] ? 1 : 0; break;
-            case byte[] u: for (int i = 0; i < u.Length; i++) result[i] = u[i]; break;
+            case float[] f: TensorPrimitives.ConvertTruncating<float, TTo>(f, result); break;
+            case double[] d: TensorPrimitives.ConvertTruncating<double, TTo>(d, result); break;
+            case Half[] h: TensorPrimitives.ConvertTruncating<Half, TTo>(h, result); break;
+            case ushort[] b: for (int i = 0; i < b.Length; i++) result[i] = TTo.CreateTruncating(BFloat16ToSingle(b[i])); break;
+            case int[] n: TensorPrimitives.ConvertTruncating<int, TTo>(n, result); break;
+            case long[] l: TensorPrimitives.ConvertTruncating<long, TTo>(l, result); break;
+            case bool[] z: for (int i = 0; i < z.Length; i++) result[i] = z[i] ? TTo.One : TTo.Zero; break;
+            case byte[] u: TensorPrimitives.ConvertTruncating<byte, TTo>(u, result); break;
         }
         return result;
     }

@@ -31,19 +31,14 @@ public static class Npy
     public const int MaxHeaderLength = 1 << 20;
 
     /// <summary>Reads a whole .npy file.</summary>
-    public static NdArray Read(string path)
-    {
-        using var stream = File.OpenRead(path);
-        return Read(stream, path);
-    }
+    public static NdArray Read(string path) => Readers.FromFile(path, Read);
 
     /// <summary>Reads one .npy array from the current position of <paramref name="stream"/>.</summary>
     /// <param name="stream">Positioned at the magic bytes; left just after the data.</param>
     /// <param name="source">Name used in error messages (defaults to the file name of a FileStream).</param>
     public static NdArray Read(Stream stream, string? source = null)
     {
-        ArgumentNullException.ThrowIfNull(stream);
-        source = StreamIO.SourceName(stream, source);
+        source = Readers.Source(stream, source);
         var header = ReadHeader(stream, source);
         return StreamIO.ReadArray(stream, header.DType, header.Shape, source, header.DataOffset);
     }
@@ -90,8 +85,7 @@ public static class Npy
     /// <summary>Reads and validates the magic, version and header dictionary, leaving the stream at the first data byte.</summary>
     public static NpyHeader ReadHeader(Stream stream, string? source = null)
     {
-        ArgumentNullException.ThrowIfNull(stream);
-        source = StreamIO.SourceName(stream, source);
+        source = Readers.Source(stream, source);
         Span<byte> prefix = stackalloc byte[8];
         StreamIO.ReadExactly(stream, prefix, source, 0, "the .npy magic and version");
         if (!prefix[..6].SequenceEqual(Magic))

@@ -57,17 +57,12 @@ public static class SafeTensors
     public const long MaxHeaderLength = 100_000_000;
 
     /// <summary>Reads a safetensors file.</summary>
-    public static SafeTensorsFile Read(string path)
-    {
-        using var stream = File.OpenRead(path);
-        return Read(stream, path);
-    }
+    public static SafeTensorsFile Read(string path) => Readers.FromFile(path, Read);
 
     /// <summary>Reads safetensors content from <paramref name="stream"/> (seekable, positioned at the header length).</summary>
     public static SafeTensorsFile Read(Stream stream, string? source = null)
     {
-        ArgumentNullException.ThrowIfNull(stream);
-        source = StreamIO.SourceName(stream, source);
+        source = Readers.Source(stream, source);
         if (!stream.CanSeek)
             throw new ArgumentException("safetensors needs a seekable stream", nameof(stream));
         long fileLength = StreamIO.Remaining(stream);

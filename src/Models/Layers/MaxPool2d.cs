@@ -4,14 +4,8 @@ using WoodFisher.Models.Autograd;
 namespace WoodFisher.Models.Layers;
 
 /// <summary>Max pooling, kernel k, stride (default k), no padding; [n, c, h, w] → [n, c, ho, wo].</summary>
-public sealed class MaxPool2d<T>(int kernel, int? stride = null) : Module<T> where T : unmanaged, IFloatingPointIeee754<T>
+public sealed class MaxPool2d<T>(int kernel, int? stride = null) : Pool2d<T>(kernel, stride) where T : unmanaged, IFloatingPointIeee754<T>
 {
-    /// <summary>Window size k (k × k).</summary>
-    public int Kernel => kernel;
-
-    /// <summary>Step between windows (k unless given).</summary>
-    public int Stride => stride ?? kernel;
-
     /// <inheritdoc/>
-    public override Tensor<T> Forward(Tape<T> tape, Tensor<T> x) => Ops.MaxPool2d(tape, x, kernel, stride ?? kernel);
+    public override Tensor<T> Forward(Tape<T> tape, Tensor<T> x) => Ops.MaxPool2d(tape, x, Kernel, Stride);
 }
