@@ -61,11 +61,14 @@ public static class DistributedPruning
         var method = options.Method;
         RankFailure.Agree(comm, () => Check(comm, plan, range, w, m, gradients, local, spec, options));
 
+        // An input mask leaves its pruned coordinates out of the estimate (the Fisher of the surviving weights), as in one process.
+        var rows = gradients is not null && !mask.IsEmpty && !range.IsEmpty ? new MaskedGradientSource(gradients, m) : gradients;
+
         var clock = Stopwatch.StartNew();
-        var estimate = RankFailure.Agree(comm, () => range.IsEmpty ? null : InWholeColumns(range, () => TensorPruning.Estimate(gradients, range.Length, local, spec)));
+        var estimate = RankFailure.Agree(comm, () => range.IsEmpty ? null : InWholeColumns(range, () => TensorPruning.Estimate(rows, range.Length, local, spec)));
         try
         {
-            estimate = AgreeOnPrecision(comm, estimate, gradients, range, local, spec);
+            estimate = AgreeOnPrecision(comm, estimate, rows, range, local, spec);
             var timings = new PhaseTimings { Gradients = estimate?.GradientSeconds ?? 0, Inverse = estimate is null ? 0 : clock.Elapsed.TotalSeconds - estimate.GradientSeconds };
 
             clock.Restart();

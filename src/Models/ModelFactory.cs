@@ -8,7 +8,8 @@ namespace WoodFisher.Models;
 /// <summary>
 /// Builds models from spec strings: <c>mlp:784-300-100-10[:nobias]</c>, <c>lenet5[:CxHxW[:C1-C2-F1-F2]]</c> (default
 /// 1x28x28 and widths 6-16-120-84), <c>cifarnet[:CxHxW[:C1-C2-F1]]</c> (widths 32-64-256) and <c>resnet20[:CxHxW]</c> (default
-/// 3x32x32); 10 classes for the CNNs. Widths other than the defaults describe a model whose units were removed by pruning. A spec is checked
+/// 3x32x32), <c>cnn:C1-C2[:bn]</c> (1x28x28, <see cref="SmallCnn{T}"/>); 10 classes for the CNNs. Widths other than the
+/// defaults describe a model whose units were removed by pruning. A spec is checked
 /// whole before anything is built: every size positive, every layer and feature map small enough for one array, and the
 /// parameters (with their gradients) within <see cref="MemoryBudget"/>.
 /// </summary>
@@ -33,6 +34,7 @@ public static class ModelFactory
             "mlp" => new Mlp<T>(parsed.Sizes, parsed.Bias, seed),
             "lenet5" => new LeNet5<T>(c, h, w, Classes, seed, parsed.Sizes.Length > 0 ? parsed.Sizes : null),
             "cifarnet" => new CifarNet<T>(c, h, w, Classes, seed, parsed.Sizes.Length > 0 ? parsed.Sizes : null),
+            "cnn" => new SmallCnn<T>(parsed.Sizes[0], parsed.Sizes[1], parsed.BatchNorm, Classes, seed),
             _ => new ResNet20<T>(c, h, w, Classes, seed),
         };
     }
@@ -41,7 +43,10 @@ public static class ModelFactory
     /// <exception cref="FormatException">As <see cref="Create{T}"/>.</exception>
     public static long ParameterCount(string spec) => Parse(spec).Parameters;
 
-    private sealed record Spec(string Kind, int[] Sizes, bool Bias, (int C, int H, int W) Input, long Parameters);
+    private sealed record Spec(string Kind, int[] Sizes, bool Bias, (int C, int H, int W) Input, long Parameters)
+    {
+        public bool BatchNorm { get; init; }
+    }
 
     private static Spec Parse(string spec)
     {
@@ -74,8 +79,22 @@ public static class ModelFactory
             return new Spec(kind, sizes, bias, (sizes[0], 1, 1), total);
         }
 
+        if (kind == "cnn")
+        {
+            if (parts.Length is < 2 or > 3 || parts.Length == 3 && !parts[2].Equals("bn", StringComparison.OrdinalIgnoreCase))
+                throw Bad("a small CNN spec is cnn:C1-C2 or cnn:C1-C2:bn, e.g. cnn:16-32:bn.");
+            var channels = parts[1].Split('-').Select(s => Int(s, "channel count")).ToArray();
+            if (channels.Length != 2)
+                throw Bad("a small CNN has two convolutions: cnn:C1-C2, e.g. cnn:16-32.");
+            var bn = parts.Length == 3;
+            long Conv3(long cin, long cout) => (cin * cout * 9) + cout;
+            var total = MemoryBudget.Sum(Conv3(1, channels[0]) + (bn ? 2L * channels[0] : 0) + Conv3(channels[0], channels[1]),
+                Layer(MemoryBudget.Product(channels[1], 7, 7), Classes, true, "fc"));
+            return new Spec(kind, channels, true, (1, 28, 28), total) { BatchNorm = bn };
+        }
+
         if (kind is not ("lenet5" or "cifarnet" or "resnet20"))
-            throw new FormatException($"Unknown model spec '{spec}'; use mlp:784-300-100-10, lenet5, cifarnet or resnet20.");
+            throw new FormatException($"Unknown model spec '{spec}'; use mlp:784-300-100-10, lenet5, cifarnet, resnet20 or cnn:16-32[:bn].");
         var widthCount = kind switch { "lenet5" => 4, "cifarnet" => 3, _ => 0 };
         if (parts.Length > (widthCount > 0 ? 3 : 2))
             throw Bad(widthCount > 0 ? $"a {kind} spec is {kind}, {kind}:CxHxW or {kind}:CxHxW:{(kind == "lenet5" ? "C1-C2-F1-F2" : "C1-C2-F1")}." : "a CNN spec is NAME or NAME:CxHxW, e.g. resnet20:3x32x32.");

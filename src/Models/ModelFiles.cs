@@ -161,7 +161,7 @@ public static class ModelFiles
         catch (Exception ex) when (ex is FormatException or OverflowException or ArgumentException)
         {
             throw new FormatException(
-                $"unknown architecture '{arch}' ({Plain(ex)}); use mlp:784-300-100-10[:nobias], lenet5[:CxHxW], cifarnet[:CxHxW] or resnet20[:CxHxW]", ex);
+                $"unknown architecture '{arch}' ({Plain(ex)}); use mlp:784-300-100-10[:nobias], lenet5[:CxHxW], cifarnet[:CxHxW], resnet20[:CxHxW] or cnn:C1-C2[:bn]", ex);
         }
     }
 

@@ -21,7 +21,10 @@ public sealed record CurvatureEstimate(IInverseCurvature Inverse)
 }
 
 /// <summary>
-/// Builds H⁻¹ (and optionally g) at the current weights w (length d, a copy the factory may keep). Called once per
-/// recompute step; a model-backed factory recomputes per-sample gradients at w first.
+/// Gathers what a pruning step needs at the current weights w (length d, a copy the factory may keep) and mask (length
+/// d, true = kept, a copy): a <see cref="CurvatureSample"/>, from which the pruner builds H⁻¹ (at a fixed λ, or at each λ
+/// of a search). Called once per recompute step; a model-backed factory recomputes per-sample gradients at w first, and
+/// estimates from gradients use those of the surviving weights only (<see cref="MaskedGradientSource"/>). A factory may
+/// return a <see cref="CurvatureEstimate"/> (converted implicitly).
 /// </summary>
-public delegate CurvatureEstimate CurvatureFactory(double[] weights);
+public delegate CurvatureSample CurvatureFactory(double[] weights, bool[] mask);

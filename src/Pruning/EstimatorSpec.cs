@@ -19,8 +19,11 @@ public sealed record EstimatorSpec
     /// </summary>
     public const int FullBlockSize = int.MaxValue;
 
-    /// <summary>The default damping λ.</summary>
-    public const double DefaultDamping = 1e-5;
+    /// <summary>
+    /// The λ an estimate gets when its damping is <see cref="Pruning.Damping.Auto"/> but nothing can judge a choice: one
+    /// estimate built on its own (<c>fisher</c>, <c>ihvp</c>, a study's matrices), outside a pruning step.
+    /// </summary>
+    public const double UnjudgedDamping = 1e-5;
 
     /// <summary>The default number of samples whose gradients enter an estimate.</summary>
     public const int DefaultSamples = 1000;
@@ -31,8 +34,17 @@ public sealed record EstimatorSpec
     /// <summary>Block size c for WoodFisher and for the joint-update blocks of K-FAC; <see cref="FullBlockSize"/> for c = d.</summary>
     public int BlockSize { get; init; } = DefaultBlockSize;
 
-    /// <summary>Damping λ &gt; 0.</summary>
-    public double Damping { get; init; } = DefaultDamping;
+    /// <summary>
+    /// Damping λ &gt; 0, or <see cref="Pruning.Damping.Auto"/> (default): chosen at each pruning step from a grid by the
+    /// pruned result's calibration loss (model mode) or a held-out quadratic (gradient rows alone); see <see cref="Pruner"/>.
+    /// </summary>
+    public Damping Damping { get; init; } = Damping.Auto;
+
+    /// <summary>The fixed λ, or null when it is automatic (for reports).</summary>
+    public double? FixedDamping => Damping.IsAuto ? null : Damping.Value;
+
+    /// <summary>The λ one estimate is built with: the fixed λ, or <see cref="UnjudgedDamping"/> when it is automatic.</summary>
+    public double DampingValue => Damping.IsAuto ? UnjudgedDamping : Damping.Value;
 
     /// <summary>Samples whose gradients (or factors, or Hessian) enter the estimate (model mode).</summary>
     public int Samples { get; init; } = DefaultSamples;
@@ -71,14 +83,10 @@ public sealed record EstimatorSpec
     public string Label => Name ?? Text ?? Method.Name;
 
     /// <summary>Checks the settings the method reads.</summary>
-    /// <exception cref="ArgumentOutOfRangeException">λ not positive and finite, c, samples or mini-batch below 1, or a normalizer not positive and finite.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">c, samples or mini-batch below 1, or a normalizer not positive and
+    /// finite (a <see cref="Pruning.Damping"/> is checked when it is made).</exception>
     public void Validate()
     {
-        if (Method.UsesCurvature && (!(Damping > 0) || !double.IsFinite(Damping)))
-        {
-            throw new ArgumentOutOfRangeException(nameof(Damping), Damping, $"{Label}: damping λ must be positive and finite.");
-        }
-
         ArgumentOutOfRangeException.ThrowIfLessThan(BlockSize, 1, nameof(BlockSize));
         ArgumentOutOfRangeException.ThrowIfLessThan(Samples, 1, nameof(Samples));
         ArgumentOutOfRangeException.ThrowIfLessThan(MiniBatch, 1, nameof(MiniBatch));

@@ -39,7 +39,8 @@ public sealed class GradualPruner
     /// <summary>Runs the schedule against <paramref name="host"/>; returns the pruning steps in order.</summary>
     /// <param name="host">The trainer callbacks.</param>
     /// <param name="mask">Initial mask (length d, true = kept) or null for dense.</param>
-    public IReadOnlyList<GradualStep> Run(IGradualPruningHost host, bool[]? mask = null)
+    /// <param name="progress">Receives the pruner's damping-search lines.</param>
+    public IReadOnlyList<GradualStep> Run(IGradualPruningHost host, bool[]? mask = null, IProgress<string>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(host);
         var steps = new List<GradualStep>();
@@ -51,7 +52,7 @@ public sealed class GradualPruner
             {
                 var s = Schedule.SparsityAt(t);
                 var pruner = new Pruner(Options with { Sparsity = s });
-                var result = pruner.Prune(host.GetWeights(), host.ComputeCurvature, current);
+                var result = pruner.Prune(host.GetWeights(), host.ComputeCurvature, current, progress);
                 current = result.Mask;
                 host.SetWeights(result.Weights);
                 host.SetMask(result.Mask);

@@ -22,6 +22,10 @@ public interface IGradualPruningHost : IMaskedOptimizerHook
     /// <summary>Trains for <paramref name="epochs"/> epochs with the installed mask held fixed.</summary>
     void FineTune(int epochs);
 
-    /// <summary>H⁻¹ (and g for WoodTaylor) at the given weights; called once per pruning step (and per recompute step).</summary>
-    CurvatureEstimate ComputeCurvature(double[] weights);
+    /// <summary>
+    /// The curvature sample (H⁻¹ and g for WoodTaylor, at a fixed or searched λ) at the given weights and mask (true =
+    /// kept): called once per pruning step (and per recompute step). Estimates from gradients should use those of the
+    /// surviving weights (<see cref="MaskedGradientSource"/>; <see cref="ModelCurvature.Factory"/> does).
+    /// </summary>
+    CurvatureSample ComputeCurvature(double[] weights, bool[] mask);
 }

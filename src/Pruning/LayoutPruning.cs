@@ -118,10 +118,12 @@ public static class LayoutPruning
     /// <param name="gradients">Rows of G (rows × d); null only for magnitude pruning.</param>
     /// <param name="options">Method, update, sparsity, selection; <see cref="PrunerOptions.Segments"/> must be null or the
     /// layout's; <see cref="PrunerOptions.PrunableSegments"/>, when given, has one flag per layout tensor (false = keep
-    /// it dense but let its columns enter H⁻¹); <see cref="PrunerOptions.RecomputeSteps"/> must be 1.</param>
-    /// <param name="estimator">λ, block size c and the other estimator settings; null = the defaults.</param>
-    /// <exception cref="ArgumentException">Model, layout, G or options disagree, or K &gt; 1.</exception>
-    public static LayoutPruningResult Prune(SafeTensorsFile model, GradientLayout layout, IGradientSource? gradients, PrunerOptions options, EstimatorSpec? estimator = null)
+    /// it dense but let its columns enter H⁻¹); with <see cref="PrunerOptions.RecomputeSteps"/> K &gt; 1 each step
+    /// rebuilds H⁻¹ from G restricted to the surviving weights.</param>
+    /// <param name="estimator">λ (fixed or automatic), block size c and the other estimator settings; null = the defaults.</param>
+    /// <param name="progress">Receives the damping search's lines.</param>
+    /// <exception cref="ArgumentException">Model, layout, G or options disagree.</exception>
+    public static LayoutPruningResult Prune(SafeTensorsFile model, GradientLayout layout, IGradientSource? gradients, PrunerOptions options, EstimatorSpec? estimator = null, IProgress<string>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         Check(model, layout, gradients);
@@ -137,13 +139,13 @@ public static class LayoutPruning
         MemoryBudget.Require(MemoryBudget.Product(d, 5 * sizeof(double)), $"Pruning d = {d} weights");
         var opts = options with { Segments = layout.Segments };
         var w = Gather(model, layout);
-        var result = TensorPruning.Prune(w, gradients, opts, estimator);
+        var result = TensorPruning.Prune(w, gradients, opts, estimator, default, progress);
         var c = estimator ?? new EstimatorSpec();
         var report = PruningReport.Create(opts, result, layout.Names) with
         {
             Settings = new PruningSettings
             {
-                Damping = options.Method.UsesCurvature ? c.Damping : null,
+                Damping = options.Method.UsesCurvature ? c.FixedDamping : null,
                 BlockSize = options.Method == PruningMethod.WoodFisher || options.Method == PruningMethod.WoodTaylor ? c.BlockSize : null,
                 FisherSamples = gradients is { Count: >= 0 } && layout.MiniBatch is { } b ? (int)Math.Min(int.MaxValue, gradients.Count * b) : null,
                 FisherMiniBatch = layout.MiniBatch,

@@ -37,7 +37,7 @@ public sealed record MethodSpec(EstimatorSpec Estimator, PrunerOptions Pruning)
         ["selection"] = (s, v) => s with { Pruning = s.Pruning with { Selection = Vocabulary.Selection(v) } },
         ["recompute"] = (s, v) => s with { Pruning = s.Pruning with { RecomputeSteps = Vocabulary.Count(v) } },
         ["stepping"] = (s, v) => s with { Pruning = s.Pruning with { Stepping = Vocabulary.Stepping(v) } },
-        ["taylor-step"] = (s, v) => s with { Pruning = s.Pruning with { GradientStep = Vocabulary.NonNegative(v) } },
+        ["taylor-step"] = (s, v) => s with { Pruning = s.Pruning with { GradientStep = Vocabulary.NonNegative(v), GradientStepGrid = null } },
     };
 
     /// <summary>Every key, in the order of the table above.</summary>

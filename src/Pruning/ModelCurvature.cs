@@ -68,18 +68,56 @@ public sealed class ModelCurvature
         Selection.Scatter(w);
     }
 
-    /// <summary>A factory that writes the given weights into the model, then builds <paramref name="spec"/> there.</summary>
-    public CurvatureFactory Factory(EstimatorSpec spec, bool withGradient = false) => weights =>
+    /// <summary>
+    /// Samples disjoint from the Fisher samples on which <see cref="Damping.Auto"/> measures the loss of each candidate
+    /// (default 1,000): the samples that follow the Fisher samples in file order (or in the seeded draw); when the data
+    /// hold no more, the Fisher samples themselves.
+    /// </summary>
+    public int CalibrationSamples { get; init; } = 1000;
+
+    /// <summary>
+    /// A factory that writes the given weights into the model, then gathers <paramref name="spec"/>'s statistics there
+    /// from the gradients of the surviving weights (<see cref="Sample"/>).
+    /// </summary>
+    public CurvatureFactory Factory(EstimatorSpec spec, bool withGradient = false) => (weights, mask) =>
     {
         SetWeights(weights);
-        return Build(spec, withGradient);
+        return Sample(spec, mask, withGradient);
     };
+
+    /// <summary>
+    /// Gathers the statistics of <paramref name="spec"/> at the model's current weights for the surviving weights
+    /// (<paramref name="mask"/> false ⇒ the coordinate's gradient column is zero, so F̂ is λ·I there, and the exact
+    /// Hessian's row and column are zeroed alike; K-FAC's layer factors are not restricted). With
+    /// <see cref="Damping.Auto"/> the sample judges each λ by the mean loss on <see cref="CalibrationSamples"/> calibration
+    /// samples after the step (oBERT's procedure), from statistics computed once.
+    /// </summary>
+    /// <param name="spec">Method, samples, block size, damping.</param>
+    /// <param name="mask">Length d, true = kept; empty = all kept.</param>
+    /// <param name="withGradient">Also the mean loss gradient g (pruned coordinates zero); always for WoodTaylor.</param>
+    public CurvatureSample Sample(EstimatorSpec spec, ReadOnlySpan<bool> mask = default, bool withGradient = false)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        spec.Validate();
+        if (spec.Samples > SampleCount)
+        {
+            throw new ArgumentOutOfRangeException(nameof(spec), spec.Samples, $"Samples must be between 1 and the {SampleCount} available.");
+        }
+
+        if (!mask.IsEmpty && mask.Length != Selection.Dimension)
+        {
+            throw new ArgumentException($"The mask has {mask.Length} entries but the selection has d = {Selection.Dimension}.", nameof(mask));
+        }
+
+        return new ModelSample(this, spec, mask.ToArray(), withGradient || spec.Method.UsesLossGradient);
+    }
 
     /// <summary>
     /// Builds the estimate at the model's current weights from <see cref="EstimatorSpec.Samples"/> samples (the first
     /// ones, or drawn by <see cref="EstimatorSpec.Seed"/>) with the spec's method (<see cref="PruningMethod"/>). With
     /// <paramref name="withGradient"/> or a method that uses it (WoodTaylor), also the mean loss gradient over the same
-    /// samples (its first-order term).
+    /// samples (its first-order term). An automatic damping has nothing to judge it here: the estimate gets
+    /// <see cref="EstimatorSpec.UnjudgedDamping"/> (a pruning step chooses λ through <see cref="Factory"/>).
     /// </summary>
     public CurvatureEstimate Build(EstimatorSpec spec, bool withGradient = false)
     {
@@ -143,9 +181,12 @@ public sealed class ModelCurvature
     }
 
     /// <summary>The first <paramref name="count"/> samples, or <paramref name="count"/> drawn without replacement by <paramref name="seed"/>.</summary>
-    public (float[] X, int[] Labels) Subset(int count, int? seed)
+    public (float[] X, int[] Labels) Subset(int count, int? seed) => Subset(0, count, seed);
+
+    /// <summary>Samples [<paramref name="start"/>, <paramref name="start"/> + <paramref name="count"/>) in file order, or of the draw by <paramref name="seed"/>.</summary>
+    internal (float[] X, int[] Labels) Subset(int start, int count, int? seed)
     {
-        if (seed is null && count == SampleCount)
+        if (seed is null && start == 0 && count == SampleCount)
         {
             return (_x, _labels);
         }
@@ -160,8 +201,8 @@ public sealed class ModelCurvature
         var y = new int[count];
         for (var i = 0; i < count; i++)
         {
-            Array.Copy(_x, (long)order[i] * _features, x, (long)i * _features, _features);
-            y[i] = _labels[order[i]];
+            Array.Copy(_x, (long)order[start + i] * _features, x, (long)i * _features, _features);
+            y[i] = _labels[order[start + i]];
         }
 
         return (x, y);

@@ -105,6 +105,13 @@ public abstract class PruningMethod
         return new CurvatureEstimate(inverse) { GradientSeconds = source.Seconds, InverseSeconds = Math.Max(0, total - source.Seconds) };
     }
 
+    /// <summary>
+    /// The model-mode statistics of one pruning step from which H⁻¹ is built at any damping λ (so that a damping search
+    /// gathers them once), for the surviving weights of <paramref name="mask"/> (true = kept). Null for the methods built
+    /// from per-sample gradient rows, which the caller holds or streams (masked) into <see cref="FromGradients"/>.
+    /// </summary>
+    internal virtual Func<double, IInverseCurvature>? ModelStatistics(ModelCurvature model, float[] x, int[] labels, EstimatorSpec spec, bool[] mask) => null;
+
     /// <summary>The method called <paramref name="name"/> (a name or an alias, any case).</summary>
     /// <exception cref="FormatException">No such method; the message lists the names and suggests the nearest.</exception>
     public static PruningMethod Find(string name)

@@ -101,6 +101,9 @@ public sealed record PruningReport
     /// <summary>Seconds per phase, summed over steps.</summary>
     public PhaseTimings Seconds { get; init; } = new();
 
+    /// <summary>How each recompute step chose λ when the damping was automatic (in step order); null when it was fixed.</summary>
+    public IReadOnlyList<DampingSelection>? DampingSearch { get; init; }
+
     /// <summary>Settings of the run beyond the fields above (null in reports written before they were recorded).</summary>
     public PruningSettings? Settings { get; init; }
 
@@ -149,6 +152,7 @@ public sealed record PruningReport
             AchievedSparsity = result.Sparsity,
             Layers = layers,
             Seconds = result.Timings,
+            DampingSearch = result.Steps.Any(s => s.Damping is not null) ? result.Steps.Where(s => s.Damping is not null).Select(s => s.Damping!).ToArray() : null,
             Settings = new PruningSettings { GradientStep = options.GradientStep },
         };
     }
@@ -164,5 +168,8 @@ public sealed record PruningReport
     {
         WriteIndented = true,
         Converters = { new JsonStringEnumConverter() },
+
+        // A damping search records +∞ for a candidate whose result was not finite, and NaN for a fixed λ.
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
 }

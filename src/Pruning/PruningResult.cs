@@ -7,7 +7,11 @@ namespace WoodFisher.Pruning;
 /// <param name="Estimator">Name of the H⁻¹ estimate used.</param>
 /// <param name="InverseBytes">Bytes held by that estimate.</param>
 /// <param name="Timings">Seconds per phase of this step.</param>
-public sealed record PruningStep(int Step, double TargetSparsity, double AchievedSparsity, string Estimator, long InverseBytes, PhaseTimings Timings);
+public sealed record PruningStep(int Step, double TargetSparsity, double AchievedSparsity, string Estimator, long InverseBytes, PhaseTimings Timings)
+{
+    /// <summary>How the step chose λ (<see cref="Pruning.Damping.Auto"/>); null when the damping was fixed.</summary>
+    public DampingSelection? Damping { get; init; }
+}
 
 /// <summary>Output of <see cref="Pruner"/>.</summary>
 /// <param name="Weights">New weights w (length d); pruned coordinates are exactly 0.</param>

@@ -9,12 +9,15 @@ namespace WoodFisher.Pruning;
 /// Tensor mode: prunes a flat weight vector w (length d, segments = layers) with H⁻¹ estimated from gradient rows
 /// alone (a G.npy written by any framework, or any other <see cref="IGradientSource"/>), no model needed. The methods
 /// that need only G: magnitude (H⁻¹ = I), diagonal Fisher, WoodFisher and WoodTaylor (g = the mean row of G).
-/// K-FAC and the exact Hessian need a model to run (<see cref="ModelCurvature"/>).
+/// K-FAC and the exact Hessian need a model to run (<see cref="ModelCurvature"/>). Each recompute step rebuilds the
+/// estimate from G restricted to the surviving weights (<see cref="GradientCurvature"/>, <see cref="MaskedGradientSource"/>);
+/// with <see cref="Damping.Auto"/> λ is chosen from the rows alone (a held-out quadratic).
 /// </summary>
 public static class TensorPruning
 {
     /// <summary>
-    /// Builds the estimate <paramref name="options"/>' method prunes with, from every row of <paramref name="gradients"/>:
+    /// Builds one estimate <paramref name="options"/>' method prunes with at the spec's fixed λ
+    /// (<see cref="EstimatorSpec.UnjudgedDamping"/> when it is automatic), from every row of <paramref name="gradients"/>:
     /// identity for magnitude, otherwise the method's own <see cref="PruningMethod.FromGradients"/> (with the mean
     /// gradient for methods that use it, i.e. WoodTaylor). Blocks restart at the segments of <paramref name="options"/>,
     /// else at those of the source.
@@ -78,18 +81,19 @@ public static class TensorPruning
     }
 
     /// <summary>
-    /// Prunes w in one step: <see cref="Estimate"/>, then <see cref="Pruner"/> (scores, selection, weight update); the
-    /// estimate is disposed afterwards.
+    /// Prunes w with <see cref="Pruner"/> (scores, selection, weight update) in K = <see cref="PrunerOptions.RecomputeSteps"/>
+    /// steps, each from an estimate rebuilt from the rows of G restricted to the weights still kept (their columns of the
+    /// pruned coordinates zeroed, so F̂ is λ·I there: <see cref="GradientCurvature"/>). G is read once per step (and held
+    /// in memory when λ is automatic); the rows stay those at the given weights.
     /// </summary>
     /// <param name="weights">w (length d).</param>
     /// <param name="gradients">Rows of G (m × d); null only for magnitude pruning.</param>
-    /// <param name="options">The pruner's options; <see cref="PrunerOptions.RecomputeSteps"/> must be 1.</param>
-    /// <param name="estimator">λ, block size and the other estimator settings; null = the defaults.</param>
+    /// <param name="options">The pruner's options.</param>
+    /// <param name="estimator">λ (fixed or automatic), block size and the other estimator settings; null = the defaults.</param>
     /// <param name="mask">Current mask (length d, true = kept) or empty for all kept; pruned weights stay pruned.</param>
-    /// <exception cref="ArgumentException">K &gt; 1: G holds gradients at the dense weights only, so every step would reuse one
-    /// inverse; recompute needs gradients of the surviving weights at the updated weights (a model, or
-    /// <see cref="Pruner.Prune(ReadOnlySpan{double}, CurvatureFactory?, ReadOnlySpan{bool})"/> with a factory that provides them).</exception>
-    public static PruningResult Prune(ReadOnlySpan<double> weights, IGradientSource? gradients, PrunerOptions options, EstimatorSpec? estimator = null, ReadOnlySpan<bool> mask = default)
+    /// <param name="progress">Receives the damping search's lines (each λ's criterion, the choice).</param>
+    /// <exception cref="ArgumentException">See <see cref="CheckInputs"/>.</exception>
+    public static PruningResult Prune(ReadOnlySpan<double> weights, IGradientSource? gradients, PrunerOptions options, EstimatorSpec? estimator = null, ReadOnlySpan<bool> mask = default, IProgress<string>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         var pruner = new Pruner(options);
@@ -105,15 +109,22 @@ public static class TensorPruning
 
         MaskSelection.CheckSegments(options.Segments, weights.Length, options.PrunableSegments);
         CheckInputs(weights.Length, gradients, options, estimator);
-        var estimate = Estimate(gradients, weights.Length, options, estimator);
-        return pruner.Prune(weights, _ => estimate, mask);
+        var method = options.Method;
+        if (gradients is null || !method.UsesCurvature)
+        {
+            return pruner.Prune(weights, (CurvatureFactory?)null, mask, progress);
+        }
+
+        var spec = (estimator ?? new EstimatorSpec()) with { Method = method };
+        var curvature = new GradientCurvature(WithSegments(gradients, options.Segments), spec);
+        return pruner.Prune(weights, curvature.Factory(), mask, progress);
     }
 
     /// <summary>
-    /// Checks, before any work, what <see cref="Prune"/> needs: K = 1, a method that runs from gradients alone, gradient
-    /// rows unless magnitude pruning, G of width d and at least one row, and the run's memory within
-    /// <see cref="MemoryBudget"/> (the inverse <paramref name="estimator"/> describes plus ~64 B per weight). The messages
-    /// name the mismatch.
+    /// Checks, before any work, what <see cref="Prune"/> needs: a method that runs from gradients alone, gradient rows
+    /// unless magnitude pruning, G of width d and at least one row (enough to hold some out when λ is automatic), and the
+    /// run's memory within <see cref="MemoryBudget"/> (the inverse <paramref name="estimator"/> describes, G itself when λ
+    /// is automatic, plus ~64 B per weight). The messages name the mismatch.
     /// </summary>
     /// <exception cref="ArgumentException">One of these does not hold.</exception>
     /// <exception cref="InsufficientMemoryException">The run would not fit the memory budget.</exception>
@@ -121,7 +132,6 @@ public static class TensorPruning
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentOutOfRangeException.ThrowIfLessThan(dimension, 1);
-        RequireOneStep(options);
         var method = options.Method;
         if (method.NeedsModel)
         {
@@ -143,17 +153,31 @@ public static class TensorPruning
             throw new ArgumentException("G holds no gradient rows.");
         }
 
-        if (Plan(gradients, options, estimator) is not null)
+        var spec = estimator ?? new EstimatorSpec();
+        var search = gradients is not null && method.UsesCurvature && spec.Damping.IsAuto;
+        if (search && gradients!.Count < 2 * GradientCurvature.DefaultHeldOutEvery)
         {
+            throw new ArgumentException($"Automatic damping holds out every {GradientCurvature.DefaultHeldOutEvery}th gradient row and needs at least {2 * GradientCurvature.DefaultHeldOutEvery} rows; G has {gradients.Count}. Give a fixed damping.");
+        }
+
+        // The damping search holds G in memory beside the inverse.
+        var heldBytes = search ? GradientMatrix.BytesFor(gradients!.Count, dimension) : 0;
+        if (Plan(gradients, options, estimator) is { } plan)
+        {
+            if (heldBytes > 0)
+            {
+                MemoryBudget.Require(MemoryBudget.Sum(plan.TotalBytes, heldBytes), $"prune: d = {dimension:N0} weights, their inverse curvature ({(plan.TwoPass ? "two passes" : "in memory")}) and G held for the damping search",
+                    "Give a fixed --damping (the search holds G in memory), a smaller block size (--block), or a larger --memory.");
+            }
+
             return;
         }
 
-        var spec = estimator ?? new EstimatorSpec();
         var inverseBytes = gradients is null || !method.UsesCurvature ? 0
             : spec.BlockSize == EstimatorSpec.FullBlockSize && method is WoodFisherMethod ? FullWoodFisherInverse.EstimateBytes(dimension, (gradients.Count + spec.MiniBatch - 1) / spec.MiniBatch)
             : method == PruningMethod.DiagonalFisher ? MemoryBudget.Product(dimension, 2 * sizeof(double))
             : WoodFisherBuilder.EstimateBytes(dimension, WoodFisherMethod.Options(spec, options.Segments ?? gradients.Segments), gradients.Count);
-        RequireMemory(dimension, inverseBytes);
+        RequireMemory(dimension, MemoryBudget.Sum(inverseBytes, heldBytes));
     }
 
     /// <summary>The source with its segments replaced by <paramref name="segments"/> (blocks restart there), when given.</summary>
@@ -180,15 +204,5 @@ public static class TensorPruning
         public int Read(Span<float> buffer, int maxRows) => inner.Read(buffer, maxRows);
 
         public void Reset() => inner.Reset();
-    }
-
-    /// <summary>Refuses K &gt; 1 recompute steps, which would reuse one inverse built at the dense weights.</summary>
-    private static void RequireOneStep(PrunerOptions options)
-    {
-        if (options.RecomputeSteps != 1)
-        {
-            throw new ArgumentException(
-                $"Recompute with K = {options.RecomputeSteps} steps needs new gradients at each step's weights, but a gradient file holds them at the dense weights only (every step would reuse one inverse); prune with K = 1, or prune a model the tool can run.");
-        }
     }
 }

@@ -45,8 +45,9 @@ public static class Vocabulary
     /// <summary>A sparsity: a finite number in [0, 1).</summary>
     public static double Sparsity(string text) => Number(text, v => v >= 0 && v < 1, "a number in [0, 1)");
 
-    /// <summary>A damping λ: a finite number &gt; 0.</summary>
-    public static double Damping(string text) => Positive(text);
+    /// <summary>A damping: a finite λ &gt; 0, <c>auto</c> or <c>auto:λ1,λ2,...</c> (see <see cref="Pruning.Damping.Parse"/>).</summary>
+    public static Damping Damping(string text) =>
+        text?.Trim().StartsWith("auto", StringComparison.OrdinalIgnoreCase) == true ? Pruning.Damping.Parse(text) : Pruning.Damping.Fixed(Positive(text!));
 
     /// <summary>A finite number &gt; 0.</summary>
     public static double Positive(string text) => Number(text, v => v > 0, "a positive number");

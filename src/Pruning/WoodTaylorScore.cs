@@ -34,6 +34,25 @@ public static class WoodTaylorScore
         }
     }
 
+    /// <summary>
+    /// The Newton term ηH⁻¹g (length d) that the score and the update use: η = 1 is the paper's WoodTaylor, η = 0 is OBS,
+    /// and 0 &lt; η &lt; 1 shortens the step (<see cref="PrunerOptions.GradientStep"/>).
+    /// </summary>
+    public static double[] NewtonStep(IInverseCurvature inverse, ReadOnlySpan<double> gradient, double eta = 1)
+    {
+        ArgumentNullException.ThrowIfNull(inverse);
+        var step = inverse.Multiply(gradient);
+        if (eta != 1)
+        {
+            for (var i = 0; i < step.Length; i++)
+            {
+                step[i] *= eta;
+            }
+        }
+
+        return step;
+    }
+
     /// <summary>ρ (length d) from the estimator and the loss gradient g (length d).</summary>
     public static double[] Compute(ReadOnlySpan<double> weights, ReadOnlySpan<double> gradient, IInverseCurvature inverse)
     {

@@ -72,10 +72,10 @@ public class HelpTests : CliFixture
         Assert.Multiple(() =>
         {
             Assert.That(int.Parse((string)Default(typeof(EstimatorSettings), nameof(EstimatorSettings.Block))!, CultureInfo.InvariantCulture), Is.EqualTo(EstimatorSpec.DefaultBlockSize));
-            Assert.That(double.Parse((string)Default(typeof(EstimatorSettings), nameof(EstimatorSettings.Damping))!, CultureInfo.InvariantCulture), Is.EqualTo(EstimatorSpec.DefaultDamping));
+            Assert.That(Vocabulary.Damping((string)Default(typeof(EstimatorSettings), nameof(EstimatorSettings.Damping))!), Is.EqualTo(new EstimatorSpec().Damping));
             Assert.That(Default(typeof(SampleSettings), nameof(SampleSettings.Samples)), Is.EqualTo(EstimatorSpec.DefaultSamples));
             Assert.That(Default(typeof(PrunerSettings), nameof(PrunerSettings.Update)), Is.EqualTo(Vocabulary.Name(new PrunerOptions().Update)));
-            Assert.That(Default(typeof(PrunerSettings), nameof(PrunerSettings.TaylorStep)), Is.EqualTo(new PrunerOptions().GradientStep));
+            Assert.That(Default(typeof(PrunerSettings), nameof(PrunerSettings.TaylorStep)), Is.Null, "η is searched unless given");
             Assert.That(Default(typeof(TrainingSettings), nameof(TrainingSettings.Batch)), Is.EqualTo(new Models.Training.TrainerOptions().BatchSize));
             Assert.That(Default(typeof(TrainingSettings), nameof(TrainingSettings.Momentum)), Is.EqualTo(new Models.Training.TrainerOptions().Momentum));
             Assert.That(Default(typeof(Commands.TrainCommand.Settings), nameof(TrainingSettings.Lr)), Is.EqualTo(Default(typeof(TrainingSettings), nameof(TrainingSettings.Lr))));

@@ -77,6 +77,48 @@ public class PruneCommandTests : CliFixture
     }
 
     [Test]
+    public void TensorMode_Recompute_RebuildsFromTheSurvivors_AsTheLibraryDoes()
+    {
+        // The library's tensor-mode recompute is checked against a dense survivors'-Fisher oracle (SurvivorFisherTests);
+        // the CLI must give exactly its result, not one inverse reused for every step.
+        var (w, _) = WriteInputs();
+        var (code, _, stderr) = CliFixture.Run(Tensor("woodfisher", "joint", 0.8, "--recompute", "3", "--report", P("r.json")));
+        Assert.That(code, Is.Zero, stderr);
+        using var source = new NpyGradientSource(P("g.npy"));
+        var options = new PrunerOptions { Sparsity = 0.8, RecomputeSteps = 3 };
+        var expected = TensorPruning.Prune(w, source, options, new EstimatorSpec { BlockSize = 10, Damping = 1e-3 });
+        var reused = new Pruner(options).Prune(w, WoodFisherCurvature.FromGradients(new NpyGradientSource(P("g.npy")), new WoodFisherOptions { BlockSize = 10, Damping = 1e-3 }));
+        var report = PruningReport.FromJson(File.ReadAllText(P("r.json")));
+        Assert.Multiple(() =>
+        {
+            Assert.That(Npy.Read(P("mask.npy")).GetData<bool>(), Is.EqualTo(expected.Mask));
+            Assert.That(Npy.Read(P("w2.npy")).GetData<double>(), Is.EqualTo(expected.Weights).Within(1e-12));
+            Assert.That(Npy.Read(P("w2.npy")).GetData<double>(), Is.Not.EqualTo(reused.Weights).Within(1e-6), "not one inverse for every step");
+            Assert.That(report.RecomputeSteps, Is.EqualTo(3));
+        });
+    }
+
+    [Test]
+    public void TensorMode_DefaultDamping_IsChosenFromTheGrid_AndReported()
+    {
+        WriteInputs();
+        var args = Tensor("woodfisher", "joint", 0.5, "--report", P("r.json")).ToList();
+        args.RemoveRange(args.IndexOf("--damping"), 2);
+        var (code, stdout, stderr) = CliFixture.Run([.. args]);
+        Assert.That(code, Is.Zero, stderr);
+        var report = PruningReport.FromJson(File.ReadAllText(P("r.json")));
+        Assert.Multiple(() =>
+        {
+            Assert.That(report.DampingSearch, Has.Count.EqualTo(1));
+            Assert.That(report.DampingSearch![0].Grid, Is.EqualTo(Damping.DefaultGrid));
+            Assert.That(report.DampingSearch[0].Criterion, Does.StartWith("held-out quadratic (10 of 40 rows)"));
+            Assert.That(Damping.DefaultGrid, Does.Contain(report.DampingSearch[0].Chosen));
+            Assert.That(stderr, Does.Contain("chose λ ="), "the search is shown as it runs");
+            Assert.That(stdout, Does.Contain("damping=\"auto: "));
+        });
+    }
+
+    [Test]
     public void TensorMode_OutputsLoadInNumPy()
     {
         WriteInputs();
@@ -116,7 +158,6 @@ public class PruneCommandTests : CliFixture
         yield return new TestCaseData(new[] { "--dampng", "1e-5" }, "unknown option --dampng (did you mean --damping?)").SetName("TensorMode_MisspelledOption_FailsWithoutOutputs");
         yield return new TestCaseData(new[] { "--sparsity", "90%" }, "--sparsity: \"90%\" is not a number in [0, 1)").SetName("TensorMode_PercentSparsity_NamesTheOption");
         yield return new TestCaseData(new[] { "--samples", "100" }, "--samples does not apply to tensor mode").SetName("TensorMode_ModelOption_IsRefusedNamingTheMode");
-        yield return new TestCaseData(new[] { "--recompute", "3" }, "--recompute: tensor mode").SetName("TensorMode_Recompute_IsRefused");
         yield return new TestCaseData(new[] { "--taylor-step", "0.5" }, "--taylor-step does not apply to --method woodfisher").SetName("TensorMode_TaylorStepWithoutWoodTaylor_IsRefused");
         yield return new TestCaseData(new[] { "--method", "woodtaylor", "--taylor-step", "1e300" }, "non-finite values").SetName("TensorMode_HugeTaylorStep_IsRefusedNotWrittenAsInf");
         yield return new TestCaseData(new[] { "--out-weights", "x.npy" }, "unknown option --out-weights (did you mean --out?)").SetName("TensorMode_OldOptionName_SuggestsTheNewOne");
@@ -181,9 +222,10 @@ public class PruneCommandTests : CliFixture
         Assert.That(report.Pruned!.Accuracy, Is.InRange(0.0, 1.0));
         Assert.That(report.Pruned.Loss, Is.GreaterThan(0));
         Assert.That(report.Seconds.Inverse, Is.GreaterThanOrEqualTo(0));
+        Assert.That(report.DampingSearch, Has.Count.EqualTo(1), "the default damping is chosen by the calibration loss");
+        Assert.That(report.DampingSearch![0].Grid, Is.EqualTo(Damping.DefaultGrid));
         Assert.That(report.Settings, Is.EqualTo(new PruningSettings
         {
-            Damping = 1e-5,
             BlockSize = 64,
             FisherSamples = 64,
             FisherMiniBatch = 1,

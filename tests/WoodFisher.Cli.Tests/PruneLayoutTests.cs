@@ -222,7 +222,6 @@ public class PruneLayoutTests : CliFixture
         yield return Case("GradientRows", ["--grads", "@short.npy"], "9 rows but the layout says rows = 10");
         yield return Case("GradientIntegers", ["--grads", "@ints.npy"], "expected float32 or float64 rows but the file holds Int32");
         yield return Case("NotJson", ["--layout", "@notjson.json"], "not valid JSON");
-        yield return Case("Recompute", ["--recompute", "3"], "--recompute: layout mode");
         yield return Case("Arch", ["--arch", "mlp:4-3"], "--arch does not apply to layout mode");
         yield return Case("IncludeBias", ["--include-bias"], "--include-bias does not apply");
         yield return Case("KfacWithoutModel", ["--method", "kfac"], "--method kfac needs the model");

@@ -89,8 +89,8 @@ public class StudyCommandTests : CliFixture
         {
             Assert.That(specs.Select(s => s.Label), Is.EqualTo(new[] { "exact:treatment=clip", "woodfisher:block=50,damping=1e-4", "kfac" }));
             Assert.That(specs[0].Treatment, Is.EqualTo(IndefiniteTreatment.Clip));
-            Assert.That(specs[1].Damping, Is.EqualTo(1e-4));
-            Assert.That(specs[2].Damping, Is.EqualTo(1e-5));
+            Assert.That(specs[1].Damping.Value, Is.EqualTo(1e-4));
+            Assert.That(specs[2].Damping.Value, Is.EqualTo(1e-5));
             Assert.That(specs.Select(s => s.Samples), Is.All.EqualTo(300));
         });
     }

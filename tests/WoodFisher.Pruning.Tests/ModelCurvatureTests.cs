@@ -31,7 +31,7 @@ public class ModelCurvatureTests
         {
             Assert.That(s.Method, Is.SameAs(PruningMethod.WoodFisher));
             Assert.That(s.BlockSize, Is.EqualTo(50));
-            Assert.That(s.Damping, Is.EqualTo(1e-4));
+            Assert.That(s.Damping.Value, Is.EqualTo(1e-4));
             Assert.That(s.Samples, Is.EqualTo(200));
             Assert.That(s.MiniBatch, Is.EqualTo(2));
             Assert.That(s.Precision, Is.EqualTo(Precision.Float64));
@@ -88,7 +88,8 @@ public class ModelCurvatureTests
         }
 
         Assert.That(new Kernels.WoodFisherOptions().BlockSize, Is.EqualTo(EstimatorSpec.DefaultBlockSize), "one default block size");
-        Assert.That(new Kernels.WoodFisherOptions().Damping, Is.EqualTo(EstimatorSpec.DefaultDamping), "one default damping");
+        Assert.That(new Kernels.WoodFisherOptions().Damping, Is.EqualTo(EstimatorSpec.UnjudgedDamping), "one λ where none is chosen");
+        Assert.That(new EstimatorSpec().Damping.IsAuto, Is.True, "automatic damping by default");
     }
 
     // The model path must give exactly the estimator one builds by hand from the model's per-sample gradients:
@@ -208,12 +209,12 @@ public class ModelCurvatureTests
         var mc = new ModelCurvature(model, ParameterSelection<float>.Prunable(model), x, y);
         var w = mc.GetWeights();
         w[0] = 0.25;
-        var est = mc.Factory(new EstimatorSpec { Method = PruningMethod.Magnitude, Samples = 10 }, withGradient: true)(w);
+        using var est = mc.Factory(new EstimatorSpec { Method = PruningMethod.Magnitude, Samples = 10 }, withGradient: true)(w, Enumerable.Repeat(true, w.Length).ToArray());
         Assert.Multiple(() =>
         {
             Assert.That(mc.GetWeights()[0], Is.EqualTo(0.25));
             Assert.That(est.Gradient, Has.Length.EqualTo(w.Length));
-            Assert.That(() => mc.Build(new EstimatorSpec { Samples = 11 }), Throws.TypeOf<ArgumentOutOfRangeException>());
+            Assert.That(() => mc.Build(new EstimatorSpec { Samples = 11, Damping = 1e-3 }), Throws.TypeOf<ArgumentOutOfRangeException>());
             Assert.That(() => mc.Build(new EstimatorSpec { Samples = 5, Damping = 0 }), Throws.TypeOf<ArgumentOutOfRangeException>());
         });
     }

@@ -52,7 +52,7 @@ public class PrunerTests
         var h = Oracle.RandomSpd(new Random(7), n);
         var w = Oracle.RandomVector(new Random(8), n);
         var calls = new List<double[]>();
-        CurvatureFactory factory = current =>
+        CurvatureFactory factory = (current, _) =>
         {
             calls.Add(current);
             return new CurvatureEstimate(new DenseCurvature(h, n, 0.1, layout: layout));
@@ -203,7 +203,7 @@ public class PrunerTests
             }
         }
 
-        public CurvatureEstimate ComputeCurvature(double[] w)
+        public CurvatureSample ComputeCurvature(double[] w, bool[] mask)
         {
             Log.Add("curvature");
             return new CurvatureEstimate(new DenseCurvature(h, w.Length, 0.1));

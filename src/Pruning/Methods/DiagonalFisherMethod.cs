@@ -16,6 +16,6 @@ internal sealed class DiagonalFisherMethod() : PruningMethod("diagfisher", "OBS 
             throw new NotSupportedException($"diagfisher squares each gradient row as given; average the rows in groups of {spec.MiniBatch} before (or use woodfisher, which averages them).");
         }
 
-        return DiagonalFisherCurvature.FromGradients(gradients, spec.Damping, spec.Normalizer);
+        return DiagonalFisherCurvature.FromGradients(gradients, spec.DampingValue, spec.Normalizer);
     }
 }

@@ -20,12 +20,41 @@ internal sealed class ExactMethod() : PruningMethod("exact", "OBS with the exact
         ArgumentNullException.ThrowIfNull(spec);
         spec.Validate();
         var d = model.Selection.Dimension;
-        LossHessian.EnsureDenseFits(d);
         var clock = Stopwatch.StartNew();
+        var h = Hessian(model, x, labels, null);
+        var hessianSeconds = clock.Elapsed.TotalSeconds;
+        var inverse = new DenseCurvature(h, d, spec.DampingValue, spec.Treatment);
+        return new CurvatureEstimate(inverse) { GradientSeconds = hessianSeconds, InverseSeconds = clock.Elapsed.TotalSeconds - hessianSeconds };
+    }
+
+    /// <summary>The Hessian once, with the rows and columns of pruned coordinates zeroed (so H + λI is λ there), inverted per λ.</summary>
+    internal override Func<double, IInverseCurvature> ModelStatistics(ModelCurvature model, float[] x, int[] labels, EstimatorSpec spec, bool[] mask)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(spec);
+        var d = model.Selection.Dimension;
+        var h = Hessian(model, x, labels, mask);
+        return lambda => new DenseCurvature(h, d, lambda, spec.Treatment);
+    }
+
+    private static double[] Hessian(ModelCurvature model, float[] x, int[] labels, bool[]? mask)
+    {
+        var d = model.Selection.Dimension;
+        LossHessian.EnsureDenseFits(d);
         var h = LossHessian.Dense(model.Model, x, labels, labels.Length, model.Selection);
         LinearAlgebra.Symmetrize(h, d);
-        var hessianSeconds = clock.Elapsed.TotalSeconds;
-        var inverse = new DenseCurvature(h, d, spec.Damping, spec.Treatment);
-        return new CurvatureEstimate(inverse) { GradientSeconds = hessianSeconds, InverseSeconds = clock.Elapsed.TotalSeconds - hessianSeconds };
+        for (var q = 0; mask is not null && q < d; q++)
+        {
+            if (!mask[q])
+            {
+                h.AsSpan(q * d, d).Clear();
+                for (var i = 0; i < d; i++)
+                {
+                    h[(i * d) + q] = 0;
+                }
+            }
+        }
+
+        return h;
     }
 }

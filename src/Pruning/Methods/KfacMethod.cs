@@ -20,7 +20,16 @@ internal sealed class KfacMethod() : PruningMethod("kfac", "OBS with the K-FAC K
         var clock = Stopwatch.StartNew();
         var layers = model.KfacLayers(x, labels, labels.Length);
         var factorSeconds = clock.Elapsed.TotalSeconds;
-        var inverse = new KfacCurvature(layers, spec.Damping, spec.KfacDamping, spec.BlockSize);
+        var inverse = new KfacCurvature(layers, spec.DampingValue, spec.KfacDamping, spec.BlockSize);
         return new CurvatureEstimate(inverse) { GradientSeconds = factorSeconds, InverseSeconds = clock.Elapsed.TotalSeconds - factorSeconds };
+    }
+
+    /// <summary>The layer factors, built into an inverse per λ. They are not restricted to the mask: a Kronecker factor has no per-weight rows.</summary>
+    internal override Func<double, IInverseCurvature> ModelStatistics(ModelCurvature model, float[] x, int[] labels, EstimatorSpec spec, bool[] mask)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(spec);
+        var layers = model.KfacLayers(x, labels, labels.Length);
+        return lambda => new KfacCurvature(layers, lambda, spec.KfacDamping, spec.BlockSize);
     }
 }

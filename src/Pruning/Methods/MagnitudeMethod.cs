@@ -25,4 +25,11 @@ internal sealed class MagnitudeMethod() : PruningMethod("magnitude", "|w|, no cu
 
     internal override CurvatureEstimate FromModel(ModelCurvature model, float[] x, int[] labels, EstimatorSpec spec) =>
         new(new IdentityCurvature(model.Selection.Dimension));
+
+    internal override Func<double, IInverseCurvature> ModelStatistics(ModelCurvature model, float[] x, int[] labels, EstimatorSpec spec, bool[] mask)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var d = model.Selection.Dimension;
+        return _ => new IdentityCurvature(d);
+    }
 }

@@ -31,7 +31,7 @@ internal class WoodFisherMethod : PruningMethod
         spec.Validate();
         if (spec.BlockSize == EstimatorSpec.FullBlockSize)
         {
-            return FullWoodFisherCurvature.FromGradients(gradients, spec.Damping, spec.Normalizer, spec.MiniBatch);
+            return FullWoodFisherCurvature.FromGradients(gradients, spec.DampingValue, spec.Normalizer, spec.MiniBatch);
         }
 
         // Blocks that do not fit the budget are built group by group, twice (scores, then the update).
@@ -63,7 +63,7 @@ internal class WoodFisherMethod : PruningMethod
     internal static WoodFisherOptions Options(EstimatorSpec spec, IReadOnlyList<int>? segments) => new()
     {
         BlockSize = spec.BlockSize,
-        Damping = spec.Damping,
+        Damping = spec.DampingValue,
         Normalizer = spec.Normalizer,
         MiniBatch = spec.MiniBatch,
         Segments = segments,

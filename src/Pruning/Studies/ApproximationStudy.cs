@@ -99,7 +99,7 @@ public static class ApproximationStudy
             {
                 if (spec.Method == PruningMethod.Exact)
                 {
-                    var (inv, seconds) = Exact(spec.Damping, spec.Treatment);
+                    var (inv, seconds) = Exact(spec.DampingValue, spec.Treatment);
                     estimators.Add((spec, inv));
                     costs.Add(new EstimatorCost(spec.Label, inv.Name, hessianSeconds, seconds, inv.Bytes));
                 }

@@ -103,7 +103,7 @@ public class ApproximationStudyTests
         Assert.Multiple(() =>
         {
             Assert.That(o.EffectiveEstimators.Select(s => s.Label), Is.EqualTo(new[] { "exact", "woodfisher:block=50", "woodfisher:block=200", "kfac", "diagfisher", "magnitude" }));
-            Assert.That(o.EffectiveEstimators.Select(s => (s.Samples, s.Damping, s.Seed)), Is.All.EqualTo((300, 1e-3, (int?)4)));
+            Assert.That(o.EffectiveEstimators.Select(s => (s.Samples, s.Damping.Value, s.Seed)), Is.All.EqualTo((300, 1e-3, (int?)4)));
             Assert.That(o.EffectiveEstimators[0].Treatment, Is.EqualTo(IndefiniteTreatment.Clip));
         });
     }

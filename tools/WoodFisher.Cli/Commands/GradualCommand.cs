@@ -75,7 +75,7 @@ internal sealed class GradualCommand : VerbCommand<GradualCommand.Settings>
             host = new Host(model, selection, train, data, test, method, schedule, s, TrainingHelp.Rate(s, epochs), csv);
             host.Log(0, 0);
             var pruner = new GradualPruner(schedule, ModelPruning.Options(method, selection, s.IncludeBias, target), epochs);
-            steps = pruner.Run(host);
+            steps = pruner.Run(host, null, ModelPruning.Notes);
             csv.Commit();
         }
 
@@ -122,13 +122,13 @@ internal sealed class GradualCommand : VerbCommand<GradualCommand.Settings>
             _sgd.Apply(_masks);
         }
 
-        public CurvatureEstimate ComputeCurvature(double[] weights)
+        public CurvatureSample ComputeCurvature(double[] weights, bool[] mask)
         {
             var spec = method.Estimator;
             if (!method.Method.UsesCurvature)
                 return new CurvatureEstimate(new IdentityCurvature(weights.Length));
             using var p = CliProgress.Start($"epoch {_epoch}: {spec.Label} from {spec.Samples} samples", 0);
-            return _curvature.Factory(spec)(weights);
+            return _curvature.Factory(spec)(weights, mask);
         }
 
         public void FineTune(int epochs)

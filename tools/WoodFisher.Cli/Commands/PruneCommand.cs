@@ -105,8 +105,6 @@ internal sealed class PruneCommand : VerbCommand<PruneCommand.Settings>
     {
         if (method.Method.NeedsModel)
             throw new UsageException($"--method {method.Method.Name} needs the model ({method.Method.Summary}); {mode} has only gradient rows: use magnitude, diagfisher, woodfisher or woodtaylor, or prune a model the tool can run with --model alone");
-        if (method.Pruning.RecomputeSteps > 1)
-            throw new UsageException($"--recompute: {mode} has one set of gradients, at the dense weights, so every step would reuse one inverse; prune in one step, or with --model alone to recompute gradients");
         if (method.Method.UsesCurvature && s.Grads is null)
             throw new UsageException($"--grads is required for --method {method.Method.Name} (magnitude alone needs no gradients)");
         if (!method.Method.UsesCurvature)
@@ -154,7 +152,7 @@ internal sealed class PruneCommand : VerbCommand<PruneCommand.Settings>
             if (TensorPruning.Plan(source, options, spec) is { } plan)
                 CliConsole.Note($"prune: {plan.Describe()}");
             using (CliProgress.Start($"{spec.Label}: d = {d} weights{(source is null ? "" : $" from {source.Count} gradients")}", 0))
-                result = Prune(method, () => TensorPruning.Prune(w, source, options, spec));
+                result = Prune(method, () => TensorPruning.Prune(w, source, options, spec, default, ModelPruning.Notes));
         }
         ModelPruning.CheckResult(result, method, float32: wArray.DType == DType.Float32);
 

@@ -38,7 +38,7 @@ internal static class PruneLayoutMode
         var rows = gradients is null ? null : $"{gradients.Count} gradients";
         LayoutPruningResult result;
         using (CliProgress.Start($"{spec.Label}: {layout.Tensors.Count} tensors (d = {layout.Dimension}){(rows is null ? "" : " from " + rows)}", 0))
-            result = PruneCommand.Prune(method, () => LayoutPruning.Prune(model, layout, gradients, options, spec));
+            result = PruneCommand.Prune(method, () => LayoutPruning.Prune(model, layout, gradients, options, spec, ModelPruning.Notes));
         ModelPruning.CheckResult(result.Result, method, float32: false);
 
         var report = result.Report with { Settings = ModelPruning.ReportSettings(method) };

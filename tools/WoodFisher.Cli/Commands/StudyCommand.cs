@@ -79,7 +79,7 @@ internal sealed class StudyCommand : VerbCommand<StudyCommand.Settings>
         {
             Estimators = estimators,
             Samples = s.Samples,
-            Damping = defaults.Damping,
+            Damping = defaults.DampingValue,
             Treatment = treatment,
             Seed = s.Seed ?? 0,
             Sparsities = VerbSettings.Read("--sparsity", s.Sparsity, t => Vocabulary.List(t, Vocabulary.Sparsity)),

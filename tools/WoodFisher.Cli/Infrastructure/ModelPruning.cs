@@ -43,14 +43,14 @@ internal static class ModelPruning
         var update = Vocabulary.Name(options.EffectiveUpdate);
         CliProgress? phase = null;
         var step = 0;
-        CurvatureFactory? factory = method.Method.UsesCurvature ? w =>
+        CurvatureFactory? factory = method.Method.UsesCurvature ? (w, kept) =>
         {
             phase?.Dispose();
             step++;
             var label = k > 1 ? $" (step {step}/{k})" : "";
-            CurvatureEstimate e;
+            CurvatureSample e;
             using (CliProgress.Start($"{spec.Label} from {spec.Samples} samples{label}", 0))
-                e = curvature.Factory(spec)(w);
+                e = curvature.Factory(spec)(w, kept);
             phase = CliProgress.Start($"scores, selection, {update} update{label}", 0);
             return e;
         }
@@ -59,7 +59,7 @@ internal static class ModelPruning
         {
             if (factory is null)
                 phase = CliProgress.Start("magnitude scores and selection", 0);
-            var result = new Pruner(options).Prune(curvature.GetWeights(), factory, mask);
+            var result = new Pruner(options).Prune(curvature.GetWeights(), factory, mask, Notes);
             CheckResult(result, method);
             curvature.SetWeights(result.Weights);
             return (result, options);
@@ -92,7 +92,7 @@ internal static class ModelPruning
             ? new Pruning.PruningSettings { GradientStep = method.Pruning.GradientStep }
             : new Pruning.PruningSettings
             {
-                Damping = e.Damping,
+                Damping = e.FixedDamping,
                 BlockSize = e.BlockSize,
                 FisherSamples = e.Samples,
                 FisherMiniBatch = e.MiniBatch,
@@ -103,7 +103,20 @@ internal static class ModelPruning
             };
     }
 
+    /// <summary>The pruner's damping-search lines (each λ's criterion, the choice), written as notes as they come.</summary>
+    public static IProgress<string> Notes { get; } = new NoteProgress();
+
+    /// <summary>The λ a run used: the fixed one, or "auto: λ₁ λ₂ …" (the choice of each step that searched).</summary>
+    public static string DampingText(PruningReport report) => report.DampingSearch is { Count: > 0 } search
+        ? "auto: " + string.Join(' ', search.Select(c => double.IsNaN(c.Chosen) ? "-" : c.Chosen.ToString("g3", CultureInfo.InvariantCulture)))
+        : report.Settings?.Damping?.ToString("g6", CultureInfo.InvariantCulture) ?? "-";
+
     public static string Pct(double v) => (100 * v).ToString("0.00", CultureInfo.InvariantCulture) + "%";
 
     public static string Sec(double v) => v.ToString("0.00", CultureInfo.InvariantCulture);
+
+    private sealed class NoteProgress : IProgress<string>
+    {
+        public void Report(string value) => CliConsole.Note(value);
+    }
 }

@@ -9,7 +9,7 @@ internal class EstimatorSettings : SampleSettings
     [CommandOption("--block <C>"), Help("Block size c of WoodFisher (and of K-FAC's joint updates); blocks restart at each layer. full: c = d, one block across layers, through m × m systems."), DefaultValue("100")]
     public string Block { get; init; } = "";
 
-    [CommandOption("--damping <LAMBDA>"), Help("Damping λ > 0 added to the curvature: F̂ + λI."), DefaultValue("1e-5")]
+    [CommandOption("--damping <LAMBDA>"), Help("Damping λ > 0 added to the curvature (F̂ + λI), or auto: chosen at each pruning step from 1e-7…1e-1 by the pruned result's calibration loss (model mode) or a held-out quadratic of the gradient rows (tensor and layout modes); auto:λ1,λ2,… sets the grid. Where no pruning step judges it (fisher, ihvp, study), auto is 1e-5."), DefaultValue("auto")]
     public string Damping { get; init; } = "";
 
     [CommandOption("--strategy <S>"), Help("How WoodFisher blocks are inverted: auto, rank1, rankk or dense."), DefaultValue("auto")]

@@ -20,8 +20,8 @@ internal class PrunerSettings : EstimatorSettings
     [CommandOption("--pattern <PATTERN>"), Help("What is pruned at a time: unstructured, N:M (at most N of every M inputs of a row kept, e.g. 2:4; its sparsity is (M-N)/M), block:RxC (tiles, e.g. block:1x4) or neurons (whole units; the sparsity counts hidden units removed). Groups are scored by their joint OBS cost."), DefaultValue("unstructured")]
     public string Pattern { get; init; } = "";
 
-    [CommandOption("--taylor-step <ETA>"), Help("WoodTaylor: fraction η ≥ 0 of the Newton term H⁻¹g used (1 = the paper's, 0 = OBS)."), DefaultValue(1.0)]
-    public double TaylorStep { get; init; }
+    [CommandOption("--taylor-step <ETA>"), Help("WoodTaylor: fraction η ≥ 0 of the Newton term H⁻¹g used (1 = the paper's, 0 = OBS); by default chosen with λ from 0, 0.001, 0.01, 0.1, 1 by the same criterion.")]
+    public double? TaylorStep { get; init; }
 
     /// <summary>The pruner defaults these options give (sparsity and method set by the caller).</summary>
     public PrunerOptions Pruner() => new()
@@ -31,7 +31,8 @@ internal class PrunerSettings : EstimatorSettings
         RecomputeSteps = Check("--recompute", Recompute, Vocabulary.Count),
         Stepping = Read("--stepping", Stepping, Vocabulary.Stepping),
         Pattern = Read("--pattern", Pattern, PruningPattern.Parse),
-        GradientStep = Check("--taylor-step", TaylorStep, Vocabulary.NonNegative),
+        GradientStep = TaylorStep is { } eta ? Check("--taylor-step", eta, Vocabulary.NonNegative) : 1,
+        GradientStepGrid = TaylorStep is null ? PrunerOptions.DefaultGradientSteps : null,
     };
 
     /// <summary>The methods of <paramref name="text"/> (<c>name[:key=value,...]</c>, comma-separated), defaults from these options.</summary>

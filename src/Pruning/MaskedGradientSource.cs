@@ -1,0 +1,95 @@
+using WoodFisher.Models;
+
+namespace WoodFisher.Pruning;
+
+/// <summary>
+/// The gradients of the surviving weights: every row of an inner source with the pruned coordinates
+/// (mask false) set to zero. A Fisher built from these rows, F̂ = λI + (1/N)Σₙ g̃ₙg̃ₙᵀ, has the rows and columns of pruned
+/// coordinates equal to λ·I, so its inverse on the survivors S is exactly (λI + G_Sᵀ G_S / N)⁻¹ — the Fisher of the
+/// model with the pruned weights removed — and the pruned coordinates are decoupled from everything else. Scores of
+/// survivors are then not polluted by the curvature of weights already at zero, and a joint update that keeps the pruned
+/// coordinates in Q (with w = 0) leaves them at zero. Any estimator that takes an <see cref="IGradientSource"/> takes
+/// this one: recompute steps, gradual pruning, tensor and any-architecture modes.
+/// </summary>
+public sealed class MaskedGradientSource : IGradientSource
+{
+    private readonly IGradientSource _inner;
+    private readonly int[] _pruned;
+
+    /// <summary>Wraps <paramref name="inner"/>; <paramref name="mask"/> (length d, true = kept) is copied.</summary>
+    /// <exception cref="ArgumentException">The mask length is not d.</exception>
+    public MaskedGradientSource(IGradientSource inner, ReadOnlySpan<bool> mask)
+    {
+        _pruned = PrunedIndices(inner, mask);
+        _inner = inner;
+    }
+
+    /// <summary>Pruned coordinates (zeroed in every row).</summary>
+    public int PrunedCount => _pruned.Length;
+
+    /// <inheritdoc/>
+    public int Dimension => _inner.Dimension;
+
+    /// <inheritdoc/>
+    public long Count => _inner.Count;
+
+    /// <inheritdoc/>
+    public IReadOnlyList<int> Segments => _inner.Segments;
+
+    /// <inheritdoc/>
+    public int Read(Span<float> buffer, int maxRows)
+    {
+        var rows = _inner.Read(buffer, maxRows);
+        var d = _inner.Dimension;
+        for (var r = 0; r < rows; r++)
+        {
+            var row = buffer.Slice(r * d, d);
+            foreach (var q in _pruned)
+            {
+                row[q] = 0;
+            }
+        }
+
+        return rows;
+    }
+
+    /// <inheritdoc/>
+    public void Reset() => _inner.Reset();
+
+    /// <summary>Zeroes the pruned coordinates (mask false) of a length-d vector in place, e.g. a mean gradient.</summary>
+    public static void Apply(Span<double> vector, ReadOnlySpan<bool> mask)
+    {
+        if (vector.Length != mask.Length)
+        {
+            throw new ArgumentException($"The vector has {vector.Length} coordinates but the mask {mask.Length}.", nameof(mask));
+        }
+
+        for (var i = 0; i < vector.Length; i++)
+        {
+            if (!mask[i])
+            {
+                vector[i] = 0;
+            }
+        }
+    }
+
+    private static int[] PrunedIndices(IGradientSource inner, ReadOnlySpan<bool> mask)
+    {
+        ArgumentNullException.ThrowIfNull(inner);
+        if (mask.Length != inner.Dimension)
+        {
+            throw new ArgumentException($"The mask has {mask.Length} entries but the gradient rows have d = {inner.Dimension}.", nameof(mask));
+        }
+
+        var pruned = new List<int>();
+        for (var i = 0; i < mask.Length; i++)
+        {
+            if (!mask[i])
+            {
+                pruned.Add(i);
+            }
+        }
+
+        return [.. pruned];
+    }
+}

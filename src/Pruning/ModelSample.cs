@@ -1,0 +1,117 @@
+using System.Diagnostics;
+using System.Globalization;
+using WoodFisher.Kernels;
+using WoodFisher.Models;
+using WoodFisher.Pruning.Methods;
+
+namespace WoodFisher.Pruning;
+
+/// <summary>
+/// <see cref="ModelCurvature.Sample"/>'s statistics at the model's current weights: per-sample gradients of the
+/// surviving weights (held in memory for a damping search when they fit the <see cref="MemoryBudget"/>, else
+/// recomputed per λ), or the method's own model statistics (<see cref="PruningMethod.ModelStatistics"/>: K-FAC
+/// factors, the exact Hessian), and the calibration loss that judges a damping candidate.
+/// </summary>
+internal sealed class ModelSample : CurvatureSample
+{
+    private readonly ModelCurvature _owner;
+    private readonly EstimatorSpec _spec;
+    private readonly bool[] _mask;
+    private readonly double[] _weights;
+    private readonly float[] _x;
+    private readonly int[] _y;
+    private readonly Func<double, IInverseCurvature>? _statistics;
+    private readonly GradientMatrix? _rows;
+    private (float[] X, int[] Labels)? _calibration;
+
+    public ModelSample(ModelCurvature owner, EstimatorSpec spec, bool[] mask, bool withGradient)
+    {
+        _owner = owner;
+        _spec = spec;
+        _mask = mask.Length == 0 ? Enumerable.Repeat(true, owner.Selection.Dimension).ToArray() : mask;
+        _weights = owner.GetWeights();
+        (_x, _y) = owner.Subset(spec.Samples, spec.Seed);
+        var d = owner.Selection.Dimension;
+        var sw = Stopwatch.StartNew();
+        if (withGradient)
+        {
+            var g = Array.ConvertAll(LossGradient.Mean(owner.Model, _x, _y, _y.Length, owner.Selection), v => (double)v);
+            MaskedGradientSource.Apply(g, _mask);
+            Gradient = g;
+        }
+
+        var search = spec.Damping.IsAuto && spec.Method.UsesCurvature;
+        _statistics = spec.Method.ModelStatistics(owner, _x, _y, spec, _mask);
+        if (_statistics is null && search)
+        {
+            var rows = Source();
+            if (MemoryBudget.Fits(GradientMatrix.BytesFor(rows.Count, d), 0.5))
+            {
+                _rows = GradientMatrix.Read(rows);
+            }
+        }
+
+        GradientSeconds = sw.Elapsed.TotalSeconds;
+        DampingGrid = search ? spec.Damping.Candidates : [];
+    }
+
+    public override IReadOnlyList<double> DampingGrid { get; }
+
+    public override bool CanJudge => true;
+
+    public override string CriterionName => string.Create(CultureInfo.InvariantCulture, $"calibration loss ({Calibration().Labels.Length} samples)");
+
+    public override CurvatureEstimate Build() => Build(_spec.DampingValue);
+
+    public override CurvatureEstimate Build(double damping)
+    {
+        if (_statistics is not null)
+        {
+            return new CurvatureEstimate(_statistics(damping)) { Gradient = Gradient };
+        }
+
+        // Without held rows, gradients are produced chunk by chunk as the builder consumes them (the source times its
+        // share), at this sample's weights even if the model has moved on since (a search over whole runs).
+        if (_rows is null)
+        {
+            _owner.SetWeights(_weights);
+        }
+
+        var timed = new TimedGradientSource(_rows ?? (IGradientSource)Source());
+
+        // Per-sample rows are already averaged per mini-batch.
+        var inverse = _spec.Method.FromGradients(timed, _spec with { Damping = damping, MiniBatch = 1 });
+        return new CurvatureEstimate(inverse) { Gradient = Gradient, GradientSeconds = _rows is null ? timed.Seconds : 0 };
+    }
+
+    /// <summary>Mean cross-entropy of the model with <paramref name="after"/> written in, on the calibration samples.</summary>
+    public override CriterionValue Criterion(ReadOnlySpan<double> before, ReadOnlySpan<double> after, ReadOnlySpan<bool> mask)
+    {
+        var (x, y) = Calibration();
+        _owner.SetWeights(after);
+        try
+        {
+            return Evaluation.Evaluate(_owner.Model, x, y, y.Length).Loss;
+        }
+        finally
+        {
+            // Gradients recomputed for the next candidate (when they are not held) must see the step's starting weights.
+            _owner.SetWeights(before);
+        }
+    }
+
+    private MaskedGradientSource Source() =>
+        new(new PerSampleGradientSource(_owner.Model, _x, _y, _y.Length, _owner.Selection, _spec.MiniBatch), _mask);
+
+    private (float[] X, int[] Labels) Calibration()
+    {
+        if (_calibration is null)
+        {
+            var available = _owner.SampleCount - _spec.Samples;
+            var count = Math.Min(_owner.CalibrationSamples, available);
+            _calibration = count > 0 ? _owner.Subset(_spec.Samples, count, _spec.Seed) : (_x, _y);
+        }
+
+        return _calibration.Value;
+    }
+}

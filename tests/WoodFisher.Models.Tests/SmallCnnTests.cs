@@ -1,0 +1,103 @@
+using WoodFisher.IO;
+using WoodFisher.Models.Tests.IO;
+
+namespace WoodFisher.Models.Tests;
+
+/// <summary>
+/// <c>cnn:C1-C2[:bn]</c>, the small CNN of the fidelity table, against a model PyTorch made: the same state dict (with
+/// BatchNorm running statistics) loads by name, and the loss and functorch's per-sample gradients agree.
+/// </summary>
+public class SmallCnnTests
+{
+    [Test]
+    public void Spec_IsValidatedWhole_AndCountsItsParameters()
+    {
+        var model = ModelFactory.Create("cnn:4-6:bn");
+        var expected = ((4 * 9) + 4) + (2 * 4) + ((6 * 4 * 9) + 6) + ((6 * 7 * 7 * 10) + 10);
+        Assert.Multiple(() =>
+        {
+            Assert.That(model.Spec, Is.EqualTo("cnn:4-6:bn"));
+            Assert.That(ModelFactory.ParameterCount("cnn:4-6:bn"), Is.EqualTo(expected));
+            Assert.That(model.Parameters.Sum(p => (long)p.Length), Is.EqualTo(expected));
+            Assert.That(() => ModelFactory.Create("cnn:4"), Throws.TypeOf<FormatException>().With.Message.Contains("cnn:C1-C2"));
+            Assert.That(() => ModelFactory.Create("cnn:4-6:relu"), Throws.TypeOf<FormatException>().With.Message.Contains("cnn:C1-C2:bn"));
+            Assert.That(() => ModelFactory.Create("cnn:0-6"), Throws.TypeOf<FormatException>().With.Message.Contains("positive integer"));
+        });
+    }
+
+    [Test]
+    public void PyTorchModelWithBatchNorm_LossAndPerSampleGradients_MatchFunctorch()
+    {
+        using var dir = new TempDir();
+        var probe = Python.Run("""
+            try:
+                import torch, functorch
+                print('ok')
+            except ImportError as e:
+                print('missing', e)
+            """);
+        if (probe != "ok")
+            Assert.Ignore($"PyTorch with functorch is not importable: {probe}");
+
+        // A cnn:4-6:bn with random weights and running statistics, in eval mode (as woodfisher runs BatchNorm), its
+        // safetensors written by hand (header length, JSON header, little-endian bytes), and functorch's gradients.
+        var torchLoss = Python.Run("""
+            import torch, torch.nn as nn, torch.nn.functional as F
+            from functorch import make_functional_with_buffers, vmap, grad
+            torch.manual_seed(3)
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.conv1 = nn.Conv2d(1, 4, 3, padding=1); self.bn1 = nn.BatchNorm2d(4)
+                    self.conv2 = nn.Conv2d(4, 6, 3, padding=1); self.fc = nn.Linear(6 * 49, 10)
+                def forward(self, x):
+                    x = F.max_pool2d(F.relu(self.bn1(self.conv1(x))), 2)
+                    x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+                    return self.fc(x.flatten(1))
+            net = Net()
+            with torch.no_grad():
+                net.bn1.running_mean.uniform_(-0.2, 0.2); net.bn1.running_var.uniform_(0.5, 2.0)
+                net.bn1.weight.uniform_(0.5, 1.5); net.bn1.bias.uniform_(-0.1, 0.1)
+            net.eval()
+            header, blobs, off = {'__metadata__': {'woodfisher.arch': 'cnn:4-6:bn', 'format': 'pt'}}, [], 0
+            for k, v in net.state_dict().items():
+                a = v.detach().cpu().numpy()
+                a = a.astype('<i8') if a.dtype == np.int64 else a.astype('<f4')
+                b = a.tobytes(); header[k] = {'dtype': 'I64' if a.dtype.kind == 'i' else 'F32', 'shape': list(a.shape), 'data_offsets': [off, off + len(b)]}
+                blobs.append(b); off += len(b)
+            h = json.dumps(header).encode()
+            with open(sys.argv[1], 'wb') as f:
+                f.write(len(h).to_bytes(8, 'little')); f.write(h); [f.write(b) for b in blobs]
+            x = torch.rand(12, 1, 28, 28); y = torch.randint(0, 10, (12,))
+            np.save(sys.argv[2], x.numpy()); np.save(sys.argv[3], y.numpy().astype(np.int32))
+            fmodel, params, buffers = make_functional_with_buffers(net)
+            names = [n for n, _ in net.named_parameters()]
+            def loss(p, b, xi, yi):
+                return F.cross_entropy(fmodel(p, b, xi.unsqueeze(0)), yi.unsqueeze(0))
+            g = vmap(grad(loss), in_dims=(None, None, 0, 0))(params, buffers, x, y)
+            keep = [i for i, n in enumerate(names) if n.endswith('weight') and not n.startswith('bn')]
+            G = torch.cat([g[i].reshape(12, -1) for i in keep], 1)
+            np.save(sys.argv[4], G.detach().numpy().astype(np.float32))
+            print(float(F.cross_entropy(net(x), y)))
+            """, dir.File("m.safetensors"), dir.File("x.npy"), dir.File("y.npy"), dir.File("g.npy"));
+        var model = ModelFiles.Load(dir.File("m.safetensors"));
+        var x = Npy.Read(dir.File("x.npy")).GetData<float>();
+        var y = Npy.Read(dir.File("y.npy")).GetData<int>();
+        var expected = Npy.Read(dir.File("g.npy")).GetData<float>();
+        var selection = ParameterSelection<float>.Prunable(model);
+        var ours = PerSampleGradients.Compute(model, x, y, 12, selection);
+        var scale = expected.Max(v => Math.Abs(v));
+        var diff = ours.Zip(expected, (a, b) => Math.Abs(a - b)).Max();
+        Assert.Multiple(() =>
+        {
+            Assert.That(model.Spec, Is.EqualTo("cnn:4-6:bn"));
+            Assert.That(selection.Entries.Select(e => e.Name), Is.EqualTo(new[] { "conv1.weight", "conv2.weight", "fc.weight" }));
+            Assert.That(ours, Has.Length.EqualTo(expected.Length));
+            Assert.That(Evaluation.Evaluate(model, x, y, 12).Loss, Is.EqualTo(double.Parse(torchLoss, System.Globalization.CultureInfo.InvariantCulture)).Within(1e-5));
+
+            // float32 on both sides through two convolutions, BatchNorm and a 294-wide linear layer: a few ulps of the
+            // largest gradient.
+            Assert.That(diff, Is.LessThan(1e-5 * scale));
+        });
+    }
+}
