@@ -47,7 +47,8 @@ internal static class ModelPruning
         {
             phase?.Dispose();
             step++;
-            var label = k > 1 ? $" (step {step}/{k})" : "";
+            // The damping search runs the K steps once per λ of the grid, so its estimates are counted, not numbered by step.
+            var label = k < 2 ? "" : spec.Damping.IsAuto ? $" (estimate {step}, K = {k} steps per λ)" : $" (step {step}/{k})";
             CurvatureSample e;
             using (CliProgress.Start($"{spec.Label} from {spec.Samples} samples{label}", 0))
                 e = curvature.Factory(spec)(w, kept);
