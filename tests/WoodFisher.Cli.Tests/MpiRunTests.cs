@@ -164,6 +164,7 @@ public class MpiRunTests : CliFixture
 
     [TestCase("--method", "kfac", "does not run under mpirun in model mode")]
     [TestCase("--pattern", "block:1x4", "--pattern block:1x4 does not run under mpirun")]
+    [TestCase("--damping", "auto", "--damping auto (the default) does not run under mpirun")]
     public void ModelMode_AMethodOrPatternThatNeedsTheWholeModel_IsRefusedOnce(string option, string value, string message)
     {
         var model = PruneTestSupport.TrainedMlp(Dir);
@@ -196,7 +197,7 @@ public class MpiRunTests : CliFixture
     {
         // Column 2,400 lies in the last rank's range: only that rank reads the NaN.
         var (g, w) = TensorProblem(10, 2500, 1, nanColumn: 2400);
-        var (code, _, err) = RunMpi(3, "prune", "--weights", w, "--grads", g, "--block", "50", "--sparsity", "0.5", "--out", P("out.npy"), "--report", P("r.json"));
+        var (code, _, err) = RunMpi(3, "prune", "--weights", w, "--grads", g, "--block", "50", "--damping", "1e-3", "--sparsity", "0.5", "--out", P("out.npy"), "--report", P("r.json"));
         Assert.That(code, Is.Not.Zero);
         // Progress lines start with the method's label ("woodfisher: d = … started"); the failure is the one line naming a rank.
         var messages = PruneTestSupport.Lines(err).Where(l => l.StartsWith("woodfisher: rank", StringComparison.Ordinal) || l.Contains("not finite", StringComparison.Ordinal)).ToList();

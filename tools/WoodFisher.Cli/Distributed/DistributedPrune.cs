@@ -26,6 +26,7 @@ internal static class DistributedPrune
     public static int TensorMode(ICommunicator world, PruneCommand.Settings s, VerbRun run, MethodSpec method, double sparsity)
     {
         RefuseStructured(method);
+        RefuseAutomaticDamping(method);
         var float32 = false;
         var setup = Ranks.Agree(world, () =>
         {
@@ -59,6 +60,7 @@ internal static class DistributedPrune
     public static int LayoutMode(ICommunicator world, PruneCommand.Settings s, VerbRun run, MethodSpec method, double sparsity)
     {
         RefuseStructured(method);
+        RefuseAutomaticDamping(method);
         SafeTensorsFile model = null!;
         GradientLayout layout = null!;
         var setup = Ranks.Agree(world, () =>
@@ -103,6 +105,7 @@ internal static class DistributedPrune
         {
             if (method.Method.UsesLossGradient || method.Method == PruningMethod.Kfac || method.Method == PruningMethod.Exact || method.Pruning.RecomputeSteps > 1)
                 throw new UsageException($"{method.Label}{(method.Pruning.RecomputeSteps > 1 ? " with --recompute" : "")} does not run under mpirun in model mode: use magnitude, diagfisher or woodfisher, or run without mpirun");
+            RefuseAutomaticDamping(method);
             var outputs = world.Rank == 0 ? PruneOutputs.Check(s, run) : null;
             model = CliModels.Load(s.Model, s.Arch);
             var selection = CliModels.Select(model, s.Layers, s.IncludeBias);
@@ -164,6 +167,17 @@ internal static class DistributedPrune
     {
         if (method.Pruning.Pattern.IsStructured)
             throw new UsageException($"--pattern {method.Pruning.Pattern} does not run under mpirun (the ranks select single weights): run it without mpirun");
+    }
+
+    /// <summary>
+    /// Automatic damping judges each λ of its grid by the whole pruned result (held-out rows of all of G, or the pruned
+    /// model's loss), which no rank holds; rather than prune with another λ than a run without mpirun would, a fixed λ is
+    /// asked for, the same on every rank.
+    /// </summary>
+    private static void RefuseAutomaticDamping(MethodSpec method)
+    {
+        if (method.Method.UsesCurvature && method.Estimator.Damping.IsAuto)
+            throw new UsageException("--damping auto (the default) does not run under mpirun (each λ is judged on the whole pruned result): give a fixed --damping, e.g. the λ a run without mpirun chooses");
     }
 
     /// <summary>Reads G's header, makes the plan and opens this rank's slab of G (inside the agreed setup step).</summary>
