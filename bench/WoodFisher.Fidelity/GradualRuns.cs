@@ -17,10 +17,11 @@ internal sealed class GradualRuns(string name, string dir, Dataset train, Datase
     /// <param name="s">Final sparsity.</param>
     /// <param name="epochs">E.</param>
     /// <param name="block">WoodFisher block size.</param>
+    /// <param name="seed">Seed of the fine-tuning's shuffles (0: the first run's; each seed gets its own row).</param>
     /// <param name="resetMomentum">Clear SGD's momentum after each pruning step (the weights it was built on have moved).</param>
-    public void Run(string method, double s, int epochs, int block, bool resetMomentum = false)
+    public void Run(string method, double s, int epochs, int block, int seed = 0, bool resetMomentum = false)
     {
-        var setting = $"E={epochs} c={block} λ=auto" + (resetMomentum ? " momentum reset" : "");
+        var setting = $"E={epochs} c={Vocabulary.BlockText(block)} λ=auto" + (seed != 0 ? $" seed={seed}" : "") + (resetMomentum ? " momentum reset" : "");
         if (results.Has(new Row(name, "gradual", method, s, setting, 0, 0, 0, 0, 0, 0).Key))
         {
             return;
@@ -29,7 +30,7 @@ internal sealed class GradualRuns(string name, string dir, Dataset train, Datase
         var model = ModelFiles.Load(Path.Combine(dir, name + ".safetensors"));
         var pm = PruningMethod.Find(method);
         var selection = ParameterSelection<float>.Prunable(model);
-        var host = new Host(model, selection, train, pm, new EstimatorSpec { Method = pm, BlockSize = block, Samples = samples }, resetMomentum);
+        var host = new Host(model, selection, train, pm, new EstimatorSpec { Method = pm, BlockSize = block, Samples = samples }, seed, resetMomentum);
         var schedule = new PolynomialSchedule(0, s, 0, Math.Max(0, epochs - 2), 1);
         var sw = Stopwatch.StartNew();
         var steps = new GradualPruner(schedule, new PrunerOptions { Method = pm, Segments = selection.Segments }, epochs).Run(host);
@@ -38,7 +39,7 @@ internal sealed class GradualRuns(string name, string dir, Dataset train, Datase
         results.Add(new Row(name, "gradual", method, s, setting, lambda, double.NaN, double.NaN, e.Accuracy, e.Loss, sw.Elapsed.TotalSeconds));
     }
 
-    private sealed class Host(IModel<float> model, ParameterSelection<float> selection, Dataset train, PruningMethod method, EstimatorSpec spec, bool resetMomentum) : IGradualPruningHost
+    private sealed class Host(IModel<float> model, ParameterSelection<float> selection, Dataset train, PruningMethod method, EstimatorSpec spec, int seed, bool resetMomentum) : IGradualPruningHost
     {
         private readonly ModelCurvature _curvature = new(model, selection, train.Images, train.Labels);
         private readonly ParameterMasks _masks = new();
@@ -71,7 +72,7 @@ internal sealed class GradualRuns(string name, string dir, Dataset train, Datase
         {
             for (var i = 0; i < epochs; i++, _epoch++)
             {
-                var options = new TrainerOptions { Epochs = 1, BatchSize = 128, Schedule = LearningRateSchedule.Constant(0.01), Seed = _epoch, Masks = _masks };
+                var options = new TrainerOptions { Epochs = 1, BatchSize = 128, Schedule = LearningRateSchedule.Constant(0.01), Seed = (1000 * seed) + _epoch, Masks = _masks };
                 Trainer.Train(model, _sgd, train.Images, train.Labels, train.Count, options);
             }
         }

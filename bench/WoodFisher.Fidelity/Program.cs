@@ -7,7 +7,7 @@ using WoodFisher.Models.Data;
 //   dotnet run -c Release --project bench/WoodFisher.Fidelity -- [--models out/fidelity] [--out docs/fidelity]
 //       [--only mlp,cnn,bncnn,lenet5] [--parts grads,oneshot,blocks,recompute,tensor,gradual,report]
 //       [--sparsity 0.8,0.9,0.95,0.98] [--block 400] [--blocks 100,200] [--samples 1000]
-//       [--recompute-at 0.95,0.98] [--gradual-at 0.95,0.98]
+//       [--recompute-at 0.95,0.98] [--gradual-at 0.95,0.98] [--seeds 0,1,2] [--gradual-block 400]
 // Rows are appended to OUT/results.csv as runs finish; a rerun skips rows already there. `report` writes OUT/table.md
 // and one PNG per model from the CSV.
 var a = Args.Parse(args);
@@ -59,10 +59,11 @@ foreach (var name in a.Models)
         {
             var gradual = new GradualRuns(name, a.ModelDir, train, test, results, a.Samples);
             var epochs = s >= 0.98 ? 10 : 6;
-            gradual.Run("magnitude", s, epochs, a.Block);
-            gradual.Run("woodfisher", s, epochs, a.Block);
-            gradual.Run("magnitude", s, epochs, a.Block, resetMomentum: true);
-            gradual.Run("woodfisher", s, epochs, a.Block, resetMomentum: true);
+            foreach (var seed in a.Seeds)
+            {
+                gradual.Run("magnitude", s, epochs, a.GradualBlock, seed);
+                gradual.Run("woodfisher", s, epochs, a.GradualBlock, seed);
+            }
         }
     }
 }
@@ -77,7 +78,7 @@ Console.WriteLine($"done in {clock.Elapsed.TotalMinutes:0.0} min, load {Load()}"
 static string Load() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "?";
 
 /// <summary>Command-line arguments of the fidelity driver.</summary>
-internal sealed record Args(string ModelDir, string Out, string[] Models, HashSet<string> Parts, double[] Sparsities, int Block, int[] Blocks, int Samples, double[] RecomputeAt, double[] GradualAt)
+internal sealed record Args(string ModelDir, string Out, string[] Models, HashSet<string> Parts, double[] Sparsities, int Block, int[] Blocks, int Samples, double[] RecomputeAt, double[] GradualAt, int[] Seeds, int GradualBlock)
 {
     public static Args Parse(string[] args)
     {
@@ -87,7 +88,7 @@ internal sealed record Args(string ModelDir, string Out, string[] Models, HashSe
             return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
         }
 
-        var known = new[] { "--models", "--out", "--only", "--parts", "--sparsity", "--block", "--blocks", "--samples", "--recompute-at", "--gradual-at" };
+        var known = new[] { "--models", "--out", "--only", "--parts", "--sparsity", "--block", "--blocks", "--samples", "--recompute-at", "--gradual-at", "--seeds", "--gradual-block" };
         foreach (var arg in args.Where((x, i) => i % 2 == 0))
         {
             if (!known.Contains(arg))
@@ -108,6 +109,8 @@ internal sealed record Args(string ModelDir, string Out, string[] Models, HashSe
             Ints(Get("--blocks", "100,200")),
             int.Parse(Get("--samples", "1000"), CultureInfo.InvariantCulture),
             Doubles(Get("--recompute-at", "0.95,0.98")),
-            Doubles(Get("--gradual-at", "0.95,0.98")));
+            Doubles(Get("--gradual-at", "0.95,0.98")),
+            Ints(Get("--seeds", "0,1,2")),
+            int.Parse(Get("--gradual-block", "400"), CultureInfo.InvariantCulture));
     }
 }

@@ -32,7 +32,7 @@ public static class DistributedPruning
         ArgumentNullException.ThrowIfNull(options);
         var spec = estimator ?? new EstimatorSpec();
         var m = options.Method.UsesCurvature ? (rows + spec.MiniBatch - 1) / Math.Max(1, spec.MiniBatch) : 0;
-        return RankPlan.Create(dimension, options.Segments, spec.BlockSize, m, ranks, spec.Strategy, spec.Precision);
+        return RankPlan.Create(dimension, options.Segments, spec.BlockSizeFor(dimension), m, ranks, spec.Strategy, spec.Precision);
     }
 
     /// <summary>

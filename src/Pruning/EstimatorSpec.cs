@@ -10,8 +10,24 @@ namespace WoodFisher.Pruning;
 /// </summary>
 public sealed record EstimatorSpec
 {
-    /// <summary>The default block size c.</summary>
+    /// <summary>The smallest block size <see cref="AutoBlockSize"/> chooses, and the kernels' own default c.</summary>
     public const int DefaultBlockSize = 100;
+
+    /// <summary>
+    /// <see cref="BlockSize"/> chosen from the number of weights d and the <see cref="MemoryBudget"/> (written
+    /// <c>block=auto</c>, <c>--block auto</c>; the default): the largest c of <see cref="AutoBlockSizes"/> whose inverse
+    /// holds at most <see cref="AutoBlockEntries"/> values and fits half the budget (<see cref="BlockSizeFor"/>).
+    /// </summary>
+    public const int AutoBlockSize = 0;
+
+    /// <summary>The block sizes <see cref="AutoBlockSize"/> chooses from, largest first: 400, 200, 100.</summary>
+    public static IReadOnlyList<int> AutoBlockSizes { get; } = [400, 200, DefaultBlockSize];
+
+    /// <summary>
+    /// The work cap of <see cref="AutoBlockSize"/>: at most 2²⁷ stored values d·c (512 MiB in float32), so that one
+    /// estimate costs at most about m·d·c ≈ 1.3·10¹¹ multiply-adds from m = 1,000 gradient rows.
+    /// </summary>
+    public const long AutoBlockEntries = 1L << 27;
 
     /// <summary>
     /// <see cref="BlockSize"/> for full WoodFisher, c = d (written <c>block=full</c>): one block of all coordinates across
@@ -31,8 +47,37 @@ public sealed record EstimatorSpec
     /// <summary>Which method builds the estimate.</summary>
     public PruningMethod Method { get; init; } = PruningMethod.WoodFisher;
 
-    /// <summary>Block size c for WoodFisher and for the joint-update blocks of K-FAC; <see cref="FullBlockSize"/> for c = d.</summary>
-    public int BlockSize { get; init; } = DefaultBlockSize;
+    /// <summary>
+    /// Block size c for WoodFisher and for the joint-update blocks of K-FAC; <see cref="FullBlockSize"/> for c = d;
+    /// <see cref="AutoBlockSize"/> (default) to choose it from d and the memory budget (<see cref="BlockSizeFor"/>).
+    /// </summary>
+    public int BlockSize { get; init; } = AutoBlockSize;
+
+    /// <summary>
+    /// The block size for <paramref name="dimension"/> weights: <see cref="BlockSize"/> when given, else the largest c
+    /// of <see cref="AutoBlockSizes"/> with d·c ≤ <see cref="AutoBlockEntries"/> whose d·c values (4 bytes each in
+    /// float32, 8 in float64) fit half the <see cref="MemoryBudget"/>; the smallest when none does (the builder then
+    /// plans its passes or refuses).
+    /// </summary>
+    public int BlockSizeFor(long dimension)
+    {
+        if (BlockSize != AutoBlockSize)
+        {
+            return BlockSize;
+        }
+
+        var bytes = Precision == Precision.Float64 ? sizeof(double) : sizeof(float);
+        foreach (var c in AutoBlockSizes)
+        {
+            var entries = (double)dimension * c;
+            if (entries <= AutoBlockEntries && MemoryBudget.Fits((long)(entries * bytes), 0.5))
+            {
+                return c;
+            }
+        }
+
+        return AutoBlockSizes[^1];
+    }
 
     /// <summary>
     /// Damping λ &gt; 0, or <see cref="Pruning.Damping.Auto"/> (default): chosen at each pruning step from a grid by the
@@ -83,11 +128,15 @@ public sealed record EstimatorSpec
     public string Label => Name ?? Text ?? Method.Name;
 
     /// <summary>Checks the settings the method reads.</summary>
-    /// <exception cref="ArgumentOutOfRangeException">c, samples or mini-batch below 1, or a normalizer not positive and
-    /// finite (a <see cref="Pruning.Damping"/> is checked when it is made).</exception>
+    /// <exception cref="ArgumentOutOfRangeException">c below 1 (other than <see cref="AutoBlockSize"/>), samples or
+    /// mini-batch below 1, or a normalizer not positive and finite (a <see cref="Pruning.Damping"/> is checked when it is made).</exception>
     public void Validate()
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(BlockSize, 1, nameof(BlockSize));
+        if (BlockSize != AutoBlockSize)
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(BlockSize, 1, nameof(BlockSize));
+        }
+
         ArgumentOutOfRangeException.ThrowIfLessThan(Samples, 1, nameof(Samples));
         ArgumentOutOfRangeException.ThrowIfLessThan(MiniBatch, 1, nameof(MiniBatch));
         if (Normalizer is { } n && (!(n > 0) || !double.IsFinite(n)))

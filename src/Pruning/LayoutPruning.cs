@@ -146,7 +146,7 @@ public static class LayoutPruning
             Settings = new PruningSettings
             {
                 Damping = options.Method.UsesCurvature ? c.FixedDamping : null,
-                BlockSize = options.Method == PruningMethod.WoodFisher || options.Method == PruningMethod.WoodTaylor ? c.BlockSize : null,
+                BlockSize = options.Method == PruningMethod.WoodFisher || options.Method == PruningMethod.WoodTaylor ? c.BlockSizeFor(d) : null,
                 FisherSamples = gradients is { Count: >= 0 } && layout.MiniBatch is { } b ? (int)Math.Min(int.MaxValue, gradients.Count * b) : null,
                 FisherMiniBatch = layout.MiniBatch,
                 GradientStep = options.GradientStep,

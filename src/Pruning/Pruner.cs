@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using WoodFisher.Pruning.Internal;
 
 namespace WoodFisher.Pruning;
 
@@ -134,21 +135,25 @@ public sealed class Pruner
         var runs = new RunResult[grid.Count];
         var values = new CriterionValue[grid.Count];
         var total = new PhaseTimings();
-        for (var i = 0; i < grid.Count; i++)
+        var firstRun = true;
+        CriterionValue Evaluate(int i)
         {
             // The first step's statistics are gathered once, so their time counts once.
-            runs[i] = Run(w, m, schedule, segments, layout, factory, i == 0 ? first : (first.Sample, new PhaseTimings()), grid[i], progress);
+            runs[i] = Run(w, m, schedule, segments, layout, factory, firstRun ? first : (first.Sample, new PhaseTimings()), grid[i], progress);
+            firstRun = false;
             values[i] = runs[i].Final;
             total += runs[i].Timings;
             progress?.Report(string.Create(CultureInfo.InvariantCulture, $"λ = {grid[i]:g3} for all {Options.RecomputeSteps} steps: {runs[i].CriterionName} {values[i].Value:g6}"));
+            return values[i];
         }
 
-        var best = Choose(values, first.Sample.OneStandardErrorRule);
+        var tried = DampingWalk.Indices(grid.Count, Evaluate, first.Sample.OneStandardErrorRule, Options.WholeDampingGrid);
+        var best = tried[Choose([.. tried.Select(i => values[i])], first.Sample.OneStandardErrorRule)];
         var chosen = runs[best];
         progress?.Report(string.Create(CultureInfo.InvariantCulture, $"chose λ = {grid[best]:g3} for all {Options.RecomputeSteps} steps ({chosen.CriterionName} {values[best].Value:g6})"));
-        var selection = new DampingSelection($"{chosen.CriterionName} after all {Options.RecomputeSteps} steps", grid.ToArray(), values.Select(v => v.Value).ToArray(), grid[best])
+        var selection = new DampingSelection($"{chosen.CriterionName} after all {Options.RecomputeSteps} steps", [.. tried.Select(i => grid[i])], [.. tried.Select(i => values[i].Value)], grid[best])
         {
-            StandardErrors = values.Select(v => v.StandardError).ToArray(),
+            StandardErrors = [.. tried.Select(i => values[i].StandardError)],
             ChosenGradientStep = chosen.Steps[^1].Damping?.ChosenGradientStep ?? Options.GradientStep,
         };
         chosen.Steps[^1] = chosen.Steps[^1] with { Damping = selection };
@@ -257,7 +262,7 @@ public sealed class Pruner
         var values = new CriterionValue[lambdas.Count];
         var bests = new Outcome[lambdas.Count];
         var timings = new PhaseTimings();
-        for (var i = 0; i < lambdas.Count; i++)
+        CriterionValue Evaluate(int i)
         {
             var lambda = lambdas[i];
             values[i] = new CriterionValue(double.PositiveInfinity);
@@ -272,15 +277,18 @@ public sealed class Pruner
                     (values[i], bests[i]) = (value with { Value = v }, outcome with { Damping = lambda });
                 }
             }
+
+            return values[i];
         }
 
-        var best = Choose(values, sample.OneStandardErrorRule);
+        var tried = DampingWalk.Indices(lambdas.Count, Evaluate, sample.OneStandardErrorRule, Options.WholeDampingGrid);
+        var best = tried[Choose([.. tried.Select(i => values[i])], sample.OneStandardErrorRule)];
         var chosen = bests[best];
         var rule = sample.OneStandardErrorRule ? ", the largest λ within one standard error of the lowest" : "";
         progress?.Report(string.Create(CultureInfo.InvariantCulture, $"{label}: chose λ = {Lambda(chosen.Damping)}{Eta(chosen)} ({sample.CriterionName} {values[best].Value:g6}{rule})"));
-        var selection = new DampingSelection(sample.CriterionName, lambdas.ToArray(), values.Select(v => v.Value).ToArray(), chosen.Damping)
+        var selection = new DampingSelection(sample.CriterionName, [.. tried.Select(i => lambdas[i])], [.. tried.Select(i => values[i].Value)], chosen.Damping)
         {
-            StandardErrors = values.Select(v => v.StandardError).ToArray(),
+            StandardErrors = [.. tried.Select(i => values[i].StandardError)],
             GradientSteps = etas.Count > 1 ? etas.ToArray() : [],
             ChosenGradientStep = chosen.GradientStep,
         };

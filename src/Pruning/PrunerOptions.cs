@@ -35,6 +35,13 @@ public sealed record PrunerOptions
     /// <summary>One-shot recompute steps K ≥ 1 (1 = a single step, tensor mode).</summary>
     public int RecomputeSteps { get; init; } = 1;
 
+    /// <summary>
+    /// With an automatic damping, evaluate every λ of the grid (true) instead of walking it (false, default: downhill from
+    /// the middle, then from the largest λ when it is better; about half the candidates, the same choice on a criterion
+    /// with one basin; see docs/fidelity.md).
+    /// </summary>
+    public bool WholeDampingGrid { get; init; }
+
     /// <summary>How the target moves over the K steps (default cubic).</summary>
     public SparsityStepping Stepping { get; init; } = SparsityStepping.Cubic;
 

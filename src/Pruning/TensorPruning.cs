@@ -176,7 +176,7 @@ public static class TensorPruning
         var inverseBytes = gradients is null || !method.UsesCurvature ? 0
             : spec.BlockSize == EstimatorSpec.FullBlockSize && method is WoodFisherMethod ? FullWoodFisherInverse.EstimateBytes(dimension, (gradients.Count + spec.MiniBatch - 1) / spec.MiniBatch)
             : method == PruningMethod.DiagonalFisher ? MemoryBudget.Product(dimension, 2 * sizeof(double))
-            : WoodFisherBuilder.EstimateBytes(dimension, WoodFisherMethod.Options(spec, options.Segments ?? gradients.Segments), gradients.Count);
+            : WoodFisherBuilder.EstimateBytes(dimension, WoodFisherMethod.Options(spec, dimension, options.Segments ?? gradients.Segments), gradients.Count);
         RequireMemory(dimension, MemoryBudget.Sum(inverseBytes, heldBytes));
     }
 

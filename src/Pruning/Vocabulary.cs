@@ -61,9 +61,24 @@ public static class Vocabulary
     /// <summary>An integer ≥ 1.</summary>
     public static int Count(string text) => Integer(text, 1, "a positive integer");
 
-    /// <summary>A block size: an integer ≥ 1, or <c>full</c> for c = d (<see cref="EstimatorSpec.FullBlockSize"/>).</summary>
-    public static int BlockSize(string text) =>
-        string.Equals(text?.Trim(), "full", StringComparison.OrdinalIgnoreCase) ? EstimatorSpec.FullBlockSize : Integer(text!, 1, "a positive integer or full");
+    /// <summary>
+    /// A block size: an integer ≥ 1, <c>full</c> for c = d (<see cref="EstimatorSpec.FullBlockSize"/>), or <c>auto</c>
+    /// (<see cref="EstimatorSpec.AutoBlockSize"/>).
+    /// </summary>
+    public static int BlockSize(string text) => text?.Trim().ToLowerInvariant() switch
+    {
+        "full" => EstimatorSpec.FullBlockSize,
+        "auto" => EstimatorSpec.AutoBlockSize,
+        _ => Integer(text!, 1, "a positive integer, auto or full"),
+    };
+
+    /// <summary>A block size as <see cref="BlockSize"/> reads it: the number, <c>auto</c> or <c>full</c>.</summary>
+    public static string BlockText(int blockSize) => blockSize switch
+    {
+        EstimatorSpec.AutoBlockSize => "auto",
+        EstimatorSpec.FullBlockSize => "full",
+        _ => blockSize.ToString(CultureInfo.InvariantCulture),
+    };
 
     /// <summary>An integer ≥ 0.</summary>
     public static int NonNegativeCount(string text) => Integer(text, 0, "an integer ≥ 0");

@@ -55,7 +55,7 @@ public class DampingSearchTests
     {
         var (fisher, h, w) = Quadratic(seed);
         double[] grid = [1e-4, 1e-3, 1e-2, 1e-1, 1, 10];
-        var options = new PrunerOptions { Sparsity = 0.5 };
+        var options = new PrunerOptions { Sparsity = 0.5, WholeDampingGrid = true };
 
         // The answer, one fixed-λ prune per grid point: the loss change under the true H.
         var truth = grid.Select(lambda =>
@@ -81,6 +81,11 @@ public class DampingSearchTests
             Assert.That(lines[^1], Does.Contain("chose λ = " + grid[best].ToString("g3", System.Globalization.CultureInfo.InvariantCulture)));
             Assert.That(PruningReport.Create(options, auto).DampingSearch, Is.EqualTo(new[] { choice }));
         });
+
+        // The default walk evaluates fewer λ and lands on the same choice here.
+        var walked = new Pruner(options with { WholeDampingGrid = false }).Prune(w, (_, _) => new QuadraticSample(fisher, h, w, grid)).Steps[0].Damping!;
+        Assert.That(walked.Chosen, Is.EqualTo(choice.Chosen));
+        Assert.That(walked.Grid, Has.Count.LessThan(grid.Length));
     }
 
     [Test]
@@ -142,7 +147,7 @@ public class DampingSearchTests
         }
 
         var w = Oracle.RandomVector(rng, D);
-        var options = new PrunerOptions { Sparsity = 0.5 };
+        var options = new PrunerOptions { Sparsity = 0.5, WholeDampingGrid = true };
         var wf = new EstimatorSpec { BlockSize = D, Precision = Precision.Float64, Backend = BackendKind.Cpu };
         var grid = Damping.DefaultGrid;
         var truth = grid.Select(lambda =>

@@ -22,7 +22,7 @@ public class TwoPassTests
     }
 
     private static PassPlan InMemoryPlan(EstimatorSpec spec) =>
-        PassPlan.Create(BlockLayout.Create(D, spec.BlockSize, Segments), M, Methods.WoodFisherMethod.Options(spec, Segments), MemoryBudget.Product(D, TensorPruning.VectorBytesPerWeight), budget: long.MaxValue);
+        PassPlan.Create(BlockLayout.Create(D, spec.BlockSizeFor(D), Segments), M, Methods.WoodFisherMethod.Options(spec, D, Segments), MemoryBudget.Product(D, TensorPruning.VectorBytesPerWeight), budget: long.MaxValue);
 
     /// <summary>A file source (columns read directly) and an in-memory one (rows streamed once per group).</summary>
     private static IGradientSource Source(bool file, float[] g, string dir)
@@ -86,7 +86,7 @@ public class TwoPassTests
     {
         var (_, g) = Inputs();
         var spec = EstimatorSpec.Parse("woodfisher:block=100,damping=1e-3,precision=float64");
-        var options = Methods.WoodFisherMethod.Options(spec, Segments);
+        var options = Methods.WoodFisherMethod.Options(spec, D, Segments);
         using var whole = WoodFisherCurvature.FromGradients(new ArrayGradientSource(g, D, Segments), options);
         var layout = BlockLayout.Create(D, 100, Segments);
         var plan = PassPlan.Create(layout, M, options, MemoryBudget.Product(D, TensorPruning.VectorBytesPerWeight), budget: InMemoryPlan(spec).TotalBytes - 1);

@@ -20,7 +20,7 @@ internal sealed class KfacMethod() : PruningMethod("kfac", "OBS with the K-FAC K
         var clock = Stopwatch.StartNew();
         var layers = model.KfacLayers(x, labels, labels.Length);
         var factorSeconds = clock.Elapsed.TotalSeconds;
-        var inverse = new KfacCurvature(layers, spec.DampingValue, spec.KfacDamping, spec.BlockSize);
+        var inverse = new KfacCurvature(layers, spec.DampingValue, spec.KfacDamping, spec.BlockSizeFor(model.Selection.Dimension));
         return new CurvatureEstimate(inverse) { GradientSeconds = factorSeconds, InverseSeconds = clock.Elapsed.TotalSeconds - factorSeconds };
     }
 
@@ -30,6 +30,7 @@ internal sealed class KfacMethod() : PruningMethod("kfac", "OBS with the K-FAC K
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(spec);
         var layers = model.KfacLayers(x, labels, labels.Length);
-        return lambda => new KfacCurvature(layers, lambda, spec.KfacDamping, spec.BlockSize);
+        var c = spec.BlockSizeFor(model.Selection.Dimension);
+        return lambda => new KfacCurvature(layers, lambda, spec.KfacDamping, c);
     }
 }

@@ -35,7 +35,7 @@ internal class WoodFisherMethod : PruningMethod
         }
 
         // Blocks that do not fit the budget are built group by group, twice (scores, then the update).
-        var options = Options(spec, gradients.Segments);
+        var options = Options(spec, gradients.Dimension, gradients.Segments);
         return Plan(gradients, spec) is { TwoPass: true } plan
             ? GroupedWoodFisherCurvature.Build(gradients, options, plan)
             : WoodFisherCurvature.FromGradients(gradients, options);
@@ -54,15 +54,18 @@ internal class WoodFisherMethod : PruningMethod
             return null;
         }
 
-        var options = Options(spec, gradients.Segments);
+        var options = Options(spec, gradients.Dimension, gradients.Segments);
         var layout = BlockLayout.Create(gradients.Dimension, options.BlockSize, options.Segments);
         return PassPlan.Create(layout, gradients.Count, options, MemoryBudget.Product(gradients.Dimension, TensorPruning.VectorBytesPerWeight), gradients is IColumnGradientSource);
     }
 
-    /// <summary>The kernel options of <paramref name="spec"/> over columns split into <paramref name="segments"/>.</summary>
-    internal static WoodFisherOptions Options(EstimatorSpec spec, IReadOnlyList<int>? segments) => new()
+    /// <summary>
+    /// The kernel options of <paramref name="spec"/> over <paramref name="dimension"/> columns split into
+    /// <paramref name="segments"/>, with an automatic block size resolved (<see cref="EstimatorSpec.BlockSizeFor"/>).
+    /// </summary>
+    internal static WoodFisherOptions Options(EstimatorSpec spec, long dimension, IReadOnlyList<int>? segments) => new()
     {
-        BlockSize = spec.BlockSize,
+        BlockSize = spec.BlockSizeFor(dimension),
         Damping = spec.DampingValue,
         Normalizer = spec.Normalizer,
         MiniBatch = spec.MiniBatch,

@@ -117,7 +117,7 @@ public static class ApproximationStudy
 
             // 3. Fidelity of the inverses, and the curvature matrices themselves.
             var exactInverse = StudyMatrices.ToDense(reference);
-            var c = options.BlockSize ?? estimatorSpecs.Where(s => s.Method == PruningMethod.WoodFisher).Select(s => s.BlockSize).DefaultIfEmpty(EstimatorSpec.DefaultBlockSize).Min();
+            var c = options.BlockSize ?? estimatorSpecs.Where(s => s.Method == PruningMethod.WoodFisher).Select(s => s.BlockSizeFor(d)).DefaultIfEmpty(EstimatorSpec.DefaultBlockSize).Min();
             var layout = BlockLayout.Create(d, c, selection.Segments);
             var snapshotBlocks = HeatmapBlocks(layout, options.HeatmapBlocks);
             var fidelity = new List<FidelityRow>();

@@ -109,7 +109,7 @@ internal sealed class DemoCommand : VerbCommand<DemoCommand.Settings>
         }
 
         var title = string.Create(CultureInfo.InvariantCulture,
-            $"{model.Spec} on {train.Count} train / {test.Count} test samples; dense test accuracy {Acc(dense.Accuracy)}, loss {dense.Loss:0.0000}; {estimator.Samples} gradients, c = {estimator.BlockSize}, λ = {estimator.Damping:g3}");
+            $"{model.Spec} on {train.Count} train / {test.Count} test samples; dense test accuracy {Acc(dense.Accuracy)}, loss {dense.Loss:0.0000}; {estimator.Samples} gradients, c = {Vocabulary.BlockText(estimator.BlockSize)}, λ = {estimator.Damping:g3}");
         Print(title, model.Spec, dense, train.Count, test.Count, estimator, rows);
         if (report is not null)
             CliFiles.WriteText(report, Markdown(title, rows));
@@ -159,7 +159,7 @@ internal sealed class DemoCommand : VerbCommand<DemoCommand.Settings>
             return;
         }
         CliConsole.Record(("model", arch), ("train_samples", trainCount), ("test_samples", testCount), ("dense_accuracy", Acc(dense.Accuracy)), ("dense_loss", Math.Round(dense.Loss, 4)),
-            ("gradients", estimator.Samples), ("block", estimator.BlockSize), ("damping", estimator.Damping));
+            ("gradients", estimator.Samples), ("block", Vocabulary.BlockText(estimator.BlockSize)), ("damping", estimator.Damping));
         foreach (var r in rows)
         {
             var t = r.Seconds;

@@ -157,7 +157,7 @@ internal sealed class PruneCommand : VerbCommand<PruneCommand.Settings>
         ModelPruning.CheckResult(result, method, float32: wArray.DType == DType.Float32);
 
         var names = segments is null ? null : SegmentNames(s.Layout, segments.Length);
-        var report = PruningReport.Create(options, result, names) with { Settings = ModelPruning.ReportSettings(method) };
+        var report = PruningReport.Create(options, result, names) with { Settings = ModelPruning.ReportSettings(method, result.Weights.Length) };
         var outWeights = wArray.DType == DType.Float32
             ? NdArray.Create(Array.ConvertAll(result.Weights, v => (float)v), d)
             : NdArray.Create(result.Weights, d);

@@ -45,7 +45,7 @@ internal static class PruneModelMode
             Method = method.Label,
             Dense = new PruningMetrics { Accuracy = dense.Accuracy, Loss = dense.Loss },
             Pruned = new PruningMetrics { Accuracy = pruned.Accuracy, Loss = pruned.Loss },
-            Settings = ModelPruning.ReportSettings(method),
+            Settings = ModelPruning.ReportSettings(method, result.Weights.Length),
         };
         ModelFiles.Save(saved, outputs.Out, new Dictionary<string, string>
         {

@@ -52,7 +52,7 @@ internal static class DistributedPrune
                 Npy.Write(setup.Outputs.Mask, NdArray.Create(result.Mask, d));
             if (setup.Outputs.Scores is not null)
                 Npy.Write(setup.Outputs.Scores, NdArray.Create(result.Scores, d));
-            return PruningReport.Create(setup.Options, result, names) with { Settings = ModelPruning.ReportSettings(method) };
+            return PruningReport.Create(setup.Options, result, names) with { Settings = ModelPruning.ReportSettings(method, result.Weights.Length) };
         });
     }
 
@@ -84,7 +84,7 @@ internal static class DistributedPrune
                 SafeTensors.Write(setup.Outputs.Mask, LayoutPruning.Split<bool>(layout, result.Mask));
             if (setup.Outputs.Scores is not null)
                 SafeTensors.Write(setup.Outputs.Scores, LayoutPruning.Split<double>(layout, result.Scores));
-            return PruningReport.Create(setup.Options, result, layout.Names) with { Settings = ModelPruning.ReportSettings(method) };
+            return PruningReport.Create(setup.Options, result, layout.Names) with { Settings = ModelPruning.ReportSettings(method, result.Weights.Length) };
         });
     }
 
@@ -154,7 +154,7 @@ internal static class DistributedPrune
                 Method = method.Label,
                 Dense = new PruningMetrics { Accuracy = dense.Accuracy, Loss = dense.Loss },
                 Pruned = new PruningMetrics { Accuracy = pruned.Accuracy, Loss = pruned.Loss },
-                Settings = ModelPruning.ReportSettings(method),
+                Settings = ModelPruning.ReportSettings(method, result.Weights.Length),
             };
         });
     }

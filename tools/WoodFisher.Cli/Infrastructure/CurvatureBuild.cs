@@ -53,7 +53,7 @@ internal sealed record CurvatureBuild(string Source, long Rows, int Dimension, W
             }
             if (rows < 1)
                 throw new InvalidDataException($"{path}: holds no gradient rows (shape ({rows}, {d}))");
-            var options = WoodFisherMethod.Options(spec, GradientFileHelp.ReadSegments(s.Layout, s.Segments, d));
+            var options = WoodFisherMethod.Options(spec, d, GradientFileHelp.ReadSegments(s.Layout, s.Segments, d));
             return new CurvatureBuild(path, rows, d, options, path, null);
         }
 
@@ -64,7 +64,7 @@ internal sealed record CurvatureBuild(string Source, long Rows, int Dimension, W
         CliModels.CheckSamples(s.Samples, data, s.Minibatch);
         var selection = CliModels.Select(model, s.Layers, s.IncludeBias);
         var source = new PerSampleGradientSource(model, data.Images, data.Labels, s.Samples, selection, s.Minibatch, s.Seed);
-        var fromModel = WoodFisherMethod.Options(spec with { MiniBatch = 1 }, selection.Segments);
+        var fromModel = WoodFisherMethod.Options(spec with { MiniBatch = 1 }, selection.Dimension, selection.Segments);
         return new CurvatureBuild($"{model.Spec} on {s.Samples} {s.Split} samples", source.Count, source.Dimension, fromModel, null, source);
     }
 

@@ -86,7 +86,9 @@ internal static class ModelPruning
         : "try a larger --damping";
 
     /// <summary>What a <see cref="PruningReport"/> records of the method's settings (none for magnitude, which reads none).</summary>
-    public static Pruning.PruningSettings ReportSettings(MethodSpec method)
+    /// <param name="method">The method and its settings.</param>
+    /// <param name="dimension">d, for the block size an automatic one resolves to.</param>
+    public static Pruning.PruningSettings ReportSettings(MethodSpec method, int dimension)
     {
         var e = method.Estimator;
         return !method.Method.UsesCurvature
@@ -94,7 +96,7 @@ internal static class ModelPruning
             : new Pruning.PruningSettings
             {
                 Damping = e.FixedDamping,
-                BlockSize = e.BlockSize,
+                BlockSize = e.BlockSizeFor(dimension),
                 FisherSamples = e.Samples,
                 FisherMiniBatch = e.MiniBatch,
                 GradientStep = method.Pruning.GradientStep,

@@ -6,7 +6,7 @@ namespace WoodFisher.Cli.Options;
 /// <summary>How an inverse-curvature estimate is built: <c>--block --damping --strategy --backend --precision</c>, the defaults of every method's keys.</summary>
 internal class EstimatorSettings : SampleSettings
 {
-    [CommandOption("--block <C>"), Help("Block size c of WoodFisher (and of K-FAC's joint updates); blocks restart at each layer. full: c = d, one block across layers, through m × m systems."), DefaultValue("100")]
+    [CommandOption("--block <C>"), Help("Block size c of WoodFisher (and of K-FAC's joint updates); blocks restart at each layer. auto: the largest of 400, 200, 100 whose d·c values fit 2^27 and half the memory budget. full: c = d, one block across layers, through m × m systems."), DefaultValue("auto")]
     public string Block { get; init; } = "";
 
     [CommandOption("--damping <LAMBDA>"), Help("Damping λ > 0 added to the curvature (F̂ + λI), or auto: chosen at each pruning step from 1e-7…1e-1 by the pruned result's calibration loss (model mode) or a held-out quadratic of the gradient rows (tensor and layout modes); auto:λ1,λ2,… sets the grid. Where no pruning step judges it (fisher, ihvp, study), auto is 1e-5."), DefaultValue("auto")]
