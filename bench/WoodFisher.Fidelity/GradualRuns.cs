@@ -19,9 +19,10 @@ internal sealed class GradualRuns(string name, string dir, Dataset train, Datase
     /// <param name="block">WoodFisher block size.</param>
     /// <param name="seed">Seed of the fine-tuning's shuffles (0: the first run's; each seed gets its own row).</param>
     /// <param name="resetMomentum">Clear SGD's momentum after each pruning step (the weights it was built on have moved).</param>
-    public void Run(string method, double s, int epochs, int block, int seed = 0, bool resetMomentum = false)
+    /// <param name="update">The OBS weight update of each pruning step (joint: the library's default).</param>
+    public void Run(string method, double s, int epochs, int block, int seed = 0, bool resetMomentum = false, UpdateMode update = UpdateMode.Joint)
     {
-        var setting = $"E={epochs} c={Vocabulary.BlockText(block)} λ=auto" + (seed != 0 ? $" seed={seed}" : "") + (resetMomentum ? " momentum reset" : "");
+        var setting = $"E={epochs} c={Vocabulary.BlockText(block)} λ=auto" + (update != UpdateMode.Joint ? $" update={Vocabulary.Name(update)}" : "") + (seed != 0 ? $" seed={seed}" : "") + (resetMomentum ? " momentum reset" : "");
         if (results.Has(new Row(name, "gradual", method, s, setting, 0, 0, 0, 0, 0, 0).Key))
         {
             return;
@@ -33,7 +34,7 @@ internal sealed class GradualRuns(string name, string dir, Dataset train, Datase
         var host = new Host(model, selection, train, pm, new EstimatorSpec { Method = pm, BlockSize = block, Samples = samples }, seed, resetMomentum);
         var schedule = new PolynomialSchedule(0, s, 0, Math.Max(0, epochs - 2), 1);
         var sw = Stopwatch.StartNew();
-        var steps = new GradualPruner(schedule, new PrunerOptions { Method = pm, Segments = selection.Segments }, epochs).Run(host);
+        var steps = new GradualPruner(schedule, new PrunerOptions { Method = pm, Segments = selection.Segments, Update = update }, epochs).Run(host);
         var e = Evaluation.Evaluate(model, test.Images, test.Labels, test.Count);
         var lambda = steps[^1].Result.Steps[^1].Damping?.Chosen ?? double.NaN;
         results.Add(new Row(name, "gradual", method, s, setting, lambda, double.NaN, double.NaN, e.Accuracy, e.Loss, sw.Elapsed.TotalSeconds));

@@ -61,6 +61,27 @@ internal sealed class ModelRuns
         Run("oneshot", "woodtaylor", s, $"c={block} λ=auto η=auto", PruningMethod.WoodTaylor, block, Damping.Auto, 1);
     }
 
+    /// <summary>WoodFisher as <c>woodfisher prune</c> runs with no --block and no --damping: c and λ automatic, the grid walked.</summary>
+    public void Defaults(double s) =>
+        Run("defaults", "woodfisher", s, "c=auto λ=auto", PruningMethod.WoodFisher, EstimatorSpec.AutoBlockSize, Damping.Auto, 1, walk: true);
+
+    /// <summary>
+    /// The cost of the automatic damping at the default block size, alternated within one run so that load affects all
+    /// alike: λ fixed at the defaults' choice, the walked grid (the default), the whole grid, and the whole grid at c = 100,
+    /// <paramref name="repeats"/> times each.
+    /// </summary>
+    public void Cost(double s, int repeats)
+    {
+        var chosen = _results.Rows.FirstOrDefault(r => r.Model == _name && r.Part == "defaults" && r.Sparsity == s)?.Lambda ?? 1e-4;
+        for (var i = 1; i <= repeats; i++)
+        {
+            Run("cost", "woodfisher", s, string.Create(CultureInfo.InvariantCulture, $"c=auto λ={chosen:g3} #{i}"), PruningMethod.WoodFisher, EstimatorSpec.AutoBlockSize, chosen, 1);
+            Run("cost", "woodfisher", s, $"c=auto λ=auto walk #{i}", PruningMethod.WoodFisher, EstimatorSpec.AutoBlockSize, Damping.Auto, 1, walk: true);
+            Run("cost", "woodfisher", s, $"c=auto λ=auto whole grid #{i}", PruningMethod.WoodFisher, EstimatorSpec.AutoBlockSize, Damping.Auto, 1);
+            Run("cost", "woodfisher", s, $"c=100 λ=auto whole grid #{i}", PruningMethod.WoodFisher, 100, Damping.Auto, 1);
+        }
+    }
+
     /// <summary>WoodFisher at automatic λ for each block size, with every λ's test accuracy.</summary>
     public void Blocks(double s, IEnumerable<int> blocks)
     {
@@ -73,6 +94,7 @@ internal sealed class ModelRuns
     /// <summary>WoodFisher with K cubic recompute steps (λ chosen per step), and magnitude with the same steps.</summary>
     public void Recompute(double s, int block, int steps)
     {
+        Run("recompute", "woodfisher", s, $"K={steps} c=auto λ=auto", PruningMethod.WoodFisher, EstimatorSpec.AutoBlockSize, Damping.Auto, steps, walk: true);
         Run("recompute", "magnitude", s, $"K={steps}", PruningMethod.Magnitude, block, Damping.Auto, steps);
         Run("recompute", "woodfisher", s, $"K={steps} c={block} λ=auto", PruningMethod.WoodFisher, block, Damping.Auto, steps);
     }
@@ -128,7 +150,7 @@ internal sealed class ModelRuns
         var log = new List<(double Lambda, double Criterion, EvaluationResult Test)>();
         CurvatureFactory factory = damping.IsAuto ? (_, mask) => new RecordingSample(curvature.Sample(mask), x => Evaluate(x), b => _curvature.SetWeights(b), log) : curvature.Factory();
         var sw = Stopwatch.StartNew();
-        var result = new Pruner(new PrunerOptions { Sparsity = s, Segments = _selection.Segments }).Prune(w, factory);
+        var result = new Pruner(new PrunerOptions { Sparsity = s, Segments = _selection.Segments, WholeDampingGrid = true }).Prune(w, factory);
         var seconds = sw.Elapsed.TotalSeconds;
         foreach (var (lambda, criterion, test) in log)
         {
@@ -139,7 +161,7 @@ internal sealed class ModelRuns
         Record("tensor", "woodfisher", s, setting, result.Weights, chosen, double.NaN, double.NaN, seconds);
     }
 
-    private void Run(string part, string method, double s, string setting, PruningMethod pm, int block, Damping damping, int steps, string? lambdaPart = null)
+    private void Run(string part, string method, double s, string setting, PruningMethod pm, int block, Damping damping, int steps, string? lambdaPart = null, bool walk = false)
     {
         if (_results.Has(new Row(_name, part, method, s, setting, 0, 0, 0, 0, 0, 0).Key))
         {
@@ -147,7 +169,8 @@ internal sealed class ModelRuns
         }
 
         var spec = new EstimatorSpec { Method = pm, BlockSize = block, Damping = damping, Samples = _samples };
-        var options = new PrunerOptions { Method = pm, Sparsity = s, Segments = _selection.Segments, RecomputeSteps = steps };
+        // The defaults walk the λ grid; the other rows try every λ (each one's test accuracy is recorded).
+        var options = new PrunerOptions { Method = pm, Sparsity = s, Segments = _selection.Segments, RecomputeSteps = steps, WholeDampingGrid = !walk };
         var log = new List<(double Lambda, double Criterion, EvaluationResult Test)>();
         var build = pm == PruningMethod.Magnitude ? null : _curvature.Factory(spec, pm == PruningMethod.WoodTaylor);
         CurvatureFactory? factory = build is null ? null : lambdaPart is null ? build : (w, mask) => new RecordingSample(build(w, mask), x => Evaluate(x), b => _curvature.SetWeights(b), log);

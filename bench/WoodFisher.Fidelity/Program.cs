@@ -2,12 +2,14 @@ using System.Diagnostics;
 using System.Globalization;
 using WoodFisher.Fidelity;
 using WoodFisher.Models.Data;
+using WoodFisher.Pruning;
 
 // The fidelity table of docs/fidelity.md, on the models bench/pytorch/fidelity_models.py makes:
 //   dotnet run -c Release --project bench/WoodFisher.Fidelity -- [--models out/fidelity] [--out docs/fidelity]
-//       [--only mlp,cnn,bncnn,lenet5] [--parts grads,oneshot,blocks,recompute,tensor,gradual,report]
+//       [--only mlp,cnn,bncnn,lenet5] [--parts grads,oneshot,defaults,blocks,recompute,tensor,gradual,report] (or cost)
 //       [--sparsity 0.8,0.9,0.95,0.98] [--block 400] [--blocks 100,200] [--samples 1000]
 //       [--recompute-at 0.95,0.98] [--gradual-at 0.95,0.98] [--seeds 0,1,2] [--gradual-block 400]
+//       [--gradual-update joint,none]
 // Rows are appended to OUT/results.csv as runs finish; a rerun skips rows already there. `report` writes OUT/table.md
 // and one PNG per model from the CSV.
 var a = Args.Parse(args);
@@ -40,6 +42,16 @@ foreach (var name in a.Models)
             runs.OneShot(s, a.Block);
         }
 
+        if (a.Parts.Contains("defaults"))
+        {
+            runs.Defaults(s);
+        }
+
+        if (a.Parts.Contains("cost"))
+        {
+            runs.Cost(s, 5);
+        }
+
         if (a.Parts.Contains("blocks"))
         {
             runs.Blocks(s, a.Blocks.Where(c => c != a.Block));
@@ -62,7 +74,10 @@ foreach (var name in a.Models)
             foreach (var seed in a.Seeds)
             {
                 gradual.Run("magnitude", s, epochs, a.GradualBlock, seed);
-                gradual.Run("woodfisher", s, epochs, a.GradualBlock, seed);
+                foreach (var update in a.GradualUpdates)
+                {
+                    gradual.Run("woodfisher", s, epochs, a.GradualBlock, seed, update: update);
+                }
             }
         }
     }
@@ -78,7 +93,7 @@ Console.WriteLine($"done in {clock.Elapsed.TotalMinutes:0.0} min, load {Load()}"
 static string Load() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "?";
 
 /// <summary>Command-line arguments of the fidelity driver.</summary>
-internal sealed record Args(string ModelDir, string Out, string[] Models, HashSet<string> Parts, double[] Sparsities, int Block, int[] Blocks, int Samples, double[] RecomputeAt, double[] GradualAt, int[] Seeds, int GradualBlock)
+internal sealed record Args(string ModelDir, string Out, string[] Models, HashSet<string> Parts, double[] Sparsities, int Block, int[] Blocks, int Samples, double[] RecomputeAt, double[] GradualAt, int[] Seeds, int GradualBlock, UpdateMode[] GradualUpdates)
 {
     public static Args Parse(string[] args)
     {
@@ -88,7 +103,7 @@ internal sealed record Args(string ModelDir, string Out, string[] Models, HashSe
             return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
         }
 
-        var known = new[] { "--models", "--out", "--only", "--parts", "--sparsity", "--block", "--blocks", "--samples", "--recompute-at", "--gradual-at", "--seeds", "--gradual-block" };
+        var known = new[] { "--models", "--out", "--only", "--parts", "--sparsity", "--block", "--blocks", "--samples", "--recompute-at", "--gradual-at", "--seeds", "--gradual-block", "--gradual-update" };
         foreach (var arg in args.Where((x, i) => i % 2 == 0))
         {
             if (!known.Contains(arg))
@@ -103,7 +118,7 @@ internal sealed record Args(string ModelDir, string Out, string[] Models, HashSe
             Get("--models", "out/fidelity"),
             Get("--out", "docs/fidelity"),
             Get("--only", "mlp,cnn,bncnn,lenet5").Split(','),
-            [.. Get("--parts", "grads,oneshot,blocks,recompute,tensor,gradual,report").Split(',')],
+            [.. Get("--parts", "grads,oneshot,defaults,blocks,recompute,tensor,gradual,report").Split(',')],
             Doubles(Get("--sparsity", "0.8,0.9,0.95,0.98")),
             int.Parse(Get("--block", "400"), CultureInfo.InvariantCulture),
             Ints(Get("--blocks", "100,200")),
@@ -111,6 +126,7 @@ internal sealed record Args(string ModelDir, string Out, string[] Models, HashSe
             Doubles(Get("--recompute-at", "0.95,0.98")),
             Doubles(Get("--gradual-at", "0.95,0.98")),
             Ints(Get("--seeds", "0,1,2")),
-            int.Parse(Get("--gradual-block", "400"), CultureInfo.InvariantCulture));
+            int.Parse(Get("--gradual-block", "400"), CultureInfo.InvariantCulture),
+            [.. Get("--gradual-update", "joint").Split(',').Select(Vocabulary.Update)]);
     }
 }

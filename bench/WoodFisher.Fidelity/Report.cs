@@ -49,24 +49,33 @@ internal static class Report
             return r is null ? new Cell(double.NaN, "") : new Cell(r.Accuracy, Pct(r.Accuracy) + $" (λ {r.Lambda.ToString("g1", Inv)})");
         }
 
+        Cell Seeds(string method, double s, string variant)
+        {
+            var (mean, low, high, n) = Gradual.Seeds(rows, method, s, variant);
+            return n == 0 ? new Cell(double.NaN, "") : new Cell(mean, n == 1 ? Pct(mean) : $"{Pct(mean)} ({Pct(low)}–{Pct(high)}, {n} seeds)");
+        }
+
         Cell[] Each(Func<double, Cell> f) => sparsities.Select(f).ToArray();
         var list = new List<(string, Cell[])>
         {
             ("magnitude (global)", Each(s => One(r => r.Part == "oneshot" && r.Method == "magnitude", s))),
             ("diagonal Fisher, λ auto", Each(s => One(r => r.Part == "oneshot" && r.Method == "diagfisher", s, true))),
             ("K-FAC (joint blocks c = 400), λ auto", Each(s => One(r => r.Part == "oneshot" && r.Method == "kfac", s, true))),
-            ("WoodFisher, defaults (c = 100, λ auto)", Each(s => One(r => r.Part is "blocks" or "oneshot" && r.Method == "woodfisher" && r.Setting == "c=100 λ=auto", s, true))),
+            ("WoodFisher, defaults (c auto, λ auto, grid walked)", Each(s => One(r => r.Part == "defaults", s, true))),
+            ("WoodFisher, c = 100, λ auto", Each(s => One(r => r.Part is "blocks" or "oneshot" && r.Method == "woodfisher" && r.Setting == "c=100 λ=auto", s, true))),
             ("WoodFisher, c = 100, best λ of the grid", Each(s => Best("blocks-lambda", "woodfisher", s, "c=100 "))),
             ("WoodFisher, c = 100, λ = 1e-5 (fixed)", Each(s => One(r => r.Part == "oneshot" && r.Method == "woodfisher" && r.Setting == "c=100 λ=1e-05", s))),
             ("WoodFisher, c = 400, λ auto", Each(s => One(r => r.Part == "oneshot" && r.Method == "woodfisher" && r.Setting == "c=400 λ=auto", s, true))),
             ("WoodFisher, c = 400, best λ of the grid", Each(s => Best("lambda", "woodfisher", s))),
             ("WoodTaylor, c = 400, λ and η auto", Each(s => One(r => r.Part == "oneshot" && r.Method == "woodtaylor", s, true))),
             ("magnitude, 16 cubic steps", Each(s => One(r => r.Part == "recompute" && r.Method == "magnitude", s))),
-            ("WoodFisher, 16 cubic steps", Each(s => One(r => r.Part == "recompute" && r.Method == "woodfisher", s))),
+            ("WoodFisher, 16 cubic steps, c = 400", Each(s => One(r => r.Part == "recompute" && r.Method == "woodfisher" && r.Setting.Contains("c=400", StringComparison.Ordinal), s, true))),
+            ("WoodFisher, 16 cubic steps, defaults", Each(s => One(r => r.Part == "recompute" && r.Method == "woodfisher" && r.Setting.Contains("c=auto", StringComparison.Ordinal), s, true))),
             ("tensor mode (PyTorch G), λ auto", Each(s => One(r => r.Part == "tensor" && r.Setting.EndsWith("λ=auto", StringComparison.Ordinal), s, true))),
             ("tensor mode, best λ of the grid", Each(s => Best("tensor", "woodfisher", s))),
-            ("gradual magnitude", Each(s => One(r => r.Part == "gradual" && r.Method == "magnitude" && !r.Setting.Contains("reset", StringComparison.Ordinal), s))),
-            ("gradual WoodFisher", Each(s => One(r => r.Part == "gradual" && r.Method == "woodfisher" && !r.Setting.Contains("reset", StringComparison.Ordinal), s, true))),
+            ("gradual magnitude", Each(s => Seeds("magnitude", s, ""))),
+            ("gradual WoodFisher", Each(s => Seeds("woodfisher", s, ""))),
+            ("gradual WoodFisher, no weight update", Each(s => Seeds("woodfisher", s, "update=none"))),
             ("gradual magnitude, momentum reset", Each(s => One(r => r.Part == "gradual" && r.Method == "magnitude" && r.Setting.Contains("reset", StringComparison.Ordinal), s))),
             ("gradual WoodFisher, momentum reset", Each(s => One(r => r.Part == "gradual" && r.Method == "woodfisher" && r.Setting.Contains("reset", StringComparison.Ordinal), s, true))),
         };

@@ -18,7 +18,7 @@ internal static class Targets
         {
             foreach (var s in new[] { 0.8, 0.9, 0.95 })
             {
-                var defaults = Find(rows, model, s, r => r.Part is "blocks" or "oneshot" && r.Method == "woodfisher" && r.Setting == "c=100 λ=auto");
+                var defaults = Defaults(rows, model, s);
                 var magnitude = Find(rows, model, s, r => r.Part == "oneshot" && r.Method == "magnitude");
                 if (defaults is null && magnitude is null)
                 {
@@ -26,27 +26,29 @@ internal static class Targets
                 }
 
                 Line("defaults ≥ global magnitude", model, s, defaults, magnitude?.Accuracy, "(magnitude)", defaults?.Accuracy >= magnitude?.Accuracy);
-                var best = rows.Where(r => r.Model == model && r.Sparsity == s && r.Part == "blocks-lambda" && r.Setting.StartsWith("c=100 ", StringComparison.Ordinal)).MaxBy(r => r.Accuracy);
+                var best = rows.Where(r => r.Model == model && r.Sparsity == s && r.Part == "lambda" && r.Setting.StartsWith("c=400 ", StringComparison.Ordinal)).MaxBy(r => r.Accuracy);
                 Line("defaults within 1 point of the grid's best λ", model, s, defaults, best?.Accuracy, best is null ? "(not measured)" : $"(λ {best.Lambda.ToString("g1", Inv)})", best is not null && defaults?.Accuracy >= best.Accuracy - 0.01);
             }
         }
 
-        var mlp90 = Find(rows, "mlp", 0.9, r => r.Part is "blocks" or "oneshot" && r.Method == "woodfisher" && r.Setting == "c=100 λ=auto");
+        var mlp90 = Defaults(rows, "mlp", 0.9);
         Line("MLP at 90% with the defaults ≥ 79%", "mlp", 0.9, mlp90, 0.79, "", mlp90?.Accuracy >= 0.79);
-        var recompute = Find(rows, "mlp", 0.98, r => r.Part == "recompute" && r.Method == "woodfisher");
+        var recompute = Find(rows, "mlp", 0.98, r => r.Part == "recompute" && r.Method == "woodfisher" && r.Setting.Contains("c=auto", StringComparison.Ordinal))
+            ?? Find(rows, "mlp", 0.98, r => r.Part == "recompute" && r.Method == "woodfisher");
         Line($"MLP at 98%, 16 cubic recompute steps ({recompute?.Setting}) ≥ 70%", "mlp", 0.98, recompute, 0.70, "", recompute?.Accuracy >= 0.70);
         foreach (var model in rows.Where(r => r.Part == "gradual").Select(r => r.Model).Distinct())
         {
             foreach (var s in new[] { 0.95, 0.98 })
             {
-                foreach (var reset in new[] { false, true })
+                foreach (var variant in new[] { "", "momentum reset" })
                 {
-                    bool Pick(Row r, string method) => r.Part == "gradual" && r.Method == method && r.Setting.Contains("reset", StringComparison.Ordinal) == reset;
-                    var wf = Find(rows, model, s, r => Pick(r, "woodfisher"));
-                    var mag = Find(rows, model, s, r => Pick(r, "magnitude"));
-                    if (wf is not null || mag is not null)
+                    var wf = Gradual.Seeds(rows, "woodfisher", s, variant);
+                    var mag = Gradual.Seeds(rows, "magnitude", s, variant);
+                    if (wf.Count > 0 || mag.Count > 0)
                     {
-                        Line($"gradual WoodFisher ≥ gradual magnitude{(reset ? " (momentum reset)" : "")}, {wf?.Setting ?? mag?.Setting}", model, s, wf, mag?.Accuracy, "(magnitude)", wf?.Accuracy >= mag?.Accuracy);
+                        var measured = wf.Count == 0 ? null : new Row(model, "gradual", "woodfisher", s, "", double.NaN, double.NaN, double.NaN, wf.Mean, double.NaN, 0);
+                        var seeds = Math.Max(wf.Count, mag.Count);
+                        Line($"gradual WoodFisher ≥ gradual magnitude{(variant.Length > 0 ? $" ({variant})" : "")}, mean of {seeds} seed{(seeds > 1 ? "s" : "")}", model, s, measured, mag.Count > 0 ? mag.Mean : null, "(magnitude)", wf.Mean >= mag.Mean);
                     }
                 }
             }
@@ -54,6 +56,14 @@ internal static class Targets
 
         return md.ToString();
     }
+
+    /// <summary>
+    /// What <c>woodfisher prune</c> does with no --block and no --damping: the "defaults" row, else the c = 400 row with
+    /// the whole grid (c = auto resolves to 400 on every model of the table, and the walk chose the whole grid's λ on
+    /// every recorded curve).
+    /// </summary>
+    public static Row? Defaults(IReadOnlyList<Row> rows, string model, double s) =>
+        Find(rows, model, s, r => r.Part == "defaults") ?? Find(rows, model, s, r => r.Part == "oneshot" && r.Method == "woodfisher" && r.Setting == "c=400 λ=auto");
 
     private static Row? Find(IReadOnlyList<Row> rows, string model, double s, Func<Row, bool> pick) =>
         rows.FirstOrDefault(r => r.Model == model && r.Sparsity == s && pick(r));

@@ -71,7 +71,7 @@ public class HelpTests : CliFixture
         static object? Default(Type t, string property) => t.GetProperty(property)!.GetCustomAttribute<DefaultValueAttribute>()?.Value;
         Assert.Multiple(() =>
         {
-            Assert.That(int.Parse((string)Default(typeof(EstimatorSettings), nameof(EstimatorSettings.Block))!, CultureInfo.InvariantCulture), Is.EqualTo(EstimatorSpec.DefaultBlockSize));
+            Assert.That(Vocabulary.BlockSize((string)Default(typeof(EstimatorSettings), nameof(EstimatorSettings.Block))!), Is.EqualTo(new EstimatorSpec().BlockSize));
             Assert.That(Vocabulary.Damping((string)Default(typeof(EstimatorSettings), nameof(EstimatorSettings.Damping))!), Is.EqualTo(new EstimatorSpec().Damping));
             Assert.That(Default(typeof(SampleSettings), nameof(SampleSettings.Samples)), Is.EqualTo(EstimatorSpec.DefaultSamples));
             Assert.That(Default(typeof(PrunerSettings), nameof(PrunerSettings.Update)), Is.EqualTo(Vocabulary.Name(new PrunerOptions().Update)));
