@@ -61,7 +61,7 @@ internal static class Report
             ("magnitude (global)", Each(s => One(r => r.Part == "oneshot" && r.Method == "magnitude", s))),
             ("diagonal Fisher, λ auto", Each(s => One(r => r.Part == "oneshot" && r.Method == "diagfisher", s, true))),
             ("K-FAC (joint blocks c = 400), λ auto", Each(s => One(r => r.Part == "oneshot" && r.Method == "kfac", s, true))),
-            ("WoodFisher, defaults (c auto, λ auto, grid walked)", Each(s => One(r => r.Part == "defaults", s, true))),
+            ("WoodFisher, defaults (c auto = 400, λ auto)", Each(s => One(r => r == Targets.Defaults(rows, r.Model, s), s, true))),
             ("WoodFisher, c = 100, λ auto", Each(s => One(r => r.Part is "blocks" or "oneshot" && r.Method == "woodfisher" && r.Setting == "c=100 λ=auto", s, true))),
             ("WoodFisher, c = 100, best λ of the grid", Each(s => Best("blocks-lambda", "woodfisher", s, "c=100 "))),
             ("WoodFisher, c = 100, λ = 1e-5 (fixed)", Each(s => One(r => r.Part == "oneshot" && r.Method == "woodfisher" && r.Setting == "c=100 λ=1e-05", s))),
