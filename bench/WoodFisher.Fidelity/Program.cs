@@ -6,7 +6,7 @@ using WoodFisher.Pruning;
 
 // The fidelity table of docs/fidelity.md, on the models bench/pytorch/fidelity_models.py makes:
 //   dotnet run -c Release --project bench/WoodFisher.Fidelity -- [--models out/fidelity] [--out docs/fidelity]
-//       [--only mlp,cnn,bncnn,lenet5] [--parts grads,oneshot,defaults,blocks,recompute,tensor,gradual,report] (or cost)
+//       [--only mlp,cnn,bncnn,lenet5] [--parts grads,oneshot,defaults,blocks,recompute,tensor,gradual,report] (or cost, gradual-reset)
 //       [--sparsity 0.8,0.9,0.95,0.98] [--block 400] [--blocks 100,200] [--samples 1000]
 //       [--recompute-at 0.95,0.98] [--gradual-at 0.95,0.98] [--seeds 0,1,2] [--gradual-block 400]
 //       [--gradual-update joint,none]
@@ -77,6 +77,12 @@ foreach (var name in a.Models)
                 foreach (var update in a.GradualUpdates)
                 {
                     gradual.Run("woodfisher", s, epochs, a.GradualBlock, seed, update: update);
+                }
+
+                if (a.Parts.Contains("gradual-reset"))
+                {
+                    gradual.Run("magnitude", s, epochs, a.GradualBlock, seed, resetMomentum: true);
+                    gradual.Run("woodfisher", s, epochs, a.GradualBlock, seed, resetMomentum: true);
                 }
             }
         }
