@@ -4,7 +4,7 @@ namespace WoodFisher.Pruning;
 /// What one pruning step needs at the current weights and mask, gathered once: the statistics (gradients, K-FAC
 /// factors, Hessian) from which H⁻¹ is built at any damping λ, the loss gradient g when WoodTaylor asks for it, and the
 /// criterion by which <see cref="Damping.Auto"/> judges a pruned result. <see cref="Pruner"/> calls <see cref="Build()"/>
-/// when <see cref="DampingGrid"/> is empty; otherwise it takes the step once per λ of the grid with
+/// when <see cref="DampingGrid"/> is empty; otherwise it takes the step once per λ it tries from the grid with
 /// <see cref="BuildCandidate"/>, keeps the λ of the lowest <see cref="Criterion"/>, and, when
 /// <see cref="RebuildChosen"/>, takes the step again with <see cref="Build(double)"/> at that λ.
 /// A <see cref="CurvatureEstimate"/> converts implicitly to a sample that always returns it.

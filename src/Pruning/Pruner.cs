@@ -11,7 +11,8 @@ namespace WoodFisher.Pruning;
 /// the target s_k of <see cref="OneShotSchedule"/> (starting from the sparsity the input mask already has) and updates
 /// the weights. Weights pruned in earlier steps (or by the input mask) stay in Q with w_Q = 0, so the joint update
 /// keeps them at zero. When the sample carries a damping grid (<see cref="Damping.Auto"/>), each step is taken once per
-/// λ from the same statistics and the λ with the lowest criterion is kept (<see cref="PruningStep.Damping"/>).
+/// λ tried from the same statistics (the grid walked, or all of it with <see cref="PrunerOptions.WholeDampingGrid"/>) and
+/// the λ with the lowest criterion is kept (<see cref="PruningStep.Damping"/>).
 /// </summary>
 public sealed class Pruner
 {
@@ -125,7 +126,7 @@ public sealed class Pruner
 
     /// <summary>
     /// With K &gt; 1 recompute steps and a damping grid, λ is chosen for the whole run, not greedily per step: the K
-    /// steps are run once per λ of the grid (the first step's statistics shared), each final result is judged by the
+    /// steps are run once per λ tried (the first step's statistics shared), each final result is judged by the
     /// last step's criterion against the starting weights, and the best run is kept (the one-standard-error rule as in
     /// a single step). Its last step records the choice.
     /// </summary>
@@ -251,11 +252,11 @@ public sealed class Pruner
     }
 
     /// <summary>
-    /// The search of one step: each λ of <paramref name="lambdas"/> is built once (from the candidate statistics, or all
-    /// of them when <paramref name="allRows"/>; NaN = the sample's own damping) and tried with every η; per λ the lowest
-    /// criterion over η counts. The lowest λ wins, or, when the sample asks for the one-standard-error rule, the largest
-    /// λ whose criterion is within one standard error of the lowest. Timings of every trial are summed into the
-    /// returned outcome.
+    /// The search of one step: each λ tried from <paramref name="lambdas"/> (<see cref="DampingWalk"/>) is built once
+    /// (from the candidate statistics, or all of them when <paramref name="allRows"/>; NaN = the sample's own damping)
+    /// and tried with every η; per λ the lowest criterion over η counts. The lowest λ wins, or, when the sample asks for
+    /// the one-standard-error rule, the largest λ whose criterion is within one standard error of the lowest. Timings of
+    /// every trial are summed into the returned outcome.
     /// </summary>
     private (Outcome Chosen, DampingSelection Selection) Search(CurvatureSample sample, IReadOnlyList<double> lambdas, bool allRows, double[] w, bool[] m, double sk, int[] segments, PatternLayout? layout, IReadOnlyList<double> etas, string label, IProgress<string>? progress)
     {
