@@ -5,11 +5,12 @@ namespace WoodFisher.Pruning.Tests;
 /// <summary><see cref="DampingWalk"/> against the whole grid (the oracle: evaluate every λ and take the rule's choice).</summary>
 public class DampingWalkTests
 {
+    /// <summary>The rule over every λ: the lowest, or the largest λ within one standard error of it.</summary>
     private static int WholeGridChoice(double[] values, double[] errors, bool oneStandardError)
     {
         var best = Array.IndexOf(values, values.Min());
         var bound = values[best] + errors[best];
-        return oneStandardError ? Enumerable.Range(best, values.Length - best).Last(i => values[i] <= bound && Enumerable.Range(best, i - best + 1).All(j => values[j] <= bound)) : best;
+        return oneStandardError ? Enumerable.Range(best, values.Length - best).Last(i => values[i] <= bound) : best;
     }
 
     private static (int Choice, int Evaluations) Walk(double[] values, double[] errors, bool oneStandardError)
