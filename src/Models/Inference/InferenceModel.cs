@@ -159,6 +159,12 @@ public sealed class InferenceModel : IDisposable
     /// </summary>
     private static void Transpose(ReadOnlySpan<float> samples, int b, int features, Span<float> input)
     {
+        if (b == 1)
+        {
+            samples[..features].CopyTo(input);
+            return;
+        }
+
         const int Tile = 8;
         for (var i0 = 0; i0 < b; i0 += Tile)
         {
