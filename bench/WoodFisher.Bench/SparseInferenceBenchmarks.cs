@@ -9,7 +9,7 @@ namespace WoodFisher.Bench;
 /// Question: how much faster than dense does the inference engine run mlp:784-300-100-10 (d = 266,200 weights) when
 /// pruned (magnitude, which sets the same pattern as any method would) to 90% unstructured (CSR), 2:4 (N:M) or half of its
 /// hidden units removed (the smaller model, dense), at batch 1 (matrix-vector products) and batch 64? Dense is the
-/// baseline: the same engine with every weight dense (a SIMD dot product per row at batch 1, the packed GEMM at 64).
+/// baseline: the same engine with every weight dense (four rows per pass over x at batch 1, the packed GEMM at 64).
 /// Run: <c>dotnet run -c Release --project bench/WoodFisher.Bench -- --filter '*SparseInference*'</c>.
 /// </summary>
 [MemoryDiagnoser]

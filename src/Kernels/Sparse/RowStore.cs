@@ -18,6 +18,7 @@ internal sealed class RowStore
     private readonly int[] _columns;
     private readonly int[] _rowPointers;
     private readonly int[] _chunkPointers;
+    private readonly WindowedRows? _windowed;
 
     /// <summary>Wraps entry arrays; <paramref name="chunkPointers"/> is rows × (chunks + 1): row r's entries for inputs [k·kc, (k+1)·kc) are [p[r, k], p[r, k+1]).</summary>
     public RowStore(int rows, int columns, float[] values, int[] cols, int[] rowPointers, int chunkRows, int[] chunkPointers)
@@ -30,6 +31,7 @@ internal sealed class RowStore
         ChunkRows = chunkRows;
         Chunks = (columns + chunkRows - 1) / chunkRows;
         _chunkPointers = chunkPointers;
+        _windowed = WindowedRows.Supported ? WindowedRows.TryBuild(rows, columns, values, cols, rowPointers) : null;
     }
 
     public int Rows { get; }
@@ -69,13 +71,19 @@ internal sealed class RowStore
         return p;
     }
 
-    /// <summary>y = Wx + b, one gathered dot product per row (lengths checked).</summary>
+    /// <summary>y = Wx + b (lengths checked): with AVX-512 in the windowed layout, else one gathered dot product per row.</summary>
     public unsafe void MultiplyVector(ReadOnlySpan<float> x, Span<float> y, ReadOnlySpan<float> bias)
     {
         WeightChecks.Vector(Rows, Columns, x.Length, y.Length, bias.Length);
-        fixed (float* px = x, pv = _values)
+        fixed (float* px = x, pv = _values, py = y, pb = bias)
         fixed (int* pc = _columns, pp = _rowPointers)
         {
+            if (_windowed is not null && SimdPaths.Current == SimdPath.Avx512)
+            {
+                _windowed.MultiplyVector(px, py, bias.IsEmpty ? null : pb);
+                return;
+            }
+
             for (var r = 0; r < Rows; r++)
             {
                 var s = SparseKernels.Dot(pv + pp[r], pc + pp[r], pp[r + 1] - pp[r], px);

@@ -174,8 +174,9 @@ internal sealed class SequenceLayer(FeatureMap input, IReadOnlyList<InferenceLay
 
     public override Span<float> Forward(Span<float> input, int batch)
     {
-        foreach (var l in layers)
-            input = l.Forward(input, batch);
+        // Indexed: foreach over the interface would box an enumerator on every call.
+        for (var i = 0; i < layers.Count; i++)
+            input = layers[i].Forward(input, batch);
         return input;
     }
 

@@ -192,7 +192,7 @@ public sealed class SparseMatrixTests
     private static float[] RandomVector(Random rng, int n) => Enumerable.Range(0, n).Select(_ => (float)((rng.NextDouble() * 2) - 1)).ToArray();
 
     /// <summary>C = WB + b in float64 (B is cols × n).</summary>
-    private static double[] Reference(float[] w, int rows, int cols, float[] b, int n, float[]? bias)
+    internal static double[] Reference(float[] w, int rows, int cols, float[] b, int n, float[]? bias)
     {
         var c = new double[rows * n];
         for (var r = 0; r < rows; r++)
@@ -212,7 +212,7 @@ public sealed class SparseMatrixTests
         return c;
     }
 
-    private static void AssertClose(float[] actual, double[] expected, float[] w, float[] b, int rows, int cols, int n, string what)
+    internal static void AssertClose(float[] actual, double[] expected, float[] w, float[] b, int rows, int cols, int n, string what)
     {
         for (var r = 0; r < rows; r++)
         {

@@ -1,0 +1,123 @@
+using WoodFisher.Kernels.Sparse;
+
+namespace WoodFisher.Kernels.Tests.Sparse;
+
+/// <summary>
+/// The batch-1 paths against a float64 dense product: the windowed AVX-512 layout (<see cref="WindowedRows"/>) at shapes
+/// that leave partial slices and windows, with rows of every length, entries out of order, repeated places and explicit
+/// zeros; when it declines a matrix; and the dense four-row y = Wx on every SIMD path. Tolerance as in
+/// <see cref="SparseMatrixTests"/>: 2k·u·Σ|w·x| for a sum of k products.
+/// </summary>
+public sealed class VectorPathTests
+{
+    [TestCase(1, 1)]
+    [TestCase(16, 32)]
+    [TestCase(17, 33)]
+    [TestCase(37, 13)]
+    [TestCase(300, 784)]
+    [TestCase(100, 300)]
+    [TestCase(10, 100)]
+    [TestCase(64, 1000)]
+    public void Windowed_EqualsFloat64DenseProduct(int rows, int cols)
+    {
+        if (!WindowedRows.Supported)
+        {
+            Assert.Ignore("No AVX-512 on this machine: the windowed layout is not built (the gather path serves y = Wx).");
+        }
+
+        foreach (var mask in new[] { SparseMatrixTests.Mask.Random10, SparseMatrixTests.Mask.Random50, SparseMatrixTests.Mask.EmptyRows, SparseMatrixTests.Mask.Dense, SparseMatrixTests.Mask.TwoOfFour })
+        {
+            var w = SparseMatrixTests.MakeMatrix(rows, cols, mask, seed: rows + cols);
+            var csr = CsrMatrix.FromDense(w, rows, cols);
+            var layout = WindowedRows.TryBuild(rows, cols, csr.Values.ToArray(), csr.ColumnIndices.ToArray(), csr.RowPointers.ToArray());
+            Assert.That(layout, Is.Not.Null, $"{mask}: a uniformly pruned matrix is laid out");
+            AssertProduct(layout!, w, rows, cols, $"{mask}, {rows} × {cols}");
+        }
+    }
+
+    [Test]
+    public void Windowed_TakesRowsInAnyOrderWithRepeatsAndZeros()
+    {
+        if (!WindowedRows.Supported)
+        {
+            Assert.Ignore("No AVX-512 on this machine.");
+        }
+
+        // Row 0: columns 40, 3, 40 (repeated: the values add), an explicit zero at 5; row 1 empty; row 2 one entry at 69.
+        int[] pointers = [0, 4, 4, 5];
+        int[] cols = [40, 3, 40, 5, 69];
+        float[] values = [0.5f, -2f, 0.25f, 0f, 3f];
+        var layout = WindowedRows.TryBuild(3, 70, values, cols, pointers);
+        Assert.That(layout, Is.Not.Null);
+        var w = new float[3 * 70];
+        w[40] = 0.75f;
+        w[3] = -2f;
+        w[(2 * 70) + 69] = 3f;
+        AssertProduct(layout!, w, 3, 70, "out of order, repeated, zero");
+    }
+
+    [Test]
+    public void Windowed_DeclinesPaddingBeyondFourSlotsPerEntry()
+    {
+        // Rows 0 and 16 full, the other 30 one entry each: sorted by length, the two full rows share a slice whose every
+        // window then takes 32 steps of 16 slots for about 64 entries (7.6 slots per entry over the matrix).
+        const int rows = 32, cols = 256;
+        var w = new float[rows * cols];
+        for (var r = 0; r < rows; r++)
+        {
+            for (var j = 0; j < cols; j++)
+            {
+                w[(r * cols) + j] = r % 16 == 0 || j == r ? 1f : 0f;
+            }
+        }
+
+        var csr = CsrMatrix.FromDense(w, rows, cols);
+        Assert.That(WindowedRows.TryBuild(rows, cols, csr.Values.ToArray(), csr.ColumnIndices.ToArray(), csr.RowPointers.ToArray()), Is.Null);
+
+        // The matrix still multiplies correctly: its y = Wx falls back to the gathered dot products.
+        var x = Enumerable.Range(0, cols).Select(j => (float)Math.Sin(j)).ToArray();
+        var y = new float[rows];
+        csr.MultiplyVector(x, y);
+        SparseMatrixTests.AssertClose(y, SparseMatrixTests.Reference(w, rows, cols, x, 1, null), w, x, rows, cols, 1, "declined layout");
+    }
+
+    [TestCase(1, 1)]
+    [TestCase(3, 15)]
+    [TestCase(4, 16)]
+    [TestCase(5, 17)]
+    [TestCase(6, 7)]
+    [TestCase(9, 31)]
+    [TestCase(300, 784)]
+    public void DenseRows4_EqualsFloat64DenseProduct_OnEveryPath(int rows, int cols)
+    {
+        var w = SparseMatrixTests.MakeMatrix(rows, cols, SparseMatrixTests.Mask.Dense, seed: 3);
+        var dense = new DenseWeights(rows, cols, w);
+        var rng = new Random(11);
+        var x = Enumerable.Range(0, cols).Select(_ => (float)((rng.NextDouble() * 2) - 1)).ToArray();
+        var bias = Enumerable.Range(0, rows).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
+        foreach (var path in SimdPaths.Available)
+        {
+            using var _ = SimdPaths.Force(path);
+            var y = Enumerable.Repeat(float.NaN, rows).ToArray();
+            dense.MultiplyVector(x, y, bias);
+            SparseMatrixTests.AssertClose(y, SparseMatrixTests.Reference(w, rows, cols, x, 1, bias), w, x, rows, cols, 1, $"{path}: {rows} × {cols}");
+        }
+    }
+
+    private static unsafe void AssertProduct(WindowedRows layout, float[] w, int rows, int cols, string what)
+    {
+        var rng = new Random(5);
+        var x = Enumerable.Range(0, cols).Select(_ => (float)((rng.NextDouble() * 2) - 1)).ToArray();
+        var bias = Enumerable.Range(0, rows).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
+        foreach (var withBias in new[] { false, true })
+        {
+            var y = Enumerable.Repeat(float.NaN, rows).ToArray();
+            fixed (float* px = x, py = y, pb = bias)
+            {
+                layout.MultiplyVector(px, py, withBias ? pb : null);
+            }
+
+            SparseMatrixTests.AssertClose(y, SparseMatrixTests.Reference(w, rows, cols, x, 1, withBias ? bias : null), w, x, rows, cols, 1, $"{what}, bias {withBias}");
+        }
+    }
+}
