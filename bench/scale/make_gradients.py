@@ -2,9 +2,11 @@
 """Synthetic tensor-mode inputs for large `woodfisher prune` runs: G.npy (m x d float32) and W.npy (d float32).
 
 G is written in row chunks through np.lib.format.open_memmap, so memory stays ~ chunk size. The gradients are synthetic
-(a low-rank signal plus noise per row, deterministic from --seed), not gradients of a trained network.
+(per row: Gaussian noise plus a direction shared by all rows, deterministic from --seed), not gradients of a trained network.
 
     /usr/bin/python3 bench/scale/make_gradients.py --d 10000000 --m 64 --out /work/big/d10m
+
+bench/scale/run.sh runs it and the prune commands with their measurements.
 """
 import argparse
 import os
