@@ -10,11 +10,12 @@ namespace WoodFisher.Kernels;
 /// builder scratch and the caller's per-weight vectors.
 /// </summary>
 /// <remarks>
-/// <para>In memory (<see cref="TwoPass"/> false) there is one group, all blocks, built in one pass of whole rows; its
-/// working set is the builder's own estimate (<see cref="WoodFisherBuilder.EstimateBytes"/>) plus a read buffer of one
-/// panel of rows. In two passes each group's slab (m rows × its columns) is read in pieces of <see cref="PieceRows"/> rows,
-/// two pieces in memory at once (one being built from, one being read), and only the group being built is resident, so
-/// the budget bounds the largest group. Where G's columns can be read directly (a file), groups are sized for reading
+/// <para>In memory (<see cref="TwoPass"/> false) every block stays resident after one pass. From a file (G's columns
+/// readable directly) the groups are built one after another, each from its slab (m rows × its columns) read in pieces of
+/// <see cref="PieceRows"/> rows, two pieces in memory at once (one being built from, one being read), so G is never whole
+/// in memory; from any other source one group of all blocks takes whole rows, and the working set is the builder's own
+/// estimate (<see cref="WoodFisherBuilder.EstimateBytes"/>) plus a read buffer of one panel of rows. In two passes the
+/// groups are read the same way and only the group being built is resident, so the budget bounds the largest group. Where G's columns can be read directly (a file), groups are sized for reading
 /// (about <see cref="SlabBytes"/> per piece, at least a few blocks per core); where every group costs a pass over the
 /// whole source (gradients computed by a model), groups are as large as the budget allows. When even groups of one block
 /// do not fit, <see cref="Create"/> refuses with the numbers.</para>
@@ -27,7 +28,7 @@ public sealed class PassPlan
     /// <summary>Most float32 entries of whole rows held at once while a source that cannot seek is streamed for one group (16 MiB; at least one row).</summary>
     public const long RowBufferElements = 1 << 22;
 
-    private PassPlan(BlockLayout layout, long rows, Precision precision, WoodburyStrategy strategy, BlockRange[] groups, int pieceRows, bool twoPass, long budget, long vectorBytes, long slabBytes, bool seekable)
+    private PassPlan(BlockLayout layout, long rows, Precision precision, WoodburyStrategy strategy, BlockRange[] groups, int pieceRows, bool twoPass, bool slabs, long budget, long vectorBytes, long slabBytes, bool seekable)
     {
         Layout = layout;
         Rows = rows;
@@ -35,12 +36,14 @@ public sealed class PassPlan
         Strategy = strategy;
         Groups = groups;
         PieceRows = pieceRows;
+        PanelRows = WoodFisherBuilder.PendingRows(layout);
         TwoPass = twoPass;
+        ReadsSlabs = slabs;
         Budget = budget;
         VectorBytes = vectorBytes;
         SlabBytes = slabBytes;
         var element = ElementBytes(precision);
-        if (!twoPass)
+        if (!slabs)
         {
             // One pass streaming whole rows into all blocks: the builder's estimate (blocks, panel, per-thread workspace)
             // and a float32 read buffer of one panel of rows.
@@ -58,7 +61,8 @@ public sealed class PassPlan
                 widest = Math.Max(widest, g.Length);
             }
 
-            BlockBytes = largest;
+            // Resident blocks: all of them in one pass, the largest group in two.
+            BlockBytes = twoPass ? largest : MemoryBudget.Product(layout.SquareLength, element);
             ReadBytes = MemoryBudget.Product(2, pieceRows, widest, sizeof(float));
             if (!seekable)
             {
@@ -67,7 +71,7 @@ public sealed class PassPlan
                 ReadBytes = MemoryBudget.Sum(ReadBytes, MemoryBudget.Product(rowBuffer, layout.Dimension, sizeof(float)));
             }
 
-            ScratchBytes = groups.Max(g => BuilderScratch(layout, g, rows, precision, strategy));
+            ScratchBytes = groups.Max(g => BuilderScratch(layout, g, precision, strategy, PanelRows));
         }
 
         TotalBytes = MemoryBudget.Sum(BlockBytes, ReadBytes, ScratchBytes, VectorBytes);
@@ -91,8 +95,20 @@ public sealed class PassPlan
     /// <summary>Consecutive groups of blocks tiling the layout, in order.</summary>
     public IReadOnlyList<BlockRange> Groups { get; }
 
-    /// <summary>Rows of G per read piece (m when a whole slab fits a piece).</summary>
+    /// <summary>Rows of G per read piece (m when a whole slab fits a piece; otherwise a multiple of <see cref="PanelRows"/>).</summary>
     public int PieceRows { get; }
+
+    /// <summary>
+    /// Rows per builder panel, the whole layout's (<see cref="WoodFisherBuilder.PanelRows"/>): every group's builder gets
+    /// the rows in chunks of this many, as one builder of all blocks would, so the blocks come out the same bits.
+    /// </summary>
+    public int PanelRows { get; }
+
+    /// <summary>
+    /// True when the groups are built from slabs of G's columns read by a background thread (a file, or any two-pass plan);
+    /// false when one builder of all blocks takes whole rows.
+    /// </summary>
+    public bool ReadsSlabs { get; }
 
     /// <summary>True when the groups are built, scored and dropped, then rebuilt for the update (two passes over G).</summary>
     public bool TwoPass { get; }
@@ -145,25 +161,27 @@ public sealed class PassPlan
         var m = (rows + options.MiniBatch - 1) / options.MiniBatch;
         var strategy = options.Strategy != WoodburyStrategy.Auto ? options.Strategy : StrategyCostModel.Default.Choose(layout, m, options.Precision);
 
-        // In memory: one pass of whole rows into all blocks.
+        // In memory: one pass, all blocks resident. From a file, groups of blocks are built from column slabs read a piece
+        // ahead of the build (bounded buffers; G is never whole in memory); otherwise one builder takes whole rows.
         var element = ElementBytes(options.Precision);
-        var all = new[] { BlockRange.Of(layout, 0, layout.Count) };
-        var inMemory = new PassPlan(layout, rows, options.Precision, strategy, all, (int)Math.Min(WoodFisherBuilder.PendingRows(layout), rows), false, limit, vectorBytes, slab, seekable);
+        var (readGroups, pieceRows) = ReadGroups(layout, rows, slab, Environment.ProcessorCount);
+        var inMemory = seekable
+            ? new PassPlan(layout, rows, options.Precision, strategy, readGroups, pieceRows, false, true, limit, vectorBytes, slab, seekable)
+            : new PassPlan(layout, rows, options.Precision, strategy, [BlockRange.Of(layout, 0, layout.Count)], (int)Math.Min(WoodFisherBuilder.PendingRows(layout), rows), false, false, limit, vectorBytes, slab, seekable);
         if (inMemory.TotalBytes <= limit)
         {
             return inMemory;
         }
 
-        var (readGroups, pieceRows) = ReadGroups(layout, rows, slab, Environment.ProcessorCount);
         // Two passes: groups no wider than for reading (a source that cannot seek pays a pass per group, so for it as wide as
-        // the budget allows), halving their block bytes until the working set fits. The piece height stays that of the
-        // in-memory plan, so each block is built from the same row chunks either way: the same bits.
+        // the budget allows), halving their block bytes until the working set fits. Every builder takes the rows in chunks
+        // of the whole layout's panel height, so each block is built from the same row chunks either way: the same bits.
         var columns = seekable ? readGroups.Max(g => (long)g.Length) : layout.Dimension;
         PassPlan twoPass;
         for (var bytes = MemoryBudget.Product(layout.SquareLength, element); ; bytes /= 2)
         {
             var groups = Cut(layout, columns, element, Math.Max(1, bytes));
-            twoPass = new PassPlan(layout, rows, options.Precision, strategy, groups, pieceRows, true, limit, vectorBytes, slab, seekable);
+            twoPass = new PassPlan(layout, rows, options.Precision, strategy, groups, pieceRows, true, true, limit, vectorBytes, slab, seekable);
             if (twoPass.TotalBytes <= limit)
             {
                 return twoPass;
@@ -195,7 +213,9 @@ public sealed class PassPlan
     /// </summary>
     public string Describe()
     {
-        var mode = TwoPass ? $"two passes over {Groups.Count:N0} groups of blocks (built, scored and dropped; rebuilt for the update)" : $"in memory, {Groups.Count:N0} group{(Groups.Count == 1 ? "" : "s")} of blocks";
+        var mode = TwoPass ? $"two passes over {Groups.Count:N0} groups of blocks (built, scored and dropped; rebuilt for the update)"
+            : ReadsSlabs ? $"in memory, {Groups.Count:N0} group{(Groups.Count == 1 ? "" : "s")} of blocks built from G streamed by column slabs ({PieceRows:N0} rows a piece, read ahead of the build)"
+            : $"in memory, {Groups.Count:N0} group{(Groups.Count == 1 ? "" : "s")} of blocks from whole rows";
         return string.Create(CultureInfo.InvariantCulture,
             $"{mode}; working set {MemoryBudget.Human(TotalBytes)} = blocks {MemoryBudget.Human(BlockBytes)} + read buffers {MemoryBudget.Human(ReadBytes)} + scratch {MemoryBudget.Human(ScratchBytes)} + vectors {MemoryBudget.Human(VectorBytes)}, budget {MemoryBudget.Human(Budget)}");
     }
@@ -210,6 +230,13 @@ public sealed class PassPlan
         var groups = Cut(layout, columns, 1, long.MaxValue);
         var widest = groups.Max(g => (long)g.Length);
         var pieceRows = (int)Math.Clamp(slab / (sizeof(float) * widest), 1, Math.Min(rows, int.MaxValue));
+        if (pieceRows < rows)
+        {
+            // Whole builder panels per piece, so no panel straddles two pieces.
+            var panel = WoodFisherBuilder.PendingRows(layout);
+            pieceRows = (int)Math.Min(rows, Math.Max(panel, pieceRows / panel * panel));
+        }
+
         return (groups, pieceRows);
     }
 
@@ -244,10 +271,10 @@ public sealed class PassPlan
         return [.. groups];
     }
 
-    private static long BuilderScratch(BlockLayout layout, BlockRange group, long rows, Precision precision, WoodburyStrategy strategy)
+    private static long BuilderScratch(BlockLayout layout, BlockRange group, Precision precision, WoodburyStrategy strategy, int panelRows)
     {
         var slice = group.Slice(layout);
-        var all = WoodFisherBuilder.EstimateBytes(slice.Dimension, BuildOptions(slice, precision, strategy, slice.Segments), rows);
+        var all = MemoryEstimate.Bytes(slice, precision, strategy, panelRows);
         return Math.Max(0, all - MemoryBudget.Product(slice.SquareLength, ElementBytes(precision)));
     }
 

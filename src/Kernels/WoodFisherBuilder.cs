@@ -65,7 +65,10 @@ public sealed class WoodFisherBuilder : IDisposable, IRowSink
     /// strategies can stream, and lets <see cref="WoodburyStrategy.Auto"/> see m. <see cref="Build"/> checks it.</param>
     /// <param name="backend">A backend to run on (not disposed by the builder or the inverse), or null to create one
     /// from <see cref="WoodFisherOptions.Backend"/>.</param>
-    public WoodFisherBuilder(int dimension, WoodFisherOptions options, long? expectedRows, ICurvatureBackend? backend = null)
+    /// <param name="panelRows">Rows per panel (<see cref="PanelRows"/>), or null for this layout's default. A builder of a
+    /// group of a larger layout's blocks passes that layout's <see cref="PanelRows"/>, so that, fed the same row chunks, its
+    /// blocks see the same panels and come out the same bits.</param>
+    public WoodFisherBuilder(int dimension, WoodFisherOptions options, long? expectedRows, ICurvatureBackend? backend = null, int? panelRows = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         Validate(dimension, options);
@@ -81,7 +84,12 @@ public sealed class WoodFisherBuilder : IDisposable, IRowSink
         _normalizer = options.Normalizer ?? m;
         Strategy = Resolve(Layout, options, m);
         _buffering = Strategy != WoodburyStrategy.Dense && _normalizer is null;
-        _pendingCapacity = PendingRows(Layout);
+        if (panelRows is < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(panelRows), panelRows, "Rows per panel must be at least 1.");
+        }
+
+        _pendingCapacity = panelRows ?? PendingRows(Layout);
         _baseBytes = MemoryEstimate.Bytes(Layout, options.Precision, Strategy, _pendingCapacity);
         MemoryEstimate.Require(_baseBytes);
 

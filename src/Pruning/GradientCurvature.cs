@@ -59,7 +59,7 @@ public sealed class GradientCurvature
     public CurvatureSample Sample(ReadOnlySpan<bool> mask = default, bool withGradient = false)
     {
         withGradient |= Spec.Method.UsesLossGradient;
-        var source = mask.IsEmpty ? _source : new MaskedGradientSource(_source, mask);
+        var source = mask.IsEmpty ? _source : MaskedGradientSource.Over(_source, mask);
         var sw = Stopwatch.StartNew();
         if (!Spec.Method.UsesCurvature || !Spec.Damping.IsAuto)
         {

@@ -52,7 +52,7 @@ public sealed class GroupedWoodFisherCurvature : IInverseCurvature, IDisposable
     public BlockLayout Layout => Plan.Layout;
 
     /// <inheritdoc />
-    public string Name => $"woodfisher(c={Layout.BlockSize}, λ={_options.Damping:g3}, {_backend.Name}, {(Plan.TwoPass ? $"two passes over {Plan.Groups.Count} groups" : $"{Plan.Groups.Count} groups")}{(PrecisionFallback ? ", float64 where float32 lost definiteness" : "")})";
+    public string Name => $"woodfisher(c={Layout.BlockSize}, λ={_options.Damping:g3}, {_backend.Name}{(Plan.TwoPass ? $", two passes over {Plan.Groups.Count} groups" : "")}{(PrecisionFallback ? ", float64 where float32 lost definiteness" : "")})";
 
     /// <inheritdoc />
     public long Bytes => Plan.BlockBytes;
@@ -335,7 +335,7 @@ public sealed class GroupedWoodFisherCurvature : IInverseCurvature, IDisposable
         SlabPiece piece = default;
         try
         {
-            using var builder = new WoodFisherBuilder(range.Length, options, Plan.Rows, _backend);
+            using var builder = new WoodFisherBuilder(range.Length, options, Plan.Rows, _backend, Plan.PanelRows);
             while (!finished)
             {
                 if (!reader.Next(out piece) || piece.Group != index)
@@ -347,7 +347,12 @@ public sealed class GroupedWoodFisherCurvature : IInverseCurvature, IDisposable
                 _buildClock.Start();
                 try
                 {
-                    builder.Add(piece.Data.Span, piece.Rows);
+                    // In the whole layout's panels (pieces hold whole panels): the chunks one builder of all blocks gets.
+                    for (var r = 0; r < piece.Rows; r += Plan.PanelRows)
+                    {
+                        var n = Math.Min(Plan.PanelRows, piece.Rows - r);
+                        builder.Add(piece.Data.Span.Slice(r * range.Length, n * range.Length), n);
+                    }
                 }
                 catch (NonFiniteGradientException e)
                 {

@@ -11,10 +11,26 @@ namespace WoodFisher.Pruning;
 /// coordinates in Q (with w = 0) leaves them at zero. Any estimator that takes an <see cref="IGradientSource"/> takes
 /// this one: recompute steps, gradual pruning, tensor and any-architecture modes.
 /// </summary>
-public sealed class MaskedGradientSource : IGradientSource
+public class MaskedGradientSource : IGradientSource
 {
     private readonly IGradientSource _inner;
     private readonly int[] _pruned;
+
+    /// <summary>
+    /// The rows of <paramref name="inner"/> under <paramref name="mask"/>: <paramref name="inner"/> itself when nothing is
+    /// pruned, else a masked source that reads columns directly (<see cref="IColumnGradientSource"/>) when the inner one does.
+    /// </summary>
+    /// <exception cref="ArgumentException">The mask length is not d.</exception>
+    public static IGradientSource Over(IGradientSource inner, ReadOnlySpan<bool> mask)
+    {
+        ArgumentNullException.ThrowIfNull(inner);
+        if (mask.Length == inner.Dimension && !mask.Contains(false))
+        {
+            return inner;
+        }
+
+        return inner is IColumnGradientSource columns ? new Columns(columns, mask) : new MaskedGradientSource(inner, mask);
+    }
 
     /// <summary>Wraps <paramref name="inner"/>; <paramref name="mask"/> (length d, true = kept) is copied.</summary>
     /// <exception cref="ArgumentException">The mask length is not d.</exception>
@@ -40,21 +56,26 @@ public sealed class MaskedGradientSource : IGradientSource
     public int Read(Span<float> buffer, int maxRows)
     {
         var rows = _inner.Read(buffer, maxRows);
-        var d = _inner.Dimension;
-        for (var r = 0; r < rows; r++)
-        {
-            var row = buffer.Slice(r * d, d);
-            foreach (var q in _pruned)
-            {
-                row[q] = 0;
-            }
-        }
-
+        Zero(buffer, rows, 0, _inner.Dimension);
         return rows;
     }
 
     /// <inheritdoc/>
     public void Reset() => _inner.Reset();
+
+    /// <summary>Zeroes the pruned coordinates among columns [<paramref name="first"/>, + <paramref name="columns"/>) of <paramref name="rows"/> rows.</summary>
+    private protected void Zero(Span<float> destination, int rows, int first, int columns)
+    {
+        var from = Array.BinarySearch(_pruned, first);
+        from = from < 0 ? ~from : from;
+        for (var i = from; i < _pruned.Length && _pruned[i] < first + columns; i++)
+        {
+            for (var r = 0; r < rows; r++)
+            {
+                destination[(r * columns) + _pruned[i] - first] = 0;
+            }
+        }
+    }
 
     /// <summary>Zeroes the pruned coordinates (mask false) of a length-d vector in place, e.g. a mean gradient.</summary>
     public static void Apply(Span<double> vector, ReadOnlySpan<bool> mask)
@@ -91,5 +112,15 @@ public sealed class MaskedGradientSource : IGradientSource
         }
 
         return [.. pruned];
+    }
+
+    /// <summary>Over a source that reads columns directly: so does the masked one (a file stays streamable by column slabs).</summary>
+    private sealed class Columns(IColumnGradientSource inner, ReadOnlySpan<bool> mask) : MaskedGradientSource(inner, mask), IColumnGradientSource
+    {
+        public void ReadColumns(long firstRow, int rows, int firstColumn, int columns, Span<float> destination)
+        {
+            inner.ReadColumns(firstRow, rows, firstColumn, columns, destination);
+            Zero(destination, rows, firstColumn, columns);
+        }
     }
 }

@@ -34,8 +34,16 @@ public sealed record PruningSettings
     /// <summary>Dampening λ of the empirical Fisher, F̂ + λI.</summary>
     public double? Damping { get; init; }
 
-    /// <summary>WoodFisher block size c (coordinates per diagonal block).</summary>
+    /// <summary>
+    /// WoodFisher block size c (coordinates per diagonal block); <see cref="EstimatorSpec.FullBlockSize"/> for one block of
+    /// all d coordinates, written "full" in JSON.
+    /// </summary>
+    [JsonConverter(typeof(BlockSizeJsonConverter))]
     public int? BlockSize { get; init; }
+
+    /// <summary>The block size as a user writes it: the number, "full", or null when there is none.</summary>
+    [JsonIgnore]
+    public string? BlockText => BlockSize is { } c ? c == EstimatorSpec.FullBlockSize ? "full" : c.ToString(System.Globalization.CultureInfo.InvariantCulture) : null;
 
     /// <summary>Training samples whose gradients form the Fisher estimate.</summary>
     public int? FisherSamples { get; init; }
@@ -172,4 +180,32 @@ public sealed record PruningReport
         // A damping search records +∞ for a candidate whose result was not finite, and NaN for a fixed λ.
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
+}
+
+/// <summary>A block size in JSON: its number, or "full" for <see cref="EstimatorSpec.FullBlockSize"/>.</summary>
+internal sealed class BlockSizeJsonConverter : JsonConverter<int?>
+{
+    public override int? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => reader.TokenType switch
+    {
+        JsonTokenType.Null => null,
+        JsonTokenType.String when reader.GetString() == "full" => EstimatorSpec.FullBlockSize,
+        JsonTokenType.Number => reader.GetInt32(),
+        _ => throw new JsonException("A block size is a number or \"full\"."),
+    };
+
+    public override void Write(Utf8JsonWriter writer, int? value, JsonSerializerOptions options)
+    {
+        if (value is not { } c)
+        {
+            writer.WriteNullValue();
+        }
+        else if (c == EstimatorSpec.FullBlockSize)
+        {
+            writer.WriteStringValue("full");
+        }
+        else
+        {
+            writer.WriteNumberValue(c);
+        }
+    }
 }

@@ -26,9 +26,16 @@ public class ScaleCommandTests : CliFixture
     public void Prune_BlockFull_MatchesTheLibraryFullInverse()
     {
         var w = WriteInputs();
-        var (code, _, stderr) = Run("prune", "--weights", P("w.npy"), "--grads", P("g.npy"), "--method", "woodfisher", "--block", "full",
-            "--damping", "1e-2", "--segments", "20,30", "--sparsity", "0.6", "--out", P("w2.npy"), "--mask", P("mask.npy"));
+        var (code, stdout, stderr) = Run("prune", "--weights", P("w.npy"), "--grads", P("g.npy"), "--method", "woodfisher", "--block", "full",
+            "--damping", "1e-2", "--segments", "20,30", "--sparsity", "0.6", "--out", P("w2.npy"), "--mask", P("mask.npy"), "--report", P("r.json"));
         Assert.That(code, Is.Zero, stderr);
+        var json = File.ReadAllText(P("r.json"));
+        Assert.Multiple(() =>
+        {
+            Assert.That(stdout, Does.Contain("block=full"));
+            Assert.That(json, Does.Contain("\"BlockSize\": \"full\"").And.Not.Contain(int.MaxValue.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            Assert.That(PruningReport.FromJson(json).Settings!.BlockSize, Is.EqualTo(EstimatorSpec.FullBlockSize), "read back");
+        });
 
         using var source = new NpyGradientSource(P("g.npy"));
         var inverse = FullWoodFisherCurvature.FromGradients(source, 1e-2);

@@ -117,12 +117,34 @@ public class ScaleIndexTests
             Assert.That(plan.Describe(), Does.Contain("two passes").And.Contain("budget 8"));
         });
 
-        var tenMillion = PassPlan.Create(BlockLayout.Create(10_000_000, 256), 64, new WoodFisherOptions { BlockSize = 256, Damping = 1e-5 }, 0, budget: long.MaxValue);
+    }
+
+    // d = 10⁷, c = 256, m = 64 from a file: in memory, d·c·4 bytes of blocks, G streamed by column slabs through two
+    // pieces of at most 64 MiB (2.56 GB of G never whole), the whole working set within 12 GB with 64 B per weight beside
+    // it. From a source that cannot read columns, one builder takes whole rows: a read buffer of all 64 rows.
+    [Test]
+    public void PassPlan_TenMillion_InMemory_StreamsGByColumnSlabs()
+    {
+        const int d = 10_000_000;
+        var layout = BlockLayout.Create(d, 256);
+        var options = new WoodFisherOptions { BlockSize = 256, Damping = 1e-5 };
+        var plan = PassPlan.Create(layout, 64, options, vectorBytes: d * 64L, budget: 12_000_000_000);
+        var rows = PassPlan.Create(layout, 64, options, vectorBytes: d * 64L, seekable: false, budget: long.MaxValue);
+        var widest = plan.Groups.Max(g => (long)g.Length);
         Assert.Multiple(() =>
         {
-            Assert.That(tenMillion.TwoPass, Is.False);
-            Assert.That(tenMillion.BlockBytes, Is.EqualTo(((10_000_000L / 256 * 256 * 256) + (10_000_000L % 256 * (10_000_000L % 256))) * 4));
-            Assert.That(tenMillion.Groups, Has.Count.EqualTo(1));
+            Assert.That(plan.TwoPass, Is.False, plan.Describe());
+            Assert.That(plan.ReadsSlabs, Is.True);
+            Assert.That(plan.BlockBytes, Is.EqualTo(((d / 256 * 256L * 256) + (d % 256 * (d % 256L))) * 4));
+            Assert.That(plan.Groups, Has.Count.GreaterThan(1));
+            Assert.That(plan.Groups.Sum(g => (long)g.Length), Is.EqualTo(d));
+            Assert.That(plan.PieceRows, Is.EqualTo(64), "a whole slab (all m rows) per piece");
+            Assert.That(plan.ReadBytes, Is.EqualTo(2 * 64 * widest * 4).And.LessThanOrEqualTo(2 * PassPlan.DefaultSlabBytes));
+            Assert.That(plan.TotalBytes, Is.EqualTo(plan.BlockBytes + plan.ReadBytes + plan.ScratchBytes + plan.VectorBytes).And.LessThanOrEqualTo(12_000_000_000));
+            Assert.That(plan.Describe(), Does.Contain("in memory").And.Contain("streamed by column slabs").And.Contain("read buffers 128 MiB"));
+            Assert.That(rows.ReadsSlabs, Is.False);
+            Assert.That(rows.Groups, Has.Count.EqualTo(1));
+            Assert.That(rows.ReadBytes, Is.EqualTo(64L * d * 4));
         });
     }
 

@@ -6,8 +6,8 @@ namespace WoodFisher.Pruning.Methods;
 /// <summary>
 /// <c>woodfisher</c>: OBS with the block-diagonal WoodFisher inverse F̂⁻¹, F̂ = λI + (1/N)Σₙ gₙgₙᵀ per block of c
 /// coordinates (blocks restart at each segment), built by Woodbury updates streaming rows into all blocks
-/// (<see cref="WoodFisherCurvature"/>), or, when the blocks exceed the memory budget, group of blocks by group in two
-/// passes (<see cref="GroupedWoodFisherCurvature"/>). With <c>block=full</c> (c = d), matrix-free (<see cref="FullWoodFisherCurvature"/>).
+/// (<see cref="WoodFisherCurvature"/>), or group of blocks by group from column slabs of a file, all resident, or, when
+/// the blocks exceed the memory budget, in two passes (<see cref="GroupedWoodFisherCurvature"/>). With <c>block=full</c> (c = d), matrix-free (<see cref="FullWoodFisherCurvature"/>).
 /// </summary>
 internal class WoodFisherMethod : PruningMethod
 {
@@ -34,9 +34,10 @@ internal class WoodFisherMethod : PruningMethod
             return FullWoodFisherCurvature.FromGradients(gradients, spec.DampingValue, spec.Normalizer, spec.MiniBatch);
         }
 
-        // Blocks that do not fit the budget are built group by group, twice (scores, then the update).
+        // From a file, groups of blocks are built from column slabs read ahead of the build; blocks that do not fit the
+        // budget are built group by group, twice (scores, then the update).
         var options = Options(spec, gradients.Dimension, gradients.Segments);
-        return Plan(gradients, spec) is { TwoPass: true } plan
+        return Plan(gradients, spec) is { ReadsSlabs: true } plan
             ? GroupedWoodFisherCurvature.Build(gradients, options, plan)
             : WoodFisherCurvature.FromGradients(gradients, options);
     }

@@ -61,7 +61,7 @@ internal sealed class PruneOutputs
                 CliConsole.Line($"test accuracy: dense {ModelPruning.Pct(dense.Accuracy ?? 0)}, pruned {ModelPruning.Pct(pruned.Accuracy ?? 0)}");
                 CliConsole.Line(string.Create(CultureInfo.InvariantCulture, $"test loss: dense {dense.Loss:0.0000}, pruned {pruned.Loss:0.0000}"));
             }
-            CliConsole.Line($"damping: {ModelPruning.DampingText(r)}");
+            CliConsole.Line($"damping: {ModelPruning.DampingText(r)}{(r.Settings?.BlockText is { } block ? $", block: {block}" : "")}");
             CliConsole.Line($"seconds: gradients {ModelPruning.Sec(sec.Gradients)}, inverse {ModelPruning.Sec(sec.Inverse)}, selection {ModelPruning.Sec(sec.Selection)}, update {ModelPruning.Sec(sec.Update)}, total {ModelPruning.Sec(sec.Total)}");
             return;
         }
@@ -72,6 +72,8 @@ internal sealed class PruneOutputs
         if (r.Dense is { } d && r.Pruned is { } p)
             CliConsole.Record(("dense_accuracy", d.Accuracy), ("pruned_accuracy", p.Accuracy), ("dense_loss", d.Loss), ("pruned_loss", p.Loss));
         CliConsole.Record(("damping", ModelPruning.DampingText(r)));
+        if (r.Settings?.BlockText is { } c)
+            CliConsole.Record(("block", c));
         CliConsole.Record(("seconds_gradients", Math.Round(sec.Gradients, 3)), ("seconds_inverse", Math.Round(sec.Inverse, 3)), ("seconds_selection", Math.Round(sec.Selection, 3)),
             ("seconds_update", Math.Round(sec.Update, 3)), ("seconds_total", Math.Round(sec.Total, 3)));
     }
