@@ -212,19 +212,25 @@ internal sealed class DenseStrategy
             }
         });
 
-        var storage = backend.Allocate(layout, _precision);
+        var storage = Upload(backend, layout, _precision, s => backend.Write(s, gram));
+        _gram = null;
+        return storage;
+    }
+
+    /// <summary>New storage filled by <paramref name="fill"/>, disposed again if that fails.</summary>
+    private static IBlockStorage Upload(ICurvatureBackend backend, BlockLayout layout, Precision precision, Action<IBlockStorage> fill)
+    {
+        var storage = backend.Allocate(layout, precision);
         try
         {
-            backend.Write(storage, gram);
+            fill(storage);
+            return storage;
         }
         catch
         {
             storage.Dispose();
             throw;
         }
-
-        _gram = null;
-        return storage;
     }
 
     /// <summary>
@@ -239,10 +245,9 @@ internal sealed class DenseStrategy
         var capacity = rows.Length / layout.Dimension;
         var m = _held;
         var single = layout.Count < Environment.ProcessorCount;
-        var storage = backend.Allocate(layout, _precision);
-        try
+        var storage = Upload(backend, layout, _precision, target =>
         {
-            var direct = storage as CpuBlockStorage<float>;
+            var direct = target as CpuBlockStorage<float>;
             var all = direct is null ? new double[layout.SquareLength] : null;
             BlockParallel.For(layout.Count, b =>
             {
@@ -277,14 +282,9 @@ internal sealed class DenseStrategy
 
             if (all is not null)
             {
-                backend.Write(storage, all);
+                backend.Write(target, all);
             }
-        }
-        catch
-        {
-            storage.Dispose();
-            throw;
-        }
+        });
 
         _rows = null;
         return storage;
