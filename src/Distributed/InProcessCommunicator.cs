@@ -1,4 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
+using System.Numerics;
 
 namespace WoodFisher.Distributed;
 
@@ -92,36 +93,23 @@ public sealed class InProcessCommunicator : ICommunicator
     }
 
     /// <inheritdoc/>
-    public void AllReduce(Span<long> values, ReduceOperation operation)
-    {
-        var all = Exchange(values.ToArray());
-        for (var i = 0; i < values.Length; i++)
-        {
-            var acc = ((long[])all[0])[i];
-            for (var r = 1; r < Size; r++)
-            {
-                var v = ((long[])all[r])[i];
-                acc = operation switch { ReduceOperation.Sum => acc + v, ReduceOperation.Min => Math.Min(acc, v), _ => Math.Max(acc, v) };
-            }
-
-            values[i] = acc;
-        }
-
-        Sync();
-    }
+    public void AllReduce(Span<long> values, ReduceOperation operation) => Reduce(values, operation);
 
     /// <inheritdoc/>
-    public void AllReduce(Span<double> values, ReduceOperation operation)
+    public void AllReduce(Span<double> values, ReduceOperation operation) => Reduce(values, operation);
+
+    private void Reduce<T>(Span<T> values, ReduceOperation operation)
+        where T : INumber<T>
     {
         var all = Exchange(values.ToArray());
         for (var i = 0; i < values.Length; i++)
         {
-            // Summed in rank order on every rank, so all ranks get the same bits.
-            var acc = ((double[])all[0])[i];
+            // Reduced in rank order on every rank, so all ranks get the same bits.
+            var acc = ((T[])all[0])[i];
             for (var r = 1; r < Size; r++)
             {
-                var v = ((double[])all[r])[i];
-                acc = operation switch { ReduceOperation.Sum => acc + v, ReduceOperation.Min => Math.Min(acc, v), _ => Math.Max(acc, v) };
+                var v = ((T[])all[r])[i];
+                acc = operation switch { ReduceOperation.Sum => acc + v, ReduceOperation.Min => T.Min(acc, v), _ => T.Max(acc, v) };
             }
 
             values[i] = acc;

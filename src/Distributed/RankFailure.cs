@@ -85,27 +85,23 @@ public static class RankFailure
 }
 
 /// <summary>A rank failed in a step every rank agreed on (<see cref="RankFailure"/>); thrown on every rank.</summary>
-public sealed class RankFailedException : Exception
+/// <param name="failedRank">The lowest rank that failed.</param>
+/// <param name="ranks">Number of ranks.</param>
+/// <param name="reason">That rank's message.</param>
+/// <param name="code">The exit code that rank chose.</param>
+/// <param name="inner">The failure itself, on the rank where it happened.</param>
+public sealed class RankFailedException(int failedRank, int ranks, string reason, int code, Exception? inner = null)
+    : Exception($"rank {failedRank} of {ranks}: {reason}", inner)
 {
-    /// <summary>Creates the exception for the failure of <paramref name="failedRank"/> of <paramref name="ranks"/>.</summary>
-    public RankFailedException(int failedRank, int ranks, string reason, int code, Exception? inner = null)
-        : base($"rank {failedRank} of {ranks}: {reason}", inner)
-    {
-        FailedRank = failedRank;
-        Ranks = ranks;
-        Reason = reason;
-        Code = code;
-    }
-
     /// <summary>The lowest rank that failed.</summary>
-    public int FailedRank { get; }
+    public int FailedRank { get; } = failedRank;
 
     /// <summary>Number of ranks.</summary>
-    public int Ranks { get; }
+    public int Ranks { get; } = ranks;
 
     /// <summary>That rank's message.</summary>
-    public string Reason { get; }
+    public string Reason { get; } = reason;
 
     /// <summary>The exit code the failing rank chose (e.g. 2 for a usage error, 1 otherwise).</summary>
-    public int Code { get; }
+    public int Code { get; } = code;
 }

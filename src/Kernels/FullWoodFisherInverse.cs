@@ -25,26 +25,23 @@ public sealed class FullWoodFisherInverse
     private readonly double[] _factor;
     private double[]? _diagonal;
 
-    private FullWoodFisherInverse(float[][] rows, int dimension, double damping, double normalizer, double[] factor)
+    private FullWoodFisherInverse(float[][] rows, double[] factor)
     {
         _rows = rows;
-        Dimension = dimension;
-        Damping = damping;
-        Normalizer = normalizer;
         _factor = factor;
     }
 
     /// <summary>Dimension d.</summary>
-    public int Dimension { get; }
+    public int Dimension { get; private init; }
 
     /// <summary>Gradients m.</summary>
     public int Rows => _rows.Length;
 
     /// <summary>Damping λ.</summary>
-    public double Damping { get; }
+    public double Damping { get; private init; }
 
     /// <summary>Normalizer N.</summary>
-    public double Normalizer { get; }
+    public double Normalizer { get; private init; }
 
     /// <summary>Bytes held: the rows (m·d·4) and the factor of K and the cached diagonal.</summary>
     public long Bytes => EstimateBytes(Dimension, Rows);
@@ -102,7 +99,7 @@ public sealed class FullWoodFisherInverse
             throw new BlockNotPositiveDefiniteException(0, $"K = NλI + GGᵀ ({m} × {m}) failed Cholesky");
         }
 
-        return new FullWoodFisherInverse(rows, dimension, damping, normalizer, k);
+        return new FullWoodFisherInverse(rows, k) { Dimension = dimension, Damping = damping, Normalizer = normalizer };
     }
 
     /// <summary>The diagonal [F̂⁻¹]_qq = λ⁻¹(1 − ‖L⁻¹g_q‖²), g_q column q of G, K = LLᵀ (length d; computed once).</summary>

@@ -322,7 +322,13 @@ public sealed class WoodFisherBuilder : IDisposable, IRowSink
         }
 
         RequirePositiveDiagonal();
-        var inverse = new WoodFisherInverse(_backend, _storage!, _options.Damping, normalizer, entered, _ownsBackend) { Strategy = Strategy };
+        var inverse = new WoodFisherInverse(_backend, _storage!, _ownsBackend)
+        {
+            Damping = _options.Damping,
+            Normalizer = normalizer,
+            SampleCount = entered,
+            Strategy = Strategy,
+        };
         _storage = null;
         _finished = true;
         return inverse;

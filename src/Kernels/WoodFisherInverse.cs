@@ -6,13 +6,10 @@ namespace WoodFisher.Kernels;
 /// </summary>
 public sealed class WoodFisherInverse : IDisposable
 {
-    internal WoodFisherInverse(ICurvatureBackend backend, IBlockStorage storage, double damping, double normalizer, long samples, bool ownsBackend)
+    internal WoodFisherInverse(ICurvatureBackend backend, IBlockStorage storage, bool ownsBackend)
     {
         Backend = backend;
         Storage = storage;
-        Damping = damping;
-        Normalizer = normalizer;
-        SampleCount = samples;
         OwnsBackend = ownsBackend;
     }
 
@@ -35,13 +32,13 @@ public sealed class WoodFisherInverse : IDisposable
     public string BackendName => Backend.Name;
 
     /// <summary>Damping λ.</summary>
-    public double Damping { get; }
+    public double Damping { get; internal init; }
 
     /// <summary>Normalizer N used in the updates.</summary>
-    public double Normalizer { get; }
+    public double Normalizer { get; internal init; }
 
     /// <summary>Number of gradient rows that entered (after mini-batch averaging).</summary>
-    public long SampleCount { get; }
+    public long SampleCount { get; internal init; }
 
     /// <summary>The strategy that computed the blocks.</summary>
     public WoodburyStrategy Strategy { get; internal init; }

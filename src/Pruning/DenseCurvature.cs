@@ -167,10 +167,7 @@ public sealed class DenseCurvature : IInverseCurvature
     /// <inheritdoc />
     public double[] Multiply(ReadOnlySpan<double> v)
     {
-        if (v.Length != Dimension)
-        {
-            throw new ArgumentException($"Vector has length {v.Length}, expected d = {Dimension}.", nameof(v));
-        }
+        ScoreChecks.VectorLength(v.Length, Dimension, nameof(v));
 
         var r = new double[Dimension];
         for (var b = 0; b < Layout.Count; b++)

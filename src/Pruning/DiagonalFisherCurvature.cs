@@ -88,10 +88,7 @@ public sealed class DiagonalFisherCurvature : IInverseCurvature
     /// <inheritdoc />
     public double[] Multiply(ReadOnlySpan<double> v)
     {
-        if (v.Length != Dimension)
-        {
-            throw new ArgumentException($"Vector has length {v.Length}, expected d = {Dimension}.", nameof(v));
-        }
+        ScoreChecks.VectorLength(v.Length, Dimension, nameof(v));
 
         var r = new double[Dimension];
         for (var i = 0; i < r.Length; i++)

@@ -11,30 +11,19 @@ public sealed record GradualStep(int Epoch, double TargetSparsity, PruningResult
 /// host's weights to s_t with <see cref="Pruner"/> (the current mask carried over, so earlier pruned weights stay
 /// pruned), install the new weights and mask, then fine-tune until the next step with the mask held fixed.
 /// </summary>
-public sealed class GradualPruner
+/// <param name="schedule">Sparsity targets s_t per epoch.</param>
+/// <param name="options">Pruner options; <see cref="PrunerOptions.Sparsity"/> is replaced by s_t at each step.</param>
+/// <param name="totalEpochs">T ≥ 1: epochs of training in all (fine-tuning continues after the last step).</param>
+public sealed class GradualPruner(PolynomialSchedule schedule, PrunerOptions options, int totalEpochs)
 {
-    /// <summary>Creates the driver.</summary>
-    /// <param name="schedule">Sparsity targets s_t per epoch.</param>
-    /// <param name="options">Pruner options; <see cref="PrunerOptions.Sparsity"/> is replaced by s_t at each step.</param>
-    /// <param name="totalEpochs">T ≥ 1: epochs of training in all (fine-tuning continues after the last step).</param>
-    public GradualPruner(PolynomialSchedule schedule, PrunerOptions options, int totalEpochs)
-    {
-        ArgumentNullException.ThrowIfNull(schedule);
-        ArgumentNullException.ThrowIfNull(options);
-        ArgumentOutOfRangeException.ThrowIfLessThan(totalEpochs, 1);
-        Schedule = schedule;
-        Options = options;
-        TotalEpochs = totalEpochs;
-    }
-
     /// <summary>The schedule.</summary>
-    public PolynomialSchedule Schedule { get; }
+    public PolynomialSchedule Schedule { get; } = schedule ?? throw new ArgumentNullException(nameof(schedule));
 
     /// <summary>The pruner options.</summary>
-    public PrunerOptions Options { get; }
+    public PrunerOptions Options { get; } = options ?? throw new ArgumentNullException(nameof(options));
 
     /// <summary>T.</summary>
-    public int TotalEpochs { get; }
+    public int TotalEpochs { get; } = totalEpochs >= 1 ? totalEpochs : throw new ArgumentOutOfRangeException(nameof(totalEpochs), totalEpochs, "Training needs at least one epoch.");
 
     /// <summary>Runs the schedule against <paramref name="host"/>; returns the pruning steps in order.</summary>
     /// <param name="host">The trainer callbacks.</param>

@@ -43,7 +43,7 @@ public sealed class IdentityCurvature : IInverseCurvature
     /// <inheritdoc />
     public double[] Multiply(ReadOnlySpan<double> v)
     {
-        CheckLength(v.Length);
+        ScoreChecks.VectorLength(v.Length, Dimension, nameof(v));
         return v.ToArray();
     }
 
@@ -71,14 +71,6 @@ public sealed class IdentityCurvature : IInverseCurvature
             {
                 weights[i] = 0;
             }
-        }
-    }
-
-    private void CheckLength(int n)
-    {
-        if (n != Dimension)
-        {
-            throw new ArgumentException($"Vector has length {n}, expected d = {Dimension}.");
         }
     }
 }

@@ -160,10 +160,7 @@ public sealed class KfacCurvature : IInverseCurvature
     /// <inheritdoc />
     public double[] Multiply(ReadOnlySpan<double> v)
     {
-        if (v.Length != Dimension)
-        {
-            throw new ArgumentException($"Vector has length {v.Length}, expected d = {Dimension}.", nameof(v));
-        }
+        ScoreChecks.VectorLength(v.Length, Dimension, nameof(v));
 
         var r = new double[Dimension];
         for (var l = 0; l < _layers.Length; l++)

@@ -20,14 +20,9 @@ public static class MaskSelection
         return (int)Math.Round(sparsity * count, MidpointRounding.AwayFromZero);
     }
 
-    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> unless 0 ≤ s &lt; 1.</summary>
-    public static void CheckSparsity(double sparsity, string name = "sparsity")
-    {
-        if (!(sparsity >= 0 && sparsity < 1))
-        {
-            throw new ArgumentOutOfRangeException(name, sparsity, "Sparsity must lie in [0, 1).");
-        }
-    }
+    /// <summary>Returns <paramref name="sparsity"/>; throws <see cref="ArgumentOutOfRangeException"/> unless 0 ≤ s &lt; 1.</summary>
+    public static double CheckSparsity(double sparsity, string name = "sparsity") =>
+        sparsity >= 0 && sparsity < 1 ? sparsity : throw new ArgumentOutOfRangeException(name, sparsity, "Sparsity must lie in [0, 1).");
 
     /// <summary>
     /// The new mask (length d, true = kept, false = pruned).

@@ -5,35 +5,24 @@ namespace WoodFisher.Pruning;
 /// before each step): cubic s_k = s₀ + (s − s₀)(1 − (1 − k/K)³) or linear s_k = s₀ + (s − s₀)k/K; s_K = s exactly.
 /// With s₀ = 0 the cubic form is s_k = s·(1 − (1 − k/K)³).
 /// </summary>
-public sealed class OneShotSchedule
+/// <param name="targetSparsity">s ∈ [0, 1).</param>
+/// <param name="steps">K ≥ 1.</param>
+/// <param name="stepping">Cubic (default) or linear.</param>
+/// <param name="initialSparsity">s₀ ∈ [0, s] (the sparsity already present; a larger one is taken as s).</param>
+/// <exception cref="ArgumentOutOfRangeException">A value lies outside its range.</exception>
+public sealed class OneShotSchedule(double targetSparsity, int steps, SparsityStepping stepping = SparsityStepping.Cubic, double initialSparsity = 0)
 {
-    /// <summary>Creates the schedule.</summary>
-    /// <param name="targetSparsity">s ∈ [0, 1).</param>
-    /// <param name="steps">K ≥ 1.</param>
-    /// <param name="stepping">Cubic (default) or linear.</param>
-    /// <param name="initialSparsity">s₀ ∈ [0, s] (the sparsity already present).</param>
-    public OneShotSchedule(double targetSparsity, int steps, SparsityStepping stepping = SparsityStepping.Cubic, double initialSparsity = 0)
-    {
-        MaskSelection.CheckSparsity(targetSparsity, nameof(targetSparsity));
-        MaskSelection.CheckSparsity(initialSparsity, nameof(initialSparsity));
-        ArgumentOutOfRangeException.ThrowIfLessThan(steps, 1);
-        TargetSparsity = targetSparsity;
-        InitialSparsity = Math.Min(initialSparsity, targetSparsity);
-        Steps = steps;
-        Stepping = stepping;
-    }
-
     /// <summary>s.</summary>
-    public double TargetSparsity { get; }
+    public double TargetSparsity { get; } = MaskSelection.CheckSparsity(targetSparsity, nameof(targetSparsity));
 
     /// <summary>s₀.</summary>
-    public double InitialSparsity { get; }
+    public double InitialSparsity { get; } = Math.Min(MaskSelection.CheckSparsity(initialSparsity, nameof(initialSparsity)), targetSparsity);
 
     /// <summary>K.</summary>
-    public int Steps { get; }
+    public int Steps { get; } = steps >= 1 ? steps : throw new ArgumentOutOfRangeException(nameof(steps), steps, "The number of steps K must be at least 1.");
 
     /// <summary>Cubic or linear.</summary>
-    public SparsityStepping Stepping { get; }
+    public SparsityStepping Stepping { get; } = stepping;
 
     /// <summary>s_k for k ∈ [0, K] (s₀ at k = 0, s at k = K).</summary>
     public double SparsityAt(int k)

@@ -15,18 +15,15 @@ internal static class BlockKernels<T, TOps>
     // Thread per (coordinate q, column j < c_b of q's block): F_b[i, j] = value·δ_ij, so no separate memset is needed.
     public static void SetScaledIdentity(Index2D index, ArrayView<T> f, DeviceLayout layout, T value)
     {
-        var op = default(TOps);
-        int q = index.X;
         int j = index.Y;
-        var b = layout.CoordinateBlock[q];
-        var c = layout.Sizes[b];
+        var (b, c, off) = layout.Locate(index.X);
         if (j >= c)
         {
             return;
         }
 
-        var i = q - layout.Offsets[b];
-        f[layout.SquareOffsets[b] + ((long)i * c) + j] = i == j ? value : op.Zero;
+        var i = index.X - off;
+        f[layout.SquareOffsets[b] + ((long)i * c) + j] = i == j ? value : default(TOps).Zero;
     }
 
     // Thread per coordinate q: u[q] = Σ_j F_b[i, j] g[row, off_b + j], the block mat-vec for one gradient row.
@@ -44,9 +41,7 @@ internal static class BlockKernels<T, TOps>
     {
         int q = index;
         var op = default(TOps);
-        var b = layout.CoordinateBlock[q];
-        var c = layout.Sizes[b];
-        var off = layout.Offsets[b];
+        var (b, c, off) = layout.Locate(q);
         var den = normalizer;
         for (var j = 0; j < c; j++)
         {
@@ -147,14 +142,12 @@ internal static class BlockKernels<T, TOps>
         var op = default(TOps);
         int q = index.X;
         int j = index.Y;
-        var b = layout.CoordinateBlock[q];
-        var c = layout.Sizes[b];
+        var (b, c, off) = layout.Locate(q);
         if (j >= c)
         {
             return;
         }
 
-        var off = layout.Offsets[b];
         var wRow = (long)q * stride;
         var uRow = (long)(off + j) * stride;
         var acc = op.Zero;
@@ -212,9 +205,8 @@ internal static class BlockKernels<T, TOps>
     public static void Diagonal(Index1D index, ArrayView<T> f, DeviceLayout layout, ArrayView<T> diagonal)
     {
         int q = index;
-        var b = layout.CoordinateBlock[q];
-        var c = layout.Sizes[b];
-        var i = q - layout.Offsets[b];
+        var (b, c, off) = layout.Locate(q);
+        var i = q - off;
         diagonal[q] = f[layout.SquareOffsets[b] + ((long)i * c) + i];
     }
 
@@ -232,7 +224,7 @@ internal static class BlockKernels<T, TOps>
     {
         int q = firstCoordinate + index.X;
         int j = index.Y;
-        var b = layout.CoordinateBlock[q];
+        var (b, c, off) = layout.Locate(q);
         var r = b - plan.FirstBlock;
         var start = plan.EntryStart[r];
         var n = plan.EntryStart[r + 1] - start;
@@ -241,8 +233,7 @@ internal static class BlockKernels<T, TOps>
             return;
         }
 
-        var c = layout.Sizes[b];
-        var i = q - layout.Offsets[b];
+        var i = q - off;
         columns[plan.ColumnStart[r] + ((long)i * n) + j] = f[layout.SquareOffsets[b] + ((long)i * c) + plan.Local[start + j]];
     }
 
@@ -251,9 +242,7 @@ internal static class BlockKernels<T, TOps>
     private static T RowDot(ArrayView<T> f, DeviceLayout layout, int q, ArrayView<T> x, long rowBase)
     {
         var op = default(TOps);
-        var b = layout.CoordinateBlock[q];
-        var c = layout.Sizes[b];
-        var off = layout.Offsets[b];
+        var (b, c, off) = layout.Locate(q);
         var rowStart = layout.SquareOffsets[b] + ((long)(q - off) * c);
         var xStart = rowBase + off;
         var s = op.Zero;

@@ -7,21 +7,13 @@ namespace WoodFisher.Kernels.Ilgpu;
 /// block r, its removed coordinates' local indices are Local[EntryStart[r] .. EntryStart[r + 1]) and its c × |Q| columns
 /// start at ColumnStart[r].
 /// </summary>
-internal readonly struct ObsPlanView
+internal readonly struct ObsPlanView(int firstBlock, ArrayView<int> local, ArrayView<int> entryStart, ArrayView<long> columnStart)
 {
-    public ObsPlanView(int firstBlock, ArrayView<int> local, ArrayView<int> entryStart, ArrayView<long> columnStart)
-    {
-        FirstBlock = firstBlock;
-        Local = local;
-        EntryStart = entryStart;
-        ColumnStart = columnStart;
-    }
+    public int FirstBlock { get; } = firstBlock;
 
-    public int FirstBlock { get; }
+    public ArrayView<int> Local { get; } = local;
 
-    public ArrayView<int> Local { get; }
+    public ArrayView<int> EntryStart { get; } = entryStart;
 
-    public ArrayView<int> EntryStart { get; }
-
-    public ArrayView<long> ColumnStart { get; }
+    public ArrayView<long> ColumnStart { get; } = columnStart;
 }

@@ -1,19 +1,14 @@
 namespace WoodFisher.Kernels;
 
 /// <summary>The implicit QL iteration of <see cref="LinearAlgebra.SymmetricEigen(ReadOnlySpan{double}, int, Span{double}, Span{double})"/> did not converge.</summary>
-public sealed class EigenNotConvergedException : ArithmeticException
+/// <param name="index">Eigenvalue (of the tridiagonal form) still coupled.</param>
+/// <param name="iterations">QL iterations spent on it.</param>
+public sealed class EigenNotConvergedException(int index, int iterations)
+    : ArithmeticException($"Symmetric eigensolver did not converge: eigenvalue {index} still coupled after {iterations} implicit QL iterations. Check the input for extreme dynamic range (entries near overflow or underflow).")
 {
-    /// <summary>Creates the exception for eigenvalue <paramref name="index"/> (of the tridiagonal form) after <paramref name="iterations"/> QL iterations.</summary>
-    public EigenNotConvergedException(int index, int iterations)
-        : base($"Symmetric eigensolver did not converge: eigenvalue {index} still coupled after {iterations} implicit QL iterations. Check the input for extreme dynamic range (entries near overflow or underflow).")
-    {
-        Index = index;
-        Iterations = iterations;
-    }
-
     /// <summary>Index, in the tridiagonal form, of the eigenvalue that did not converge.</summary>
-    public int Index { get; }
+    public int Index { get; } = index;
 
     /// <summary>QL iterations spent on it.</summary>
-    public int Iterations { get; }
+    public int Iterations { get; } = iterations;
 }

@@ -10,29 +10,24 @@ namespace WoodFisher.Models.Training;
 /// step.
 /// </summary>
 /// <typeparam name="T">Element type.</typeparam>
-public sealed class Sgd<T> where T : unmanaged, IFloatingPointIeee754<T>
+/// <param name="parameters">The parameters it steps.</param>
+/// <param name="momentum">μ.</param>
+/// <param name="nesterov">Nesterov momentum.</param>
+/// <param name="weightDecay">λ.</param>
+public sealed class Sgd<T>(IReadOnlyList<Parameter<T>> parameters, double momentum = 0.9, bool nesterov = false, double weightDecay = 0)
+    where T : unmanaged, IFloatingPointIeee754<T>
 {
-    private readonly IReadOnlyList<Parameter<T>> _parameters;
-    private readonly T[][] _velocity;
-
-    /// <summary>Creates the optimizer over <paramref name="parameters"/>.</summary>
-    public Sgd(IReadOnlyList<Parameter<T>> parameters, double momentum = 0.9, bool nesterov = false, double weightDecay = 0)
-    {
-        _parameters = parameters;
-        _velocity = parameters.Select(p => new T[p.Length]).ToArray();
-        Momentum = momentum;
-        Nesterov = nesterov;
-        WeightDecay = weightDecay;
-    }
+    private readonly IReadOnlyList<Parameter<T>> _parameters = parameters;
+    private readonly T[][] _velocity = parameters.Select(p => new T[p.Length]).ToArray();
 
     /// <summary>μ.</summary>
-    public double Momentum { get; }
+    public double Momentum { get; } = momentum;
 
     /// <summary>Nesterov momentum.</summary>
-    public bool Nesterov { get; }
+    public bool Nesterov { get; } = nesterov;
 
     /// <summary>λ (L2 coefficient added to the gradient).</summary>
-    public double WeightDecay { get; }
+    public double WeightDecay { get; } = weightDecay;
 
     /// <summary>Momentum buffer of parameter <paramref name="index"/>.</summary>
     public T[] Velocity(int index) => _velocity[index];

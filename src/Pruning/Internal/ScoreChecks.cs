@@ -9,4 +9,13 @@ internal static class ScoreChecks
             throw new ArgumentException($"Weights, curvature vectors and scores must all have length d = {weights}, got {other} and {scores}.");
         }
     }
+
+    /// <summary>Throws unless a vector given to an inverse-curvature estimate has its dimension d.</summary>
+    public static void VectorLength(int length, int dimension, string name)
+    {
+        if (length != dimension)
+        {
+            throw new ArgumentException($"Vector has length {length}, expected d = {dimension}.", name);
+        }
+    }
 }
