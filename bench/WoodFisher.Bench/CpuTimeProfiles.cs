@@ -9,7 +9,7 @@ namespace WoodFisher.Bench;
 /// core is not counted (run with <c>DOTNET_PROCESSOR_COUNT=1</c> for one-core figures).
 /// <c>-- rankk-cpu [c:m …]</c>: the CPU backend's rank-k update of one block (d = c), fresh and continued, as % of the peak
 /// measured in the same run. <c>-- inverse-cpu G.npy c [segments] [λ]</c>: the builder's <c>Add</c> and <c>Build</c>
-/// for each strategy on a gradient file (float32 .npy, m × d).
+/// for each strategy on a gradient file (float32 .npy, m × d), its rows added one builder panel at a time.
 /// </summary>
 internal static class CpuTimeProfiles
 {
@@ -62,7 +62,14 @@ internal static class CpuTimeProfiles
             var options = new WoodFisherOptions { BlockSize = c, Damping = lambda, Strategy = strategy, Segments = segments, Backend = BackendKind.Cpu };
             var t0 = CpuSeconds();
             using var builder = new WoodFisherBuilder(d, options, m);
-            builder.Add(g.AsSpan<float>(), m);
+            // One builder panel per call, as model-mode pruning streams its gradients.
+            var all = g.AsSpan<float>();
+            for (var r0 = 0; r0 < m; r0 += builder.PanelRows)
+            {
+                var n = Math.Min(builder.PanelRows, m - r0);
+                builder.Add(all.Slice(r0 * d, n * d), n);
+            }
+
             var t1 = CpuSeconds();
             using var inverse = builder.Build();
             var t2 = CpuSeconds();

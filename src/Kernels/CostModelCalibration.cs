@@ -29,7 +29,8 @@ internal static class CostModelCalibration
             rankK[i] = Efficiency(WoodburyStrategy.RankK, m, Build(WoodburyStrategy.RankK, m));
             var m1 = Math.Min(m, 128);
             rank1[i] = Efficiency(WoodburyStrategy.Rank1, m1, Build(WoodburyStrategy.Rank1, m1));
-            gram32[i] = c * (double)c * m * blocks / Best(() => new DenseStrategy(layout, Precision.Float32).Accumulate<float>(g, m)) / peak;
+            var kept = KeptRows(g, m, c, blocks);
+            gram32[i] = c * (double)c * m * blocks / Best(() => GramBlocks(kept, m, c, blocks)) / peak;
             var wide = Array.ConvertAll(g, x => (double)x);
             gram64[i] = c * (double)c * m * blocks / Best(() => new DenseStrategy(layout, Precision.Float64).Accumulate(wide, m)) / peak;
             inverse[i] = c * (double)c * c * blocks / Best(() => InvertBlocks(c, blocks)) / peak;
@@ -48,43 +49,74 @@ internal static class CostModelCalibration
 
         return new StrategyCostModel(blockSizes, rank1, rankK, gram32, gram64, inverse);
 
+        // CPU time ticks in 10 ms steps on Linux, longer than one run of the small kernels: each timing repeats its run
+        // until at least 200 ms of CPU time have passed and divides by the count.
         double Best(Action run)
         {
             var best = double.MaxValue;
             using var process = Process.GetCurrentProcess();
-            for (var r = 0; r <= repeats; r++)
+            run();
+            for (var r = 0; r < repeats; r++)
             {
                 process.Refresh();
                 var start = process.TotalProcessorTime;
-                run();
-                process.Refresh();
-                if (r > 0)
+                var count = 0;
+                double spent;
+                do
                 {
-                    best = Math.Min(best, (process.TotalProcessorTime - start).TotalSeconds / Environment.ProcessorCount);
+                    run();
+                    count++;
+                    process.Refresh();
+                    spent = (process.TotalProcessorTime - start).TotalSeconds;
                 }
+                while (spent < 0.2);
+
+                best = Math.Min(best, spent / count / Environment.ProcessorCount);
             }
 
             return best;
         }
     }
 
-    /// <summary>Cholesky-inverts <paramref name="blocks"/> SPD c × c float64 matrices, blocks in parallel as the Dense strategy does.</summary>
+    /// <summary>The rows block-major, as the Dense strategy keeps them: block b's m × c rows contiguous.</summary>
+    private static float[] KeptRows(float[] g, int m, int c, int blocks)
+    {
+        var kept = new float[g.Length];
+        for (var b = 0; b < blocks; b++)
+        {
+            for (var r = 0; r < m; r++)
+            {
+                Array.Copy(g, ((long)r * c * blocks) + (b * c), kept, ((long)b * m * c) + ((long)r * c), c);
+            }
+        }
+
+        return kept;
+    }
+
+    /// <summary>Each block's float32-product Gram from all m kept rows, blocks in parallel as the Dense strategy forms them.</summary>
+    private static void GramBlocks(float[] kept, int m, int c, int blocks)
+        => BlockParallel.For(blocks, b => LinearAlgebra.SymmetricRankKMixed(true, c, m, kept.AsSpan(b * m * c, m * c), c, new double[c * c], c, parallel: false));
+
+    /// <summary>
+    /// Cholesky-inverts <paramref name="blocks"/> SPD c × c float32 matrices (the Dense strategy's inverse in float32
+    /// storage), blocks in parallel as the Dense strategy does.
+    /// </summary>
     private static void InvertBlocks(int c, int blocks)
     {
         BlockParallel.For(blocks, b =>
         {
-            var a = new double[c * c];
+            var a = new float[c * c];
             for (var i = 0; i < c; i++)
             {
                 for (var j = 0; j <= i; j++)
                 {
-                    a[(i * c) + j] = 1.0 / (1 + i + j);
+                    a[(i * c) + j] = 1f / (1 + i + j);
                 }
 
                 a[(i * c) + i] += c;
             }
 
-            LinearAlgebra.TryCholeskyInvert<double>(a, c);
+            LinearAlgebra.TryCholeskyInvert<float>(a, c);
         });
     }
 }

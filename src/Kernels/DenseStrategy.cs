@@ -5,8 +5,12 @@ using WoodFisher.Kernels.Cpu;
 namespace WoodFisher.Kernels;
 
 /// <summary>
-/// The Dense strategy of <see cref="WoodFisherBuilder"/>: accumulate the Gram matrices Σ g_b g_bᵀ of every block (lower
-/// triangles, float64), then form λI + Gram/N and invert it by Cholesky in float64, and upload the inverses.
+/// The Dense strategy of <see cref="WoodFisherBuilder"/>: the Gram matrices Σ g_b g_bᵀ of every block (lower triangles,
+/// float64), then λI + Gram/N inverted by Cholesky, and the inverses uploaded. Two forms with the same arithmetic:
+/// with m known and the float32 rows no larger than twice the Gram matrices (<see cref="HoldsRows"/>), the rows are kept
+/// (m × d float32) and each block's Gram is formed from all m rows at once at <see cref="Finish"/>, inverted while it is
+/// in cache and written straight into the blocks, so no Σc_i² float64 array is ever swept; otherwise the Gram matrices
+/// are accumulated as the rows stream in.
 /// </summary>
 /// <remarks>
 /// <para>With <see cref="Precision.Float32"/> storage the products are float32 at twice the float64 rate, summed in float32
@@ -32,22 +36,58 @@ internal sealed class DenseStrategy
     private readonly BlockLayout _layout;
     private readonly Precision _precision;
     private double[]? _gram;
+    private float[]? _rows;
+    private int _held;
     private int _fallbacks;
 
-    public DenseStrategy(BlockLayout layout, Precision precision)
+    /// <summary>Starts the strategy; <paramref name="rows"/> is m (after mini-batch averaging) when known.</summary>
+    public DenseStrategy(BlockLayout layout, Precision precision, long? rows = null)
     {
+        _layout = layout;
+        _precision = precision;
+        if (HoldsRows(layout, precision, rows))
+        {
+            _rows = new float[rows!.Value * layout.Dimension];
+            return;
+        }
+
         if (layout.SquareLength > Array.MaxLength)
         {
             throw new NotSupportedException($"Σc_i² = {layout.SquareLength} block elements exceed one array; use a smaller block size.");
         }
 
-        _layout = layout;
-        _precision = precision;
         _gram = new double[layout.SquareLength];
     }
 
     /// <summary>Bytes of the Gram matrices (Σc_i² float64).</summary>
     public static long GramBytes(BlockLayout layout) => layout.SquareLength * 8;
+
+    /// <summary>
+    /// Whether m = <paramref name="rows"/> float32 rows are kept and each Gram formed from all of them at the end: in
+    /// float32 storage with m known, the m × d float32 rows in one array and no larger than twice the Gram matrices
+    /// (m ≤ 4c for equal blocks), and within <see cref="MemoryBudget"/> beside the blocks.
+    /// </summary>
+    public static bool HoldsRows(BlockLayout layout, Precision precision, long? rows)
+    {
+        if (precision != Precision.Float32 || rows is not { } m || m < 1)
+        {
+            return false;
+        }
+
+        var elements = MemoryBudget.Product(m, layout.Dimension);
+        return elements <= Array.MaxLength && elements * 4 <= 2 * GramBytes(layout)
+            && MemoryBudget.Fits(MemoryBudget.Sum(elements * 4, layout.SquareLength * 4));
+    }
+
+    /// <summary>Bytes this strategy holds besides the blocks: the kept rows (<see cref="HoldsRows"/>) or the Gram matrices.</summary>
+    public static long Bytes(BlockLayout layout, Precision precision, long? rows)
+        => HoldsRows(layout, precision, rows) ? rows!.Value * layout.Dimension * 4 : GramBytes(layout);
+
+    /// <summary>Bytes held now besides the blocks: the kept rows or the Gram matrices.</summary>
+    public long HeldBytes => _rows is { } r ? r.LongLength * 4 : GramBytes(_layout);
+
+    /// <summary>True when the rows are kept and the Gram matrices formed at <see cref="Finish"/> (tests).</summary>
+    internal bool KeepsRows => _rows is not null;
 
     /// <summary>Blocks of the last <see cref="Finish"/> whose float32 inverse was rejected and redone in float64 (tests).</summary>
     internal int Float64Fallbacks => _fallbacks;
@@ -84,9 +124,42 @@ internal sealed class DenseStrategy
             throw new InvalidOperationException("Rows are read in place only by the float32 Gram.");
         }
 
-        var gram = _gram!;
         var layout = _layout;
         var d = layout.Dimension;
+        if (_rows is { } kept)
+        {
+            if (_held + n > kept.Length / d)
+            {
+                throw new InvalidOperationException($"The Dense strategy was sized for {kept.Length / d} rows; more were added.");
+            }
+
+            // Block-major: block b's rows are contiguous (m × c_b from m·offset_b), so each block's SYRK reads 1.6 MB in
+            // order instead of c_b-wide pieces a whole gradient apart.
+            var m = kept.Length / d;
+            for (var b = 0; b < layout.Count; b++)
+            {
+                var c = layout.Size(b);
+                var off = layout.Offset(b);
+                var dst = kept.AsSpan((int)(((long)m * off) + ((long)_held * c)), n * c);
+                for (var r = 0; r < n; r++)
+                {
+                    var src = rows.Slice((r * d) + off, c);
+                    if (typeof(TSrc) == typeof(float))
+                    {
+                        System.Runtime.InteropServices.MemoryMarshal.Cast<TSrc, float>(src).CopyTo(dst.Slice(r * c, c));
+                    }
+                    else
+                    {
+                        TensorPrimitives.ConvertTruncating(src, dst.Slice(r * c, c));
+                    }
+                }
+            }
+
+            _held += n;
+            return;
+        }
+
+        var gram = _gram!;
         var inner = layout.Count < Environment.ProcessorCount;
         fixed (TSrc* p = rows)
         {
@@ -114,11 +187,17 @@ internal sealed class DenseStrategy
     }
 
     /// <summary>
-    /// Inverts λI + Gram/N per block into new storage on <paramref name="backend"/> and drops the Gram matrices.
+    /// Inverts λI + Gram/N per block into new storage on <paramref name="backend"/> and drops the Gram matrices (or the
+    /// kept rows).
     /// </summary>
     /// <exception cref="BlockNotPositiveDefiniteException">A block's Cholesky failed or its inverse is not finite.</exception>
     public IBlockStorage Finish(ICurvatureBackend backend, double damping, double normalizer)
     {
+        if (_rows is not null)
+        {
+            return FinishFromRows(backend, damping, normalizer);
+        }
+
         var gram = _gram!;
         var layout = _layout;
         var single = layout.Count < Environment.ProcessorCount;
@@ -126,42 +205,121 @@ internal sealed class DenseStrategy
         {
             var c = layout.Size(b);
             var a = gram.AsSpan((int)layout.SquareOffset(b), c * c);
-            var scale = 1.0 / normalizer;
-            for (var i = 0; i < c; i++)
+            using var f = new Rental<float>(_precision == Precision.Float32 ? c * c : 0);
+            if (Invert(b, a, c, damping, normalizer, single, f.Array))
             {
-                TensorPrimitives.Multiply(a.Slice(i * c, i + 1), scale, a.Slice(i * c, i + 1));
-                a[(i * c) + i] += damping;
-            }
-
-            if (_precision == Precision.Float32 && TryInvertFloat32(a, c, single, Float32Residual(a, c, damping)))
-            {
-                return;
-            }
-
-            if (_precision == Precision.Float32)
-            {
-                Interlocked.Increment(ref _fallbacks);
-            }
-
-            if (!LinearAlgebra.TryCholeskyInvert(a, c, single))
-            {
-                throw new BlockNotPositiveDefiniteException(b, "Cholesky of λI + GᵀG/N failed");
+                TensorPrimitives.ConvertTruncating<float, double>(f.Array.AsSpan(0, c * c), a);
             }
         });
 
-        var storage = backend.Allocate(layout, _precision);
+        var storage = Upload(backend, layout, _precision, s => backend.Write(s, gram));
+        _gram = null;
+        return storage;
+    }
+
+    /// <summary>New storage filled by <paramref name="fill"/>, disposed again if that fails.</summary>
+    private static IBlockStorage Upload(ICurvatureBackend backend, BlockLayout layout, Precision precision, Action<IBlockStorage> fill)
+    {
+        var storage = backend.Allocate(layout, precision);
         try
         {
-            backend.Write(storage, gram);
+            fill(storage);
+            return storage;
         }
         catch
         {
             storage.Dispose();
             throw;
         }
+    }
 
-        _gram = null;
+    /// <summary>
+    /// Each block's Gram from all kept rows (one SYRK over m, float32 products summed in float64 across panels), inverted
+    /// at once and written into the blocks: float32 inverses straight into CPU float32 storage, else through one float64
+    /// array for <see cref="ICurvatureBackend.Write"/>.
+    /// </summary>
+    private IBlockStorage FinishFromRows(ICurvatureBackend backend, double damping, double normalizer)
+    {
+        var rows = _rows!;
+        var layout = _layout;
+        var capacity = rows.Length / layout.Dimension;
+        var m = _held;
+        var single = layout.Count < Environment.ProcessorCount;
+        var storage = Upload(backend, layout, _precision, target =>
+        {
+            var direct = target as CpuBlockStorage<float>;
+            var all = direct is null ? new double[layout.SquareLength] : null;
+            BlockParallel.For(layout.Count, b =>
+            {
+                var c = layout.Size(b);
+                using var g = new Rental<double>(c * c);
+                using var f = new Rental<float>(c * c);
+                var a = g.Array.AsSpan(0, c * c);
+                a.Clear();
+                LinearAlgebra.SymmetricRankKMixed(true, c, m, rows.AsSpan((int)((long)capacity * layout.Offset(b)), m * c), c, a, c, single);
+                var inFloat32 = Invert(b, a, c, damping, normalizer, single, f.Array);
+                if (direct is not null)
+                {
+                    var block = direct.Blocks[b];
+                    if (inFloat32)
+                    {
+                        f.Array.AsSpan(0, c * c).CopyTo(block);
+                    }
+                    else
+                    {
+                        TensorPrimitives.ConvertTruncating<double, float>(a, block);
+                    }
+                }
+                else if (inFloat32)
+                {
+                    TensorPrimitives.ConvertTruncating<float, double>(f.Array.AsSpan(0, c * c), all.AsSpan((int)layout.SquareOffset(b), c * c));
+                }
+                else
+                {
+                    a.CopyTo(all.AsSpan((int)layout.SquareOffset(b), c * c));
+                }
+            });
+
+            if (all is not null)
+            {
+                backend.Write(target, all);
+            }
+        });
+
+        _rows = null;
         return storage;
+    }
+
+    /// <summary>
+    /// Forms F = λI + Gram/N in <paramref name="a"/> (lower triangle) and inverts it: in float32 into
+    /// <paramref name="f"/> (true) when the storage is float32 and that inverse passes its residual check, else in float64
+    /// in place (false).
+    /// </summary>
+    private bool Invert(int b, Span<double> a, int c, double damping, double normalizer, bool parallel, float[] f)
+    {
+        var scale = 1.0 / normalizer;
+        for (var i = 0; i < c; i++)
+        {
+            TensorPrimitives.Multiply(a.Slice(i * c, i + 1), scale, a.Slice(i * c, i + 1));
+            a[(i * c) + i] += damping;
+        }
+
+        if (_precision == Precision.Float32 && TryInvertFloat32(a, c, f.AsSpan(0, c * c), parallel, Float32Residual(a, c, damping)))
+        {
+            return true;
+        }
+
+        if (_precision == Precision.Float32)
+        {
+            Interlocked.Increment(ref _fallbacks);
+        }
+
+        if (!LinearAlgebra.TryCholeskyInvert(a, c, parallel))
+        {
+            throw new BlockNotPositiveDefiniteException(b, "Cholesky of λI + GᵀG/N failed");
+        }
+
+        return false;
     }
 
     /// <summary>
@@ -182,70 +340,58 @@ internal sealed class DenseStrategy
     }
 
     /// <summary>
-    /// The float32 Cholesky inverse X of the float64 matrix F in <paramref name="a"/> (c × c, lower triangle), written back
-    /// widened; false, leaving <paramref name="a"/> as it was, when the float32 Cholesky fails, X is not finite, or
-    /// ‖F·X·v − v‖∞ exceeds <paramref name="tolerance"/>·‖v‖∞ (v_i = sin(i + 1), in float64).
+    /// The float32 Cholesky inverse X, into <paramref name="f"/> (c × c), of the float64 matrix F in <paramref name="a"/>
+    /// (c × c, lower triangle; left as it is); false when the float32 Cholesky fails, X is not finite, or ‖F·X·v − v‖∞
+    /// exceeds <paramref name="tolerance"/>·‖v‖∞ (v_i = sin(i + 1), in float64).
     /// </summary>
-    private static bool TryInvertFloat32(Span<double> a, int c, bool parallel, double tolerance)
+    private static bool TryInvertFloat32(ReadOnlySpan<double> a, int c, Span<float> f, bool parallel, double tolerance)
     {
-        var pool = System.Buffers.ArrayPool<float>.Shared;
-        var buffer = pool.Rent(c * c);
-        var work = System.Buffers.ArrayPool<double>.Shared.Rent(4 * c);
-        try
+        using var workRental = new Rental<double>(4 * c);
+        var work = workRental.Array;
+        TensorPrimitives.ConvertTruncating<double, float>(a, f);
+        if (!LinearAlgebra.TryCholeskyInvert(f, c, parallel))
         {
-            var f = buffer.AsSpan(0, c * c);
-            TensorPrimitives.ConvertTruncating<double, float>(a, f);
-            if (!LinearAlgebra.TryCholeskyInvert(f, c, parallel))
-            {
-                return false;
-            }
-
-            var v = work.AsSpan(0, c);
-            var y = work.AsSpan(c, c);
-            var row = work.AsSpan(2 * c, c);
-            for (var i = 0; i < c; i++)
-            {
-                v[i] = Math.Sin(i + 1);
-            }
-
-            for (var i = 0; i < c; i++)
-            {
-                TensorPrimitives.ConvertTruncating<float, double>(f.Slice(i * c, c), row);
-                y[i] = TensorPrimitives.Dot<double>(row, v);
-            }
-
-            // F·y from the lower triangle by rows only: row i gives (F y)_i its part left of the diagonal, and each
-            // (F y)_j, j < i, its term F_ij·y_i (the column below j's diagonal), so no pass strides down a column.
-            var fy = work.AsSpan(3 * c, c);
-            fy.Clear();
-            for (var i = 0; i < c; i++)
-            {
-                var left = a.Slice(i * c, i);
-                fy[i] += TensorPrimitives.Dot<double>(left, y[..i]) + (a[(i * c) + i] * y[i]);
-                TensorPrimitives.MultiplyAdd(left, y[i], fy[..i], fy[..i]);
-            }
-
-            var residual = 0.0;
-            for (var i = 0; i < c; i++)
-            {
-                residual = Math.Max(residual, Math.Abs(fy[i] - v[i]));
-            }
-
-            if (!(residual <= tolerance * Math.Abs(TensorPrimitives.MaxMagnitude<double>(v))))
-            {
-                return false;
-            }
-
-            TensorPrimitives.ConvertTruncating<float, double>(f, a);
-            return true;
+            return false;
         }
-        finally
+
+        var v = work.AsSpan(0, c);
+        var y = work.AsSpan(c, c);
+        var row = work.AsSpan(2 * c, c);
+        for (var i = 0; i < c; i++)
         {
-            pool.Return(buffer);
-            System.Buffers.ArrayPool<double>.Shared.Return(work);
+            v[i] = Math.Sin(i + 1);
         }
+
+        for (var i = 0; i < c; i++)
+        {
+            TensorPrimitives.ConvertTruncating<float, double>(f.Slice(i * c, c), row);
+            y[i] = TensorPrimitives.Dot<double>(row, v);
+        }
+
+        // F·y from the lower triangle by rows only: row i gives (F y)_i its part left of the diagonal, and each
+        // (F y)_j, j < i, its term F_ij·y_i (the column below j's diagonal), so no pass strides down a column.
+        var fy = work.AsSpan(3 * c, c);
+        fy.Clear();
+        for (var i = 0; i < c; i++)
+        {
+            var left = a.Slice(i * c, i);
+            fy[i] += TensorPrimitives.Dot<double>(left, y[..i]) + (a[(i * c) + i] * y[i]);
+            TensorPrimitives.MultiplyAdd(left, y[i], fy[..i], fy[..i]);
+        }
+
+        var residual = 0.0;
+        for (var i = 0; i < c; i++)
+        {
+            residual = Math.Max(residual, Math.Abs(fy[i] - v[i]));
+        }
+
+        return residual <= tolerance * Math.Abs(TensorPrimitives.MaxMagnitude<double>(v));
     }
 
-    /// <summary>Drops the Gram matrices without inverting them.</summary>
-    public void Release() => _gram = null;
+    /// <summary>Drops the Gram matrices (or the kept rows) without inverting them.</summary>
+    public void Release()
+    {
+        _gram = null;
+        _rows = null;
+    }
 }

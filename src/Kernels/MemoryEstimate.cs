@@ -4,18 +4,18 @@ namespace WoodFisher.Kernels;
 
 /// <summary>
 /// Bytes a WoodFisher build needs, checked against <see cref="MemoryBudget"/> before anything large is allocated: the
-/// blocks (Σc_i² × element size), the float64 Gram matrices of the Dense strategy (Σc_i² × 8), the float64 row panel
+/// blocks (Σc_i² × element size), the float64 Gram matrices of the Dense strategy (Σc_i² × 8) or the float32 rows it keeps, the float64 row panel
 /// the builder gathers rows into, and per-thread workspace of the updates.
 /// </summary>
 internal static class MemoryEstimate
 {
-    public static long Bytes(BlockLayout layout, Precision precision, WoodburyStrategy strategy, int panelRows)
+    public static long Bytes(BlockLayout layout, Precision precision, WoodburyStrategy strategy, int panelRows, long? rows = null)
     {
         long elem = precision == Precision.Float32 ? 4 : 8;
         var bytes = MemoryBudget.Product(layout.SquareLength, elem);
         if (strategy == WoodburyStrategy.Dense)
         {
-            bytes = MemoryBudget.Sum(bytes, DenseStrategy.GramBytes(layout));
+            bytes = MemoryBudget.Sum(bytes, DenseStrategy.Bytes(layout, precision, rows));
         }
 
         long c = layout.BlockSize;

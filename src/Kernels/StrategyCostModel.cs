@@ -32,9 +32,9 @@ public sealed class StrategyCostModel
     /// <param name="blockSizes">Ascending block sizes c at which the efficiencies were measured.</param>
     /// <param name="rank1">Rank-one updates, float32 storage.</param>
     /// <param name="rankK">Rank-k updates, float32 storage.</param>
-    /// <param name="gram32">The float32-product Gram (Dense, float32 storage).</param>
+    /// <param name="gram32">The float32-product Gram from all m rows (Dense, float32 storage).</param>
     /// <param name="gram64">The float64 Gram (Dense, float64 storage).</param>
-    /// <param name="inverse">The float64 Cholesky inverse of one c × c block.</param>
+    /// <param name="inverse">The float32 Cholesky inverse of one c × c block (float64 storage: half this rate).</param>
     public StrategyCostModel(int[] blockSizes, double[] rank1, double[] rankK, double[] gram32, double[] gram64, double[] inverse)
     {
         ArgumentNullException.ThrowIfNull(blockSizes);
@@ -56,15 +56,15 @@ public sealed class StrategyCostModel
     /// <summary>
     /// Measured on this project's 2-core Intel Xeon (Sapphire Rapids, AVX-512) with
     /// <c>DOTNET_PROCESSOR_COUNT=1 woodfisher bench --calibrate</c> (one block per kernel on one core, CPU time): the
-    /// largest of six runs per entry, the machine being shared (load average 37–45); see docs/performance.md.
+    /// largest of three runs per entry, the machine being shared (load average 30–35); see docs/performance.md.
     /// </summary>
     public static StrategyCostModel Default { get; } = new(
         [32, 64, 128, 256, 512, 1024],
-        rank1: [0.033, 0.085, 0.101, 0.163, 0.127, 0.118],
-        rankK: [0.016, 0.043, 0.096, 0.210, 0.435, 0.453],
-        gram32: [0.020, 0.049, 0.097, 0.328, 0.475, 0.448],
-        gram64: [0.031, 0.067, 0.102, 0.227, 0.167, 0.255],
-        inverse: [0.006, 0.012, 0.029, 0.061, 0.086, 0.113]);
+        rank1: [0.030, 0.074, 0.117, 0.120, 0.135, 0.097],
+        rankK: [0.013, 0.085, 0.178, 0.288, 0.374, 0.438],
+        gram32: [0.047, 0.175, 0.122, 0.261, 0.368, 0.460],
+        gram64: [0.073, 0.146, 0.172, 0.257, 0.227, 0.269],
+        inverse: [0.013, 0.043, 0.093, 0.151, 0.234, 0.307]);
 
     /// <summary>The block sizes of the table.</summary>
     public IReadOnlyList<int> BlockSizes => _sizes;
@@ -110,7 +110,7 @@ public sealed class StrategyCostModel
         {
             WoodburyStrategy.Rank1 => updates / (Rate(_rank1, blockSize) * PrecisionFactor(precision)),
             WoodburyStrategy.RankK => updates / (Rate(_rankK, blockSize) * PrecisionFactor(precision)),
-            _ => (updates / Rate(precision == Precision.Float32 ? _gram32 : _gram64, blockSize)) + (inverse / Rate(_inverse, blockSize)),
+            _ => (updates / Rate(precision == Precision.Float32 ? _gram32 : _gram64, blockSize)) + (inverse / (Rate(_inverse, blockSize) * PrecisionFactor(precision))),
         };
     }
 
@@ -177,7 +177,7 @@ public sealed class StrategyCostModel
         return sb.ToString();
     }
 
-    // Float64 Woodbury updates run at half the float32 SIMD width.
+    // Float64 Woodbury updates and inverses run at half the float32 SIMD width.
     private static double PrecisionFactor(Precision precision) => precision == Precision.Float32 ? 1.0 : 0.5;
 
     private double Rate(double[] table, int c)

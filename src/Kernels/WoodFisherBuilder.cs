@@ -90,7 +90,7 @@ public sealed class WoodFisherBuilder : IDisposable, IRowSink
         }
 
         _pendingCapacity = panelRows ?? PendingRows(Layout);
-        _baseBytes = MemoryEstimate.Bytes(Layout, options.Precision, Strategy, _pendingCapacity);
+        _baseBytes = MemoryEstimate.Bytes(Layout, options.Precision, Strategy, _pendingCapacity, m);
         MemoryEstimate.Require(_baseBytes);
 
         _backend = backend ?? Backends.Create(options.Backend);
@@ -98,7 +98,7 @@ public sealed class WoodFisherBuilder : IDisposable, IRowSink
         _intake = new GradientIntake(dimension, options.MiniBatch, _pendingCapacity, expectedRows, StreamsWithoutCopy, this);
         if (Strategy == WoodburyStrategy.Dense)
         {
-            _dense = new DenseStrategy(Layout, options.Precision);
+            _dense = new DenseStrategy(Layout, options.Precision, m);
         }
         else
         {
@@ -152,7 +152,7 @@ public sealed class WoodFisherBuilder : IDisposable, IRowSink
         Validate(dimension, options);
         var layout = BlockLayout.Create(dimension, options.BlockSize, options.Segments);
         long? m = expectedRows is { } e ? (e + options.MiniBatch - 1) / options.MiniBatch : null;
-        return MemoryEstimate.Bytes(layout, options.Precision, Resolve(layout, options, m), PendingRows(layout));
+        return MemoryEstimate.Bytes(layout, options.Precision, Resolve(layout, options, m), PendingRows(layout), m);
     }
 
     /// <summary>Auto resolved: the cost model's choice when m is known (among the strategies that fit the memory budget), else Dense.</summary>
@@ -164,7 +164,7 @@ public sealed class WoodFisherBuilder : IDisposable, IRowSink
         }
 
         return rows is { } m
-            ? StrategyCostModel.Default.Choose(layout, m, options.Precision, s => MemoryEstimate.Bytes(layout, options.Precision, s, PendingRows(layout)))
+            ? StrategyCostModel.Default.Choose(layout, m, options.Precision, s => MemoryEstimate.Bytes(layout, options.Precision, s, PendingRows(layout), m))
             : WoodburyStrategy.Dense;
     }
 
@@ -348,7 +348,7 @@ public sealed class WoodFisherBuilder : IDisposable, IRowSink
         var released = _intake.Release();
         if (_dense is { } dense)
         {
-            released += DenseStrategy.GramBytes(Layout);
+            released += dense.HeldBytes;
             _storage = dense.Finish(_backend, _options.Damping, normalizer);
             _dense = null;
         }

@@ -58,17 +58,20 @@ public class DenseStrategyTests
     // DenseStrategy's remarks: ‖F̂⁻¹_float32 − F̂⁻¹‖₂ ≤ β/(1 − β)·‖F̂⁻¹‖₂ with β = (γ_KC·tr(GᵀG/N) + 3γ_{c+1}·tr(F̂))/λ_min(F̂),
     // plus the final rounding of each entry to float32 (u₃₂·max|F̂⁻¹| per entry). Rows are float32 values, so the oracle
     // inverts the very matrix the strategy sees. Both the well-conditioned (κ ≈ 1e2) and the ill-conditioned data of the
-    // oracle tests; where β ≥ 1 the bound says nothing and that block is only printed.
-    [TestCase(false)]
-    [TestCase(true)]
-    public void Inverse_IsWithinTheStatedBound(bool illConditioned)
+    // oracle tests; where β ≥ 1 the bound says nothing and that block is only printed. Both forms: rows kept and each
+    // Gram formed from all m rows at the end (m known), and the Gram streamed panel by panel (m unknown).
+    [TestCase(false, true)]
+    [TestCase(true, true)]
+    [TestCase(false, false)]
+    [TestCase(true, false)]
+    public void Inverse_IsWithinTheStatedBound(bool illConditioned, bool keepRows)
     {
         const int d = 150, m = 100, c = 64;
         var lambda = illConditioned ? 1e-4 : 1e-2;
         var raw = illConditioned ? Oracle.IllConditionedGradients(3, m, d) : Oracle.RandomGradients(3, m, d);
         var g = Array.ConvertAll(raw, v => (double)(float)v);
         var options = new WoodFisherOptions { BlockSize = c, Damping = lambda, Strategy = WoodburyStrategy.Dense, Precision = Precision.Float32, Backend = BackendKind.Cpu };
-        using var inv = WoodFisherBuilder.Compute(g, m, d, options);
+        using var inv = Build(g, m, d, options, keepRows);
         var oracle = Oracle.BlockInverses(g, m, d, inv.Layout, lambda, m);
         var checkedBlocks = 0;
         for (var b = 0; b < inv.Layout.Count; b++)
@@ -120,12 +123,50 @@ public class DenseStrategyTests
 
     private static int FallbacksOf(double[] g, int m, int d, int c, double lambda)
     {
-        var dense = new DenseStrategy(BlockLayout.Create(d, c), Precision.Float32);
-        dense.Accumulate<double>(g, m);
-        using var backend = new CpuBackend();
-        using var storage = dense.Finish(backend, lambda, m);
-        return dense.Float64Fallbacks;
+        var counts = new List<int>();
+        foreach (long? rows in new long?[] { null, m })
+        {
+            var dense = new DenseStrategy(BlockLayout.Create(d, c), Precision.Float32, rows);
+            Assert.That(dense.KeepsRows, Is.EqualTo(rows is not null));
+            dense.Accumulate<double>(g, m);
+            using var backend = new CpuBackend();
+            using var storage = dense.Finish(backend, lambda, m);
+            counts.Add(dense.Float64Fallbacks);
+        }
+
+        Assert.That(counts[1], Is.EqualTo(counts[0]), "kept rows and streamed Gram fall back on the same blocks");
+        return counts[0];
     }
+
+    private static WoodFisherInverse Build(double[] g, int m, int d, WoodFisherOptions options, bool keepRows)
+    {
+        using var builder = keepRows ? new WoodFisherBuilder(d, options, m) : new WoodFisherBuilder(d, options);
+        for (var r = 0; r < m; r += 30)
+        {
+            var n = Math.Min(30, m - r);
+            builder.Add(g.AsSpan(r * d, n * d), n);
+        }
+
+        return builder.Build();
+    }
+
+    // Kept rows are refused beyond the m they were sized for (the builder reports a row-count mismatch the same way).
+    [Test]
+    public void KeptRows_RefuseMoreRowsThanSizedFor()
+    {
+        var dense = new DenseStrategy(BlockLayout.Create(8, 4), Precision.Float32, 2);
+        dense.Accumulate<float>(new float[16], 2);
+        Assert.That(() => dense.Accumulate<float>(new float[8], 1), Throws.InvalidOperationException.With.Message.Contains("sized for 2 rows"));
+    }
+
+    // Rows are kept only in float32, with m known and the rows no larger than twice the Gram matrices.
+    [TestCase(Precision.Float32, 1000L, true)]
+    [TestCase(Precision.Float32, 1600L, true)]
+    [TestCase(Precision.Float32, 1601L, false)]
+    [TestCase(Precision.Float32, null, false)]
+    [TestCase(Precision.Float64, 1000L, false)]
+    public void HoldsRows_FollowsTheStatedRule(Precision precision, long? rows, bool expected)
+        => Assert.That(DenseStrategy.HoldsRows(BlockLayout.Create(1200, 400), precision, rows), Is.EqualTo(expected));
 
     // Float32 rows read in place and the same values as float64 rows (converted to float32 while packed) give the same
     // products in the same order: bitwise the same inverse.

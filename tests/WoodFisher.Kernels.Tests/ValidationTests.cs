@@ -98,7 +98,8 @@ public class ValidationTests
     public void MemoryEstimate_OfStreamedBuild_DoesNotGrowWithRowCount()
     {
         // Model-mode pruning of mlp:784-300-100-10: d = 266,200, c = 400. With m known the builder streams every strategy,
-        // so its estimate is the blocks, the Dense Gram and a bounded panel whatever m is, never m × d.
+        // so its estimate is the blocks, the Dense Gram and a bounded panel whatever m is, never m × d. Dense keeps the float32
+        // rows instead of its Gram only while they are at most twice the Gram (m ≤ 4c), so a larger m never costs more.
         const int d = 266_200;
         foreach (var strategy in new[] { WoodburyStrategy.Dense, WoodburyStrategy.RankK, WoodburyStrategy.Rank1 })
         {
@@ -106,7 +107,7 @@ public class ValidationTests
             var small = WoodFisherBuilder.EstimateBytes(d, options, expectedRows: 1_000);
             var large = WoodFisherBuilder.EstimateBytes(d, options, expectedRows: 1_000_000);
             var blocks = (long)d * 400 * (strategy == WoodburyStrategy.Dense ? 4 + 8 : 4);
-            Assert.That(large, Is.EqualTo(small), strategy.ToString());
+            Assert.That(large, strategy == WoodburyStrategy.Dense ? Is.LessThanOrEqualTo(small) : Is.EqualTo(small), strategy.ToString());
             Assert.That(small - blocks, Is.LessThan(1_000L * d * 4), $"{strategy}: working memory beyond the blocks stays below G itself");
         }
     }

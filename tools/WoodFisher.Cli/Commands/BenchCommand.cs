@@ -142,7 +142,7 @@ internal sealed class BenchCommand : VerbCommand<BenchCommand.Settings>
         if (repeats < 1)
             throw new UsageException($"--repeats must be at least 1 (got {repeats})");
         int[] sizes = settings.Quick ? [32, 64] : [32, 64, 128, 256, 512, 1024];
-        CliConsole.Line("# cost-model efficiencies: shares of the float32 FMA micro-kernel peak (rank1, rankK: Woodbury updates; gram32/gram64: Dense Gram; inverse: float64 Cholesky inverse)");
+        CliConsole.Line("# cost-model efficiencies: shares of the float32 FMA micro-kernel peak (rank1, rankK: Woodbury updates; gram32/gram64: Dense Gram; inverse: float32 Cholesky inverse, float64 at half its rate)");
         var model = KernelBenchmark.CalibrateCostModel(sizes, repeats, line => CliConsole.Line("# " + line));
         CliConsole.Line(model.ToSource());
         if (report is not null)
