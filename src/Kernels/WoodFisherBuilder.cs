@@ -71,7 +71,7 @@ public sealed class WoodFisherBuilder : IDisposable, IRowSink
     public WoodFisherBuilder(int dimension, WoodFisherOptions options, long? expectedRows, ICurvatureBackend? backend = null, int? panelRows = null)
     {
         ArgumentNullException.ThrowIfNull(options);
-        Validate(dimension, options);
+        options.Validate(dimension, nameof(options));
         if (expectedRows is < 1)
         {
             throw new ArgumentOutOfRangeException(nameof(expectedRows), expectedRows, "The expected row count must be at least 1.");
@@ -149,7 +149,7 @@ public sealed class WoodFisherBuilder : IDisposable, IRowSink
     public static long EstimateBytes(int dimension, WoodFisherOptions options, long? expectedRows = null)
     {
         ArgumentNullException.ThrowIfNull(options);
-        Validate(dimension, options);
+        options.Validate(dimension, nameof(options));
         var layout = BlockLayout.Create(dimension, options.BlockSize, options.Segments);
         long? m = expectedRows is { } e ? (e + options.MiniBatch - 1) / options.MiniBatch : null;
         return MemoryEstimate.Bytes(layout, options.Precision, Resolve(layout, options, m), PendingRows(layout), m);
@@ -176,39 +176,6 @@ public sealed class WoodFisherBuilder : IDisposable, IRowSink
     /// </summary>
     internal static int PendingRows(BlockLayout layout)
         => (int)Math.Clamp(Math.Max(PendingElements / layout.Dimension, Math.Min(layout.BlockSize / 2, CpuBackend.MaxPanel)), 1, 256);
-
-    private static void Validate(int dimension, WoodFisherOptions options)
-    {
-        if (dimension < 1)
-        {
-            throw new ArgumentOutOfRangeException(nameof(dimension), dimension, "The dimension d must be at least 1.");
-        }
-
-        if (options.BlockSize < 1)
-        {
-            throw new ArgumentOutOfRangeException(nameof(options), options.BlockSize, "Block size c must be at least 1.");
-        }
-
-        if (!(options.Damping > 0) || !double.IsFinite(options.Damping))
-        {
-            throw new ArgumentOutOfRangeException(nameof(options), options.Damping, "Damping λ must be positive and finite (e.g. 1e-5).");
-        }
-
-        if (options.Normalizer is { } n && (!(n > 0) || !double.IsFinite(n)))
-        {
-            throw new ArgumentOutOfRangeException(nameof(options), n, "Normalizer N must be positive and finite, or null for the number of rows.");
-        }
-
-        if (options.MiniBatch < 1)
-        {
-            throw new ArgumentOutOfRangeException(nameof(options), options.MiniBatch, "Mini-batch size must be at least 1.");
-        }
-
-        if (!Enum.IsDefined(options.Strategy) || !Enum.IsDefined(options.Backend) || !Enum.IsDefined(options.Precision))
-        {
-            throw new ArgumentOutOfRangeException(nameof(options), "Unknown strategy, backend or precision value.");
-        }
-    }
 
     /// <summary>Adds <paramref name="rows"/> gradients (rows × d row-major, float32).</summary>
     /// <exception cref="NonFiniteGradientException">An entry is NaN or infinite; nothing of this chunk was added.</exception>

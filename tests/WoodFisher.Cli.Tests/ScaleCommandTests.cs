@@ -35,6 +35,7 @@ public class ScaleCommandTests : CliFixture
             Assert.That(stdout, Does.Contain("block=full"));
             Assert.That(json, Does.Contain("\"BlockSize\": \"full\"").And.Not.Contain(int.MaxValue.ToString(System.Globalization.CultureInfo.InvariantCulture)));
             Assert.That(PruningReport.FromJson(json).Settings!.BlockSize, Is.EqualTo(EstimatorSpec.FullBlockSize), "read back");
+            Assert.That(PruningReport.FromJson(json).Settings!.FisherSamples, Is.EqualTo(M), "the samples are G's rows, not --samples' default");
         });
 
         using var source = new NpyGradientSource(P("g.npy"));

@@ -142,6 +142,7 @@ internal sealed class PruneCommand : VerbCommand<PruneCommand.Settings>
         var options = method.Pruning with { Sparsity = sparsity, Segments = segments };
 
         PruningResult result;
+        int? rows;
         using (var source = s.Grads is null ? null : new NpyGradientSource(CliFiles.RequireFile(s.Grads), segments))
         {
             if (source is not null && source.Dimension != d)
@@ -151,13 +152,14 @@ internal sealed class PruneCommand : VerbCommand<PruneCommand.Settings>
             TensorPruning.CheckInputs(d, source, options, spec);
             if (TensorPruning.Plan(source, options, spec) is { } plan)
                 CliConsole.Note($"prune: {plan.Describe()}");
+            rows = source is null ? null : (int)Math.Min(int.MaxValue, source.Count);
             using (CliProgress.Start($"{spec.Label}: d = {d} weights{(source is null ? "" : $" from {source.Count} gradients")}", 0))
                 result = Prune(method, () => TensorPruning.Prune(w, source, options, spec, default, ModelPruning.Notes));
         }
         ModelPruning.CheckResult(result, method, float32: wArray.DType == DType.Float32);
 
         var names = segments is null ? null : SegmentNames(s.Layout, segments.Length);
-        var report = PruningReport.Create(options, result, names) with { Settings = ModelPruning.ReportSettings(method, result.Weights.Length) };
+        var report = PruningReport.Create(options, result, names) with { Settings = ModelPruning.ReportSettings(method, result.Weights.Length, rows) };
         var outWeights = wArray.DType == DType.Float32
             ? NdArray.Create(Array.ConvertAll(result.Weights, v => (float)v), d)
             : NdArray.Create(result.Weights, d);

@@ -41,7 +41,7 @@ internal static class PruneLayoutMode
             result = PruneCommand.Prune(method, () => LayoutPruning.Prune(model, layout, gradients, options, spec, ModelPruning.Notes));
         ModelPruning.CheckResult(result.Result, method, float32: false);
 
-        var report = result.Report with { Settings = ModelPruning.ReportSettings(method, result.Result.Weights.Length) };
+        var report = result.Report with { Settings = ModelPruning.ReportSettings(method, result.Result.Weights.Length, result.Report.Settings?.FisherSamples) };
         SafeTensors.Write(outputs.Out, result.Model);
         if (outputs.Mask is not null)
             SafeTensors.Write(outputs.Mask, LayoutPruning.Split<bool>(layout, result.Result.Mask));

@@ -22,6 +22,9 @@ internal static class DistributedPrune
 
     private sealed record Setup(PruneOutputs? Outputs, double[] Weights, PrunerOptions Options, EstimatorSpec Spec, long Rows, RankPlan Plan, IGradientSource? Slab);
 
+    /// <summary>The samples behind G's rows for the report (rows × the samples each row averages), none without a G.</summary>
+    private static int? FileSamples(Setup setup, int perRow = 1) => setup.Rows > 0 ? (int)Math.Min(int.MaxValue, setup.Rows * perRow) : null;
+
     /// <summary>Tensor mode (<c>--weights W.npy --grads G.npy</c>) over the ranks of <paramref name="world"/>.</summary>
     public static int TensorMode(ICommunicator world, PruneCommand.Settings s, VerbRun run, MethodSpec method, double sparsity)
     {
@@ -52,7 +55,7 @@ internal static class DistributedPrune
                 Npy.Write(setup.Outputs.Mask, NdArray.Create(result.Mask, d));
             if (setup.Outputs.Scores is not null)
                 Npy.Write(setup.Outputs.Scores, NdArray.Create(result.Scores, d));
-            return PruningReport.Create(setup.Options, result, names) with { Settings = ModelPruning.ReportSettings(method, result.Weights.Length) };
+            return PruningReport.Create(setup.Options, result, names) with { Settings = ModelPruning.ReportSettings(method, result.Weights.Length, FileSamples(setup)) };
         });
     }
 
@@ -84,7 +87,7 @@ internal static class DistributedPrune
                 SafeTensors.Write(setup.Outputs.Mask, LayoutPruning.Split<bool>(layout, result.Mask));
             if (setup.Outputs.Scores is not null)
                 SafeTensors.Write(setup.Outputs.Scores, LayoutPruning.Split<double>(layout, result.Scores));
-            return PruningReport.Create(setup.Options, result, layout.Names) with { Settings = ModelPruning.ReportSettings(method, result.Weights.Length) };
+            return PruningReport.Create(setup.Options, result, layout.Names) with { Settings = ModelPruning.ReportSettings(method, result.Weights.Length, FileSamples(setup, layout.MiniBatch ?? 1)) };
         });
     }
 

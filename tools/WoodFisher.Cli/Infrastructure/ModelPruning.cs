@@ -88,7 +88,9 @@ internal static class ModelPruning
     /// <summary>What a <see cref="PruningReport"/> records of the method's settings (none for magnitude, which reads none).</summary>
     /// <param name="method">The method and its settings.</param>
     /// <param name="dimension">d, for the block size an automatic one resolves to.</param>
-    public static Pruning.PruningSettings ReportSettings(MethodSpec method, int dimension)
+    /// <param name="samples">The samples behind the gradients when they come from a file (G's rows times the layout's
+    /// mini-batch); null for model mode, where <c>--samples</c> says it.</param>
+    public static Pruning.PruningSettings ReportSettings(MethodSpec method, int dimension, int? samples = null)
     {
         var e = method.Estimator;
         return !method.Method.UsesCurvature
@@ -97,7 +99,7 @@ internal static class ModelPruning
             {
                 Damping = e.FixedDamping,
                 BlockSize = e.BlockSizeFor(dimension),
-                FisherSamples = e.Samples,
+                FisherSamples = samples ?? e.Samples,
                 FisherMiniBatch = e.MiniBatch,
                 GradientStep = method.Pruning.GradientStep,
                 Precision = e.Precision,
