@@ -22,7 +22,6 @@ learning rate, batch 128, seed 0, 2 threads) and writes, per model NAME:
 output) and prints one JSON line with the test accuracy and loss, so tensor-mode results are scored by PyTorch.
 """
 import argparse
-import gzip
 import json
 import math
 import os
@@ -34,6 +33,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from functorch import grad, make_functional_with_buffers, vmap
+
+from lenet5_speed import LeNet5 as SpeedLeNet5, read_idx
 
 DATA = "/usr/share/datasets/fashion-mnist"
 
@@ -74,24 +75,13 @@ class SmallCnn(nn.Module):
         return self.fc(x.flatten(1))
 
 
-class LeNet5(nn.Module):
-    """woodfisher's lenet5 (1x28x28): conv1 6@5x5 pad 2, pool, conv2 16@5x5, pool, fc 120-84-10."""
+class LeNet5(SpeedLeNet5):
+    """woodfisher's lenet5 (1x28x28), the speed benchmark's network, taking flat 784-pixel rows."""
 
     spec = "lenet5"
 
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 6, 5, padding=2)
-        self.conv2 = nn.Conv2d(6, 16, 5)
-        self.fc1 = nn.Linear(16 * 5 * 5, 120)
-        self.fc2 = nn.Linear(120, 84)
-        self.fc3 = nn.Linear(84, 10)
-
     def forward(self, x):
-        x = F.max_pool2d(F.relu(self.conv1(x.reshape(x.shape[0], 1, 28, 28))), 2)
-        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
-        x = F.relu(self.fc1(x.flatten(1)))
-        return self.fc3(F.relu(self.fc2(x)))
+        return super().forward(x.reshape(x.shape[0], 1, 28, 28))
 
 
 # name -> (constructor, epochs, peak learning rate)
@@ -101,14 +91,6 @@ MODELS = {
     "bncnn": (lambda: SmallCnn(bn=True), 2, 0.05),
     "lenet5": (LeNet5, 5, 0.05),
 }
-
-
-def read_idx(path):
-    with gzip.open(path, "rb") as f:
-        raw = f.read()
-    dims = raw[3]
-    shape = struct.unpack(">" + "I" * dims, raw[4:4 + 4 * dims])
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
 
 
 def load(split, data):
