@@ -9,7 +9,7 @@ using WoodFisher.Pruning;
 //       [--only mlp,cnn,bncnn,lenet5] [--parts grads,oneshot,defaults,blocks,recompute,tensor,gradual,report] (or cost, gradual-reset)
 //       [--sparsity 0.8,0.9,0.95,0.98] [--block 400] [--blocks 100,200] [--samples 1000]
 //       [--recompute-at 0.95,0.98] [--gradual-at 0.95,0.98] [--seeds 0,1,2] [--gradual-block 400]
-//       [--gradual-update joint,none]
+//       [--gradual-variants joint,none,independent+fresh,joint+fresh+mb16]  (update, fresh = Fisher samples drawn per step, mbB)
 // Rows are appended to OUT/results.csv as runs finish; a rerun skips rows already there. `report` writes OUT/table.md
 // and one PNG per model from the CSV.
 var a = Args.Parse(args);
@@ -69,20 +69,20 @@ foreach (var name in a.Models)
 
         if (a.Parts.Contains("gradual") && a.GradualAt.Contains(s))
         {
-            var gradual = new GradualRuns(name, a.ModelDir, train, test, results, a.Samples);
+            var gradual = new GradualRuns(name, a.ModelDir, train, test, results, a.Samples, Path.Combine(a.Out, "gradual-curves.csv"));
             var epochs = s >= 0.98 ? 10 : 6;
             foreach (var seed in a.Seeds)
             {
-                gradual.Run("magnitude", s, epochs, a.GradualBlock, seed);
-                foreach (var update in a.GradualUpdates)
+                gradual.Run("magnitude", s, epochs, a.GradualBlock, new GradualVariant(seed));
+                foreach (var variant in a.GradualVariants)
                 {
-                    gradual.Run("woodfisher", s, epochs, a.GradualBlock, seed, update: update);
+                    gradual.Run("woodfisher", s, epochs, a.GradualBlock, variant with { Seed = seed });
                 }
 
                 if (a.Parts.Contains("gradual-reset"))
                 {
-                    gradual.Run("magnitude", s, epochs, a.GradualBlock, seed, resetMomentum: true);
-                    gradual.Run("woodfisher", s, epochs, a.GradualBlock, seed, resetMomentum: true);
+                    gradual.Run("magnitude", s, epochs, a.GradualBlock, new GradualVariant(seed, ResetMomentum: true));
+                    gradual.Run("woodfisher", s, epochs, a.GradualBlock, new GradualVariant(seed, ResetMomentum: true));
                 }
             }
         }
@@ -99,7 +99,7 @@ Console.WriteLine($"done in {clock.Elapsed.TotalMinutes:0.0} min, load {Load()}"
 static string Load() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "?";
 
 /// <summary>Command-line arguments of the fidelity driver.</summary>
-internal sealed record Args(string ModelDir, string Out, string[] Models, HashSet<string> Parts, double[] Sparsities, int Block, int[] Blocks, int Samples, double[] RecomputeAt, double[] GradualAt, int[] Seeds, int GradualBlock, UpdateMode[] GradualUpdates)
+internal sealed record Args(string ModelDir, string Out, string[] Models, HashSet<string> Parts, double[] Sparsities, int Block, int[] Blocks, int Samples, double[] RecomputeAt, double[] GradualAt, int[] Seeds, int GradualBlock, GradualVariant[] GradualVariants)
 {
     public static Args Parse(string[] args)
     {
@@ -109,7 +109,7 @@ internal sealed record Args(string ModelDir, string Out, string[] Models, HashSe
             return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
         }
 
-        var known = new[] { "--models", "--out", "--only", "--parts", "--sparsity", "--block", "--blocks", "--samples", "--recompute-at", "--gradual-at", "--seeds", "--gradual-block", "--gradual-update" };
+        var known = new[] { "--models", "--out", "--only", "--parts", "--sparsity", "--block", "--blocks", "--samples", "--recompute-at", "--gradual-at", "--seeds", "--gradual-block", "--gradual-variants" };
         foreach (var arg in args.Where((x, i) => i % 2 == 0))
         {
             if (!known.Contains(arg))
@@ -119,6 +119,12 @@ internal sealed record Args(string ModelDir, string Out, string[] Models, HashSe
         }
 
         static double[] Doubles(string text) => text.Split(',').Select(t => double.Parse(t, CultureInfo.InvariantCulture)).ToArray();
+        // "independent+fresh+mb16": the update's name, fresh (samples drawn per step), mbB (B samples per gradient row).
+        static GradualVariant Variant(string text) => text.Split('+').Aggregate(new GradualVariant(), (v, t) =>
+            t == "fresh" ? v with { FreshSamples = true }
+            : t.StartsWith("mb", StringComparison.Ordinal) ? v with { MiniBatch = int.Parse(t[2..], CultureInfo.InvariantCulture) }
+            : v with { Update = Vocabulary.Update(t) });
+
         static int[] Ints(string text) => text.Split(',').Select(t => int.Parse(t, CultureInfo.InvariantCulture)).ToArray();
         return new Args(
             Get("--models", "out/fidelity"),
@@ -133,6 +139,6 @@ internal sealed record Args(string ModelDir, string Out, string[] Models, HashSe
             Doubles(Get("--gradual-at", "0.95,0.98")),
             Ints(Get("--seeds", "0,1,2")),
             int.Parse(Get("--gradual-block", "400"), CultureInfo.InvariantCulture),
-            [.. Get("--gradual-update", "joint").Split(',').Select(Vocabulary.Update)]);
+            [.. Get("--gradual-variants", "joint").Split(',').Select(Variant)]);
     }
 }

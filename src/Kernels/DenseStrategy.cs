@@ -28,7 +28,7 @@ namespace WoodFisher.Kernels;
 /// once rounded to the storage precision (e.g. 1/(λ + 10⁶⁰) in float32) raises
 /// <see cref="BlockNotPositiveDefiniteException"/>, as the Woodbury strategies do.</para>
 /// </remarks>
-internal sealed class DenseStrategy
+internal sealed partial class DenseStrategy
 {
     /// <summary>√u₃₂: a float32 inverse whose residual stays below it keeps at least half of float32's digits.</summary>
     private const double HalfFloat32 = 2.44140625e-4;

@@ -22,7 +22,7 @@ namespace WoodFisher.Kernels;
 /// Dense, which streams without N. The Dense strategy's own work is in <see cref="DenseStrategy"/>, the memory check in
 /// <see cref="MemoryEstimate"/>.</para>
 /// </remarks>
-public sealed class WoodFisherBuilder : IDisposable, IRowSink
+public sealed partial class WoodFisherBuilder : IDisposable, IRowSink
 {
     private const long PendingElements = 1 << 22;
 
@@ -296,7 +296,7 @@ public sealed class WoodFisherBuilder : IDisposable, IRowSink
             GC.Collect();
         }
 
-        RequirePositiveDiagonal();
+        RequirePositiveDiagonal(_storage!);
         var inverse = new WoodFisherInverse(_backend, _storage!, _ownsBackend)
         {
             Damping = _options.Damping,
@@ -328,10 +328,10 @@ public sealed class WoodFisherBuilder : IDisposable, IRowSink
     /// positive and finite (F̂⁻¹ is positive definite). It catches what rounding to the storage loses, e.g. a Dense block
     /// whose 1/(λ + 10⁶⁰) is 0 in float32.
     /// </summary>
-    private void RequirePositiveDiagonal()
+    private void RequirePositiveDiagonal(IBlockStorage storage)
     {
         var diagonal = new double[Layout.Dimension];
-        _backend.Diagonal(_storage!, diagonal);
+        _backend.Diagonal(storage, diagonal);
         for (var q = 0; q < diagonal.Length; q++)
         {
             if (!(diagonal[q] > 0) || !double.IsFinite(diagonal[q]))

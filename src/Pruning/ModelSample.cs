@@ -23,6 +23,8 @@ internal sealed class ModelSample : CurvatureSample
     private readonly Func<double, IInverseCurvature>? _statistics;
     private readonly GradientMatrix? _rows;
     private (float[] X, int[] Labels)? _calibration;
+    private DampingSweep? _sweep;
+    private bool _sweepTried;
 
     public ModelSample(ModelCurvature owner, EstimatorSpec spec, bool[] mask, bool withGradient)
     {
@@ -70,6 +72,18 @@ internal sealed class ModelSample : CurvatureSample
             return new CurvatureEstimate(_statistics(damping)) { Gradient = Gradient };
         }
 
+        if (Sweep() is { } sweep)
+        {
+            try
+            {
+                return new CurvatureEstimate(sweep.Build(damping)) { Gradient = Gradient };
+            }
+            catch (BlockNotPositiveDefiniteException)
+            {
+                // Lost in float32 storage: the rebuild below falls back to float64.
+            }
+        }
+
         // Without held rows, gradients are produced chunk by chunk as the builder consumes them (the source times its
         // share), at this sample's weights even if the model has moved on since (a search over whole runs).
         if (_rows is null)
@@ -98,6 +112,30 @@ internal sealed class ModelSample : CurvatureSample
             // Gradients recomputed for the next candidate (when they are not held) must see the step's starting weights.
             _owner.SetWeights(before);
         }
+    }
+
+    /// <inheritdoc />
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _sweep?.Dispose();
+            _sweep = null;
+        }
+
+        base.Dispose(disposing);
+    }
+
+    /// <summary>With held rows and a search, one Gram per block for every λ (<see cref="DampingSweep"/>), made on first use.</summary>
+    private DampingSweep? Sweep()
+    {
+        if (!_sweepTried && _rows is not null && DampingGrid.Count > 1)
+        {
+            _sweepTried = true;
+            _sweep = DampingSweep.TryCreate(_rows, _spec);
+        }
+
+        return _sweep;
     }
 
     private MaskedGradientSource Source() =>

@@ -78,9 +78,16 @@ public sealed class WoodFisherCurvature : IInverseCurvature, IDisposable
 
     private static WoodFisherInverse Build(IGradientSource source, WoodFisherOptions opts, int chunkRows)
     {
-        var d = source.Dimension;
         // Knowing the row count lets rank-1/rank-k stream with N fixed up front instead of buffering every row.
-        using var builder = new WoodFisherBuilder(d, opts, source.Count >= 0 ? source.Count : null);
+        using var builder = new WoodFisherBuilder(source.Dimension, opts, source.Count >= 0 ? source.Count : null);
+        Feed(builder, source, chunkRows);
+        return builder.Build();
+    }
+
+    /// <summary>Adds every row of <paramref name="source"/> (from its start) to <paramref name="builder"/>.</summary>
+    internal static void Feed(WoodFisherBuilder builder, IGradientSource source, int chunkRows = 256)
+    {
+        var d = source.Dimension;
         // Whole panels go from this buffer straight to the backend (the builder's float64 panel is then never
         // allocated); otherwise small reads, which the builder gathers into its panel.
         var rows = builder.StreamsWithoutCopy && builder.PanelRows <= chunkRows
@@ -93,8 +100,6 @@ public sealed class WoodFisherCurvature : IInverseCurvature, IDisposable
         {
             builder.Add(buffer.AsSpan(0, got * d), got);
         }
-
-        return builder.Build();
     }
 
     /// <inheritdoc />

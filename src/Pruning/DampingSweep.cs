@@ -1,0 +1,57 @@
+using WoodFisher.Kernels;
+using WoodFisher.Models;
+using WoodFisher.Pruning.Methods;
+
+namespace WoodFisher.Pruning;
+
+/// <summary>
+/// The WoodFisher inverse at every λ of a damping search from one pass over the gradient rows: the block Gram matrices
+/// GᵀG are the same for every λ, so they are formed once (the builder's Dense strategy) and only the Cholesky inverse of
+/// λI + GᵀG/N is redone per λ (<see cref="WoodFisherBuilder.BuildAt"/>). Used by the model-mode search when its rows are
+/// held in memory and the strategy is automatic or Dense.
+/// </summary>
+internal sealed class DampingSweep : IDisposable
+{
+    private readonly WoodFisherBuilder _builder;
+
+    private DampingSweep(WoodFisherBuilder builder) => _builder = builder;
+
+    /// <summary>
+    /// The sweep over <paramref name="rows"/> (already averaged per mini-batch, N = their count) for a WoodFisher-family
+    /// <paramref name="spec"/> with a block size below d and the strategy automatic or Dense, when the Gram matrices fit half the
+    /// <see cref="MemoryBudget"/>; otherwise null (each λ is then rebuilt from the rows).
+    /// </summary>
+    public static DampingSweep? TryCreate(IGradientSource rows, EstimatorSpec spec)
+    {
+        if (spec.Method is not WoodFisherMethod || spec.BlockSize == EstimatorSpec.FullBlockSize || rows.Count < 1
+            || spec.Strategy is not (WoodburyStrategy.Auto or WoodburyStrategy.Dense))
+        {
+            return null;
+        }
+
+        var options = WoodFisherMethod.Options(spec with { MiniBatch = 1 }, rows.Dimension, rows.Segments) with { Strategy = WoodburyStrategy.Dense };
+        if (!MemoryBudget.Fits(WoodFisherBuilder.EstimateBytes(rows.Dimension, options, rows.Count), 0.5))
+        {
+            return null;
+        }
+
+        var builder = new WoodFisherBuilder(rows.Dimension, options, rows.Count);
+        try
+        {
+            WoodFisherCurvature.Feed(builder, rows);
+            return new DampingSweep(builder);
+        }
+        catch
+        {
+            builder.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The inverse at λ = <paramref name="damping"/> (disposed by the caller, before this sweep).</summary>
+    /// <exception cref="BlockNotPositiveDefiniteException">A block lost positive definiteness in its storage precision.</exception>
+    public WoodFisherCurvature Build(double damping) => new(_builder.BuildAt(damping), ownsInverse: true);
+
+    /// <inheritdoc />
+    public void Dispose() => _builder.Dispose();
+}
