@@ -67,7 +67,8 @@ internal sealed class ModelRuns
 
     /// <summary>
     /// The cost of the automatic damping at the default block size, alternated within one run so that load affects all
-    /// alike: λ fixed at the defaults' choice, the walked grid (the default), the whole grid, and the whole grid at c = 100,
+    /// alike: λ fixed at the defaults' choice, the walked grid (the default: one Gram per block for every λ), the walked grid
+    /// rebuilt per λ with the same Dense arithmetic (strategy=dense), the whole grid, and the whole grid at c = 100,
     /// <paramref name="repeats"/> times each.
     /// </summary>
     public void Cost(double s, int repeats)
@@ -77,6 +78,7 @@ internal sealed class ModelRuns
         {
             Run("cost", "woodfisher", s, string.Create(CultureInfo.InvariantCulture, $"c=auto λ={chosen:g3} #{i}"), PruningMethod.WoodFisher, EstimatorSpec.AutoBlockSize, chosen, 1);
             Run("cost", "woodfisher", s, $"c=auto λ=auto walk #{i}", PruningMethod.WoodFisher, EstimatorSpec.AutoBlockSize, Damping.Auto, 1, walk: true);
+            Run("cost", "woodfisher", s, $"c=auto λ=auto walk strategy=dense #{i}", PruningMethod.WoodFisher, EstimatorSpec.AutoBlockSize, Damping.Auto, 1, walk: true, strategy: WoodburyStrategy.Dense);
             Run("cost", "woodfisher", s, $"c=auto λ=auto whole grid #{i}", PruningMethod.WoodFisher, EstimatorSpec.AutoBlockSize, Damping.Auto, 1);
             Run("cost", "woodfisher", s, $"c=100 λ=auto whole grid #{i}", PruningMethod.WoodFisher, 100, Damping.Auto, 1);
         }
@@ -161,14 +163,14 @@ internal sealed class ModelRuns
         Record("tensor", "woodfisher", s, setting, result.Weights, chosen, double.NaN, double.NaN, seconds);
     }
 
-    private void Run(string part, string method, double s, string setting, PruningMethod pm, int block, Damping damping, int steps, string? lambdaPart = null, bool walk = false)
+    private void Run(string part, string method, double s, string setting, PruningMethod pm, int block, Damping damping, int steps, string? lambdaPart = null, bool walk = false, WoodburyStrategy strategy = WoodburyStrategy.Auto)
     {
         if (_results.Has(new Row(_name, part, method, s, setting, 0, 0, 0, 0, 0, 0).Key))
         {
             return;
         }
 
-        var spec = new EstimatorSpec { Method = pm, BlockSize = block, Damping = damping, Samples = _samples };
+        var spec = new EstimatorSpec { Method = pm, BlockSize = block, Damping = damping, Samples = _samples, Strategy = strategy };
         // The defaults walk the λ grid; the other rows try every λ (each one's test accuracy is recorded).
         var options = new PrunerOptions { Method = pm, Sparsity = s, Segments = _selection.Segments, RecomputeSteps = steps, WholeDampingGrid = !walk };
         var log = new List<(double Lambda, double Criterion, EvaluationResult Test)>();
@@ -183,6 +185,12 @@ internal sealed class ModelRuns
         }
 
         var last = result.Steps[^1].Damping;
+        if (part == "cost")
+        {
+            // The inverse phase alone (every λ tried), where reusing the block Gram across λ shows without the rest.
+            _results.Add(new Row(_name, "cost-inverse", method, s, setting, last?.Chosen ?? double.NaN, double.NaN, double.NaN, double.NaN, double.NaN, result.Timings.Inverse));
+        }
+
         Record(part, method, s, setting, result.Weights, last?.Chosen ?? (damping.IsAuto ? double.NaN : damping.Value), last?.ChosenGradientStep ?? double.NaN, double.NaN, seconds);
     }
 

@@ -9,7 +9,8 @@ using WoodFisher.Pruning;
 //       [--only mlp,cnn,bncnn,lenet5] [--parts grads,oneshot,defaults,blocks,recompute,tensor,gradual,report] (or cost, gradual-reset)
 //       [--sparsity 0.8,0.9,0.95,0.98] [--block 400] [--blocks 100,200] [--samples 1000]
 //       [--recompute-at 0.95,0.98] [--gradual-at 0.95,0.98] [--seeds 0,1,2] [--gradual-block 400]
-//       [--gradual-variants joint,none,independent+fresh,joint+fresh+mb16]  (update, fresh = Fisher samples drawn per step, mbB)
+//       [--gradual-variants joint,none,independent+fresh,joint+fresh+mb16+every2]  (update, fresh = Fisher samples drawn
+//       per step, mbB = B samples per gradient row, everyK = K epochs between pruning steps)
 // Rows are appended to OUT/results.csv as runs finish; a rerun skips rows already there. `report` writes OUT/table.md
 // and one PNG per model from the CSV.
 var a = Args.Parse(args);
@@ -73,7 +74,11 @@ foreach (var name in a.Models)
             var epochs = s >= 0.98 ? 10 : 6;
             foreach (var seed in a.Seeds)
             {
-                gradual.Run("magnitude", s, epochs, a.GradualBlock, new GradualVariant(seed));
+                foreach (var every in a.GradualVariants.Select(v => v.Every).Distinct())
+                {
+                    gradual.Run("magnitude", s, epochs, a.GradualBlock, new GradualVariant(seed, Every: every));
+                }
+
                 foreach (var variant in a.GradualVariants)
                 {
                     gradual.Run("woodfisher", s, epochs, a.GradualBlock, variant with { Seed = seed });
@@ -122,6 +127,7 @@ internal sealed record Args(string ModelDir, string Out, string[] Models, HashSe
         // "independent+fresh+mb16": the update's name, fresh (samples drawn per step), mbB (B samples per gradient row).
         static GradualVariant Variant(string text) => text.Split('+').Aggregate(new GradualVariant(), (v, t) =>
             t == "fresh" ? v with { FreshSamples = true }
+            : t.StartsWith("every", StringComparison.Ordinal) ? v with { Every = int.Parse(t[5..], CultureInfo.InvariantCulture) }
             : t.StartsWith("mb", StringComparison.Ordinal) ? v with { MiniBatch = int.Parse(t[2..], CultureInfo.InvariantCulture) }
             : v with { Update = Vocabulary.Update(t) });
 

@@ -29,6 +29,7 @@ internal static class Report
             Plot(model, sparsities, lines, Path.Combine(dir, model + ".png"));
         }
 
+        Curves.Plot(Path.Combine(dir, "gradual-curves.csv"), "mlp", 0.95, Path.Combine(dir, "gradual-curves.png"));
         File.WriteAllText(Path.Combine(dir, "table.md"), md.ToString());
         File.WriteAllText(Path.Combine(dir, "targets.md"), Targets.Write(rows));
     }

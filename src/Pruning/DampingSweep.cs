@@ -8,7 +8,7 @@ namespace WoodFisher.Pruning;
 /// The WoodFisher inverse at every λ of a damping search from one pass over the gradient rows: the block Gram matrices
 /// GᵀG are the same for every λ, so they are formed once (the builder's Dense strategy) and only the Cholesky inverse of
 /// λI + GᵀG/N is redone per λ (<see cref="WoodFisherBuilder.BuildAt"/>). Used by the model-mode search when its rows are
-/// held in memory and the strategy is automatic or Dense.
+/// held in memory and the strategy is automatic (a strategy given explicitly is honoured: each λ is rebuilt with it).
 /// </summary>
 internal sealed class DampingSweep : IDisposable
 {
@@ -18,13 +18,13 @@ internal sealed class DampingSweep : IDisposable
 
     /// <summary>
     /// The sweep over <paramref name="rows"/> (already averaged per mini-batch, N = their count) for a WoodFisher-family
-    /// <paramref name="spec"/> with a block size below d and the strategy automatic or Dense, when the Gram matrices fit half the
+    /// <paramref name="spec"/> with blocks (not <c>block=full</c>) and the strategy automatic, when the Gram matrices fit half the
     /// <see cref="MemoryBudget"/>; otherwise null (each λ is then rebuilt from the rows).
     /// </summary>
     public static DampingSweep? TryCreate(IGradientSource rows, EstimatorSpec spec)
     {
         if (spec.Method is not WoodFisherMethod || spec.BlockSize == EstimatorSpec.FullBlockSize || rows.Count < 1
-            || spec.Strategy is not (WoodburyStrategy.Auto or WoodburyStrategy.Dense))
+            || spec.Strategy != WoodburyStrategy.Auto)
         {
             return null;
         }

@@ -76,13 +76,25 @@ public sealed class ModelCurvature
     public int CalibrationSamples { get; init; } = 1000;
 
     /// <summary>
+    /// Whether every sample a <see cref="Factory"/> gathers draws its Fisher and calibration samples anew: the k-th
+    /// (k = 1, 2, …) as <see cref="EstimatorSpec.Seed"/> = 1000·s + k, s the spec's seed (0 when none). Gradual pruning
+    /// wants this (the paper's runs draw a fresh subset at each pruning step): the estimate and the damping's
+    /// criterion then see new samples at every step instead of the same ones throughout. Off by default: one-shot and
+    /// recompute steps reuse one draw.
+    /// </summary>
+    public bool Resample { get; init; }
+
+    private int _draws;
+
+    /// <summary>
     /// A factory that writes the given weights into the model, then gathers <paramref name="spec"/>'s statistics there
-    /// from the gradients of the surviving weights (<see cref="Sample"/>).
+    /// from the gradients of the surviving weights (<see cref="Sample"/>), on a fresh draw each call with <see cref="Resample"/>.
     /// </summary>
     public CurvatureFactory Factory(EstimatorSpec spec, bool withGradient = false) => (weights, mask) =>
     {
         SetWeights(weights);
-        return Sample(spec, mask, withGradient);
+        var drawn = Resample ? spec with { Seed = checked((1000 * (spec.Seed ?? 0)) + Interlocked.Increment(ref _draws)) } : spec;
+        return Sample(drawn, mask, withGradient);
     };
 
     /// <summary>

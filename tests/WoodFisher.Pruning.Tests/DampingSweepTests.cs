@@ -39,3 +39,43 @@ public class DampingSweepTests
         }
     }
 }
+
+/// <summary><see cref="ModelCurvature.Resample"/>: the k-th sample of a factory is the draw seeded 1000·s + k.</summary>
+public class ResampleTests
+{
+    [Test]
+    public void Resample_TheKthSampleIsTheDrawOfSeed1000sPlusK_WithoutIt_TheSameSamples()
+    {
+        var model = ModelFactory.Create("mlp:6-5-3", seed: 4);
+        var rng = new Random(10);
+        var x = Enumerable.Range(0, 80 * 6).Select(_ => (float)((2 * rng.NextDouble()) - 1)).ToArray();
+        var y = Enumerable.Range(0, 80).Select(_ => rng.Next(3)).ToArray();
+        var selection = ParameterSelection<float>.Prunable(model);
+        var spec = new EstimatorSpec { BlockSize = 8, Samples = 20, Damping = 1e-2, Precision = Precision.Float64, Backend = BackendKind.Cpu };
+        var fresh = new ModelCurvature(model, selection, x, y) { Resample = true };
+        var same = new ModelCurvature(model, selection, x, y);
+        var w = fresh.GetWeights();
+        var mask = new bool[w.Length];
+        Array.Fill(mask, true);
+
+        double[] Diagonal(CurvatureFactory factory)
+        {
+            using var sample = factory(w, mask);
+            using var inverse = (WoodFisherCurvature)sample.Build().Inverse;
+            return inverse.Diagonal();
+        }
+
+        var plain = same.Factory(spec);
+        var once = Diagonal(plain);
+        var seeded = fresh.Factory(spec with { Seed = 2 });
+        var first = Diagonal(seeded);
+        var second = Diagonal(seeded);
+        Assert.Multiple(() =>
+        {
+            Assert.That(first, Is.EqualTo(Diagonal(same.Factory(spec with { Seed = 2001 }))), "draw 1 of seed 2");
+            Assert.That(second, Is.EqualTo(Diagonal(same.Factory(spec with { Seed = 2002 }))), "draw 2 of seed 2");
+            Assert.That(second, Is.Not.EqualTo(first));
+            Assert.That(Diagonal(plain), Is.EqualTo(once), "without Resample: the first samples each time");
+        });
+    }
+}

@@ -97,7 +97,8 @@ internal sealed class GradualCommand : VerbCommand<GradualCommand.Settings>
     private sealed class Host(IModel<float> model, ParameterSelection<float> selection, Dataset train, Dataset data, Dataset test, MethodSpec method,
         PolynomialSchedule schedule, Settings s, LearningRateSchedule rate, CsvLog csv) : IGradualPruningHost
     {
-        private readonly ModelCurvature _curvature = new(model, selection, data.Images, data.Labels);
+        // A fresh draw of Fisher and calibration samples at every pruning step (ModelCurvature.Resample).
+        private readonly ModelCurvature _curvature = new(model, selection, data.Images, data.Labels) { Resample = true };
         private readonly ParameterMasks _masks = new();
 
         // One optimizer for the whole run: its momentum carries across epochs and pruning steps (masked entries zeroed).
