@@ -74,12 +74,12 @@ internal static class Report
             ("WoodFisher, 16 cubic steps, defaults", Each(s => One(r => r.Part == "recompute" && r.Method == "woodfisher" && r.Setting.Contains("c=auto", StringComparison.Ordinal), s, true))),
             ("tensor mode (PyTorch G), λ auto", Each(s => One(r => r.Part == "tensor" && r.Setting.EndsWith("λ=auto", StringComparison.Ordinal), s, true))),
             ("tensor mode, best λ of the grid", Each(s => Best("tensor", "woodfisher", s))),
-            ("gradual magnitude", Each(s => Seeds("magnitude", s, ""))),
-            ("gradual WoodFisher", Each(s => Seeds("woodfisher", s, ""))),
-            ("gradual WoodFisher, no weight update", Each(s => Seeds("woodfisher", s, "update=none"))),
-            ("gradual magnitude, momentum reset", Each(s => One(r => r.Part == "gradual" && r.Method == "magnitude" && r.Setting.Contains("reset", StringComparison.Ordinal), s))),
-            ("gradual WoodFisher, momentum reset", Each(s => One(r => r.Part == "gradual" && r.Method == "woodfisher" && r.Setting.Contains("reset", StringComparison.Ordinal), s, true))),
         };
+        foreach (var (method, variant) in rows.Where(r => r.Part == "gradual").Select(r => (r.Method, Variant: Gradual.Variant(r.Setting))).Distinct().OrderBy(v => v.Variant.Length).ThenBy(v => v.Variant, StringComparer.Ordinal))
+        {
+            list.Add(($"gradual {method}{(variant.Length == 0 ? "" : ", " + variant)}", Each(s => Seeds(method, s, variant))));
+        }
+
         foreach (var c in rows.Where(r => r.Part == "blocks" && r.Setting is not ("c=100 λ=auto" or "c=400 λ=auto")).Select(r => r.Setting).Distinct().Order(StringComparer.Ordinal))
         {
             list.Add(($"WoodFisher {c.Replace("λ=auto", "", StringComparison.Ordinal).Trim()}, λ auto", Each(s => One(r => r.Part == "blocks" && r.Setting == c, s, true))));

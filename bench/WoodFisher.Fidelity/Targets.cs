@@ -40,16 +40,15 @@ internal static class Targets
         {
             foreach (var s in new[] { 0.95, 0.98 })
             {
-                foreach (var variant in new[] { "", "momentum reset" })
+                var variants = rows.Where(r => r.Part == "gradual" && r.Model == model && r.Sparsity == s && r.Method == "woodfisher").Select(r => Gradual.Variant(r.Setting)).Distinct().Order(StringComparer.Ordinal);
+                foreach (var variant in variants)
                 {
+                    // Magnitude with the same schedule: the variant's "every=k" or momentum reset (magnitude has no update or samples).
+                    var schedule = string.Join(' ', variant.Split(' ').Where(t => t.StartsWith("every=", StringComparison.Ordinal) || t is "momentum" or "reset"));
                     var wf = Gradual.Seeds(rows, "woodfisher", s, variant);
-                    var mag = Gradual.Seeds(rows, "magnitude", s, variant);
-                    if (wf.Count > 0 || mag.Count > 0)
-                    {
-                        var measured = wf.Count == 0 ? null : new Row(model, "gradual", "woodfisher", s, "", double.NaN, double.NaN, double.NaN, wf.Mean, double.NaN, 0);
-                        var seeds = Math.Max(wf.Count, mag.Count);
-                        Line($"gradual WoodFisher ≥ gradual magnitude{(variant.Length > 0 ? $" ({variant})" : "")}, mean of {seeds} seed{(seeds > 1 ? "s" : "")}", model, s, measured, mag.Count > 0 ? mag.Mean : null, "(magnitude)", wf.Mean >= mag.Mean);
-                    }
+                    var mag = Gradual.Seeds(rows, "magnitude", s, schedule, Gradual.SeedsOf(rows, "woodfisher", s, variant));
+                    var measured = new Row(model, "gradual", "woodfisher", s, "", double.NaN, double.NaN, double.NaN, wf.Mean, double.NaN, 0);
+                    Line($"gradual WoodFisher{(variant.Length > 0 ? $" ({variant})" : "")} ≥ gradual magnitude{(schedule.Length > 0 ? $" ({schedule})" : "")}, same {wf.Count} seed{(wf.Count > 1 ? "s" : "")}", model, s, measured, mag.Count > 0 ? mag.Mean : null, "(magnitude)", wf.Mean >= mag.Mean);
                 }
             }
         }
