@@ -44,7 +44,8 @@ internal sealed partial class IlgpuKernelSet<T, TOps> : IIlgpuKernelSet
     private readonly Action<Index2D, ArrayView<T>, DeviceLayout, T> _setScaledIdentity;
     private readonly Action<Index1D, ArrayView<T>, DeviceLayout, ArrayView<T>, ArrayView<T>> _rankOneProduct;
     private readonly Action<Index1D, ArrayView<T>, DeviceLayout, ArrayView<T>, ArrayView<T>, T, ArrayView<T>, ArrayView<T>, int, ArrayView<int>> _rankOneStep;
-    private readonly Action<Index2D, ArrayView<T>, DeviceLayout, ArrayView<T>, int, ArrayView<T>, int> _rankKProduct;
+    private readonly Action<KernelConfig, ArrayView<T>, DeviceLayout, ArrayView<T>, int, ArrayView<T>, int, int> _rankKProduct;
+    private readonly Index2D _productGroup;
     private readonly Action<Index2D, ArrayView<T>, int, T, ArrayView<T>, int> _rankKScaled;
     private readonly Action<Index3D, DeviceLayout, ArrayView<T>, int, ArrayView<T>, int, T, ArrayView<T>> _rankKGram;
     private readonly Action<Index1D, ArrayView<T>, int, int, ArrayView<int>> _rankKFactor;
@@ -67,7 +68,9 @@ internal sealed partial class IlgpuKernelSet<T, TOps> : IIlgpuKernelSet
         _setScaledIdentity = accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<T>, DeviceLayout, T>(BlockKernels<T, TOps>.SetScaledIdentity);
         _rankOneProduct = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, DeviceLayout, ArrayView<T>, ArrayView<T>>(BlockKernels<T, TOps>.RankOneProduct);
         _rankOneStep = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, DeviceLayout, ArrayView<T>, ArrayView<T>, T, ArrayView<T>, ArrayView<T>, int, ArrayView<int>>(BlockKernels<T, TOps>.RankOneStep);
-        _rankKProduct = accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<T>, DeviceLayout, ArrayView<T>, int, ArrayView<T>, int>(BlockKernels<T, TOps>.RankKProduct);
+        _rankKProduct = accelerator.LoadStreamKernel<ArrayView<T>, DeviceLayout, ArrayView<T>, int, ArrayView<T>, int, int>(BlockKernels<T, TOps>.RankKProduct);
+        var width = Math.Min(32, accelerator.MaxNumThreadsPerGroup);
+        _productGroup = new Index2D(width, Math.Clamp(accelerator.MaxNumThreadsPerGroup / width, 1, RankK));
         _rankKScaled = accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<T>, int, T, ArrayView<T>, int>(BlockKernels<T, TOps>.RankKScaled);
         _rankKGram = accelerator.LoadAutoGroupedStreamKernel<Index3D, DeviceLayout, ArrayView<T>, int, ArrayView<T>, int, T, ArrayView<T>>(BlockKernels<T, TOps>.RankKGram);
         _rankKFactor = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, int, int, ArrayView<int>>(BlockKernels<T, TOps>.RankKFactor);
@@ -112,7 +115,7 @@ internal sealed partial class IlgpuKernelSet<T, TOps> : IIlgpuKernelSet
         using var x = _accelerator.Allocate1D<T>(length);
         using var y = _accelerator.Allocate1D<T>(length);
         Upload(vectors, x.View);
-        _multiply(new Index2D(count, d), storage.BlockView<T>(), storage.Device, x.View, y.View, d);
+        _multiply(new Index2D(d, count), storage.BlockView<T>(), storage.Device, x.View, y.View, d);
         Download(y.View, result);
     }
 
