@@ -242,7 +242,7 @@ public sealed class GroupedWoodFisherCurvature : IInverseCurvature, IDisposable
 
         var pass = Passes + 1;
         var done = 0;
-        var reader = missing.Count == 0 ? null : new ColumnSlabReader(_source, [.. missing.Select(g => Plan.Groups[g])], Plan.PieceRows);
+        var reader = missing.Count == 0 ? null : new ColumnSlabReader(_source, [.. missing.Select(g => Plan.Groups[g])], Plan.PieceRows, Plan.ChunkRows);
         try
         {
             var next = 0;
@@ -303,7 +303,7 @@ public sealed class GroupedWoodFisherCurvature : IInverseCurvature, IDisposable
             {
                 // Float32 rounding at small λ: this group again in float64, from its own slab read anew.
                 _float64[g] = true;
-                using var again = new ColumnSlabReader(_source, [range], Plan.PieceRows);
+                using var again = new ColumnSlabReader(_source, [range], Plan.PieceRows, Plan.ChunkRows);
                 try
                 {
                     return BuildFrom(range, Precision.Float64, again, 0);
