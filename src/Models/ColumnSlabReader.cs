@@ -28,6 +28,7 @@ public sealed class ColumnSlabReader : IDisposable
     private readonly IReadOnlyList<BlockRange> _groups;
     private readonly int _pieceRows;
     private readonly int _rowsPerRead;
+    private float[]? _rowBuffer;
     private readonly BlockingCollection<float[]> _free = new(2);
     private readonly BlockingCollection<SlabPiece> _ready = new(2);
     private readonly CancellationTokenSource _stop = new();
@@ -192,7 +193,9 @@ public sealed class ColumnSlabReader : IDisposable
         var d = _source.Dimension;
         var m = _source.Count;
         var chunk = _rowsPerRead;
-        var rowBuffer = new float[(long)chunk * d];
+
+        // One row buffer for every group's pass: a new one per group would leave each old one to the GC's large-object heap.
+        var rowBuffer = _rowBuffer ??= new float[(long)chunk * d];
         _source.Reset();
         long row = 0;
         while (row < m)

@@ -265,10 +265,12 @@ public sealed class GroupedWoodFisherCurvature : IInverseCurvature, IDisposable
                         if (keep)
                         {
                             _resident[g] = inverse;
+                            Collect(!Plan.Seekable);
                         }
                         else
                         {
-                            Drop(inverse);
+                            inverse.Dispose();
+                            Collect(inverse.Bytes >= 1L << 20);
                         }
                     }
                 }
@@ -385,14 +387,12 @@ public sealed class GroupedWoodFisherCurvature : IInverseCurvature, IDisposable
     }
 
     /// <summary>
-    /// Disposes a group's inverse and, when its blocks were large, collects at once: left to itself the GC keeps the dead
-    /// blocks (large-object heap) until the next group's allocations, doubling the resident blocks of a two-pass plan.
+    /// Collects after a dropped group's blocks, or a group built from rows streamed again (its builder's buffers): left to
+    /// itself the GC keeps such dead large-object buffers well into the next groups, doubling a two-pass plan's blocks.
     /// </summary>
-    private static void Drop(WoodFisherInverse inverse)
+    private static void Collect(bool now)
     {
-        var bytes = inverse.Bytes;
-        inverse.Dispose();
-        if (bytes >= 1L << 26)
+        if (now)
         {
             GC.Collect();
         }

@@ -48,7 +48,7 @@ internal sealed class ModelSample : CurvatureSample
             // otherwise recomputed per λ in budget-bounded chunks: the same rows, so the same estimates and choice.
             var rows = Source();
             var held = GradientMatrix.BytesFor(rows.Count, d);
-            var working = Methods.WoodFisherMethod.Plan(rows, spec with { MiniBatch = 1 })?.TotalBytes ?? 0;
+            var working = spec.Method is WoodFisherMethod ? WoodFisherMethod.Plan(rows, spec with { MiniBatch = 1 })?.TotalBytes ?? 0 : 0;
             if (MemoryBudget.Fits(held, 0.5) && MemoryBudget.Fits(MemoryBudget.Sum(held, working)))
             {
                 _rows = GradientMatrix.Read(rows);
