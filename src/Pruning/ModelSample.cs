@@ -9,8 +9,9 @@ namespace WoodFisher.Pruning;
 /// <summary>
 /// <see cref="ModelCurvature.Sample"/>'s statistics at the model's current weights: per-sample gradients of the
 /// surviving weights (held in memory for a damping search when they fit the <see cref="MemoryBudget"/> beside the
-/// build's working set, else recomputed per λ, chunk by chunk), or the method's own model statistics (<see cref="PruningMethod.ModelStatistics"/>: K-FAC
-/// factors, the exact Hessian), and the calibration loss that judges a damping candidate.
+/// build's working set, else recomputed per λ, chunk by chunk), or the method's own model statistics
+/// (<see cref="PruningMethod.ModelStatistics"/>: K-FAC factors, the exact Hessian), and the calibration loss that judges
+/// a damping candidate.
 /// </summary>
 internal sealed class ModelSample : CurvatureSample
 {

@@ -35,8 +35,8 @@ internal class WoodFisherMethod : PruningMethod
         }
 
         // From a file, groups of blocks are built from column slabs read ahead of the build; blocks that do not fit the
-        // budget are built group by group, twice (scores, then the update).
-        // Gradients that are computed (a model's autograd) come in chunks of the plan's rows, bounded by the budget.
+        // budget are built group by group, twice (scores, then the update). Gradients that are computed (a model's
+        // autograd) come in chunks of the plan's rows, bounded by the budget.
         var options = Options(spec, gradients.Dimension, gradients.Segments);
         var plan = Plan(gradients, spec);
         return plan is { ReadsSlabs: true }
