@@ -13,12 +13,14 @@ namespace WoodFisher.Kernels;
 /// <para>In memory (<see cref="TwoPass"/> false) every block stays resident after one pass. From a file (G's columns
 /// readable directly) the groups are built one after another, each from its slab (m rows × its columns) read in pieces of
 /// <see cref="PieceRows"/> rows, two pieces in memory at once (one being built from, one being read), so G is never whole
-/// in memory; from any other source one group of all blocks takes whole rows, and the working set is the builder's own
-/// estimate (<see cref="WoodFisherBuilder.EstimateBytes"/>) plus a read buffer of one panel of rows. In two passes the
-/// groups are read the same way and only the group being built is resident, so the budget bounds the largest group. Where G's columns can be read directly (a file), groups are sized for reading
-/// (about <see cref="SlabBytes"/> per piece, at least a few blocks per core); where every group costs a pass over the
-/// whole source (gradients computed by a model), groups are as large as the budget allows. When even groups of one block
-/// do not fit, <see cref="Create"/> refuses with the numbers.</para>
+/// in memory. Any other source (gradients computed by a model) yields whole rows, <see cref="ChunkRows"/> at a time
+/// (at most <see cref="GradientChunkShare"/> of the budget): when a chunk holds a whole builder panel, one group of all
+/// blocks takes them (the working set is the builder's own estimate, <see cref="WoodFisherBuilder.EstimateBytes"/>, plus
+/// the chunk); otherwise the groups stay resident and each is built from its own pass over the rows. In two passes the
+/// groups are read the same way and only the group being built is resident, so the budget bounds the largest group.
+/// Where G's columns can be read directly (a file), groups are sized for reading (about <see cref="SlabBytes"/> per
+/// piece, at least a few blocks per core); where every group costs a pass over the whole source, groups are as large as
+/// the budget allows. When even groups of one block do not fit, <see cref="Create"/> refuses with the numbers.</para>
 /// </remarks>
 public sealed class PassPlan
 {
