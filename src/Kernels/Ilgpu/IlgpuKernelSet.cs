@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using ILGPU;
 using ILGPU.Runtime;
 
@@ -152,10 +153,7 @@ internal sealed partial class IlgpuKernelSet<T, TOps> : IIlgpuKernelSet
         }
     }
 
-    // Host memory handed to CopyFromCPU/CopyToCPU is pinned until the copy has completed: the copy may run after the call
-    // returns (and on another thread on the CPU accelerator), and an unpinned managed array may move under it — the source
-    // of rare all-zero downloads seen in tests before this was done.
-    private unsafe void Upload<TSrc>(ReadOnlySpan<TSrc> source, ArrayView<T> destination)
+    private void Upload<TSrc>(ReadOnlySpan<TSrc> source, ArrayView<T> destination)
         where TSrc : unmanaged, INumberBase<TSrc>
     {
         if (source.IsEmpty)
@@ -164,27 +162,18 @@ internal sealed partial class IlgpuKernelSet<T, TOps> : IIlgpuKernelSet
         }
 
         var target = destination.SubView(0, source.Length);
-        var stream = _accelerator.DefaultStream;
         if (typeof(TSrc) == typeof(T))
         {
-            fixed (TSrc* p = source)
-            {
-                target.CopyFromCPU(stream, ref Unsafe.AsRef<T>(p), source.Length);
-                stream.Synchronize();
-            }
-
+            CopyIn(MemoryMarshal.Cast<TSrc, T>(source), target);
             return;
         }
 
         var buffer = ArrayPool<T>.Shared.Rent(source.Length);
         try
         {
-            System.Numerics.Tensors.TensorPrimitives.ConvertTruncating<TSrc, T>(source, buffer.AsSpan(0, source.Length));
-            fixed (T* p = buffer)
-            {
-                target.CopyFromCPU(stream, ref Unsafe.AsRef<T>(p), source.Length);
-                stream.Synchronize();
-            }
+            var converted = buffer.AsSpan(0, source.Length);
+            System.Numerics.Tensors.TensorPrimitives.ConvertTruncating<TSrc, T>(source, converted);
+            CopyIn(converted, target);
         }
         finally
         {
@@ -192,7 +181,7 @@ internal sealed partial class IlgpuKernelSet<T, TOps> : IIlgpuKernelSet
         }
     }
 
-    private unsafe void Download(ArrayView<T> source, Span<double> destination)
+    private void Download(ArrayView<T> source, Span<double> destination)
     {
         if (destination.IsEmpty)
         {
@@ -200,36 +189,45 @@ internal sealed partial class IlgpuKernelSet<T, TOps> : IIlgpuKernelSet
         }
 
         _accelerator.Synchronize();
-        var stream = _accelerator.DefaultStream;
         var view = source.SubView(0, destination.Length);
         if (typeof(T) == typeof(double))
         {
-            fixed (double* p = destination)
-            {
-                view.CopyToCPU(stream, ref Unsafe.AsRef<T>(p), destination.Length);
-                stream.Synchronize();
-            }
-
+            CopyOut(view, MemoryMarshal.Cast<double, T>(destination));
             return;
         }
 
         var buffer = ArrayPool<T>.Shared.Rent(destination.Length);
         try
         {
-            fixed (T* p = buffer)
-            {
-                view.CopyToCPU(stream, ref Unsafe.AsRef<T>(p), destination.Length);
-                stream.Synchronize();
-            }
-
-            for (var i = 0; i < destination.Length; i++)
-            {
-                destination[i] = double.CreateTruncating(buffer[i]);
-            }
+            var copied = buffer.AsSpan(0, destination.Length);
+            CopyOut(view, copied);
+            System.Numerics.Tensors.TensorPrimitives.ConvertTruncating<T, double>(copied, destination);
         }
         finally
         {
             ArrayPool<T>.Shared.Return(buffer);
+        }
+    }
+
+    // Host memory handed to CopyFromCPU/CopyToCPU stays pinned until the copy has completed: the copy may run after the
+    // call returns (and on another thread on the CPU accelerator), and an unpinned managed array may move under it.
+    private unsafe void CopyIn(ReadOnlySpan<T> source, ArrayView<T> target)
+    {
+        var stream = _accelerator.DefaultStream;
+        fixed (T* p = source)
+        {
+            target.CopyFromCPU(stream, ref Unsafe.AsRef<T>(p), source.Length);
+            stream.Synchronize();
+        }
+    }
+
+    private unsafe void CopyOut(ArrayView<T> source, Span<T> destination)
+    {
+        var stream = _accelerator.DefaultStream;
+        fixed (T* p = destination)
+        {
+            source.CopyToCPU(stream, ref Unsafe.AsRef<T>(p), destination.Length);
+            stream.Synchronize();
         }
     }
 }
