@@ -4,10 +4,13 @@ namespace WoodFisher.Fidelity;
 
 /// <summary>
 /// gradual-curves.png from gradual-curves.csv: test accuracy after every pruning step and every fine-tuning epoch of the
-/// seed-0 gradual runs of one model and target, one line per method and variant.
+/// seed-0, 6-epoch gradual runs of one model and target: magnitude, WoodFisher, and WoodFisher with fresh samples
+/// (<c>woodfisher gradual</c>'s setting) and with the mini-batch Fisher.
 /// </summary>
 internal static class Curves
 {
+    private static readonly string[] Shown = ["magnitude", "woodfisher", "woodfisher, samples=fresh", "woodfisher, samples=fresh minibatch=16"];
+
     public static void Plot(string csv, string model, double target, string png)
     {
         if (!File.Exists(csv))
@@ -17,7 +20,8 @@ internal static class Curves
 
         var points = File.ReadLines(csv).Skip(1).Select(l => l.Split(','))
             .Where(f => f[0] == model && double.Parse(f[2], CultureInfo.InvariantCulture) == target && !f[3].Contains("seed=", StringComparison.Ordinal))
-            .GroupBy(f => f[1] + (f[3].Split(' ').Length > 3 ? ", " + string.Join(' ', f[3].Split(' ').Skip(3)) : ""));
+            .GroupBy(f => f[1] + (f[3].Split(' ').Length > 3 ? ", " + string.Join(' ', f[3].Split(' ').Skip(3)) : ""))
+            .Where(g => Shown.Contains(g.Key));
         var plt = new ScottPlot.Plot();
         foreach (var run in points)
         {

@@ -24,19 +24,7 @@ public sealed partial class WoodFisherBuilder
             throw new ArgumentOutOfRangeException(nameof(damping), damping, "The damping must be positive and finite.");
         }
 
-        _intake.Flush();
-        var entered = _intake.Entered;
-        if (entered == 0)
-        {
-            throw new InvalidOperationException("No gradients were added: the WoodFisher inverse needs at least one gradient row.");
-        }
-
-        if (_expectedRows is { } e && e != _intake.RawRows)
-        {
-            throw new InvalidOperationException($"The builder was told to expect {e} gradient rows (which fixed N), but {_intake.RawRows} were added.");
-        }
-
-        var normalizer = _normalizer ?? entered;
+        var (entered, normalizer) = FlushRows();
         var inverse = new WoodFisherInverse(_backend, _dense.InvertKeeping(_backend, damping, normalizer), ownsBackend: false)
         {
             Damping = damping,

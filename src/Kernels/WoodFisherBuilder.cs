@@ -266,19 +266,7 @@ public sealed partial class WoodFisherBuilder : IDisposable, IRowSink
     public WoodFisherInverse Build()
     {
         ObjectDisposedException.ThrowIf(_finished, this);
-        _intake.Flush();
-        var entered = _intake.Entered;
-        if (entered == 0)
-        {
-            throw new InvalidOperationException("No gradients were added: the WoodFisher inverse needs at least one gradient row.");
-        }
-
-        if (_expectedRows is { } e && e != _intake.RawRows)
-        {
-            throw new InvalidOperationException($"The builder was told to expect {e} gradient rows (which fixed N), but {_intake.RawRows} were added.");
-        }
-
-        var normalizer = _normalizer ?? entered;
+        var (entered, normalizer) = FlushRows();
         if (_buffering)
         {
             foreach (var chunk in _buffered)
@@ -307,6 +295,24 @@ public sealed partial class WoodFisherBuilder : IDisposable, IRowSink
         _storage = null;
         _finished = true;
         return inverse;
+    }
+
+    /// <summary>Flushes the pending rows and checks their count; returns the rows that entered and N.</summary>
+    private (long Entered, double Normalizer) FlushRows()
+    {
+        _intake.Flush();
+        var entered = _intake.Entered;
+        if (entered == 0)
+        {
+            throw new InvalidOperationException("No gradients were added: the WoodFisher inverse needs at least one gradient row.");
+        }
+
+        if (_expectedRows is { } e && e != _intake.RawRows)
+        {
+            throw new InvalidOperationException($"The builder was told to expect {e} gradient rows (which fixed N), but {_intake.RawRows} were added.");
+        }
+
+        return (entered, _normalizer ?? entered);
     }
 
     /// <summary>Drops the float64 row panel and, for Dense, inverts the Gram matrices into the blocks and drops them; returns the bytes dropped.</summary>
