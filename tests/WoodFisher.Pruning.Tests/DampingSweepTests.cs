@@ -13,11 +13,7 @@ public class DampingSweepTests
     [Test]
     public void ModelMode_EachLambda_EqualsThePerLambdaRebuild()
     {
-        var model = ModelFactory.Create("mlp:6-5-3", seed: 4);
-        var rng = new Random(9);
-        var x = Enumerable.Range(0, 60 * 6).Select(_ => (float)((2 * rng.NextDouble()) - 1)).ToArray();
-        var y = Enumerable.Range(0, 60).Select(_ => rng.Next(3)).ToArray();
-        var selection = ParameterSelection<float>.Prunable(model);
+        var (model, selection, x, y) = Mlp(9, 60);
         var curvature = new ModelCurvature(model, selection, x, y) { CalibrationSamples = 20 };
         var mask = Enumerable.Range(0, selection.Dimension).Select(i => i % 5 != 0).ToArray();
         double[] grid = [1e-4, 1e-2, 1];
@@ -38,6 +34,16 @@ public class DampingSweepTests
             });
         }
     }
+
+    /// <summary>A small MLP (6-5-3) and <paramref name="n"/> random samples in [−1, 1) with random labels.</summary>
+    internal static (IModel<float> Model, ParameterSelection<float> Selection, float[] X, int[] Y) Mlp(int seed, int n)
+    {
+        var model = ModelFactory.Create("mlp:6-5-3", seed: 4);
+        var rng = new Random(seed);
+        var x = Enumerable.Range(0, n * 6).Select(_ => (float)((2 * rng.NextDouble()) - 1)).ToArray();
+        var y = Enumerable.Range(0, n).Select(_ => rng.Next(3)).ToArray();
+        return (model, ParameterSelection<float>.Prunable(model), x, y);
+    }
 }
 
 /// <summary><see cref="ModelCurvature.Resample"/>: the k-th sample of a factory is the draw seeded 1000·s + k.</summary>
@@ -46,11 +52,7 @@ public class ResampleTests
     [Test]
     public void Resample_TheKthSampleIsTheDrawOfSeed1000sPlusK_WithoutIt_TheSameSamples()
     {
-        var model = ModelFactory.Create("mlp:6-5-3", seed: 4);
-        var rng = new Random(10);
-        var x = Enumerable.Range(0, 80 * 6).Select(_ => (float)((2 * rng.NextDouble()) - 1)).ToArray();
-        var y = Enumerable.Range(0, 80).Select(_ => rng.Next(3)).ToArray();
-        var selection = ParameterSelection<float>.Prunable(model);
+        var (model, selection, x, y) = DampingSweepTests.Mlp(10, 80);
         var spec = new EstimatorSpec { BlockSize = 8, Samples = 20, Damping = 1e-2, Precision = Precision.Float64, Backend = BackendKind.Cpu };
         var fresh = new ModelCurvature(model, selection, x, y) { Resample = true };
         var same = new ModelCurvature(model, selection, x, y);
