@@ -113,7 +113,7 @@ public sealed class InferenceModel : IDisposable
                 var plane = _network.Input.Plane;
                 var channels = _network.Input.Channels;
                 if (plane == 1)
-                    SampleTranspose.Run(x.Slice(s * features, b * features), b, features, input);
+                    Transposition.Transpose(x.Slice(s * features, b * features), b, features, input);
                 else
                 {
                     for (var i = 0; i < b; i++)

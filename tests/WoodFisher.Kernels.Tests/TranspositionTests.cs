@@ -1,12 +1,10 @@
-using WoodFisher.Models.Inference;
-
-namespace WoodFisher.Models.Tests.Inference;
+namespace WoodFisher.Kernels.Tests;
 
 /// <summary>
-/// The engine's input transpose [b, features] → [features, b] against the definition, value for value (it moves data and
-/// must be exact), at shapes with and without whole 8 × 8 tiles on either side.
+/// <see cref="Transposition.Transpose"/> (the inference engine's [b, features] → [features, b]) against the definition,
+/// value for value (it moves data and must be exact), at shapes with and without whole 8 × 8 blocks on either side.
 /// </summary>
-public sealed class SampleTransposeTests
+public sealed class TranspositionTests
 {
     [TestCase(1, 784)]
     [TestCase(2, 3)]
@@ -15,11 +13,11 @@ public sealed class SampleTransposeTests
     [TestCase(9, 17)]
     [TestCase(64, 784)]
     [TestCase(65, 785)]
-    public void Run_EqualsTheDefinition(int b, int features)
+    public void Transpose_EqualsTheDefinition(int b, int features)
     {
         var x = Enumerable.Range(0, b * features).Select(i => (float)i).ToArray();
         var y = Enumerable.Repeat(float.NaN, (b * features) + 5).ToArray();
-        SampleTranspose.Run(x, b, features, y);
+        Transposition.Transpose(x, b, features, y);
         for (var i = 0; i < b; i++)
         {
             for (var c = 0; c < features; c++)
@@ -30,6 +28,6 @@ public sealed class SampleTransposeTests
     }
 
     [Test]
-    public void Run_RefusesSpansTooShort() =>
-        Assert.Throws<ArgumentException>(() => SampleTranspose.Run(new float[10], 3, 4, new float[12]));
+    public void Transpose_RefusesSpansTooShort() =>
+        Assert.Throws<ArgumentException>(() => Transposition.Transpose(new float[10], 3, 4, new float[12]));
 }

@@ -3,21 +3,23 @@ using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
-namespace WoodFisher.Models.Inference;
+namespace WoodFisher.Kernels;
 
 /// <summary>
-/// Flat samples [b, features] to the engine's feature-major [features, b]: 8 × 8 tiles transposed in registers (eight 256-bit
-/// loads, twenty-four shuffles, eight stores) where AVX is available, the edges value by value. At batch 64 on a 784-input
-/// model this is the only step outside the layers whose cost compares with a layer's product.
+/// Row-major float32 matrices transposed by 8 × 8 blocks in registers (eight 256-bit loads, twenty-four shuffles, eight
+/// stores) where AVX is available, the edges value by value: both the reads and the writes are row segments, where an
+/// element-wise transpose strides through memory by whole rows.
 /// </summary>
-internal static class SampleTranspose
+public static class Transposition
 {
     private const int Tile = 8;
 
-    public static void Run(ReadOnlySpan<float> samples, int b, int features, Span<float> output)
+    /// <summary>The b × features matrix <paramref name="samples"/> (row-major) transposed into <paramref name="output"/> (features × b, row-major).</summary>
+    /// <exception cref="ArgumentException">A span holds fewer than b·features values.</exception>
+    public static void Transpose(ReadOnlySpan<float> samples, int b, int features, Span<float> output)
     {
-        if (b * features > samples.Length || b * features > output.Length)
-            throw new ArgumentException($"{b} samples of {features} features do not fit the given spans.");
+        if ((long)b * features > samples.Length || (long)b * features > output.Length)
+            throw new ArgumentException($"A {b} × {features} matrix does not fit spans of {samples.Length} and {output.Length} values.");
         if (b == 1)
         {
             samples[..features].CopyTo(output);
@@ -31,7 +33,7 @@ internal static class SampleTranspose
         for (var c = 0; c < f8; c += Tile)
         {
             for (var i = 0; i < b8; i += Tile)
-                Tile8(ref Unsafe.Add(ref src, (i * features) + c), features, ref Unsafe.Add(ref dst, (c * b) + i), b);
+                Block8x8(ref Unsafe.Add(ref src, (i * features) + c), features, ref Unsafe.Add(ref dst, (c * b) + i), b);
         }
 
         // The edges: samples past the last whole tile (all features), and features past it (the tiled samples).
@@ -48,9 +50,9 @@ internal static class SampleTranspose
         }
     }
 
-    /// <summary>The 8 × 8 block at <paramref name="src"/> (row stride <paramref name="ls"/>) transposed to <paramref name="dst"/> (row stride <paramref name="ld"/>).</summary>
+    /// <summary>The 8 × 8 block at <paramref name="src"/> (row stride <paramref name="ls"/>) transposed to <paramref name="dst"/> (row stride <paramref name="ld"/>); needs AVX.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Tile8(ref float src, int ls, ref float dst, int ld)
+    public static void Block8x8(ref float src, int ls, ref float dst, int ld)
     {
         var r0 = Vector256.LoadUnsafe(ref src);
         var r1 = Vector256.LoadUnsafe(ref src, (nuint)ls);
