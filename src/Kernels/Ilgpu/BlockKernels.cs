@@ -7,6 +7,10 @@ namespace WoodFisher.Kernels.Ilgpu;
 /// with arithmetic from the <c>TOps</c> struct. Inverse blocks F live in one buffer, block b a c_b × c_b
 /// row-major square at <c>SquareOffsets[b]</c>. Gradient and vector chunks are row-major (rows × d).
 /// Every failure is recorded in a per-block status word (non-zero = lost positive definiteness) that the host checks.
+/// The updates read and write column i of a block where the formula says row i: the Woodbury recursion already takes
+/// F_b symmetric (U = F⁻¹G stands for both F⁻¹G and (GᵀF⁻¹)ᵀ), and with consecutive threads owning consecutive
+/// coordinates a warp's accesses to F are one contiguous segment instead of 32 rows c apart. <see cref="Multiply"/>
+/// serves any block the caller wrote, so it reads rows.
 /// </summary>
 internal static class BlockKernels<T, TOps>
     where T : unmanaged
@@ -30,12 +34,12 @@ internal static class BlockKernels<T, TOps>
     public static void RankOneProduct(Index1D index, ArrayView<T> f, DeviceLayout layout, ArrayView<T> g, ArrayView<T> u)
     {
         int q = index;
-        u[q] = RowDot(f, layout, q, g, 0);
+        u[q] = ColumnDot(f, layout, q, g, 0);
     }
 
     // Thread per coordinate q of block b, one Sherman–Morrison step: den_b = N + g_bᵀu_b (every thread of the block
-    // computes the same value, which saves a launch and a grid-wide barrier), F_b[i, :] −= u[q]·u_b / den_b on q's own row,
-    // then uNext[q] = F_b[i, :]·gNext_b with the updated row (hasNext ≠ 0). A non-positive or non-finite den_b marks the
+    // computes the same value, which saves a launch and a grid-wide barrier), F_b[:, i] −= u[q]·u_b / den_b on q's own
+    // column, then uNext[q] = F_b[:, i]·gNext_b with the updated column (hasNext ≠ 0). A non-positive or non-finite den_b marks the
     // block failed (its first coordinate writes the status).
     public static void RankOneStep(Index1D index, ArrayView<T> f, DeviceLayout layout, ArrayView<T> g, ArrayView<T> u, T normalizer, ArrayView<T> gNext, ArrayView<T> uNext, int hasNext, ArrayView<int> status)
     {
@@ -59,12 +63,13 @@ internal static class BlockKernels<T, TOps>
         }
 
         var coef = op.Div(u[q], den);
-        var rowStart = layout.SquareOffsets[b] + ((long)(q - off) * c);
+        var column = layout.SquareOffsets[b] + (q - off);
         var s = op.Zero;
         for (var j = 0; j < c; j++)
         {
-            var x = op.Sub(f[rowStart + j], op.Mul(coef, u[off + j]));
-            f[rowStart + j] = x;
+            var at = column + ((long)j * c);
+            var x = op.Sub(f[at], op.Mul(coef, u[off + j]));
+            f[at] = x;
             s = op.Add(s, op.Mul(x, gNext[off + j]));
         }
 
@@ -74,12 +79,21 @@ internal static class BlockKernels<T, TOps>
         }
     }
 
-    // Thread per (coordinate q, gradient t of the chunk): U[q, t] = Σ_j F_b[i, j] G[t, off_b + j]; U is d × stride.
-    public static void RankKProduct(Index2D index, ArrayView<T> f, DeviceLayout layout, ArrayView<T> g, int dimension, ArrayView<T> u, int stride)
+    // Group of (W × R threads) per W consecutive coordinates (grid X): thread (x, y) computes U[q, t] = Σ_j F_b[i, j]
+    // G[t, off_b + j] for q = W·grid + x and t = y, y + R, … < k; U is d × stride. The R rows of a group read the same
+    // segments of F at about the same time, so F comes from DRAM about once per step rather than once per gradient.
+    public static void RankKProduct(ArrayView<T> f, DeviceLayout layout, ArrayView<T> g, int dimension, ArrayView<T> u, int stride, int k)
     {
-        int q = index.X;
-        int t = index.Y;
-        u[((long)q * stride) + t] = RowDot(f, layout, q, g, (long)t * dimension);
+        var q = (Grid.IdxX * Group.DimX) + Group.IdxX;
+        if (q >= dimension)
+        {
+            return;
+        }
+
+        for (var t = Group.IdxY; t < k; t += Group.DimY)
+        {
+            u[((long)q * stride) + t] = ColumnDot(f, layout, q, g, (long)t * dimension);
+        }
     }
 
     // Thread per (coordinate q, gradient t): U[q, t] = σ G[t, q], the product of a fresh block F_b = σI with the chunk
@@ -92,13 +106,14 @@ internal static class BlockKernels<T, TOps>
         u[((long)q * stride) + t] = op.Mul(sigma, g[((long)t * dimension) + q]);
     }
 
-    // Thread per (block b, s, t) of the k × k system: S_b[s, t] = N·δ_st + Σ_i G[s, off_b + i] U[off_b + i, t]; S_b has leading dimension stride.
+    // Thread per (t, s, block b) of the k × k system: S_b[s, t] = N·δ_st + Σ_i G[s, off_b + i] U[off_b + i, t]; S_b has
+    // leading dimension stride. t is the fastest index, so a warp reads contiguous U and one G value at a time.
     public static void RankKGram(Index3D index, DeviceLayout layout, ArrayView<T> g, int dimension, ArrayView<T> u, int stride, T normalizer, ArrayView<T> system)
     {
         var op = default(TOps);
-        int b = index.X;
+        int t = index.X;
         int s = index.Y;
-        int t = index.Z;
+        int b = index.Z;
         var c = layout.Sizes[b];
         var off = layout.Offsets[b];
         var acc = s == t ? normalizer : op.Zero;
@@ -210,12 +225,22 @@ internal static class BlockKernels<T, TOps>
         diagonal[q] = f[layout.SquareOffsets[b] + ((long)i * c) + i];
     }
 
-    // Thread per (vector v, coordinate q): result[v, q] = Σ_j F_b[i, j] x[v, off_b + j].
+    // Thread per (coordinate q, vector v): result[v, q] = Σ_j F_b[i, j] x[v, off_b + j].
     public static void Multiply(Index2D index, ArrayView<T> f, DeviceLayout layout, ArrayView<T> x, ArrayView<T> result, int dimension)
     {
-        int v = index.X;
-        int q = index.Y;
-        result[((long)v * dimension) + q] = RowDot(f, layout, q, x, (long)v * dimension);
+        var op = default(TOps);
+        int q = index.X;
+        int v = index.Y;
+        var (b, c, off) = layout.Locate(q);
+        var row = layout.SquareOffsets[b] + ((long)(q - off) * c);
+        var xStart = ((long)v * dimension) + off;
+        var s = op.Zero;
+        for (var j = 0; j < c; j++)
+        {
+            s = op.Add(s, op.Mul(f[row + j], x[xStart + j]));
+        }
+
+        result[((long)v * dimension) + q] = s;
     }
 
     // Thread per (coordinate q = firstCoordinate + index.X of the group's blocks, position j in its block's Q):
@@ -237,18 +262,18 @@ internal static class BlockKernels<T, TOps>
         columns[plan.ColumnStart[r] + ((long)i * n) + j] = f[layout.SquareOffsets[b] + ((long)i * c) + plan.Local[start + j]];
     }
 
-    // Σ_j F_b[i, j] x[rowBase + off_b + j] for coordinate q = off_b + i: row i of q's block against the block's segment of
-    // the vector that starts at x[rowBase].
-    private static T RowDot(ArrayView<T> f, DeviceLayout layout, int q, ArrayView<T> x, long rowBase)
+    // Σ_j F_b[j, i] x[rowBase + off_b + j] for coordinate q = off_b + i: column i of q's block (its row i, by symmetry)
+    // against the block's segment of the vector that starts at x[rowBase].
+    private static T ColumnDot(ArrayView<T> f, DeviceLayout layout, int q, ArrayView<T> x, long rowBase)
     {
         var op = default(TOps);
         var (b, c, off) = layout.Locate(q);
-        var rowStart = layout.SquareOffsets[b] + ((long)(q - off) * c);
+        var column = layout.SquareOffsets[b] + (q - off);
         var xStart = rowBase + off;
         var s = op.Zero;
         for (var j = 0; j < c; j++)
         {
-            s = op.Add(s, op.Mul(f[rowStart + j], x[xStart + j]));
+            s = op.Add(s, op.Mul(f[column + ((long)j * c)], x[xStart + j]));
         }
 
         return s;

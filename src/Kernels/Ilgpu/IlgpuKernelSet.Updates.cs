@@ -86,9 +86,9 @@ internal sealed partial class IlgpuKernelSet<T, TOps>
                 }
                 else
                 {
-                    _rankKProduct(new Index2D(d, k), f, storage.Device, gk, d, u.View, stride);
+                    _rankKProduct(new KernelConfig(new Index2D((d + _productGroup.X - 1) / _productGroup.X, 1), _productGroup), f, storage.Device, gk, d, u.View, stride, k);
                 }
-                _rankKGram(new Index3D(nb, k, k), storage.Device, gk, d, u.View, stride, n, system.View);
+                _rankKGram(new Index3D(k, k, nb), storage.Device, gk, d, u.View, stride, n, system.View);
                 _rankKFactor(nb, system.View, k, stride, status.View);
                 _rankKSolve(d, storage.Device, system.View, k, stride, u.View, w.View);
                 if (tiled)

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using ILGPU;
 using ILGPU.Runtime;
 
@@ -44,7 +45,8 @@ internal sealed partial class IlgpuKernelSet<T, TOps> : IIlgpuKernelSet
     private readonly Action<Index2D, ArrayView<T>, DeviceLayout, T> _setScaledIdentity;
     private readonly Action<Index1D, ArrayView<T>, DeviceLayout, ArrayView<T>, ArrayView<T>> _rankOneProduct;
     private readonly Action<Index1D, ArrayView<T>, DeviceLayout, ArrayView<T>, ArrayView<T>, T, ArrayView<T>, ArrayView<T>, int, ArrayView<int>> _rankOneStep;
-    private readonly Action<Index2D, ArrayView<T>, DeviceLayout, ArrayView<T>, int, ArrayView<T>, int> _rankKProduct;
+    private readonly Action<KernelConfig, ArrayView<T>, DeviceLayout, ArrayView<T>, int, ArrayView<T>, int, int> _rankKProduct;
+    private readonly Index2D _productGroup;
     private readonly Action<Index2D, ArrayView<T>, int, T, ArrayView<T>, int> _rankKScaled;
     private readonly Action<Index3D, DeviceLayout, ArrayView<T>, int, ArrayView<T>, int, T, ArrayView<T>> _rankKGram;
     private readonly Action<Index1D, ArrayView<T>, int, int, ArrayView<int>> _rankKFactor;
@@ -67,7 +69,9 @@ internal sealed partial class IlgpuKernelSet<T, TOps> : IIlgpuKernelSet
         _setScaledIdentity = accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<T>, DeviceLayout, T>(BlockKernels<T, TOps>.SetScaledIdentity);
         _rankOneProduct = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, DeviceLayout, ArrayView<T>, ArrayView<T>>(BlockKernels<T, TOps>.RankOneProduct);
         _rankOneStep = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, DeviceLayout, ArrayView<T>, ArrayView<T>, T, ArrayView<T>, ArrayView<T>, int, ArrayView<int>>(BlockKernels<T, TOps>.RankOneStep);
-        _rankKProduct = accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<T>, DeviceLayout, ArrayView<T>, int, ArrayView<T>, int>(BlockKernels<T, TOps>.RankKProduct);
+        _rankKProduct = accelerator.LoadStreamKernel<ArrayView<T>, DeviceLayout, ArrayView<T>, int, ArrayView<T>, int, int>(BlockKernels<T, TOps>.RankKProduct);
+        var width = Math.Min(32, accelerator.MaxNumThreadsPerGroup);
+        _productGroup = new Index2D(width, Math.Clamp(accelerator.MaxNumThreadsPerGroup / width, 1, RankK));
         _rankKScaled = accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<T>, int, T, ArrayView<T>, int>(BlockKernels<T, TOps>.RankKScaled);
         _rankKGram = accelerator.LoadAutoGroupedStreamKernel<Index3D, DeviceLayout, ArrayView<T>, int, ArrayView<T>, int, T, ArrayView<T>>(BlockKernels<T, TOps>.RankKGram);
         _rankKFactor = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, int, int, ArrayView<int>>(BlockKernels<T, TOps>.RankKFactor);
@@ -112,7 +116,7 @@ internal sealed partial class IlgpuKernelSet<T, TOps> : IIlgpuKernelSet
         using var x = _accelerator.Allocate1D<T>(length);
         using var y = _accelerator.Allocate1D<T>(length);
         Upload(vectors, x.View);
-        _multiply(new Index2D(count, d), storage.BlockView<T>(), storage.Device, x.View, y.View, d);
+        _multiply(new Index2D(d, count), storage.BlockView<T>(), storage.Device, x.View, y.View, d);
         Download(y.View, result);
     }
 
@@ -149,10 +153,7 @@ internal sealed partial class IlgpuKernelSet<T, TOps> : IIlgpuKernelSet
         }
     }
 
-    // Host memory handed to CopyFromCPU/CopyToCPU is pinned until the copy has completed: the copy may run after the call
-    // returns (and on another thread on the CPU accelerator), and an unpinned managed array may move under it — the source
-    // of rare all-zero downloads seen in tests before this was done.
-    private unsafe void Upload<TSrc>(ReadOnlySpan<TSrc> source, ArrayView<T> destination)
+    private void Upload<TSrc>(ReadOnlySpan<TSrc> source, ArrayView<T> destination)
         where TSrc : unmanaged, INumberBase<TSrc>
     {
         if (source.IsEmpty)
@@ -161,27 +162,18 @@ internal sealed partial class IlgpuKernelSet<T, TOps> : IIlgpuKernelSet
         }
 
         var target = destination.SubView(0, source.Length);
-        var stream = _accelerator.DefaultStream;
         if (typeof(TSrc) == typeof(T))
         {
-            fixed (TSrc* p = source)
-            {
-                target.CopyFromCPU(stream, ref Unsafe.AsRef<T>(p), source.Length);
-                stream.Synchronize();
-            }
-
+            CopyIn(MemoryMarshal.Cast<TSrc, T>(source), target);
             return;
         }
 
         var buffer = ArrayPool<T>.Shared.Rent(source.Length);
         try
         {
-            System.Numerics.Tensors.TensorPrimitives.ConvertTruncating<TSrc, T>(source, buffer.AsSpan(0, source.Length));
-            fixed (T* p = buffer)
-            {
-                target.CopyFromCPU(stream, ref Unsafe.AsRef<T>(p), source.Length);
-                stream.Synchronize();
-            }
+            var converted = buffer.AsSpan(0, source.Length);
+            System.Numerics.Tensors.TensorPrimitives.ConvertTruncating<TSrc, T>(source, converted);
+            CopyIn(converted, target);
         }
         finally
         {
@@ -189,7 +181,7 @@ internal sealed partial class IlgpuKernelSet<T, TOps> : IIlgpuKernelSet
         }
     }
 
-    private unsafe void Download(ArrayView<T> source, Span<double> destination)
+    private void Download(ArrayView<T> source, Span<double> destination)
     {
         if (destination.IsEmpty)
         {
@@ -197,36 +189,45 @@ internal sealed partial class IlgpuKernelSet<T, TOps> : IIlgpuKernelSet
         }
 
         _accelerator.Synchronize();
-        var stream = _accelerator.DefaultStream;
         var view = source.SubView(0, destination.Length);
         if (typeof(T) == typeof(double))
         {
-            fixed (double* p = destination)
-            {
-                view.CopyToCPU(stream, ref Unsafe.AsRef<T>(p), destination.Length);
-                stream.Synchronize();
-            }
-
+            CopyOut(view, MemoryMarshal.Cast<double, T>(destination));
             return;
         }
 
         var buffer = ArrayPool<T>.Shared.Rent(destination.Length);
         try
         {
-            fixed (T* p = buffer)
-            {
-                view.CopyToCPU(stream, ref Unsafe.AsRef<T>(p), destination.Length);
-                stream.Synchronize();
-            }
-
-            for (var i = 0; i < destination.Length; i++)
-            {
-                destination[i] = double.CreateTruncating(buffer[i]);
-            }
+            var copied = buffer.AsSpan(0, destination.Length);
+            CopyOut(view, copied);
+            System.Numerics.Tensors.TensorPrimitives.ConvertTruncating<T, double>(copied, destination);
         }
         finally
         {
             ArrayPool<T>.Shared.Return(buffer);
+        }
+    }
+
+    // Host memory handed to CopyFromCPU/CopyToCPU stays pinned until the copy has completed: the copy may run after the
+    // call returns (and on another thread on the CPU accelerator), and an unpinned managed array may move under it.
+    private unsafe void CopyIn(ReadOnlySpan<T> source, ArrayView<T> target)
+    {
+        var stream = _accelerator.DefaultStream;
+        fixed (T* p = source)
+        {
+            target.CopyFromCPU(stream, ref Unsafe.AsRef<T>(p), source.Length);
+            stream.Synchronize();
+        }
+    }
+
+    private unsafe void CopyOut(ArrayView<T> source, Span<T> destination)
+    {
+        var stream = _accelerator.DefaultStream;
+        fixed (T* p = destination)
+        {
+            source.CopyToCPU(stream, ref Unsafe.AsRef<T>(p), destination.Length);
+            stream.Synchronize();
         }
     }
 }

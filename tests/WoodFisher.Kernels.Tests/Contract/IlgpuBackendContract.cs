@@ -8,9 +8,9 @@ using WoodFisher.Kernels.Ilgpu;
 namespace WoodFisher.Kernels.Tests.Contract;
 
 /// <summary>
-/// The contract on the ILGPU backend, on ILGPU's CPU accelerator with assertions on (every view access bounds-checked, so
-/// an off-by-one in a kernel fails here), once with the untiled rank-k apply the CPU accelerator uses by default and
-/// once with the shared-memory tiled kernel GPUs use.
+/// The contract on the ILGPU backend, on the accelerator <see cref="Ilgpu.TestAccelerator"/> gives (ILGPU's CPU accelerator
+/// with assertions on, or a CUDA/OpenCL device in a device run), once with the untiled rank-k apply the CPU accelerator
+/// uses by default and once with the shared-memory tiled kernel GPUs use.
 /// </summary>
 [TestFixture(false)]
 [TestFixture(true)]
@@ -25,8 +25,7 @@ public sealed class IlgpuBackendContract(bool tiled) : BackendContract
     [OneTimeSetUp]
     public void CreateTheAccelerator()
     {
-        _context = Context.Create(b => b.CPU().EnableAlgorithms().Assertions());
-        _accelerator = _context.CreateCPUAccelerator(0);
+        (_context, _accelerator) = Ilgpu.TestAccelerator.Create();
     }
 
     [OneTimeTearDown]

@@ -23,10 +23,9 @@ public sealed class IlgpuBackendTests
     [OneTimeSetUp]
     public void CreateBackend()
     {
-        _context = Context.Create(b => b.CPU().EnableAlgorithms().Assertions());
-        _accelerator = _context.CreateCPUAccelerator(0);
+        (_context, _accelerator) = TestAccelerator.Create();
         _backend = new IlgpuBackend(_accelerator);
-        TestContext.Progress.WriteLine($"ILGPU CPU accelerator: {_accelerator.MaxNumThreadsPerGroup} threads per group at most");
+        TestContext.Progress.WriteLine($"ILGPU {_accelerator.AcceleratorType} accelerator: {_accelerator.MaxNumThreadsPerGroup} threads per group at most");
     }
 
     [OneTimeTearDown]
@@ -38,7 +37,7 @@ public sealed class IlgpuBackendTests
     }
 
     [Test]
-    public void Name_NamesTheCpuAccelerator() => Assert.That(_backend.Name, Is.EqualTo("ilgpu-cpu"));
+    public void Name_NamesTheAccelerator() => Assert.That(_backend.Name, Is.EqualTo(TestAccelerator.DeviceRequested ? "ilgpu-" + _accelerator.AcceleratorType.ToString().ToLowerInvariant() : "ilgpu-cpu"));
 
     [Test]
     public void Factory_CreatesAnIlgpuBackend()
