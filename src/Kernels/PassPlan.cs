@@ -13,20 +13,28 @@ namespace WoodFisher.Kernels;
 /// <para>In memory (<see cref="TwoPass"/> false) every block stays resident after one pass. From a file (G's columns
 /// readable directly) the groups are built one after another, each from its slab (m rows × its columns) read in pieces of
 /// <see cref="PieceRows"/> rows, two pieces in memory at once (one being built from, one being read), so G is never whole
-/// in memory; from any other source one group of all blocks takes whole rows, and the working set is the builder's own
-/// estimate (<see cref="WoodFisherBuilder.EstimateBytes"/>) plus a read buffer of one panel of rows. In two passes the
-/// groups are read the same way and only the group being built is resident, so the budget bounds the largest group. Where G's columns can be read directly (a file), groups are sized for reading
-/// (about <see cref="SlabBytes"/> per piece, at least a few blocks per core); where every group costs a pass over the
-/// whole source (gradients computed by a model), groups are as large as the budget allows. When even groups of one block
-/// do not fit, <see cref="Create"/> refuses with the numbers.</para>
+/// in memory. Any other source (gradients computed by a model) yields whole rows, <see cref="ChunkRows"/> at a time
+/// (at most <see cref="GradientChunkShare"/> of the budget): when a chunk holds a whole builder panel, one group of all
+/// blocks takes them (the working set is the builder's own estimate, <see cref="WoodFisherBuilder.EstimateBytes"/>, plus
+/// the chunk); otherwise the groups stay resident and each is built from its own pass over the rows. In two passes the
+/// groups are read the same way and only the group being built is resident, so the budget bounds the largest group.
+/// Where G's columns can be read directly (a file), groups are sized for reading (about <see cref="SlabBytes"/> per
+/// piece, at least a few blocks per core); where every group costs a pass over the whole source, groups are as large as
+/// the budget allows. When even groups of one block do not fit, <see cref="Create"/> refuses with the numbers.</para>
 /// </remarks>
 public sealed class PassPlan
 {
     /// <summary>Default bytes of one read piece (a slab of G's rows restricted to one group's columns).</summary>
     public const long DefaultSlabBytes = 64L << 20;
 
-    /// <summary>Most float32 entries of whole rows held at once while a source that cannot seek is streamed for one group (16 MiB; at least one row).</summary>
+    /// <summary>Most float32 entries of whole rows held at once while a source that cannot seek is streamed for one group (16 MiB; at least one row), when no budget sets <see cref="ChunkRows"/>.</summary>
     public const long RowBufferElements = 1 << 22;
+
+    /// <summary>
+    /// Share of the budget the whole gradient rows produced at once by a source that cannot seek (a model's autograd) may
+    /// take: <see cref="ChunkRows"/> × d × 4 bytes ≤ this share of <see cref="Budget"/> (at least one row).
+    /// </summary>
+    public const double GradientChunkShare = 0.125;
 
     private PassPlan(BlockLayout layout, long rows, Precision precision, WoodburyStrategy strategy, BlockRange[] groups, int pieceRows, bool twoPass, bool slabs, long budget, long vectorBytes, long slabBytes, bool seekable)
     {
@@ -42,14 +50,17 @@ public sealed class PassPlan
         Budget = budget;
         VectorBytes = vectorBytes;
         SlabBytes = slabBytes;
+        Seekable = seekable;
+        ChunkRows = ChunkRowsFor(layout.Dimension, pieceRows, budget);
         var element = ElementBytes(precision);
+        var chunkBytes = MemoryBudget.Product(ChunkRows, layout.Dimension, sizeof(float));
         if (!slabs)
         {
             // One pass streaming whole rows into all blocks: the builder's estimate (blocks, panel, per-thread workspace)
-            // and a float32 read buffer of one panel of rows.
+            // and a float32 buffer of one chunk of rows.
             BlockBytes = MemoryBudget.Product(layout.SquareLength, element);
             ScratchBytes = Math.Max(0, WoodFisherBuilder.EstimateBytes(layout.Dimension, BuildOptions(layout, precision, strategy, layout.Segments), rows) - BlockBytes);
-            ReadBytes = MemoryBudget.Product(pieceRows, layout.Dimension, sizeof(float));
+            ReadBytes = chunkBytes;
         }
         else
         {
@@ -66,9 +77,8 @@ public sealed class PassPlan
             ReadBytes = MemoryBudget.Product(2, pieceRows, widest, sizeof(float));
             if (!seekable)
             {
-                // Whole rows are streamed through a buffer of at most RowBufferElements (at least one row).
-                var rowBuffer = Math.Clamp(RowBufferElements / layout.Dimension, 1, pieceRows);
-                ReadBytes = MemoryBudget.Sum(ReadBytes, MemoryBudget.Product(rowBuffer, layout.Dimension, sizeof(float)));
+                // Whole rows are streamed through a buffer of one chunk of rows.
+                ReadBytes = MemoryBudget.Sum(ReadBytes, chunkBytes);
             }
 
             ScratchBytes = groups.Max(g => BuilderScratch(layout, g, precision, strategy, PanelRows));
@@ -112,6 +122,15 @@ public sealed class PassPlan
 
     /// <summary>True when the groups are built, scored and dropped, then rebuilt for the update (two passes over G).</summary>
     public bool TwoPass { get; }
+
+    /// <summary>True when a group's columns of G can be read without a pass over the whole source (a file).</summary>
+    public bool Seekable { get; }
+
+    /// <summary>
+    /// Whole gradient rows a source that cannot seek (a model's autograd) produces at once, each pass over it: at most
+    /// <see cref="GradientChunkShare"/> of the budget (rows × d × 4 bytes), at least one row, at most one piece.
+    /// </summary>
+    public int ChunkRows { get; }
 
     /// <summary>The budget the plan was made for (bytes).</summary>
     public long Budget { get; }
@@ -165,34 +184,49 @@ public sealed class PassPlan
         // ahead of the build (bounded buffers; G is never whole in memory); otherwise one builder takes whole rows.
         var element = ElementBytes(options.Precision);
         var (readGroups, pieceRows) = ReadGroups(layout, rows, slab, Environment.ProcessorCount);
+        if (!seekable)
+        {
+            // Rows streamed from the start for every group: pieces of one panel (whole panels, the fewest bytes).
+            pieceRows = (int)Math.Min(WoodFisherBuilder.PendingRows(layout), rows);
+        }
+
         var inMemory = seekable
             ? new PassPlan(layout, rows, options.Precision, strategy, readGroups, pieceRows, false, true, limit, vectorBytes, slab, seekable)
-            : new PassPlan(layout, rows, options.Precision, strategy, [BlockRange.Of(layout, 0, layout.Count)], (int)Math.Min(WoodFisherBuilder.PendingRows(layout), rows), false, false, limit, vectorBytes, slab, seekable);
-        if (inMemory.TotalBytes <= limit)
+            : new PassPlan(layout, rows, options.Precision, strategy, [BlockRange.Of(layout, 0, layout.Count)], pieceRows, false, false, limit, vectorBytes, slab, seekable);
+        // A source that cannot seek streams whole rows into one builder only when a chunk holds a whole panel of rows:
+        // every builder then sees the same panels, straight from the rows.
+        if (inMemory.TotalBytes <= limit && (seekable || inMemory.ChunkRows == pieceRows))
         {
             return inMemory;
         }
 
-        // Two passes: groups no wider than for reading (a source that cannot seek pays a pass per group, so for it as wide as
-        // the budget allows), halving their block bytes until the working set fits. Every builder takes the rows in chunks
-        // of the whole layout's panel height, so each block is built from the same row chunks either way: the same bits.
+        // Groups no wider than for reading (a source that cannot seek pays a pass per group, so for it as wide as the budget
+        // allows), halving their block bytes until the working set fits: for a source that cannot seek first with every
+        // block resident (one pass per group: only the row panel and pieces shrink), then in two passes. Every builder
+        // takes the rows in chunks of the whole layout's panel height, so each block is built from the same row chunks
+        // either way: the same bits.
         var columns = seekable ? readGroups.Max(g => (long)g.Length) : layout.Dimension;
-        PassPlan twoPass;
-        for (var bytes = MemoryBudget.Product(layout.SquareLength, element); ; bytes /= 2)
+        PassPlan? candidate = null;
+        bool[] modes = seekable ? [true] : [false, true];
+        foreach (var twoPasses in modes)
         {
-            var groups = Cut(layout, columns, element, Math.Max(1, bytes));
-            twoPass = new PassPlan(layout, rows, options.Precision, strategy, groups, pieceRows, true, true, limit, vectorBytes, slab, seekable);
-            if (twoPass.TotalBytes <= limit)
+            for (var bytes = MemoryBudget.Product(layout.SquareLength, element); ; bytes /= 2)
             {
-                return twoPass;
-            }
+                var groups = Cut(layout, columns, element, Math.Max(1, bytes));
+                candidate = new PassPlan(layout, rows, options.Precision, strategy, groups, pieceRows, twoPasses, true, limit, vectorBytes, slab, seekable);
+                if (candidate.TotalBytes <= limit)
+                {
+                    return candidate;
+                }
 
-            if (groups.Length == layout.Count)
-            {
-                break;
+                if (groups.Length == layout.Count)
+                {
+                    break;
+                }
             }
         }
 
+        var twoPass = candidate!;
         throw MemoryBudget.Exceeded(twoPass.TotalBytes, limit,
             $"prune: d = {layout.Dimension:N0} weights and their inverse curvature (blocks of c = {layout.BlockSize:N0}, m = {rows:N0} gradients), even in two passes over groups of one block ({twoPass.Describe()}),",
             "Use a smaller block size (--block), float32 (--precision), fewer weights, or a larger --memory.");
@@ -214,11 +248,17 @@ public sealed class PassPlan
     public string Describe()
     {
         var mode = TwoPass ? $"two passes over {Groups.Count:N0} groups of blocks (built, scored and dropped; rebuilt for the update)"
-            : ReadsSlabs ? $"in memory, {Groups.Count:N0} group{(Groups.Count == 1 ? "" : "s")} of blocks built from G streamed by column slabs ({PieceRows:N0} rows a piece, read ahead of the build)"
-            : $"in memory, {Groups.Count:N0} group{(Groups.Count == 1 ? "" : "s")} of blocks from whole rows";
+            : ReadsSlabs && Seekable ? $"in memory, {Groups.Count:N0} group{(Groups.Count == 1 ? "" : "s")} of blocks built from G streamed by column slabs ({PieceRows:N0} rows a piece, read ahead of the build)"
+            : ReadsSlabs ? $"in memory, {Groups.Count:N0} groups of blocks, one pass over the gradients each"
+            : "in memory, one group of all blocks from whole rows";
+        var chunks = Seekable ? "" : $", gradients produced {ChunkRows:N0} row{(ChunkRows == 1 ? "" : "s")} of d = {Layout.Dimension:N0} at a time ({MemoryBudget.Human(MemoryBudget.Product(ChunkRows, Layout.Dimension, sizeof(float)))})";
         return string.Create(CultureInfo.InvariantCulture,
-            $"{mode}; working set {MemoryBudget.Human(TotalBytes)} = blocks {MemoryBudget.Human(BlockBytes)} + read buffers {MemoryBudget.Human(ReadBytes)} + scratch {MemoryBudget.Human(ScratchBytes)} + vectors {MemoryBudget.Human(VectorBytes)}, budget {MemoryBudget.Human(Budget)}");
+            $"{mode}{chunks}; working set {MemoryBudget.Human(TotalBytes)} = blocks {MemoryBudget.Human(BlockBytes)} + read buffers {MemoryBudget.Human(ReadBytes)} + scratch {MemoryBudget.Human(ScratchBytes)} + vectors {MemoryBudget.Human(VectorBytes)}, budget {MemoryBudget.Human(Budget)}");
     }
+
+    /// <summary>Rows per chunk of whole gradient rows: <see cref="GradientChunkShare"/> of <paramref name="budget"/>, in [1, <paramref name="pieceRows"/>].</summary>
+    internal static int ChunkRowsFor(int dimension, int pieceRows, long budget) =>
+        (int)Math.Clamp((long)(budget * GradientChunkShare) / (sizeof(float) * (long)dimension), 1, Math.Max(1, pieceRows));
 
     /// <summary>Groups of consecutive blocks whose read pieces hold about <paramref name="slab"/> bytes, with at least 4 blocks per core when m allows.</summary>
     private static (BlockRange[] Groups, int PieceRows) ReadGroups(BlockLayout layout, long rows, long slab, int cores)

@@ -27,6 +27,8 @@ public sealed class ColumnSlabReader : IDisposable
     private readonly IGradientSource _source;
     private readonly IReadOnlyList<BlockRange> _groups;
     private readonly int _pieceRows;
+    private readonly int _rowsPerRead;
+    private float[]? _rowBuffer;
     private readonly BlockingCollection<float[]> _free = new(2);
     private readonly BlockingCollection<SlabPiece> _ready = new(2);
     private readonly CancellationTokenSource _stop = new();
@@ -40,7 +42,10 @@ public sealed class ColumnSlabReader : IDisposable
     /// <param name="source">The rows of G; not disposed by the reader, and not to be used by others until it is.</param>
     /// <param name="groups">Column ranges to read, in order (non-empty ranges within [0, d)).</param>
     /// <param name="pieceRows">Rows per piece (≥ 1).</param>
-    public ColumnSlabReader(IGradientSource source, IReadOnlyList<BlockRange> groups, int pieceRows)
+    /// <param name="rowsPerRead">Whole rows read at once from a source that cannot read columns (a model's autograd
+    /// computes them in batches of this many; <see cref="PassPlan.ChunkRows"/>); null = at most
+    /// <see cref="PassPlan.RowBufferElements"/> entries. At least one row, at most a piece.</param>
+    public ColumnSlabReader(IGradientSource source, IReadOnlyList<BlockRange> groups, int pieceRows, int? rowsPerRead = null)
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(groups);
@@ -64,6 +69,7 @@ public sealed class ColumnSlabReader : IDisposable
         _source = source;
         _groups = groups;
         _pieceRows = (int)Math.Min(pieceRows, source.Count);
+        _rowsPerRead = Math.Clamp(rowsPerRead ?? (int)Math.Min(PassPlan.RowBufferElements / source.Dimension, int.MaxValue), 1, _pieceRows);
         var length = MemoryBudget.Product(_pieceRows, widest);
         if (length > Array.MaxLength)
         {
@@ -133,8 +139,6 @@ public sealed class ColumnSlabReader : IDisposable
         _ready.Dispose();
     }
 
-    private static int RowBufferRows(int dimension, int pieceRows) => (int)Math.Clamp(PassPlan.RowBufferElements / dimension, 1, pieceRows);
-
     private static float[] Buffer(SlabPiece piece) =>
         System.Runtime.InteropServices.MemoryMarshal.TryGetArray(piece.Data, out var segment) ? segment.Array! : throw new InvalidOperationException("A piece is always backed by a pooled array.");
 
@@ -188,8 +192,10 @@ public sealed class ColumnSlabReader : IDisposable
         var group = _groups[g];
         var d = _source.Dimension;
         var m = _source.Count;
-        var chunk = RowBufferRows(d, _pieceRows);
-        var rowBuffer = new float[(long)chunk * d];
+        var chunk = _rowsPerRead;
+
+        // One row buffer for every group's pass: a new one per group would leave each old one to the GC's large-object heap.
+        var rowBuffer = _rowBuffer ??= new float[(long)chunk * d];
         _source.Reset();
         long row = 0;
         while (row < m)

@@ -242,7 +242,7 @@ public sealed class GroupedWoodFisherCurvature : IInverseCurvature, IDisposable
 
         var pass = Passes + 1;
         var done = 0;
-        var reader = missing.Count == 0 ? null : new ColumnSlabReader(_source, [.. missing.Select(g => Plan.Groups[g])], Plan.PieceRows);
+        var reader = missing.Count == 0 ? null : new ColumnSlabReader(_source, [.. missing.Select(g => Plan.Groups[g])], Plan.PieceRows, Plan.ChunkRows);
         try
         {
             var next = 0;
@@ -265,10 +265,12 @@ public sealed class GroupedWoodFisherCurvature : IInverseCurvature, IDisposable
                         if (keep)
                         {
                             _resident[g] = inverse;
+                            Collect(!Plan.Seekable);
                         }
                         else
                         {
-                            Drop(inverse);
+                            inverse.Dispose();
+                            Collect(inverse.Bytes >= 1L << 20);
                         }
                     }
                 }
@@ -303,7 +305,7 @@ public sealed class GroupedWoodFisherCurvature : IInverseCurvature, IDisposable
             {
                 // Float32 rounding at small λ: this group again in float64, from its own slab read anew.
                 _float64[g] = true;
-                using var again = new ColumnSlabReader(_source, [range], Plan.PieceRows);
+                using var again = new ColumnSlabReader(_source, [range], Plan.PieceRows, Plan.ChunkRows);
                 try
                 {
                     return BuildFrom(range, Precision.Float64, again, 0);
@@ -385,14 +387,12 @@ public sealed class GroupedWoodFisherCurvature : IInverseCurvature, IDisposable
     }
 
     /// <summary>
-    /// Disposes a group's inverse and, when its blocks were large, collects at once: left to itself the GC keeps the dead
-    /// blocks (large-object heap) until the next group's allocations, doubling the resident blocks of a two-pass plan.
+    /// Collects after a dropped group's blocks, or a group built from rows streamed again (its builder's buffers): left to
+    /// itself the GC keeps such dead large-object buffers well into the next groups, doubling a two-pass plan's blocks.
     /// </summary>
-    private static void Drop(WoodFisherInverse inverse)
+    private static void Collect(bool now)
     {
-        var bytes = inverse.Bytes;
-        inverse.Dispose();
-        if (bytes >= 1L << 26)
+        if (now)
         {
             GC.Collect();
         }

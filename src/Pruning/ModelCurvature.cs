@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using WoodFisher.Kernels;
 using WoodFisher.Models;
 
 namespace WoodFisher.Pruning;
@@ -110,6 +111,27 @@ public sealed class ModelCurvature
         }
 
         return new ModelSample(this, spec, mask.ToArray(), withGradient || spec.Method.UsesLossGradient);
+    }
+
+    /// <summary>
+    /// How a WoodFisher or WoodTaylor estimate of <paramref name="spec"/> fits <see cref="MemoryBudget"/> (null for the
+    /// other methods): per-sample gradients cannot be read by columns, so they are produced by the autograd in chunks of
+    /// <see cref="PassPlan.ChunkRows"/> rows bounded by the budget and streamed into the builder; when the rows of one
+    /// panel or the blocks do not fit, group of blocks by group, one pass over the samples per group, or in two passes.
+    /// </summary>
+    /// <exception cref="InsufficientMemoryException">Even two passes over groups of one block do not fit; the message gives the numbers.</exception>
+    public PassPlan? Plan(EstimatorSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        spec.Validate();
+        if (spec.Method is not Methods.WoodFisherMethod || spec.Samples > SampleCount)
+        {
+            return null;
+        }
+
+        // The rows are averaged per mini-batch as they are computed (ModelSample), so the builder sees B = 1.
+        var rows = new PerSampleGradientSource(Model, _x, _labels, spec.Samples, Selection, spec.MiniBatch);
+        return Methods.WoodFisherMethod.Plan(rows, spec with { MiniBatch = 1 });
     }
 
     /// <summary>

@@ -8,9 +8,10 @@ namespace WoodFisher.Pruning;
 
 /// <summary>
 /// <see cref="ModelCurvature.Sample"/>'s statistics at the model's current weights: per-sample gradients of the
-/// surviving weights (held in memory for a damping search when they fit the <see cref="MemoryBudget"/>, else
-/// recomputed per λ), or the method's own model statistics (<see cref="PruningMethod.ModelStatistics"/>: K-FAC
-/// factors, the exact Hessian), and the calibration loss that judges a damping candidate.
+/// surviving weights (held in memory for a damping search when they fit the <see cref="MemoryBudget"/> beside the
+/// build's working set, else recomputed per λ, chunk by chunk), or the method's own model statistics
+/// (<see cref="PruningMethod.ModelStatistics"/>: K-FAC factors, the exact Hessian), and the calibration loss that judges
+/// a damping candidate.
 /// </summary>
 internal sealed class ModelSample : CurvatureSample
 {
@@ -44,8 +45,12 @@ internal sealed class ModelSample : CurvatureSample
         _statistics = spec.Method.ModelStatistics(owner, _x, _y, spec, _mask);
         if (_statistics is null && search)
         {
+            // Held for the search only when they fit beside the build's working set (and within half the budget);
+            // otherwise recomputed per λ in budget-bounded chunks: the same rows, so the same estimates and choice.
             var rows = Source();
-            if (MemoryBudget.Fits(GradientMatrix.BytesFor(rows.Count, d), 0.5))
+            var held = GradientMatrix.BytesFor(rows.Count, d);
+            var working = spec.Method is WoodFisherMethod ? WoodFisherMethod.Plan(rows, spec with { MiniBatch = 1 })?.TotalBytes ?? 0 : 0;
+            if (MemoryBudget.Fits(held, 0.5) && MemoryBudget.Fits(MemoryBudget.Sum(held, working)))
             {
                 _rows = GradientMatrix.Read(rows);
             }

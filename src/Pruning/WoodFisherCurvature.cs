@@ -83,8 +83,9 @@ public sealed class WoodFisherCurvature : IInverseCurvature, IDisposable
         using var builder = new WoodFisherBuilder(d, opts, source.Count >= 0 ? source.Count : null);
         // Whole panels go from this buffer straight to the backend (the builder's float64 panel is then never
         // allocated); otherwise small reads, which the builder gathers into its panel.
-        var rows = builder.StreamsWithoutCopy && builder.PanelRows <= chunkRows
-            ? builder.PanelRows
+        var panel = source.Count > 0 ? (int)Math.Min(builder.PanelRows, source.Count) : builder.PanelRows;
+        var rows = builder.StreamsWithoutCopy && panel <= chunkRows
+            ? panel
             : (int)Math.Clamp(MaxChunkElements / d, 1, chunkRows);
         var buffer = new float[(long)rows * d];
         source.Reset();

@@ -88,6 +88,70 @@ public class ScaleCommandTests : CliFixture
         });
     }
 
+    private string[] ModelArgs(string model, string @out, params string[] extra) =>
+    [
+        "prune", "--model", model, "--data", PruneTestSupport.SliceDir, "--method", "woodfisher", "--block", "64", "--samples", "64",
+        "--damping", "1e-3", "--precision", "float64", "--sparsity", "0.8", "--out", P(@out), "--mask", P(@out + ".mask.npy"), .. extra,
+    ];
+
+    // Oracle: the same model-mode command without --memory; gradients computed in chunks and two passes give the same bits.
+    [Test]
+    public void ModelPrune_UnderASmallMemoryBudget_ChunksTheGradients_InTwoPasses_AndMatchesInMemory()
+    {
+        var model = PruneTestSupport.TrainedMlp(Dir);
+        var (code, _, stderr) = Run(ModelArgs(model, "mem.safetensors"));
+        Assert.That(code, Is.Zero, stderr);
+        Assert.That(stderr, Does.Contain("prune: in memory, one group of all blocks from whole rows"));
+
+        var loaded = Models.ModelFiles.Load(model);
+        var train = Models.Data.DataSets.Load(PruneTestSupport.SliceDir, "train");
+        var curvature = new ModelCurvature(loaded, Models.ParameterSelection<float>.Prunable(loaded), train.Images, train.Labels);
+        var spec = EstimatorSpec.Parse("woodfisher:block=64,samples=64,damping=1e-3,precision=float64");
+        long budget = 1L << 30;
+        for (; ; budget = budget * 9 / 10)
+        {
+            using var _ = MemoryBudget.Override(budget);
+            if (curvature.Plan(spec)!.TwoPass)
+                break;
+        }
+
+        (code, _, stderr) = Run(ModelArgs(model, "two.safetensors", "--memory", budget.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        Assert.That(code, Is.Zero, stderr);
+        Assert.Multiple(() =>
+        {
+            Assert.That(stderr, Does.Contain("prune: two passes over").And.Contain("gradients produced").And.Contain("working set"));
+            Assert.That(Npy.Read(P("two.safetensors.mask.npy")).GetData<bool>(), Is.EqualTo(Npy.Read(P("mem.safetensors.mask.npy")).GetData<bool>()));
+            Assert.That(Models.ModelFiles.Load(P("two.safetensors")).Parameters.SelectMany(p => p.Data.ToArray()),
+                Is.EqualTo(Models.ModelFiles.Load(P("mem.safetensors")).Parameters.SelectMany(p => p.Data.ToArray())));
+        });
+
+        // Just below the smallest two-pass working set (still above what loading the data needs).
+        var refused = budget;
+        while (Plans(curvature, spec, refused))
+            refused = refused * 9 / 10;
+        (code, _, stderr) = Run(ModelArgs(model, "none.safetensors", "--memory", refused.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        Assert.Multiple(() =>
+        {
+            Assert.That(code, Is.EqualTo(1));
+            Assert.That(stderr, Does.StartWith("woodfisher: ").And.Contain("even in two passes over groups of one block").And.Contain("gradients produced"));
+            Assert.That(stderr, Does.Not.Contain("dense evaluation"), "refused before any work");
+            Assert.That(File.Exists(P("none.safetensors")), Is.False);
+        });
+    }
+
+    private static bool Plans(ModelCurvature curvature, EstimatorSpec spec, long budget)
+    {
+        using var _ = MemoryBudget.Override(budget);
+        try
+        {
+            return curvature.Plan(spec) is not null;
+        }
+        catch (InsufficientMemoryException)
+        {
+            return false;
+        }
+    }
+
     [Test]
     public void Fisher_BlockFull_IsAUsageError()
     {

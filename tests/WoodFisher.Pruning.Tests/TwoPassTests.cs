@@ -52,10 +52,11 @@ public class TwoPassTests
             var options = new PrunerOptions { Method = PruningMethod.WoodFisher, Sparsity = 0.7, Segments = Segments };
             var expected = TensorPruning.Prune(w, new ArrayGradientSource(g, D, Segments), options, spec);
 
-            // Just below the in-memory working set: two passes, each group a fraction of the blocks.
-            var budget = InMemoryPlan(spec, file).TotalBytes - 1;
+            // Just below the in-memory working set (below that of resident groups, for rows streamed once per group): two
+            // passes, each group a fraction of the blocks.
             var source = Source(file, g, dir);
             using var closing = source as IDisposable;
+            var budget = TwoPassBudget(InMemoryPlan(spec, file).TotalBytes - 1, source, options, spec);
             using (MemoryBudget.Override(budget))
             {
                 var plan = TensorPruning.Plan(source, options, spec)!;
@@ -77,6 +78,19 @@ public class TwoPassTests
         finally
         {
             Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    /// <summary>The largest budget from <paramref name="start"/> down (by 2%) at which the plan has two passes.</summary>
+    private static long TwoPassBudget(long start, IGradientSource source, PrunerOptions options, EstimatorSpec spec)
+    {
+        for (var budget = start; ; budget = budget * 49 / 50)
+        {
+            using var _ = MemoryBudget.Override(budget);
+            if (TensorPruning.Plan(source, options, spec)!.TwoPass)
+            {
+                return budget;
+            }
         }
     }
 

@@ -35,11 +35,13 @@ internal class WoodFisherMethod : PruningMethod
         }
 
         // From a file, groups of blocks are built from column slabs read ahead of the build; blocks that do not fit the
-        // budget are built group by group, twice (scores, then the update).
+        // budget are built group by group, twice (scores, then the update). Gradients that are computed (a model's
+        // autograd) come in chunks of the plan's rows, bounded by the budget.
         var options = Options(spec, gradients.Dimension, gradients.Segments);
-        return Plan(gradients, spec) is { ReadsSlabs: true } plan
+        var plan = Plan(gradients, spec);
+        return plan is { ReadsSlabs: true }
             ? GroupedWoodFisherCurvature.Build(gradients, options, plan)
-            : WoodFisherCurvature.FromGradients(gradients, options);
+            : WoodFisherCurvature.FromGradients(gradients, options, plan?.ChunkRows ?? 256);
     }
 
     /// <summary>

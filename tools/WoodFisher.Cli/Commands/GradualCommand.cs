@@ -66,6 +66,7 @@ internal sealed class GradualCommand : VerbCommand<GradualCommand.Settings>
         CliModels.CheckFits(model, train);
         var selection = CliModels.Select(model, s.Layers, s.IncludeBias);
         ModelPruning.Check(method, selection, data);
+        ModelPruning.Plan(model, selection, data, method);
         var schedule = new PolynomialSchedule(s.InitialSparsity, target, s.StartEpoch, end, s.Frequency);
 
         IReadOnlyList<GradualStep> steps;

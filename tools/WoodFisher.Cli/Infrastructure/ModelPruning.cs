@@ -22,6 +22,16 @@ internal static class ModelPruning
             CliModels.CheckSamples(method.Estimator.Samples, data, method.Estimator.MiniBatch);
     }
 
+    /// <summary>
+    /// Prints, before any work, how a WoodFisher or WoodTaylor estimate fits the memory budget (gradient chunk, blocks,
+    /// scratch; in memory or two passes); refuses with the numbers when even two passes do not fit.
+    /// </summary>
+    public static void Plan(IModel<float> model, ParameterSelection<float> selection, Dataset data, MethodSpec method)
+    {
+        if (new ModelCurvature(model, selection, data.Images, data.Labels).Plan(method.Estimator) is { } plan)
+            CliConsole.Note($"prune: {plan.Describe()}");
+    }
+
     /// <summary>The pruner's options for <paramref name="method"/> at <paramref name="sparsity"/> over <paramref name="selection"/>'s layers.</summary>
     public static PrunerOptions Options(MethodSpec method, ParameterSelection<float> selection, bool biasesPrunable, double sparsity) => method.Pruning with
     {
