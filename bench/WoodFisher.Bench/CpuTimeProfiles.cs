@@ -8,8 +8,8 @@ namespace WoodFisher.Bench;
 /// Profiles timed in process CPU time divided by the cores in use, so that on a shared machine the time spent waiting for a
 /// core is not counted (run with <c>DOTNET_PROCESSOR_COUNT=1</c> for one-core figures).
 /// <c>-- rankk-cpu [c:m …]</c>: the CPU backend's rank-k update of one block (d = c), fresh and continued, as % of the peak
-/// measured in the same run. <c>-- inverse-cpu G.npy c [segments] [λ]</c>: the builder's <c>Add</c> and <c>Build</c>
-/// for each strategy on a gradient file (float32 .npy, m × d), its rows added one builder panel at a time.
+/// measured in the same run. <c>-- inverse-cpu G.npy c [segments] [λ] [strategies]</c>: the builder's <c>Add</c> and <c>Build</c>
+/// for each strategy (auto,dense,rankk unless listed) on a gradient file (float32 .npy, m × d), its rows added one builder panel at a time.
 /// </summary>
 internal static class CpuTimeProfiles
 {
@@ -57,9 +57,13 @@ internal static class CpuTimeProfiles
         var g = WoodFisher.IO.Npy.ReadFloat32(path);
         var (m, d) = ((int)g.Shape[0], (int)g.Shape[1]);
         var peak = KernelBenchmark.MeasurePeakGflops();
-        foreach (var strategy in new[] { WoodburyStrategy.Auto, WoodburyStrategy.Dense, WoodburyStrategy.RankK })
+        var strategies = args.Length > 4
+            ? args[4].Split(',').Select(s => Enum.Parse<WoodburyStrategy>(s, ignoreCase: true)).ToArray()
+            : [WoodburyStrategy.Auto, WoodburyStrategy.Dense, WoodburyStrategy.RankK];
+        foreach (var strategy in strategies)
         {
             var options = new WoodFisherOptions { BlockSize = c, Damping = lambda, Strategy = strategy, Segments = segments, Backend = BackendKind.Cpu };
+            var wall = System.Diagnostics.Stopwatch.StartNew();
             var t0 = CpuSeconds();
             using var builder = new WoodFisherBuilder(d, options, m);
             // One builder panel per call, as model-mode pruning streams its gradients.
@@ -71,9 +75,11 @@ internal static class CpuTimeProfiles
             }
 
             var t1 = CpuSeconds();
+            var w1 = wall.Elapsed.TotalSeconds;
             using var inverse = builder.Build();
             var t2 = CpuSeconds();
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{strategy}→{builder.Strategy}: Add {t1 - t0:F2} s, Build {t2 - t1:F2} s (CPU time per core; peak {peak:F0} GFLOP/s on {Environment.ProcessorCount} cores)"));
+            var w2 = wall.Elapsed.TotalSeconds;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{strategy}→{builder.Strategy}: Add {t1 - t0:F2} s, Build {t2 - t1:F2} s CPU time per core; wall Add {w1:F2} s, Build {w2 - w1:F2} s (peak {peak:F0} GFLOP/s on {Environment.ProcessorCount} cores)"));
         }
     }
 

@@ -14,12 +14,19 @@ namespace WoodFisher.Bench;
 /// <c>-- rankk-block [reps] [c:m …]</c> times the backend's rank-k update of one block against the peak measured in the same run;
 /// <c>-- rankk-profile</c> prints single-core phase timings of one rank-k panel, the builder's overhead and the dense path;
 /// <c>-- rankk-cpu</c> and <c>-- inverse-cpu</c> time in CPU time (<see cref="CpuTimeProfiles"/>), for shared machines;
-/// <c>-- pattern-quality [--out DIR]</c> writes the structured-pruning quality tables (<see cref="PatternQuality"/>).
+/// <c>-- pattern-quality [--out DIR]</c> writes the structured-pruning quality tables (<see cref="PatternQuality"/>);
+/// <c>-- inference-profile PRUNED BASELINE [batch] [blocks]</c> times the inference engine per layer (<see cref="InferenceProfile"/>).
 /// </summary>
 public static class Program
 {
     public static void Main(string[] args)
     {
+        if (args.Length > 0 && args[0] == "inference-profile")
+        {
+            InferenceProfile.Run(args[1..]);
+            return;
+        }
+
         if (args.Length > 0 && args[0] == "pattern-quality")
         {
             PatternQuality.Run(args.Length > 2 && args[1] == "--out" ? args[2] : "docs/structured");

@@ -47,7 +47,8 @@ internal sealed partial class DenseStrategy
         _precision = precision;
         if (HoldsRows(layout, precision, rows))
         {
-            _rows = new float[rows!.Value * layout.Dimension];
+            // Uninitialized: every row Finish reads is written by Accumulate first, so the runtime need not zero 4·m·d bytes.
+            _rows = GC.AllocateUninitializedArray<float>((int)(rows!.Value * layout.Dimension));
             return;
         }
 
@@ -134,25 +135,31 @@ internal sealed partial class DenseStrategy
             }
 
             // Block-major: block b's rows are contiguous (m × c_b from m·offset_b), so each block's SYRK reads 1.6 MB in
-            // order instead of c_b-wide pieces a whole gradient apart.
+            // order instead of c_b-wide pieces a whole gradient apart. The blocks are copied on all cores: the first
+            // touch of the kept rows' pages (the kernel zeroing them) is most of this copy's cost.
             var m = kept.Length / d;
-            for (var b = 0; b < layout.Count; b++)
+            var held = _held;
+            fixed (TSrc* p = rows)
             {
-                var c = layout.Size(b);
-                var off = layout.Offset(b);
-                var dst = kept.AsSpan((int)(((long)m * off) + ((long)_held * c)), n * c);
-                for (var r = 0; r < n; r++)
+                var x = new PinnedRows<TSrc>(p, rows.Length);
+                BlockParallel.For(layout.Count, b =>
                 {
-                    var src = rows.Slice((r * d) + off, c);
-                    if (typeof(TSrc) == typeof(float))
+                    var c = layout.Size(b);
+                    var off = layout.Offset(b);
+                    var dst = kept.AsSpan((int)(((long)m * off) + ((long)held * c)), n * c);
+                    for (var r = 0; r < n; r++)
                     {
-                        System.Runtime.InteropServices.MemoryMarshal.Cast<TSrc, float>(src).CopyTo(dst.Slice(r * c, c));
+                        var src = x.Span.Slice((r * d) + off, c);
+                        if (typeof(TSrc) == typeof(float))
+                        {
+                            System.Runtime.InteropServices.MemoryMarshal.Cast<TSrc, float>(src).CopyTo(dst.Slice(r * c, c));
+                        }
+                        else
+                        {
+                            TensorPrimitives.ConvertTruncating(src, dst.Slice(r * c, c));
+                        }
                     }
-                    else
-                    {
-                        TensorPrimitives.ConvertTruncating(src, dst.Slice(r * c, c));
-                    }
-                }
+                });
             }
 
             _held += n;

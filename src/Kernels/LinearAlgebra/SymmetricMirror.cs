@@ -57,40 +57,7 @@ internal static class SymmetricMirror
         {
             for (var ib = jb + 8; ib < n8; ib += 8)
             {
-                ref var src = ref Unsafe.Add(ref a0, (ib * ld) + jb);
-                var r0 = Vector256.LoadUnsafe(ref src);
-                var r1 = Vector256.LoadUnsafe(ref src, (nuint)ld);
-                var r2 = Vector256.LoadUnsafe(ref src, (nuint)(2 * ld));
-                var r3 = Vector256.LoadUnsafe(ref src, (nuint)(3 * ld));
-                var r4 = Vector256.LoadUnsafe(ref src, (nuint)(4 * ld));
-                var r5 = Vector256.LoadUnsafe(ref src, (nuint)(5 * ld));
-                var r6 = Vector256.LoadUnsafe(ref src, (nuint)(6 * ld));
-                var r7 = Vector256.LoadUnsafe(ref src, (nuint)(7 * ld));
-                var t0 = Avx.UnpackLow(r0, r1);
-                var t1 = Avx.UnpackHigh(r0, r1);
-                var t2 = Avx.UnpackLow(r2, r3);
-                var t3 = Avx.UnpackHigh(r2, r3);
-                var t4 = Avx.UnpackLow(r4, r5);
-                var t5 = Avx.UnpackHigh(r4, r5);
-                var t6 = Avx.UnpackLow(r6, r7);
-                var t7 = Avx.UnpackHigh(r6, r7);
-                var u0 = Avx.Shuffle(t0, t2, 0x44);
-                var u1 = Avx.Shuffle(t0, t2, 0xEE);
-                var u2 = Avx.Shuffle(t1, t3, 0x44);
-                var u3 = Avx.Shuffle(t1, t3, 0xEE);
-                var u4 = Avx.Shuffle(t4, t6, 0x44);
-                var u5 = Avx.Shuffle(t4, t6, 0xEE);
-                var u6 = Avx.Shuffle(t5, t7, 0x44);
-                var u7 = Avx.Shuffle(t5, t7, 0xEE);
-                ref var dst = ref Unsafe.Add(ref a0, (jb * ld) + ib);
-                Avx.Permute2x128(u0, u4, 0x20).StoreUnsafe(ref dst);
-                Avx.Permute2x128(u1, u5, 0x20).StoreUnsafe(ref dst, (nuint)ld);
-                Avx.Permute2x128(u2, u6, 0x20).StoreUnsafe(ref dst, (nuint)(2 * ld));
-                Avx.Permute2x128(u3, u7, 0x20).StoreUnsafe(ref dst, (nuint)(3 * ld));
-                Avx.Permute2x128(u0, u4, 0x31).StoreUnsafe(ref dst, (nuint)(4 * ld));
-                Avx.Permute2x128(u1, u5, 0x31).StoreUnsafe(ref dst, (nuint)(5 * ld));
-                Avx.Permute2x128(u2, u6, 0x31).StoreUnsafe(ref dst, (nuint)(6 * ld));
-                Avx.Permute2x128(u3, u7, 0x31).StoreUnsafe(ref dst, (nuint)(7 * ld));
+                Transposition.Block8x8(ref Unsafe.Add(ref a0, (ib * ld) + jb), ld, ref Unsafe.Add(ref a0, (jb * ld) + ib), ld);
             }
 
             for (var i = jb + 1; i < jb + 8; i++)

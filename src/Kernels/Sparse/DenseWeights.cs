@@ -69,17 +69,40 @@ public sealed class DenseWeights : IWeightMatrix
     public void Multiply(ReadOnlySpan<float> b, int n, Span<float> c, ReadOnlySpan<float> bias = default)
     {
         WeightChecks.Product(this, b.Length, n, c.Length, bias.Length);
-        for (var r = 0; r < Rows; r++)
+        unsafe
         {
-            c.Slice(r * n, n).Fill(bias.IsEmpty ? 0f : bias[r]);
-        }
+            fixed (float* pb0 = b, pc0 = c, pbias0 = bias)
+            {
+                var (pb, pc, pbias) = ((nint)pb0, (nint)pc0, bias.IsEmpty ? 0 : (nint)pbias0);
 
-        LinearAlgebra.Multiply(false, false, Rows, n, Columns, _values.Span, b[..(Columns * n)], c[..(Rows * n)], accumulate: true,
-            parallel: SparseParallel.Parts((long)Rows * Columns * n) > 1);
+                // One split over the cores per product, each part a one-core GEMM on its rows (or columns): the GEMM's own
+                // parallel mode joins the cores once per 256-deep panel of W, and hands out 96-row blocks (300 rows give
+                // one core 192 and the other 108), so for layer-sized products it costs more than it saves.
+                SparseParallel.For(Rows, n, (long)Rows * Columns * n, (r0, r1, j0, j1) => MultiplyRange(r0, r1, j0, j1, (float*)pb, n, (float*)pc, (float*)pbias));
+            }
+        }
     }
 
     /// <inheritdoc/>
     public float[] ToDense() => _values.Span.ToArray();
+
+    /// <summary>Rows [r0, r1) and columns [j0, j1) of C = WB + b1ᵀ (<paramref name="bias"/> may be null), on the calling thread.</summary>
+    private unsafe void MultiplyRange(int r0, int r1, int j0, int j1, float* b, int n, float* c, float* bias)
+    {
+        var (rows, width) = (r1 - r0, j1 - j0);
+        if (rows <= 0 || width <= 0)
+        {
+            return;
+        }
+
+        for (var r = r0; r < r1; r++)
+        {
+            new Span<float>(c + ((nint)r * n) + j0, width).Fill(bias == null ? 0f : bias[r]);
+        }
+
+        LinearAlgebra.Multiply(false, false, rows, width, Columns, 1f, new ReadOnlySpan<float>(_values.Pointer + ((nint)r0 * Columns), rows * Columns), Columns,
+            new ReadOnlySpan<float>(b + j0, ((Columns - 1) * n) + width), n, 1f, new Span<float>(c + ((nint)r0 * n) + j0, ((rows - 1) * n) + width), n, parallel: false);
+    }
 
     /// <summary>y = Wx (+ bias when not null), four rows per pass; the last pass repeats its last row and stores only the rows that exist.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

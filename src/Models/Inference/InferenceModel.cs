@@ -113,7 +113,7 @@ public sealed class InferenceModel : IDisposable
                 var plane = _network.Input.Plane;
                 var channels = _network.Input.Channels;
                 if (plane == 1)
-                    Transpose(x.Slice(s * features, b * features), b, features, input);
+                    Transposition.Transpose(x.Slice(s * features, b * features), b, features, input);
                 else
                 {
                     for (var i = 0; i < b; i++)
@@ -151,35 +151,6 @@ public sealed class InferenceModel : IDisposable
     {
         _network.Dispose();
         _input.Dispose();
-    }
-
-    /// <summary>
-    /// Flat samples [b, features] to the engine's [features, b], in 8 × 8 tiles so that both sides are read and written a
-    /// cache line at a time (one copy call per value would cost more than a layer's product at batch 64).
-    /// </summary>
-    private static void Transpose(ReadOnlySpan<float> samples, int b, int features, Span<float> input)
-    {
-        if (b == 1)
-        {
-            samples[..features].CopyTo(input);
-            return;
-        }
-
-        const int Tile = 8;
-        for (var i0 = 0; i0 < b; i0 += Tile)
-        {
-            var i1 = Math.Min(b, i0 + Tile);
-            for (var c0 = 0; c0 < features; c0 += Tile)
-            {
-                var c1 = Math.Min(features, c0 + Tile);
-                for (var i = i0; i < i1; i++)
-                {
-                    var row = samples.Slice(i * features, features);
-                    for (var c = c0; c < c1; c++)
-                        input[(c * b) + i] = row[c];
-                }
-            }
-        }
     }
 
     private static long CountNonZeros(IWeightMatrix w)

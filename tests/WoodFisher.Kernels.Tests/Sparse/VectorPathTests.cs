@@ -81,6 +81,35 @@ public sealed class VectorPathTests
         SparseMatrixTests.AssertClose(y, SparseMatrixTests.Reference(w, rows, cols, x, 1, null), w, x, rows, cols, 1, "declined layout");
     }
 
+    [Test]
+    public void Windowed_GroupsRowsThatShareWindows()
+    {
+        if (!WindowedRows.Supported)
+        {
+            Assert.Ignore("No AVX-512 on this machine.");
+        }
+
+        // 32 rows of 8 entries each, rows 0-14 and 16 in window 0, the others in window 1. In row order (all lengths tie)
+        // both slices hold both kinds and pay 8 steps in each window (32 steps); swapping rows 15 and 16 leaves each slice
+        // one window (16 steps).
+        const int rows = 32, cols = 64;
+        var w = new float[rows * cols];
+        for (var r = 0; r < rows; r++)
+        {
+            var window = r < 15 || r == 16 ? 0 : 1;
+            for (var j = 0; j < 8; j++)
+            {
+                w[(r * cols) + (window * 32) + (3 * j)] = r + j + 1;
+            }
+        }
+
+        var csr = CsrMatrix.FromDense(w, rows, cols);
+        var layout = WindowedRows.TryBuild(rows, cols, csr.Values.ToArray(), csr.ColumnIndices.ToArray(), csr.RowPointers.ToArray());
+        Assert.That(layout, Is.Not.Null);
+        Assert.That(layout!.Steps, Is.EqualTo(16), "rows that share windows share slices");
+        AssertProduct(layout, w, rows, cols, "interleaved windows");
+    }
+
     [TestCase(1, 1)]
     [TestCase(3, 15)]
     [TestCase(4, 16)]

@@ -1,0 +1,84 @@
+using System.Diagnostics;
+using System.Globalization;
+using WoodFisher.Kernels.Sparse;
+using WoodFisher.Models;
+using WoodFisher.Models.Inference;
+
+namespace WoodFisher.Bench;
+
+/// <summary>
+/// Where the inference engine's time goes: each Linear weight's product alone, in its sparse format (as
+/// <see cref="WeightFormats.Compress"/> picks it) and dense from the baseline model, then the whole engine both ways. Each
+/// figure is the least time of one call over many blocks of four calls: on a shared machine the least time is the one no
+/// other job interrupted, so it measures the code, not the load. Run:
+/// <c>dotnet run -c Release --project bench/WoodFisher.Bench -- inference-profile PRUNED.safetensors BASELINE.safetensors [batch] [blocks]</c>
+/// (PRUNED: the pruned model, saved dense or compressed).
+/// </summary>
+public static class InferenceProfile
+{
+    public static void Run(string[] args)
+    {
+        var pruned = CompressedModelFiles.Load(args[0]);
+        var baseline = ModelFiles.Load(args[1]);
+        var batch = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 1;
+        var blocks = args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : (batch == 1 ? 6000 : 300);
+        var state = pruned.Model.StateDict();
+        var dense = baseline.StateDict();
+        Console.WriteLine($"batch {batch}; least time of one call over {blocks} blocks of 4 calls, microseconds");
+        foreach (var (name, t) in state)
+        {
+            if (!name.EndsWith("weight", StringComparison.Ordinal) || t.Shape.Length != 2 || !dense.TryGetValue(name, out var d))
+                continue;
+            var (rows, cols, drows, dcols) = (t.Shape[0], t.Shape[1], d.Shape[0], d.Shape[1]);
+            var sparse = WeightFormats.Compress(t.Data, rows, cols);
+            var denseWeights = new DenseWeights(drows, dcols, d.Data);
+            var rng = new Random(1);
+            var x = Enumerable.Range(0, Math.Max(cols, dcols) * batch).Select(_ => (float)rng.NextDouble()).ToArray();
+            var y = new float[Math.Max(rows, drows) * batch];
+            var bias = new float[Math.Max(rows, drows)];
+            var ts = Least(blocks, () => Product(sparse, x, y, bias, batch));
+            var td = Least(blocks, () => Product(denseWeights, x, y, bias, batch));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{name,-14} {WeightFormats.Name(sparse),-7} {rows}x{cols}: {ts,9:0.000}   dense {drows}x{dcols}: {td,9:0.000}   ratio {td / ts:0.00}"));
+        }
+
+        using var sparseEngine = pruned.CreateEngine(InferenceEngine.Sparse, batch);
+        using var denseEngine = InferenceModel.Create(baseline, InferenceEngine.Dense, batch);
+        var inputs = new float[sparseEngine.InputShape.Aggregate(1, (a, b) => a * b) * batch];
+        for (var i = 0; i < inputs.Length; i++)
+            inputs[i] = (i % 13) * 0.07f;
+        var logits = new float[sparseEngine.NumClasses * batch];
+        for (var round = 0; round < 3; round++)
+        {
+            var ts = Least(blocks, () => sparseEngine.Logits(inputs, batch, logits));
+            var td = Least(blocks, () => denseEngine.Logits(inputs, batch, logits));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"engine         sparse {ts,9:0.000}   dense {td,9:0.000}   ratio {td / ts:0.00}"));
+        }
+    }
+
+    private static void Product(IWeightMatrix w, float[] x, float[] y, float[] bias, int batch)
+    {
+        if (batch == 1)
+            w.MultiplyVector(x.AsSpan(0, w.Columns), y.AsSpan(0, w.Rows), bias.AsSpan(0, w.Rows));
+        else
+            w.Multiply(x.AsSpan(0, w.Columns * batch), batch, y.AsSpan(0, w.Rows * batch), bias.AsSpan(0, w.Rows));
+    }
+
+    private static double Least(int blocks, Action call)
+    {
+        for (var i = 0; i < 100; i++)
+            call();
+        var best = long.MaxValue;
+        for (var b = 0; b < blocks; b++)
+        {
+            var t0 = Stopwatch.GetTimestamp();
+            call();
+            call();
+            call();
+            call();
+            best = Math.Min(best, Stopwatch.GetTimestamp() - t0);
+        }
+
+        return best * 1e6 / Stopwatch.Frequency / 4;
+    }
+}

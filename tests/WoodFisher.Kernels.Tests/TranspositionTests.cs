@@ -1,0 +1,33 @@
+namespace WoodFisher.Kernels.Tests;
+
+/// <summary>
+/// <see cref="Transposition.Transpose"/> (the inference engine's [b, features] → [features, b]) against the definition,
+/// value for value (it moves data and must be exact), at shapes with and without whole 8 × 8 blocks on either side.
+/// </summary>
+public sealed class TranspositionTests
+{
+    [TestCase(1, 784)]
+    [TestCase(2, 3)]
+    [TestCase(7, 9)]
+    [TestCase(8, 8)]
+    [TestCase(9, 17)]
+    [TestCase(64, 784)]
+    [TestCase(65, 785)]
+    public void Transpose_EqualsTheDefinition(int b, int features)
+    {
+        var x = Enumerable.Range(0, b * features).Select(i => (float)i).ToArray();
+        var y = Enumerable.Repeat(float.NaN, (b * features) + 5).ToArray();
+        Transposition.Transpose(x, b, features, y);
+        for (var i = 0; i < b; i++)
+        {
+            for (var c = 0; c < features; c++)
+                Assert.That(y[(c * b) + i], Is.EqualTo(x[(i * features) + c]), $"sample {i}, feature {c}");
+        }
+
+        Assert.That(y[(b * features)..].All(float.IsNaN), Is.True, "nothing written past b·features");
+    }
+
+    [Test]
+    public void Transpose_RefusesSpansTooShort() =>
+        Assert.Throws<ArgumentException>(() => Transposition.Transpose(new float[10], 3, 4, new float[12]));
+}
