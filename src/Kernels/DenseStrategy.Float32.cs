@@ -1,0 +1,74 @@
+using System.Numerics.Tensors;
+using WoodFisher.Kernels.Cpu;
+
+namespace WoodFisher.Kernels;
+
+/// <summary>The Dense strategy's float32 inverse of a block and the residual it must meet (see the class remarks' bound).</summary>
+internal sealed partial class DenseStrategy
+{
+    /// <summary>
+    /// The largest relative residual ‖F·X·v − v‖∞/‖v‖∞ a float32 inverse X of F = λI + GᵀG/N (in <paramref name="a"/>) may
+    /// leave: max(√u₃₂, √KC·u₃₂·tr(GᵀG/N)/λ). The second term is the residual the float32 Gram's own rounding (about
+    /// √KC·u₃₂·tr(GᵀG/N) in norm, amplified by ‖F⁻¹‖ ≤ 1/λ) already leaves; a float32 inverse within it adds no error
+    /// class of its own, and one within the first keeps at least half of float32's digits.
+    /// </summary>
+    private static double Float32Residual(ReadOnlySpan<double> a, int c, double damping)
+    {
+        var trace = 0.0;
+        for (var i = 0; i < c; i++)
+        {
+            trace += a[(i * c) + i] - damping;
+        }
+
+        return Math.Max(HalfFloat32, Math.Sqrt(LinearAlgebra.MixedPanel) * Math.ScaleB(1.0, -24) * trace / damping);
+    }
+
+    /// <summary>
+    /// The float32 Cholesky inverse X, into <paramref name="f"/> (c × c), of the float64 matrix F in <paramref name="a"/>
+    /// (c × c, lower triangle; left as it is); false when the float32 Cholesky fails, X is not finite, or ‖F·X·v − v‖∞
+    /// exceeds <paramref name="tolerance"/>·‖v‖∞ (v_i = sin(i + 1), in float64).
+    /// </summary>
+    private static bool TryInvertFloat32(ReadOnlySpan<double> a, int c, Span<float> f, bool parallel, double tolerance)
+    {
+        using var workRental = new Rental<double>(4 * c);
+        var work = workRental.Array;
+        TensorPrimitives.ConvertTruncating<double, float>(a, f);
+        if (!LinearAlgebra.TryCholeskyInvert(f, c, parallel))
+        {
+            return false;
+        }
+
+        var v = work.AsSpan(0, c);
+        var y = work.AsSpan(c, c);
+        var row = work.AsSpan(2 * c, c);
+        for (var i = 0; i < c; i++)
+        {
+            v[i] = Math.Sin(i + 1);
+        }
+
+        for (var i = 0; i < c; i++)
+        {
+            TensorPrimitives.ConvertTruncating<float, double>(f.Slice(i * c, c), row);
+            y[i] = TensorPrimitives.Dot<double>(row, v);
+        }
+
+        // F·y from the lower triangle by rows only: row i gives (F y)_i its part left of the diagonal, and each
+        // (F y)_j, j < i, its term F_ij·y_i (the column below j's diagonal), so no pass strides down a column.
+        var fy = work.AsSpan(3 * c, c);
+        fy.Clear();
+        for (var i = 0; i < c; i++)
+        {
+            var left = a.Slice(i * c, i);
+            fy[i] += TensorPrimitives.Dot<double>(left, y[..i]) + (a[(i * c) + i] * y[i]);
+            TensorPrimitives.MultiplyAdd(left, y[i], fy[..i], fy[..i]);
+        }
+
+        var residual = 0.0;
+        for (var i = 0; i < c; i++)
+        {
+            residual = Math.Max(residual, Math.Abs(fy[i] - v[i]));
+        }
+
+        return residual <= tolerance * Math.Abs(TensorPrimitives.MaxMagnitude<double>(v));
+    }
+}
