@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using WoodFisher.Kernels.Cpu;
 
 namespace WoodFisher.Kernels;
@@ -16,35 +15,15 @@ internal sealed partial class DenseStrategy
     public IBlockStorage InvertKeeping(ICurvatureBackend backend, double damping, double normalizer)
     {
         var layout = _layout;
-        var single = layout.Count < Environment.ProcessorCount;
-        if (_rows is { } rows)
+        if (_rows is not null)
         {
-            var capacity = rows.Length / layout.Dimension;
-            var m = _held;
             var formed = new double[layout.SquareLength];
-            BlockParallel.For(layout.Count, b =>
-            {
-                var c = layout.Size(b);
-                LinearAlgebra.SymmetricRankKMixed(true, c, m, rows.AsSpan((int)((long)capacity * layout.Offset(b)), m * c), c, formed.AsSpan((int)layout.SquareOffset(b), c * c), c, single);
-            });
+            BlockParallel.For(layout.Count, b => FormGram(b, formed.AsSpan((int)layout.SquareOffset(b), layout.Size(b) * layout.Size(b))));
             _gram = formed;
             _rows = null;
         }
 
         var gram = _gram!;
-        var all = new double[layout.SquareLength];
-        BlockParallel.For(layout.Count, b =>
-        {
-            var c = layout.Size(b);
-            var a = all.AsSpan((int)layout.SquareOffset(b), c * c);
-            gram.AsSpan((int)layout.SquareOffset(b), c * c).CopyTo(a);
-            using var f = new Rental<float>(_precision == Precision.Float32 ? c * c : 0);
-            if (Invert(b, a, c, damping, normalizer, single, f.Array))
-            {
-                TensorPrimitives.ConvertTruncating<float, double>(f.Array.AsSpan(0, c * c), a);
-            }
-        });
-
-        return Upload(backend, layout, _precision, s => backend.Write(s, all));
+        return InvertBlocks(backend, damping, normalizer, (b, a) => gram.AsSpan((int)layout.SquareOffset(b), a.Length).CopyTo(a));
     }
 }

@@ -242,17 +242,36 @@ internal sealed partial class DenseStrategy
 
     /// <summary>
     /// Each block's Gram from all kept rows (one SYRK over m, float32 products summed in float64 across panels), inverted
-    /// at once and written into the blocks: float32 inverses straight into CPU float32 storage, else through one float64
-    /// array for <see cref="ICurvatureBackend.Write"/>.
+    /// at once and written into the blocks.
     /// </summary>
     private IBlockStorage FinishFromRows(ICurvatureBackend backend, double damping, double normalizer)
     {
+        var storage = InvertBlocks(backend, damping, normalizer, FormGram);
+        _rows = null;
+        return storage;
+    }
+
+    /// <summary>Block <paramref name="b"/>'s Gram from all kept rows into <paramref name="a"/> (c × c, lower triangle).</summary>
+    private void FormGram(int b, Span<double> a)
+    {
         var rows = _rows!;
         var layout = _layout;
+        var c = layout.Size(b);
         var capacity = rows.Length / layout.Dimension;
-        var m = _held;
+        a.Clear();
+        LinearAlgebra.SymmetricRankKMixed(true, c, _held, rows.AsSpan((int)((long)capacity * layout.Offset(b)), _held * c), c, a, c, layout.Count < Environment.ProcessorCount);
+    }
+
+    /// <summary>
+    /// λI + Gram/N of every block, the Gram put into a scratch c × c array by <paramref name="gram"/>, inverted and written
+    /// into new storage: float32 inverses straight into CPU float32 storage, else through one float64 array for
+    /// <see cref="ICurvatureBackend.Write"/>.
+    /// </summary>
+    private IBlockStorage InvertBlocks(ICurvatureBackend backend, double damping, double normalizer, Action<int, Span<double>> gram)
+    {
+        var layout = _layout;
         var single = layout.Count < Environment.ProcessorCount;
-        var storage = Upload(backend, layout, _precision, target =>
+        return Upload(backend, layout, _precision, target =>
         {
             var direct = target as CpuBlockStorage<float>;
             var all = direct is null ? new double[layout.SquareLength] : null;
@@ -262,8 +281,7 @@ internal sealed partial class DenseStrategy
                 using var g = new Rental<double>(c * c);
                 using var f = new Rental<float>(c * c);
                 var a = g.Array.AsSpan(0, c * c);
-                a.Clear();
-                LinearAlgebra.SymmetricRankKMixed(true, c, m, rows.AsSpan((int)((long)capacity * layout.Offset(b)), m * c), c, a, c, single);
+                gram(b, a);
                 var inFloat32 = Invert(b, a, c, damping, normalizer, single, f.Array);
                 if (direct is not null)
                 {
@@ -292,9 +310,6 @@ internal sealed partial class DenseStrategy
                 backend.Write(target, all);
             }
         });
-
-        _rows = null;
-        return storage;
     }
 
     /// <summary>
