@@ -24,6 +24,9 @@ internal interface IRowSink
 internal sealed class GradientIntake(int dimension, int miniBatch, int panelRows, long? expectedRows, bool direct, IRowSink sink)
 {
     private readonly double[] _batchSum = miniBatch > 1 ? new double[dimension] : [];
+    // The panel is no taller than the rows that will enter, when they are known (a panel of c/2 rows can exceed m); it is
+    // then full exactly when the last row is in, as at the final flush.
+    private readonly int _capacity = expectedRows is { } e ? (int)Math.Clamp((e + miniBatch - 1) / miniBatch, 1, panelRows) : panelRows;
     private double[] _panel = [];
     private int _batchCount;
     private int _panelCount;
@@ -129,7 +132,7 @@ internal sealed class GradientIntake(int dimension, int miniBatch, int panelRows
                 continue;
             }
 
-            var n = Math.Min(panelRows - _panelCount, rows - r0);
+            var n = Math.Min(_capacity - _panelCount, rows - r0);
             EnsurePanel();
             var src = g.Slice(r0 * d, n * d);
             var dst = _panel.AsSpan(_panelCount * d, n * d);
@@ -145,7 +148,7 @@ internal sealed class GradientIntake(int dimension, int miniBatch, int panelRows
             RawRows += n;
             _panelCount += n;
             r0 += n;
-            if (_panelCount == panelRows)
+            if (_panelCount == _capacity)
             {
                 FlushPanel();
             }
@@ -157,7 +160,7 @@ internal sealed class GradientIntake(int dimension, int miniBatch, int panelRows
     {
         if (_panel.Length == 0)
         {
-            _panel = new double[(long)panelRows * dimension];
+            _panel = new double[(long)_capacity * dimension];
         }
     }
 
@@ -167,7 +170,7 @@ internal sealed class GradientIntake(int dimension, int miniBatch, int panelRows
         TensorPrimitives.Multiply(_batchSum, 1.0 / _batchCount, _panel.AsSpan(_panelCount * dimension, dimension));
         Array.Clear(_batchSum);
         _batchCount = 0;
-        if (++_panelCount == panelRows)
+        if (++_panelCount == _capacity)
         {
             FlushPanel();
         }

@@ -36,7 +36,7 @@ public sealed class PassPlan
     /// </summary>
     public const double GradientChunkShare = 0.125;
 
-    private PassPlan(BlockLayout layout, long rows, Precision precision, WoodburyStrategy strategy, BlockRange[] groups, int pieceRows, bool twoPass, bool slabs, long budget, long vectorBytes, long slabBytes, bool seekable)
+    private PassPlan(BlockLayout layout, long rows, Precision precision, WoodburyStrategy strategy, int panelRows, BlockRange[] groups, int pieceRows, bool twoPass, bool slabs, long budget, long vectorBytes, long slabBytes, bool seekable)
     {
         Layout = layout;
         Rows = rows;
@@ -44,7 +44,7 @@ public sealed class PassPlan
         Strategy = strategy;
         Groups = groups;
         PieceRows = pieceRows;
-        PanelRows = WoodFisherBuilder.PendingRows(layout);
+        PanelRows = panelRows;
         TwoPass = twoPass;
         ReadsSlabs = slabs;
         Budget = budget;
@@ -183,16 +183,17 @@ public sealed class PassPlan
         // In memory: one pass, all blocks resident. From a file, groups of blocks are built from column slabs read a piece
         // ahead of the build (bounded buffers; G is never whole in memory); otherwise one builder takes whole rows.
         var element = ElementBytes(options.Precision);
-        var (readGroups, pieceRows) = ReadGroups(layout, rows, slab, Environment.ProcessorCount);
+        var panel = WoodFisherBuilder.PendingRows(layout, WoodFisherBuilder.ReadsRowsInPlace(strategy, options.Precision, options.MiniBatch));
+        var (readGroups, pieceRows) = ReadGroups(layout, rows, slab, Environment.ProcessorCount, panel);
         if (!seekable)
         {
             // Rows streamed from the start for every group: pieces of one panel (whole panels, the fewest bytes).
-            pieceRows = (int)Math.Min(WoodFisherBuilder.PendingRows(layout), rows);
+            pieceRows = (int)Math.Min(panel, rows);
         }
 
         var inMemory = seekable
-            ? new PassPlan(layout, rows, options.Precision, strategy, readGroups, pieceRows, false, true, limit, vectorBytes, slab, seekable)
-            : new PassPlan(layout, rows, options.Precision, strategy, [BlockRange.Of(layout, 0, layout.Count)], pieceRows, false, false, limit, vectorBytes, slab, seekable);
+            ? new PassPlan(layout, rows, options.Precision, strategy, panel, readGroups, pieceRows, false, true, limit, vectorBytes, slab, seekable)
+            : new PassPlan(layout, rows, options.Precision, strategy, panel, [BlockRange.Of(layout, 0, layout.Count)], pieceRows, false, false, limit, vectorBytes, slab, seekable);
         // A source that cannot seek streams whole rows into one builder only when a chunk holds a whole panel of rows:
         // every builder then sees the same panels, straight from the rows.
         if (inMemory.TotalBytes <= limit && (seekable || inMemory.ChunkRows == pieceRows))
@@ -213,7 +214,7 @@ public sealed class PassPlan
             for (var bytes = MemoryBudget.Product(layout.SquareLength, element); ; bytes /= 2)
             {
                 var groups = Cut(layout, columns, element, Math.Max(1, bytes));
-                candidate = new PassPlan(layout, rows, options.Precision, strategy, groups, pieceRows, twoPasses, true, limit, vectorBytes, slab, seekable);
+                candidate = new PassPlan(layout, rows, options.Precision, strategy, panel, groups, pieceRows, twoPasses, true, limit, vectorBytes, slab, seekable);
                 if (candidate.TotalBytes <= limit)
                 {
                     return candidate;
@@ -261,7 +262,7 @@ public sealed class PassPlan
         (int)Math.Clamp((long)(budget * GradientChunkShare) / (sizeof(float) * (long)dimension), 1, Math.Max(1, pieceRows));
 
     /// <summary>Groups of consecutive blocks whose read pieces hold about <paramref name="slab"/> bytes, with at least 4 blocks per core when m allows.</summary>
-    private static (BlockRange[] Groups, int PieceRows) ReadGroups(BlockLayout layout, long rows, long slab, int cores)
+    private static (BlockRange[] Groups, int PieceRows) ReadGroups(BlockLayout layout, long rows, long slab, int cores, int panel)
     {
         // Columns per group: a whole slab (m rows) in one piece when it fits; never fewer than 4 blocks per core, whose
         // pieces then hold fewer rows.
@@ -273,7 +274,6 @@ public sealed class PassPlan
         if (pieceRows < rows)
         {
             // Whole builder panels per piece, so no panel straddles two pieces.
-            var panel = WoodFisherBuilder.PendingRows(layout);
             pieceRows = (int)Math.Min(rows, Math.Max(panel, pieceRows / panel * panel));
         }
 

@@ -37,6 +37,12 @@ public sealed class GroupedWoodFisherCurvature : IInverseCurvature, IDisposable
         Plan = plan;
         _progress = progress;
         _backend = Backends.Create(options.Backend);
+        if (_backend is CpuBackend cpu && plan.TwoPass)
+        {
+            // Each group's blocks are dropped before the next is built, which then takes their memory.
+            cpu.RecycleBlocks = true;
+        }
+
         _resident = new WoodFisherInverse?[plan.Groups.Count];
         _float64 = new bool[plan.Groups.Count];
         _diagonal = new double[plan.Layout.Dimension];
@@ -265,12 +271,18 @@ public sealed class GroupedWoodFisherCurvature : IInverseCurvature, IDisposable
                         if (keep)
                         {
                             _resident[g] = inverse;
-                            Collect(!Plan.Seekable);
                         }
                         else
                         {
                             inverse.Dispose();
-                            Collect(inverse.Bytes >= 1L << 20);
+                        }
+
+                        // After a group built from rows streamed again (its builder's buffers) or a dropped group's blocks
+                        // (unless the backend keeps them for the next group): left to itself the GC keeps such dead
+                        // large-object buffers well into the next groups, doubling a two-pass plan's blocks.
+                        if (keep ? !Plan.Seekable : inverse.Bytes >= 1L << 20 && _backend is not CpuBackend { RecycleBlocks: true })
+                        {
+                            GC.Collect();
                         }
                     }
                 }
@@ -383,18 +395,6 @@ public sealed class GroupedWoodFisherCurvature : IInverseCurvature, IDisposable
             {
                 finished = piece.LastOfGroup;
             }
-        }
-    }
-
-    /// <summary>
-    /// Collects after a dropped group's blocks, or a group built from rows streamed again (its builder's buffers): left to
-    /// itself the GC keeps such dead large-object buffers well into the next groups, doubling a two-pass plan's blocks.
-    /// </summary>
-    private static void Collect(bool now)
-    {
-        if (now)
-        {
-            GC.Collect();
         }
     }
 }

@@ -64,6 +64,66 @@ public class StreamThroughputExplicitTests
         }
     }
 
+    // Pass 1 of a two-pass plan (read each group's slab, build, keep the diagonal, drop) against `bench`'s in-memory
+    // rank-k build of the same (c, m) (16 blocks, all m rows in one call) and the FMA peak, in one process. G is the
+    // (m × d) file at WOODFISHER_SCALE_G (e.g. bench/scale/make_gradients.py's), else random rows written to
+    // WOODFISHER_SCALE_DIR; WOODFISHER_SCALE_MEMORY is the budget (default 2G), WOODFISHER_SCALE_RUNS the runs (default 5).
+    [TestCase(3_000_000, 1000, 128)]
+    public void TwoPassFirstPass_AgainstTheBench(int d, int c, int m)
+    {
+        var given = Environment.GetEnvironmentVariable("WOODFISHER_SCALE_G");
+        var dir = Environment.GetEnvironmentVariable("WOODFISHER_SCALE_DIR") ?? Path.GetTempPath();
+        var path = given ?? Path.Combine(dir, $"wf-pass1-{Guid.NewGuid():N}.npy");
+        var budget = MemoryBudget.Parse(Environment.GetEnvironmentVariable("WOODFISHER_SCALE_MEMORY") ?? "2G");
+        var runs = int.Parse(Environment.GetEnvironmentVariable("WOODFISHER_SCALE_RUNS") ?? "5", Inv);
+        try
+        {
+            if (given is null)
+            {
+                var g = new float[(long)m * d];
+                var rng = new Random(5);
+                for (long i = 0; i < g.LongLength; i++)
+                {
+                    g[i] = (float)((rng.NextDouble() - 0.5) * 1e-3);
+                }
+
+                Npy.Write(path, g, m, d);
+            }
+
+            using var file = new NpyGradientSource(path);
+            (d, m) = (file.Dimension, (int)file.Count);
+            var options = new WoodFisherOptions { BlockSize = c, Damping = 1e-4 };
+            var layout = BlockLayout.Create(d, c);
+            var plan = PassPlan.Create(layout, m, options, MemoryBudget.Product(d, TensorPruning.VectorBytesPerWeight), budget: budget);
+            Assert.That(plan.TwoPass, Is.True, plan.Describe());
+            TestContext.Out.WriteLine(plan.Describe());
+            var flops = 0.0;
+            for (var b = 0; b < layout.Count; b++)
+            {
+                flops += 4.0 * layout.Size(b) * layout.Size(b) * m;
+            }
+
+            for (var run = 0; run < runs; run++)
+            {
+                var peak = KernelBenchmark.MeasurePeakGflops();
+                var bench = KernelBenchmark.Run([(c, m, 16 * c)], [WoodburyStrategy.RankK]).Single(r => r.Strategy == WoodburyStrategy.RankK).GFlops;
+                var clock = Stopwatch.StartNew();
+                using var pass1 = GroupedWoodFisherCurvature.Build(file, options, plan);
+                var seconds = clock.Elapsed.TotalSeconds;
+                var rate = flops / seconds / 1e9;
+                TestContext.Out.WriteLine(string.Create(Inv,
+                    $"run {run + 1}: pass 1 {seconds:F1} s = {rate:F1} GFLOP/s = {100 * rate / bench:F0}% of the bench's {bench:F1} GFLOP/s, {100 * rate / peak:F0}% of the peak {peak:F1}; build {pass1.BuildSeconds:F1} s, read {pass1.ReadSeconds:F1} s (reader thread), waited {pass1.WaitSeconds:F2} s"));
+            }
+        }
+        finally
+        {
+            if (given is null)
+            {
+                File.Delete(path);
+            }
+        }
+    }
+
     // Oracle: the mask from a full sort by (score, index) — radix selection must give exactly it.
     [TestCase(10_000_000)]
     [TestCase(25_000_000)]

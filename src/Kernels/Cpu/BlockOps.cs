@@ -13,9 +13,10 @@ internal static class BlockOps<T>
     public static void SetScaledIdentity(CpuBlockStorage<T> s, double value)
     {
         var v = T.CreateTruncating(value);
+        var blocks = s.BlocksToOverwrite();
         BlockParallel.For(s.Layout.Count, b =>
         {
-            var blk = s.Blocks[b];
+            var blk = blocks[b];
             var c = s.Layout.Size(b);
             Array.Clear(blk);
             for (var i = 0; i < c; i++)

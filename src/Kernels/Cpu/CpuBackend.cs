@@ -12,8 +12,26 @@ public sealed class CpuBackend : CurvatureBackend
     /// <summary>Largest rank-k panel (gradients folded in per matrix–matrix step).</summary>
     internal const int MaxPanel = 96;
 
+    private BlockRecycler? _recycler;
+
     /// <inheritdoc />
     public override string Name => "cpu-" + Gemm.PathName;
+
+    /// <summary>
+    /// When true, the block arrays of the last storage disposed are kept and reused (cleared) by the next
+    /// <see cref="Allocate"/> with blocks of the same sizes, until this is set false or the backend is disposed: for a
+    /// caller that builds, drops and rebuilds groups of blocks one after another (the two-pass build), at the cost of one
+    /// group's arrays held between groups.
+    /// </summary>
+    public bool RecycleBlocks
+    {
+        get => _recycler is not null;
+        set
+        {
+            _recycler?.Clear();
+            _recycler = value ? new BlockRecycler() : null;
+        }
+    }
 
     /// <inheritdoc />
     public override IBlockStorage Allocate(BlockLayout layout, Precision precision)
@@ -21,16 +39,14 @@ public sealed class CpuBackend : CurvatureBackend
         ArgumentNullException.ThrowIfNull(layout);
         return precision switch
         {
-            Precision.Float32 => new CpuBlockStorage<float>(layout, precision),
-            Precision.Float64 => new CpuBlockStorage<double>(layout, precision),
+            Precision.Float32 => new CpuBlockStorage<float>(layout, precision, _recycler),
+            Precision.Float64 => new CpuBlockStorage<double>(layout, precision, _recycler),
             _ => throw new ArgumentOutOfRangeException(nameof(precision), precision, "Unknown precision."),
         };
     }
 
     /// <inheritdoc />
-    public override void Dispose()
-    {
-    }
+    public override void Dispose() => RecycleBlocks = false;
 
     /// <inheritdoc />
     protected override void CheckOwnership(IBlockStorage storage)

@@ -42,21 +42,58 @@ internal abstract class CpuBlockStorage(BlockLayout layout, Precision precision)
 internal sealed class CpuBlockStorage<T> : CpuBlockStorage
     where T : unmanaged, IFloatingPointIeee754<T>
 {
-    public CpuBlockStorage(BlockLayout layout, Precision precision)
+    private readonly BlockRecycler? _recycler;
+    private readonly Lock _clearing = new();
+    private T[][] _blocks;
+
+    // Recycled arrays not yet cleared: the first reader clears them all; SetScaledIdentity, which writes every entry,
+    // takes them as they are (one pass over the memory instead of two).
+    private volatile bool _uncleared;
+
+    public CpuBlockStorage(BlockLayout layout, Precision precision, BlockRecycler? recycler = null)
         : base(layout, precision)
     {
-        Blocks = new T[layout.Count][];
+        _recycler = recycler;
+        _blocks = new T[layout.Count][];
         for (var b = 0; b < layout.Count; b++)
         {
             var c = layout.Size(b);
-            Blocks[b] = new T[c * c];
+            var reused = recycler?.Take<T>(c * c);
+            _uncleared |= reused is not null;
+            _blocks[b] = reused ?? new T[c * c];
         }
 
         ScaledIdentity = new T[layout.Count];
         Array.Fill(ScaledIdentity, T.NaN);
     }
 
-    public T[][] Blocks { get; private set; }
+    /// <summary>The blocks, zero until written (as fresh arrays are).</summary>
+    public T[][] Blocks
+    {
+        get
+        {
+            if (_uncleared)
+            {
+                lock (_clearing)
+                {
+                    if (_uncleared)
+                    {
+                        BlockParallel.For(_blocks.Length, b => Array.Clear(_blocks[b]));
+                        _uncleared = false;
+                    }
+                }
+            }
+
+            return _blocks;
+        }
+    }
+
+    /// <summary>The blocks for a caller that overwrites every entry of every block before anything reads them.</summary>
+    public T[][] BlocksToOverwrite()
+    {
+        _uncleared = false;
+        return _blocks;
+    }
 
     /// <summary>
     /// Per block: σ while the block is exactly σI (as <see cref="SetScaledIdentity"/> leaves it), NaN once anything else
@@ -85,5 +122,9 @@ internal sealed class CpuBlockStorage<T> : CpuBlockStorage
 
     public override void GatherColumns(JointObsPlan plan, int first, int last, double[] columns) => BlockOps<T>.GatherColumns(this, plan, first, last, columns);
 
-    public override void Dispose() => Blocks = [];
+    public override void Dispose()
+    {
+        _recycler?.Return(_blocks);
+        _blocks = [];
+    }
 }
