@@ -28,4 +28,10 @@ for args in "${runs[@]}"; do
     echo "== end $(uptime)"
   done
 done
+# The in-memory rank-k build of the same (c, m) and the FMA peak, in the same session: the denominators of pass 1's rate.
+echo "== bench $(uptime)"
+case "$1" in
+  d10m) "$WF" bench --backend cpu --grid 256:64:250000 --repeats 3 ;;
+  resnet50) "$WF" bench --backend cpu --grid 1000:128:16000,2000:128:16000 --repeats 3 ;;
+esac
 [ "${KEEP:-0}" = 1 ] || rm -rf "$out"
