@@ -82,7 +82,8 @@ internal static class WeightChecks
     {
         if (rowPointers.Length != rows + 1 || (long)indices.Length * valuesPerEntry != values)
         {
-            throw new ArgumentException($"{rows} rows of {entries} need {rows + 1} row pointers and {valuesPerEntry} value(s) per {unit} index; got {rowPointers.Length} pointers, {indices.Length} indices and {values} values.");
+            var per = valuesPerEntry == 1 ? $"as many {unit} indices as values" : $"{valuesPerEntry} values per {entries.TrimEnd('s')}";
+            throw new ArgumentException($"{rows} rows of {entries} need {rows + 1} row pointers and {per}; got {rowPointers.Length} pointers, {indices.Length} indices and {values} values.");
         }
 
         if (rowPointers[0] != 0 || rowPointers[rows] != indices.Length)
