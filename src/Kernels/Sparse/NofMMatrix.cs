@@ -151,10 +151,6 @@ public sealed class NofMMatrix : IWeightMatrix
     /// <inheritdoc/>
     public float[] ToDense() => _store.ToDense();
 
-    /// <summary>
-    /// The input column of every slot (group·M + offset) and the chunk pointers: chunks hold whole groups, so they are
-    /// ⌊128/M⌋·M inputs long (M when M &gt; 128) and row r's slots for chunk k start at r·G·N + k·(chunk/M)·N.
-    /// </summary>
     private static void CheckPattern(int n, int m)
     {
         if (n < 1 || m < n || m > 256)
@@ -163,6 +159,10 @@ public sealed class NofMMatrix : IWeightMatrix
         }
     }
 
+    /// <summary>
+    /// The input column of every slot (group·M + offset) and the chunk pointers: chunks hold whole groups, so they are
+    /// ⌊128/M⌋·M inputs long (M when M &gt; 128) and row r's slots for chunk k start at r·G·N + k·(chunk/M)·N.
+    /// </summary>
     private RowStore Decode()
     {
         var slots = Groups * N;
