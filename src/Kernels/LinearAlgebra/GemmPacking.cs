@@ -67,6 +67,17 @@ internal static unsafe partial class Gemm
             var mrr = Math.Min(MR, mc - ir);
             var dst = pack + ((nint)ir * kc);
             var src = a.Data + ((ic + ir) * rs) + (pc * cs);
+            if (mrr == MR && rs == 1)
+            {
+                // A transposed (the SYRK of a Gram, MᵀM): the MR values of step p are contiguous, one block copy.
+                for (var p = 0; p < kc; p++)
+                {
+                    Unsafe.CopyBlockUnaligned(dst + (p * MR), src + (p * cs), (uint)(MR * sizeof(T)));
+                }
+
+                continue;
+            }
+
             if (mrr == MR)
             {
                 for (var p = 0; p < kc; p++)
