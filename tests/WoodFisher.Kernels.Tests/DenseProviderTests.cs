@@ -277,7 +277,7 @@ public class DenseProviderTests
     }
 
     [Test]
-    public void SimdOps_AxpyThenDot_EqualsScalarLoops_ForEveryLengthAndPath()
+    public void SimdOps_EqualScalarLoops_ForEveryLengthAndPath()
     {
         foreach (var path in Paths)
         {
@@ -287,6 +287,11 @@ public class DenseProviderTests
                 var x = Random(17 + n, n);
                 var y = Random(18 + n, n);
                 var g = Random(19 + n, n);
+                var dot = SimdOps.Dot<double>(x, y);
+                Assert.That(dot, Is.EqualTo(x.Zip(y, (a, b) => a * b).Sum()).Within(1e-14 * (n + 1)), $"dot {path} n={n}");
+                var axpy = (double[])y.Clone();
+                SimdOps.Axpy<double>(0.5, x, axpy);
+                Assert.That(axpy, Is.EqualTo(y.Zip(x, (b, a) => b + (0.5 * a)).ToArray()).Within(1e-15), $"axpy {path} n={n}");
                 var row = (double[])y.Clone();
                 var fused = SimdOps.AxpyThenDot<double>(row, 2.0, x, g);
                 var expectRow = y.Zip(x, (b, a) => b - (2.0 * a)).ToArray();

@@ -104,7 +104,7 @@ internal static class BlockOps<T>
                     var vr = vt.AsSpan(r * c, c);
                     for (var i = 0; i < c; i++)
                     {
-                        rt[(r * c) + i] = TensorPrimitives.Dot<T>(f.AsSpan(i * c, c), vr);
+                        rt[(r * c) + i] = SimdOps.Dot<T>(f.AsSpan(i * c, c), vr);
                     }
                 }
             }

@@ -1,5 +1,4 @@
 using System.Numerics;
-using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 
 namespace WoodFisher.Kernels.Cpu;
@@ -49,12 +48,12 @@ internal static class RankOneUpdate<T>
         BlockOps<T>.LoadRow(g.Span, s.Layout, b, 0, gCur);
         for (var i = 0; i < c; i++)
         {
-            u[i] = TensorPrimitives.Dot<T>(f.AsSpan(i * c, c), gCur);
+            u[i] = SimdOps.Dot<T>(f.AsSpan(i * c, c), gCur);
         }
 
         for (var r = 0; r < rows; r++)
         {
-            var denom = normalizer + double.CreateTruncating(TensorPrimitives.Dot<T>(gCur, u));
+            var denom = normalizer + double.CreateTruncating(SimdOps.Dot<T>(gCur, u));
             if (!(denom > 0) || !double.IsFinite(denom))
             {
                 throw new BlockNotPositiveDefiniteException(b, $"Sherman–Morrison denominator N + gᵀF⁻¹g = {denom:G6} at gradient {r}");

@@ -1,5 +1,4 @@
 using System.Numerics;
-using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 
 namespace WoodFisher.Kernels;
@@ -107,7 +106,7 @@ public static partial class LinearAlgebra
             var rowI = a.Slice(i * ld, i + 1);
             for (var j = 0; j <= i; j++)
             {
-                var s = rowI[j] - TensorPrimitives.Dot<T>(rowI[..j], a.Slice(j * ld, j));
+                var s = rowI[j] - Cpu.SimdOps.Dot<T>(rowI[..j], a.Slice(j * ld, j));
                 if (i == j)
                 {
                     if (!(s > T.Zero) || !T.IsFinite(s))

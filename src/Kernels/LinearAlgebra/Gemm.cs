@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Numerics;
-using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using WoodFisher.Kernels.Cpu;
@@ -186,7 +185,7 @@ internal static unsafe partial class Gemm
                 var row = new Span<T>(c + (i * ldc), n);
                 for (var p = 0; p < parts; p++)
                 {
-                    TensorPrimitives.Add(row, new ReadOnlySpan<T>(p0 + (((p * m) + i) * n), n), row);
+                    SimdOps.Axpy(T.One, new ReadOnlySpan<T>(p0 + (((p * m) + i) * n), n), row);
                 }
             }
         }

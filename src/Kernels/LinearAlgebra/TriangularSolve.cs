@@ -99,13 +99,13 @@ public static partial class LinearAlgebra
             {
                 if (columns == 1)
                 {
-                    bi[0] -= TensorPrimitives.Dot<T>(row, b[..i]);
+                    bi[0] -= Cpu.SimdOps.Dot<T>(row, b[..i]);
                 }
                 else
                 {
                     for (var k = 0; k < i; k++)
                     {
-                        TensorPrimitives.FusedMultiplyAdd(b.Slice(k * columns, columns), -row[k], bi, bi);
+                        Cpu.SimdOps.Axpy(-row[k], b.Slice(k * columns, columns), bi);
                     }
                 }
             }
@@ -118,13 +118,13 @@ public static partial class LinearAlgebra
 
             if (columns == 1)
             {
-                TensorPrimitives.FusedMultiplyAdd(row, -bi[0], b[..i], b[..i]);
+                Cpu.SimdOps.Axpy(-bi[0], row, b[..i]);
             }
             else
             {
                 for (var k = 0; k < i; k++)
                 {
-                    TensorPrimitives.FusedMultiplyAdd(bi, -row[k], b.Slice(k * columns, columns), b.Slice(k * columns, columns));
+                    Cpu.SimdOps.Axpy(-row[k], bi, b.Slice(k * columns, columns));
                 }
             }
         }
@@ -144,7 +144,7 @@ public static partial class LinearAlgebra
             var rowI = l.Slice(i * ld, i + 1);
             for (var k = 0; k < i; k++)
             {
-                TensorPrimitives.FusedMultiplyAdd(l.Slice(k * ld, k + 1), rowI[k], r[..(k + 1)], r[..(k + 1)]);
+                Cpu.SimdOps.Axpy(rowI[k], l.Slice(k * ld, k + 1), r[..(k + 1)]);
             }
 
             var inv = T.One / rowI[i];
