@@ -137,16 +137,11 @@ internal static unsafe partial class Gemm
         var p = 0;
         for (; p + 8 <= kc; p += 8)
         {
-            var v0 = Avx.LoadVector256(s + p);
-            var v1 = Avx.LoadVector256(s + rs + p);
-            var v2 = Avx.LoadVector256(s + (2 * rs) + p);
-            var v3 = Avx.LoadVector256(s + (3 * rs) + p);
-            var v4 = Avx.LoadVector256(s + (4 * rs) + p);
-            var v5 = Avx.LoadVector256(s + (5 * rs) + p);
-            var a = Avx.UnpackLow(v0, v1).AsDouble();
-            var b = Avx.UnpackHigh(v0, v1).AsDouble();
-            var c = Avx.UnpackLow(v2, v3).AsDouble();
-            var e = Avx.UnpackHigh(v2, v3).AsDouble();
+            var v = new SixRows<float>(s + p, rs);
+            var a = Avx.UnpackLow(v.R0, v.R1).AsDouble();
+            var b = Avx.UnpackHigh(v.R0, v.R1).AsDouble();
+            var c = Avx.UnpackLow(v.R2, v.R3).AsDouble();
+            var e = Avx.UnpackHigh(v.R2, v.R3).AsDouble();
 
             // Rows 0–3 of steps (p, p + 4), (p + 1, p + 5), …: the two 128-bit halves of each.
             var q0 = Avx.UnpackLow(a, c).AsSingle();
@@ -155,8 +150,8 @@ internal static unsafe partial class Gemm
             var q3 = Avx.UnpackHigh(b, e).AsSingle();
 
             // Rows 4–5 as one 64-bit pair per step: f holds steps p, p + 1, p + 4, p + 5; g steps p + 2, p + 3, p + 6, p + 7.
-            var f = Avx.UnpackLow(v4, v5).AsDouble();
-            var g = Avx.UnpackHigh(v4, v5).AsDouble();
+            var f = Avx.UnpackLow(v.R4, v.R5).AsDouble();
+            var g = Avx.UnpackHigh(v.R4, v.R5).AsDouble();
             var o = d + (p * MR);
             Step(o, q0.GetLower(), f.GetElement(0));
             Step(o + MR, q1.GetLower(), f.GetElement(1));
@@ -182,20 +177,15 @@ internal static unsafe partial class Gemm
         var p = 0;
         for (; p + 4 <= kc; p += 4)
         {
-            var v0 = Avx.LoadVector256(s + p);
-            var v1 = Avx.LoadVector256(s + rs + p);
-            var v2 = Avx.LoadVector256(s + (2 * rs) + p);
-            var v3 = Avx.LoadVector256(s + (3 * rs) + p);
-            var v4 = Avx.LoadVector256(s + (4 * rs) + p);
-            var v5 = Avx.LoadVector256(s + (5 * rs) + p);
-            var a = Avx.UnpackLow(v0, v1);
-            var b = Avx.UnpackHigh(v0, v1);
-            var c = Avx.UnpackLow(v2, v3);
-            var e = Avx.UnpackHigh(v2, v3);
+            var v = new SixRows<double>(s + p, rs);
+            var a = Avx.UnpackLow(v.R0, v.R1);
+            var b = Avx.UnpackHigh(v.R0, v.R1);
+            var c = Avx.UnpackLow(v.R2, v.R3);
+            var e = Avx.UnpackHigh(v.R2, v.R3);
 
             // Rows 4–5: f holds steps p and p + 2, g steps p + 1 and p + 3.
-            var f = Avx.UnpackLow(v4, v5);
-            var g = Avx.UnpackHigh(v4, v5);
+            var f = Avx.UnpackLow(v.R4, v.R5);
+            var g = Avx.UnpackHigh(v.R4, v.R5);
             var o = d + (p * MR);
             Avx.Permute2x128(a, c, 0x20).Store(o);
             f.GetLower().Store(o + 4);
@@ -322,4 +312,21 @@ internal static unsafe partial class Gemm
             }
         }
     }
+}
+
+/// <summary>One 256-bit register from each of six rows <paramref name="rowStride"/> apart (the rows of a packed A panel).</summary>
+internal readonly unsafe struct SixRows<T>(T* p, nint rowStride)
+    where T : unmanaged
+{
+    public Vector256<T> R0 { get; } = Vector256.Load(p);
+
+    public Vector256<T> R1 { get; } = Vector256.Load(p + rowStride);
+
+    public Vector256<T> R2 { get; } = Vector256.Load(p + (2 * rowStride));
+
+    public Vector256<T> R3 { get; } = Vector256.Load(p + (3 * rowStride));
+
+    public Vector256<T> R4 { get; } = Vector256.Load(p + (4 * rowStride));
+
+    public Vector256<T> R5 { get; } = Vector256.Load(p + (5 * rowStride));
 }
