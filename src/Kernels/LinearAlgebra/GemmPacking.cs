@@ -116,6 +116,7 @@ internal static unsafe partial class Gemm
     /// which otherwise moves one element per instruction, keeps up with the micro-kernel in products of depth 64. Returns
     /// the first step left to the caller (0 without AVX or for other element types).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int PackRowsAvx<T>(T* src, nint rs, int kc, T* dst)
         where T : unmanaged
     {
@@ -132,6 +133,8 @@ internal static unsafe partial class Gemm
         return typeof(T) == typeof(double) ? PackRowsAvx((double*)src, rs, kc, (double*)dst) : 0;
     }
 
+    // Fully optimised from the first call: Tier-0 code of these register shuffles is slower than the scalar loop.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int PackRowsAvx(float* s, nint rs, int kc, float* d)
     {
         var p = 0;
@@ -165,6 +168,7 @@ internal static unsafe partial class Gemm
 
         return p;
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         static void Step(float* o, Vector128<float> rows03, double rows45)
         {
             rows03.Store(o);
@@ -172,6 +176,8 @@ internal static unsafe partial class Gemm
         }
     }
 
+    // Fully optimised from the first call: Tier-0 code of these register shuffles is slower than the scalar loop.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int PackRowsAvx(double* s, nint rs, int kc, double* d)
     {
         var p = 0;
