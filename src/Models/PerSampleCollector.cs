@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using WoodFisher.Kernels;
 using WoodFisher.Models.Autograd;
@@ -67,6 +68,7 @@ internal sealed unsafe class PerSampleCollector<T>(ParameterSelection<T> selecti
     /// read-for-ownership traffic that otherwise doubles the cost of writing a 1 GB G. The caller fences once after a whole
     /// row: a fence per call (one per output unit, 410k per 1,000 MLP samples) cost as much as writing G itself.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ScaleNonTemporal(ReadOnlySpan<T> x, T s, Span<T> dst)
     {
         if (!Vector256.IsHardwareAccelerated || dst.Length < 4 * Vector256<T>.Count)

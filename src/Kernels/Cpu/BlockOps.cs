@@ -75,23 +75,21 @@ internal static class BlockOps<T>
     }
 
     /// <summary>Converts a span of <paramref name="src"/> rows (float32 or float64) into the storage type.</summary>
-    public static void LoadRow<TSrc>(ReadOnlySpan<TSrc> src, long start, Span<T> dst)
+    public static void LoadRow<TSrc>(ReadOnlySpan<TSrc> src, BlockLayout layout, int block, long row, Span<T> dst)
         where TSrc : unmanaged, IFloatingPointIeee754<TSrc>
-        => TensorPrimitives.ConvertTruncating<TSrc, T>(src.Slice((int)start, dst.Length), dst);
+        => TensorPrimitives.ConvertTruncating<TSrc, T>(src.Slice((int)((row * layout.Dimension) + layout.Offset(block)), dst.Length), dst);
 
     public static void Multiply(CpuBlockStorage<T> s, double[] v, double[] result, int count)
     {
         var layout = s.Layout;
-        var d = layout.Dimension;
         BlockParallel.For(layout.Count, b =>
         {
             var c = layout.Size(b);
-            var off = layout.Offset(b);
             var f = s.Blocks[b];
             var vt = new T[count * c];
             for (var r = 0; r < count; r++)
             {
-                LoadRow<double>(v, ((long)r * d) + off, vt.AsSpan(r * c, c));
+                LoadRow<double>(v, layout, b, r, vt.AsSpan(r * c, c));
             }
 
             var rt = new T[count * c];
@@ -114,7 +112,7 @@ internal static class BlockOps<T>
 
             for (var r = 0; r < count; r++)
             {
-                TensorPrimitives.ConvertTruncating<T, double>(rt.AsSpan(r * c, c), result.AsSpan((int)(((long)r * d) + off), c));
+                TensorPrimitives.ConvertTruncating<T, double>(rt.AsSpan(r * c, c), result.AsSpan((int)(((long)r * layout.Dimension) + layout.Offset(b)), c));
             }
         });
     }

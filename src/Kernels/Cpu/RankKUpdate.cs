@@ -62,12 +62,9 @@ internal static class RankKUpdate<T>
     private static void Block<TSrc>(CpuBlockStorage<T> s, int b, PinnedRows<TSrc> g, int rows, double normalizer, bool parallel)
         where TSrc : unmanaged, IFloatingPointIeee754<TSrc>
     {
-        var layout = s.Layout;
-        var d = layout.Dimension;
-        var c = layout.Size(b);
-        var off = layout.Offset(b);
-        var f = s.Blocks[b];
+        var c = s.Layout.Size(b);
         var half = c >= HalfUpdateMin;
+        var f = s.Blocks[b];
 
         // While the block fits in L2, mirroring its lower triangle after each panel (an 8 × 8 register transpose, AVX) is
         // cheaper than packing the next U = GₖF⁻¹ through the symmetric view: measured one core, m = 1024, continued
@@ -100,7 +97,7 @@ internal static class RankKUpdate<T>
                     var kk = r0 == 0 && first > 0 ? first : Math.Min(step, rows - r0);
                     for (var r = 0; r < kk; r++)
                     {
-                        BlockOps<T>.LoadRow(g.Span, ((long)(r0 + r) * d) + off, gk.AsSpan(r * c, c));
+                        BlockOps<T>.LoadRow(g.Span, s.Layout, b, r0 + r, gk.AsSpan(r * c, c));
                     }
 
                     // Uᵀ = Gₖ F (kk × c). Between panels only F's lower triangle is current (the update below writes just that

@@ -39,16 +39,13 @@ internal static class RankOneUpdate<T>
     private static void Block<TSrc>(CpuBlockStorage<T> s, int b, PinnedRows<TSrc> g, int rows, double normalizer, bool parallel)
         where TSrc : unmanaged, IFloatingPointIeee754<TSrc>
     {
-        var layout = s.Layout;
-        var d = layout.Dimension;
-        var c = layout.Size(b);
-        var off = layout.Offset(b);
         var f = s.Blocks[b];
+        var c = s.Layout.Size(b);
         var gCur = new T[c];
         var gNext = new T[c];
         var u = new T[c];
         var uNext = new T[c];
-        BlockOps<T>.LoadRow(g.Span, off, gCur);
+        BlockOps<T>.LoadRow(g.Span, s.Layout, b, 0, gCur);
         for (var i = 0; i < c; i++)
         {
             u[i] = SimdOps.Dot<T>(f.AsSpan(i * c, c), gCur);
@@ -65,7 +62,7 @@ internal static class RankOneUpdate<T>
             var inv = T.CreateTruncating(1.0 / denom);
             if (r < rows - 1)
             {
-                BlockOps<T>.LoadRow(g.Span, ((long)(r + 1) * d) + off, gNext);
+                BlockOps<T>.LoadRow(g.Span, s.Layout, b, r + 1, gNext);
             }
 
             if (parallel)

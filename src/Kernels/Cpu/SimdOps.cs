@@ -5,9 +5,9 @@ using System.Runtime.Intrinsics;
 namespace WoodFisher.Kernels.Cpu;
 
 /// <summary>
-/// Fused vector loops that <see cref="System.Numerics.Tensors.TensorPrimitives"/> lacks. Each is an operator struct
-/// (<see cref="IFusedOperator{T}"/>) run by one driver, <see cref="Run{T, TOp}"/>, that handles the SIMD path, the widths
-/// and the tail.
+/// Fused vector loops that <see cref="System.Numerics.Tensors.TensorPrimitives"/> lacks or runs slower on the short spans
+/// of the Cholesky and triangular solves: one driver, <see cref="Run{T, TMode}"/>, handles the SIMD path, the widths and
+/// the tail, and one loop body serves every register type and both modes (<see cref="ILoopMode"/>).
 /// </summary>
 internal static unsafe class SimdOps
 {
@@ -17,7 +17,7 @@ internal static unsafe class SimdOps
     {
         fixed (T* pr = row, pu = u, pg = g)
         {
-            return Run(new AxpyOperator<T>(-coef), pu, pr, pg, row.Length);
+            return Run<T, AxpyMode>(-coef, pu, pr, pg, row.Length);
         }
     }
 
@@ -28,7 +28,7 @@ internal static unsafe class SimdOps
     {
         fixed (T* px = x, py = y)
         {
-            return Run(default(DotOperator<T>), px, py, null, x.Length);
+            return Run<T, DotMode>(T.Zero, px, py, null, x.Length);
         }
     }
 
@@ -39,51 +39,58 @@ internal static unsafe class SimdOps
     {
         fixed (T* px = x, py = y)
         {
-            Run(new AxpyOperator<T>(a), px, py, null, x.Length);
+            Run<T, AxpyMode>(a, px, py, null, x.Length);
         }
     }
 
     /// <summary>
-    /// The driver: for i in [0, n), r = op(x_i, y_i, z_i, acc) and, when the operator writes, y_i ← r; returns the sum of the
-    /// accumulator. Full registers of the current path first, then 256-bit registers, then scalars for the tail.
+    /// The driver: for i in [0, n), in <see cref="AxpyMode"/> y_i ← a·x_i + y_i and acc += y_i·z_i (z null: no sum), in
+    /// <see cref="DotMode"/> acc += x_i·y_i; returns the sum of the accumulator. Full registers of the current path first,
+    /// then 256-bit registers, then scalars for the tail.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static T Run<T, TOp>(TOp op, T* x, T* y, T* z, int n)
+    private static T Run<T, TMode>(T a, T* x, T* y, T* z, int n)
         where T : unmanaged, IFloatingPointIeee754<T>
-        where TOp : struct, IFusedOperator<T>
+        where TMode : struct, ILoopMode
     {
         var i = 0;
         var sum = T.Zero;
         var path = SimdPaths.Current;
         if (path == SimdPath.Avx512)
         {
-            sum += Loop<T, TOp, Vector512<T>, Simd512<T>>(op, x, y, z, n, ref i);
+            sum += Loop<T, TMode, Vector512<T>, Simd512<T>>(a, x, y, z, n, ref i);
         }
 
         if (path >= SimdPath.Avx2)
         {
-            sum += Loop<T, TOp, Vector256<T>, Simd256<T>>(op, x, y, z, n, ref i);
+            sum += Loop<T, TMode, Vector256<T>, Simd256<T>>(a, x, y, z, n, ref i);
         }
 
-        return sum + Loop<T, TOp, T, SimdScalar<T>>(op, x, y, z, n, ref i);
+        return sum + Loop<T, TMode, T, SimdScalar<T>>(a, x, y, z, n, ref i);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static T Loop<T, TOp, TV, TS>(TOp op, T* x, T* y, T* z, int n, ref int start)
+    private static T Loop<T, TMode, TV, TS>(T a, T* x, T* y, T* z, int n, ref int start)
         where T : unmanaged, IFloatingPointIeee754<T>
-        where TOp : struct, IFusedOperator<T>
+        where TMode : struct, ILoopMode
         where TV : struct
         where TS : struct, ISimd<T, TV>
     {
         var w = TS.Count;
+        var av = TS.Splat(a);
         var acc = TS.Zero;
         var i = start;
         for (; i <= n - w; i += w)
         {
-            var r = op.Invoke<TV, TS>(TS.Load(x + i), TS.Load(y + i), z == null ? TS.Zero : TS.Load(z + i), ref acc);
-            if (TOp.Writes)
+            if (TMode.Axpy)
             {
+                var r = TS.Fma(av, TS.Load(x + i), TS.Load(y + i));
+                acc = TS.Fma(r, z == null ? TS.Zero : TS.Load(z + i), acc);
                 TS.Store(r, y + i);
+            }
+            else
+            {
+                acc = TS.Fma(TS.Load(x + i), TS.Load(y + i), acc);
             }
         }
 
@@ -92,48 +99,21 @@ internal static unsafe class SimdOps
     }
 }
 
-/// <summary>An element-wise operator of <see cref="SimdOps"/>: written once, for every register type.</summary>
-internal interface IFusedOperator<T>
-    where T : unmanaged, IFloatingPointIeee754<T>
+/// <summary>What <see cref="SimdOps"/>' loop computes, fixed at compile time (one specialised copy per mode).</summary>
+internal interface ILoopMode
 {
-    /// <summary>Whether the result is stored back into y.</summary>
-    static abstract bool Writes { get; }
+    /// <summary>True: y ← a·x + y, then acc += y·z; false: acc += x·y.</summary>
+    static abstract bool Axpy { get; }
+}
 
-    /// <summary>The new y (when <see cref="Writes"/>) from x, y and z; may add to <paramref name="acc"/>.</summary>
-    TV Invoke<TV, TS>(TV x, TV y, TV z, ref TV acc)
-        where TV : struct
-        where TS : struct, ISimd<T, TV>;
+/// <summary>y ← a·x + y, then acc += y·z.</summary>
+internal readonly struct AxpyMode : ILoopMode
+{
+    public static bool Axpy => true;
 }
 
 /// <summary>acc += x·y.</summary>
-internal readonly struct DotOperator<T> : IFusedOperator<T>
-    where T : unmanaged, IFloatingPointIeee754<T>
+internal readonly struct DotMode : ILoopMode
 {
-    public static bool Writes => false;
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public TV Invoke<TV, TS>(TV x, TV y, TV z, ref TV acc)
-        where TV : struct
-        where TS : struct, ISimd<T, TV>
-    {
-        acc = TS.Fma(x, y, acc);
-        return y;
-    }
-}
-
-/// <summary>y ← a·x + y, then acc += y·z (z absent: zero, so plain Axpy).</summary>
-internal readonly struct AxpyOperator<T>(T a) : IFusedOperator<T>
-    where T : unmanaged, IFloatingPointIeee754<T>
-{
-    public static bool Writes => true;
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public TV Invoke<TV, TS>(TV x, TV y, TV z, ref TV acc)
-        where TV : struct
-        where TS : struct, ISimd<T, TV>
-    {
-        var r = TS.Fma(TS.Splat(a), x, y);
-        acc = TS.Fma(r, z, acc);
-        return r;
-    }
+    public static bool Axpy => false;
 }

@@ -92,26 +92,45 @@ internal static unsafe class GemmDot
         where TV : struct
         where TS : struct, ISimd<T, TV>
     {
-        var whole = keep == TS.Count;
-        var x0 = whole ? TS.Load(b0 + at) : TS.KeepLast(TS.Load(b0 + at), keep);
-        var x1 = whole ? TS.Load(b1 + at) : TS.KeepLast(TS.Load(b1 + at), keep);
-        var x2 = whole ? TS.Load(b2 + at) : TS.KeepLast(TS.Load(b2 + at), keep);
-        var y = whole ? TS.Load(a0 + at) : TS.KeepLast(TS.Load(a0 + at), keep);
-        s00 = TS.Fma(y, x0, s00);
-        s01 = TS.Fma(y, x1, s01);
-        s02 = TS.Fma(y, x2, s02);
-        y = whole ? TS.Load(a1 + at) : TS.KeepLast(TS.Load(a1 + at), keep);
-        s10 = TS.Fma(y, x0, s10);
-        s11 = TS.Fma(y, x1, s11);
-        s12 = TS.Fma(y, x2, s12);
-        y = whole ? TS.Load(a2 + at) : TS.KeepLast(TS.Load(a2 + at), keep);
-        s20 = TS.Fma(y, x0, s20);
-        s21 = TS.Fma(y, x1, s21);
-        s22 = TS.Fma(y, x2, s22);
-        y = whole ? TS.Load(a3 + at) : TS.KeepLast(TS.Load(a3 + at), keep);
-        s30 = TS.Fma(y, x0, s30);
-        s31 = TS.Fma(y, x1, s31);
-        s32 = TS.Fma(y, x2, s32);
+        var x0 = Load<T, TV, TS>(b0 + at, keep);
+        var x1 = Load<T, TV, TS>(b1 + at, keep);
+        var x2 = Load<T, TV, TS>(b2 + at, keep);
+        Row<T, TV, TS>(Load<T, TV, TS>(a0 + at, keep), x0, x1, x2, ref s00, ref s01, ref s02);
+        Row<T, TV, TS>(Load<T, TV, TS>(a1 + at, keep), x0, x1, x2, ref s10, ref s11, ref s12);
+        Row<T, TV, TS>(Load<T, TV, TS>(a2 + at, keep), x0, x1, x2, ref s20, ref s21, ref s22);
+        Row<T, TV, TS>(Load<T, TV, TS>(a3 + at, keep), x0, x1, x2, ref s30, ref s31, ref s32);
+    }
+
+    /// <summary>A register at <paramref name="p"/> with all but its last <paramref name="keep"/> lanes zeroed.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV Load<T, TV, TS>(T* p, int keep)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TV : struct
+        where TS : struct, ISimd<T, TV>
+        => keep == TS.Count ? TS.Load(p) : TS.KeepLast(TS.Load(p), keep);
+
+    /// <summary>One row of the 4 × 3 tile: s_j += y·x_j.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Row<T, TV, TS>(TV y, TV x0, TV x1, TV x2, ref TV s0, ref TV s1, ref TV s2)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TV : struct
+        where TS : struct, ISimd<T, TV>
+    {
+        s0 = TS.Fma(y, x0, s0);
+        s1 = TS.Fma(y, x1, s1);
+        s2 = TS.Fma(y, x2, s2);
+    }
+
+    /// <summary>Row <paramref name="i"/> of the tile: C[i, j] += α·Σ s_j, j = 0, 1, 2, inside the mr × nr corner.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddRow<T, TV, TS>(T* c, nint ldc, T alpha, int mr, int nr, int i, TV s0, TV s1, TV s2)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TV : struct
+        where TS : struct, ISimd<T, TV>
+    {
+        Add(c, ldc, alpha, mr, nr, i, 0, TS.Sum(s0));
+        Add(c, ldc, alpha, mr, nr, i, 1, TS.Sum(s1));
+        Add(c, ldc, alpha, mr, nr, i, 2, TS.Sum(s2));
     }
 
     /// <summary>C[i, j] += α·s when (i, j) lies in the mr × nr corner of the tile.</summary>
@@ -155,18 +174,10 @@ internal static unsafe class GemmDot
             Step<T, TV, TS>(a0, a1, a2, a3, b0, b1, b2, len - w, len - p, ref s00, ref s01, ref s02, ref s10, ref s11, ref s12, ref s20, ref s21, ref s22, ref s30, ref s31, ref s32);
         }
 
-        Add(c, ldc, alpha, mr, nr, 0, 0, TS.Sum(s00));
-        Add(c, ldc, alpha, mr, nr, 0, 1, TS.Sum(s01));
-        Add(c, ldc, alpha, mr, nr, 0, 2, TS.Sum(s02));
-        Add(c, ldc, alpha, mr, nr, 1, 0, TS.Sum(s10));
-        Add(c, ldc, alpha, mr, nr, 1, 1, TS.Sum(s11));
-        Add(c, ldc, alpha, mr, nr, 1, 2, TS.Sum(s12));
-        Add(c, ldc, alpha, mr, nr, 2, 0, TS.Sum(s20));
-        Add(c, ldc, alpha, mr, nr, 2, 1, TS.Sum(s21));
-        Add(c, ldc, alpha, mr, nr, 2, 2, TS.Sum(s22));
-        Add(c, ldc, alpha, mr, nr, 3, 0, TS.Sum(s30));
-        Add(c, ldc, alpha, mr, nr, 3, 1, TS.Sum(s31));
-        Add(c, ldc, alpha, mr, nr, 3, 2, TS.Sum(s32));
+        AddRow<T, TV, TS>(c, ldc, alpha, mr, nr, 0, s00, s01, s02);
+        AddRow<T, TV, TS>(c, ldc, alpha, mr, nr, 1, s10, s11, s12);
+        AddRow<T, TV, TS>(c, ldc, alpha, mr, nr, 2, s20, s21, s22);
+        AddRow<T, TV, TS>(c, ldc, alpha, mr, nr, 3, s30, s31, s32);
         return len;
     }
 }

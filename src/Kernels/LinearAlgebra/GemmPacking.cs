@@ -1,5 +1,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace WoodFisher.Kernels;
 
@@ -67,9 +69,20 @@ internal static unsafe partial class Gemm
             var mrr = Math.Min(MR, mc - ir);
             var dst = pack + ((nint)ir * kc);
             var src = a.Data + ((ic + ir) * rs) + (pc * cs);
+            if (mrr == MR && rs == 1)
+            {
+                // A transposed (the SYRK of a Gram, MᵀM): the MR values of step p are contiguous, one block copy.
+                for (var p = 0; p < kc; p++)
+                {
+                    Unsafe.CopyBlockUnaligned(dst + (p * MR), src + (p * cs), (uint)(MR * sizeof(T)));
+                }
+
+                continue;
+            }
+
             if (mrr == MR)
             {
-                for (var p = 0; p < kc; p++)
+                for (var p = cs == 1 ? PackRowsAvx(src, rs, kc, dst) : 0; p < kc; p++)
                 {
                     var sp = src + (p * cs);
                     var dp = dst + (p * MR);
@@ -94,6 +107,103 @@ internal static unsafe partial class Gemm
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// The MR = 6 rows of a row-major A (column stride 1) from <paramref name="src"/> (row stride <paramref name="rs"/>)
+    /// packed p-major into <paramref name="dst"/> for the leading steps p that fill whole 256-bit registers: each row's
+    /// registers transposed in registers (rows 0–3 by a 4 × 4 transpose, rows 4–5 by pairs), so that the packing of A,
+    /// which otherwise moves one element per instruction, keeps up with the micro-kernel in products of depth 64. Returns
+    /// the first step left to the caller (0 without AVX or for other element types).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int PackRowsAvx<T>(T* src, nint rs, int kc, T* dst)
+        where T : unmanaged
+    {
+        if (!Avx.IsSupported)
+        {
+            return 0;
+        }
+
+        if (typeof(T) == typeof(float))
+        {
+            return PackRowsAvx((float*)src, rs, kc, (float*)dst);
+        }
+
+        return typeof(T) == typeof(double) ? PackRowsAvx((double*)src, rs, kc, (double*)dst) : 0;
+    }
+
+    // Fully optimised from the first call: Tier-0 code of these register shuffles is slower than the scalar loop.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static int PackRowsAvx(float* s, nint rs, int kc, float* d)
+    {
+        var p = 0;
+        for (; p + 8 <= kc; p += 8)
+        {
+            var v = new SixRows<float>(s + p, rs);
+            var a = Avx.UnpackLow(v.R0, v.R1).AsDouble();
+            var b = Avx.UnpackHigh(v.R0, v.R1).AsDouble();
+            var c = Avx.UnpackLow(v.R2, v.R3).AsDouble();
+            var e = Avx.UnpackHigh(v.R2, v.R3).AsDouble();
+
+            // Rows 0–3 of steps (p, p + 4), (p + 1, p + 5), …: the two 128-bit halves of each.
+            var q0 = Avx.UnpackLow(a, c).AsSingle();
+            var q1 = Avx.UnpackHigh(a, c).AsSingle();
+            var q2 = Avx.UnpackLow(b, e).AsSingle();
+            var q3 = Avx.UnpackHigh(b, e).AsSingle();
+
+            // Rows 4–5 as one 64-bit pair per step: f holds steps p, p + 1, p + 4, p + 5; g steps p + 2, p + 3, p + 6, p + 7.
+            var f = Avx.UnpackLow(v.R4, v.R5).AsDouble();
+            var g = Avx.UnpackHigh(v.R4, v.R5).AsDouble();
+            var o = d + (p * MR);
+            Step(o, q0.GetLower(), f.GetElement(0));
+            Step(o + MR, q1.GetLower(), f.GetElement(1));
+            Step(o + (2 * MR), q2.GetLower(), g.GetElement(0));
+            Step(o + (3 * MR), q3.GetLower(), g.GetElement(1));
+            Step(o + (4 * MR), q0.GetUpper(), f.GetElement(2));
+            Step(o + (5 * MR), q1.GetUpper(), f.GetElement(3));
+            Step(o + (6 * MR), q2.GetUpper(), g.GetElement(2));
+            Step(o + (7 * MR), q3.GetUpper(), g.GetElement(3));
+        }
+
+        return p;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static void Step(float* o, Vector128<float> rows03, double rows45)
+        {
+            rows03.Store(o);
+            *(double*)(o + 4) = rows45;
+        }
+    }
+
+    // Fully optimised from the first call: Tier-0 code of these register shuffles is slower than the scalar loop.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static int PackRowsAvx(double* s, nint rs, int kc, double* d)
+    {
+        var p = 0;
+        for (; p + 4 <= kc; p += 4)
+        {
+            var v = new SixRows<double>(s + p, rs);
+            var a = Avx.UnpackLow(v.R0, v.R1);
+            var b = Avx.UnpackHigh(v.R0, v.R1);
+            var c = Avx.UnpackLow(v.R2, v.R3);
+            var e = Avx.UnpackHigh(v.R2, v.R3);
+
+            // Rows 4–5: f holds steps p and p + 2, g steps p + 1 and p + 3.
+            var f = Avx.UnpackLow(v.R4, v.R5);
+            var g = Avx.UnpackHigh(v.R4, v.R5);
+            var o = d + (p * MR);
+            Avx.Permute2x128(a, c, 0x20).Store(o);
+            f.GetLower().Store(o + 4);
+            Avx.Permute2x128(b, e, 0x20).Store(o + MR);
+            g.GetLower().Store(o + MR + 4);
+            Avx.Permute2x128(a, c, 0x31).Store(o + (2 * MR));
+            f.GetUpper().Store(o + (2 * MR) + 4);
+            Avx.Permute2x128(b, e, 0x31).Store(o + (3 * MR));
+            g.GetUpper().Store(o + (3 * MR) + 4);
+        }
+
+        return p;
     }
 
     /// <summary>Packs B[pc:pc+kc, jc:jc+nc] into nr-column panels, p-major (nr values per step p), zero-padded.</summary>
@@ -208,4 +318,21 @@ internal static unsafe partial class Gemm
             }
         }
     }
+}
+
+/// <summary>One 256-bit register from each of six rows <paramref name="rowStride"/> apart (the rows of a packed A panel).</summary>
+internal readonly unsafe struct SixRows<T>(T* p, nint rowStride)
+    where T : unmanaged
+{
+    public Vector256<T> R0 { get; } = Vector256.Load(p);
+
+    public Vector256<T> R1 { get; } = Vector256.Load(p + rowStride);
+
+    public Vector256<T> R2 { get; } = Vector256.Load(p + (2 * rowStride));
+
+    public Vector256<T> R3 { get; } = Vector256.Load(p + (3 * rowStride));
+
+    public Vector256<T> R4 { get; } = Vector256.Load(p + (4 * rowStride));
+
+    public Vector256<T> R5 { get; } = Vector256.Load(p + (5 * rowStride));
 }
