@@ -70,7 +70,7 @@ public class EigenCorpusTests
     {
         _dir = Directory.CreateTempSubdirectory("wf-eigen-corpus-");
         var hessian = Path.Combine(TestContext.CurrentContext.TestDirectory, "Data", "relu_hessian_dead_units.npy");
-        _haveNumPy = EigenTests.RunPython(Script, hessian, _dir.FullName);
+        _haveNumPy = EigenReferences.RunPython(Script, hessian, _dir.FullName);
     }
 
     [OneTimeTearDown]

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 
 namespace WoodFisher.Kernels.Tests;
@@ -60,7 +59,7 @@ public class EigenTests
             mu[i] = i < 8 ? -1.5 : i < 20 ? 2 : 7;
         }
 
-        var a = FromSpectrum(RandomOrthogonal(new Random(3), n), mu);
+        var a = SpectralMatrices.FromSpectrum(SpectralMatrices.RandomOrthogonal(new Random(3), n), mu);
         var (values, vectors) = Eigen(a, n);
         Assert.That(values, Is.EqualTo(mu).Within(Tol(n, 7)));
         AssertDecomposition(a, n, values, vectors);
@@ -71,7 +70,7 @@ public class EigenTests
     {
         const int n = 40;
         var mu = Enumerable.Range(0, n).Select(i => (i - 19.5) * Math.Pow(10, (i % 5) - 2)).Order().ToArray();
-        var a = FromSpectrum(RandomOrthogonal(new Random(4), n), mu);
+        var a = SpectralMatrices.FromSpectrum(SpectralMatrices.RandomOrthogonal(new Random(4), n), mu);
         var (values, vectors) = Eigen(a, n);
         Assert.That(values, Is.EqualTo(mu).Within(Tol(n, MaxAbs(mu))));
         AssertDecomposition(a, n, values, vectors);
@@ -181,7 +180,7 @@ public class EigenTests
         const int n = 40;
         var a = RandomSymmetric(new Random(9), n);
         var (values, vectors) = Eigen(a, n);
-        var (jValues, jVectors) = Jacobi(a, n);
+        var (jValues, jVectors) = EigenReferences.Jacobi(a, n);
         var order = Enumerable.Range(0, n).OrderBy(i => jValues[i]).ToArray();
         Assert.Multiple(() =>
         {
@@ -216,7 +215,7 @@ public class EigenTests
                 + "w, v = np.linalg.eigh(a)\n"
                 + "np.savetxt(sys.argv[2], np.vstack([w[None, :], v]), fmt='%.17g')\n";
             var output = Path.Combine(dir.FullName, "wv.txt");
-            if (!RunPython(script, input, output))
+            if (!EigenReferences.RunPython(script, input, output))
             {
                 Assert.Ignore("/usr/bin/python3 with numpy is not available.");
             }
@@ -314,148 +313,5 @@ public class EigenTests
         }
 
         return a;
-    }
-
-    /// <summary>Q from modified Gram–Schmidt on a random matrix (columns orthonormal).</summary>
-    private static double[] RandomOrthogonal(Random rng, int n)
-    {
-        var q = Enumerable.Range(0, n * n).Select(_ => (2 * rng.NextDouble()) - 1).ToArray();
-        for (var j = 0; j < n; j++)
-        {
-            for (var p = 0; p < j; p++)
-            {
-                double dot = 0;
-                for (var i = 0; i < n; i++)
-                {
-                    dot += q[(i * n) + j] * q[(i * n) + p];
-                }
-
-                for (var i = 0; i < n; i++)
-                {
-                    q[(i * n) + j] -= dot * q[(i * n) + p];
-                }
-            }
-
-            double norm = 0;
-            for (var i = 0; i < n; i++)
-            {
-                norm += q[(i * n) + j] * q[(i * n) + j];
-            }
-
-            norm = Math.Sqrt(norm);
-            for (var i = 0; i < n; i++)
-            {
-                q[(i * n) + j] /= norm;
-            }
-        }
-
-        return q;
-    }
-
-    private static double[] FromSpectrum(double[] q, double[] mu)
-    {
-        var n = mu.Length;
-        var a = new double[n * n];
-        for (var i = 0; i < n; i++)
-        {
-            for (var j = 0; j < n; j++)
-            {
-                double s = 0;
-                for (var k = 0; k < n; k++)
-                {
-                    s += q[(i * n) + k] * mu[k] * q[(j * n) + k];
-                }
-
-                a[(i * n) + j] = s;
-            }
-        }
-
-        return a;
-    }
-
-    /// <summary>Cyclic Jacobi rotations: slow (O(n³) per sweep) and obviously correct; eigenvectors in the columns.</summary>
-    private static (double[] Values, double[] Vectors) Jacobi(double[] a, int n)
-    {
-        var m = (double[])a.Clone();
-        var v = new double[n * n];
-        for (var i = 0; i < n; i++)
-        {
-            v[(i * n) + i] = 1;
-        }
-
-        for (var sweep = 0; sweep < 100; sweep++)
-        {
-            double off = 0;
-            for (var p = 0; p < n; p++)
-            {
-                for (var q = p + 1; q < n; q++)
-                {
-                    off += m[(p * n) + q] * m[(p * n) + q];
-                }
-            }
-
-            if (off < 1e-30)
-            {
-                break;
-            }
-
-            for (var p = 0; p < n - 1; p++)
-            {
-                for (var q = p + 1; q < n; q++)
-                {
-                    var apq = m[(p * n) + q];
-                    if (apq == 0)
-                    {
-                        continue;
-                    }
-
-                    var theta = (m[(q * n) + q] - m[(p * n) + p]) / (2 * apq);
-                    var t = theta == 0 ? 1 : Math.Sign(theta) / (Math.Abs(theta) + Math.Sqrt((theta * theta) + 1));
-                    var c = 1 / Math.Sqrt((t * t) + 1);
-                    var s = t * c;
-                    for (var k = 0; k < n; k++)
-                    {
-                        (m[(k * n) + p], m[(k * n) + q]) = ((c * m[(k * n) + p]) - (s * m[(k * n) + q]), (s * m[(k * n) + p]) + (c * m[(k * n) + q]));
-                    }
-
-                    for (var k = 0; k < n; k++)
-                    {
-                        (m[(p * n) + k], m[(q * n) + k]) = ((c * m[(p * n) + k]) - (s * m[(q * n) + k]), (s * m[(p * n) + k]) + (c * m[(q * n) + k]));
-                    }
-
-                    for (var k = 0; k < n; k++)
-                    {
-                        (v[(k * n) + p], v[(k * n) + q]) = ((c * v[(k * n) + p]) - (s * v[(k * n) + q]), (s * v[(k * n) + p]) + (c * v[(k * n) + q]));
-                    }
-                }
-            }
-        }
-
-        return (Enumerable.Range(0, n).Select(i => m[(i * n) + i]).ToArray(), v);
-    }
-
-    internal static bool RunPython(string script, string input, string output)
-    {
-        const string python = "/usr/bin/python3";
-        if (!File.Exists(python))
-        {
-            return false;
-        }
-
-        var psi = new ProcessStartInfo(python) { RedirectStandardError = true, RedirectStandardOutput = true };
-        psi.ArgumentList.Add("-c");
-        psi.ArgumentList.Add(script);
-        psi.ArgumentList.Add(input);
-        psi.ArgumentList.Add(output);
-        using var proc = Process.Start(psi)!;
-        var err = proc.StandardError.ReadToEnd();
-        proc.WaitForExit();
-        if (proc.ExitCode != 0 && err.Contains("No module named 'numpy'", StringComparison.Ordinal))
-        {
-            return false;
-        }
-
-        Assert.That(proc.ExitCode, Is.EqualTo(0), err);
-        return true;
     }
 }

@@ -98,9 +98,9 @@ public class DenseCurvatureTests
     {
         var rng = new Random(5);
         const int n = 5;
-        var q = Oracle.RandomOrthogonal(rng, n);
+        var q = SpectralMatrices.RandomOrthogonal(rng, n);
         double[] mu = [-2.0, -0.5, 0.25, 1.0, 3.0];
-        var h = Oracle.FromSpectrum(q, mu);
+        var h = SpectralMatrices.FromSpectrum(q, mu);
         const double lambda = 0.1;
 
         Assert.That(() => new DenseCurvature(h, n, lambda), Throws.TypeOf<CurvatureNotPositiveDefiniteException>()
@@ -114,9 +114,9 @@ public class DenseCurvatureTests
             Assert.That(clip.Spectrum.NegativeEigenvalues, Is.EqualTo(2));
             Assert.That(clip.Spectrum.MinEigenvalue, Is.EqualTo(-2.0).Within(1e-10));
             Assert.That(clip.Spectrum.MaxEigenvalue, Is.EqualTo(3.0).Within(1e-10));
-            Assert.That(Oracle.MaxAbsDiff(clip.Block(0), Oracle.FromSpectrum(q, [.. mu.Select(x => 1 / (Math.Max(x, 0) + lambda))])), Is.LessThan(Tol));
-            Assert.That(Oracle.MaxAbsDiff(abs.Block(0), Oracle.FromSpectrum(q, [.. mu.Select(x => 1 / (Math.Abs(x) + lambda))])), Is.LessThan(Tol));
-            Assert.That(Oracle.MaxAbsDiff(bigDamping.Block(0), Oracle.FromSpectrum(q, [.. mu.Select(x => 1 / (x + 2.5))])), Is.LessThan(Tol));
+            Assert.That(Oracle.MaxAbsDiff(clip.Block(0), SpectralMatrices.FromSpectrum(q, [.. mu.Select(x => 1 / (Math.Max(x, 0) + lambda))])), Is.LessThan(Tol));
+            Assert.That(Oracle.MaxAbsDiff(abs.Block(0), SpectralMatrices.FromSpectrum(q, [.. mu.Select(x => 1 / (Math.Abs(x) + lambda))])), Is.LessThan(Tol));
+            Assert.That(Oracle.MaxAbsDiff(bigDamping.Block(0), SpectralMatrices.FromSpectrum(q, [.. mu.Select(x => 1 / (x + 2.5))])), Is.LessThan(Tol));
             Assert.That(bigDamping.Spectrum.NegativeEigenvalues, Is.EqualTo(2));
         });
     }
@@ -127,8 +127,8 @@ public class DenseCurvatureTests
         // μ = −1e-9 is within 1e-6·max|μ| = 3e-6 of zero (float32 HVP noise); μ = −0.5 is not.
         var rng = new Random(7);
         const int n = 4;
-        var q = Oracle.RandomOrthogonal(rng, n);
-        var h = Oracle.FromSpectrum(q, [-0.5, -1e-9, 1.0, 3.0]);
+        var q = SpectralMatrices.RandomOrthogonal(rng, n);
+        var h = SpectralMatrices.FromSpectrum(q, [-0.5, -1e-9, 1.0, 3.0]);
         var abs = new DenseCurvature(h, n, 1e-3, IndefiniteTreatment.Absolute);
         Assert.Multiple(() =>
         {

@@ -156,7 +156,7 @@ public sealed class PatternTests
         var d = 87;
         var rng = new Random(13);
         var spectrum = Enumerable.Range(0, d).Select(i => Math.Pow(10, -3 * (double)i / d)).ToArray();
-        var h = Oracle.FromSpectrum(Oracle.RandomOrthogonal(rng, d), spectrum);
+        var h = SpectralMatrices.FromSpectrum(SpectralMatrices.RandomOrthogonal(rng, d), spectrum);
         var inverse = new DenseCurvature(h, d, 1e-6);
         var w = Oracle.RandomVector(rng, d);
         var pattern = PruningPattern.Parse(text);
