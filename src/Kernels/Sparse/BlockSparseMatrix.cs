@@ -33,28 +33,12 @@ public sealed class BlockSparseMatrix : IWeightMatrix
         ArgumentNullException.ThrowIfNull(rowPointers);
         ArgumentNullException.ThrowIfNull(blockColumns);
         ArgumentNullException.ThrowIfNull(values);
-        if (tileRows < 1 || tileColumns < 1 || tileRows > rows || tileColumns > columns)
-        {
-            throw new ArgumentException($"Tiles of a {rows} × {columns} matrix must be between 1 × 1 and the matrix; got {tileRows} × {tileColumns}.");
-        }
-
+        WeightChecks.Tiles(rows, columns, tileRows, tileColumns);
         var blockRows = (rows + tileRows - 1) / tileRows;
         var blockCols = (columns + tileColumns - 1) / tileColumns;
-        if (rowPointers.Length != blockRows + 1 || (long)blockColumns.Length * tileRows * tileColumns != values.Length)
-        {
-            throw new ArgumentException($"{blockRows} block rows of {tileRows} × {tileColumns} tiles need {blockRows + 1} row pointers and {tileRows * tileColumns} values per tile; got {rowPointers.Length} pointers, {blockColumns.Length} tiles and {values.Length} values.");
-        }
-
-        WeightChecks.CompressedRows(blockRows, blockCols, rowPointers, blockColumns, "block column", "tiles", nameof(blockColumns));
-
-        Rows = rows;
-        Columns = columns;
-        TileRows = tileRows;
-        TileColumns = tileColumns;
-        BlockRows = blockRows;
-        _rowPointers = rowPointers;
-        _blockColumns = blockColumns;
-        _values = values;
+        WeightChecks.CompressedRows(blockRows, blockCols, rowPointers, blockColumns, values.Length, tileRows * tileColumns, "block column", "tiles", nameof(blockColumns));
+        (Rows, Columns, TileRows, TileColumns, BlockRows) = (rows, columns, tileRows, tileColumns, blockRows);
+        (_rowPointers, _blockColumns, _values) = (rowPointers, blockColumns, values);
         _chunkRows = Math.Max(1, RowStore.DefaultChunkRows / tileColumns) * tileColumns;
         var blockColumnsPerChunk = _chunkRows / tileColumns;
         var scaled = Array.ConvertAll(blockColumns, bc => bc / blockColumnsPerChunk);
@@ -105,10 +89,7 @@ public sealed class BlockSparseMatrix : IWeightMatrix
     public static BlockSparseMatrix FromDense(ReadOnlySpan<float> dense, int rows, int columns, int tileRows, int tileColumns)
     {
         WeightChecks.Dense(dense.Length, rows, columns);
-        if (tileRows < 1 || tileColumns < 1 || tileRows > rows || tileColumns > columns)
-        {
-            throw new ArgumentException($"Tiles of a {rows} × {columns} matrix must be between 1 × 1 and the matrix; got {tileRows} × {tileColumns}.");
-        }
+        WeightChecks.Tiles(rows, columns, tileRows, tileColumns);
 
         var blockRows = (rows + tileRows - 1) / tileRows;
         var blockCols = (columns + tileColumns - 1) / tileColumns;

@@ -21,18 +21,8 @@ public sealed class CsrMatrix : IWeightMatrix
         ArgumentNullException.ThrowIfNull(rowPointers);
         ArgumentNullException.ThrowIfNull(columnIndices);
         ArgumentNullException.ThrowIfNull(values);
-        if (rowPointers.Length != rows + 1 || columnIndices.Length != values.Length)
-        {
-            throw new ArgumentException($"A {rows}-row CSR matrix needs {rows + 1} row pointers and as many column indices as values; got {rowPointers.Length}, {columnIndices.Length} and {values.Length}.");
-        }
-
-        WeightChecks.CompressedRows(rows, columns, rowPointers, columnIndices, "column", "values", nameof(columnIndices));
-
-        Rows = rows;
-        Columns = columns;
-        _rowPointers = rowPointers;
-        _columns = columnIndices;
-        _values = values;
+        WeightChecks.CompressedRows(rows, columns, rowPointers, columnIndices, values.Length, 1, "column", "values", nameof(columnIndices));
+        (Rows, Columns, _rowPointers, _columns, _values) = (rows, columns, rowPointers, columnIndices, values);
         _store = new RowStore(rows, columns, values, columnIndices, rowPointers, RowStore.DefaultChunkRows,
             RowStore.ScanChunks(rows, columns, columnIndices, rowPointers, RowStore.DefaultChunkRows));
     }

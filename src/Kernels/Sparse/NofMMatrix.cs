@@ -27,10 +27,7 @@ public sealed class NofMMatrix : IWeightMatrix
         WeightChecks.Shape(rows, columns);
         ArgumentNullException.ThrowIfNull(values);
         ArgumentNullException.ThrowIfNull(offsets);
-        if (n < 1 || m < n || m > 256)
-        {
-            throw new ArgumentException($"N:M needs 1 ≤ N ≤ M ≤ 256; got {n}:{m}.");
-        }
+        CheckPattern(n, m);
 
         var groups = (columns + m - 1) / m;
         var slots = (long)rows * groups * n;
@@ -50,13 +47,7 @@ public sealed class NofMMatrix : IWeightMatrix
             }
         }
 
-        Rows = rows;
-        Columns = columns;
-        N = n;
-        M = m;
-        Groups = groups;
-        _values = values;
-        _offsets = offsets;
+        (Rows, Columns, N, M, Groups, _values, _offsets) = (rows, columns, n, m, groups, values, offsets);
         _store = Decode();
     }
 
@@ -95,10 +86,7 @@ public sealed class NofMMatrix : IWeightMatrix
     public static NofMMatrix FromDense(ReadOnlySpan<float> dense, int rows, int columns, int n, int m)
     {
         WeightChecks.Dense(dense.Length, rows, columns);
-        if (n < 1 || m < n || m > 256)
-        {
-            throw new ArgumentException($"N:M needs 1 ≤ N ≤ M ≤ 256; got {n}:{m}.");
-        }
+        CheckPattern(n, m);
 
         var groups = (columns + m - 1) / m;
         var values = new float[(long)rows * groups * n];
@@ -162,6 +150,14 @@ public sealed class NofMMatrix : IWeightMatrix
 
     /// <inheritdoc/>
     public float[] ToDense() => _store.ToDense();
+
+    private static void CheckPattern(int n, int m)
+    {
+        if (n < 1 || m < n || m > 256)
+        {
+            throw new ArgumentException($"N:M needs 1 ≤ N ≤ M ≤ 256; got {n}:{m}.");
+        }
+    }
 
     /// <summary>
     /// The input column of every slot (group·M + offset) and the chunk pointers: chunks hold whole groups, so they are

@@ -23,14 +23,8 @@ internal sealed class RowStore
     /// <summary>Wraps entry arrays; <paramref name="chunkPointers"/> is rows × (chunks + 1): row r's entries for inputs [k·kc, (k+1)·kc) are [p[r, k], p[r, k+1]).</summary>
     public RowStore(int rows, int columns, float[] values, int[] cols, int[] rowPointers, int chunkRows, int[] chunkPointers)
     {
-        Rows = rows;
-        Columns = columns;
-        _values = values;
-        _columns = cols;
-        _rowPointers = rowPointers;
-        ChunkRows = chunkRows;
-        Chunks = (columns + chunkRows - 1) / chunkRows;
-        _chunkPointers = chunkPointers;
+        (Rows, Columns, ChunkRows, Chunks) = (rows, columns, chunkRows, (columns + chunkRows - 1) / chunkRows);
+        (_values, _columns, _rowPointers, _chunkPointers) = (values, cols, rowPointers, chunkPointers);
         _windowed = WindowedRows.Supported ? WindowedRows.TryBuild(rows, columns, values, cols, rowPointers) : null;
     }
 

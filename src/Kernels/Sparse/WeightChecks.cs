@@ -55,19 +55,37 @@ internal static class WeightChecks
         MemoryBudget.Require(MemoryBudget.Product(count, 4), what);
     }
 
+    /// <summary>Tiles of R × C for a rows × columns matrix: at least 1 × 1, at most the matrix.</summary>
+    public static void Tiles(int rows, int columns, int tileRows, int tileColumns)
+    {
+        if (tileRows < 1 || tileColumns < 1 || tileRows > rows || tileColumns > columns)
+        {
+            throw new ArgumentException($"Tiles of a {rows} × {columns} matrix must be between 1 × 1 and the matrix; got {tileRows} × {tileColumns}.");
+        }
+    }
+
     /// <summary>
-    /// Compressed rows (CSR's rows, or BSR's block rows over block columns): <paramref name="rowPointers"/> run from 0 to
-    /// the number of <paramref name="indices"/> and never decrease, and each row's indices ascend inside [0, <paramref name="columns"/>).
+    /// Compressed rows (CSR's rows, or BSR's block rows over block columns): rows + 1 <paramref name="rowPointers"/>,
+    /// <paramref name="valuesPerEntry"/> values per index, pointers that run from 0 to the number of
+    /// <paramref name="indices"/> and never decrease, and each row's indices ascending inside [0, <paramref name="columns"/>).
     /// </summary>
     /// <param name="rows">Rows (block rows) the pointers delimit.</param>
     /// <param name="columns">Columns (block columns) an index may name.</param>
     /// <param name="rowPointers">rows + 1 pointers into <paramref name="indices"/>.</param>
     /// <param name="indices">Each entry's column (block column).</param>
+    /// <param name="values">Number of stored values.</param>
+    /// <param name="valuesPerEntry">Values per index: 1 for CSR, R·C for tiles.</param>
     /// <param name="unit">What an index names, for messages: "column" or "block column".</param>
     /// <param name="entries">What the pointers count, for messages: "values" or "tiles".</param>
     /// <param name="indicesName">The constructor parameter holding <paramref name="indices"/> (reported by <see cref="SparseArrayException"/>).</param>
-    public static void CompressedRows(int rows, int columns, int[] rowPointers, int[] indices, string unit, string entries, string indicesName)
+    public static void CompressedRows(int rows, int columns, int[] rowPointers, int[] indices, long values, int valuesPerEntry, string unit, string entries, string indicesName)
     {
+        if (rowPointers.Length != rows + 1 || (long)indices.Length * valuesPerEntry != values)
+        {
+            var per = valuesPerEntry == 1 ? $"as many {unit} indices as values" : $"{valuesPerEntry} values per {entries.TrimEnd('s')}";
+            throw new ArgumentException($"{rows} rows of {entries} need {rows + 1} row pointers and {per}; got {rowPointers.Length} pointers, {indices.Length} indices and {values} values.");
+        }
+
         if (rowPointers[0] != 0 || rowPointers[rows] != indices.Length)
         {
             throw new SparseArrayException($"Row pointers must run from 0 to the {indices.Length} {entries}; they run from {rowPointers[0]} to {rowPointers[rows]}.", "rowPointers", rowPointers[0] != 0 ? 0 : rows);

@@ -5,7 +5,8 @@ namespace WoodFisher.Kernels.Tests.Sparse;
 /// <summary>
 /// The batch-1 paths against a float64 dense product: the windowed AVX-512 layout (<see cref="WindowedRows"/>) at shapes
 /// that leave partial slices and windows, with rows of every length, entries out of order, repeated places and explicit
-/// zeros; when it declines a matrix; and the dense four-row y = Wx on every SIMD path. Tolerance as in
+/// zeros, and inputs with windows of zeros (skipped); when it declines a matrix; the dense four-row y = Wx and the dense
+/// C = WB tiles on every SIMD path. Tolerance as in
 /// <see cref="SparseMatrixTests"/>: 2k·u·Σ|w·x| for a sum of k products.
 /// </summary>
 public sealed class VectorPathTests
@@ -108,6 +109,62 @@ public sealed class VectorPathTests
         Assert.That(layout, Is.Not.Null);
         Assert.That(layout!.Steps, Is.EqualTo(16), "rows that share windows share slices");
         AssertProduct(layout, w, rows, cols, "interleaved windows");
+    }
+
+    [TestCase(300, 784)]
+    [TestCase(17, 100)]
+    public unsafe void Windowed_SkipsZeroWindows_AndEqualsFloat64DenseProduct(int rows, int cols)
+    {
+        if (!WindowedRows.Supported)
+        {
+            Assert.Ignore("No AVX-512 on this machine.");
+        }
+
+        // An image-like input: whole windows of zeros (one of them −0), a window zero but for its last input, scattered
+        // zeros elsewhere; the skipped windows hold entries of every row, so skipping them must still give Wx.
+        var w = SparseMatrixTests.MakeMatrix(rows, cols, SparseMatrixTests.Mask.Random10, seed: 21);
+        var csr = CsrMatrix.FromDense(w, rows, cols);
+        var layout = WindowedRows.TryBuild(rows, cols, csr.Values.ToArray(), csr.ColumnIndices.ToArray(), csr.RowPointers.ToArray());
+        Assert.That(layout, Is.Not.Null);
+        var rng = new Random(8);
+        var x = Enumerable.Range(0, cols).Select(j => j < 64 || (j >= 96 && j < 127) || j % 3 == 0 ? 0f : (float)((rng.NextDouble() * 2) - 1)).ToArray();
+        x[40] = -0f;
+        x[127 % cols] = 0.5f;
+        var y = Enumerable.Repeat(float.NaN, rows).ToArray();
+        fixed (float* px = x, py = y)
+        {
+            layout!.MultiplyVector(px, py, null);
+        }
+
+        SparseMatrixTests.AssertClose(y, SparseMatrixTests.Reference(w, rows, cols, x, 1, null), w, x, rows, cols, 1, $"zero windows, {rows} × {cols}");
+        Array.Clear(x);
+        fixed (float* px = x, py = y)
+        {
+            layout!.MultiplyVector(px, py, null);
+        }
+
+        Assert.That(y, Is.All.EqualTo(0f), "an all-zero input gives zeros");
+    }
+
+    [TestCase(147, 784, 64)]
+    [TestCase(53, 147, 64)]
+    [TestCase(10, 53, 130)]
+    public void DenseTiles_EqualFloat64DenseProduct_OnEveryPath(int rows, int cols, int n)
+    {
+        // The half-width MLP's shapes at batch 64 (rows not a multiple of 4, depth across chunks of 128) and a batch that
+        // leaves columns to the GEMM after the whole tiles.
+        var w = SparseMatrixTests.MakeMatrix(rows, cols, SparseMatrixTests.Mask.Dense, seed: 4);
+        var dense = new DenseWeights(rows, cols, w);
+        var rng = new Random(12);
+        var b = Enumerable.Range(0, cols * n).Select(_ => (float)((rng.NextDouble() * 2) - 1)).ToArray();
+        var bias = Enumerable.Range(0, rows).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
+        foreach (var path in SimdPaths.Available)
+        {
+            using var _ = SimdPaths.Force(path);
+            var c = Enumerable.Repeat(float.NaN, rows * n).ToArray();
+            dense.Multiply(b, n, c, bias);
+            SparseMatrixTests.AssertClose(c, SparseMatrixTests.Reference(w, rows, cols, b, n, bias), w, b, rows, cols, n, $"{path}: {rows} × {cols} × {n}");
+        }
     }
 
     [TestCase(1, 1)]
