@@ -5,6 +5,9 @@ namespace WoodFisher.Fidelity;
 /// <summary>Gradual rows over seeds: the setting is "E=.. c=.. λ=auto[ update=..][ samples=fresh][ minibatch=B][ every=k][ seed=k][ momentum reset]".</summary>
 internal static class Gradual
 {
+    /// <summary>The variant <c>woodfisher gradual</c> and <see cref="WoodFisher.Pruning.GradualPruner"/> run by default.</summary>
+    public const string DefaultVariant = "samples=fresh recompute=4";
+
     /// <summary>Mean, lowest and highest test accuracy of <paramref name="method"/>'s gradual runs at <paramref name="s"/>
     /// whose setting carries exactly <paramref name="variant"/> ("" = the plain runs, "update=none", "momentum reset", …),
     /// over seeds (those in <paramref name="seeds"/> when given).</summary>

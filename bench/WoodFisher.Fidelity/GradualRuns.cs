@@ -14,7 +14,9 @@ namespace WoodFisher.Fidelity;
 /// <param name="FreshSamples">Draw each step's Fisher and calibration samples anew (seeded by the step) instead of the first ones.</param>
 /// <param name="MiniBatch">Samples averaged per gradient row (1: per-sample rows; B: 1,000 rows from 1,000·B samples).</param>
 /// <param name="Every">k epochs of fine-tuning between pruning steps (the same steps and targets; k·E epochs in all).</param>
-internal sealed record GradualVariant(int Seed = 0, UpdateMode Update = UpdateMode.Joint, bool ResetMomentum = false, bool FreshSamples = false, int MiniBatch = 1, int Every = 1)
+/// <param name="Recompute">OBS recompute steps K within each pruning step (the curvature re-estimated before each).</param>
+/// <param name="Rows">Gradient rows of each estimate (0: the driver's --samples).</param>
+internal sealed record GradualVariant(int Seed = 0, UpdateMode Update = UpdateMode.Joint, bool ResetMomentum = false, bool FreshSamples = false, int MiniBatch = 1, int Every = 1, int Recompute = 1, int Rows = 0)
 {
     /// <summary>The setting's tail after "E=.. c=.. λ=auto": empty for the plain run; the seed last.</summary>
     public string Suffix =>
@@ -22,6 +24,8 @@ internal sealed record GradualVariant(int Seed = 0, UpdateMode Update = UpdateMo
         + (FreshSamples ? " samples=fresh" : "")
         + (MiniBatch != 1 ? $" minibatch={MiniBatch}" : "")
         + (Every != 1 ? $" every={Every}" : "")
+        + (Recompute != 1 ? $" recompute={Recompute}" : "")
+        + (Rows != 0 ? $" rows={Rows}" : "")
         + (Seed != 0 ? $" seed={Seed}" : "")
         + (ResetMomentum ? " momentum reset" : "");
 }
@@ -30,8 +34,9 @@ internal sealed record GradualVariant(int Seed = 0, UpdateMode Update = UpdateMo
 /// Gradual pruning with fine-tuning (the paper's setting): the cubic schedule from 0 to s over the first E − 2 epochs,
 /// one pruning step per epoch (per k epochs with <see cref="GradualVariant.Every"/>), SGD (momentum 0.9, lr 0.01, batch 128) with the masks held by the optimizer, the same
 /// for every method. Each run's test accuracy after every pruning step and every epoch goes to gradual-curves.csv.
+/// The rows' part is "gradual" (scored on the test set) or "gradual-val" (scored on a held-out split of the training set).
 /// </summary>
-internal sealed class GradualRuns(string name, string dir, Dataset train, Dataset test, Results results, int samples, string curvesPath)
+internal sealed class GradualRuns(string name, string dir, Dataset train, Dataset test, Results results, int samples, string curvesPath, string part = "gradual")
 {
     /// <param name="method">magnitude or woodfisher.</param>
     /// <param name="s">Final sparsity.</param>
@@ -41,7 +46,7 @@ internal sealed class GradualRuns(string name, string dir, Dataset train, Datase
     public void Run(string method, double s, int epochs, int block, GradualVariant variant)
     {
         var setting = $"E={variant.Every * epochs} c={Vocabulary.BlockText(block)} λ=auto" + variant.Suffix;
-        if (results.Has(new Row(name, "gradual", method, s, setting, 0, 0, 0, 0, 0, 0).Key))
+        if (results.Has(new Row(name, part, method, s, setting, 0, 0, 0, 0, 0, 0).Key))
         {
             return;
         }
@@ -49,16 +54,17 @@ internal sealed class GradualRuns(string name, string dir, Dataset train, Datase
         var model = ModelFiles.Load(Path.Combine(dir, name + ".safetensors"));
         var pm = PruningMethod.Find(method);
         var selection = ParameterSelection<float>.Prunable(model);
-        var spec = new EstimatorSpec { Method = pm, BlockSize = block, Samples = samples * variant.MiniBatch, MiniBatch = variant.MiniBatch };
+        var rows = variant.Rows > 0 ? variant.Rows : samples;
+        var spec = new EstimatorSpec { Method = pm, BlockSize = block, Samples = rows * variant.MiniBatch, MiniBatch = variant.MiniBatch };
         var curve = new Curve(curvesPath, $"{name},{method},{F(s)},{setting}");
         var host = new Host(model, selection, train, test, pm, spec, variant, curve);
         var schedule = new PolynomialSchedule(0, s, 0, variant.Every * Math.Max(0, epochs - 2), variant.Every);
         var sw = Stopwatch.StartNew();
-        var steps = new GradualPruner(schedule, new PrunerOptions { Method = pm, Segments = selection.Segments, Update = variant.Update }, variant.Every * epochs).Run(host);
+        var steps = new GradualPruner(schedule, new PrunerOptions { Method = pm, Segments = selection.Segments, Update = variant.Update }, variant.Every * epochs) { RecomputeSteps = variant.Recompute }.Run(host);
         var e = Evaluation.Evaluate(model, test.Images, test.Labels, test.Count);
         var lambda = steps[^1].Result.Steps[^1].Damping?.Chosen ?? double.NaN;
         Console.WriteLine($"  λ per step: {string.Join(", ", steps.Select(st => (st.Result.Steps[^1].Damping?.Chosen ?? double.NaN).ToString("g1", CultureInfo.InvariantCulture)))}");
-        results.Add(new Row(name, "gradual", method, s, setting, lambda, double.NaN, double.NaN, e.Accuracy, e.Loss, sw.Elapsed.TotalSeconds));
+        results.Add(new Row(name, part, method, s, setting, lambda, double.NaN, double.NaN, e.Accuracy, e.Loss, sw.Elapsed.TotalSeconds));
     }
 
     private static string F(double v) => v.ToString("g6", CultureInfo.InvariantCulture);

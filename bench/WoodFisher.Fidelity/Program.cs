@@ -10,7 +10,9 @@ using WoodFisher.Pruning;
 //       [--sparsity 0.8,0.9,0.95,0.98] [--block 400] [--blocks 100,200] [--samples 1000]
 //       [--recompute-at 0.95,0.98] [--gradual-at 0.95,0.98] [--seeds 0,1,2] [--gradual-block 400]
 //       [--gradual-variants joint,none,independent+fresh,joint+fresh+mb16+every2]  (update, fresh = Fisher samples drawn
-//       per step, mbB = B samples per gradient row, everyK = K epochs between pruning steps)
+//       per step, mbB = B samples per gradient row, everyK = K epochs between pruning steps, recK = K OBS steps per
+//       pruning step, rowsM = M gradient rows per estimate) [--validation 10000] (gradual rows scored on the last N
+//       training images, the others used for fine-tuning and estimates: part gradual-val)
 // Rows are appended to OUT/results.csv as runs finish; a rerun skips rows already there. `report` writes OUT/table.md
 // and one PNG per model from the CSV.
 var a = Args.Parse(args);
@@ -70,7 +72,11 @@ foreach (var name in a.Models)
 
         if (a.Parts.Contains("gradual") && a.GradualAt.Contains(s))
         {
-            var gradual = new GradualRuns(name, a.ModelDir, train, test, results, a.Samples, Path.Combine(a.Out, "gradual-curves.csv"));
+            // --validation N: fine-tune and estimate on the first 60,000 − N training images and score on the last N
+            // (rows "gradual-val"), so that a variant is chosen without the test set.
+            var gradual = a.Validation > 0
+                ? new GradualRuns(name, a.ModelDir, train.Slice(0, train.Count - a.Validation), train.Slice(train.Count - a.Validation, a.Validation), results, a.Samples, Path.Combine(a.Out, "gradual-val-curves.csv"), "gradual-val")
+                : new GradualRuns(name, a.ModelDir, train, test, results, a.Samples, Path.Combine(a.Out, "gradual-curves.csv"));
             var epochs = s >= 0.98 ? 10 : 6;
             foreach (var seed in a.Seeds)
             {
@@ -104,7 +110,7 @@ Console.WriteLine($"done in {clock.Elapsed.TotalMinutes:0.0} min, load {Load()}"
 static string Load() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "?";
 
 /// <summary>Command-line arguments of the fidelity driver.</summary>
-internal sealed record Args(string ModelDir, string Out, string[] Models, HashSet<string> Parts, double[] Sparsities, int Block, int[] Blocks, int Samples, double[] RecomputeAt, double[] GradualAt, int[] Seeds, int GradualBlock, GradualVariant[] GradualVariants)
+internal sealed record Args(string ModelDir, string Out, string[] Models, HashSet<string> Parts, double[] Sparsities, int Block, int[] Blocks, int Samples, double[] RecomputeAt, double[] GradualAt, int[] Seeds, int GradualBlock, GradualVariant[] GradualVariants, int Validation)
 {
     public static Args Parse(string[] args)
     {
@@ -114,7 +120,7 @@ internal sealed record Args(string ModelDir, string Out, string[] Models, HashSe
             return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
         }
 
-        var known = new[] { "--models", "--out", "--only", "--parts", "--sparsity", "--block", "--blocks", "--samples", "--recompute-at", "--gradual-at", "--seeds", "--gradual-block", "--gradual-variants" };
+        var known = new[] { "--models", "--out", "--only", "--parts", "--sparsity", "--block", "--blocks", "--samples", "--recompute-at", "--gradual-at", "--seeds", "--gradual-block", "--gradual-variants", "--validation" };
         foreach (var arg in args.Where((x, i) => i % 2 == 0))
         {
             if (!known.Contains(arg))
@@ -128,6 +134,8 @@ internal sealed record Args(string ModelDir, string Out, string[] Models, HashSe
         static GradualVariant Variant(string text) => text.Split('+').Aggregate(new GradualVariant(), (v, t) =>
             t == "fresh" ? v with { FreshSamples = true }
             : t.StartsWith("every", StringComparison.Ordinal) ? v with { Every = int.Parse(t[5..], CultureInfo.InvariantCulture) }
+            : t.StartsWith("rec", StringComparison.Ordinal) ? v with { Recompute = int.Parse(t[3..], CultureInfo.InvariantCulture) }
+            : t.StartsWith("rows", StringComparison.Ordinal) ? v with { Rows = int.Parse(t[4..], CultureInfo.InvariantCulture) }
             : t.StartsWith("mb", StringComparison.Ordinal) ? v with { MiniBatch = int.Parse(t[2..], CultureInfo.InvariantCulture) }
             : v with { Update = Vocabulary.Update(t) });
 
@@ -145,6 +153,7 @@ internal sealed record Args(string ModelDir, string Out, string[] Models, HashSe
             Doubles(Get("--gradual-at", "0.95,0.98")),
             Ints(Get("--seeds", "0,1,2")),
             int.Parse(Get("--gradual-block", "400"), CultureInfo.InvariantCulture),
-            [.. Get("--gradual-variants", "joint").Split(',').Select(Variant)]);
+            [.. Get("--gradual-variants", "joint").Split(',').Select(Variant)],
+            int.Parse(Get("--validation", "0"), CultureInfo.InvariantCulture));
     }
 }

@@ -48,7 +48,8 @@ internal static class Targets
                     var wf = Gradual.Seeds(rows, "woodfisher", s, variant);
                     var mag = Gradual.Seeds(rows, "magnitude", s, schedule, Gradual.SeedsOf(rows, "woodfisher", s, variant));
                     var measured = new Row(model, "gradual", "woodfisher", s, "", double.NaN, double.NaN, double.NaN, wf.Mean, double.NaN, 0);
-                    Line($"gradual WoodFisher{(variant.Length > 0 ? $" ({variant})" : "")} ≥ gradual magnitude{(schedule.Length > 0 ? $" ({schedule})" : "")}, same {wf.Count} seed{(wf.Count > 1 ? "s" : "")}", model, s, measured, mag.Count > 0 ? mag.Mean : null, "(magnitude)", wf.Mean >= mag.Mean);
+                    var label = variant == Gradual.DefaultVariant ? " (the defaults: " + variant + ")" : variant.Length > 0 ? $" ({variant})" : "";
+                    Line($"gradual WoodFisher{label} ≥ gradual magnitude{(schedule.Length > 0 ? $" ({schedule})" : "")}, same {wf.Count} seed{(wf.Count > 1 ? "s" : "")}", model, s, measured, mag.Count > 0 ? mag.Mean : null, "(magnitude)", wf.Mean >= mag.Mean);
                 }
             }
         }

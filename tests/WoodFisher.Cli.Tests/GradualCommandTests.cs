@@ -18,6 +18,8 @@ public class GradualCommandTests : CliFixture
         var (code, stdout, stderr) = CliFixture.Run(["gradual", "--model", model, "--data", SliceDir, "--sparsity", "0.8", "--epochs", "2",
             "--method", method, .. estimate, "--train-samples", "300", "--out", P("final.safetensors"), "--log", P("log.csv")]);
         Assert.That(code, Is.Zero, stderr);
+        if (method == "woodfisher")
+            Assert.That(stdout + stderr, Does.Contain("chose λ = ").And.Contain(" for all 4 steps"), "each pruning step in 4 OBS steps by default");
 
         var csv = File.ReadAllLines(P("log.csv"));
         Assert.That(csv[0], Is.EqualTo("epoch,target_sparsity,achieved_sparsity,test_accuracy,test_loss"));

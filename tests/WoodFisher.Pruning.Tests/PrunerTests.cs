@@ -216,7 +216,7 @@ public class PrunerTests
         const int n = 10;
         var host = new FakeHost(Oracle.RandomVector(new Random(13), n), Oracle.RandomSpd(new Random(14), n));
         var schedule = new PolynomialSchedule(0.1, 0.6, start: 1, end: 5, frequency: 2);
-        var steps = new GradualPruner(schedule, new PrunerOptions(), totalEpochs: 8).Run(host);
+        var steps = new GradualPruner(schedule, new PrunerOptions(), totalEpochs: 8) { RecomputeSteps = 1 }.Run(host);
         Assert.Multiple(() =>
         {
             Assert.That(host.Log, Is.EqualTo(new[] { "train 1", "curvature", "train 2", "curvature", "train 2", "curvature", "train 3" }));
@@ -232,6 +232,31 @@ public class PrunerTests
             }
 
             Assert.That(host.GetWeights().Count(x => x == 0), Is.EqualTo(6));
+        });
+    }
+
+    [Test]
+    public void GradualPruner_TakesEachStepInRecomputeSteps_AsTheOneShotPrunerDoes()
+    {
+        // Oracle: the one-shot pruner with K recompute steps from the same weights and curvature.
+        const int n = 12;
+        var w0 = Oracle.RandomVector(new Random(15), n);
+        var h = Oracle.RandomSpd(new Random(16), n);
+        var host = new FakeHost((double[])w0.Clone(), h);
+        var schedule = new PolynomialSchedule(0.25, 0.5, start: 0, end: 1, frequency: 1);
+        var steps = new GradualPruner(schedule, new PrunerOptions(), totalEpochs: 2).Run(host);
+        var reference = new Pruner(new PrunerOptions { Sparsity = 0.25, RecomputeSteps = 4 })
+            .Prune(w0, (_, _) => new CurvatureEstimate(new DenseCurvature(h, n, 0.1)));
+        string[] four = ["curvature", "curvature", "curvature", "curvature"];
+        Assert.Multiple(() =>
+        {
+            Assert.That(GradualPruner.DefaultRecomputeSteps, Is.EqualTo(4));
+            Assert.That(host.Log, Is.EqualTo(four.Append("train 1").Concat(four).Append("train 1")));
+            Assert.That(steps[0].Result.Steps, Has.Count.EqualTo(4));
+            Assert.That(steps[0].Result.Mask, Is.EqualTo(reference.Mask));
+            Assert.That(steps[0].Result.Weights, Is.EqualTo(reference.Weights).Within(Tol));
+            Assert.That(steps[1].Result.Mask.Count(m => !m), Is.EqualTo(6));
+            Assert.That(() => new GradualPruner(schedule, new PrunerOptions(), 2) { RecomputeSteps = 0 }, Throws.TypeOf<ArgumentOutOfRangeException>());
         });
     }
 }

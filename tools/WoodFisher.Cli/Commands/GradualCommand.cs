@@ -42,7 +42,7 @@ internal sealed class GradualCommand : VerbCommand<GradualCommand.Settings>
     protected override int Run(Settings s, VerbRun run, CancellationToken cancellationToken)
     {
         var epochs = VerbRun.Require(s.Epochs, "--epochs", "epochs of training in all");
-        var methods = s.Methods(s.Method);
+        var methods = s.Methods(s.Method, GradualPruner.DefaultRecomputeSteps);
         if (methods.Count != 1)
             throw new UsageException($"--method: gradual takes one method, got {methods.Count} ({s.Method})");
         var method = methods[0];
@@ -75,7 +75,7 @@ internal sealed class GradualCommand : VerbCommand<GradualCommand.Settings>
         {
             host = new Host(model, selection, train, data, test, method, schedule, s, TrainingHelp.Rate(s, epochs), csv);
             host.Log(0, 0);
-            var pruner = new GradualPruner(schedule, ModelPruning.Options(method, selection, s.IncludeBias, target), epochs);
+            var pruner = new GradualPruner(schedule, ModelPruning.Options(method, selection, s.IncludeBias, target), epochs) { RecomputeSteps = method.Pruning.RecomputeSteps };
             steps = pruner.Run(host, null, ModelPruning.Notes);
             csv.Commit();
         }

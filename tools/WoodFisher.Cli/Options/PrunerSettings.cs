@@ -11,8 +11,8 @@ internal class PrunerSettings : EstimatorSettings
     [CommandOption("--selection <MODE>"), Help("global (one threshold across layers) or layerwise (the same sparsity in every layer)."), DefaultValue("global")]
     public string Selection { get; init; } = "";
 
-    [CommandOption("--recompute <K>"), Help("One-shot in K steps, recomputing the estimate at each step's weights."), DefaultValue(1)]
-    public int Recompute { get; init; }
+    [CommandOption("--recompute <K>"), Help("Prune in K steps, recomputing the estimate at each step's weights (default 1; gradual: 4 within each pruning step).")]
+    public int? Recompute { get; init; }
 
     [CommandOption("--stepping <MODE>"), Help("Sparsity of the K steps: cubic (large steps first) or linear."), DefaultValue("cubic")]
     public string Stepping { get; init; } = "";
@@ -23,20 +23,22 @@ internal class PrunerSettings : EstimatorSettings
     [CommandOption("--taylor-step <ETA>"), Help("WoodTaylor: fraction η ≥ 0 of the Newton term H⁻¹g used (1 = the paper's, 0 = OBS); by default chosen with λ from 0, 0.001, 0.01, 0.1, 1 by the same criterion.")]
     public double? TaylorStep { get; init; }
 
-    /// <summary>The pruner defaults these options give (sparsity and method set by the caller).</summary>
-    public PrunerOptions Pruner() => new()
+    /// <summary>The pruner defaults these options give (sparsity and method set by the caller); K is
+    /// <paramref name="recompute"/> when <c>--recompute</c> is not given.</summary>
+    public PrunerOptions Pruner(int recompute = 1) => new()
     {
         Update = Read("--update", Update, Vocabulary.Update),
         Selection = Read("--selection", Selection, Vocabulary.Selection),
-        RecomputeSteps = Check("--recompute", Recompute, Vocabulary.Count),
+        RecomputeSteps = Check("--recompute", Recompute ?? recompute, Vocabulary.Count),
         Stepping = Read("--stepping", Stepping, Vocabulary.Stepping),
         Pattern = Read("--pattern", Pattern, PruningPattern.Parse),
         GradientStep = TaylorStep is { } eta ? Check("--taylor-step", eta, Vocabulary.NonNegative) : 1,
         GradientStepGrid = TaylorStep is null ? PrunerOptions.DefaultGradientSteps : null,
     };
 
-    /// <summary>The methods of <paramref name="text"/> (<c>name[:key=value,...]</c>, comma-separated), defaults from these options.</summary>
-    public IReadOnlyList<MethodSpec> Methods(string text) => Read("--method", text, t => MethodSpec.ParseList(t, Estimator(PruningMethod.WoodFisher), Pruner()));
+    /// <summary>The methods of <paramref name="text"/> (<c>name[:key=value,...]</c>, comma-separated), defaults from these
+    /// options (K = <paramref name="recompute"/> unless <c>--recompute</c> or a <c>recompute</c> key gives it).</summary>
+    public IReadOnlyList<MethodSpec> Methods(string text, int recompute = 1) => Read("--method", text, t => MethodSpec.ParseList(t, Estimator(PruningMethod.WoodFisher), Pruner(recompute)));
 
     public override Spectre.Console.ValidationResult Validate()
     {
