@@ -37,7 +37,7 @@ step() {  # step NAME SECONDS COMMAND...: runs and logs one step; its exit statu
 }
 
 step tests 150 env WOODFISHER_TEST_DEVICE=1 dotnet "$work/bin/runner/WoodFisher.TestRunner.dll" \
-  "$work/bin/kernels-tests/WoodFisher.Kernels.Tests.dll" --where 'Ilgpu|BackendAgreement|StrategyTests'
+  "$work/bin/kernels-tests/WoodFisher.Kernels.Tests.dll" --where 'Ilgpu|BackendAgreement|StrategyTests|RankKUpdateTests'
 step bench 90 $cli bench --backend cpu,ilgpu --report "$out/bench.json"
 step bench-large 120 $cli bench --backend cpu,ilgpu --repeats 2 --grid 512:1024:65536,1000:128:256000,2000:128:256000 --report "$out/bench-large.json"
 m=$work/mlp.safetensors
