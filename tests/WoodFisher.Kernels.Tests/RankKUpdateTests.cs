@@ -14,23 +14,12 @@ public class RankKUpdateTests
         var g = Oracle.RandomGradients(18, m, 150);
         var options = new WoodFisherOptions { BlockSize = 64, Damping = 1e-2, Strategy = WoodburyStrategy.RankK, Precision = precision, Backend = BackendKind.Cpu };
         using var inv = WoodFisherBuilder.Compute(g, m, 150, options);
-        for (var b = 0; b < inv.Layout.Count; b++)
-        {
-            var c = inv.Layout.Size(b);
-            var blk = inv.Block(b);
-            for (var i = 0; i < c; i++)
-            {
-                for (var j = 0; j < i; j++)
-                {
-                    Assert.That(blk[(i * c) + j], Is.EqualTo(blk[(j * c) + i]), $"block {b} ({i},{j})");
-                }
-            }
-        }
+        AssertBitwiseSymmetric(inv);
     }
 
     // Blocks of c ≥ 256 take the lower-triangle update with one mirror per block; c = 300 (not a multiple of the 8 × 8
     // mirror tile) and m = 200 (three panels of 67, 67 and 66 rows: not multiples of the 6-row micro-tile) cover its
-    // edges. Tolerances as above.
+    // edges. Tolerances as in StrategyTests.Inverse_EqualsDenseOracle (float32 2e-4, float64 1e-9 of max |F̂⁻¹|).
     [TestCase(Precision.Float32, 2e-4)]
     [TestCase(Precision.Float64, 1e-9)]
     public void RankKUpdate_LargeBlocks_EqualDenseOracle_AndStayBitwiseSymmetric(Precision precision, double tol)
@@ -41,18 +30,7 @@ public class RankKUpdateTests
         using var inv = WoodFisherBuilder.Compute(g, m, d, options);
         var oracle = Oracle.BlockInverses(g, m, d, inv.Layout, 1e-2, m);
         Assert.That(Oracle.MaxBlockError(inv, oracle), Is.LessThan(tol));
-        for (var b = 0; b < inv.Layout.Count; b++)
-        {
-            var n = inv.Layout.Size(b);
-            var blk = inv.Block(b);
-            for (var i = 0; i < n; i++)
-            {
-                for (var j = 0; j < i; j++)
-                {
-                    Assert.That(blk[(i * n) + j], Is.EqualTo(blk[(j * n) + i]), $"block {b} ({i},{j})");
-                }
-            }
-        }
+        AssertBitwiseSymmetric(inv);
     }
 
     // A fresh block (σI) skips the first panel's U = Gₖ·σI product and uses σGₖ directly; the product of a row with
@@ -73,7 +51,7 @@ public class RankKUpdateTests
     }
 
     // A fresh block takes up to min(c/2, 256) rows in its first panel (here 256 of 400 at c = 600, then two panels of
-    // 72); the result must still be the float64 oracle's. Tolerances as in the oracle test.
+    // 72); the result must still be the float64 oracle's. Tolerances as in StrategyTests.Inverse_EqualsDenseOracle.
     [TestCase(Precision.Float32, 2e-4)]
     [TestCase(Precision.Float64, 1e-9)]
     public void RankKUpdate_FreshBlockLargeFirstPanel_EqualsOracle(Precision precision, double tol)
@@ -113,8 +91,19 @@ public class RankKUpdateTests
         Assert.That(worst, Is.LessThan(tol));
     }
 
-    // With N known, whole pending panels (256 rows at this d) of the Woodbury strategies go to the backend straight from
-    // the caller's span, float32 rows unwidened; rows that do not fill a panel still collect in the pending buffer. The
-    // chunks below mix both: 520 rows (512 direct, 8 pending), 300 (248 fill the panel, 52 pending), 10 (pending). The
-    // oracle sees the values the builder saw (float32 inputs widened exactly). Tolerances as in the oracle test.
+    private static void AssertBitwiseSymmetric(WoodFisherInverse inv)
+    {
+        for (var b = 0; b < inv.Layout.Count; b++)
+        {
+            var n = inv.Layout.Size(b);
+            var blk = inv.Block(b);
+            for (var i = 0; i < n; i++)
+            {
+                for (var j = 0; j < i; j++)
+                {
+                    Assert.That(blk[(i * n) + j], Is.EqualTo(blk[(j * n) + i]), $"block {b} ({i},{j})");
+                }
+            }
+        }
+    }
 }

@@ -229,6 +229,10 @@ public class StrategyTests
         });
     }
 
+    // With N known, whole pending panels (256 rows at this d) of the Woodbury strategies go to the backend straight from
+    // the caller's span, float32 rows unwidened; rows that do not fill a panel still collect in the pending buffer. The
+    // chunks below mix both: 520 rows (512 direct, 8 pending), 300 (248 fill the panel, 52 pending), 10 (pending). The
+    // oracle sees the values the builder saw (float32 inputs widened exactly). Tolerances as in the oracle test.
     [TestCase(WoodburyStrategy.RankK, Precision.Float32, false, BackendKind.Cpu)]
     [TestCase(WoodburyStrategy.Rank1, Precision.Float32, false, BackendKind.Cpu)]
     [TestCase(WoodburyStrategy.RankK, Precision.Float64, true, BackendKind.Cpu)]
