@@ -8,11 +8,11 @@ public static partial class LinearAlgebra
     /// <summary>Block size of the blocked (GEMM-based) factorization, solves and triangular inverse; smaller matrices run unblocked.</summary>
     private const int Nb = 64;
 
-    /// <summary>Order at and below which the recursive factor-and-invert of <see cref="TryCholeskyInvert{T}(Span{T}, int)"/> runs its scalar leaf.</summary>
-    private const int InverseLeaf = 16;
-
-    /// <summary>Rows of L⁻¹ per SYRK of the product L⁻ᵀL⁻¹: one GEMM depth block, so that every packed panel is reused in full.</summary>
-    private const int InverseProductPanel = 256;
+    /// <summary>
+    /// Width of the diagonal blocks swept at once by <see cref="TryCholeskyInvert{T}(Span{T}, int)"/>: the depth of its
+    /// GEMMs (deep enough for the micro-kernel to run near its peak) against the leaf's rank-one sweeps (b³/2 each).
+    /// </summary>
+    private const int SweepBlock = 64;
 
     /// <summary>
     /// Factors the SPD matrix A (n × n row-major, only the lower triangle is read) in place into its lower Cholesky

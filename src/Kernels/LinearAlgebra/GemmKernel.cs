@@ -28,6 +28,8 @@ internal unsafe interface ISimd<T, TV>
     /// <summary>a·b + c, fused.</summary>
     static abstract TV Fma(TV a, TV b, TV c);
 
+    static abstract TV Add(TV a, TV b);
+
     static abstract T Sum(TV v);
 
     /// <summary>v with all but its last <paramref name="keep"/> lanes zeroed (1 ≤ keep ≤ Count).</summary>
@@ -54,7 +56,8 @@ internal readonly unsafe struct Simd512<T> : ISimd<T, Vector512<T>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<T> Fma(Vector512<T> a, Vector512<T> b, Vector512<T> c) => Gemm.Fma(a, b, c);
 
-
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Add(Vector512<T> a, Vector512<T> b) => a + b;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T Sum(Vector512<T> v) => Vector512.Sum(v);
@@ -84,7 +87,8 @@ internal readonly unsafe struct Simd256<T> : ISimd<T, Vector256<T>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<T> Fma(Vector256<T> a, Vector256<T> b, Vector256<T> c) => Gemm.Fma(a, b, c);
 
-
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<T> Add(Vector256<T> a, Vector256<T> b) => a + b;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T Sum(Vector256<T> v) => Vector256.Sum(v);
@@ -114,7 +118,8 @@ internal readonly unsafe struct SimdScalar<T> : ISimd<T, T>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T Fma(T a, T b, T c) => T.FusedMultiplyAdd(a, b, c);
 
-
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static T Add(T a, T b) => a + b;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T Sum(T v) => v;

@@ -140,11 +140,18 @@ internal static unsafe partial class Gemm
         var p = 0;
         for (; p + 8 <= kc; p += 8)
         {
-            var v = new SixRows<float>(s + p, rs);
-            var a = Avx.UnpackLow(v.R0, v.R1).AsDouble();
-            var b = Avx.UnpackHigh(v.R0, v.R1).AsDouble();
-            var c = Avx.UnpackLow(v.R2, v.R3).AsDouble();
-            var e = Avx.UnpackHigh(v.R2, v.R3).AsDouble();
+            // The six loads in this method, not in a helper: the JIT leaves a helper returning six registers uninlined.
+            var q = s + p;
+            var r0 = Vector256.Load(q);
+            var r1 = Vector256.Load(q + rs);
+            var r2 = Vector256.Load(q + (2 * rs));
+            var r3 = Vector256.Load(q + (3 * rs));
+            var r4 = Vector256.Load(q + (4 * rs));
+            var r5 = Vector256.Load(q + (5 * rs));
+            var a = Avx.UnpackLow(r0, r1).AsDouble();
+            var b = Avx.UnpackHigh(r0, r1).AsDouble();
+            var c = Avx.UnpackLow(r2, r3).AsDouble();
+            var e = Avx.UnpackHigh(r2, r3).AsDouble();
 
             // Rows 0–3 of steps (p, p + 4), (p + 1, p + 5), …: the two 128-bit halves of each.
             var q0 = Avx.UnpackLow(a, c).AsSingle();
@@ -153,8 +160,8 @@ internal static unsafe partial class Gemm
             var q3 = Avx.UnpackHigh(b, e).AsSingle();
 
             // Rows 4–5 as one 64-bit pair per step: f holds steps p, p + 1, p + 4, p + 5; g steps p + 2, p + 3, p + 6, p + 7.
-            var f = Avx.UnpackLow(v.R4, v.R5).AsDouble();
-            var g = Avx.UnpackHigh(v.R4, v.R5).AsDouble();
+            var f = Avx.UnpackLow(r4, r5).AsDouble();
+            var g = Avx.UnpackHigh(r4, r5).AsDouble();
             var o = d + (p * MR);
             Step(o, q0.GetLower(), f.GetElement(0));
             Step(o + MR, q1.GetLower(), f.GetElement(1));
@@ -183,15 +190,22 @@ internal static unsafe partial class Gemm
         var p = 0;
         for (; p + 4 <= kc; p += 4)
         {
-            var v = new SixRows<double>(s + p, rs);
-            var a = Avx.UnpackLow(v.R0, v.R1);
-            var b = Avx.UnpackHigh(v.R0, v.R1);
-            var c = Avx.UnpackLow(v.R2, v.R3);
-            var e = Avx.UnpackHigh(v.R2, v.R3);
+            // The six loads in this method, not in a helper: the JIT leaves a helper returning six registers uninlined.
+            var q = s + p;
+            var r0 = Vector256.Load(q);
+            var r1 = Vector256.Load(q + rs);
+            var r2 = Vector256.Load(q + (2 * rs));
+            var r3 = Vector256.Load(q + (3 * rs));
+            var r4 = Vector256.Load(q + (4 * rs));
+            var r5 = Vector256.Load(q + (5 * rs));
+            var a = Avx.UnpackLow(r0, r1);
+            var b = Avx.UnpackHigh(r0, r1);
+            var c = Avx.UnpackLow(r2, r3);
+            var e = Avx.UnpackHigh(r2, r3);
 
             // Rows 4–5: f holds steps p and p + 2, g steps p + 1 and p + 3.
-            var f = Avx.UnpackLow(v.R4, v.R5);
-            var g = Avx.UnpackHigh(v.R4, v.R5);
+            var f = Avx.UnpackLow(r4, r5);
+            var g = Avx.UnpackHigh(r4, r5);
             var o = d + (p * MR);
             Avx.Permute2x128(a, c, 0x20).Store(o);
             f.GetLower().Store(o + 4);
@@ -257,8 +271,10 @@ internal static unsafe partial class Gemm
             }
 
             // A transposed B: step p reads one element of each of the nrr source rows; the nrr cache lines in use
-            // stay in L1 across consecutive steps, and the writes are sequential.
-            for (var p = 0; p < kc; p++)
+            // stay in L1 across consecutive steps, and the writes are sequential. Float32 rows contiguous along p (Bᵀ
+            // row-major, as in A·Bᵀ and the Gram products) go by 8 × 8 blocks transposed in registers first.
+            var p0 = rs == 1 ? PackTransposedAvx(src, cs, kc, nrr, nr, dst) : 0;
+            for (var p = p0; p < kc; p++)
             {
                 var sp = src + (p * rs);
                 var dp = dst + (p * nr);
@@ -274,6 +290,48 @@ internal static unsafe partial class Gemm
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// The leading steps, in whole blocks of 8, of a transposed float32 B panel whose source rows (one per column j, stride
+    /// <paramref name="cs"/>) are contiguous along p: 8 × 8 blocks transposed in registers, the columns past the last
+    /// whole 8 value by value. Returns the first step left to the caller (0 without AVX, on the scalar path, or for
+    /// float64).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static int PackTransposedAvx<T>(T* src, nint cs, int kc, int nrr, int nr, T* dst)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) != typeof(float) || !Avx.IsSupported || SimdPaths.Current == SimdPath.Scalar || cs > int.MaxValue)
+        {
+            return 0;
+        }
+
+        var k8 = kc / 8 * 8;
+        var n8 = nrr / 8 * 8;
+        for (var p = 0; p < k8; p += 8)
+        {
+            for (var j = 0; j < n8; j += 8)
+            {
+                Transposition.Block8x8(ref *(float*)(src + p + (j * cs)), (int)cs, ref *(float*)(dst + (p * nr) + j), nr);
+            }
+
+            for (var q = p; q < p + 8; q++)
+            {
+                var dp = dst + (q * nr);
+                for (var j = n8; j < nrr; j++)
+                {
+                    dp[j] = src[q + (j * cs)];
+                }
+
+                for (var j = nrr; j < nr; j++)
+                {
+                    dp[j] = T.Zero;
+                }
+            }
+        }
+
+        return k8;
     }
 
     /// <summary>
@@ -318,21 +376,4 @@ internal static unsafe partial class Gemm
             }
         }
     }
-}
-
-/// <summary>One 256-bit register from each of six rows <paramref name="rowStride"/> apart (the rows of a packed A panel).</summary>
-internal readonly unsafe struct SixRows<T>(T* p, nint rowStride)
-    where T : unmanaged
-{
-    public Vector256<T> R0 { get; } = Vector256.Load(p);
-
-    public Vector256<T> R1 { get; } = Vector256.Load(p + rowStride);
-
-    public Vector256<T> R2 { get; } = Vector256.Load(p + (2 * rowStride));
-
-    public Vector256<T> R3 { get; } = Vector256.Load(p + (3 * rowStride));
-
-    public Vector256<T> R4 { get; } = Vector256.Load(p + (4 * rowStride));
-
-    public Vector256<T> R5 { get; } = Vector256.Load(p + (5 * rowStride));
 }

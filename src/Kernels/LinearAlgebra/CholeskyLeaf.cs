@@ -1,0 +1,122 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace WoodFisher.Kernels;
+
+/// <summary>
+/// The diagonal block of the blocked SPD inverse (<see cref="LinearAlgebra.TryCholeskyInvert{T}(Span{T}, int)"/>): the
+/// Cholesky factor P = UᵀU of a small SPD block and V = U⁻¹, both by rows with each row held in registers while the
+/// earlier (or later) rows are added into it (four independent sums), so that every multiply-add costs one load.
+/// </summary>
+internal static unsafe class CholeskyLeaf
+{
+    /// <summary>Row stride of a block of order b: b rounded up to whole registers of the current SIMD path.</summary>
+    public static int Stride<T>(int b)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var w = Gemm.Width<T>();
+        return (b + w - 1) / w * w;
+    }
+
+    /// <summary>
+    /// Replaces the symmetric b × b matrix P in <paramref name="s"/> (full, row stride <paramref name="ls"/> =
+    /// <see cref="Stride{T}"/>, columns b..ls zero) by V = U⁻¹ (upper triangular, zero below the diagonal), P = UᵀU; false at
+    /// the first pivot (P_kk − Σ_j U_jk²) ≤ 0 or NaN, its index and value out.
+    /// </summary>
+    public static bool FactorInvert<T>(T* s, int b, int ls, out int pivot, out T value)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        => SimdPaths.Current switch
+        {
+            SimdPath.Avx512 => FactorInvert<T, Vector512<T>, Simd512<T>>(s, b, ls, out pivot, out value),
+            SimdPath.Avx2 => FactorInvert<T, Vector256<T>, Simd256<T>>(s, b, ls, out pivot, out value),
+            _ => FactorInvert<T, T, SimdScalar<T>>(s, b, ls, out pivot, out value),
+        };
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [SkipLocalsInit]
+    private static bool FactorInvert<T, TV, TS>(T* s, int b, int ls, out int pivot, out T value)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TV : struct
+        where TS : struct, ISimd<T, TV>
+    {
+        var w = TS.Count;
+
+        // U_k = (P_k − Σ_{j<k} U_jk·U_j) / √pivot, from the registers holding column k onwards.
+        for (var k = 0; k < b; k++)
+        {
+            var rk = s + (k * ls);
+            var c0 = k / w * w;
+            for (var c = c0; c < ls; c += w)
+            {
+                TV acc0 = TS.Load(rk + c), acc1 = TS.Zero, acc2 = TS.Zero, acc3 = TS.Zero;
+                var j = 0;
+                for (; j + 4 <= k; j += 4)
+                {
+                    acc0 = TS.Fma(TS.Splat(-s[(j * ls) + k]), TS.Load(s + (j * ls) + c), acc0);
+                    acc1 = TS.Fma(TS.Splat(-s[((j + 1) * ls) + k]), TS.Load(s + ((j + 1) * ls) + c), acc1);
+                    acc2 = TS.Fma(TS.Splat(-s[((j + 2) * ls) + k]), TS.Load(s + ((j + 2) * ls) + c), acc2);
+                    acc3 = TS.Fma(TS.Splat(-s[((j + 3) * ls) + k]), TS.Load(s + ((j + 3) * ls) + c), acc3);
+                }
+
+                for (; j < k; j++)
+                {
+                    acc0 = TS.Fma(TS.Splat(-s[(j * ls) + k]), TS.Load(s + (j * ls) + c), acc0);
+                }
+
+                TS.Store(TS.Add(TS.Add(acc0, acc1), TS.Add(acc2, acc3)), rk + c);
+            }
+
+            var p = rk[k];
+            if (!(p > T.Zero) || !T.IsFinite(p))
+            {
+                pivot = k;
+                value = p;
+                return false;
+            }
+
+            var scale = TS.Splat(T.One / T.Sqrt(p));
+            for (var c = c0; c < ls; c += w)
+            {
+                TS.Store(TS.Fma(TS.Load(rk + c), scale, TS.Zero), rk + c);
+            }
+
+            new Span<T>(rk, k).Clear();
+        }
+
+        // V_k = (e_k − Σ_{j>k} U_kj·V_j) / U_kk, bottom-up; row k of U is copied out first, as V_k overwrites it.
+        var u = stackalloc T[ls];
+        for (var k = b - 1; k >= 0; k--)
+        {
+            var rk = s + (k * ls);
+            new ReadOnlySpan<T>(rk, ls).CopyTo(new Span<T>(u, ls));
+            var inv = T.One / u[k];
+            var scale = TS.Splat(inv);
+            for (var c = k / w * w; c < ls; c += w)
+            {
+                TV acc0 = TS.Zero, acc1 = TS.Zero, acc2 = TS.Zero, acc3 = TS.Zero;
+                var j = k + 1;
+                for (; j + 4 <= b; j += 4)
+                {
+                    acc0 = TS.Fma(TS.Splat(-u[j]), TS.Load(s + (j * ls) + c), acc0);
+                    acc1 = TS.Fma(TS.Splat(-u[j + 1]), TS.Load(s + ((j + 1) * ls) + c), acc1);
+                    acc2 = TS.Fma(TS.Splat(-u[j + 2]), TS.Load(s + ((j + 2) * ls) + c), acc2);
+                    acc3 = TS.Fma(TS.Splat(-u[j + 3]), TS.Load(s + ((j + 3) * ls) + c), acc3);
+                }
+
+                for (; j < b; j++)
+                {
+                    acc0 = TS.Fma(TS.Splat(-u[j]), TS.Load(s + (j * ls) + c), acc0);
+                }
+
+                TS.Store(TS.Fma(TS.Add(TS.Add(acc0, acc1), TS.Add(acc2, acc3)), scale, TS.Zero), rk + c);
+            }
+
+            rk[k] = inv;
+        }
+
+        pivot = -1;
+        value = T.Zero;
+        return true;
+    }
+}
