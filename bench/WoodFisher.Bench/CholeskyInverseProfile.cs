@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using WoodFisher.Kernels;
 
@@ -60,26 +59,5 @@ internal static class CholeskyInverseProfile
         return a;
     }
 
-    /// <summary>Best of 7 rounds, each enough calls for 0.2 s (CPU time is counted in clock ticks of 10 ms).</summary>
-    private static double Best(Action a)
-    {
-        var sw = Stopwatch.StartNew();
-        a();
-        var calls = Math.Max(1, (int)(0.2 / Math.Max(sw.Elapsed.TotalSeconds, 1e-6)));
-        var best = double.MaxValue;
-        for (var r = 0; r < 7; r++)
-        {
-            var t0 = CpuSeconds();
-            for (var i = 0; i < calls; i++)
-            {
-                a();
-            }
-
-            best = Math.Min(best, (CpuSeconds() - t0) / calls);
-        }
-
-        return best;
-    }
-
-    private static double CpuSeconds() => Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
+    private static double Best(Action a) => CpuTimeProfiles.BestCpuSeconds(a, 7);
 }

@@ -1,12 +1,13 @@
-using System.Diagnostics;
 using WoodFisher.Kernels;
 
 namespace WoodFisher.Bench;
 
 /// <summary>
-/// One-core phase timings of the Dense strategy on one c × c block: the float64 Gram GEMM (lower half) as a function of
-/// the panel height k (rows per call, set by the builder's pending buffer), the float32 Gram for comparison, and the
-/// Cholesky inverse. <c>dotnet run -c Release --project bench/WoodFisher.Bench -- dense-profile</c>.
+/// One-core phase timings of the Dense strategy on one c × c block, in process CPU time (run with
+/// <c>DOTNET_PROCESSOR_COUNT=1</c>): the float64 Gram GEMM (lower half) as a function of the panel height k (rows per
+/// call), the float32 Gram for comparison, the mixed float32-product float64-sum Gram the strategy runs
+/// (<see cref="LinearAlgebra.SymmetricRankKMixed{TSrc}"/>, all m rows at once), and the Cholesky inverse.
+/// <c>dotnet run -c Release --project bench/WoodFisher.Bench -- dense-profile</c>.
 /// </summary>
 internal static class DenseGramProfile
 {
@@ -44,6 +45,14 @@ internal static class DenseGramProfile
             Console.WriteLine($"gram c={c} m={m} k={k}: f64 {t * 1e3:F2} ms ({flops / t / 1e9:F1} GFLOP/s), f32 {tf * 1e3:F2} ms ({flops / tf / 1e9:F1} GFLOP/s), one core, lower half");
         }
 
+        var mixed = new double[c * c];
+        var tm = Best(reps, () =>
+        {
+            Array.Clear(mixed);
+            LinearAlgebra.SymmetricRankKMixed<float>(true, c, m, xf, c, mixed, c, parallel: false);
+        });
+        Console.WriteLine($"gram c={c} m={m} mixed (float32 products, float64 sums per {LinearAlgebra.MixedPanel} rows): {tm * 1e3:F2} ms ({(double)c * c * m / tm / 1e9:F1} GFLOP/s), one core, lower half");
+
         var spd = new double[c * c];
         for (var i = 0; i < c; i++)
         {
@@ -59,20 +68,8 @@ internal static class DenseGramProfile
         var l = (double[])spd.Clone();
         LinearAlgebra.TryCholeskyFactor<double>(l, c);
         var ttri = Best(reps, () => LinearAlgebra.LowerTriangularInvert<double>((double[])l.Clone(), c));
-        Console.WriteLine($"cholesky-invert c={c}: f64 {tinv * 1e3:F2} ms ({1.7 * c * c * c / tinv / 1e9:F1} GFLOP/s at 1.7c³; factor {tfac * 1e3:F2} ms, triangular inverse {ttri * 1e3:F2} ms, L⁻ᵀL⁻¹ the rest), one core");
+        Console.WriteLine($"cholesky-invert c={c}: f64 {tinv * 1e3:F2} ms ({(double)c * c * c / tinv / 1e9:F1} GFLOP/s counting c³); alone, the factor {tfac * 1e3:F2} ms and the triangular inverse {ttri * 1e3:F2} ms, one core");
     }
 
-    private static double Best(int reps, Action a)
-    {
-        a();
-        var best = double.MaxValue;
-        for (var r = 0; r < reps; r++)
-        {
-            var sw = Stopwatch.StartNew();
-            a();
-            best = Math.Min(best, sw.Elapsed.TotalSeconds);
-        }
-
-        return best;
-    }
+    private static double Best(int reps, Action a) => CpuTimeProfiles.BestCpuSeconds(a, reps);
 }

@@ -53,6 +53,7 @@ public static class Program
 
         if (args.Length > 0 && args[0] == "dense-profile")
         {
+            DenseGramProfile.Run(400, 1000, 5);
             DenseGramProfile.Run(512, 1024, 5);
             DenseGramProfile.Run(128, 1024, 5);
             return;

@@ -273,26 +273,22 @@ internal sealed partial class DenseStrategy
         var single = layout.Count < Environment.ProcessorCount;
         return Upload(backend, layout, _precision, target =>
         {
-            var direct = target as CpuBlockStorage<float>;
+            // Float32 CPU blocks are inverted where they lie (every entry is written, so recycled blocks need no clearing).
+            var direct = (target as CpuBlockStorage<float>)?.BlocksToOverwrite();
             var all = direct is null ? new double[layout.SquareLength] : null;
             BlockParallel.For(layout.Count, b =>
             {
                 var c = layout.Size(b);
                 using var g = new Rental<double>(c * c);
-                using var f = new Rental<float>(c * c);
+                using var f = new Rental<float>(direct is null ? c * c : 0);
                 var a = g.Array.AsSpan(0, c * c);
                 gram(b, a);
-                var inFloat32 = Invert(b, a, c, damping, normalizer, single, f.Array);
+                var inFloat32 = Invert(b, a, c, damping, normalizer, single, direct is null ? f.Array : direct[b]);
                 if (direct is not null)
                 {
-                    var block = direct.Blocks[b];
-                    if (inFloat32)
+                    if (!inFloat32)
                     {
-                        f.Array.AsSpan(0, c * c).CopyTo(block);
-                    }
-                    else
-                    {
-                        TensorPrimitives.ConvertTruncating<double, float>(a, block);
+                        TensorPrimitives.ConvertTruncating<double, float>(a, direct[b]);
                     }
                 }
                 else if (inFloat32)

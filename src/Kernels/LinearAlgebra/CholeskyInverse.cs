@@ -1,6 +1,5 @@
 using System.Numerics;
 using System.Numerics.Tensors;
-using System.Runtime.CompilerServices;
 
 namespace WoodFisher.Kernels;
 

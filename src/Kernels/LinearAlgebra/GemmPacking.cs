@@ -140,14 +140,7 @@ internal static unsafe partial class Gemm
         var p = 0;
         for (; p + 8 <= kc; p += 8)
         {
-            // The six loads in this method, not in a helper: the JIT leaves a helper returning six registers uninlined.
-            var q = s + p;
-            var r0 = Vector256.Load(q);
-            var r1 = Vector256.Load(q + rs);
-            var r2 = Vector256.Load(q + (2 * rs));
-            var r3 = Vector256.Load(q + (3 * rs));
-            var r4 = Vector256.Load(q + (4 * rs));
-            var r5 = Vector256.Load(q + (5 * rs));
+            LoadSixRows(s + p, rs, out var r0, out var r1, out var r2, out var r3, out var r4, out var r5);
             var a = Avx.UnpackLow(r0, r1).AsDouble();
             var b = Avx.UnpackHigh(r0, r1).AsDouble();
             var c = Avx.UnpackLow(r2, r3).AsDouble();
@@ -190,14 +183,7 @@ internal static unsafe partial class Gemm
         var p = 0;
         for (; p + 4 <= kc; p += 4)
         {
-            // The six loads in this method, not in a helper: the JIT leaves a helper returning six registers uninlined.
-            var q = s + p;
-            var r0 = Vector256.Load(q);
-            var r1 = Vector256.Load(q + rs);
-            var r2 = Vector256.Load(q + (2 * rs));
-            var r3 = Vector256.Load(q + (3 * rs));
-            var r4 = Vector256.Load(q + (4 * rs));
-            var r5 = Vector256.Load(q + (5 * rs));
+            LoadSixRows(s + p, rs, out var r0, out var r1, out var r2, out var r3, out var r4, out var r5);
             var a = Avx.UnpackLow(r0, r1);
             var b = Avx.UnpackHigh(r0, r1);
             var c = Avx.UnpackLow(r2, r3);
@@ -218,6 +204,23 @@ internal static unsafe partial class Gemm
         }
 
         return p;
+    }
+
+    /// <summary>
+    /// One 256-bit register from each of six rows <paramref name="rs"/> apart (the rows of a packed A panel). Six out
+    /// registers, not a struct of six: the JIT neither inlines nor promotes a struct of more than four registers.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void LoadSixRows<T>(T* q, nint rs, out Vector256<T> r0, out Vector256<T> r1, out Vector256<T> r2, out Vector256<T> r3,
+        out Vector256<T> r4, out Vector256<T> r5)
+        where T : unmanaged
+    {
+        r0 = Vector256.Load(q);
+        r1 = Vector256.Load(q + rs);
+        r2 = Vector256.Load(q + (2 * rs));
+        r3 = Vector256.Load(q + (3 * rs));
+        r4 = Vector256.Load(q + (4 * rs));
+        r5 = Vector256.Load(q + (5 * rs));
     }
 
     /// <summary>Packs B[pc:pc+kc, jc:jc+nc] into nr-column panels, p-major (nr values per step p), zero-padded.</summary>
