@@ -16,9 +16,10 @@ namespace WoodFisher.Kernels;
 /// <para>With <see cref="Precision.Float32"/> storage the products are float32 at twice the float64 rate, summed in float32
 /// over at most <see cref="LinearAlgebra.MixedPanel"/> rows and in float64 across those panels
 /// (<see cref="LinearAlgebra.SymmetricRankKMixed{TSrc}"/>), so the Gram
-/// carries an error below γ_KC·tr(GᵀG/N) in 2-norm (γ_k = k·u₃₂/(1 − k·u₃₂); γ_256 ≈ 1.5·10⁻⁵). The Cholesky inverse
-/// then runs in float32 as well, whose backward errors (factor, triangular inverse, product) are below about
-/// 3γ_{c+1}·tr(F̂), and whose residual is checked (<see cref="Float32Residual"/>). Together: ‖F̂⁻¹_float32 − F̂⁻¹‖₂ ≤ β/(1 − β)·‖F̂⁻¹‖₂ for the exact F̂ of the float32-rounded rows,
+/// carries an error below γ_KC·tr(GᵀG/N) in 2-norm (γ_k = k·u₃₂/(1 − k·u₃₂); γ_256 ≈ 1.5·10⁻⁵). The SPD inverse
+/// then runs in float32 as well, taken to have a Cholesky inverse's backward errors (factor, triangular inverse, product:
+/// below about 3γ_{c+1}·tr(F̂); the oracle tests hold its blocked sweep to a Cholesky inverse's residual bound), and its
+/// residual is checked (<see cref="Float32Residual"/>). Together: ‖F̂⁻¹_float32 − F̂⁻¹‖₂ ≤ β/(1 − β)·‖F̂⁻¹‖₂ for the exact F̂ of the float32-rounded rows,
 /// β = (γ_KC·tr(GᵀG/N) + 3γ_{c+1}·tr(F̂))/λ_min(F̂), plus the final rounding of each entry to float32 — the κ(F̂)·u₃₂ class
 /// of the float32 Woodbury strategies (the bound is worst-case; measured errors are 10³–10⁵ times smaller). A block whose
 /// float32 Cholesky fails, overflows or leaves a residual beyond what the float32 Gram already implies is inverted again

@@ -121,6 +121,36 @@ public class DenseStrategyTests
         });
     }
 
+    // Float32 CPU blocks are inverted where they lie, without clearing: storage recycled from a disposed one whose arrays
+    // still hold σI + rank-k updates must come out bit for bit as fresh storage does, in float32 (λ = 1e-2) and through the
+    // float64 fallback (λ = 1e-9, see above). Oracle: the same Finish on a backend that does not recycle.
+    [TestCase(1e-2)]
+    [TestCase(1e-9)]
+    public void Float32Inverse_IntoRecycledBlocks_EqualsFresh(double lambda)
+    {
+        const int d = 48, m = 20, c = 24;
+        var rng = new Random(9);
+        var g = Enumerable.Range(0, m * d).Select(_ => (double)(rng.Next(3) - 1)).ToArray();
+        var layout = BlockLayout.Create(d, c);
+        double[] Finish(CpuBackend backend)
+        {
+            var dense = new DenseStrategy(layout, Precision.Float32, m);
+            dense.Accumulate<double>(g, m);
+            using var storage = dense.Finish(backend, lambda, m);
+            var read = new double[layout.SquareLength];
+            backend.Read(storage, read);
+            return read;
+        }
+
+        using var fresh = new CpuBackend();
+        using var recycling = new CpuBackend { RecycleBlocks = true };
+        var dirty = recycling.Allocate(layout, Precision.Float32);
+        recycling.SetScaledIdentity(dirty, 7.0);
+        recycling.RankKUpdate(dirty, g, m, m);
+        dirty.Dispose();
+        Assert.That(Finish(recycling), Is.EqualTo(Finish(fresh)));
+    }
+
     private static int FallbacksOf(double[] g, int m, int d, int c, double lambda)
     {
         var counts = new List<int>();
