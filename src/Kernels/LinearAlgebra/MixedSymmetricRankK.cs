@@ -1,7 +1,5 @@
 using System.Numerics;
 using System.Numerics.Tensors;
-using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
 
 namespace WoodFisher.Kernels;
 
@@ -38,10 +36,6 @@ public static partial class LinearAlgebra
         using var partRental = new Rental<float>(n * n);
         using var copyRental = new Rental<float>(typeof(TSrc) == typeof(float) ? 0 : n * kcMax);
         var part = partRental.Array;
-
-        // Zeroed once: each panel's lower-triangle sums are zeroed again as they are added into C (the lower-half GEMM's
-        // diagonal tiles also write some entries above the diagonal, which are never read).
-        part.AsSpan(0, n * n).Clear();
         fixed (TSrc* pa = a)
         fixed (float* pp = part, pcopy = copyRental.Array)
         {
@@ -70,36 +64,27 @@ public static partial class LinearAlgebra
                     ld = cols;
                 }
 
+                new Span<float>(pp, n * n).Clear();
                 Gemm.Multiply(n, n, kc, 1f, PinnedMatrix<float>.RowMajor(panel, ld, transpose), PinnedMatrix<float>.RowMajor(panel, ld, !transpose), pp, n, true, parallel);
                 for (var i = 0; i < n; i++)
                 {
-                    AddWidenedAndClear(part.AsSpan(i * n, i + 1), c.Slice(i * ldc, i + 1));
+                    var src = part.AsSpan(i * n, i + 1);
+                    var dst = c.Slice(i * ldc, i + 1);
+                    AddWidened(src, dst);
                 }
             }
         }
     }
 
-    /// <summary>dst += src widened to float64 (exactly), and src zeroed, in one pass.</summary>
-    private static void AddWidenedAndClear(Span<float> src, Span<double> dst)
+    /// <summary>dst += src, src widened to float64.</summary>
+    private static void AddWidened(ReadOnlySpan<float> src, Span<double> dst)
     {
-        ref var s = ref MemoryMarshal.GetReference(src);
-        ref var d = ref MemoryMarshal.GetReference(dst);
-        var j = 0;
-        if (Vector256.IsHardwareAccelerated && SimdPaths.Current != SimdPath.Scalar)
+        Span<double> wide = stackalloc double[256];
+        for (var j = 0; j < src.Length; j += wide.Length)
         {
-            for (; j + 8 <= src.Length; j += 8)
-            {
-                var (lower, upper) = Vector256.Widen(Vector256.LoadUnsafe(ref s, (nuint)j));
-                (Vector256.LoadUnsafe(ref d, (nuint)j) + lower).StoreUnsafe(ref d, (nuint)j);
-                (Vector256.LoadUnsafe(ref d, (nuint)(j + 4)) + upper).StoreUnsafe(ref d, (nuint)(j + 4));
-                Vector256<float>.Zero.StoreUnsafe(ref s, (nuint)j);
-            }
-        }
-
-        for (; j < src.Length; j++)
-        {
-            dst[j] += src[j];
-            src[j] = 0;
+            var len = Math.Min(wide.Length, src.Length - j);
+            TensorPrimitives.ConvertChecked(src.Slice(j, len), wide[..len]);
+            TensorPrimitives.Add(dst.Slice(j, len), wide[..len], dst.Slice(j, len));
         }
     }
 }
