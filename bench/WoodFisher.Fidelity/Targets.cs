@@ -50,7 +50,8 @@ internal static class Targets
                     var mag = Gradual.Seeds(mine, "magnitude", s, schedule, Gradual.SeedsOf(mine, "woodfisher", s, variant));
                     var measured = new Row(model, "gradual", "woodfisher", s, "", double.NaN, double.NaN, double.NaN, wf.Mean, double.NaN, 0);
                     var label = variant == Gradual.DefaultVariant ? " (the defaults: " + variant + ")" : variant.Length > 0 ? $" ({variant})" : "";
-                    Line($"gradual WoodFisher{label} ≥ gradual magnitude{(schedule.Length > 0 ? $" ({schedule})" : "")}, same {wf.Count} seed{(wf.Count > 1 ? "s" : "")}", model, s, measured, mag.Count > 0 ? mag.Mean : null, "(magnitude)", wf.Mean >= mag.Mean);
+                    var epochs = mine.First(r => r.Part == "gradual" && r.Sparsity == s && r.Method == "woodfisher" && Gradual.Variant(r.Setting) == variant).Setting.Split(' ')[0];
+                    Line($"gradual WoodFisher{label}, {epochs} ≥ gradual magnitude{(schedule.Length > 0 ? $" ({schedule})" : "")}, same {wf.Count} seed{(wf.Count > 1 ? "s" : "")}", model, s, measured, mag.Count > 0 ? mag.Mean : null, "(magnitude)", wf.Mean >= mag.Mean);
                 }
             }
         }
@@ -58,13 +59,8 @@ internal static class Targets
         return md.ToString();
     }
 
-    /// <summary>
-    /// What <c>woodfisher prune</c> does with no --block and no --damping: the "defaults" row, else the c = 400 row with
-    /// the whole grid (c = auto resolves to 400 on every model of the table, and the walk chose the whole grid's λ on
-    /// every recorded curve).
-    /// </summary>
-    public static Row? Defaults(IReadOnlyList<Row> rows, string model, double s) =>
-        Find(rows, model, s, r => r.Part == "defaults") ?? Find(rows, model, s, r => r.Part == "oneshot" && r.Method == "woodfisher" && r.Setting == "c=400 λ=auto");
+    /// <summary>What <c>woodfisher prune</c> does with no --block and no --damping: the "defaults" row (part defaults).</summary>
+    public static Row? Defaults(IReadOnlyList<Row> rows, string model, double s) => Find(rows, model, s, r => r.Part == "defaults");
 
     private static Row? Find(IReadOnlyList<Row> rows, string model, double s, Func<Row, bool> pick) =>
         rows.FirstOrDefault(r => r.Model == model && r.Sparsity == s && pick(r));
