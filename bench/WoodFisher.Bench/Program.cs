@@ -13,7 +13,7 @@ namespace WoodFisher.Bench;
 /// <c>-- dense-profile</c> prints one-core Gram-panel and Cholesky timings of the Dense strategy;
 /// <c>-- rankk-block [reps] [c:m …]</c> times the backend's rank-k update of one block against the peak measured in the same run;
 /// <c>-- rankk-profile</c> prints single-core phase timings of one rank-k panel, the builder's overhead and the dense path;
-/// <c>-- rankk-cpu</c> and <c>-- inverse-cpu</c> time in CPU time (<see cref="CpuTimeProfiles"/>), for shared machines;
+/// <c>-- rankk-cpu</c>, <c>-- inverse-cpu</c> and <c>-- joint-cpu</c> (<see cref="JointUpdateProfile"/>) time in CPU time (<see cref="CpuTimeProfiles"/>), for shared machines;
 /// <c>-- pattern-quality [--out DIR]</c> writes the structured-pruning quality tables (<see cref="PatternQuality"/>);
 /// <c>-- inference-profile PRUNED BASELINE [batch] [blocks]</c> times the inference engine per layer (<see cref="InferenceProfile"/>).
 /// </summary>
@@ -81,6 +81,12 @@ public static class Program
         if (args.Length > 0 && args[0] == "cholinv-cpu")
         {
             CholeskyInverseProfile.Run(args[1..]);
+            return;
+        }
+
+        if (args.Length > 0 && args[0] == "joint-cpu")
+        {
+            JointUpdateProfile.Run(args[1..]);
             return;
         }
 

@@ -117,20 +117,8 @@ public static class JointObsUpdate
         var q = local.Length;
         var c = plan.Layout.Size(b);
         var a = alpha.AsSpan(plan.EntryStart(b), q);
-        var sub = ArrayPool<double>.Shared.Rent(q * q);
-        try
-        {
-            for (var i = 0; i < q; i++)
-            {
-                columns.Slice(local[i] * q, q).CopyTo(sub.AsSpan(i * q, q));
-            }
-
-            Solve(sub.AsSpan(0, q * q), q, a, b, u);
-        }
-        finally
-        {
-            ArrayPool<double>.Shared.Return(sub);
-        }
+        var rows = new GatheredRows(columns, local);
+        SolveCore(ref rows, q, a, b, u);
 
         var step = delta.AsSpan(plan.Layout.Offset(b), c);
         for (var r = 0; r < c; r++)
@@ -157,12 +145,20 @@ public static class JointObsUpdate
             throw new ArgumentException($"Expected a {n} × {n} matrix and {n} right-hand-side entries, got {matrix.Length} and {rhs.Length}.");
         }
 
+        var whole = new WholeMatrix(matrix, n);
+        return SolveCore(ref whole, n, rhs, block, unitRoundoff);
+    }
+
+    /// <summary>The policy of <see cref="Solve"/> on the lower triangle that <paramref name="a"/> writes, again for each retry.</summary>
+    private static double SolveCore<TMatrix>(ref TMatrix a, int n, Span<double> rhs, int block, double unitRoundoff)
+        where TMatrix : ISymmetricSource, allows ref struct
+    {
         var pool = ArrayPool<double>.Shared;
         var factor = pool.Rent(n * n);
         try
         {
             var f = factor.AsSpan(0, n * n);
-            matrix.CopyTo(f);
+            a.WriteLower(f);
             if (LinearAlgebra.TryCholeskyFactor<double>(f, n))
             {
                 LinearAlgebra.CholeskySolve<double>(f, n, rhs);
@@ -172,19 +168,19 @@ public static class JointObsUpdate
             var scale = 0.0;
             for (var i = 0; i < n; i++)
             {
-                var a = matrix[(i * n) + i];
-                if (!(a > 0) || !double.IsFinite(a))
+                var d = a.Diagonal(i);
+                if (!(d > 0) || !double.IsFinite(d))
                 {
-                    throw new BlockNotPositiveDefiniteException(block, $"diagonal entry {i} of the {n} × {n} sub-matrix [F⁻¹]_QQ is {a:G6}");
+                    throw new BlockNotPositiveDefiniteException(block, $"diagonal entry {i} of the {n} × {n} sub-matrix [F⁻¹]_QQ is {d:G6}");
                 }
 
-                scale = Math.Max(scale, a);
+                scale = Math.Max(scale, d);
             }
 
             var tau = FirstJitter(n, scale, unitRoundoff);
             for (var step = 0; step < JitterSteps; step++, tau *= 10)
             {
-                matrix.CopyTo(f);
+                a.WriteLower(f);
                 for (var i = 0; i < n; i++)
                 {
                     f[(i * n) + i] += tau;
@@ -203,5 +199,44 @@ public static class JointObsUpdate
         {
             pool.Return(factor);
         }
+    }
+
+    /// <summary>A symmetric n × n matrix that writes its lower triangle (row-major) into a factor's storage.</summary>
+    private interface ISymmetricSource
+    {
+        void WriteLower(Span<double> target);
+
+        double Diagonal(int i);
+    }
+
+    /// <summary>A whole row-major matrix, copied as it is.</summary>
+    private readonly ref struct WholeMatrix(Span<double> matrix, int n) : ISymmetricSource
+    {
+        private readonly Span<double> _matrix = matrix;
+
+        public void WriteLower(Span<double> target) => _matrix.CopyTo(target);
+
+        public double Diagonal(int i) => _matrix[(i * n) + i];
+    }
+
+    /// <summary>
+    /// [F⁻¹]_QQ inside the gathered columns [F⁻¹]_{b,Q} (c × q): row i is row local[i] of the columns. Only the lower
+    /// triangle is copied, straight into the factor, so no q × q copy of its own is made.
+    /// </summary>
+    private readonly ref struct GatheredRows(ReadOnlySpan<double> columns, ReadOnlySpan<int> local) : ISymmetricSource
+    {
+        private readonly ReadOnlySpan<double> _columns = columns;
+        private readonly ReadOnlySpan<int> _local = local;
+
+        public void WriteLower(Span<double> target)
+        {
+            var q = _local.Length;
+            for (var i = 0; i < q; i++)
+            {
+                _columns.Slice(_local[i] * q, i + 1).CopyTo(target.Slice(i * q, i + 1));
+            }
+        }
+
+        public double Diagonal(int i) => _columns[(_local[i] * _local.Length) + i];
     }
 }

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Spectre.Console;
-using WoodFisher.Kernels;
 
 namespace WoodFisher.Cli.Commands;
 

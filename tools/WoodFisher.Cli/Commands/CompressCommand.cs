@@ -1,5 +1,4 @@
 using WoodFisher.Kernels.Sparse;
-using WoodFisher.Models;
 
 namespace WoodFisher.Cli.Commands;
 

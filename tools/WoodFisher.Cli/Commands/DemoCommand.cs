@@ -1,9 +1,5 @@
 using System.Text;
 using Spectre.Console;
-using WoodFisher.Models;
-using WoodFisher.Models.Data;
-using WoodFisher.Models.Training;
-using WoodFisher.Pruning;
 
 namespace WoodFisher.Cli.Commands;
 

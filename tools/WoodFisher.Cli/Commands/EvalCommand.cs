@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using WoodFisher.Models;
 using WoodFisher.Models.Inference;
 
 namespace WoodFisher.Cli.Commands;

@@ -1,7 +1,5 @@
 using System.Numerics.Tensors;
 using System.Text;
-using WoodFisher.IO;
-using WoodFisher.Kernels;
 
 namespace WoodFisher.Cli.Commands;
 

@@ -1,6 +1,3 @@
-using WoodFisher.IO;
-using WoodFisher.Models;
-
 namespace WoodFisher.Cli.Commands;
 
 /// <summary>

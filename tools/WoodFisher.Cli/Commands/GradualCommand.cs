@@ -1,8 +1,3 @@
-using WoodFisher.Models;
-using WoodFisher.Models.Data;
-using WoodFisher.Models.Training;
-using WoodFisher.Pruning;
-
 namespace WoodFisher.Cli.Commands;
 
 /// <summary>

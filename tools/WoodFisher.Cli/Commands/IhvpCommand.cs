@@ -1,5 +1,3 @@
-using WoodFisher.IO;
-
 namespace WoodFisher.Cli.Commands;
 
 /// <summary>

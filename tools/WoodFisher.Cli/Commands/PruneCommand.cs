@@ -1,7 +1,4 @@
 using WoodFisher.Cli.Distributed;
-using WoodFisher.IO;
-using WoodFisher.Models;
-using WoodFisher.Pruning;
 
 namespace WoodFisher.Cli.Commands;
 

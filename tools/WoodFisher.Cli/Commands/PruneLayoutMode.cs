@@ -1,6 +1,4 @@
 using WoodFisher.Cli.Distributed;
-using WoodFisher.IO;
-using WoodFisher.Pruning;
 
 namespace WoodFisher.Cli.Commands;
 

@@ -1,6 +1,3 @@
-using WoodFisher.Models;
-using WoodFisher.Pruning;
-
 namespace WoodFisher.Cli.Commands;
 
 /// <summary><c>prune --model</c>: the model's weights, gradients of its own samples, dense and pruned test evaluation.</summary>

@@ -1,7 +1,3 @@
-using WoodFisher.Models;
-using WoodFisher.Models.Data;
-using WoodFisher.Models.Training;
-using WoodFisher.Pruning;
 using WoodFisher.Pruning.Studies;
 
 namespace WoodFisher.Cli.Commands;

@@ -1,9 +1,4 @@
 using System.Diagnostics;
-using WoodFisher.IO;
-using WoodFisher.Models;
-using WoodFisher.Models.Data;
-using WoodFisher.Models.Training;
-using WoodFisher.Pruning;
 
 namespace WoodFisher.Cli.Commands;
 

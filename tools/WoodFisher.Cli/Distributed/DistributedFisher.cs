@@ -2,8 +2,6 @@ using System.Diagnostics;
 using System.Runtime.InteropServices;
 using WoodFisher.Cli.Commands;
 using WoodFisher.Distributed;
-using WoodFisher.IO;
-using WoodFisher.Kernels;
 
 namespace WoodFisher.Cli.Distributed;
 

@@ -1,8 +1,5 @@
 using WoodFisher.Cli.Commands;
 using WoodFisher.Distributed;
-using WoodFisher.IO;
-using WoodFisher.Models;
-using WoodFisher.Pruning;
 
 namespace WoodFisher.Cli.Distributed;
 

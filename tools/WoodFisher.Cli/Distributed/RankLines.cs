@@ -1,7 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using WoodFisher.Distributed;
-using WoodFisher.Kernels;
 
 namespace WoodFisher.Cli.Distributed;
 

@@ -1,5 +1,3 @@
-using WoodFisher.IO;
-
 namespace WoodFisher.Cli.Infrastructure;
 
 /// <summary>Summary statistics of an array: min, max, mean (NaNs skipped and counted) and fraction of zeros.</summary>

@@ -1,5 +1,3 @@
-using WoodFisher.IO;
-
 namespace WoodFisher.Cli.Infrastructure;
 
 /// <summary>Output files the CLI writes: always atomically (temp file + rename, see <see cref="AtomicFile"/>).</summary>

@@ -1,6 +1,4 @@
 using System.Numerics.Tensors;
-using WoodFisher.Models;
-using WoodFisher.Models.Data;
 
 namespace WoodFisher.Cli.Infrastructure;
 

@@ -1,5 +1,4 @@
 using ScottPlot;
-using WoodFisher.IO;
 
 namespace WoodFisher.Cli.Infrastructure;
 

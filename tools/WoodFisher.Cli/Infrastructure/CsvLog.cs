@@ -1,5 +1,4 @@
 using System.Text;
-using WoodFisher.IO;
 
 namespace WoodFisher.Cli.Infrastructure;
 

@@ -1,9 +1,5 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
-using WoodFisher.IO;
-using WoodFisher.Kernels;
-using WoodFisher.Models;
-using WoodFisher.Pruning;
 using WoodFisher.Pruning.Methods;
 
 namespace WoodFisher.Cli.Infrastructure;

@@ -1,7 +1,3 @@
-using WoodFisher.Models;
-using WoodFisher.Models.Data;
-using WoodFisher.Pruning;
-
 namespace WoodFisher.Cli.Infrastructure;
 
 /// <summary>Model-mode pruning for prune, gradual and demo: H⁻¹ from the model's own samples through <see cref="ModelCurvature"/>, with phase progress.</summary>

@@ -1,6 +1,4 @@
 using Spectre.Console;
-using WoodFisher.IO;
-using WoodFisher.Pruning;
 
 namespace WoodFisher.Cli.Infrastructure;
 

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text;
 using ScottPlot;
-using WoodFisher.Pruning;
 using WoodFisher.Pruning.Studies;
 
 namespace WoodFisher.Cli.Infrastructure;

@@ -1,6 +1,3 @@
-using WoodFisher.Kernels;
-using WoodFisher.Pruning;
-
 namespace WoodFisher.Cli.Infrastructure;
 
 /// <summary>

@@ -1,6 +1,3 @@
-using WoodFisher.IO;
-using WoodFisher.Pruning;
-
 namespace WoodFisher.Cli.Options;
 
 /// <summary>

@@ -1,6 +1,3 @@
-using WoodFisher.Kernels;
-using WoodFisher.Pruning;
-
 namespace WoodFisher.Cli.Options;
 
 /// <summary>How an inverse-curvature estimate is built: <c>--block --damping --strategy --backend --precision</c>, the defaults of every method's keys.</summary>

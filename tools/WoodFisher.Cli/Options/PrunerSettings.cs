@@ -1,5 +1,3 @@
-using WoodFisher.Pruning;
-
 namespace WoodFisher.Cli.Options;
 
 /// <summary>How weights are pruned once scored: <c>--update --selection --recompute --stepping --taylor-step</c>, the defaults of every method's keys.</summary>

@@ -1,5 +1,3 @@
-using WoodFisher.Pruning;
-
 namespace WoodFisher.Cli.Options;
 
 /// <summary>Which samples give gradients and over which coordinates: <c>--split --samples --minibatch --seed --layers --include-bias</c>.</summary>

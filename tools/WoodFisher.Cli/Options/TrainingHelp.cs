@@ -1,6 +1,3 @@
-using WoodFisher.Models.Training;
-using WoodFisher.Pruning;
-
 namespace WoodFisher.Cli.Options;
 
 /// <summary>The training options, whichever settings class declares them (<c>train</c>'s, or <see cref="TrainingSettings"/>).</summary>

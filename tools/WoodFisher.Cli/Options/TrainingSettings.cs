@@ -1,6 +1,3 @@
-using WoodFisher.Models.Training;
-using WoodFisher.Pruning;
-
 namespace WoodFisher.Cli.Options;
 
 /// <summary>SGD training (softmax cross-entropy): <c>--epochs --batch --lr --momentum --nesterov --weight-decay --schedule --train-samples</c>.</summary>

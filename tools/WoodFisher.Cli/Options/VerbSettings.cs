@@ -1,5 +1,3 @@
-using WoodFisher.Kernels;
-
 namespace WoodFisher.Cli.Options;
 
 /// <summary>Options every verb takes: the memory budget that sizes from files and options are checked against.</summary>
