@@ -183,11 +183,12 @@ public static class Idx
         return a.GetData<byte>();
     }
 
+    /// <summary>pixel / 255, rounded as the scalar division rounds it (vector division is correctly rounded too).</summary>
     internal static float[] ScalePixels(ReadOnlySpan<byte> pixels)
     {
-        var result = new float[pixels.Length];
-        for (int i = 0; i < pixels.Length; i++)
-            result[i] = pixels[i] / 255f;
+        var result = GC.AllocateUninitializedArray<float>(pixels.Length);
+        System.Numerics.Tensors.TensorPrimitives.ConvertChecked(pixels, result.AsSpan());
+        System.Numerics.Tensors.TensorPrimitives.Divide(result, 255f, result);
         return result;
     }
 

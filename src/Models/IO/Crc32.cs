@@ -15,6 +15,9 @@ internal static class Crc32
     public static uint Compute(ReadOnlySpan<byte> data) => Append(0, data);
 
     /// <summary>The CRC-32 of the bytes whose CRC-32 is <paramref name="crc"/> followed by <paramref name="data"/>.</summary>
+    /// <remarks>Compiled optimised at its first call: it is called once per file, over tens of megabytes, so a Tier-0 body
+    /// would run most of the loop before on-stack replacement.</remarks>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static uint Append(uint crc, ReadOnlySpan<byte> data)
     {
         var t = Table;

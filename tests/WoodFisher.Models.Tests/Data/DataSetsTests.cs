@@ -24,6 +24,23 @@ public class DataSetsTests
     }
 
     [Test]
+    public void ScalePixels_EqualsTheScalarDivision_ForEveryByte_AtEveryVectorTail()
+    {
+        // Every byte value, at lengths that leave each possible remainder after the vector loops: the vectorised
+        // conversion must give the bits of the correctly rounded scalar b / 255f, on which the recorded accuracies rest.
+        for (var n = 256; n < 256 + 70; n++)
+        {
+            var bytes = Enumerable.Range(0, n).Select(i => (byte)(i * 37 % 256)).ToArray();
+            var scaled = Idx.ScalePixels(bytes);
+            for (var i = 0; i < n; i++)
+            {
+                if (BitConverter.SingleToInt32Bits(scaled[i]) != BitConverter.SingleToInt32Bits(bytes[i] / 255f))
+                    Assert.Fail($"n = {n}, byte {bytes[i]} at {i}: {scaled[i]:R} instead of {bytes[i] / 255f:R}");
+            }
+        }
+    }
+
+    [Test]
     public void EmbeddedSlice_IsThePrefixOfTheFullDataSet_WhenInstalled()
     {
         var dir = DataSets.SystemDirectory;

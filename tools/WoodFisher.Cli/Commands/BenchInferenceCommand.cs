@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using WoodFisher.Models.Inference;
@@ -9,7 +8,7 @@ namespace WoodFisher.Cli.Commands;
 /// <c>woodfisher bench-inference --model M [--baseline B] [--batch 1,64] [--runs 5] [--report F]</c>: latency and
 /// throughput of the inference engine with dense weights (of M, or of the baseline model B, e.g. M before pruning) against
 /// M's sparse ones (the file's formats, or each weight's smallest), per batch size, measured in the same process in
-/// alternating order, and the stored weight bytes.
+/// interleaved samples (<see cref="InferenceTiming"/>), and the stored weight bytes.
 /// </summary>
 internal sealed class BenchInferenceCommand : VerbCommand<BenchInferenceCommand.Settings>
 {
@@ -21,10 +20,10 @@ internal sealed class BenchInferenceCommand : VerbCommand<BenchInferenceCommand.
         [CommandOption("--batch <B1,B2>"), Help("Batch sizes: 1 times the matrix-vector path, ≥ 2 the matrix-matrix one."), DefaultValue("1,64")]
         public string Batch { get; init; } = "";
 
-        [CommandOption("--runs <N>"), Help("Runs per engine and batch; each times repeated calls for --seconds, and the table gives the median and range over runs."), DefaultValue(5)]
+        [CommandOption("--runs <N>"), Help("Runs per batch; each takes pairs of samples (one per engine, each sample every batch of the images once, repeated to last at least 1 ms) for --seconds per engine, and gives each engine's median sample and the median speed-up over its pairs; the table gives the median and range over runs."), DefaultValue(5)]
         public int Runs { get; init; }
 
-        [CommandOption("--seconds <S>"), Help("Seconds of repeated calls per run."), DefaultValue(0.5)]
+        [CommandOption("--seconds <S>"), Help("Seconds of samples per engine and run."), DefaultValue(0.5)]
         public double Seconds { get; init; }
 
         [CommandOption("--clock <CLOCK>"), Help("wall (elapsed time) or cpu (the process's processor time: on a machine shared with other jobs it leaves out the time other processes held the cores, and counts every core a product used)."), DefaultValue("wall")]
@@ -39,7 +38,7 @@ internal sealed class BenchInferenceCommand : VerbCommand<BenchInferenceCommand.
 
     private sealed record Row(int Batch, string Engine, double MedianMs, double MinMs, double MaxMs, double SamplesPerSecond, long WeightBytes);
 
-    private sealed record Ratio(int Batch, double Median, double Min, double Max);
+    private sealed record Ratio(int Batch, double Median, double Min, double Max, long CallsPerSample, int Pairs);
 
     protected override int Run(Settings s, VerbRun run, CancellationToken cancellationToken)
     {
@@ -71,22 +70,22 @@ internal sealed class BenchInferenceCommand : VerbCommand<BenchInferenceCommand.
             CliConsole.Record(("weight", w.Name), ("format", w.Format), ("shape", $"{w.Rows}x{w.Columns}"), ("nonzeros", w.NonZeros), ("bytes", w.StoredBytes), ("dense_bytes", 4L * w.Rows * w.Columns));
         foreach (var b in batches)
         {
-            var logits = new float[b * dense.NumClasses];
             // A different batch of test images per call, the same sequence for both engines: the batch-1 kernels skip
             // windows of zero inputs, so one image timed over and over would time that image's zeros only.
             var x = data.Images.AsSpan(0, Math.Max(1, Math.Min(data.Count, ImagePool) / b) * b * data.Features).ToArray();
             var times = new Dictionary<string, List<double>> { ["dense"] = [], ["sparse"] = [] };
-            using (var progress = CliProgress.Start($"batch {b}: {runs} runs of dense and sparse", runs))
+            var perRun = new List<double>();
+            var pairs = 0;
+            var timing = new InferenceTiming(dense, sparse, x, b, cpu, 0.1);
+            using (var progress = CliProgress.Start($"batch {b}: {runs} runs of dense and sparse, {timing.CallsPerSample} calls a sample", runs))
             {
-                Time(dense, x, b, logits, 0.1, cpu);
-                Time(sparse, x, b, logits, 0.1, cpu);
                 for (var r = 0; r < runs; r++)
                 {
-                    cancellationToken.ThrowIfCancellationRequested();
-
-                    // Alternate the order so that neither engine always runs second (warmer caches, later in a load swing).
-                    foreach (var (name, engine) in r % 2 == 0 ? new[] { ("dense", dense), ("sparse", sparse) } : [("sparse", sparse), ("dense", dense)])
-                        times[name].Add(Time(engine, x, b, logits, seconds, cpu));
+                    var (d, sp, speedup, n) = timing.Run(seconds, cancellationToken);
+                    times["dense"].Add(d);
+                    times["sparse"].Add(sp);
+                    perRun.Add(speedup);
+                    pairs += n;
                     progress.Advance();
                 }
             }
@@ -94,12 +93,11 @@ internal sealed class BenchInferenceCommand : VerbCommand<BenchInferenceCommand.
             foreach (var (name, engine) in new[] { ("dense", dense), ("sparse", sparse) })
             {
                 var t = times[name];
-                var median = Median(t);
+                var median = InferenceTiming.Median(t);
                 rows.Add(new Row(b, name, median * 1e3, t.Min() * 1e3, t.Max() * 1e3, b / median, engine.WeightBytes));
             }
 
-            var perRun = times["dense"].Zip(times["sparse"], (d, sp) => d / sp).ToList();
-            ratios.Add(new Ratio(b, Median(perRun), perRun.Min(), perRun.Max()));
+            ratios.Add(new Ratio(b, InferenceTiming.Median(perRun), perRun.Min(), perRun.Max(), timing.CallsPerSample, pairs));
         }
 
         foreach (var r in rows)
@@ -108,7 +106,7 @@ internal sealed class BenchInferenceCommand : VerbCommand<BenchInferenceCommand.
                 ("samples_per_s", Math.Round(r.SamplesPerSecond)), ("weight_bytes", r.WeightBytes));
         }
         foreach (var q in ratios)
-            CliConsole.Record(("batch", q.Batch), ("speedup", Math.Round(q.Median, 3)), ("speedup_min", Math.Round(q.Min, 3)), ("speedup_max", Math.Round(q.Max, 3)));
+            CliConsole.Record(("batch", q.Batch), ("speedup", Math.Round(q.Median, 3)), ("speedup_min", Math.Round(q.Min, 3)), ("speedup_max", Math.Round(q.Max, 3)), ("calls_per_sample", q.CallsPerSample), ("pairs", q.Pairs));
         var bytesRatio = (double)sparse.WeightBytes / dense.WeightBytes;
         var loadAfter = LoadAverage();
         CliConsole.Record(("model", compressed.Model.Spec), ("baseline", baseline.Model.Spec), ("clock", cpu ? "cpu" : "wall"), ("bytes_ratio", Math.Round(bytesRatio, 4)), ("load_before", load), ("load_after", loadAfter), ("runs", runs), ("cores", Environment.ProcessorCount));
@@ -118,34 +116,6 @@ internal sealed class BenchInferenceCommand : VerbCommand<BenchInferenceCommand.
                 : JsonSerializer.Serialize(new { model = compressed.Model.Spec, baseline = baseline.Model.Spec, clock = cpu ? "cpu" : "wall", cores = Environment.ProcessorCount, runs, seconds_per_run = seconds, load_before = load, load_after = loadAfter, bytes_ratio = bytesRatio, weights = sparse.Weights, rows, ratios },
                     new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower }));
         return 0;
-    }
-
-    /// <summary>
-    /// Seconds per call of logits for <paramref name="batch"/> samples (the next batch of <paramref name="x"/> each call), averaged over calls for at least
-    /// <paramref name="seconds"/> of wall time (and at least 3 calls), in wall or process processor time.
-    /// </summary>
-    private static double Time(InferenceModel engine, float[] x, int batch, float[] logits, double seconds, bool cpu)
-    {
-        using var process = Process.GetCurrentProcess();
-        var clock = Stopwatch.StartNew();
-        var start = process.TotalProcessorTime;
-        var calls = 0;
-        var batches = x.Length / (batch * engine.InputShape.Aggregate(1, (a, b) => a * b));
-        var features = x.Length / batches / batch;
-        do
-        {
-            engine.Logits(x.AsSpan((calls % batches) * batch * features, batch * features), batch, logits);
-            calls++;
-        }
-        while (calls < 3 || clock.Elapsed.TotalSeconds < seconds);
-        process.Refresh();
-        return (cpu ? (process.TotalProcessorTime - start).TotalSeconds : clock.Elapsed.TotalSeconds) / calls;
-    }
-
-    private static double Median(List<double> v)
-    {
-        var s = v.Order().ToArray();
-        return s.Length % 2 == 1 ? s[s.Length / 2] : 0.5 * (s[(s.Length / 2) - 1] + s[s.Length / 2]);
     }
 
     /// <summary>The 1-minute load average (/proc/loadavg), or null where there is none.</summary>

@@ -65,9 +65,10 @@ internal sealed class DemoCommand : VerbCommand<DemoCommand.Settings>
         var outPath = run.Outputs.File("--out", s.Out);
         var report = run.Outputs.File("--report", s.Report);
 
-        var train = CliModels.Take(CliModels.LoadData(s.Data, "train"), s.TrainSamples ?? (s.Quick ? 500 : null), "--train-samples");
-        var data = s.Split == "train" ? train : CliModels.LoadData(s.Data, s.Split);
+        var pending = CliModels.LoadDataInBackground(s.Data, "train");
         var test = CliModels.LoadData(s.Data, "test");
+        var train = CliModels.Take(pending(), s.TrainSamples ?? (s.Quick ? 500 : null), "--train-samples");
+        var data = s.Split == "train" ? train : CliModels.LoadData(s.Data, s.Split);
         if (s.Quick)
             test = test.Take(Math.Min(300, test.Count));
         CliModels.CheckSamples(estimator.Samples, data);

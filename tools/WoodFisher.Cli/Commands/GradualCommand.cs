@@ -54,10 +54,11 @@ internal sealed class GradualCommand : VerbCommand<GradualCommand.Settings>
         var log = run.Outputs.File("--log", s.Log)!;
         var png = run.Outputs.File("--log (its plot)", Path.ChangeExtension(log, ".png"))!;
 
+        var pending = CliModels.LoadDataInBackground(s.Data, "train");
         var model = CliModels.Load(s.Model, s.Arch);
-        var train = CliModels.Take(CliModels.LoadData(s.Data, "train"), s.TrainSamples, "--train-samples");
-        var data = s.Split == "train" ? train : CliModels.LoadData(s.Data, s.Split);
         var test = CliModels.LoadData(s.Data, "test");
+        var train = CliModels.Take(pending(), s.TrainSamples, "--train-samples");
+        var data = s.Split == "train" ? train : CliModels.LoadData(s.Data, s.Split);
         CliModels.CheckFits(model, train);
         var selection = CliModels.Select(model, s.Layers, s.IncludeBias);
         ModelPruning.Check(method, selection, data);

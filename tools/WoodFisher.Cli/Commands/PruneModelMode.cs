@@ -6,10 +6,11 @@ internal static class PruneModelMode
     public static int Run(PruneCommand.Settings s, VerbRun run, MethodSpec method, double sparsity)
     {
         var outputs = PruneOutputs.Check(s, run);
+        var pending = CliModels.LoadDataInBackground(s.Data, s.Split);
         var model = CliModels.Load(s.Model, s.Arch);
         var selection = CliModels.Select(model, s.Layers, s.IncludeBias);
-        var data = CliModels.LoadData(s.Data, s.Split);
         var test = CliModels.LoadData(s.Data, "test");
+        var data = pending();
         CliModels.CheckFits(model, data);
         ModelPruning.Check(method, selection, data);
         ModelPruning.Plan(model, selection, data, method);

@@ -60,9 +60,10 @@ internal sealed class TrainCommand : VerbCommand<TrainCommand.Settings>
         var log = run.Outputs.File("--log", s.Log);
         var png = log is null ? null : run.Outputs.File("--log (its plot)", Path.ChangeExtension(log, ".png"));
 
+        var pending = CliModels.LoadDataInBackground(s.Data, "train");
         var model = s.Model is null ? ModelFiles.CreateModel(s.Arch!, s.Seed) : CliModels.Load(s.Model, s.Arch);
-        var train = CliModels.Take(CliModels.LoadData(s.Data, "train"), s.TrainSamples, "--train-samples");
         var test = CliModels.LoadData(s.Data, "test");
+        var train = CliModels.Take(pending(), s.TrainSamples, "--train-samples");
         CliModels.CheckFits(model, train);
         CliModels.CheckFits(model, test);
         CliConsole.Note($"train: {model.Spec}, {model.Parameters.Sum(p => (long)p.Length):N0} parameters, {train.Count} training samples from {train.Name}, {test.Count} test samples");
