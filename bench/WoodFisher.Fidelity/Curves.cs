@@ -3,10 +3,10 @@ using System.Globalization;
 namespace WoodFisher.Fidelity;
 
 /// <summary>
-/// gradual-curves.png from gradual-curves.csv: test accuracy after every pruning step and every fine-tuning epoch of the
-/// seed-0, 6-epoch gradual runs of one model and target: magnitude, WoodFisher in one OBS step per pruning step (the same
-/// and fresh samples), with the mini-batch Fisher, and in 4 OBS steps per pruning step with fresh samples
-/// (<c>woodfisher gradual</c>'s defaults).
+/// gradual-curves.png (the MLP; gradual-curves-MODEL.png for the other models) from gradual-curves.csv: test accuracy
+/// after every pruning step and every fine-tuning epoch of the seed-0, 6-epoch gradual runs of one model and target:
+/// magnitude, WoodFisher in one OBS step per pruning step (the same and fresh samples), with the mini-batch Fisher, and in
+/// 4 OBS steps per pruning step with fresh samples (<c>woodfisher gradual</c>'s defaults).
 /// </summary>
 internal static class Curves
 {

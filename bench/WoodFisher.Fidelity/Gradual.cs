@@ -10,7 +10,7 @@ internal static class Gradual
 
     /// <summary>Mean, lowest and highest test accuracy of <paramref name="method"/>'s gradual runs at <paramref name="s"/>
     /// whose setting carries exactly <paramref name="variant"/> ("" = the plain runs, "update=none", "momentum reset", …),
-    /// over seeds (those in <paramref name="seeds"/> when given).</summary>
+    /// over seeds (those in <paramref name="seeds"/> when given); <paramref name="rows"/> holds one model's rows.</summary>
     public static (double Mean, double Low, double High, int Count) Seeds(IReadOnlyList<Row> rows, string method, double s, string variant, IReadOnlyCollection<int>? seeds = null)
     {
         var accuracies = Runs(rows, method, s, variant).Where(r => seeds is null || seeds.Contains(Seed(r.Setting))).Select(r => r.Accuracy).ToArray();

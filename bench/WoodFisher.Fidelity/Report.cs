@@ -29,7 +29,11 @@ internal static class Report
             Plot(model, sparsities, lines, Path.Combine(dir, model + ".png"));
         }
 
-        Curves.Plot(Path.Combine(dir, "gradual-curves.csv"), "mlp", 0.95, Path.Combine(dir, "gradual-curves.png"));
+        foreach (var model in rows.Where(r => r.Part == "gradual" && r.Sparsity == 0.95).Select(r => r.Model).Distinct())
+        {
+            Curves.Plot(Path.Combine(dir, "gradual-curves.csv"), model, 0.95, Path.Combine(dir, model == "mlp" ? "gradual-curves.png" : $"gradual-curves-{model}.png"));
+        }
+
         File.WriteAllText(Path.Combine(dir, "table.md"), md.ToString());
         File.WriteAllText(Path.Combine(dir, "targets.md"), Targets.Write(rows));
     }

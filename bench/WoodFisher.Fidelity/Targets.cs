@@ -38,18 +38,20 @@ internal static class Targets
         Line($"MLP at 98%, 16 cubic recompute steps ({recompute?.Setting}) ≥ 70%", "mlp", 0.98, recompute, 0.70, "", recompute?.Accuracy >= 0.70);
         foreach (var model in rows.Where(r => r.Part == "gradual").Select(r => r.Model).Distinct())
         {
+            var mine = rows.Where(r => r.Model == model).ToList();
             foreach (var s in new[] { 0.95, 0.98 })
             {
-                var variants = rows.Where(r => r.Part == "gradual" && r.Model == model && r.Sparsity == s && r.Method == "woodfisher").Select(r => Gradual.Variant(r.Setting)).Distinct().Order(StringComparer.Ordinal);
+                var variants = mine.Where(r => r.Part == "gradual" && r.Sparsity == s && r.Method == "woodfisher").Select(r => Gradual.Variant(r.Setting)).Distinct().Order(StringComparer.Ordinal);
                 foreach (var variant in variants)
                 {
                     // Magnitude with the same schedule: the variant's "every=k" or momentum reset (magnitude has no update or samples).
                     var schedule = string.Join(' ', variant.Split(' ').Where(t => t.StartsWith("every=", StringComparison.Ordinal) || t is "momentum" or "reset"));
-                    var wf = Gradual.Seeds(rows, "woodfisher", s, variant);
-                    var mag = Gradual.Seeds(rows, "magnitude", s, schedule, Gradual.SeedsOf(rows, "woodfisher", s, variant));
+                    var wf = Gradual.Seeds(mine, "woodfisher", s, variant);
+                    var mag = Gradual.Seeds(mine, "magnitude", s, schedule, Gradual.SeedsOf(mine, "woodfisher", s, variant));
                     var measured = new Row(model, "gradual", "woodfisher", s, "", double.NaN, double.NaN, double.NaN, wf.Mean, double.NaN, 0);
                     var label = variant == Gradual.DefaultVariant ? " (the defaults: " + variant + ")" : variant.Length > 0 ? $" ({variant})" : "";
-                    Line($"gradual WoodFisher{label} ≥ gradual magnitude{(schedule.Length > 0 ? $" ({schedule})" : "")}, same {wf.Count} seed{(wf.Count > 1 ? "s" : "")}", model, s, measured, mag.Count > 0 ? mag.Mean : null, "(magnitude)", wf.Mean >= mag.Mean);
+                    var epochs = mine.First(r => r.Part == "gradual" && r.Sparsity == s && r.Method == "woodfisher" && Gradual.Variant(r.Setting) == variant).Setting.Split(' ')[0];
+                    Line($"gradual WoodFisher{label}, {epochs} ≥ gradual magnitude{(schedule.Length > 0 ? $" ({schedule})" : "")}, same {wf.Count} seed{(wf.Count > 1 ? "s" : "")}", model, s, measured, mag.Count > 0 ? mag.Mean : null, "(magnitude)", wf.Mean >= mag.Mean);
                 }
             }
         }
@@ -57,13 +59,8 @@ internal static class Targets
         return md.ToString();
     }
 
-    /// <summary>
-    /// What <c>woodfisher prune</c> does with no --block and no --damping: the "defaults" row, else the c = 400 row with
-    /// the whole grid (c = auto resolves to 400 on every model of the table, and the walk chose the whole grid's λ on
-    /// every recorded curve).
-    /// </summary>
-    public static Row? Defaults(IReadOnlyList<Row> rows, string model, double s) =>
-        Find(rows, model, s, r => r.Part == "defaults") ?? Find(rows, model, s, r => r.Part == "oneshot" && r.Method == "woodfisher" && r.Setting == "c=400 λ=auto");
+    /// <summary>What <c>woodfisher prune</c> does with no --block and no --damping: the "defaults" row (part defaults).</summary>
+    public static Row? Defaults(IReadOnlyList<Row> rows, string model, double s) => Find(rows, model, s, r => r.Part == "defaults");
 
     private static Row? Find(IReadOnlyList<Row> rows, string model, double s, Func<Row, bool> pick) =>
         rows.FirstOrDefault(r => r.Model == model && r.Sparsity == s && pick(r));
