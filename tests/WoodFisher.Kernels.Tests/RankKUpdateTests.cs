@@ -24,12 +24,7 @@ public class RankKUpdateTests
     [TestCase(Precision.Float64, 1e-9)]
     public void RankKUpdate_LargeBlocks_EqualDenseOracle_AndStayBitwiseSymmetric(Precision precision, double tol)
     {
-        const int d = 560, c = 300, m = 200;
-        var g = Oracle.RandomGradients(19, m, d);
-        var options = new WoodFisherOptions { BlockSize = c, Damping = 1e-2, Strategy = WoodburyStrategy.RankK, Precision = precision, Backend = BackendKind.Cpu };
-        using var inv = WoodFisherBuilder.Compute(g, m, d, options);
-        var oracle = Oracle.BlockInverses(g, m, d, inv.Layout, 1e-2, m);
-        Assert.That(Oracle.MaxBlockError(inv, oracle), Is.LessThan(tol));
+        using var inv = RankKAgainstOracle(19, d: 560, c: 300, m: 200, precision, tol);
         AssertBitwiseSymmetric(inv);
     }
 
@@ -56,11 +51,7 @@ public class RankKUpdateTests
     [TestCase(Precision.Float64, 1e-9)]
     public void RankKUpdate_FreshBlockLargeFirstPanel_EqualsOracle(Precision precision, double tol)
     {
-        const int d = 700, c = 600, m = 400;
-        var g = Oracle.RandomGradients(25, m, d);
-        var options = new WoodFisherOptions { BlockSize = c, Damping = 1e-2, Strategy = WoodburyStrategy.RankK, Precision = precision, Backend = BackendKind.Cpu };
-        using var inv = WoodFisherBuilder.Compute(g, m, d, options);
-        Assert.That(Oracle.MaxBlockError(inv, Oracle.BlockInverses(g, m, d, inv.Layout, 1e-2, m)), Is.LessThan(tol));
+        using var inv = RankKAgainstOracle(25, d: 700, c: 600, m: 400, precision, tol);
     }
 
     // Once a block has been updated it is no longer σI: a second update (and an update after Write) must take the
@@ -89,6 +80,24 @@ public class RankKUpdateTests
         }
 
         Assert.That(worst, Is.LessThan(tol));
+    }
+
+    /// <summary>The rank-k inverse (λ = 1e-2) of m seeded random gradients of length d in blocks of c, checked against the float64 oracle.</summary>
+    private static WoodFisherInverse RankKAgainstOracle(int seed, int d, int c, int m, Precision precision, double tol)
+    {
+        var g = Oracle.RandomGradients(seed, m, d);
+        var options = new WoodFisherOptions { BlockSize = c, Damping = 1e-2, Strategy = WoodburyStrategy.RankK, Precision = precision, Backend = BackendKind.Cpu };
+        var inv = WoodFisherBuilder.Compute(g, m, d, options);
+        try
+        {
+            Assert.That(Oracle.MaxBlockError(inv, Oracle.BlockInverses(g, m, d, inv.Layout, 1e-2, m)), Is.LessThan(tol));
+            return inv;
+        }
+        catch
+        {
+            inv.Dispose();
+            throw;
+        }
     }
 
     private static void AssertBitwiseSymmetric(WoodFisherInverse inv)
