@@ -60,16 +60,7 @@ public static partial class LinearAlgebra
                 var b = Math.Min(SweepBlock, n - k0);
                 var k1 = k0 + b;
                 var r = n - k1;
-                for (var p = 0; p < b; p++)
-                {
-                    var row = pa + ((k0 + p) * n) + k0;
-                    new Span<T>(s + (p * ls), ls).Clear();
-                    for (var q = 0; q <= p; q++)
-                    {
-                        s[(p * ls) + q] = s[(q * ls) + p] = row[q];
-                    }
-                }
-
+                CholeskyLeaf.Load(pa, n, k0, b, s, ls);
                 if (!CholeskyLeaf.FactorInvert(s, b, ls, out pivot, out value))
                 {
                     pivot += k0;
