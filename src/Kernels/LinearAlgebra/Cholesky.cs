@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 
 namespace WoodFisher.Kernels;
 
@@ -71,15 +72,18 @@ public static partial class LinearAlgebra
     /// lower-only GEMM of depth b on the matrix where it lies. The pivots are tested in order, as an unblocked Cholesky
     /// tests them: the first one ≤ 0 or NaN fails, its index and value out.
     /// </summary>
+    [SkipLocalsInit]
     private static unsafe bool CholeskyCore<T>(Span<T> a, int n, out int pivot, out T value)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         CheckSquare(a.Length, n);
+
+        // The leaf's block (at most 64 × 64) lives on the stack, and a single block needs no panel: small factors rent nothing.
         var bMax = Math.Min(SweepBlock, Math.Max(n, 1));
         var ls = CholeskyLeaf.Stride<T>(bMax);
-        using var zRental = new Rental<T>(Math.Max(1, n - bMax) * bMax);
-        using var sRental = new Rental<T>(bMax * ls);
-        fixed (T* pa = a, z = zRental.Array, s = sRental.Array)
+        var s = stackalloc T[bMax * ls];
+        using var zRental = new Rental<T>(n > bMax ? (n - bMax) * bMax : 0);
+        fixed (T* pa = a, z = zRental.Array)
         {
             for (var k0 = 0; k0 < n; k0 += SweepBlock)
             {
