@@ -6,9 +6,6 @@ namespace WoodFisher.Kernels.Tests;
 [TestFixture]
 public class CholeskyFactorTests
 {
-    private const double U64 = 1.1102230246251565e-16;
-    private const double U32 = 5.9604644775390625e-8;
-
     /// <summary>
     /// |LLᵀ − A|_ij ≤ 2(n + 1)·u·max_k a_kk on every SIMD path, both precisions. Cholesky is backward stable componentwise:
     /// LLᵀ = A + ΔA with |ΔA| ≤ γ_{n+1}|L||Lᵀ| (Higham, Accuracy and Stability, Thm 10.3), and (|L||Lᵀ|)_ij ≤ ‖l_i‖‖l_j‖ =
@@ -40,13 +37,13 @@ public class CholeskyFactorTests
             using var _ = SimdPaths.Force(path);
             var l = WithNanAbove(a, n);
             Assert.That(LinearAlgebra.TryCholeskyFactor(l, n), Is.True, $"{path} float64");
-            Assert.That(MaxResidual(a, l, n), Is.LessThanOrEqualTo(2 * (n + 1) * U64 * MaxDiagonal(a, n)), $"{path} float64");
+            Assert.That(MaxResidual(a, l, n), Is.LessThanOrEqualTo(2 * (n + 1) * Oracle.U64 * MaxDiagonal(a, n)), $"{path} float64");
             Assert.That(UpperIsZero(l, n), $"{path} float64 upper triangle");
 
             var f = WithNanAbove(a, n).Select(v => (float)v).ToArray();
             Assert.That(LinearAlgebra.TryCholeskyFactor(f, n), Is.True, $"{path} float32");
             var lf = f.Select(v => (double)v).ToArray();
-            Assert.That(MaxResidual(a32, lf, n), Is.LessThanOrEqualTo(2 * (n + 1) * U32 * MaxDiagonal(a32, n)), $"{path} float32");
+            Assert.That(MaxResidual(a32, lf, n), Is.LessThanOrEqualTo(2 * (n + 1) * Oracle.U32 * MaxDiagonal(a32, n)), $"{path} float32");
             Assert.That(UpperIsZero(lf, n), $"{path} float32 upper triangle");
         }
     }
@@ -62,7 +59,7 @@ public class CholeskyFactorTests
     {
         var g = Oracle.RandomGradients(n, n / 2, n);
         var a = Oracle.Fisher(g, n / 2, n, BlockLayout.Create(n, n), 0, 1e-3, n / 2);
-        var kappa = Norm1(a, n) * Norm1(Oracle.Inverse(a, n), n);
+        var kappa = Oracle.Norm1(a, n) * Oracle.Norm1(Oracle.Inverse(a, n), n);
         var rhs = Oracle.RandomGradients(n + 1, n, 1);
         var exact = Oracle.Solve(a, n, rhs);
         foreach (var path in SimdPaths.Available)
@@ -72,13 +69,13 @@ public class CholeskyFactorTests
             LinearAlgebra.CholeskyFactor(l, n);
             var x = (double[])rhs.Clone();
             LinearAlgebra.CholeskySolve(l, n, x);
-            Assert.That(Oracle.RelativeError(x, exact), Is.LessThanOrEqualTo(n * U64 * kappa), $"{path} float64");
+            Assert.That(Oracle.RelativeError(x, exact), Is.LessThanOrEqualTo(n * Oracle.U64 * kappa), $"{path} float64");
 
             var lf = a.Select(v => (float)v).ToArray();
             LinearAlgebra.CholeskyFactor(lf, n);
             var xf = rhs.Select(v => (float)v).ToArray();
             LinearAlgebra.CholeskySolve(lf, n, xf);
-            Assert.That(Oracle.RelativeError(xf.Select(v => (double)v).ToArray(), exact), Is.LessThanOrEqualTo(n * U32 * kappa), $"{path} float32");
+            Assert.That(Oracle.RelativeError(xf.Select(v => (double)v).ToArray(), exact), Is.LessThanOrEqualTo(n * Oracle.U32 * kappa), $"{path} float32");
         }
     }
 
@@ -209,22 +206,5 @@ public class CholeskyFactorTests
         }
 
         return worst;
-    }
-
-    private static double Norm1(double[] a, int n)
-    {
-        var best = 0.0;
-        for (var j = 0; j < n; j++)
-        {
-            var s = 0.0;
-            for (var i = 0; i < n; i++)
-            {
-                s += Math.Abs(a[(i * n) + j]);
-            }
-
-            best = Math.Max(best, s);
-        }
-
-        return best;
     }
 }

@@ -8,7 +8,7 @@ public static partial class LinearAlgebra
     /// <summary>
     /// Width of the diagonal blocks of <see cref="TryCholeskyFactor{T}"/> and of those swept at once by
     /// <see cref="TryCholeskyInvert{T}(Span{T}, int)"/>: the depth of their GEMMs (deep enough for the micro-kernel to run
-    /// near its peak) against the leaf's work (b³/3 per block).
+    /// near its peak) against the leaf's (about b³/3 flops to factor a block, as many again to invert it).
     /// </summary>
     private const int SweepBlock = 64;
 
@@ -88,15 +88,12 @@ public static partial class LinearAlgebra
             for (var k0 = 0; k0 < n; k0 += SweepBlock)
             {
                 var b = Math.Min(SweepBlock, n - k0);
-                var k1 = k0 + b;
-                var r = n - k1;
-                CholeskyLeaf.Load(pa, n, k0, b, s, ls);
-                if (!CholeskyLeaf.Factor(s, b, ls, out pivot, out value))
+                if (!CholeskyLeaf.FactorBlock(pa, n, k0, b, s, ls, out pivot, out value))
                 {
-                    pivot += k0;
                     return false;
                 }
 
+                // L_KK = Uᵀ.
                 for (var p = 0; p < b; p++)
                 {
                     var row = pa + ((k0 + p) * n) + k0;
@@ -106,6 +103,8 @@ public static partial class LinearAlgebra
                     }
                 }
 
+                var k1 = k0 + b;
+                var r = n - k1;
                 if (r == 0)
                 {
                     break;

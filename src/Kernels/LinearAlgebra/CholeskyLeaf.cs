@@ -7,8 +7,8 @@ namespace WoodFisher.Kernels;
 /// <summary>
 /// The diagonal block of the blocked Cholesky factor and SPD inverse (<see cref="LinearAlgebra.TryCholeskyFactor{T}"/>,
 /// <see cref="LinearAlgebra.TryCholeskyInvert{T}(Span{T}, int)"/>): the Cholesky factor P = UᵀU of a small SPD block and
-/// V = U⁻¹, both by rows with each row held in registers while the
-/// earlier (or later) rows are added into it (four independent sums), so that every multiply-add costs one load.
+/// V = U⁻¹, both by rows with each row held in registers while the earlier (or later) rows are added into it (four
+/// independent sums), so that every multiply-add costs one load.
 /// </summary>
 internal static unsafe class CholeskyLeaf
 {
@@ -21,11 +21,12 @@ internal static unsafe class CholeskyLeaf
     }
 
     /// <summary>
-    /// Copies the b × b diagonal block at (k0, k0) of the n × n row-major <paramref name="a"/> (lower triangle read) into
-    /// <paramref name="s"/> as the full symmetric P that <see cref="Factor{T}"/> takes: row stride <paramref name="ls"/>,
-    /// columns b..ls zero.
+    /// Factors the b × b diagonal block at (k0, k0) of the n × n row-major <paramref name="a"/> (lower triangle read), P =
+    /// UᵀU, into <paramref name="s"/>: U by rows, row stride <paramref name="ls"/> = <see cref="Stride{T}"/>, zero below the
+    /// diagonal and in columns b..ls. False at the first pivot (P_kk − Σ_j U_jk²) ≤ 0 or NaN, with its index in A (k0 + k)
+    /// and value out (rows before it then hold U, the rest is partly overwritten).
     /// </summary>
-    public static void Load<T>(T* a, int n, int k0, int b, T* s, int ls)
+    public static bool FactorBlock<T>(T* a, int n, int k0, int b, T* s, int ls, out int pivot, out T value)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         for (var p = 0; p < b; p++)
@@ -34,43 +35,21 @@ internal static unsafe class CholeskyLeaf
             new Span<T>(s + (p * ls), ls).Clear();
             for (var q = 0; q <= p; q++)
             {
-                s[(p * ls) + q] = s[(q * ls) + p] = row[q];
+                s[(q * ls) + p] = row[q];
             }
         }
-    }
 
-    /// <summary>
-    /// Replaces the symmetric b × b matrix P in <paramref name="s"/> (full, row stride <paramref name="ls"/> =
-    /// <see cref="Stride{T}"/>, columns b..ls zero) by V = U⁻¹ (upper triangular, zero below the diagonal), P = UᵀU; false at
-    /// the first pivot (P_kk − Σ_j U_jk²) ≤ 0 or NaN, its index and value out.
-    /// </summary>
-    public static bool FactorInvert<T>(T* s, int b, int ls, out int pivot, out T value)
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        if (!Factor(s, b, ls, out pivot, out value))
-        {
-            return false;
-        }
-
-        Invert(s, b, ls);
-        return true;
-    }
-
-    /// <summary>
-    /// Replaces P in <paramref name="s"/> (as for <see cref="FactorInvert{T}"/>; only its upper triangle is read) by U, P = UᵀU
-    /// (upper triangular, zero below the diagonal); false at the first pivot (P_kk − Σ_j U_jk²) ≤ 0 or NaN, its index and
-    /// value out (rows 0..k−1 then hold U, the rest is partly overwritten).
-    /// </summary>
-    public static bool Factor<T>(T* s, int b, int ls, out int pivot, out T value)
-        where T : unmanaged, IFloatingPointIeee754<T>
-        => SimdPaths.Current switch
+        var ok = SimdPaths.Current switch
         {
             SimdPath.Avx512 => Factor<T, Vector512<T>, Simd512<T>>(s, b, ls, out pivot, out value),
             SimdPath.Avx2 => Factor<T, Vector256<T>, Simd256<T>>(s, b, ls, out pivot, out value),
             _ => Factor<T, T, SimdScalar<T>>(s, b, ls, out pivot, out value),
         };
+        pivot = ok ? -1 : pivot + k0;
+        return ok;
+    }
 
-    /// <summary>Replaces the upper-triangular U in <paramref name="s"/> (as <see cref="Factor{T}"/> leaves it) by V = U⁻¹.</summary>
+    /// <summary>Replaces the upper-triangular U in <paramref name="s"/> (as <see cref="FactorBlock{T}"/> leaves it) by V = U⁻¹.</summary>
     public static void Invert<T>(T* s, int b, int ls)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
