@@ -26,6 +26,7 @@ internal static unsafe class CholeskyLeaf
     /// diagonal and in columns b..ls. False at the first pivot (P_kk − Σ_j U_jk²) ≤ 0 or NaN, with its index in A (k0 + k)
     /// and value out (rows before it then hold U, the rest is partly overwritten).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static bool FactorBlock<T>(T* a, int n, int k0, int b, T* s, int ls, out int pivot, out T value)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
