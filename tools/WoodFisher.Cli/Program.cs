@@ -43,7 +43,9 @@ public static class Program
             config.UseStrictParsing();
             config.Settings.Console = console;
             foreach (var (name, command, description) in Verbs)
+            {
                 config.SafetyOff().AddCommand(name, command).WithDescription(Markup.Escape(description));
+            }
         });
 
         IDisposable? ranks = null;
