@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using WoodFisher.Kernels;
 
 namespace WoodFisher.Bench;
@@ -51,7 +52,26 @@ internal static class DenseGramProfile
             Array.Clear(mixed);
             LinearAlgebra.SymmetricRankKMixed<float>(true, c, m, xf, c, mixed, c, parallel: false);
         });
-        Console.WriteLine($"gram c={c} m={m} mixed (float32 products, float64 sums per {LinearAlgebra.MixedPanel} rows): {tm * 1e3:F2} ms ({(double)c * c * m / tm / 1e9:F1} GFLOP/s), one core, lower half");
+        // Baseline in the same run: each panel's float32 Gram into a zeroed scratch, then its lower triangle widened and added.
+        var part = new float[c * c];
+        var wide = new double[c];
+        var tp = Best(reps, () =>
+        {
+            Array.Clear(mixed);
+            for (var r0 = 0; r0 < m; r0 += LinearAlgebra.MixedPanel)
+            {
+                var n = Math.Min(LinearAlgebra.MixedPanel, m - r0);
+                Array.Clear(part);
+                Gemm.Multiply(c, c, n, 1f, StridedMatrix<float>.Transposed(xf, r0 * c, c), StridedMatrix<float>.RowMajor(xf, r0 * c, c), part, 0, c, lowerOnly: true, parallel: false);
+                for (var i = 0; i < c; i++)
+                {
+                    TensorPrimitives.ConvertChecked<float, double>(part.AsSpan(i * c, i + 1), wide.AsSpan(0, i + 1));
+                    TensorPrimitives.Add(mixed.AsSpan(i * c, i + 1), wide.AsSpan(0, i + 1), mixed.AsSpan(i * c, i + 1));
+                }
+            }
+        });
+        Console.WriteLine($"gram c={c} m={m} mixed (float32 products, float64 sums per {LinearAlgebra.MixedPanel} rows): {tm * 1e3:F2} ms ({(double)c * c * m / tm / 1e9:F1} GFLOP/s), one core, lower half; "
+            + $"two passes (panel Gram in float32, then widened): {tp * 1e3:F2} ms, {tp / tm:F2}× the time");
 
         var spd = new double[c * c];
         for (var i = 0; i < c; i++)

@@ -32,6 +32,36 @@ public class CliProgressTests
         Assert.That(lines[^1], Does.StartWith("phase: done (100 steps)"));
     }
 
+    // The trainer reports each mini-batch and then the epoch's end: one step per mini-batch, the callback at epoch ends only.
+    [Test]
+    public void Batches_AdvanceOneStepPerMiniBatch_AndReportOnlyEpochEnds()
+    {
+        var oldErr = Console.Error;
+        Console.SetError(new StringWriter());
+        CliConsole.InteractiveOverride = false;
+        var ends = new List<int>();
+        try
+        {
+            using var p = CliProgress.Start("epochs", 6);
+            var batches = p.Batches(e => ends.Add(e.Epoch));
+            for (var epoch = 0; epoch < 2; epoch++)
+            {
+                for (var b = 1; b <= 3; b++)
+                    batches.Report(new Models.Training.TrainingProgress(epoch, b, 3, 0.5, 0.1, false));
+                batches.Report(new Models.Training.TrainingProgress(epoch, 3, 3, 0.5, 0.1, true));
+            }
+            Assert.That(p.Done, Is.EqualTo(6));
+            Assert.That(ends, Is.EqualTo(new[] { 0, 1 }));
+            p.Batches().Report(new Models.Training.TrainingProgress(2, 3, 3, 0.5, 0.1, true));
+            Assert.That(p.Done, Is.EqualTo(6), "an epoch end is not a step, with or without a callback");
+        }
+        finally
+        {
+            Console.SetError(oldErr);
+            CliConsole.InteractiveOverride = null;
+        }
+    }
+
     [Test]
     public void CliFiles_WriteText_IsAtomicAndCreatesDirectories()
     {

@@ -82,6 +82,25 @@ public class HelpTests : CliFixture
         });
     }
 
+    // train declares the training options itself (its settings take none of the pruning options TrainingSettings inherits):
+    // both declarations must be the same options, but for --epochs, which train requires.
+    [Test]
+    public void TrainingOptions_OfTrain_AreThoseOfTheVerbsThatPruneAndTrain()
+    {
+        static (string Template, string? Help, object? Default, bool Required) Of(PropertyInfo p) =>
+            (string.Join('|', p.GetCustomAttribute<CommandOptionAttribute>()!.LongNames) + " " + p.GetCustomAttribute<CommandOptionAttribute>()!.ValueName,
+                p.GetCustomAttribute<HelpAttribute>()?.Text, p.GetCustomAttribute<DefaultValueAttribute>()?.Value, p.GetCustomAttribute<CommandOptionAttribute>()!.IsRequired);
+        var shared = typeof(TrainingSettings).GetProperties(BindingFlags.Public | BindingFlags.Instance | BindingFlags.DeclaredOnly)
+            .Where(p => p.GetCustomAttribute<CommandOptionAttribute>() is not null).ToList();
+        Assert.That(shared.Select(p => p.Name), Is.EquivalentTo(typeof(ITrainingOptions).GetProperties().Select(p => p.Name).Where(n => n != nameof(ITrainingOptions.Seed))));
+        foreach (var p in shared)
+        {
+            var train = typeof(Commands.TrainCommand.Settings).GetProperty(p.Name)!;
+            Assert.That(Of(train) with { Required = false }, Is.EqualTo(Of(p)), p.Name);
+            Assert.That(Of(train).Required, Is.EqualTo(p.Name == nameof(ITrainingOptions.Epochs)), p.Name);
+        }
+    }
+
     // Every option that was renamed to the one vocabulary is refused, on every verb that has the new name, with the new
     // name suggested; and a usage error exits 2.
     [Test]
@@ -103,6 +122,25 @@ public class HelpTests : CliFixture
             }
         }
         Assert.That(checkedPairs, Is.GreaterThan(20));
+    }
+
+    // The help of a one-method --method names the registry's methods, all of them and in its order.
+    [Test]
+    public void OneMethodHelp_NamesEveryMethodOfTheRegistry()
+    {
+        var names = PruningMethod.All.Select(m => m.Name).ToArray();
+        var listed = PrunerSettings.OneMethodHelp.Split(", with keys")[0];
+        Assert.That(listed, Is.EqualTo(string.Join(", ", names[..^1]) + " or " + names[^1]));
+    }
+
+    [TestCase("prune", "--model", "m.safetensors", "--sparsity", "0.5", "--out", "x.safetensors")]
+    [TestCase("gradual", "--model", "m.safetensors", "--epochs", "2", "--sparsity", "0.5", "--out", "x.safetensors", "--log", "x.csv")]
+    public void OneMethodVerbs_RefuseSeveralMethods(string verb, params string[] args)
+    {
+        var (code, stdout, stderr) = Run([verb, .. args, "--method", "magnitude,woodfisher"]);
+        Assert.That(code, Is.EqualTo(2), stderr);
+        Assert.That(stdout, Is.Empty);
+        Assert.That(stderr.Trim(), Is.EqualTo($"woodfisher: --method: {verb} takes one method, got 2 (magnitude,woodfisher)"));
     }
 
     [Test]

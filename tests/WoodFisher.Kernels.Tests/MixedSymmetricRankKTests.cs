@@ -56,6 +56,43 @@ public class MixedSymmetricRankKTests
         }
     }
 
+    // The widened micro-kernel tiles hold exactly the float32 sums a plain float32 GEMM of each panel of MixedPanel rows
+    // computes (same products, same order), so the result must equal, bit for bit, that panel's float32 Gram added to C
+    // in float64: on every SIMD path, with edge tiles (n = 45 = 7·6 + 3 rows, not a multiple of the tile width) and tiles
+    // across the diagonal.
+    [TestCase(true, 45, 700)]
+    [TestCase(false, 45, 300)]
+    [TestCase(true, 64, 256)]
+    public void EqualsEachPanelsFloat32GramWidenedBitForBit(bool transpose, int n, int k)
+    {
+        var lda = (transpose ? n : k) + 1;
+        var a = Array.ConvertAll(Oracle.RandomGradients(n * k, transpose ? k : n, lda), v => (float)v);
+        foreach (var path in SimdPaths.Available)
+        {
+            using var _ = SimdPaths.Force(path);
+            var c = new double[n * n];
+            LinearAlgebra.SymmetricRankKMixed(transpose, n, k, a, lda, c, n);
+            var expected = new double[n * n];
+            for (var p0 = 0; p0 < k; p0 += LinearAlgebra.MixedPanel)
+            {
+                var kc = Math.Min(LinearAlgebra.MixedPanel, k - p0);
+                var part = new float[n * n];
+                var view = transpose ? StridedMatrix<float>.Transposed(a, p0 * lda, lda) : StridedMatrix<float>.RowMajor(a, p0, lda);
+                var viewT = transpose ? StridedMatrix<float>.RowMajor(a, p0 * lda, lda) : StridedMatrix<float>.Transposed(a, p0, lda);
+                Gemm.Multiply(n, n, kc, 1f, view, viewT, part, 0, n);
+                for (var i = 0; i < n; i++)
+                {
+                    for (var j = 0; j <= i; j++)
+                    {
+                        expected[(i * n) + j] += part[(i * n) + j];
+                    }
+                }
+            }
+
+            Assert.That(c, Is.EqualTo(expected), $"{path}");
+        }
+    }
+
     [Test]
     public void RejectsAShortOperand()
     {

@@ -1,6 +1,7 @@
 using System.Reflection;
 using System.Runtime.InteropServices;
 using Spectre.Console;
+using Spectre.Console.Cli.Unsafe;
 using WoodFisher.Cli.Commands;
 using WoodFisher.Cli.Distributed;
 
@@ -41,11 +42,9 @@ public static class Program
             config.PropagateExceptions();
             config.UseStrictParsing();
             config.Settings.Console = console;
-            var add = typeof(IConfigurator).GetMethod(nameof(IConfigurator.AddCommand))!;
             foreach (var (name, command, description) in Verbs)
             {
-                var configurator = (ICommandConfigurator)add.MakeGenericMethod(command).Invoke(config, [name])!;
-                configurator.WithDescription(Markup.Escape(description));
+                config.SafetyOff().AddCommand(name, command).WithDescription(Markup.Escape(description));
             }
         });
 

@@ -8,13 +8,15 @@ namespace WoodFisher.Kernels;
 
 /// <summary>
 /// Cache-blocked, packed matrix multiply C += α·A·B (Goto/BLIS loop order) with a 6 × 2W register-tile FMA
-/// micro-kernel (<see cref="Kernel{T, TV, TS, TP}"/>), W = the SIMD width of <see cref="SimdPaths.Current"/>. Parallel over
+/// micro-kernel (<see cref="Kernel{T, TV, TS, TP, TC}"/>), W = the SIMD width of <see cref="SimdPaths.Current"/>. Parallel over
 /// row blocks, over column slabs when C is wide and short, or over slices of k when C is small and k long.
 /// </summary>
 internal static unsafe partial class Gemm
 {
     internal const int MR = 6;
-    private const int KC = 256;
+
+    /// <summary>Steps of k per packed panel: the products a register tile sums before adding them to C.</summary>
+    internal const int KC = 256;
     private const int MC = 96;
     private const int NC = 2048;
 
@@ -72,6 +74,20 @@ internal static unsafe partial class Gemm
     /// <summary>As the array form, on pinned operands; <paramref name="c"/> points at C[0, 0].</summary>
     internal static void Multiply<T>(int m, int n, int k, T alpha, PinnedMatrix<T> a, PinnedMatrix<T> b, T* c, nint ldc, bool lowerOnly, bool parallel)
         where T : unmanaged, IFloatingPointIeee754<T>
+        => MultiplyInto(m, n, k, alpha, a, b, c, ldc, lowerOnly, parallel);
+
+    /// <summary>
+    /// Float64 C (m × n) += A·B for float32 A and B: each register tile sums the products of one packed panel (at most
+    /// <see cref="KC"/> steps of k) in float32 and adds them to C widened to float64. With <paramref name="lowerOnly"/> only
+    /// C's lower triangle (diagonal included) is written: the tiles that straddle the diagonal add their lower part only.
+    /// </summary>
+    internal static void MultiplyWidening(int m, int n, int k, PinnedMatrix<float> a, PinnedMatrix<float> b, double* c, nint ldc, bool lowerOnly, bool parallel)
+        => MultiplyInto(m, n, k, 1f, a, b, c, ldc, lowerOnly, parallel);
+
+    /// <summary>C (of element type <typeparamref name="TC"/>: T, or float64 for float32 products) += α·A·B.</summary>
+    private static void MultiplyInto<T, TC>(int m, int n, int k, T alpha, PinnedMatrix<T> a, PinnedMatrix<T> b, TC* c, nint ldc, bool lowerOnly, bool parallel)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TC : unmanaged, IFloatingPointIeee754<TC>
     {
         if (m == 0 || n == 0 || k == 0)
         {
@@ -91,7 +107,7 @@ internal static unsafe partial class Gemm
                 {
                     var j0 = part * chunk;
                     var bj = b.Symmetric ? b.ShiftColumns(j0) : b.At(0, j0);
-                    Multiply(m, Math.Min(chunk, n - j0), k, alpha, a, bj, c + j0, ldc, false, false);
+                    MultiplyInto(m, Math.Min(chunk, n - j0), k, alpha, a, bj, c + j0, ldc, false, false);
                 });
                 return;
             }
@@ -100,10 +116,10 @@ internal static unsafe partial class Gemm
             {
                 var parts = Math.Min(cores, k / (2 * KC));
                 var slice = (k + parts - 1) / parts;
-                SplitK<T>(parts, m, n, c, ldc, (p, cp) =>
+                SplitK<TC>(parts, m, n, c, ldc, (p, cp) =>
                 {
                     var k0 = p * slice;
-                    Multiply(m, n, Math.Min(slice, k - k0), alpha, a.At(0, k0), b.At(k0, 0), (T*)cp, n, false, false);
+                    MultiplyInto(m, n, Math.Min(slice, k - k0), alpha, a.At(0, k0), b.At(k0, 0), (TC*)cp, n, false, false);
                 });
                 return;
             }
@@ -192,9 +208,10 @@ internal static unsafe partial class Gemm
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MacroTile<T>(
-        int ic, int mc, int jc, int nc, int pc, int kc, T alpha, PinnedMatrix<T> a, PinnedMatrix<T> b, T* bPack, T* c, nint ldc, bool lowerOnly, int nr)
+    private static void MacroTile<T, TC>(
+        int ic, int mc, int jc, int nc, int pc, int kc, T alpha, PinnedMatrix<T> a, PinnedMatrix<T> b, T* bPack, TC* c, nint ldc, bool lowerOnly, int nr)
         where T : unmanaged, IFloatingPointIeee754<T>
+        where TC : unmanaged, IFloatingPointIeee754<TC>
     {
         if (lowerOnly && jc > ic + mc - 1)
         {
@@ -230,13 +247,16 @@ internal static unsafe partial class Gemm
 
                     var ap = aPack + ((nint)ir * kc);
                     var ct = c + ((ic + ir) * ldc) + jc + jr;
+
+                    // A widened product writes no entry above the diagonal: tile column j ≤ row i + diagonal.
+                    var diagonal = lowerOnly && typeof(TC) != typeof(T) ? ic + ir - jc - jr : int.MaxValue / 2;
                     if (direct)
                     {
-                        RunKernel(path, ap, new WindowPanel<T>(b.Data + jc + jr, b.RowOffsets + pc), kc, ct, ldc, alpha, mrr, nrr);
+                        RunKernel(path, ap, new WindowPanel<T>(b.Data + jc + jr, b.RowOffsets + pc), kc, ct, ldc, alpha, mrr, nrr, diagonal);
                     }
                     else
                     {
-                        RunKernel(path, ap, new PackedPanel<T>(bp, nr), kc, ct, ldc, alpha, mrr, nrr);
+                        RunKernel(path, ap, new PackedPanel<T>(bp, nr), kc, ct, ldc, alpha, mrr, nrr, diagonal);
                     }
                 }
             }
@@ -244,20 +264,21 @@ internal static unsafe partial class Gemm
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void RunKernel<T, TP>(SimdPath path, T* a, TP panel, int kc, T* c, nint ldc, T alpha, int mr, int nr)
+    private static void RunKernel<T, TP, TC>(SimdPath path, T* a, TP panel, int kc, TC* c, nint ldc, T alpha, int mr, int nr, int diagonal)
         where T : unmanaged, IFloatingPointIeee754<T>
         where TP : struct, IPanel<T>
+        where TC : unmanaged, IFloatingPointIeee754<TC>
     {
         switch (path)
         {
             case SimdPath.Avx512:
-                Kernel<T, Vector512<T>, Simd512<T>, TP>(a, panel, kc, c, ldc, alpha, mr, nr);
+                Kernel<T, Vector512<T>, Simd512<T>, TP, TC>(a, panel, kc, c, ldc, alpha, mr, nr, diagonal);
                 break;
             case SimdPath.Avx2:
-                Kernel<T, Vector256<T>, Simd256<T>, TP>(a, panel, kc, c, ldc, alpha, mr, nr);
+                Kernel<T, Vector256<T>, Simd256<T>, TP, TC>(a, panel, kc, c, ldc, alpha, mr, nr, diagonal);
                 break;
             default:
-                Kernel<T, T, SimdScalar<T>, TP>(a, panel, kc, c, ldc, alpha, mr, nr);
+                Kernel<T, T, SimdScalar<T>, TP, TC>(a, panel, kc, c, ldc, alpha, mr, nr, diagonal);
                 break;
         }
     }

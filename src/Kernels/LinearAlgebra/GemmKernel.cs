@@ -34,6 +34,9 @@ internal unsafe interface ISimd<T, TV>
 
     /// <summary>v with all but its last <paramref name="keep"/> lanes zeroed (1 ≤ keep ≤ Count).</summary>
     static abstract TV KeepLast(TV v, int keep);
+
+    /// <summary>The Count float64 values at <paramref name="dst"/> += v's lanes, widened to float64 (exactly).</summary>
+    static abstract void AddWidened(TV v, double* dst);
 }
 
 /// <summary>512-bit registers.</summary>
@@ -65,6 +68,21 @@ internal readonly unsafe struct Simd512<T> : ISimd<T, Vector512<T>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<T> KeepLast(Vector512<T> v, int keep)
         => Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(Vector512<T>.Indices, Vector512.Create(T.CreateTruncating(Count - keep))), v, Vector512<T>.Zero);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void AddWidened(Vector512<T> v, double* dst)
+    {
+        if (typeof(T) == typeof(float))
+        {
+            var (lower, upper) = Vector512.Widen(v.AsSingle());
+            (Vector512.Load(dst) + lower).Store(dst);
+            (Vector512.Load(dst + 8) + upper).Store(dst + 8);
+        }
+        else
+        {
+            (Vector512.Load(dst) + v.AsDouble()).Store(dst);
+        }
+    }
 }
 
 /// <summary>256-bit registers.</summary>
@@ -96,6 +114,21 @@ internal readonly unsafe struct Simd256<T> : ISimd<T, Vector256<T>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<T> KeepLast(Vector256<T> v, int keep)
         => Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(Vector256<T>.Indices, Vector256.Create(T.CreateTruncating(Count - keep))), v, Vector256<T>.Zero);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void AddWidened(Vector256<T> v, double* dst)
+    {
+        if (typeof(T) == typeof(float))
+        {
+            var (lower, upper) = Vector256.Widen(v.AsSingle());
+            (Vector256.Load(dst) + lower).Store(dst);
+            (Vector256.Load(dst + 4) + upper).Store(dst + 4);
+        }
+        else
+        {
+            (Vector256.Load(dst) + v.AsDouble()).Store(dst);
+        }
+    }
 }
 
 /// <summary>Scalar "registers" of one element: the path for machines without SIMD, and the reference the tests force.</summary>
@@ -126,6 +159,9 @@ internal readonly unsafe struct SimdScalar<T> : ISimd<T, T>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T KeepLast(T v, int keep) => v;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void AddWidened(T v, double* dst) => *dst += double.CreateTruncating(v);
 }
 
 /// <summary>Where the micro-kernel finds step p of its B operand.</summary>
@@ -168,15 +204,18 @@ internal static unsafe partial class Gemm
     /// <summary>
     /// The MR × 2W register tile, written once for every path: C[0:mr, 0:nr] += α·Σ_p a_p b_pᵀ over kc steps, a_p the MR
     /// values of step p of the packed A panel, b_p the 2W values at <c>panel.Row(p)</c> (a packed B panel, or a window of
-    /// the unpacked B). Full tiles are updated in place; edge tiles (mr &lt; MR or nr &lt; 2W) go through a stack tile.
+    /// the unpacked B). C's elements are T, or float64 for float32 products (α = 1; the float32 sums are widened); then only
+    /// the entries (i, j) with j ≤ i + <paramref name="diagonal"/> are written. Full tiles are updated in place; edge tiles
+    /// (mr &lt; MR or nr &lt; 2W) and widened tiles crossing the diagonal go through a stack tile.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     [SkipLocalsInit]
-    internal static void Kernel<T, TV, TS, TP>(T* a, TP panel, int kc, T* c, nint ldc, T alpha, int mr, int nr)
+    internal static void Kernel<T, TV, TS, TP, TC>(T* a, TP panel, int kc, TC* c, nint ldc, T alpha, int mr, int nr, int diagonal)
         where T : unmanaged, IFloatingPointIeee754<T>
         where TV : struct
         where TS : struct, ISimd<T, TV>
         where TP : struct, IPanel<T>
+        where TC : unmanaged, IFloatingPointIeee754<TC>
     {
         var w = TS.Count;
         TV c00 = TS.Zero, c01 = TS.Zero, c10 = TS.Zero, c11 = TS.Zero, c20 = TS.Zero, c21 = TS.Zero;
@@ -208,28 +247,42 @@ internal static unsafe partial class Gemm
         }
 
         var al = TS.Splat(alpha);
-        if (mr == MR && nr == 2 * w)
+        if (mr == MR && nr == 2 * w && typeof(TC) == typeof(T))
         {
-            Update<T, TV, TS>(c, w, al, c00, c01);
-            Update<T, TV, TS>(c + ldc, w, al, c10, c11);
-            Update<T, TV, TS>(c + (2 * ldc), w, al, c20, c21);
-            Update<T, TV, TS>(c + (3 * ldc), w, al, c30, c31);
-            Update<T, TV, TS>(c + (4 * ldc), w, al, c40, c41);
-            Update<T, TV, TS>(c + (5 * ldc), w, al, c50, c51);
+            var ct = (T*)c;
+            Update<T, TV, TS>(ct, w, al, c00, c01);
+            Update<T, TV, TS>(ct + ldc, w, al, c10, c11);
+            Update<T, TV, TS>(ct + (2 * ldc), w, al, c20, c21);
+            Update<T, TV, TS>(ct + (3 * ldc), w, al, c30, c31);
+            Update<T, TV, TS>(ct + (4 * ldc), w, al, c40, c41);
+            Update<T, TV, TS>(ct + (5 * ldc), w, al, c50, c51);
+            return;
+        }
+
+        if (mr == MR && nr == 2 * w && typeof(TC) == typeof(double) && diagonal >= nr - 1)
+        {
+            var cd = (double*)c;
+            Widen<T, TV, TS>(cd, w, c00, c01);
+            Widen<T, TV, TS>(cd + ldc, w, c10, c11);
+            Widen<T, TV, TS>(cd + (2 * ldc), w, c20, c21);
+            Widen<T, TV, TS>(cd + (3 * ldc), w, c30, c31);
+            Widen<T, TV, TS>(cd + (4 * ldc), w, c40, c41);
+            Widen<T, TV, TS>(cd + (5 * ldc), w, c50, c51);
             return;
         }
 
         // An edge tile: α·acc into a zeroed stack tile (in its own method, so that no stack buffer lives in this one and the
         // accumulators stay in registers), then only its mr × nr corner is added to C.
         var tile = new EdgeTile<TV>(c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51);
-        AddEdge<T, TV, TS>(in tile, c, ldc, al, mr, nr);
+        AddEdge<T, TV, TS, TC>(in tile, c, ldc, al, mr, nr, diagonal);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void AddEdge<T, TV, TS>(in EdgeTile<TV> acc, T* c, nint ldc, TV alpha, int mr, int nr)
+    private static void AddEdge<T, TV, TS, TC>(in EdgeTile<TV> acc, TC* c, nint ldc, TV alpha, int mr, int nr, int diagonal)
         where T : unmanaged, IFloatingPointIeee754<T>
         where TV : struct
         where TS : struct, ISimd<T, TV>
+        where TC : unmanaged, IFloatingPointIeee754<TC>
     {
         var w = TS.Count;
         var t = stackalloc T[MR * 2 * w];
@@ -242,11 +295,23 @@ internal static unsafe partial class Gemm
         for (var i = 0; i < mr; i++)
         {
             var row = c + (i * ldc);
-            for (var j = 0; j < nr; j++)
+            var cols = Math.Min(nr, i + diagonal + 1);
+            for (var j = 0; j < cols; j++)
             {
-                row[j] += t[(i * 2 * w) + j];
+                row[j] += TC.CreateTruncating(t[(i * 2 * w) + j]);
             }
         }
+    }
+
+    /// <summary>The float64 row += the two accumulators v0, v1 widened (a float32 product's tile row).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Widen<T, TV, TS>(double* row, int w, TV v0, TV v1)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TV : struct
+        where TS : struct, ISimd<T, TV>
+    {
+        TS.AddWidened(v0, row);
+        TS.AddWidened(v1, row + w);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -259,23 +324,23 @@ internal static unsafe partial class Gemm
         TS.Store(TS.Fma(alpha, v1, TS.Load(row + w)), row + w);
     }
 
-    /// <summary>The AVX-512 instance of <see cref="Kernel{T, TV, TS, TP}"/> on packed panels (for peak measurements).</summary>
+    /// <summary>The AVX-512 instance of <see cref="Kernel{T, TV, TS, TP, TC}"/> on packed panels (for peak measurements).</summary>
     internal static void Kernel512<T>(ReadOnlySpan<T> ap, ReadOnlySpan<T> bp, int kc, ref T c, int ldc, T alpha, int mr, int nr)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         fixed (T* a = ap, b = bp, pc = &c)
         {
-            Kernel<T, Vector512<T>, Simd512<T>, PackedPanel<T>>(a, new(b, 2 * Vector512<T>.Count), kc, pc, ldc, alpha, mr, nr);
+            Kernel<T, Vector512<T>, Simd512<T>, PackedPanel<T>, T>(a, new(b, 2 * Vector512<T>.Count), kc, pc, ldc, alpha, mr, nr, int.MaxValue / 2);
         }
     }
 
-    /// <summary>The AVX2 instance of <see cref="Kernel{T, TV, TS, TP}"/> on packed panels (for peak measurements).</summary>
+    /// <summary>The AVX2 instance of <see cref="Kernel{T, TV, TS, TP, TC}"/> on packed panels (for peak measurements).</summary>
     internal static void Kernel256<T>(ReadOnlySpan<T> ap, ReadOnlySpan<T> bp, int kc, ref T c, int ldc, T alpha, int mr, int nr)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         fixed (T* a = ap, b = bp, pc = &c)
         {
-            Kernel<T, Vector256<T>, Simd256<T>, PackedPanel<T>>(a, new(b, 2 * Vector256<T>.Count), kc, pc, ldc, alpha, mr, nr);
+            Kernel<T, Vector256<T>, Simd256<T>, PackedPanel<T>, T>(a, new(b, 2 * Vector256<T>.Count), kc, pc, ldc, alpha, mr, nr, int.MaxValue / 2);
         }
     }
 

@@ -119,19 +119,8 @@ internal sealed class DemoCommand : VerbCommand<DemoCommand.Settings>
         CliModels.CheckFits(model, train);
         var batches = (train.Count + s.Batch - 1) / s.Batch;
         using var p = CliProgress.Start($"training {model.Spec} for {epochs} epochs", (long)epochs * batches);
-        Trainer.Train(model, train.Images, train.Labels, train.Count, TrainingHelp.Options(s, epochs), new Progress(p));
+        Trainer.Train(model, train.Images, train.Labels, train.Count, TrainingHelp.Options(s, epochs), p.Batches(e => CliConsole.Note(string.Create(CultureInfo.InvariantCulture, $"epoch {e.Epoch + 1}: train loss {e.Loss:0.0000}"))));
         return model;
-    }
-
-    private sealed class Progress(CliProgress p) : IProgress<TrainingProgress>
-    {
-        public void Report(TrainingProgress value)
-        {
-            if (!value.IsEpochEnd)
-                p.Advance();
-            else
-                CliConsole.Note(string.Create(CultureInfo.InvariantCulture, $"epoch {value.Epoch + 1}: train loss {value.Loss:0.0000}"));
-        }
     }
 
     /// <summary>Accuracy in percent with its unit: the header, the table and the Markdown all use it.</summary>

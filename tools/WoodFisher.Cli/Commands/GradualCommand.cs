@@ -9,7 +9,7 @@ internal sealed class GradualCommand : VerbCommand<GradualCommand.Settings>
 {
     public sealed class Settings : TrainingSettings
     {
-        [CommandOption("--method <NAME>"), Help("magnitude, diagfisher, kfac, woodfisher, woodtaylor or exact, with keys as name[:key=value,...]."), DefaultValue("woodfisher")]
+        [CommandOption("--method <NAME>"), Help(OneMethodHelp + "."), DefaultValue("woodfisher")]
         public string Method { get; init; } = "";
 
         [CommandOption("--sparsity <S>", true), Help("Final sparsity s_f in [0, 1).")]
@@ -37,10 +37,7 @@ internal sealed class GradualCommand : VerbCommand<GradualCommand.Settings>
     protected override int Run(Settings s, VerbRun run, CancellationToken cancellationToken)
     {
         var epochs = VerbRun.Require(s.Epochs, "--epochs", "epochs of training in all");
-        var methods = s.Methods(s.Method, GradualPruner.DefaultRecomputeSteps);
-        if (methods.Count != 1)
-            throw new UsageException($"--method: gradual takes one method, got {methods.Count} ({s.Method})");
-        var method = methods[0];
+        var method = s.OneMethod(s.Method, "gradual", GradualPruner.DefaultRecomputeSteps);
         run.RefuseUnread(method, "--seed");
         var target = VerbSettings.Read("--sparsity", s.Sparsity!, Vocabulary.Sparsity);
         VerbSettings.Check("--initial-sparsity", s.InitialSparsity, Vocabulary.Sparsity);
@@ -61,7 +58,6 @@ internal sealed class GradualCommand : VerbCommand<GradualCommand.Settings>
         var data = s.Split == "train" ? train : CliModels.LoadData(s.Data, s.Split);
         CliModels.CheckFits(model, train);
         var selection = CliModels.Select(model, s.Layers, s.IncludeBias);
-        ModelPruning.Check(method, selection, data);
         ModelPruning.Plan(model, selection, data, method);
         var schedule = new PolynomialSchedule(s.InitialSparsity, target, s.StartEpoch, end, s.Frequency);
 
@@ -135,7 +131,7 @@ internal sealed class GradualCommand : VerbCommand<GradualCommand.Settings>
             {
                 var options = TrainingHelp.Options(s, 1, _masks) with { Schedule = LearningRateSchedule.Constant(rate.At(_epoch)), Seed = (s.Seed ?? 0) + _epoch };
                 using (var p = CliProgress.Start($"epoch {_epoch + 1}: fine-tuning", (train.Count + s.Batch - 1) / s.Batch))
-                    Trainer.Train(model, _sgd, train.Images, train.Labels, train.Count, options, new Advance(p));
+                    Trainer.Train(model, _sgd, train.Images, train.Labels, train.Count, options, p.Batches());
                 _epoch++;
                 Log(_epoch, Scheduled(_epoch - 1));
             }
@@ -161,15 +157,6 @@ internal sealed class GradualCommand : VerbCommand<GradualCommand.Settings>
             Rows.Add(row);
             csv.Append(string.Create(CultureInfo.InvariantCulture, $"{row.Epoch},{row.Target:0.######},{row.Achieved:0.######},{row.Accuracy:0.######},{row.Loss:0.######}"));
             CliConsole.Record(("epoch", epoch), ("target_sparsity", scheduled), ("sparsity", row.Achieved), ("test_accuracy", e.Accuracy), ("test_loss", e.Loss));
-        }
-    }
-
-    private sealed class Advance(CliProgress p) : IProgress<TrainingProgress>
-    {
-        public void Report(TrainingProgress value)
-        {
-            if (!value.IsEpochEnd)
-                p.Advance();
         }
     }
 }

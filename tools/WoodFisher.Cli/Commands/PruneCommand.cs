@@ -15,7 +15,7 @@ internal sealed class PruneCommand : VerbCommand<PruneCommand.Settings>
 {
     public sealed class Settings : PrunerSettings
     {
-        [CommandOption("--method <NAME>"), Help("magnitude, diagfisher, kfac, woodfisher, woodtaylor or exact, with keys as name[:key=value,...] (kfac and exact need model mode)."), DefaultValue("woodfisher")]
+        [CommandOption("--method <NAME>"), Help(OneMethodHelp + " (kfac and exact need model mode)."), DefaultValue("woodfisher")]
         public string Method { get; init; } = "";
 
         [CommandOption("--sparsity <S>"), Help("Target sparsity in [0, 1) of the prunable weights (required, except with an N:M --pattern, which sets it; with --pattern neurons, of the hidden units).")]
@@ -58,20 +58,18 @@ internal sealed class PruneCommand : VerbCommand<PruneCommand.Settings>
         /// <summary>The one method and the one sparsity this verb takes.</summary>
         public (MethodSpec Method, double Sparsity) Target()
         {
-            var methods = Methods(Method);
-            if (methods.Count != 1)
-                throw new UsageException($"--method: prune takes one method, got {methods.Count} ({Method})");
-            var pattern = methods[0].Pruning.Pattern;
+            var method = OneMethod(Method, "prune");
+            var pattern = method.Pruning.Pattern;
             if (pattern.Kind == PatternKind.NofM)
             {
                 if (Sparsity is not null)
                     throw new UsageException($"--sparsity does not apply to --pattern {pattern}: N:M prunes {pattern.B - pattern.A} of every {pattern.B} inputs, sparsity {pattern.NofMSparsity.ToString(CultureInfo.InvariantCulture)}");
-                return (methods[0], pattern.NofMSparsity);
+                return (method, pattern.NofMSparsity);
             }
             var sparsity = Read("--sparsity", VerbRun.Require(Sparsity, "--sparsity", "the target sparsity in [0, 1)"), t => Vocabulary.List(t, Vocabulary.Sparsity));
             if (sparsity.Length != 1)
                 throw new UsageException($"--sparsity: prune takes one value, got {sparsity.Length} ({Sparsity})");
-            return (methods[0], sparsity[0]);
+            return (method, sparsity[0]);
         }
     }
 

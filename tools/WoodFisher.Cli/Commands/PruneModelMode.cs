@@ -12,7 +12,6 @@ internal static class PruneModelMode
         var test = CliModels.LoadData(s.Data, "test");
         var data = pending();
         CliModels.CheckFits(model, data);
-        ModelPruning.Check(method, selection, data);
         ModelPruning.Plan(model, selection, data, method);
         var neurons = method.Pruning.Pattern.Kind == PatternKind.Neurons;
         if (neurons)

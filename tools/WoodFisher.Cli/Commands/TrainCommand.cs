@@ -9,6 +9,11 @@ namespace WoodFisher.Cli.Commands;
 /// </summary>
 internal sealed class TrainCommand : VerbCommand<TrainCommand.Settings>
 {
+    /// <summary>
+    /// The training options, declared here as in <see cref="TrainingSettings"/>: Spectre binds the public properties of a
+    /// settings class and its bases only (never interface members), and train takes none of the sample, estimator and
+    /// pruner options <see cref="TrainingSettings"/> inherits.
+    /// </summary>
     public sealed class Settings : ModelSettings, ITrainingOptions
     {
         [CommandOption("--epochs <E>", true), Help(TrainingHelp.Epochs)]

@@ -66,6 +66,9 @@ internal sealed class CliProgress : IDisposable
         }
     }
 
+    /// <summary>The trainer's progress as this phase's steps: one per mini-batch; <paramref name="epochEnd"/> at each epoch's end.</summary>
+    public IProgress<TrainingProgress> Batches(Action<TrainingProgress>? epochEnd = null) => new BatchSteps(this, epochEnd);
+
     /// <summary>Finishes the phase (prints the final line / completes the bar).</summary>
     public void Dispose()
     {
@@ -105,6 +108,17 @@ internal sealed class CliProgress : IDisposable
                 task.Value = task.MaxValue;
                 task.StopTask();
             });
+    }
+
+    private sealed class BatchSteps(CliProgress bar, Action<TrainingProgress>? epochEnd) : IProgress<TrainingProgress>
+    {
+        public void Report(TrainingProgress value)
+        {
+            if (!value.IsEpochEnd)
+                bar.Advance();
+            else
+                epochEnd?.Invoke(value);
+        }
     }
 
     /// <summary>Width of the bar in cells: readable at 80 columns, never the 3 cells a squeezed default leaves.</summary>

@@ -19,11 +19,12 @@ internal static class ModelPruning
     }
 
     /// <summary>
-    /// Prints, before any work, how a WoodFisher or WoodTaylor estimate fits the memory budget (gradient chunk, blocks,
-    /// scratch; in memory or two passes); refuses with the numbers when even two passes do not fit.
+    /// <see cref="Check"/>s, then prints, before any work, how a WoodFisher or WoodTaylor estimate fits the memory budget
+    /// (gradient chunk, blocks, scratch; in memory or two passes); refuses with the numbers when even two passes do not fit.
     /// </summary>
     public static void Plan(IModel<float> model, ParameterSelection<float> selection, Dataset data, MethodSpec method)
     {
+        Check(method, selection, data);
         if (new ModelCurvature(model, selection, data.Images, data.Labels).Plan(method.Estimator) is { } plan)
             CliConsole.Note($"prune: {plan.Describe()}");
     }

@@ -3,6 +3,9 @@ namespace WoodFisher.Cli.Options;
 /// <summary>How weights are pruned once scored: <c>--update --selection --recompute --stepping --taylor-step</c>, the defaults of every method's keys.</summary>
 internal class PrunerSettings : EstimatorSettings
 {
+    /// <summary>Help of a <c>--method</c> that takes one method of the registry (<see cref="PruningMethod.All"/>).</summary>
+    public const string OneMethodHelp = "magnitude, diagfisher, kfac, woodfisher, woodtaylor or exact, with keys as name[:key=value,...]";
+
     [CommandOption("--update <MODE>"), Help("How the kept weights compensate: joint (exact OBS per block), independent (sum of single-weight OBS) or none. Magnitude has none."), DefaultValue("joint")]
     public string Update { get; init; } = "";
 
@@ -37,6 +40,13 @@ internal class PrunerSettings : EstimatorSettings
     /// <summary>The methods of <paramref name="text"/> (<c>name[:key=value,...]</c>, comma-separated), defaults from these
     /// options (K = <paramref name="recompute"/> unless <c>--recompute</c> or a <c>recompute</c> key gives it).</summary>
     public IReadOnlyList<MethodSpec> Methods(string text, int recompute = 1) => Read("--method", text, t => MethodSpec.ParseList(t, Estimator(PruningMethod.WoodFisher), Pruner(recompute)));
+
+    /// <summary>The one method of <paramref name="text"/>, for a <paramref name="verb"/> that takes one (as <see cref="Methods"/>).</summary>
+    public MethodSpec OneMethod(string text, string verb, int recompute = 1)
+    {
+        var methods = Methods(text, recompute);
+        return methods.Count == 1 ? methods[0] : throw new UsageException($"--method: {verb} takes one method, got {methods.Count} ({text})");
+    }
 
     public override Spectre.Console.ValidationResult Validate()
     {
