@@ -14,20 +14,8 @@ public class CholeskyFactorTests
     /// Sizes cover the leaf alone (below one register up to 64), uneven last blocks of 1–3 indices, and several blocks.
     /// The strict upper triangle holds NaN on entry (it must not be read) and zero on return.
     /// </summary>
-    [TestCase(1)]
-    [TestCase(2)]
-    [TestCase(3)]
-    [TestCase(5)]
-    [TestCase(17)]
-    [TestCase(63)]
-    [TestCase(64)]
-    [TestCase(65)]
-    [TestCase(67)]
-    [TestCase(128)]
-    [TestCase(131)]
-    [TestCase(199)]
-    [TestCase(300)]
-    public void Factor_ResidualWithinRoundoff_OnEveryPath(int n)
+    [Test]
+    public void Factor_ResidualWithinRoundoff_OnEveryPath([Values(1, 2, 3, 5, 17, 63, 64, 65, 67, 128, 131, 199, 300)] int n)
     {
         var g = Oracle.RandomGradients(5 * n, n + 3, n);
         var a = Oracle.Fisher(g, n + 3, n, BlockLayout.Create(n, n), 0, 1e-2, n + 3);
@@ -80,21 +68,16 @@ public class CholeskyFactorTests
     }
 
     /// <summary>
-    /// A = MMᵀ with M unit-free lower triangular (m_kk = 1) except that a_bad,bad is lowered by 2: every leading principal
-    /// minor up to bad − 1 is that of MMᵀ (pivots exactly 1), and the Schur complement at index bad is −1. The factor must
-    /// fail exactly there (the joint OBS update's jitter relies on a failure, and the exception names the pivot), with
+    /// A = MMᵀ with M unit lower triangular (m_kk = 1, small random entries below), except that a_bad,bad is lowered by 2:
+    /// every leading principal minor up to bad − 1 is that of MMᵀ (pivots exactly 1), and the Schur complement at index bad
+    /// is −1. The factor must fail exactly there (the joint OBS update's jitter relies on a failure, and the exception names the pivot), with
     /// the pivot's value −1 up to rounding, on every path and in both precisions: first block, a block boundary, a later
     /// full block and the short last block (n = 150: blocks 0–63, 64–127, 128–149).
     /// </summary>
-    [TestCase(150, 0)]
-    [TestCase(150, 63)]
-    [TestCase(150, 64)]
-    [TestCase(150, 100)]
-    [TestCase(150, 130)]
-    [TestCase(150, 149)]
-    [TestCase(40, 30)]
-    public void Factor_FailsExactlyAtTheFirstNegativePivot(int n, int bad)
+    [Test]
+    public void Factor_FailsExactlyAtTheFirstNegativePivot([Values(0, 30, 63, 64, 100, 130, 149)] int bad)
     {
+        const int n = 150;
         var m = new double[n * n];
         var rng = new Random(bad);
         for (var i = 0; i < n; i++)
