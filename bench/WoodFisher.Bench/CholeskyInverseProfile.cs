@@ -6,7 +6,9 @@ namespace WoodFisher.Bench;
 /// <summary>
 /// <c>-- cholinv-cpu [c …]</c>: the provider's Cholesky inverse of one SPD c × c matrix on one thread, float32 and float64,
 /// in process CPU time (best of 7 rounds), as a share of the one-core peak of the same precision measured in the same run (run with
-/// <c>DOTNET_PROCESSOR_COUNT=1</c>). Counted flops: c³ (factor c³/3, triangular inverse c³/3, L⁻ᵀL⁻¹ c³/3).
+/// <c>DOTNET_PROCESSOR_COUNT=1</c>). Counted flops: c³ (factor c³/3, triangular inverse c³/3, L⁻ᵀL⁻¹ c³/3). Also the
+/// Cholesky factor alone (float32 and float64, c³/3 flops counted; float64 on a copy into the same buffer each call, so
+/// that neither allocation nor the collector is timed) and the float64 solve of one right-hand side with it.
 /// </summary>
 internal static class CholeskyInverseProfile
 {
@@ -34,9 +36,25 @@ internal static class CholeskyInverseProfile
             LinearAlgebra.TryCholeskyFactor(l, c);
             var tf32 = Best(() => LinearAlgebra.TryCholeskyFactor((float[])f.Clone(), c));
             var tl32 = Best(() => LinearAlgebra.LowerTriangularInvert((float[])l.Clone(), c));
+            var l64 = (double[])spd.Clone();
+            LinearAlgebra.TryCholeskyFactor(l64, c);
+            var work = new double[c * c];
+            var tf64 = Best(() =>
+            {
+                spd.CopyTo(work, 0);
+                LinearAlgebra.TryCholeskyFactor(work, c);
+            });
+            var rhs = new double[c];
+            var ts64 = Best(() =>
+            {
+                Array.Fill(rhs, 1.0);
+                LinearAlgebra.CholeskySolve(l64, c, rhs);
+            });
             var flops = (double)c * c * c / 1e9;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{Gemm.PathName} c={c}: float32 {t32 * 1e3:F2} ms {100 * flops / t32 / peak32:F0}% of {peak32:F0}; float64 {t64 * 1e3:F2} ms {100 * flops / t64 / peak64:F0}% of {peak64:F0} GFLOP/s (one core, CPU time); float32 factor {tf32 * 1e3:F2} ms, triangular inverse {tl32 * 1e3:F2} ms"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{Gemm.PathName} c={c}: float64 factor {tf64 * 1e3:F2} ms, {flops / 3 / tf64:F1} GFLOP/s ({100 * flops / 3 / tf64 / peak64:F0}% of {peak64:F0}); float64 solve (one right-hand side) {ts64 * 1e3:F3} ms"));
         }
     }
 

@@ -1,5 +1,5 @@
 using System.Buffers;
-using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using WoodFisher.Kernels.Cpu;
 
 namespace WoodFisher.Kernels;
@@ -111,6 +111,11 @@ public static class JointObsUpdate
     }
 
     /// <summary>α_b = ([F⁻¹]_QQ)⁻¹w_Q in place in <paramref name="alpha"/>, then δ_b = [F⁻¹]_{b,Q}α_b into <paramref name="delta"/>.</summary>
+    /// <remarks>
+    /// Compiled optimised from the first call, as are the solve and the gather into the factor: a prune calls them once per
+    /// block, a few hundred times in all, too few for tiered compilation to replace its unoptimised first code in time.
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void SolveAndStep(JointObsPlan plan, int b, ReadOnlySpan<double> columns, double[] alpha, double[] delta, double u)
     {
         var local = plan.Local(b);
@@ -123,7 +128,7 @@ public static class JointObsUpdate
         var step = delta.AsSpan(plan.Layout.Offset(b), c);
         for (var r = 0; r < c; r++)
         {
-            step[r] = TensorPrimitives.Dot(columns.Slice(r * q, q), a);
+            step[r] = SimdOps.Dot<double>(columns.Slice(r * q, q), a);
         }
     }
 
@@ -150,6 +155,7 @@ public static class JointObsUpdate
     }
 
     /// <summary>The policy of <see cref="Solve"/> on the lower triangle that <paramref name="a"/> writes, again for each retry.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static double SolveCore<TMatrix>(ref TMatrix a, int n, Span<double> rhs, int block, double unitRoundoff)
         where TMatrix : ISymmetricSource, allows ref struct
     {
@@ -228,6 +234,7 @@ public static class JointObsUpdate
         private readonly ReadOnlySpan<double> _columns = columns;
         private readonly ReadOnlySpan<int> _local = local;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void WriteLower(Span<double> target)
         {
             var q = _local.Length;

@@ -6,9 +6,6 @@ namespace WoodFisher.Kernels.Tests;
 [TestFixture]
 public class CholeskyInverseTests
 {
-    private const double U64 = 1.1102230246251565e-16;
-    private const double U32 = 5.9604644775390625e-8;
-
     /// <summary>
     /// ‖AX − I‖₁ ≤ n·u·κ₁(A): a backward-stable SPD inverse leaves a residual of order c_n·u·κ(A) (Higham, Accuracy and
     /// Stability, §14.3); c_n = n is a loose linear constant, so the bound fails only for an unstable method. Sizes cover the
@@ -24,16 +21,16 @@ public class CholeskyInverseTests
         var g = Oracle.RandomGradients(n + 1, n / 2, n);
         var a = Oracle.Fisher(g, n / 2, n, BlockLayout.Create(n, n), 0, lambda, n / 2);
         var oracle = Oracle.Inverse(a, n);
-        var kappa = Norm1(a, n) * Norm1(oracle, n);
+        var kappa = Oracle.Norm1(a, n) * Oracle.Norm1(oracle, n);
 
         var x = (double[])a.Clone();
         Assert.That(LinearAlgebra.TryCholeskyInvert(x, n), Is.True);
-        Assert.That(Residual(a, x, n), Is.LessThanOrEqualTo(n * U64 * kappa), "float64");
+        Assert.That(Residual(a, x, n), Is.LessThanOrEqualTo(n * Oracle.U64 * kappa), "float64");
 
         var f = a.Select(v => (float)v).ToArray();
         Assert.That(LinearAlgebra.TryCholeskyInvert(f, n), Is.True);
         var xf = f.Select(v => (double)v).ToArray();
-        Assert.That(Residual(a, xf, n), Is.LessThanOrEqualTo(n * U32 * kappa), "float32");
+        Assert.That(Residual(a, xf, n), Is.LessThanOrEqualTo(n * Oracle.U32 * kappa), "float32");
         Assert.That(xf, Is.EqualTo(xf.Select((_, k) => xf[(k % n * n) + (k / n)])), "exactly symmetric");
     }
 
@@ -58,18 +55,18 @@ public class CholeskyInverseTests
     {
         var g = Oracle.RandomGradients(3 * n, n + 3, n);
         var a = Oracle.Fisher(g, n + 3, n, BlockLayout.Create(n, n), 0, 1e-2, n + 3);
-        var kappa = Norm1(a, n) * Norm1(Oracle.Inverse(a, n), n);
+        var kappa = Oracle.Norm1(a, n) * Oracle.Norm1(Oracle.Inverse(a, n), n);
         foreach (var path in SimdPaths.Available)
         {
             using var _ = SimdPaths.Force(path);
             var x = (double[])a.Clone();
             Assert.That(LinearAlgebra.TryCholeskyInvert(x, n), Is.True, $"{path} float64");
-            Assert.That(Residual(a, x, n), Is.LessThanOrEqualTo((n + 2) * U64 * kappa), $"{path} float64");
+            Assert.That(Residual(a, x, n), Is.LessThanOrEqualTo((n + 2) * Oracle.U64 * kappa), $"{path} float64");
 
             var f = a.Select(v => (float)v).ToArray();
             Assert.That(LinearAlgebra.TryCholeskyInvert(f, n), Is.True, $"{path} float32");
             var xf = f.Select(v => (double)v).ToArray();
-            Assert.That(Residual(a, xf, n), Is.LessThanOrEqualTo((n + 2) * U32 * kappa), $"{path} float32");
+            Assert.That(Residual(a, xf, n), Is.LessThanOrEqualTo((n + 2) * Oracle.U32 * kappa), $"{path} float32");
             Assert.That(xf, Is.EqualTo(xf.Select((_, k) => xf[(k % n * n) + (k / n)])), $"{path} exactly symmetric");
         }
     }
@@ -119,23 +116,6 @@ public class CholeskyInverseTests
         Assert.That(ex!.Pivot, Is.EqualTo(bad));
     }
 
-    private static double Norm1(double[] a, int n)
-    {
-        var best = 0.0;
-        for (var j = 0; j < n; j++)
-        {
-            var s = 0.0;
-            for (var i = 0; i < n; i++)
-            {
-                s += Math.Abs(a[(i * n) + j]);
-            }
-
-            best = Math.Max(best, s);
-        }
-
-        return best;
-    }
-
     private static double Residual(double[] a, double[] x, int n)
     {
         var r = new double[n * n];
@@ -153,6 +133,6 @@ public class CholeskyInverseTests
             }
         }
 
-        return Norm1(r, n);
+        return Oracle.Norm1(r, n);
     }
 }

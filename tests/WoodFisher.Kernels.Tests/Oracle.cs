@@ -161,6 +161,30 @@ internal static class Oracle
         return res;
     }
 
+    /// <summary>Unit roundoff of float64, 2⁻⁵³.</summary>
+    public const double U64 = 1.1102230246251565e-16;
+
+    /// <summary>Unit roundoff of float32, 2⁻²⁴.</summary>
+    public const double U32 = 5.9604644775390625e-8;
+
+    /// <summary>‖A‖₁ of the n × n row-major A: the largest column sum of |a_ij|.</summary>
+    public static double Norm1(double[] a, int n)
+    {
+        var best = 0.0;
+        for (var j = 0; j < n; j++)
+        {
+            var s = 0.0;
+            for (var i = 0; i < n; i++)
+            {
+                s += Math.Abs(a[(i * n) + j]);
+            }
+
+            best = Math.Max(best, s);
+        }
+
+        return best;
+    }
+
     /// <summary>max |a − b| / max |b|.</summary>
     public static double RelativeError(ReadOnlySpan<double> a, ReadOnlySpan<double> b)
     {

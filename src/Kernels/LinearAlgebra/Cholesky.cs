@@ -5,12 +5,10 @@ namespace WoodFisher.Kernels;
 
 public static partial class LinearAlgebra
 {
-    /// <summary>Block size of the blocked (GEMM-based) factorization, solves and triangular inverse; smaller matrices run unblocked.</summary>
-    private const int Nb = 64;
-
     /// <summary>
-    /// Width of the diagonal blocks swept at once by <see cref="TryCholeskyInvert{T}(Span{T}, int)"/>: the depth of its
-    /// GEMMs (deep enough for the micro-kernel to run near its peak) against the leaf's rank-one sweeps (b³/2 each).
+    /// Width of the diagonal blocks of <see cref="TryCholeskyFactor{T}"/> and of those swept at once by
+    /// <see cref="TryCholeskyInvert{T}(Span{T}, int)"/>: the depth of their GEMMs (deep enough for the micro-kernel to run
+    /// near its peak) against the leaf's (about b³/3 flops to factor a block, as many again to invert it).
     /// </summary>
     private const int SweepBlock = 64;
 
@@ -67,111 +65,67 @@ public static partial class LinearAlgebra
         }
     }
 
-    private static bool CholeskyCore<T>(Span<T> a, int n, out int pivot, out T value)
+    /// <summary>
+    /// Right-looking blocked Cholesky in place, by diagonal blocks K of <see cref="SweepBlock"/> indices: the leaf
+    /// (<see cref="CholeskyLeaf"/>) factors the updated A_KK = UᵀU, so L_KK = Uᵀ, and inverts V = U⁻¹; then
+    /// L_iK = A_iK·L_KK⁻ᵀ = A_iK·V for the rows below by one GEMM into a contiguous panel Z, and A_ij −= Z_iZ_jᵀ by a
+    /// lower-only GEMM of depth b on the matrix where it lies. The pivots are tested in order, as an unblocked Cholesky
+    /// tests them: the first one ≤ 0 or NaN fails, its index and value out.
+    /// </summary>
+    [SkipLocalsInit]
+    private static unsafe bool CholeskyCore<T>(Span<T> a, int n, out int pivot, out T value)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         CheckSquare(a.Length, n);
-        bool ok;
-        if (n <= 2 * Nb)
-        {
-            ok = CholeskyUnblocked(a, n, n, out pivot, out value);
-        }
-        else
-        {
-            using var bufRental = new Rental<T>(n * n);
-            var buf = bufRental.Array;
-            a.CopyTo(buf);
-            ok = CholeskyBlocked(buf, n, out pivot, out value);
-            buf.AsSpan(0, n * n).CopyTo(a);
-        }
 
-        if (ok)
+        // The leaf's block (at most 64 × 64) lives on the stack, and a single block needs no panel: small factors rent nothing.
+        var bMax = Math.Min(SweepBlock, Math.Max(n, 1));
+        var ls = CholeskyLeaf.Stride<T>(bMax);
+        var s = stackalloc T[bMax * ls];
+        using var zRental = new Rental<T>(n > bMax ? (n - bMax) * bMax : 0);
+        fixed (T* pa = a, z = zRental.Array)
         {
-            for (var i = 0; i < n; i++)
+            for (var k0 = 0; k0 < n; k0 += SweepBlock)
             {
-                a.Slice((i * n) + i + 1, n - i - 1).Clear();
+                var b = Math.Min(SweepBlock, n - k0);
+                if (!CholeskyLeaf.FactorBlock(pa, n, k0, b, s, ls, out pivot, out value))
+                {
+                    return false;
+                }
+
+                // L_KK = Uᵀ.
+                for (var p = 0; p < b; p++)
+                {
+                    var row = pa + ((k0 + p) * n) + k0;
+                    for (var q = 0; q <= p; q++)
+                    {
+                        row[q] = s[(q * ls) + p];
+                    }
+                }
+
+                var k1 = k0 + b;
+                var r = n - k1;
+                if (r == 0)
+                {
+                    break;
+                }
+
+                CholeskyLeaf.Invert(s, b, ls);
+                var a21 = pa + (k1 * n) + k0;
+                new Span<T>(z, r * b).Clear();
+                Gemm.Multiply(r, b, b, T.One, PinnedMatrix<T>.RowMajor(a21, n, transpose: false), PinnedMatrix<T>.RowMajor(s, ls, transpose: false), z, b, false, false);
+                for (var i = 0; i < r; i++)
+                {
+                    new ReadOnlySpan<T>(z + (i * b), b).CopyTo(new Span<T>(a21 + (i * n), b));
+                }
+
+                Gemm.Multiply(r, r, b, -T.One, PinnedMatrix<T>.RowMajor(z, b, transpose: false), PinnedMatrix<T>.RowMajor(z, b, transpose: true), pa + (k1 * n) + k1, n, true, false);
             }
         }
 
-        return ok;
-    }
-
-    /// <summary>Row-oriented Cholesky of the n × n lower triangle at the start of <paramref name="a"/> (leading dimension ld).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool CholeskyUnblocked<T>(Span<T> a, int n, int ld, out int pivot, out T value)
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
         for (var i = 0; i < n; i++)
         {
-            var rowI = a.Slice(i * ld, i + 1);
-            for (var j = 0; j <= i; j++)
-            {
-                var s = rowI[j] - Cpu.SimdOps.Dot<T>(rowI[..j], a.Slice(j * ld, j));
-                if (i == j)
-                {
-                    if (!(s > T.Zero) || !T.IsFinite(s))
-                    {
-                        pivot = i;
-                        value = s;
-                        return false;
-                    }
-
-                    rowI[i] = T.Sqrt(s);
-                }
-                else
-                {
-                    rowI[j] = s / a[(j * ld) + j];
-                }
-            }
-        }
-
-        pivot = -1;
-        value = T.Zero;
-        return true;
-    }
-
-    /// <summary>
-    /// Right-looking blocked Cholesky: factor a diagonal block, L21 = A21·L11⁻ᵀ and A22 −= L21L21ᵀ by GEMM. Only the lower
-    /// triangle is meaningful afterwards.
-    /// </summary>
-    private static bool CholeskyBlocked<T>(T[] a, int n, out int pivot, out T value)
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        // Scratch: L11⁻¹ (Nb × Nb), then the panel L21 (up to n × Nb).
-        using var rental = new Rental<T>((Nb * Nb) + (n * Nb));
-        var scratch = rental.Array;
-        for (var j0 = 0; j0 < n; j0 += Nb)
-        {
-            var jb = Math.Min(Nb, n - j0);
-            if (!CholeskyUnblocked(a.AsSpan((j0 * n) + j0), jb, n, out pivot, out value))
-            {
-                pivot += j0;
-                return false;
-            }
-
-            var rest = n - j0 - jb;
-            if (rest == 0)
-            {
-                break;
-            }
-
-            var li = scratch.AsSpan(0, jb * jb);
-            for (var i = 0; i < jb; i++)
-            {
-                a.AsSpan(((j0 + i) * n) + j0, jb).CopyTo(li.Slice(i * jb, jb));
-            }
-
-            LowerTriangularInvert<T>(li, jb);
-            var p = scratch.AsSpan(Nb * Nb, rest * jb);
-            p.Clear();
-            var a21 = ((long)(j0 + jb) * n) + j0;
-            Gemm.Multiply(rest, jb, jb, T.One, StridedMatrix<T>.RowMajor(a, a21, n), StridedMatrix<T>.Transposed(scratch, 0, jb), scratch, Nb * Nb, jb);
-            for (var i = 0; i < rest; i++)
-            {
-                p.Slice(i * jb, jb).CopyTo(a.AsSpan((int)(a21 + ((long)i * n)), jb));
-            }
-
-            Gemm.Multiply(rest, rest, jb, -T.One, StridedMatrix<T>.RowMajor(a, a21, n), StridedMatrix<T>.Transposed(a, a21, n), a, a21 + jb, n, lowerOnly: true);
+            a.Slice((i * n) + i + 1, n - i - 1).Clear();
         }
 
         pivot = -1;

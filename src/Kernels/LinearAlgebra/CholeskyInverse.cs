@@ -60,21 +60,12 @@ public static partial class LinearAlgebra
                 var b = Math.Min(SweepBlock, n - k0);
                 var k1 = k0 + b;
                 var r = n - k1;
-                for (var p = 0; p < b; p++)
+                if (!CholeskyLeaf.FactorBlock(pa, n, k0, b, s, ls, out pivot, out value))
                 {
-                    var row = pa + ((k0 + p) * n) + k0;
-                    new Span<T>(s + (p * ls), ls).Clear();
-                    for (var q = 0; q <= p; q++)
-                    {
-                        s[(p * ls) + q] = s[(q * ls) + p] = row[q];
-                    }
-                }
-
-                if (!CholeskyLeaf.FactorInvert(s, b, ls, out pivot, out value))
-                {
-                    pivot += k0;
                     return false;
                 }
+
+                CholeskyLeaf.Invert(s, b, ls);
 
                 // Z = X·V: X_i = T_iK is row block K transposed left of the diagonal, column block K below it.
                 var v = PinnedMatrix<T>.RowMajor(s, ls, transpose: false);

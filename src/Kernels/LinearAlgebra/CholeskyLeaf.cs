@@ -5,9 +5,10 @@ using System.Runtime.Intrinsics;
 namespace WoodFisher.Kernels;
 
 /// <summary>
-/// The diagonal block of the blocked SPD inverse (<see cref="LinearAlgebra.TryCholeskyInvert{T}(Span{T}, int)"/>): the
-/// Cholesky factor P = UᵀU of a small SPD block and V = U⁻¹, both by rows with each row held in registers while the
-/// earlier (or later) rows are added into it (four independent sums), so that every multiply-add costs one load.
+/// The diagonal block of the blocked Cholesky factor and SPD inverse (<see cref="LinearAlgebra.TryCholeskyFactor{T}"/>,
+/// <see cref="LinearAlgebra.TryCholeskyInvert{T}(Span{T}, int)"/>): the Cholesky factor P = UᵀU of a small SPD block and
+/// V = U⁻¹, both by rows with each row held in registers while the earlier (or later) rows are added into it (four
+/// independent sums), so that every multiply-add costs one load.
 /// </summary>
 internal static unsafe class CholeskyLeaf
 {
@@ -20,22 +21,55 @@ internal static unsafe class CholeskyLeaf
     }
 
     /// <summary>
-    /// Replaces the symmetric b × b matrix P in <paramref name="s"/> (full, row stride <paramref name="ls"/> =
-    /// <see cref="Stride{T}"/>, columns b..ls zero) by V = U⁻¹ (upper triangular, zero below the diagonal), P = UᵀU; false at
-    /// the first pivot (P_kk − Σ_j U_jk²) ≤ 0 or NaN, its index and value out.
+    /// Factors the b × b diagonal block at (k0, k0) of the n × n row-major <paramref name="a"/> (lower triangle read), P =
+    /// UᵀU, into <paramref name="s"/>: U by rows, row stride <paramref name="ls"/> = <see cref="Stride{T}"/>, zero below the
+    /// diagonal and in columns b..ls. False at the first pivot (P_kk − Σ_j U_jk²) ≤ 0 or NaN, with its index in A (k0 + k)
+    /// and value out (rows before it then hold U, the rest is partly overwritten).
     /// </summary>
-    public static bool FactorInvert<T>(T* s, int b, int ls, out int pivot, out T value)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static bool FactorBlock<T>(T* a, int n, int k0, int b, T* s, int ls, out int pivot, out T value)
         where T : unmanaged, IFloatingPointIeee754<T>
-        => SimdPaths.Current switch
+    {
+        for (var p = 0; p < b; p++)
         {
-            SimdPath.Avx512 => FactorInvert<T, Vector512<T>, Simd512<T>>(s, b, ls, out pivot, out value),
-            SimdPath.Avx2 => FactorInvert<T, Vector256<T>, Simd256<T>>(s, b, ls, out pivot, out value),
-            _ => FactorInvert<T, T, SimdScalar<T>>(s, b, ls, out pivot, out value),
+            var row = a + ((k0 + p) * n) + k0;
+            new Span<T>(s + (p * ls), ls).Clear();
+            for (var q = 0; q <= p; q++)
+            {
+                s[(q * ls) + p] = row[q];
+            }
+        }
+
+        var ok = SimdPaths.Current switch
+        {
+            SimdPath.Avx512 => Factor<T, Vector512<T>, Simd512<T>>(s, b, ls, out pivot, out value),
+            SimdPath.Avx2 => Factor<T, Vector256<T>, Simd256<T>>(s, b, ls, out pivot, out value),
+            _ => Factor<T, T, SimdScalar<T>>(s, b, ls, out pivot, out value),
         };
+        pivot = ok ? -1 : pivot + k0;
+        return ok;
+    }
+
+    /// <summary>Replaces the upper-triangular U in <paramref name="s"/> (as <see cref="FactorBlock{T}"/> leaves it) by V = U⁻¹.</summary>
+    public static void Invert<T>(T* s, int b, int ls)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        switch (SimdPaths.Current)
+        {
+            case SimdPath.Avx512:
+                Invert<T, Vector512<T>, Simd512<T>>(s, b, ls);
+                break;
+            case SimdPath.Avx2:
+                Invert<T, Vector256<T>, Simd256<T>>(s, b, ls);
+                break;
+            default:
+                Invert<T, T, SimdScalar<T>>(s, b, ls);
+                break;
+        }
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    [SkipLocalsInit]
-    private static bool FactorInvert<T, TV, TS>(T* s, int b, int ls, out int pivot, out T value)
+    private static bool Factor<T, TV, TS>(T* s, int b, int ls, out int pivot, out T value)
         where T : unmanaged, IFloatingPointIeee754<T>
         where TV : struct
         where TS : struct, ISimd<T, TV>
@@ -84,6 +118,20 @@ internal static unsafe class CholeskyLeaf
             new Span<T>(rk, k).Clear();
         }
 
+        pivot = -1;
+        value = T.Zero;
+        return true;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [SkipLocalsInit]
+    private static void Invert<T, TV, TS>(T* s, int b, int ls)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TV : struct
+        where TS : struct, ISimd<T, TV>
+    {
+        var w = TS.Count;
+
         // V_k = (e_k − Σ_{j>k} U_kj·V_j) / U_kk, bottom-up; row k of U is copied out first, as V_k overwrites it.
         var u = stackalloc T[ls];
         for (var k = b - 1; k >= 0; k--)
@@ -114,9 +162,5 @@ internal static unsafe class CholeskyLeaf
 
             rk[k] = inv;
         }
-
-        pivot = -1;
-        value = T.Zero;
-        return true;
     }
 }

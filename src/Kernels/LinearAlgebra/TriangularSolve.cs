@@ -6,6 +6,9 @@ namespace WoodFisher.Kernels;
 
 public static partial class LinearAlgebra
 {
+    /// <summary>Block size of the blocked (GEMM-based) triangular solves and inverse; smaller matrices run unblocked.</summary>
+    private const int Nb = 64;
+
     /// <summary>
     /// Solves L X = B (or Lᵀ X = B with <paramref name="transpose"/>) in place for the lower-triangular L (n × n row-major,
     /// non-zero diagonal; the strict upper triangle is not read). <paramref name="b"/> is n × <paramref name="columns"/>
