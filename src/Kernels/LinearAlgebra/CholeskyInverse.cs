@@ -49,15 +49,18 @@ public static partial class LinearAlgebra
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         CheckSquare(a.Length, n);
-        var bMax = Math.Min(SweepBlock, Math.Max(n, 1));
+        var sb = SweepBlock;
+        var bMax = Math.Min(sb, Math.Max(n, 1));
         var ls = CholeskyLeaf.Stride<T>(bMax);
-        using var zRental = new Rental<T>(n * bMax);
-        using var sRental = new Rental<T>(bMax * ls);
-        fixed (T* pa = a, z = zRental.Array, s = sRental.Array)
+        using var rental = new Rental<T>((n * bMax) + (bMax * ls) + (128 / sizeof(T)));
+        fixed (T* pa = a, start = rental.Array)
         {
-            for (var k0 = 0; k0 < n; k0 += SweepBlock)
+            // Both panels start on a cache line: whole-register loads and stores that straddle two lines cost double.
+            var s = (T*)(((nint)start + 63) & ~(nint)63);
+            var z = (T*)(((nint)(s + (bMax * ls)) + 63) & ~(nint)63);
+            for (var k0 = 0; k0 < n; k0 += sb)
             {
-                var b = Math.Min(SweepBlock, n - k0);
+                var b = Math.Min(sb, n - k0);
                 var k1 = k0 + b;
                 var r = n - k1;
                 if (!CholeskyLeaf.FactorBlock(pa, n, k0, b, s, ls, out pivot, out value))
@@ -68,21 +71,17 @@ public static partial class LinearAlgebra
                 CholeskyLeaf.Invert(s, b, ls);
 
                 // Z = X·V: X_i = T_iK is row block K transposed left of the diagonal, column block K below it.
-                var v = PinnedMatrix<T>.RowMajor(s, ls, transpose: false);
-                var vt = PinnedMatrix<T>.RowMajor(s, ls, transpose: true);
                 new Span<T>(z, n * b).Clear();
-                Gemm.Multiply(k0, b, b, T.One, PinnedMatrix<T>.RowMajor(pa + (k0 * n), n, transpose: true), v, z, b, false, parallel);
-                Gemm.Multiply(r, b, b, T.One, PinnedMatrix<T>.RowMajor(pa + (k1 * n) + k0, n, transpose: false), v, z + (k1 * b), b, false, parallel);
+                Gemm.MultiplyUpperTriangular(k0, b, PinnedMatrix<T>.RowMajor(pa + (k0 * n), n, transpose: true), s, ls, z, b, parallel);
+                Gemm.MultiplyUpperTriangular(r, b, PinnedMatrix<T>.RowMajor(pa + (k1 * n) + k0, n, transpose: false), s, ls, z + (k1 * b), b, parallel);
+                for (var p = 0; p < b; p++)
+                {
+                    new ReadOnlySpan<T>(s + (p * ls), b).CopyTo(new Span<T>(z + ((k0 + p) * b), b));
+                }
 
-                var z0 = PinnedMatrix<T>.RowMajor(z, b, transpose: false);
-                var z2 = PinnedMatrix<T>.RowMajor(z + (k1 * b), b, transpose: false);
-                var z0t = PinnedMatrix<T>.RowMajor(z, b, transpose: true);
-                var z2t = PinnedMatrix<T>.RowMajor(z + (k1 * b), b, transpose: true);
-                Gemm.Multiply(k0, k0, b, T.One, z0, z0t, pa, n, true, parallel);
-                Gemm.Multiply(r, k0, b, -T.One, z2, z0t, pa + (k1 * n), n, false, parallel);
-                Gemm.Multiply(r, r, b, -T.One, z2, z2t, pa + (k1 * n) + k1, n, true, parallel);
-
-                // Row block K (left of the diagonal and the diagonal block) and column block K below it, rewritten.
+                // With W = (Z_swept; V; Z_rest), every rewrite is one signed rank-b update of the lower triangle: rows i < k1
+                // get +W_iW_jᵀ (T_ij += Z_iZ_jᵀ, T_Kj = VZ_jᵀ, T_KK = VVᵀ), the rows below −W_iW_jᵀ (T_ij −= Z_iZ_jᵀ,
+                // T_iK = −Z_iVᵀ), once row block K and column block K below it are cleared.
                 for (var p = 0; p < b; p++)
                 {
                     new Span<T>(pa + ((k0 + p) * n), k1).Clear();
@@ -93,9 +92,7 @@ public static partial class LinearAlgebra
                     new Span<T>(pa + (i * n) + k0, b).Clear();
                 }
 
-                Gemm.Multiply(b, k0, b, T.One, v, z0t, pa + (k0 * n), n, false, parallel);
-                Gemm.Multiply(b, b, b, T.One, v, vt, pa + (k0 * n) + k0, n, true, parallel);
-                Gemm.Multiply(r, b, b, -T.One, z2, vt, pa + (k1 * n) + k0, n, false, parallel);
+                Gemm.LowerRankUpdate(n, b, z, b, pa, n, k1, parallel);
             }
         }
 

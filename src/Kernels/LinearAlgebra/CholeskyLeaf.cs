@@ -76,29 +76,37 @@ internal static unsafe class CholeskyLeaf
     {
         var w = TS.Count;
 
-        // U_k = (P_k − Σ_{j<k} U_jk·U_j) / √pivot, from the registers holding column k onwards.
+        // U_k = (P_k − Σ_{j<k} U_jk·U_j) / √pivot, from the registers holding column k onwards. The pointers step by rows
+        // (no index arithmetic per product), so that a product costs its broadcast and its load.
+        var minusOne = TS.Splat(-T.One);
         for (var k = 0; k < b; k++)
         {
             var rk = s + (k * ls);
             var c0 = k / w * w;
             for (var c = c0; c < ls; c += w)
             {
-                TV acc0 = TS.Load(rk + c), acc1 = TS.Zero, acc2 = TS.Zero, acc3 = TS.Zero;
+                TV acc0 = TS.Zero, acc1 = TS.Zero, acc2 = TS.Zero, acc3 = TS.Zero;
+                var ujk = s + k;
+                var uj = s + c;
                 var j = 0;
                 for (; j + 4 <= k; j += 4)
                 {
-                    acc0 = TS.Fma(TS.Splat(-s[(j * ls) + k]), TS.Load(s + (j * ls) + c), acc0);
-                    acc1 = TS.Fma(TS.Splat(-s[((j + 1) * ls) + k]), TS.Load(s + ((j + 1) * ls) + c), acc1);
-                    acc2 = TS.Fma(TS.Splat(-s[((j + 2) * ls) + k]), TS.Load(s + ((j + 2) * ls) + c), acc2);
-                    acc3 = TS.Fma(TS.Splat(-s[((j + 3) * ls) + k]), TS.Load(s + ((j + 3) * ls) + c), acc3);
+                    acc0 = TS.Fma(TS.Splat(ujk[0]), TS.Load(uj), acc0);
+                    acc1 = TS.Fma(TS.Splat(ujk[ls]), TS.Load(uj + ls), acc1);
+                    acc2 = TS.Fma(TS.Splat(ujk[2 * ls]), TS.Load(uj + (2 * ls)), acc2);
+                    acc3 = TS.Fma(TS.Splat(ujk[3 * ls]), TS.Load(uj + (3 * ls)), acc3);
+                    ujk += 4 * ls;
+                    uj += 4 * ls;
                 }
 
                 for (; j < k; j++)
                 {
-                    acc0 = TS.Fma(TS.Splat(-s[(j * ls) + k]), TS.Load(s + (j * ls) + c), acc0);
+                    acc0 = TS.Fma(TS.Splat(*ujk), TS.Load(uj), acc0);
+                    ujk += ls;
+                    uj += ls;
                 }
 
-                TS.Store(TS.Add(TS.Add(acc0, acc1), TS.Add(acc2, acc3)), rk + c);
+                TS.Store(TS.Fma(minusOne, TS.Add(TS.Add(acc0, acc1), TS.Add(acc2, acc3)), TS.Load(rk + c)), rk + c);
             }
 
             var p = rk[k];
@@ -139,22 +147,28 @@ internal static unsafe class CholeskyLeaf
             var rk = s + (k * ls);
             new ReadOnlySpan<T>(rk, ls).CopyTo(new Span<T>(u, ls));
             var inv = T.One / u[k];
-            var scale = TS.Splat(inv);
+            var scale = TS.Splat(-inv);
             for (var c = k / w * w; c < ls; c += w)
             {
                 TV acc0 = TS.Zero, acc1 = TS.Zero, acc2 = TS.Zero, acc3 = TS.Zero;
+                var ukj = u + k + 1;
+                var vj = s + ((k + 1) * ls) + c;
                 var j = k + 1;
                 for (; j + 4 <= b; j += 4)
                 {
-                    acc0 = TS.Fma(TS.Splat(-u[j]), TS.Load(s + (j * ls) + c), acc0);
-                    acc1 = TS.Fma(TS.Splat(-u[j + 1]), TS.Load(s + ((j + 1) * ls) + c), acc1);
-                    acc2 = TS.Fma(TS.Splat(-u[j + 2]), TS.Load(s + ((j + 2) * ls) + c), acc2);
-                    acc3 = TS.Fma(TS.Splat(-u[j + 3]), TS.Load(s + ((j + 3) * ls) + c), acc3);
+                    acc0 = TS.Fma(TS.Splat(ukj[0]), TS.Load(vj), acc0);
+                    acc1 = TS.Fma(TS.Splat(ukj[1]), TS.Load(vj + ls), acc1);
+                    acc2 = TS.Fma(TS.Splat(ukj[2]), TS.Load(vj + (2 * ls)), acc2);
+                    acc3 = TS.Fma(TS.Splat(ukj[3]), TS.Load(vj + (3 * ls)), acc3);
+                    ukj += 4;
+                    vj += 4 * ls;
                 }
 
                 for (; j < b; j++)
                 {
-                    acc0 = TS.Fma(TS.Splat(-u[j]), TS.Load(s + (j * ls) + c), acc0);
+                    acc0 = TS.Fma(TS.Splat(*ukj), TS.Load(vj), acc0);
+                    ukj++;
+                    vj += ls;
                 }
 
                 TS.Store(TS.Fma(TS.Add(TS.Add(acc0, acc1), TS.Add(acc2, acc3)), scale, TS.Zero), rk + c);
