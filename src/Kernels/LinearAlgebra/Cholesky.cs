@@ -68,8 +68,8 @@ public static partial class LinearAlgebra
     /// <summary>
     /// Right-looking blocked Cholesky in place, by diagonal blocks K of <see cref="SweepBlock"/> indices: the leaf
     /// (<see cref="CholeskyLeaf"/>) factors the updated A_KK = UᵀU, so L_KK = Uᵀ, and inverts V = U⁻¹; then
-    /// L_iK = A_iK·L_KK⁻ᵀ = A_iK·V for the rows below by one GEMM into a contiguous panel Z, and A_ij −= Z_iZ_jᵀ by a
-    /// lower-only GEMM of depth b on the matrix where it lies. The pivots are tested in order, as an unblocked Cholesky
+    /// L_iK = A_iK·L_KK⁻ᵀ = A_iK·V for the rows below by one triangular product into a contiguous panel Z, and A_ij −=
+    /// Z_iZ_jᵀ by one rank-b update of the lower triangle where it lies (<see cref="Gemm.LowerRankUpdate{T}"/>). The pivots are tested in order, as an unblocked Cholesky
     /// tests them: the first one ≤ 0 or NaN fails, its index and value out.
     /// </summary>
     [SkipLocalsInit]
@@ -113,13 +113,13 @@ public static partial class LinearAlgebra
                 CholeskyLeaf.Invert(s, b, ls);
                 var a21 = pa + (k1 * n) + k0;
                 new Span<T>(z, r * b).Clear();
-                Gemm.Multiply(r, b, b, T.One, PinnedMatrix<T>.RowMajor(a21, n, transpose: false), PinnedMatrix<T>.RowMajor(s, ls, transpose: false), z, b, false, false);
+                Gemm.MultiplyUpperTriangular(r, b, PinnedMatrix<T>.RowMajor(a21, n, transpose: false), s, ls, z, b, false);
                 for (var i = 0; i < r; i++)
                 {
                     new ReadOnlySpan<T>(z + (i * b), b).CopyTo(new Span<T>(a21 + (i * n), b));
                 }
 
-                Gemm.Multiply(r, r, b, -T.One, PinnedMatrix<T>.RowMajor(z, b, transpose: false), PinnedMatrix<T>.RowMajor(z, b, transpose: true), pa + (k1 * n) + k1, n, true, false);
+                Gemm.LowerRankUpdate(r, b, z, b, pa + (k1 * n) + k1, n, 0, false);
             }
         }
 

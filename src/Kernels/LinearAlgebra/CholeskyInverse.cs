@@ -49,8 +49,7 @@ public static partial class LinearAlgebra
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         CheckSquare(a.Length, n);
-        var sb = SweepBlock;
-        var bMax = Math.Min(sb, Math.Max(n, 1));
+        var bMax = Math.Min(SweepBlock, Math.Max(n, 1));
         var ls = CholeskyLeaf.Stride<T>(bMax);
         using var rental = new Rental<T>((n * bMax) + (bMax * ls) + (128 / sizeof(T)));
         fixed (T* pa = a, start = rental.Array)
@@ -58,9 +57,9 @@ public static partial class LinearAlgebra
             // Both panels start on a cache line: whole-register loads and stores that straddle two lines cost double.
             var s = (T*)(((nint)start + 63) & ~(nint)63);
             var z = (T*)(((nint)(s + (bMax * ls)) + 63) & ~(nint)63);
-            for (var k0 = 0; k0 < n; k0 += sb)
+            for (var k0 = 0; k0 < n; k0 += SweepBlock)
             {
-                var b = Math.Min(sb, n - k0);
+                var b = Math.Min(SweepBlock, n - k0);
                 var k1 = k0 + b;
                 var r = n - k1;
                 if (!CholeskyLeaf.FactorBlock(pa, n, k0, b, s, ls, out pivot, out value))
@@ -71,7 +70,8 @@ public static partial class LinearAlgebra
                 CholeskyLeaf.Invert(s, b, ls);
 
                 // Z = X·V: X_i = T_iK is row block K transposed left of the diagonal, column block K below it.
-                new Span<T>(z, n * b).Clear();
+                new Span<T>(z, k0 * b).Clear();
+                new Span<T>(z + (k1 * b), r * b).Clear();
                 Gemm.MultiplyUpperTriangular(k0, b, PinnedMatrix<T>.RowMajor(pa + (k0 * n), n, transpose: true), s, ls, z, b, parallel);
                 Gemm.MultiplyUpperTriangular(r, b, PinnedMatrix<T>.RowMajor(pa + (k1 * n) + k0, n, transpose: false), s, ls, z + (k1 * b), b, parallel);
                 for (var p = 0; p < b; p++)

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Numerics;
+using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using WoodFisher.Kernels.Cpu;
 
@@ -11,11 +12,11 @@ internal static unsafe partial class Gemm
     /// The lower triangle of C (n × n, leading dimension <paramref name="ldc"/>, diagonal included) += s_i·W_iW_jᵀ for
     /// j ≤ i, with W n × k (row-major, leading dimension <paramref name="ldw"/>) and s_i = +1 for the rows i &lt;
     /// <paramref name="split"/>, −1 from it on: the symmetric rank-k step of a blocked Cholesky factor or sweep. W is
-    /// packed once per <see cref="KC"/> steps of k, as the A operand (MR-row panels, the rows of each sign apart) and as the
-    /// B operand (2W-column panels), and the micro-kernel runs over C's lower register tiles where C lies; tiles that cross
-    /// the diagonal also write entries above it, so C's strict upper triangle is scratch. Every entry is the FMA chain
-    /// <see cref="Multiply{T}(int, int, int, T, PinnedMatrix{T}, PinnedMatrix{T}, T*, nint, bool, bool)"/> computes, so the
-    /// lower triangle equals a lower-only <c>Multiply(±1, W, Wᵀ)</c> bit for bit.
+    /// packed once per <see cref="KC"/> steps of k, as the A operand (MR-row panels, the rows from
+    /// <paramref name="split"/> on negated) and as the B operand (2W-column panels), and the micro-kernel runs over C's lower
+    /// register tiles where C lies; tiles that cross the diagonal also write entries above it, so C's strict upper triangle is
+    /// scratch. Negation is exact and rounding symmetric, so every entry of the lower triangle equals a lower-only
+    /// <c>Multiply(±1, W, Wᵀ)</c>'s bit for bit.
     /// </summary>
     internal static void LowerRankUpdate<T>(int n, int k, T* w, int ldw, T* c, nint ldc, int split, bool parallel)
         where T : unmanaged, IFloatingPointIeee754<T>
@@ -27,27 +28,23 @@ internal static unsafe partial class Gemm
 
         split = Math.Clamp(split, 0, n);
         var nr = NR<T>();
-        var upperPanels = (split + MR - 1) / MR;
-        var panels = upperPanels + ((n - split + MR - 1) / MR);
         var kcMax = Math.Min(KC, k);
-        var aLength = panels * MR * kcMax;
+        var aLength = (n + MR - 1) / MR * MR * kcMax;
         var bLength = (n + nr - 1) / nr * nr * kcMax;
         using var rental = new Rental<T>(aLength + bLength + (2 * PackAlignment / sizeof(T)));
-        var blocks = ((split + MC - 1) / MC) + ((n - split + MC - 1) / MC);
+        var blocks = (n + MC - 1) / MC;
         var cores = Environment.ProcessorCount;
         fixed (T* start = rental.Array)
         {
             var aPack = Align(start);
             var bPack = Align(aPack + aLength);
-            var wRows = PinnedMatrix<T>.RowMajor(w, ldw, transpose: false);
-            var wCols = PinnedMatrix<T>.RowMajor(w, ldw, transpose: true);
             for (var pc = 0; pc < k; pc += KC)
             {
                 var kc = Math.Min(KC, k - pc);
-                PackA(wRows, 0, split, pc, kc, aPack);
-                PackA(wRows, split, n - split, pc, kc, aPack + ((nint)upperPanels * MR * kc));
-                PackB(wCols, pc, kc, 0, n, nr, bPack);
-                var update = new LowerUpdate<T>(n, kc, split, upperPanels, aPack, bPack, c, ldc, nr);
+                PackA(PinnedMatrix<T>.RowMajor(w, ldw, transpose: false), 0, n, pc, kc, aPack);
+                NegatePackedRows(aPack, split, n, kc);
+                PackB(PinnedMatrix<T>.RowMajor(w, ldw, transpose: true), pc, kc, 0, n, nr, bPack);
+                var update = new LowerUpdate<T>(n, kc, aPack, bPack, c, ldc, nr);
                 if (parallel && cores > 1 && blocks > 1)
                 {
                     // Blocks lower down cover more of the triangle: handed out one at a time, largest first.
@@ -68,6 +65,30 @@ internal static unsafe partial class Gemm
                 }
             }
         }
+    }
+
+    /// <summary>Negates the rows i0..i1 of A packed by <see cref="PackA{T}"/> (MR-row panels of depth kc, p-major).</summary>
+    private static void NegatePackedRows<T>(T* pack, int i0, int i1, int kc)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (i0 >= i1)
+        {
+            return;
+        }
+
+        // The panel holding row i0 row by row, the whole panels after it at once.
+        var first = i0 / MR;
+        for (var i = i0; i < Math.Min(i1, (first + 1) * MR); i++)
+        {
+            var panel = pack + ((nint)first * MR * kc) + (i - (first * MR));
+            for (var p = 0; p < kc; p++)
+            {
+                panel[p * MR] = -panel[p * MR];
+            }
+        }
+
+        var rest = new Span<T>(pack + ((nint)(first + 1) * MR * kc), Math.Max(0, ((i1 + MR - 1) / MR) - first - 1) * MR * kc);
+        TensorPrimitives.Negate(rest, rest);
     }
 
     /// <summary>
@@ -127,19 +148,15 @@ internal static unsafe partial class Gemm
         }
     }
 
-    /// <summary>One packed slice of k of <see cref="LowerRankUpdate{T}"/>, by row blocks of at most <see cref="MC"/> rows of one sign.</summary>
-    private readonly struct LowerUpdate<T>(int n, int kc, int split, int upperPanels, T* aPack, T* bPack, T* c, nint ldc, int nr)
+    /// <summary>One packed slice of k of <see cref="LowerRankUpdate{T}"/>, by row blocks of at most <see cref="MC"/> rows.</summary>
+    private readonly struct LowerUpdate<T>(int n, int kc, T* aPack, T* bPack, T* c, nint ldc, int nr)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void RowBlock(int index)
         {
-            var upperBlocks = (split + MC - 1) / MC;
-            var lower = index >= upperBlocks;
-            var i0 = lower ? split + ((index - upperBlocks) * MC) : index * MC;
-            var i1 = Math.Min(lower ? n : split, i0 + MC);
-            var alpha = lower ? -T.One : T.One;
-            var firstPanel = lower ? upperPanels + ((i0 - split) / MR) : i0 / MR;
+            var i0 = index * MC;
+            var i1 = Math.Min(n, i0 + MC);
             var path = SimdPaths.Current;
 
             // A column panel of W stays in L1 while the block's row panels pass over it.
@@ -147,16 +164,9 @@ internal static unsafe partial class Gemm
             {
                 var nrr = Math.Min(nr, n - jr);
                 var bp = new PackedPanel<T>(bPack + ((nint)jr * kc), nr);
-                for (var ir = i0; ir < i1; ir += MR)
+                for (var ir = Math.Max(i0, jr / MR * MR); ir < i1; ir += MR)
                 {
-                    var mrr = Math.Min(MR, i1 - ir);
-                    if (jr > ir + mrr - 1)
-                    {
-                        continue;
-                    }
-
-                    var ap = aPack + ((nint)(firstPanel + ((ir - i0) / MR)) * MR * kc);
-                    RunKernel(path, ap, bp, kc, c + (ir * ldc) + jr, ldc, alpha, mrr, nrr, int.MaxValue / 2);
+                    RunKernel(path, aPack + ((nint)ir * kc), bp, kc, c + (ir * ldc) + jr, ldc, T.One, Math.Min(MR, i1 - ir), nrr, int.MaxValue / 2);
                 }
             }
         }
