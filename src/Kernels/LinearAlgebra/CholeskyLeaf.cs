@@ -76,37 +76,20 @@ internal static unsafe class CholeskyLeaf
     {
         var w = TS.Count;
 
-        // U_k = (P_k − Σ_{j<k} U_jk·U_j) / √pivot, from the registers holding column k onwards. The pointers step by rows
-        // (no index arithmetic per product), so that a product costs its broadcast and its load.
+        // U_k = (P_k − Σ_{j<k} U_jk·U_j) / √pivot, from the registers holding column k onwards.
         var minusOne = TS.Splat(-T.One);
         for (var k = 0; k < b; k++)
         {
             var rk = s + (k * ls);
-            var c0 = k / w * w;
-            for (var c = c0; c < ls; c += w)
+            for (var c = k / w * w; c < ls; c += 2 * w)
             {
-                TV acc0 = TS.Zero, acc1 = TS.Zero, acc2 = TS.Zero, acc3 = TS.Zero;
-                var ujk = s + k;
-                var uj = s + c;
-                var j = 0;
-                for (; j + 4 <= k; j += 4)
+                var pair = c + w < ls;
+                Sums<T, TV, TS>(s + k, ls, s + c, ls, k, pair, out var lo, out var hi);
+                TS.Store(TS.Fma(minusOne, lo, TS.Load(rk + c)), rk + c);
+                if (pair)
                 {
-                    acc0 = TS.Fma(TS.Splat(ujk[0]), TS.Load(uj), acc0);
-                    acc1 = TS.Fma(TS.Splat(ujk[ls]), TS.Load(uj + ls), acc1);
-                    acc2 = TS.Fma(TS.Splat(ujk[2 * ls]), TS.Load(uj + (2 * ls)), acc2);
-                    acc3 = TS.Fma(TS.Splat(ujk[3 * ls]), TS.Load(uj + (3 * ls)), acc3);
-                    ujk += 4 * ls;
-                    uj += 4 * ls;
+                    TS.Store(TS.Fma(minusOne, hi, TS.Load(rk + c + w)), rk + c + w);
                 }
-
-                for (; j < k; j++)
-                {
-                    acc0 = TS.Fma(TS.Splat(*ujk), TS.Load(uj), acc0);
-                    ujk += ls;
-                    uj += ls;
-                }
-
-                TS.Store(TS.Fma(minusOne, TS.Add(TS.Add(acc0, acc1), TS.Add(acc2, acc3)), TS.Load(rk + c)), rk + c);
             }
 
             var p = rk[k];
@@ -118,7 +101,7 @@ internal static unsafe class CholeskyLeaf
             }
 
             var scale = TS.Splat(T.One / T.Sqrt(p));
-            for (var c = c0; c < ls; c += w)
+            for (var c = k / w * w; c < ls; c += w)
             {
                 TS.Store(TS.Fma(TS.Load(rk + c), scale, TS.Zero), rk + c);
             }
@@ -148,33 +131,80 @@ internal static unsafe class CholeskyLeaf
             new ReadOnlySpan<T>(rk, ls).CopyTo(new Span<T>(u, ls));
             var inv = T.One / u[k];
             var scale = TS.Splat(-inv);
-            for (var c = k / w * w; c < ls; c += w)
+            for (var c = k / w * w; c < ls; c += 2 * w)
             {
-                TV acc0 = TS.Zero, acc1 = TS.Zero, acc2 = TS.Zero, acc3 = TS.Zero;
-                var ukj = u + k + 1;
-                var vj = s + ((k + 1) * ls) + c;
-                var j = k + 1;
-                for (; j + 4 <= b; j += 4)
+                var pair = c + w < ls;
+                Sums<T, TV, TS>(u + k + 1, 1, s + ((k + 1) * ls) + c, ls, b - k - 1, pair, out var lo, out var hi);
+                TS.Store(TS.Fma(lo, scale, TS.Zero), rk + c);
+                if (pair)
                 {
-                    acc0 = TS.Fma(TS.Splat(ukj[0]), TS.Load(vj), acc0);
-                    acc1 = TS.Fma(TS.Splat(ukj[1]), TS.Load(vj + ls), acc1);
-                    acc2 = TS.Fma(TS.Splat(ukj[2]), TS.Load(vj + (2 * ls)), acc2);
-                    acc3 = TS.Fma(TS.Splat(ukj[3]), TS.Load(vj + (3 * ls)), acc3);
-                    ukj += 4;
-                    vj += 4 * ls;
+                    TS.Store(TS.Fma(hi, scale, TS.Zero), rk + c + w);
                 }
-
-                for (; j < b; j++)
-                {
-                    acc0 = TS.Fma(TS.Splat(*ukj), TS.Load(vj), acc0);
-                    ukj++;
-                    vj += ls;
-                }
-
-                TS.Store(TS.Fma(TS.Add(TS.Add(acc0, acc1), TS.Add(acc2, acc3)), scale, TS.Zero), rk + c);
             }
 
             rk[k] = inv;
         }
+    }
+
+    /// <summary>
+    /// Σ_j coef[j·step]·row_j over <paramref name="count"/> rows <paramref name="ls"/> apart from <paramref name="rows"/>: the
+    /// register at each row into <paramref name="lo"/> and, for a <paramref name="pair"/>, the next one into
+    /// <paramref name="hi"/>, each coefficient broadcast once for both. The pointers step by rows (no index arithmetic per
+    /// product), and four independent sums hide the FMA latency.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Sums<T, TV, TS>(T* coef, nint step, T* rows, int ls, int count, bool pair, out TV lo, out TV hi)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        where TV : struct
+        where TS : struct, ISimd<T, TV>
+    {
+        var w = TS.Count;
+        TV a0 = TS.Zero, a1 = TS.Zero, a2 = TS.Zero, a3 = TS.Zero;
+        var j = 0;
+        if (pair)
+        {
+            for (; j + 2 <= count; j += 2)
+            {
+                var u0 = TS.Splat(coef[0]);
+                var u1 = TS.Splat(coef[step]);
+                a0 = TS.Fma(u0, TS.Load(rows), a0);
+                a2 = TS.Fma(u0, TS.Load(rows + w), a2);
+                a1 = TS.Fma(u1, TS.Load(rows + ls), a1);
+                a3 = TS.Fma(u1, TS.Load(rows + ls + w), a3);
+                coef += 2 * step;
+                rows += 2 * ls;
+            }
+
+            if (j < count)
+            {
+                var u0 = TS.Splat(coef[0]);
+                a0 = TS.Fma(u0, TS.Load(rows), a0);
+                a2 = TS.Fma(u0, TS.Load(rows + w), a2);
+            }
+
+            lo = TS.Add(a0, a1);
+            hi = TS.Add(a2, a3);
+            return;
+        }
+
+        for (; j + 4 <= count; j += 4)
+        {
+            a0 = TS.Fma(TS.Splat(coef[0]), TS.Load(rows), a0);
+            a1 = TS.Fma(TS.Splat(coef[step]), TS.Load(rows + ls), a1);
+            a2 = TS.Fma(TS.Splat(coef[2 * step]), TS.Load(rows + (2 * ls)), a2);
+            a3 = TS.Fma(TS.Splat(coef[3 * step]), TS.Load(rows + (3 * ls)), a3);
+            coef += 4 * step;
+            rows += 4 * ls;
+        }
+
+        for (; j < count; j++)
+        {
+            a0 = TS.Fma(TS.Splat(*coef), TS.Load(rows), a0);
+            coef += step;
+            rows += ls;
+        }
+
+        lo = TS.Add(TS.Add(a0, a1), TS.Add(a2, a3));
+        hi = TS.Zero;
     }
 }
