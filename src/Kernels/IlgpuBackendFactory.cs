@@ -1,5 +1,5 @@
-using ILGPU;
 using System.Runtime.InteropServices;
+using ILGPU;
 using ILGPU.Runtime;
 using WoodFisher.Kernels.Ilgpu;
 
