@@ -58,7 +58,8 @@ internal static class CholeskyInverseProfile
         }
     }
 
-    private static double[] Spd(int c)
+    /// <summary>GᵀG/c + 0.1·I for G 2c × c uniform on [−1, 1] (seed 7).</summary>
+    internal static double[] Spd(int c)
     {
         var rng = new Random(7);
         var g = new double[2 * c * c];

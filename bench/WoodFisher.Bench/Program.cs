@@ -85,6 +85,12 @@ public static class Program
             return;
         }
 
+        if (args.Length > 0 && args[0] == "cholinv-ab")
+        {
+            CholeskyInverseAb.Run(args[1..]);
+            return;
+        }
+
         if (args.Length > 0 && args[0] == "joint-cpu")
         {
             JointUpdateProfile.Run(args[1..]);
