@@ -1,5 +1,3 @@
-using System.Numerics.Tensors;
-
 namespace WoodFisher.Kernels;
 
 /// <summary>The Dense strategy's rows given as factors (<see cref="IGradientRowFactors"/>), multiplied out a block at a time.</summary>
@@ -25,16 +23,26 @@ internal sealed partial class DenseStrategy
         _held = factors.Rows;
     }
 
-    /// <summary>Rows multiplied out from factors are checked as added rows are: a product may overflow float32.</summary>
-    private static void RequireFinite(ReadOnlySpan<float> block, int c, long offset)
+    /// <summary>
+    /// Rows multiplied out from factors are checked as added rows are (a product may overflow float32), through the Gram's
+    /// diagonal Σₙ xₙⱼ², which is finite when every entry of the block is: only a non-finite diagonal sends the m × c
+    /// block to be searched. A diagonal that overflowed from finite entries is left to the inverse, as for added rows.
+    /// </summary>
+    private static void RequireFinite(ReadOnlySpan<float> block, ReadOnlySpan<double> gram, int c, long offset)
     {
-        if (block.IsEmpty || float.IsFinite(TensorPrimitives.MaxMagnitude(block)))
+        for (var j = 0; j < c; j++)
         {
-            return;
-        }
+            if (!double.IsFinite(gram[(j * c) + j]))
+            {
+                var at = FirstNonFinite(block);
+                if (at >= 0)
+                {
+                    throw new NonFiniteGradientException(at / c, (int)(offset + (at % c)), block[at]);
+                }
 
-        var at = FirstNonFinite(block);
-        throw new NonFiniteGradientException(at / c, (int)(offset + (at % c)), block[at]);
+                return;
+            }
+        }
     }
 
     private static int FirstNonFinite(ReadOnlySpan<float> block)
@@ -47,6 +55,6 @@ internal sealed partial class DenseStrategy
             }
         }
 
-        return 0;
+        return -1;
     }
 }

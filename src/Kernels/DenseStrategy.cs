@@ -268,8 +268,8 @@ internal sealed partial class DenseStrategy
             using var scratch = new Rental<float>(_held * c);
             var block = scratch.Array.AsSpan(0, _held * c);
             factors.Gather(0, _held, layout.Offset(b), c, block);
-            RequireFinite(block, c, layout.Offset(b));
             LinearAlgebra.SymmetricRankKMixed(true, c, _held, block, c, a, c, parallel);
+            RequireFinite(block, a, c, layout.Offset(b));
             return;
         }
 
