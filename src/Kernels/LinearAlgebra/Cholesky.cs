@@ -69,8 +69,8 @@ public static partial class LinearAlgebra
     /// Right-looking blocked Cholesky in place, by diagonal blocks K of <see cref="SweepBlock"/> indices: the leaf
     /// (<see cref="CholeskyLeaf"/>) factors the updated A_KK = UᵀU, so L_KK = Uᵀ, and inverts V = U⁻¹; then
     /// L_iK = A_iK·L_KK⁻ᵀ = A_iK·V for the rows below by one triangular product into a contiguous panel Z, and A_ij −=
-    /// Z_iZ_jᵀ by one rank-b update of the lower triangle where it lies (<see cref="Gemm.LowerRankUpdate{T}"/>). The pivots are tested in order, as an unblocked Cholesky
-    /// tests them: the first one ≤ 0 or NaN fails, its index and value out.
+    /// Z_iZ_jᵀ by one rank-b update of the lower triangle where it lies (<see cref="Gemm.LowerRankUpdate{T}"/>). The pivots
+    /// are tested in order, as an unblocked Cholesky tests them: the first one ≤ 0 or NaN fails, its index and value out.
     /// </summary>
     [SkipLocalsInit]
     private static unsafe bool CholeskyCore<T>(Span<T> a, int n, out int pivot, out T value)

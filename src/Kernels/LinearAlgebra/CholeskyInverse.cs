@@ -42,8 +42,8 @@ public static partial class LinearAlgebra
     /// and T_iK ← Z_iVᵀ (i swept) or −Z_iVᵀ (i not yet swept). Once every block is swept, T = A⁻¹. The updates of the
     /// indices not yet swept are a right-looking Cholesky's, so the sweep fails exactly where the factorization would (a
     /// pivot ≤ 0 or NaN), and the symmetric ZZᵀ form keeps the residual at a Cholesky inverse's (forming X·P⁻¹·Xᵀ with an
-    /// explicit P⁻¹ instead loses about two digits). About n³(1 + 2b/n) flops, nearly all in lower-half GEMMs of depth b on
-    /// the matrix where it lies.
+    /// explicit P⁻¹ instead loses about two digits). All of a step's rewrites are one signed rank-b update of the lower
+    /// triangle where it lies (<see cref="Gemm.LowerRankUpdate{T}"/>); about n³(1 + 1.5b/n) flops.
     /// </summary>
     private static unsafe bool CholeskyInvertCore<T>(Span<T> a, int n, bool parallel, out int pivot, out T value)
         where T : unmanaged, IFloatingPointIeee754<T>
