@@ -20,7 +20,16 @@ public static partial class LinearAlgebra
 
     internal static bool TryCholeskyInvert<T>(Span<T> a, int n, bool parallel)
         where T : unmanaged, IFloatingPointIeee754<T>
-        => CholeskyInvertCore(a, n, parallel, out _, out _) && T.IsFinite(TensorPrimitives.MaxMagnitude<T>(a));
+        => TryCholeskyInvertUnscanned(a, n, parallel) && T.IsFinite(TensorPrimitives.MaxMagnitude<T>(a));
+
+    /// <summary>
+    /// As <see cref="TryCholeskyInvert{T}(Span{T}, int, bool)"/> without the final pass over A⁻¹ for entries that overflowed:
+    /// for a caller whose own check of the result fails on any non-finite entry (a residual ‖A·X·v − v‖ with no zero in
+    /// v is then NaN or infinite).
+    /// </summary>
+    internal static bool TryCholeskyInvertUnscanned<T>(Span<T> a, int n, bool parallel)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        => CholeskyInvertCore(a, n, parallel, out _, out _);
 
     /// <summary>Float64 form of <see cref="TryCholeskyInvert{T}(Span{T}, int)"/>.</summary>
     public static bool TryCholeskyInvert(Span<double> a, int n) => TryCholeskyInvert<double>(a, n, parallel: false);
