@@ -19,21 +19,24 @@ internal static unsafe class SparseKernels
         SimdPaths.Current != SimdPath.Scalar && Avx2.IsSupported ? DotGather(v, cols, count, x) : DotScalar(v, cols, count, x);
 
     /// <summary>
-    /// c[j] = s + Σ_e v[e]·b[cols[e]·ldb + j] for j0 ≤ j &lt; j1 (one row of C = WB, or its share from a chunk of entries),
-    /// s = c[j] when <paramref name="accumulate"/>, else <paramref name="bias"/>.
+    /// Rows [r0, r1) of C = WB (columns [j0, j1)) given their entries in chunk <paramref name="k"/> of B's rows: row r's entries
+    /// are [p[r·stride + k], p[r·stride + k + 1]) of <paramref name="v"/> and <paramref name="cols"/>, each input held as its
+    /// row inside the chunk (a byte), <paramref name="b"/> the chunk's first row. The first chunk starts each row from its
+    /// bias (zero when <paramref name="bias"/> is null), the others add to C. One call per chunk, not per row: the rows'
+    /// loop stays inside the compiled kernel.
     /// </summary>
-    public static void AxpyRow(float* c, float* b, nint ldb, int j0, int j1, bool accumulate, float bias, float* v, int* cols, int count)
+    public static void AxpyChunk(float* c, float* b, int n, int j0, int j1, int k, float* bias, float* v, byte* cols, int* chunkPointers, int stride, int r0, int r1)
     {
         switch (SimdPaths.Current)
         {
             case SimdPath.Avx512:
-                AxpyRow<Vector512<float>, Simd512<float>>(c, b, ldb, j0, j1, accumulate, bias, v, cols, count);
+                AxpyChunk<Vector512<float>, Simd512<float>>(c, b, n, j0, j1, k, bias, v, cols, chunkPointers, stride, r0, r1);
                 break;
             case SimdPath.Avx2:
-                AxpyRow<Vector256<float>, Simd256<float>>(c, b, ldb, j0, j1, accumulate, bias, v, cols, count);
+                AxpyChunk<Vector256<float>, Simd256<float>>(c, b, n, j0, j1, k, bias, v, cols, chunkPointers, stride, r0, r1);
                 break;
             default:
-                AxpyRow<float, SimdScalar<float>>(c, b, ldb, j0, j1, accumulate, bias, v, cols, count);
+                AxpyChunk<float, SimdScalar<float>>(c, b, n, j0, j1, k, bias, v, cols, chunkPointers, stride, r0, r1);
                 break;
         }
     }
@@ -104,7 +107,29 @@ internal static unsafe class SparseKernels
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AxpyRow<TV, TS>(float* c, float* b, nint ldb, int j0, int j1, bool accumulate, float bias, float* v, int* cols, int count)
+    private static void AxpyChunk<TV, TS>(float* c, float* b, int n, int j0, int j1, int k, float* bias, float* v, byte* cols, int* chunkPointers, int stride, int r0, int r1)
+        where TV : struct
+        where TS : struct, ISimd<float, TV>
+    {
+        for (var r = r0; r < r1; r++)
+        {
+            var at = (r * stride) + k;
+            var (e0, e1) = (chunkPointers[at], chunkPointers[at + 1]);
+            if (k > 0 && e0 == e1)
+            {
+                continue;
+            }
+
+            AxpyRow<TV, TS>(c + ((nint)r * n), b, n, j0, j1, k > 0, bias == null ? 0f : bias[r], v + e0, cols + e0, e1 - e0);
+        }
+    }
+
+    /// <summary>
+    /// c[j] = s + Σ_e v[e]·b[cols[e]·ldb + j] for j0 ≤ j &lt; j1 (one row's share of C = WB from a chunk of entries), s = c[j]
+    /// when <paramref name="accumulate"/>, else <paramref name="bias"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AxpyRow<TV, TS>(float* c, float* b, nint ldb, int j0, int j1, bool accumulate, float bias, float* v, byte* cols, int count)
         where TV : struct
         where TS : struct, ISimd<float, TV>
     {
@@ -121,15 +146,30 @@ internal static unsafe class SparseKernels
 
             var bj = b + j;
 
-            // Even and odd entries feed separate accumulators: eight independent FMA chains hide the FMA latency.
+            // Even and odd entries feed separate accumulators: eight independent FMA chains hide the FMA latency. The rows of
+            // four entries come in one 32-bit load (a load per entry would queue with the four loads of B's row on the load
+            // ports, which bound this loop).
             TV d0 = TS.Zero, d1 = TS.Zero, d2 = TS.Zero, d3 = TS.Zero;
             var e = 0;
-            for (; e + 2 <= count; e += 2)
+            for (; e + 4 <= count; e += 4)
             {
+                var rows4 = Unsafe.ReadUnaligned<uint>(cols + e);
                 var a = TS.Splat(v[e]);
-                var row = bj + (cols[e] * ldb);
+                var row = bj + ((nint)(rows4 & 0xFF) * ldb);
                 var a2 = TS.Splat(v[e + 1]);
-                var row2 = bj + (cols[e + 1] * ldb);
+                var row2 = bj + ((nint)((rows4 >> 8) & 0xFF) * ldb);
+                c0 = TS.Fma(a, TS.Load(row), c0);
+                c1 = TS.Fma(a, TS.Load(row + w), c1);
+                c2 = TS.Fma(a, TS.Load(row + (2 * w)), c2);
+                c3 = TS.Fma(a, TS.Load(row + (3 * w)), c3);
+                d0 = TS.Fma(a2, TS.Load(row2), d0);
+                d1 = TS.Fma(a2, TS.Load(row2 + w), d1);
+                d2 = TS.Fma(a2, TS.Load(row2 + (2 * w)), d2);
+                d3 = TS.Fma(a2, TS.Load(row2 + (3 * w)), d3);
+                a = TS.Splat(v[e + 2]);
+                row = bj + ((nint)((rows4 >> 16) & 0xFF) * ldb);
+                a2 = TS.Splat(v[e + 3]);
+                row2 = bj + ((nint)(rows4 >> 24) * ldb);
                 c0 = TS.Fma(a, TS.Load(row), c0);
                 c1 = TS.Fma(a, TS.Load(row + w), c1);
                 c2 = TS.Fma(a, TS.Load(row + (2 * w)), c2);
@@ -140,10 +180,10 @@ internal static unsafe class SparseKernels
                 d3 = TS.Fma(a2, TS.Load(row2 + (3 * w)), d3);
             }
 
-            if (e < count)
+            for (; e < count; e++)
             {
                 var a = TS.Splat(v[e]);
-                var row = bj + (cols[e] * ldb);
+                var row = bj + ((nint)cols[e] * ldb);
                 c0 = TS.Fma(a, TS.Load(row), c0);
                 c1 = TS.Fma(a, TS.Load(row + w), c1);
                 c2 = TS.Fma(a, TS.Load(row + (2 * w)), c2);
@@ -165,7 +205,7 @@ internal static unsafe class SparseKernels
             var bj = b + j;
             for (var e = 0; e < count; e++)
             {
-                c0 = TS.Fma(TS.Splat(v[e]), TS.Load(bj + (cols[e] * ldb)), c0);
+                c0 = TS.Fma(TS.Splat(v[e]), TS.Load(bj + ((nint)cols[e] * ldb)), c0);
             }
 
             TS.Store(c0, c + j);
@@ -176,7 +216,7 @@ internal static unsafe class SparseKernels
             var s = accumulate ? c[j] : bias;
             for (var e = 0; e < count; e++)
             {
-                s = MathF.FusedMultiplyAdd(v[e], b[(cols[e] * ldb) + j], s);
+                s = MathF.FusedMultiplyAdd(v[e], b[((nint)cols[e] * ldb) + j], s);
             }
 
             c[j] = s;
