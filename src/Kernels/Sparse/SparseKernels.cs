@@ -150,14 +150,18 @@ internal static unsafe class SparseKernels
             // four entries come in one 32-bit load (a load per entry would queue with the four loads of B's row on the load
             // ports, which bound this loop).
             TV d0 = TS.Zero, d1 = TS.Zero, d2 = TS.Zero, d3 = TS.Zero;
-            var e = 0;
-            for (; e + 4 <= count; e += 4)
+            var ve = v;
+            var ce = cols;
+            var end = v + (count & ~3);
+            for (; ve < end; ve += 4, ce += 4)
             {
-                var rows4 = Unsafe.ReadUnaligned<uint>(cols + e);
-                var a = TS.Splat(v[e]);
+                var rows4 = Unsafe.ReadUnaligned<uint>(ce);
                 var row = bj + ((nint)(rows4 & 0xFF) * ldb);
-                var a2 = TS.Splat(v[e + 1]);
                 var row2 = bj + ((nint)((rows4 >> 8) & 0xFF) * ldb);
+                var row3 = bj + ((nint)((rows4 >> 16) & 0xFF) * ldb);
+                var row4 = bj + ((nint)(rows4 >> 24) * ldb);
+                var a = TS.Splat(ve[0]);
+                var a2 = TS.Splat(ve[1]);
                 c0 = TS.Fma(a, TS.Load(row), c0);
                 c1 = TS.Fma(a, TS.Load(row + w), c1);
                 c2 = TS.Fma(a, TS.Load(row + (2 * w)), c2);
@@ -166,24 +170,22 @@ internal static unsafe class SparseKernels
                 d1 = TS.Fma(a2, TS.Load(row2 + w), d1);
                 d2 = TS.Fma(a2, TS.Load(row2 + (2 * w)), d2);
                 d3 = TS.Fma(a2, TS.Load(row2 + (3 * w)), d3);
-                a = TS.Splat(v[e + 2]);
-                row = bj + ((nint)((rows4 >> 16) & 0xFF) * ldb);
-                a2 = TS.Splat(v[e + 3]);
-                row2 = bj + ((nint)(rows4 >> 24) * ldb);
-                c0 = TS.Fma(a, TS.Load(row), c0);
-                c1 = TS.Fma(a, TS.Load(row + w), c1);
-                c2 = TS.Fma(a, TS.Load(row + (2 * w)), c2);
-                c3 = TS.Fma(a, TS.Load(row + (3 * w)), c3);
-                d0 = TS.Fma(a2, TS.Load(row2), d0);
-                d1 = TS.Fma(a2, TS.Load(row2 + w), d1);
-                d2 = TS.Fma(a2, TS.Load(row2 + (2 * w)), d2);
-                d3 = TS.Fma(a2, TS.Load(row2 + (3 * w)), d3);
+                var a3 = TS.Splat(ve[2]);
+                var a4 = TS.Splat(ve[3]);
+                c0 = TS.Fma(a3, TS.Load(row3), c0);
+                c1 = TS.Fma(a3, TS.Load(row3 + w), c1);
+                c2 = TS.Fma(a3, TS.Load(row3 + (2 * w)), c2);
+                c3 = TS.Fma(a3, TS.Load(row3 + (3 * w)), c3);
+                d0 = TS.Fma(a4, TS.Load(row4), d0);
+                d1 = TS.Fma(a4, TS.Load(row4 + w), d1);
+                d2 = TS.Fma(a4, TS.Load(row4 + (2 * w)), d2);
+                d3 = TS.Fma(a4, TS.Load(row4 + (3 * w)), d3);
             }
 
-            for (; e < count; e++)
+            for (; ve < v + count; ve++, ce++)
             {
-                var a = TS.Splat(v[e]);
-                var row = bj + ((nint)cols[e] * ldb);
+                var a = TS.Splat(*ve);
+                var row = bj + ((nint)(*ce) * ldb);
                 c0 = TS.Fma(a, TS.Load(row), c0);
                 c1 = TS.Fma(a, TS.Load(row + w), c1);
                 c2 = TS.Fma(a, TS.Load(row + (2 * w)), c2);
