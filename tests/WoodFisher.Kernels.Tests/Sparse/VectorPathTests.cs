@@ -5,8 +5,8 @@ namespace WoodFisher.Kernels.Tests.Sparse;
 /// <summary>
 /// The batch-1 paths against a float64 dense product: the windowed AVX-512 layout (<see cref="WindowedRows"/>) at shapes
 /// that leave partial slices and windows, with rows of every length, entries out of order, repeated places and explicit
-/// zeros (columns below, at and past a window, so that the last, partial window is read from a padded copy or as the 32
-/// inputs ending at the last column), and inputs with windows of zeros; when it declines a matrix; the dense four-row y = Wx and the dense
+/// zeros (columns below, at and just past one and two windows, so that the last window is whole or partial), and inputs
+/// with windows of zeros (skipped); when it declines a matrix; the dense four-row y = Wx and the dense
 /// C = WB tiles on every SIMD path. Tolerance as in
 /// <see cref="SparseMatrixTests"/>: 2k·u·Σ|w·x| for a sum of k products.
 /// </summary>
@@ -118,7 +118,7 @@ public sealed class VectorPathTests
 
     [TestCase(300, 784)]
     [TestCase(17, 100)]
-    public unsafe void Windowed_ZeroWindows_EqualFloat64DenseProduct(int rows, int cols)
+    public unsafe void Windowed_SkipsZeroWindows_AndEqualsFloat64DenseProduct(int rows, int cols)
     {
         if (!WindowedRows.Supported)
         {
@@ -126,7 +126,7 @@ public sealed class VectorPathTests
         }
 
         // An image-like input: whole windows of zeros (one of them −0), a window zero but for its last input, scattered
-        // zeros elsewhere.
+        // zeros elsewhere; the skipped windows hold entries of every row, so skipping them must still give Wx.
         var w = SparseMatrixTests.MakeMatrix(rows, cols, SparseMatrixTests.Mask.Random10, seed: 21);
         var csr = CsrMatrix.FromDense(w, rows, cols);
         var layout = WindowedRows.TryBuild(rows, cols, csr.Values.ToArray(), csr.ColumnIndices.ToArray(), csr.RowPointers.ToArray());
