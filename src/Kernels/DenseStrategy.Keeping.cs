@@ -8,19 +8,19 @@ internal sealed partial class DenseStrategy
     /// <summary>
     /// Like <see cref="Finish"/> but keeps the Gram matrices, so it can be called again at another λ (a damping search):
     /// the Gram is the same for every λ, only the Cholesky inverse of λI + Gram/N is redone, on a copy of each block.
-    /// Kept rows are turned into the Gram matrices on the first call (the same float32-product, float64-sum SYRK as
+    /// Kept rows (or factors) are turned into the Gram matrices on the first call (the same float32-product, float64-sum SYRK as
     /// <see cref="Finish"/> uses) and dropped.
     /// </summary>
     /// <exception cref="BlockNotPositiveDefiniteException">A block's Cholesky failed or its inverse is not finite.</exception>
     public IBlockStorage InvertKeeping(ICurvatureBackend backend, double damping, double normalizer)
     {
         var layout = _layout;
-        if (_rows is not null)
+        if (_rowCapacity > 0)
         {
             var formed = new double[layout.SquareLength];
             BlockParallel.For(layout.Count, b => FormGram(b, formed.AsSpan((int)layout.SquareOffset(b), layout.Size(b) * layout.Size(b))));
+            Release();
             _gram = formed;
-            _rows = null;
         }
 
         var gram = _gram!;

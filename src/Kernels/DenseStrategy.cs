@@ -38,6 +38,8 @@ internal sealed partial class DenseStrategy
     private readonly Precision _precision;
     private double[]? _gram;
     private float[]? _rows;
+    private IGradientRowFactors? _factors;
+    private long _rowCapacity;
     private int _held;
     private int _fallbacks;
 
@@ -46,10 +48,11 @@ internal sealed partial class DenseStrategy
     {
         _layout = layout;
         _precision = precision;
+        // The kept rows or the Gram matrices are allocated by the first Accumulate, so that rows given as factors
+        // (UseFactors) pay for neither.
         if (HoldsRows(layout, precision, rows))
         {
-            // Uninitialized: every row Finish reads is written by Accumulate first, so the runtime need not zero 4·m·d bytes.
-            _rows = GC.AllocateUninitializedArray<float>((int)(rows!.Value * layout.Dimension));
+            _rowCapacity = rows!.Value;
             return;
         }
 
@@ -57,8 +60,6 @@ internal sealed partial class DenseStrategy
         {
             throw new NotSupportedException($"Σc_i² = {layout.SquareLength} block elements exceed one array; use a smaller block size.");
         }
-
-        _gram = new double[layout.SquareLength];
     }
 
     /// <summary>Bytes of the Gram matrices (Σc_i² float64).</summary>
@@ -86,10 +87,10 @@ internal sealed partial class DenseStrategy
         => HoldsRows(layout, precision, rows) ? rows!.Value * layout.Dimension * 4 : GramBytes(layout);
 
     /// <summary>Bytes held now besides the blocks: the kept rows or the Gram matrices.</summary>
-    public long HeldBytes => _rows is { } r ? r.LongLength * 4 : GramBytes(_layout);
+    public long HeldBytes => _factors is not null ? 0 : _rowCapacity > 0 ? _rowCapacity * _layout.Dimension * 4 : GramBytes(_layout);
 
     /// <summary>True when the rows are kept and the Gram matrices formed at <see cref="Finish"/> (tests).</summary>
-    internal bool KeepsRows => _rows is not null;
+    internal bool KeepsRows => _rowCapacity > 0;
 
     /// <summary>Blocks of the last <see cref="Finish"/> whose float32 inverse was rejected and redone in float64 (tests).</summary>
     internal int Float64Fallbacks => _fallbacks;
@@ -128,12 +129,15 @@ internal sealed partial class DenseStrategy
 
         var layout = _layout;
         var d = layout.Dimension;
-        if (_rows is { } kept)
+        if (_rowCapacity > 0)
         {
-            if (_held + n > kept.Length / d)
+            if (_factors is not null || _held + n > _rowCapacity)
             {
-                throw new InvalidOperationException($"The Dense strategy was sized for {kept.Length / d} rows; more were added.");
+                throw new InvalidOperationException($"The Dense strategy was sized for {_rowCapacity} rows; more were added.");
             }
+
+            // Uninitialized: every row Finish reads is written here first, so the runtime need not zero 4·m·d bytes.
+            var kept = _rows ??= GC.AllocateUninitializedArray<float>((int)(_rowCapacity * d));
 
             // Block-major: block b's rows are contiguous (m × c_b from m·offset_b), so each block's SYRK reads 1.6 MB in
             // order instead of c_b-wide pieces a whole gradient apart. The blocks are copied on all cores: the first
@@ -167,7 +171,7 @@ internal sealed partial class DenseStrategy
             return;
         }
 
-        var gram = _gram!;
+        var gram = _gram ??= new double[layout.SquareLength];
         var inner = layout.Count < Environment.ProcessorCount;
         fixed (TSrc* p = rows)
         {
@@ -182,7 +186,7 @@ internal sealed partial class DenseStrategy
 
     private void AccumulateFloat64(double[] xa, int n)
     {
-        var gram = _gram!;
+        var gram = _gram ??= new double[_layout.SquareLength];
         var layout = _layout;
         var d = layout.Dimension;
         var inner = layout.Count < Environment.ProcessorCount;
@@ -201,7 +205,7 @@ internal sealed partial class DenseStrategy
     /// <exception cref="BlockNotPositiveDefiniteException">A block's Cholesky failed or its inverse is not finite.</exception>
     public IBlockStorage Finish(ICurvatureBackend backend, double damping, double normalizer)
     {
-        if (_rows is not null)
+        if (_rowCapacity > 0)
         {
             return FinishFromRows(backend, damping, normalizer);
         }
@@ -248,19 +252,29 @@ internal sealed partial class DenseStrategy
     private IBlockStorage FinishFromRows(ICurvatureBackend backend, double damping, double normalizer)
     {
         var storage = InvertBlocks(backend, damping, normalizer, FormGram);
-        _rows = null;
+        Release();
         return storage;
     }
 
     /// <summary>Block <paramref name="b"/>'s Gram from all kept rows into <paramref name="a"/> (c × c, lower triangle).</summary>
     private void FormGram(int b, Span<double> a)
     {
-        var rows = _rows!;
         var layout = _layout;
         var c = layout.Size(b);
-        var capacity = rows.Length / layout.Dimension;
+        var parallel = layout.Count < Environment.ProcessorCount;
         a.Clear();
-        LinearAlgebra.SymmetricRankKMixed(true, c, _held, rows.AsSpan((int)((long)capacity * layout.Offset(b)), _held * c), c, a, c, layout.Count < Environment.ProcessorCount);
+        if (_factors is { } factors)
+        {
+            using var scratch = new Rental<float>(_held * c);
+            var block = scratch.Array.AsSpan(0, _held * c);
+            factors.Gather(0, _held, layout.Offset(b), c, block);
+            LinearAlgebra.SymmetricRankKMixed(true, c, _held, block, c, a, c, parallel);
+            RequireFinite(block, a, c, layout.Offset(b));
+            return;
+        }
+
+        var rows = _rows ?? throw new InvalidOperationException("No rows were added to the Dense strategy.");
+        LinearAlgebra.SymmetricRankKMixed(true, c, _held, rows.AsSpan((int)(_rowCapacity * layout.Offset(b)), _held * c), c, a, c, parallel);
     }
 
     /// <summary>
@@ -346,5 +360,7 @@ internal sealed partial class DenseStrategy
     {
         _gram = null;
         _rows = null;
+        _factors = null;
+        _rowCapacity = 0;
     }
 }

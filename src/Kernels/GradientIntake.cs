@@ -74,6 +74,13 @@ internal sealed class GradientIntake(int dimension, int miniBatch, int panelRows
         }
     }
 
+    /// <summary>Counts <paramref name="rows"/> rows the sink took by another way (as factors), after none of its own.</summary>
+    public void CountFactored(long rows)
+    {
+        RawRows += rows;
+        Entered += rows;
+    }
+
     /// <summary>Delivers what is still gathered: a partial mini-batch, then a partial panel.</summary>
     public void Flush()
     {

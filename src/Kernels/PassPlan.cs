@@ -36,8 +36,9 @@ public sealed class PassPlan
     /// </summary>
     public const double GradientChunkShare = 0.125;
 
-    private PassPlan(BlockLayout layout, long rows, Precision precision, WoodburyStrategy strategy, int panelRows, BlockRange[] groups, int pieceRows, bool twoPass, bool slabs, long budget, long vectorBytes, long slabBytes, bool seekable)
+    private PassPlan(BlockLayout layout, long rows, Precision precision, WoodburyStrategy strategy, int panelRows, BlockRange[] groups, int pieceRows, bool twoPass, bool slabs, long budget, long vectorBytes, long slabBytes, bool seekable, long? factorBytes = null)
     {
+        FactorBytes = factorBytes;
         Layout = layout;
         Rows = rows;
         Precision = precision;
@@ -61,6 +62,13 @@ public sealed class PassPlan
             BlockBytes = MemoryBudget.Product(layout.SquareLength, element);
             ScratchBytes = Math.Max(0, WoodFisherBuilder.EstimateBytes(layout.Dimension, BuildOptions(layout, precision, strategy, layout.Segments), rows) - BlockBytes);
             ReadBytes = chunkBytes;
+            if (factorBytes is { } factors)
+            {
+                // Rows given as factors: no kept rows and no chunk buffer, but each core multiplies out one block's m × c.
+                ScratchBytes = MemoryBudget.Sum(Math.Max(0, ScratchBytes - DenseStrategy.Bytes(layout, precision, rows)),
+                    MemoryBudget.Product(Environment.ProcessorCount, rows, layout.BlockSize, sizeof(float)));
+                ReadBytes = factors;
+            }
         }
         else
         {
@@ -89,6 +97,12 @@ public sealed class PassPlan
 
     /// <summary>The blocks of the whole problem.</summary>
     public BlockLayout Layout { get; }
+
+    /// <summary>
+    /// Bytes of the gradient rows held as factors (<see cref="IGradientRowFactors"/>) when the one builder of all blocks
+    /// takes them so (<see cref="WoodFisherBuilder.TakesFactors"/>), else null.
+    /// </summary>
+    public long? FactorBytes { get; }
 
     /// <summary>Raw gradient rows m read per pass (before mini-batch averaging).</summary>
     public long Rows { get; }
@@ -165,9 +179,12 @@ public sealed class PassPlan
     /// groups are then sized for reading; false sizes them as large as the budget allows, since each costs a pass.</param>
     /// <param name="budget">Bytes available; null = <see cref="MemoryBudget.Limit"/>.</param>
     /// <param name="slabBytes">Target bytes of one read piece; null = <see cref="DefaultSlabBytes"/>.</param>
+    /// <param name="factorBytes">Bytes of the rows as factors when the source can give them so
+    /// (<see cref="IGradientRowFactors"/>), else null.</param>
     /// <exception cref="InsufficientMemoryException">Even two passes over groups of one block do not fit: the message
     /// gives the bytes of the smallest working set and the budget.</exception>
-    public static PassPlan Create(BlockLayout layout, long rows, WoodFisherOptions options, long vectorBytes, bool seekable = true, long? budget = null, long? slabBytes = null)
+    public static PassPlan Create(BlockLayout layout, long rows, WoodFisherOptions options, long vectorBytes, bool seekable = true, long? budget = null, long? slabBytes = null,
+        long? factorBytes = null)
     {
         ArgumentNullException.ThrowIfNull(layout);
         ArgumentNullException.ThrowIfNull(options);
@@ -191,12 +208,16 @@ public sealed class PassPlan
             pieceRows = (int)Math.Min(panel, rows);
         }
 
+        // A Dense float32 build takes the rows as factors when the source has them (one builder of all blocks).
+        var factored = !seekable && factorBytes is not null && strategy == WoodburyStrategy.Dense && options.Precision == Precision.Float32
+            && options.MiniBatch == 1;
         var inMemory = seekable
             ? new PassPlan(layout, rows, options.Precision, strategy, panel, readGroups, pieceRows, false, true, limit, vectorBytes, slab, seekable)
-            : new PassPlan(layout, rows, options.Precision, strategy, panel, [BlockRange.Of(layout, 0, layout.Count)], pieceRows, false, false, limit, vectorBytes, slab, seekable);
+            : new PassPlan(layout, rows, options.Precision, strategy, panel, [BlockRange.Of(layout, 0, layout.Count)], pieceRows, false, false, limit, vectorBytes, slab, seekable,
+                factored ? factorBytes : null);
         // A source that cannot seek streams whole rows into one builder only when a chunk holds a whole panel of rows:
         // every builder then sees the same panels, straight from the rows.
-        if (inMemory.TotalBytes <= limit && (seekable || inMemory.ChunkRows == pieceRows))
+        if (inMemory.TotalBytes <= limit && (seekable || inMemory.FactorBytes is not null || inMemory.ChunkRows == pieceRows))
         {
             return inMemory;
         }
@@ -251,8 +272,9 @@ public sealed class PassPlan
         var mode = TwoPass ? $"two passes over {Groups.Count:N0} groups of blocks (built, scored and dropped; rebuilt for the update)"
             : ReadsSlabs && Seekable ? $"in memory, {Groups.Count:N0} group{(Groups.Count == 1 ? "" : "s")} of blocks built from G streamed by column slabs ({PieceRows:N0} rows a piece, read ahead of the build)"
             : ReadsSlabs ? $"in memory, {Groups.Count:N0} groups of blocks, one pass over the gradients each"
+            : FactorBytes is not null ? "in memory, one group of all blocks"
             : "in memory, one group of all blocks from whole rows";
-        var chunks = Seekable ? "" : $", gradients produced {ChunkRows:N0} row{(ChunkRows == 1 ? "" : "s")} of d = {Layout.Dimension:N0} at a time ({MemoryBudget.Human(MemoryBudget.Product(ChunkRows, Layout.Dimension, sizeof(float)))})";
+        var chunks = Seekable ? "" : FactorBytes is { } f ? $", gradients held as factors ({MemoryBudget.Human(f)})" : $", gradients produced {ChunkRows:N0} row{(ChunkRows == 1 ? "" : "s")} of d = {Layout.Dimension:N0} at a time ({MemoryBudget.Human(MemoryBudget.Product(ChunkRows, Layout.Dimension, sizeof(float)))})";
         return string.Create(CultureInfo.InvariantCulture,
             $"{mode}{chunks}; working set {MemoryBudget.Human(TotalBytes)} = blocks {MemoryBudget.Human(BlockBytes)} + read buffers {MemoryBudget.Human(ReadBytes)} + scratch {MemoryBudget.Human(ScratchBytes)} + vectors {MemoryBudget.Human(VectorBytes)}, budget {MemoryBudget.Human(Budget)}");
     }

@@ -1,3 +1,4 @@
+using WoodFisher.Kernels;
 using WoodFisher.Models.Autograd;
 
 namespace WoodFisher.Models;
@@ -5,7 +6,8 @@ namespace WoodFisher.Models;
 /// <summary>
 /// An <see cref="IGradientSource"/> over a data array: the per-sample (B = 1) or mini-batch-mean (B &gt; 1) gradients of the
 /// softmax cross-entropy of <paramref name="count"/> samples — the first ones in order, or a seeded shuffle of all samples —
-/// computed lazily chunk by chunk from the model's current weights. Segments are the selected parameters' lengths.
+/// computed lazily chunk by chunk from the model's current weights, or all at once as factors. Segments are the selected
+/// parameters' lengths.
 /// </summary>
 /// <param name="model">A float32 model (weights read at each <see cref="Read"/>).</param>
 /// <param name="x">Inputs [samples, …InputShape], row-major.</param>
@@ -15,7 +17,7 @@ namespace WoodFisher.Models;
 /// <param name="groupSize">B, samples averaged per row.</param>
 /// <param name="shuffleSeed">null: first M samples in order; otherwise M samples drawn without replacement by this seed.</param>
 public sealed class PerSampleGradientSource(IModel<float> model, float[] x, int[] labels, int count,
-    ParameterSelection<float>? selection = null, int groupSize = 1, int? shuffleSeed = null) : IGradientSource
+    ParameterSelection<float>? selection = null, int groupSize = 1, int? shuffleSeed = null) : IFactoredGradientSource
 {
     private readonly ParameterSelection<float> _selection = selection ?? ParameterSelection<float>.Prunable(model);
     private readonly int[]? _order = MakeOrder(labels.Length, count, shuffleSeed);
@@ -50,6 +52,37 @@ public sealed class PerSampleGradientSource(IModel<float> model, float[] x, int[
 
     /// <inheritdoc/>
     public void Reset() => _nextRow = 0;
+
+    /// <summary>
+    /// All rows as factors (<see cref="PerSampleGradients.ComputeFactors"/>): per-sample (B = 1) gradients of Linear
+    /// weights and biases only; null otherwise.
+    /// </summary>
+    public long? FactorBytes
+    {
+        get
+        {
+            if (groupSize != 1)
+                return null;
+            long perRow = 0;
+            foreach (var p in _selection.Parameters)
+            {
+                var weight = p.WeightOfLayer ?? p;
+                if (weight.Shape.Length != 2)
+                    return null;
+                perRow += p == weight ? weight.Shape[0] + weight.Shape[1] : weight.Shape[0];
+            }
+            return perRow * Count * sizeof(float);
+        }
+    }
+
+    /// <inheritdoc/>
+    public IGradientRowFactors? Factors()
+    {
+        if (groupSize != 1)
+            return null;
+        var rows = (int)Count;
+        return PerSampleGradients.ComputeFactors(model, x, labels, _order is null ? null : _order[..rows], rows, _selection);
+    }
 
     private static int[]? MakeOrder(int total, int count, int? seed)
     {

@@ -42,15 +42,57 @@ public static class PerSampleGradients
         if ((long)rows * d > output.Length)
             throw new ArgumentException($"Output holds {output.Length} values; {rows} rows × {d} needed.", nameof(output));
         var chunk = Math.Max(groupSize, chunkSamples / groupSize * groupSize);
+        var collector = new PerSampleCollector<T>(selection, groupSize);
+        fixed (T* po = output)
+        {
+            var at = (nint)po;
+            ForEachChunk(model, x, labels, indices, rows * groupSize, chunk, collector, (start, _, backward) =>
+            {
+                collector.Rows = (T*)at + ((long)start / groupSize * d);
+                backward();
+                collector.Rows = null;
+            });
+        }
+        return rows;
+    }
+
+    /// <summary>
+    /// The per-sample gradients of <paramref name="count"/> samples (<paramref name="indices"/> as in
+    /// <see cref="Compute{T}(IModel{T}, ReadOnlySpan{float}, ReadOnlySpan{int}, int[], int, ParameterSelection{T}, int, Span{T}, int)"/>)
+    /// as factors: for each selected Linear weight the layer inputs aₙ and output gradients δₙ (row n = δₙaₙᵀ), for its
+    /// bias δₙ. Null when a selected parameter is not a Linear weight or bias (a Conv2d's per-sample gradient is a sum of
+    /// outer products, not one).
+    /// </summary>
+    public static LinearGradientFactors? ComputeFactors(IModel<float> model, ReadOnlySpan<float> x, ReadOnlySpan<int> labels, int[]? indices, int count,
+        ParameterSelection<float> selection, int chunkSamples = 256)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(selection);
+        var collector = new LinearGradientFactors.Collector(selection, count);
+        ForEachChunk(model, x, labels, indices, count, Math.Max(1, chunkSamples), collector, (start, _, backward) =>
+        {
+            collector.Start = start;
+            backward();
+        });
+        return collector.Finish();
+    }
+
+    /// <summary>
+    /// Forward and backward over <paramref name="samples"/> samples in chunks, in eval mode, with <paramref name="observer"/>
+    /// on the tape; <paramref name="around"/>(start, n, backward) runs each chunk's backward pass.
+    /// </summary>
+    private static void ForEachChunk<T>(IModel<T> model, ReadOnlySpan<float> x, ReadOnlySpan<int> labels, int[]? indices, int samples, int chunk,
+        IBackwardObserver<T> observer, Action<int, int, Action> around)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
         var was = model.Training;
         model.Training = false;
         try
         {
-            var collector = new PerSampleCollector<T>(selection, groupSize);
             var lab = new int[chunk];
-            for (var start = 0; start < rows * groupSize; start += chunk)
+            for (var start = 0; start < samples; start += chunk)
             {
-                var n = Math.Min(chunk, rows * groupSize - start);
+                var n = Math.Min(chunk, samples - start);
                 Tensor<T> xb;
                 if (indices is null)
                 {
@@ -63,22 +105,16 @@ public static class PerSampleGradients
                     for (var i = 0; i < n; i++)
                         lab[i] = labels[indices[start + i]];
                 }
-                using var tape = new Tape<T> { Observer = collector, ObserverOnly = true, RecycleBuffers = true };
+                using var tape = new Tape<T> { Observer = observer, ObserverOnly = true, RecycleBuffers = true };
                 var logits = model.Forward(tape, xb);
                 var loss = Ops.SoftmaxCrossEntropy(tape, logits, lab.AsSpan(0, n), T.One);
-                fixed (T* po = output.Slice(start / groupSize * d, n / groupSize * d))
-                {
-                    collector.Rows = po;
-                    tape.Backward(loss);
-                    collector.Rows = null;
-                }
+                around(start, n, () => tape.Backward(loss));
             }
         }
         finally
         {
             model.Training = was;
         }
-        return rows;
     }
 
     /// <summary>Per-sample gradients of the first <paramref name="count"/> samples as a new [count/B, d] array.</summary>

@@ -1,3 +1,4 @@
+using WoodFisher.Kernels;
 using WoodFisher.Models;
 
 namespace WoodFisher.Pruning;
@@ -11,7 +12,7 @@ namespace WoodFisher.Pruning;
 /// coordinates in Q (with w = 0) leaves them at zero. Any estimator that takes an <see cref="IGradientSource"/> takes
 /// this one: recompute steps, gradual pruning, tensor and any-architecture modes.
 /// </summary>
-public class MaskedGradientSource : IGradientSource
+public class MaskedGradientSource : IFactoredGradientSource
 {
     private readonly IGradientSource _inner;
     private readonly int[] _pruned;
@@ -62,6 +63,28 @@ public class MaskedGradientSource : IGradientSource
 
     /// <inheritdoc/>
     public void Reset() => _inner.Reset();
+
+    /// <summary>The inner source's factors with the pruned coordinates zeroed as they are multiplied out; null without them.</summary>
+    public IGradientRowFactors? Factors()
+        => (_inner as IFactoredGradientSource)?.Factors() is { } factors ? (_pruned.Length == 0 ? factors : new MaskedFactors(this, factors)) : null;
+
+    /// <inheritdoc/>
+    public long? FactorBytes => (_inner as IFactoredGradientSource)?.FactorBytes;
+
+    private sealed class MaskedFactors(MaskedGradientSource owner, IGradientRowFactors inner) : IGradientRowFactors
+    {
+        public int Rows => inner.Rows;
+
+        public long Bytes => inner.Bytes;
+
+        public int Dimension => inner.Dimension;
+
+        public void Gather(int firstRow, int rows, long start, int count, Span<float> destination)
+        {
+            inner.Gather(firstRow, rows, start, count, destination);
+            owner.Zero(destination, rows, (int)start, count);
+        }
+    }
 
     /// <summary>Zeroes the pruned coordinates among columns [<paramref name="first"/>, + <paramref name="columns"/>) of <paramref name="rows"/> rows.</summary>
     private protected void Zero(Span<float> destination, int rows, int first, int columns)

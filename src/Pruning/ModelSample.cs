@@ -8,8 +8,8 @@ namespace WoodFisher.Pruning;
 
 /// <summary>
 /// <see cref="ModelCurvature.Sample"/>'s statistics at the model's current weights: per-sample gradients of the
-/// surviving weights (held in memory for a damping search when they fit the <see cref="MemoryBudget"/> beside the
-/// build's working set, else recomputed per λ, chunk by chunk), or the method's own model statistics
+/// surviving weights (held in memory for a damping search: as factors when they have that form, as rows when those fit
+/// the <see cref="MemoryBudget"/> beside the build's working set, else recomputed per λ, chunk by chunk), or the method's own model statistics
 /// (<see cref="PruningMethod.ModelStatistics"/>: K-FAC factors, the exact Hessian), and the calibration loss that judges
 /// a damping candidate.
 /// </summary>
@@ -22,7 +22,7 @@ internal sealed class ModelSample : CurvatureSample
     private readonly float[] _x;
     private readonly int[] _y;
     private readonly Func<double, IInverseCurvature>? _statistics;
-    private readonly GradientMatrix? _rows;
+    private readonly IGradientSource? _rows;
     private (float[] X, int[] Labels)? _calibration;
     private DampingSweep? _sweep;
     private bool _sweepTried;
@@ -50,9 +50,14 @@ internal sealed class ModelSample : CurvatureSample
             // Held for the search only when they fit beside the build's working set (and within half the budget);
             // otherwise recomputed per λ in budget-bounded chunks: the same rows, so the same estimates and choice.
             var rows = Source();
+            if (rows.Factors() is { } factors)
+            {
+                _rows = new GradientFactorsSource(factors, rows.Segments);
+            }
+
             var held = GradientMatrix.BytesFor(rows.Count, d);
             var working = spec.Method is WoodFisherMethod ? WoodFisherMethod.Plan(rows, spec with { MiniBatch = 1 })?.TotalBytes ?? 0 : 0;
-            if (MemoryBudget.Fits(held, 0.5) && MemoryBudget.Fits(MemoryBudget.Sum(held, working)))
+            if (_rows is null && MemoryBudget.Fits(held, 0.5) && MemoryBudget.Fits(MemoryBudget.Sum(held, working)))
             {
                 _rows = GradientMatrix.Read(rows);
             }

@@ -87,6 +87,14 @@ public sealed class WoodFisherCurvature : IInverseCurvature, IDisposable
     /// <summary>Adds every row of <paramref name="source"/> (from its start) to <paramref name="builder"/>.</summary>
     internal static void Feed(WoodFisherBuilder builder, IGradientSource source, int chunkRows = 256)
     {
+        // A Dense build that forms each block's Gram from all rows at the end takes rows given as factors whole, and never
+        // holds the m × d rows.
+        if (builder.TakesFactors && source is IFactoredGradientSource factored && factored.Factors() is { } factors)
+        {
+            builder.AddFactors(factors);
+            return;
+        }
+
         var d = source.Dimension;
         // Whole panels go from this buffer straight to the backend (the builder's float64 panel is then never
         // allocated); otherwise small reads, which the builder gathers into its panel.

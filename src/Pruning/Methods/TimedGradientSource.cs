@@ -1,10 +1,11 @@
 using System.Diagnostics;
+using WoodFisher.Kernels;
 using WoodFisher.Models;
 
 namespace WoodFisher.Pruning.Methods;
 
 /// <summary>Measures the time spent producing gradient rows inside a consumer such as the WoodFisher builder.</summary>
-internal sealed class TimedGradientSource(IGradientSource inner) : IGradientSource
+internal sealed class TimedGradientSource(IGradientSource inner) : IFactoredGradientSource
 {
     private readonly Stopwatch _watch = new();
 
@@ -30,4 +31,19 @@ internal sealed class TimedGradientSource(IGradientSource inner) : IGradientSour
     }
 
     public void Reset() => inner.Reset();
+
+    public long? FactorBytes => (inner as IFactoredGradientSource)?.FactorBytes;
+
+    public IGradientRowFactors? Factors()
+    {
+        _watch.Start();
+        try
+        {
+            return (inner as IFactoredGradientSource)?.Factors();
+        }
+        finally
+        {
+            _watch.Stop();
+        }
+    }
 }

@@ -59,7 +59,8 @@ internal class WoodFisherMethod : PruningMethod
 
         var options = Options(spec, gradients.Dimension, gradients.Segments);
         var layout = BlockLayout.Create(gradients.Dimension, options.BlockSize, options.Segments);
-        return PassPlan.Create(layout, gradients.Count, options, MemoryBudget.Product(gradients.Dimension, TensorPruning.VectorBytesPerWeight), gradients is IColumnGradientSource);
+        return PassPlan.Create(layout, gradients.Count, options, MemoryBudget.Product(gradients.Dimension, TensorPruning.VectorBytesPerWeight), gradients is IColumnGradientSource,
+            factorBytes: (gradients as IFactoredGradientSource)?.FactorBytes);
     }
 
     /// <summary>

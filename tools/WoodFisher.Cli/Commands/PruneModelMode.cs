@@ -10,6 +10,11 @@ internal static class PruneModelMode
         var model = CliModels.Load(s.Model, s.Arch);
         var selection = CliModels.Select(model, s.Layers, s.IncludeBias);
         var test = CliModels.LoadData(s.Data, "test");
+        CliModels.CheckFits(model, test);
+
+        // The dense evaluation needs only the model and the test split, so it runs while the training split is still
+        // being inflated on another thread; it is reported (and waited for) after the plan's checks, as before any work.
+        var denseRun = Task.Run(() => Evaluation.Evaluate(model, test.Images, test.Labels, test.Count));
         var data = pending();
         CliModels.CheckFits(model, data);
         ModelPruning.Plan(model, selection, data, method);
@@ -28,7 +33,7 @@ internal static class PruneModelMode
 
         EvaluationResult dense;
         using (CliProgress.Start($"dense evaluation on {test.Count} test samples", 0))
-            dense = Evaluation.Evaluate(model, test.Images, test.Labels, test.Count);
+            dense = denseRun.GetAwaiter().GetResult();
         var (result, options) = ModelPruning.Run(model, selection, s.IncludeBias, data, method, sparsity);
 
         // The neuron pattern's output is the smaller dense model that computes the masked one.

@@ -1,0 +1,122 @@
+using System.Numerics.Tensors;
+using WoodFisher.Kernels;
+using WoodFisher.Models.Autograd;
+
+namespace WoodFisher.Models;
+
+/// <summary>
+/// Per-sample gradients of Linear weights and biases held as factors (<see cref="IGradientRowFactors"/>): row n of a
+/// weight W (out × in, index o·in + i) is δₙ[o]·aₙ[i], of its bias δₙ[o], with aₙ the layer's input and δₙ = ∂ℓₙ/∂(layer
+/// output) for sample n. The entries <see cref="Gather"/> writes are the float32 products
+/// <see cref="PerSampleGradients"/> writes, bit for bit. Made by <see cref="PerSampleGradients.ComputeFactors"/>.
+/// </summary>
+public sealed class LinearGradientFactors : IGradientRowFactors
+{
+    private readonly Piece[] _pieces;
+
+    private LinearGradientFactors(int rows, int dimension, Piece[] pieces)
+    {
+        Rows = rows;
+        Dimension = dimension;
+        _pieces = pieces;
+    }
+
+    /// <inheritdoc/>
+    public int Rows { get; }
+
+    /// <inheritdoc/>
+    public int Dimension { get; }
+
+    /// <summary>Bytes held: m·(in + out) float32 per layer.</summary>
+    public long Bytes => _pieces.Sum(p => ((long)p.Inputs.Length * (p.Weight ? 1 : 0)) + p.Deltas.Length) * 4;
+
+    /// <inheritdoc/>
+    public void Gather(int firstRow, int rows, long start, int count, Span<float> destination)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(firstRow);
+        ArgumentOutOfRangeException.ThrowIfNegative(rows);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan((long)firstRow + rows, Rows);
+        ArgumentOutOfRangeException.ThrowIfNegative(start);
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(start + count, Dimension);
+        if (destination.Length < (long)rows * count)
+            throw new ArgumentException($"The destination holds {destination.Length} values; {rows} rows × {count} needed.", nameof(destination));
+        var end = start + count;
+        foreach (var p in _pieces)
+        {
+            long lo = Math.Max(start, p.Offset), hi = Math.Min(end, p.Offset + p.Length);
+            if (lo >= hi)
+                continue;
+            int j0 = (int)(lo - p.Offset), j1 = (int)(hi - p.Offset), at = (int)(lo - start);
+            for (var n = firstRow; n < firstRow + rows; n++)
+            {
+                var row = destination.Slice((n - firstRow) * count, count);
+                var deltas = p.Deltas.AsSpan(n * p.Out, p.Out);
+                if (!p.Weight)
+                {
+                    // 0 + δ, as the row's bias sum starts from a cleared +0 (so −0 is written as +0 there too).
+                    TensorPrimitives.Add(deltas[j0..j1], 0f, row.Slice(at, j1 - j0));
+                    continue;
+                }
+                var inputs = p.Inputs.AsSpan(n * p.In, p.In);
+                for (var j = j0; j < j1;)
+                {
+                    int o = j / p.In, i = j % p.In, len = Math.Min(p.In - i, j1 - j);
+                    TensorPrimitives.Multiply(inputs.Slice(i, len), deltas[o], row.Slice(at + j - j0, len));
+                    j += len;
+                }
+            }
+        }
+    }
+
+    /// <summary>One selected parameter: a Linear weight (inputs and deltas) or bias (deltas) at its row offset.</summary>
+    private sealed record Piece(long Offset, int Length, bool Weight, int In, int Out, float[] Inputs, float[] Deltas);
+
+    /// <summary>Copies each observed Linear layer's inputs and output gradients; notes any selected Conv2d parameter.</summary>
+    internal sealed class Collector(ParameterSelection<float> selection, int rows) : IBackwardObserver<float>
+    {
+        private readonly Dictionary<Parameter<float>, (float[] Inputs, float[] Deltas, Parameter<float>? Bias, int In, int Out)> _layers = [];
+        private bool _unsupported;
+
+        /// <summary>The sample index of the current chunk's first sample.</summary>
+        public int Start { get; set; }
+
+        public void OnLinear(Parameter<float> weight, Parameter<float>? bias, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, int n, int inF, int outF)
+        {
+            if (selection.OffsetOf(weight) < 0 && (bias is null || selection.OffsetOf(bias) < 0))
+                return;
+            if (!_layers.TryGetValue(weight, out var layer))
+            {
+                layer = (new float[(long)rows * inF], new float[(long)rows * outF], bias, inF, outF);
+                _layers[weight] = layer;
+            }
+            input[..(n * inF)].CopyTo(layer.Inputs.AsSpan(Start * inF));
+            outputGrad[..(n * outF)].CopyTo(layer.Deltas.AsSpan(Start * outF));
+        }
+
+        public void OnConv(Parameter<float> weight, Parameter<float>? bias, Conv2dGeometry geometry, ReadOnlySpan<float> input, ReadOnlySpan<float> outputGrad, int n)
+        {
+            if (selection.OffsetOf(weight) >= 0 || (bias is not null && selection.OffsetOf(bias) >= 0))
+                _unsupported = true;
+        }
+
+        /// <summary>The factors, or null when a selected parameter is not a Linear weight or bias seen in the pass.</summary>
+        public LinearGradientFactors? Finish()
+        {
+            if (_unsupported)
+                return null;
+            var pieces = new List<Piece>();
+            foreach (var (weight, l) in _layers)
+            {
+                if (selection.OffsetOf(weight) is var ow and >= 0)
+                    pieces.Add(new Piece(ow, l.In * l.Out, true, l.In, l.Out, l.Inputs, l.Deltas));
+                if (l.Bias is not null && selection.OffsetOf(l.Bias) is var ob and >= 0)
+                    pieces.Add(new Piece(ob, l.Out, false, l.In, l.Out, l.Inputs, l.Deltas));
+            }
+            if (pieces.Sum(p => (long)p.Length) != selection.Dimension || pieces.Count != selection.Entries.Count)
+                return null;
+            pieces.Sort((a, b) => a.Offset.CompareTo(b.Offset));
+            return new LinearGradientFactors(rows, selection.Dimension, [.. pieces]);
+        }
+    }
+}

@@ -1,0 +1,64 @@
+using WoodFisher.Kernels;
+using WoodFisher.Models;
+using WoodFisher.Pruning.Methods;
+
+namespace WoodFisher.Pruning.Tests;
+
+// Model-mode WoodFisher takes a per-sample source's Linear-layer rows as factors (the Dense strategy multiplies each block
+// out when it forms the block's Gram) and never holds m × d rows. The oracle is the same rows materialised
+// (GradientMatrix, which has no factor form): the inverse must be the same bits, masked (the Fisher of surviving
+// weights) or not, and the plan must say what it holds.
+public class FactoredGradientsTests
+{
+    private static (PerSampleGradientSource Source, GradientMatrix Rows) Make()
+    {
+        var model = ModelFactory.Create("mlp:30-20-10", seed: 4);
+        var rng = new Random(5);
+        var x = new float[60 * 30];
+        for (var i = 0; i < x.Length; i++)
+            x[i] = (float)(rng.NextDouble() * 2 - 1);
+        var y = Enumerable.Range(0, 60).Select(i => i % 10).ToArray();
+        var source = new PerSampleGradientSource(model, x, y, 50, ParameterSelection<float>.Prunable(model, includeBiases: true));
+        var rows = GradientMatrix.Read(source);
+        source.Reset();
+        return (source, rows);
+    }
+
+    private static WoodFisherOptions Options(IGradientSource s) =>
+        new() { BlockSize = 64, Damping = 1e-3, Strategy = WoodburyStrategy.Dense, Precision = Precision.Float32, Segments = s.Segments, Backend = BackendKind.Cpu };
+
+    [TestCase(false)]
+    [TestCase(true)]
+    public void FactoredSource_BuildsTheInverseOfItsRows_BitForBit(bool masked)
+    {
+        var (source, rows) = Make();
+        var mask = Enumerable.Range(0, source.Dimension).Select(i => i % 3 != 0).ToArray();
+        IGradientSource factored = masked ? new MaskedGradientSource(source, mask) : source;
+        IGradientSource plain = masked ? new MaskedGradientSource(rows, mask) : rows;
+        Assert.That(((IFactoredGradientSource)factored).Factors(), Is.Not.Null);
+        using var expected = WoodFisherCurvature.FromGradients(plain, Options(plain));
+        using var actual = WoodFisherCurvature.FromGradients(new TimedGradientSource(factored), Options(factored));
+        Assert.That(actual.Inverse.SampleCount, Is.EqualTo(50));
+        for (var b = 0; b < expected.Inverse.Layout.Count; b++)
+        {
+            Assert.That(actual.Inverse.Block(b), Is.EqualTo(expected.Inverse.Block(b)), $"block {b}");
+        }
+    }
+
+    [Test]
+    public void Plan_CountsTheFactors_NotTheRows()
+    {
+        var (source, rows) = Make();
+        var spec = EstimatorSpec.Parse("woodfisher:block=64,damping=1e-3,strategy=dense");
+        var factored = WoodFisherMethod.Plan(source, spec)!;
+        var plain = WoodFisherMethod.Plan(rows, spec)!;
+        Assert.Multiple(() =>
+        {
+            Assert.That(factored.FactorBytes, Is.EqualTo(source.FactorBytes));
+            Assert.That(factored.Describe(), Does.Contain("gradients held as factors"));
+            Assert.That(plain.FactorBytes, Is.Null);
+            Assert.That(factored.ReadBytes, Is.EqualTo(source.FactorBytes));
+            Assert.That(factored.ScratchBytes, Is.LessThan(plain.ScratchBytes), "no m × d rows kept");
+        });
+    }
+}
