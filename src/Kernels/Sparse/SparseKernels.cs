@@ -160,36 +160,15 @@ internal static unsafe class SparseKernels
                 var row2 = bj + ((nint)((rows4 >> 8) & 0xFF) * ldb);
                 var row3 = bj + ((nint)((rows4 >> 16) & 0xFF) * ldb);
                 var row4 = bj + ((nint)(rows4 >> 24) * ldb);
-                var a = TS.Splat(ve[0]);
-                var a2 = TS.Splat(ve[1]);
-                c0 = TS.Fma(a, TS.Load(row), c0);
-                c1 = TS.Fma(a, TS.Load(row + w), c1);
-                c2 = TS.Fma(a, TS.Load(row + (2 * w)), c2);
-                c3 = TS.Fma(a, TS.Load(row + (3 * w)), c3);
-                d0 = TS.Fma(a2, TS.Load(row2), d0);
-                d1 = TS.Fma(a2, TS.Load(row2 + w), d1);
-                d2 = TS.Fma(a2, TS.Load(row2 + (2 * w)), d2);
-                d3 = TS.Fma(a2, TS.Load(row2 + (3 * w)), d3);
-                var a3 = TS.Splat(ve[2]);
-                var a4 = TS.Splat(ve[3]);
-                c0 = TS.Fma(a3, TS.Load(row3), c0);
-                c1 = TS.Fma(a3, TS.Load(row3 + w), c1);
-                c2 = TS.Fma(a3, TS.Load(row3 + (2 * w)), c2);
-                c3 = TS.Fma(a3, TS.Load(row3 + (3 * w)), c3);
-                d0 = TS.Fma(a4, TS.Load(row4), d0);
-                d1 = TS.Fma(a4, TS.Load(row4 + w), d1);
-                d2 = TS.Fma(a4, TS.Load(row4 + (2 * w)), d2);
-                d3 = TS.Fma(a4, TS.Load(row4 + (3 * w)), d3);
+                Axpy4<TV, TS>(TS.Splat(ve[0]), row, w, ref c0, ref c1, ref c2, ref c3);
+                Axpy4<TV, TS>(TS.Splat(ve[1]), row2, w, ref d0, ref d1, ref d2, ref d3);
+                Axpy4<TV, TS>(TS.Splat(ve[2]), row3, w, ref c0, ref c1, ref c2, ref c3);
+                Axpy4<TV, TS>(TS.Splat(ve[3]), row4, w, ref d0, ref d1, ref d2, ref d3);
             }
 
             for (; ve < v + count; ve++, ce++)
             {
-                var a = TS.Splat(*ve);
-                var row = bj + ((nint)(*ce) * ldb);
-                c0 = TS.Fma(a, TS.Load(row), c0);
-                c1 = TS.Fma(a, TS.Load(row + w), c1);
-                c2 = TS.Fma(a, TS.Load(row + (2 * w)), c2);
-                c3 = TS.Fma(a, TS.Load(row + (3 * w)), c3);
+                Axpy4<TV, TS>(TS.Splat(*ve), bj + ((nint)(*ce) * ldb), w, ref c0, ref c1, ref c2, ref c3);
             }
 
             // 1·d + c, fused, is exactly the rounded sum c + d.
@@ -223,6 +202,18 @@ internal static unsafe class SparseKernels
 
             c[j] = s;
         }
+    }
+
+    /// <summary>Four registers of a row of C += a times the four registers of B's row at <paramref name="row"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Axpy4<TV, TS>(TV a, float* row, int w, ref TV c0, ref TV c1, ref TV c2, ref TV c3)
+        where TV : struct
+        where TS : struct, ISimd<float, TV>
+    {
+        c0 = TS.Fma(a, TS.Load(row), c0);
+        c1 = TS.Fma(a, TS.Load(row + w), c1);
+        c2 = TS.Fma(a, TS.Load(row + (2 * w)), c2);
+        c3 = TS.Fma(a, TS.Load(row + (3 * w)), c3);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
