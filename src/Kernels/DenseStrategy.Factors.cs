@@ -24,23 +24,53 @@ internal sealed partial class DenseStrategy
     }
 
     /// <summary>
-    /// Rows multiplied out from factors are checked as added rows are (a product may overflow float32), through the Gram's
-    /// diagonal Σₙ xₙⱼ², which is finite when every entry of the block is: only a non-finite diagonal sends the m × c
-    /// block to be searched. A diagonal that overflowed from finite entries is left to the inverse, as for added rows.
+    /// Block <paramref name="b"/>'s Gram from the factors into <paramref name="a"/> (cleared, c × c, lower triangle): the
+    /// rows multiplied out a SYRK panel (<see cref="LinearAlgebra.MixedPanel"/> rows) at a time, so the c-wide panel and the
+    /// float64 Gram stay in cache together. The panels are those the SYRK cuts all m rows into (a lower-triangle product
+    /// is never split along k), so the Gram is the kept rows' bit for bit.
     /// </summary>
-    private static void RequireFinite(ReadOnlySpan<float> block, ReadOnlySpan<double> gram, int c, long offset)
+    private void GramFromFactors(int b, Span<double> a, bool parallel)
     {
+        var factors = _factors!;
+        var c = _layout.Size(b);
+        var offset = _layout.Offset(b);
+        var panel = Math.Min(_held, LinearAlgebra.MixedPanel);
+        using var scratch = new Rental<float>(panel * c);
+        for (var r0 = 0; r0 < _held; r0 += panel)
+        {
+            var rows = Math.Min(panel, _held - r0);
+            var block = scratch.Array.AsSpan(0, rows * c);
+            factors.Gather(r0, rows, offset, c, block);
+            LinearAlgebra.SymmetricRankKMixed(true, c, rows, block, c, a, c, parallel);
+        }
+
         for (var j = 0; j < c; j++)
         {
-            if (!double.IsFinite(gram[(j * c) + j]))
+            if (!double.IsFinite(a[(j * c) + j]))
             {
-                var at = FirstNonFinite(block);
-                if (at >= 0)
-                {
-                    throw new NonFiniteGradientException(at / c, (int)(offset + (at % c)), block[at]);
-                }
-
+                ThrowIfNotFinite(factors, scratch.Array.AsSpan(0, panel * c), panel, offset, c);
                 return;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Rows multiplied out from factors are checked as added rows are (a product may overflow float32), through the Gram's
+    /// diagonal Σₙ xₙⱼ², which is finite when every entry of the block is: only a non-finite diagonal sends the block's
+    /// rows to be searched, a panel at a time. A diagonal that overflowed from finite entries is left to the inverse, as
+    /// for added rows.
+    /// </summary>
+    private void ThrowIfNotFinite(IGradientRowFactors factors, Span<float> scratch, int panel, long offset, int c)
+    {
+        for (var r0 = 0; r0 < _held; r0 += panel)
+        {
+            var rows = Math.Min(panel, _held - r0);
+            var block = scratch[..(rows * c)];
+            factors.Gather(r0, rows, offset, c, block);
+            var at = FirstNonFinite(block);
+            if (at >= 0)
+            {
+                throw new NonFiniteGradientException(r0 + (at / c), (int)(offset + (at % c)), block[at]);
             }
         }
     }

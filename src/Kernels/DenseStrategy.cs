@@ -263,13 +263,9 @@ internal sealed partial class DenseStrategy
         var c = layout.Size(b);
         var parallel = layout.Count < Environment.ProcessorCount;
         a.Clear();
-        if (_factors is { } factors)
+        if (_factors is not null)
         {
-            using var scratch = new Rental<float>(_held * c);
-            var block = scratch.Array.AsSpan(0, _held * c);
-            factors.Gather(0, _held, layout.Offset(b), c, block);
-            LinearAlgebra.SymmetricRankKMixed(true, c, _held, block, c, a, c, parallel);
-            RequireFinite(block, a, c, layout.Offset(b));
+            GramFromFactors(b, a, parallel);
             return;
         }
 

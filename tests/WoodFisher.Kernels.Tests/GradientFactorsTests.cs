@@ -1,8 +1,9 @@
 namespace WoodFisher.Kernels.Tests;
 
 // Rows given as factors (IGradientRowFactors) must build the very inverse the same rows added as entries build: the Dense
-// strategy multiplies each block out into the same float32 values and runs the same SYRK on them, so the oracle is the
-// row-fed builder and the comparison is bit for bit.
+// strategy multiplies each block out into the same float32 values, a SYRK panel of rows at a time, and sums the same
+// panels, so the oracle is the row-fed builder and the comparison is bit for bit (m over one panel of 256 rows included,
+// and a single block that the SYRK splits over the cores).
 public class GradientFactorsTests
 {
     /// <summary>Factors that are just the rows (a row-major m × d float32 matrix), gathered by copying.</summary>
@@ -31,6 +32,8 @@ public class GradientFactorsTests
     [TestCase(150, 100, 64)]
     [TestCase(97, 40, 32)]
     [TestCase(64, 200, 64)]
+    [TestCase(200, 300, 128)]
+    [TestCase(96, 380, 96)]
     public void AddFactors_BuildsTheInverseOfTheRows_BitForBit(int d, int m, int c)
     {
         var rows = Rows(m, d);
