@@ -4,7 +4,8 @@ namespace WoodFisher.Kernels.Sparse;
 /// Rows as runs of (value, column) entries, the form CSR holds natively and N:M and narrow block tiles decode to, with the
 /// entries of each row split at every <see cref="ChunkRows"/>-th input (<see cref="ChunkPointers"/>): C = WB is computed
 /// one chunk of B's rows at a time (a chunk of a 64-column tile of B is 32 KiB, so it stays in L1 while every output row
-/// takes its entries from it), instead of streaming all of B from L2 once per output row.
+/// takes its entries from it), instead of streaming all of B from L2 once per output row. Inside a chunk an entry's input
+/// is held as its row of the chunk, a byte (<see cref="ChunkRows"/> ≤ 256).
 /// </summary>
 internal sealed class RowStore
 {
@@ -18,6 +19,7 @@ internal sealed class RowStore
     private readonly int[] _columns;
     private readonly int[] _rowPointers;
     private readonly int[] _chunkPointers;
+    private readonly byte[] _chunkColumns;
     private readonly WindowedRows? _windowed;
 
     /// <summary>Wraps entry arrays; <paramref name="chunkPointers"/> is rows × (chunks + 1): row r's entries for inputs [k·kc, (k+1)·kc) are [p[r, k], p[r, k+1]).</summary>
@@ -25,6 +27,7 @@ internal sealed class RowStore
     {
         (Rows, Columns, ChunkRows, Chunks) = (rows, columns, chunkRows, (columns + chunkRows - 1) / chunkRows);
         (_values, _columns, _rowPointers, _chunkPointers) = (values, cols, rowPointers, chunkPointers);
+        _chunkColumns = ChunkColumns(rows, cols, chunkRows, Chunks, chunkPointers);
         _windowed = WindowedRows.Supported ? WindowedRows.TryBuild(rows, columns, values, cols, rowPointers) : null;
     }
 
@@ -37,6 +40,37 @@ internal sealed class RowStore
     public int Chunks { get; }
 
     public ReadOnlySpan<int> ChunkPointers => _chunkPointers;
+
+    /// <summary>Each entry's input as its row inside its chunk (the chunk pointers place every entry in one chunk).</summary>
+    private static byte[] ChunkColumns(int rows, int[] cols, int chunkRows, int chunks, int[] chunkPointers)
+    {
+        if (chunkRows > 256)
+        {
+            throw new ArgumentOutOfRangeException(nameof(chunkRows), chunkRows, "A chunk's rows are held as bytes: at most 256.");
+        }
+
+        WeightChecks.Auxiliary((cols.Length + 3L) / 4, $"The chunk rows of a sparse matrix's {cols.Length} entries");
+        var local = new byte[cols.Length];
+        for (var r = 0; r < rows; r++)
+        {
+            for (var k = 0; k < chunks; k++)
+            {
+                var at = (r * (chunks + 1)) + k;
+                for (var e = chunkPointers[at]; e < chunkPointers[at + 1]; e++)
+                {
+                    var inChunk = cols[e] - (k * chunkRows);
+                    if ((uint)inChunk >= (uint)chunkRows)
+                    {
+                        throw new InvalidOperationException($"Entry {e} (column {cols[e]}) lies outside chunk {k} of row {r}.");
+                    }
+
+                    local[e] = (byte)inChunk;
+                }
+            }
+        }
+
+        return local;
+    }
 
     /// <summary>Chunk pointers of rows whose columns ascend within each row (CSR), found by one scan.</summary>
     public static int[] ScanChunks(int rows, int columns, int[] cols, int[] rowPointers, int chunkRows)
@@ -102,7 +136,8 @@ internal sealed class RowStore
     public unsafe void MultiplyRange(int r0, int r1, int j0, int j1, float* b, int n, float* c, float* bias)
     {
         fixed (float* pv = _values)
-        fixed (int* pcol = _columns, pp = _chunkPointers)
+        fixed (byte* pcol = _chunkColumns)
+        fixed (int* pp = _chunkPointers)
         {
             var stride = Chunks + 1;
             for (var t0 = j0; t0 < j1; t0 += TileColumns)
@@ -110,17 +145,7 @@ internal sealed class RowStore
                 var t1 = Math.Min(j1, t0 + TileColumns);
                 for (var k = 0; k < Chunks; k++)
                 {
-                    for (var r = r0; r < r1; r++)
-                    {
-                        var at = (r * stride) + k;
-                        var (e0, e1) = (pp[at], pp[at + 1]);
-                        if (k > 0 && e0 == e1)
-                        {
-                            continue;
-                        }
-
-                        SparseKernels.AxpyRow(c + ((nint)r * n), b, n, t0, t1, k > 0, bias == null ? 0f : bias[r], pv + e0, pcol + e0, e1 - e0);
-                    }
+                    SparseKernels.AxpyChunk(c, b + ((nint)k * ChunkRows * n), n, t0, t1, k, bias, pv, pcol, pp, stride, r0, r1);
                 }
             }
         }

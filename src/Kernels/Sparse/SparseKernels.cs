@@ -19,21 +19,24 @@ internal static unsafe class SparseKernels
         SimdPaths.Current != SimdPath.Scalar && Avx2.IsSupported ? DotGather(v, cols, count, x) : DotScalar(v, cols, count, x);
 
     /// <summary>
-    /// c[j] = s + Σ_e v[e]·b[cols[e]·ldb + j] for j0 ≤ j &lt; j1 (one row of C = WB, or its share from a chunk of entries),
-    /// s = c[j] when <paramref name="accumulate"/>, else <paramref name="bias"/>.
+    /// Rows [r0, r1) of C = WB (columns [j0, j1)) given their entries in chunk <paramref name="k"/> of B's rows: row r's entries
+    /// are [p[r·stride + k], p[r·stride + k + 1]) of <paramref name="v"/> and <paramref name="cols"/>, each input held as its
+    /// row inside the chunk (a byte), <paramref name="b"/> the chunk's first row. The first chunk starts each row from its
+    /// bias (zero when <paramref name="bias"/> is null), the others add to C. One call per chunk, not per row: the rows'
+    /// loop stays inside the compiled kernel.
     /// </summary>
-    public static void AxpyRow(float* c, float* b, nint ldb, int j0, int j1, bool accumulate, float bias, float* v, int* cols, int count)
+    public static void AxpyChunk(float* c, float* b, int n, int j0, int j1, int k, float* bias, float* v, byte* cols, int* chunkPointers, int stride, int r0, int r1)
     {
         switch (SimdPaths.Current)
         {
             case SimdPath.Avx512:
-                AxpyRow<Vector512<float>, Simd512<float>>(c, b, ldb, j0, j1, accumulate, bias, v, cols, count);
+                AxpyChunk<Vector512<float>, Simd512<float>>(c, b, n, j0, j1, k, bias, v, cols, chunkPointers, stride, r0, r1);
                 break;
             case SimdPath.Avx2:
-                AxpyRow<Vector256<float>, Simd256<float>>(c, b, ldb, j0, j1, accumulate, bias, v, cols, count);
+                AxpyChunk<Vector256<float>, Simd256<float>>(c, b, n, j0, j1, k, bias, v, cols, chunkPointers, stride, r0, r1);
                 break;
             default:
-                AxpyRow<float, SimdScalar<float>>(c, b, ldb, j0, j1, accumulate, bias, v, cols, count);
+                AxpyChunk<float, SimdScalar<float>>(c, b, n, j0, j1, k, bias, v, cols, chunkPointers, stride, r0, r1);
                 break;
         }
     }
@@ -104,7 +107,29 @@ internal static unsafe class SparseKernels
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AxpyRow<TV, TS>(float* c, float* b, nint ldb, int j0, int j1, bool accumulate, float bias, float* v, int* cols, int count)
+    private static void AxpyChunk<TV, TS>(float* c, float* b, int n, int j0, int j1, int k, float* bias, float* v, byte* cols, int* chunkPointers, int stride, int r0, int r1)
+        where TV : struct
+        where TS : struct, ISimd<float, TV>
+    {
+        for (var r = r0; r < r1; r++)
+        {
+            var at = (r * stride) + k;
+            var (e0, e1) = (chunkPointers[at], chunkPointers[at + 1]);
+            if (k > 0 && e0 == e1)
+            {
+                continue;
+            }
+
+            AxpyRow<TV, TS>(c + ((nint)r * n), b, n, j0, j1, k > 0, bias == null ? 0f : bias[r], v + e0, cols + e0, e1 - e0);
+        }
+    }
+
+    /// <summary>
+    /// c[j] = s + Σ_e v[e]·b[cols[e]·ldb + j] for j0 ≤ j &lt; j1 (one row's share of C = WB from a chunk of entries), s = c[j]
+    /// when <paramref name="accumulate"/>, else <paramref name="bias"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AxpyRow<TV, TS>(float* c, float* b, nint ldb, int j0, int j1, bool accumulate, float bias, float* v, byte* cols, int count)
         where TV : struct
         where TS : struct, ISimd<float, TV>
     {
@@ -121,33 +146,29 @@ internal static unsafe class SparseKernels
 
             var bj = b + j;
 
-            // Even and odd entries feed separate accumulators: eight independent FMA chains hide the FMA latency.
+            // Even and odd entries feed separate accumulators: eight independent FMA chains hide the FMA latency. The rows of
+            // four entries come in one 32-bit load (a load per entry would queue with the four loads of B's row on the load
+            // ports, which bound this loop).
             TV d0 = TS.Zero, d1 = TS.Zero, d2 = TS.Zero, d3 = TS.Zero;
-            var e = 0;
-            for (; e + 2 <= count; e += 2)
+            var ve = v;
+            var ce = cols;
+            var end = v + (count & ~3);
+            for (; ve < end; ve += 4, ce += 4)
             {
-                var a = TS.Splat(v[e]);
-                var row = bj + (cols[e] * ldb);
-                var a2 = TS.Splat(v[e + 1]);
-                var row2 = bj + (cols[e + 1] * ldb);
-                c0 = TS.Fma(a, TS.Load(row), c0);
-                c1 = TS.Fma(a, TS.Load(row + w), c1);
-                c2 = TS.Fma(a, TS.Load(row + (2 * w)), c2);
-                c3 = TS.Fma(a, TS.Load(row + (3 * w)), c3);
-                d0 = TS.Fma(a2, TS.Load(row2), d0);
-                d1 = TS.Fma(a2, TS.Load(row2 + w), d1);
-                d2 = TS.Fma(a2, TS.Load(row2 + (2 * w)), d2);
-                d3 = TS.Fma(a2, TS.Load(row2 + (3 * w)), d3);
+                var rows4 = Unsafe.ReadUnaligned<uint>(ce);
+                var row = bj + ((nint)(rows4 & 0xFF) * ldb);
+                var row2 = bj + ((nint)((rows4 >> 8) & 0xFF) * ldb);
+                var row3 = bj + ((nint)((rows4 >> 16) & 0xFF) * ldb);
+                var row4 = bj + ((nint)(rows4 >> 24) * ldb);
+                Axpy4<TV, TS>(TS.Splat(ve[0]), row, w, ref c0, ref c1, ref c2, ref c3);
+                Axpy4<TV, TS>(TS.Splat(ve[1]), row2, w, ref d0, ref d1, ref d2, ref d3);
+                Axpy4<TV, TS>(TS.Splat(ve[2]), row3, w, ref c0, ref c1, ref c2, ref c3);
+                Axpy4<TV, TS>(TS.Splat(ve[3]), row4, w, ref d0, ref d1, ref d2, ref d3);
             }
 
-            if (e < count)
+            for (; ve < v + count; ve++, ce++)
             {
-                var a = TS.Splat(v[e]);
-                var row = bj + (cols[e] * ldb);
-                c0 = TS.Fma(a, TS.Load(row), c0);
-                c1 = TS.Fma(a, TS.Load(row + w), c1);
-                c2 = TS.Fma(a, TS.Load(row + (2 * w)), c2);
-                c3 = TS.Fma(a, TS.Load(row + (3 * w)), c3);
+                Axpy4<TV, TS>(TS.Splat(*ve), bj + ((nint)(*ce) * ldb), w, ref c0, ref c1, ref c2, ref c3);
             }
 
             // 1·d + c, fused, is exactly the rounded sum c + d.
@@ -165,7 +186,7 @@ internal static unsafe class SparseKernels
             var bj = b + j;
             for (var e = 0; e < count; e++)
             {
-                c0 = TS.Fma(TS.Splat(v[e]), TS.Load(bj + (cols[e] * ldb)), c0);
+                c0 = TS.Fma(TS.Splat(v[e]), TS.Load(bj + ((nint)cols[e] * ldb)), c0);
             }
 
             TS.Store(c0, c + j);
@@ -176,11 +197,23 @@ internal static unsafe class SparseKernels
             var s = accumulate ? c[j] : bias;
             for (var e = 0; e < count; e++)
             {
-                s = MathF.FusedMultiplyAdd(v[e], b[(cols[e] * ldb) + j], s);
+                s = MathF.FusedMultiplyAdd(v[e], b[((nint)cols[e] * ldb) + j], s);
             }
 
             c[j] = s;
         }
+    }
+
+    /// <summary>Four registers of a row of C += a times the four registers of B's row at <paramref name="row"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Axpy4<TV, TS>(TV a, float* row, int w, ref TV c0, ref TV c1, ref TV c2, ref TV c3)
+        where TV : struct
+        where TS : struct, ISimd<float, TV>
+    {
+        c0 = TS.Fma(a, TS.Load(row), c0);
+        c1 = TS.Fma(a, TS.Load(row + w), c1);
+        c2 = TS.Fma(a, TS.Load(row + (2 * w)), c2);
+        c3 = TS.Fma(a, TS.Load(row + (3 * w)), c3);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

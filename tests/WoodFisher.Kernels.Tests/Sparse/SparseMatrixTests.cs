@@ -68,7 +68,7 @@ public sealed class SparseMatrixTests
             AssertClose(y, Reference(w, rows, cols, x, 1, bias), w, x, rows, cols, 1, $"y = Wx + b, {lanes}");
             matrix.MultiplyVector(x, y);
             AssertClose(y, Reference(w, rows, cols, x, 1, null), w, x, rows, cols, 1, $"y = Wx, {lanes}");
-            foreach (var n in new[] { 1, 3, 17, 33, 64 })
+            foreach (var n in new[] { 1, 2, 3, 17, 33, 63, 64, 65 })
             {
                 var b = RandomVector(rng, cols * n);
                 var c = Enumerable.Repeat(float.NaN, rows * n).ToArray();

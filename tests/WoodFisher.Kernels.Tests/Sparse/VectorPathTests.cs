@@ -5,16 +5,21 @@ namespace WoodFisher.Kernels.Tests.Sparse;
 /// <summary>
 /// The batch-1 paths against a float64 dense product: the windowed AVX-512 layout (<see cref="WindowedRows"/>) at shapes
 /// that leave partial slices and windows, with rows of every length, entries out of order, repeated places and explicit
-/// zeros, and inputs with windows of zeros (skipped); when it declines a matrix; the dense four-row y = Wx and the dense
+/// zeros (columns below, at and just past one and two windows, so that the last window is whole or partial), and inputs
+/// with windows of zeros (skipped); when it declines a matrix; the dense four-row y = Wx and the dense
 /// C = WB tiles on every SIMD path. Tolerance as in
 /// <see cref="SparseMatrixTests"/>: 2k·u·Σ|w·x| for a sum of k products.
 /// </summary>
 public sealed class VectorPathTests
 {
     [TestCase(1, 1)]
+    [TestCase(16, 31)]
     [TestCase(16, 32)]
     [TestCase(17, 33)]
     [TestCase(37, 13)]
+    [TestCase(20, 63)]
+    [TestCase(15, 64)]
+    [TestCase(18, 65)]
     [TestCase(300, 784)]
     [TestCase(100, 300)]
     [TestCase(10, 100)]
