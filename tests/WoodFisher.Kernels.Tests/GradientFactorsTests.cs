@@ -24,8 +24,8 @@ public class GradientFactorsTests
         }
     }
 
-    private static WoodFisherOptions Dense(int c, Precision precision = Precision.Float32) =>
-        new() { BlockSize = c, Damping = 1e-2, Strategy = WoodburyStrategy.Dense, Precision = precision, Backend = BackendKind.Cpu };
+    private static WoodFisherOptions Dense(int c, Precision precision = Precision.Float32, BackendKind backend = BackendKind.Cpu) =>
+        new() { BlockSize = c, Damping = 1e-2, Strategy = WoodburyStrategy.Dense, Precision = precision, Backend = backend };
 
     private static float[] Rows(int m, int d) => Array.ConvertAll(Oracle.RandomGradients(5, m, d), v => (float)v);
 
@@ -48,6 +48,25 @@ public class GradientFactorsTests
         using var actual = fromFactors.Build();
 
         Assert.That(actual.SampleCount, Is.EqualTo(m));
+        for (var b = 0; b < expected.Layout.Count; b++)
+        {
+            Assert.That(actual.Block(b), Is.EqualTo(expected.Block(b)), $"block {b}");
+        }
+    }
+
+    // The blocks are formed on the CPU whatever holds them: on the ILGPU backend (its CPU accelerator here) as well.
+    [Test]
+    public void AddFactors_OnTheIlgpuBackend_BuildsTheInverseOfTheRows_BitForBit()
+    {
+        const int d = 100, m = 70, c = 48;
+        var rows = Rows(m, d);
+        var options = Dense(c, backend: BackendKind.Ilgpu);
+        using var fromRows = new WoodFisherBuilder(d, options, m);
+        fromRows.Add(rows, m);
+        using var expected = fromRows.Build();
+        using var fromFactors = new WoodFisherBuilder(d, options, m);
+        fromFactors.AddFactors(new RowsAsFactors(rows, m, d));
+        using var actual = fromFactors.Build();
         for (var b = 0; b < expected.Layout.Count; b++)
         {
             Assert.That(actual.Block(b), Is.EqualTo(expected.Block(b)), $"block {b}");
