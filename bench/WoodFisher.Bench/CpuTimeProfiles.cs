@@ -74,7 +74,7 @@ internal static class CpuTimeProfiles
             var all = g.AsSpan<float>();
             if (factored)
             {
-                builder.AddFactors(new RowsAsFactors(g.GetData<float>(), m, d));
+                builder.AddFactors(new RowMajorFactors(g.GetData<float>(), m, d));
             }
             else
             {
@@ -93,24 +93,6 @@ internal static class CpuTimeProfiles
             var w2 = wall.Elapsed.TotalSeconds;
             var floor = floorGflop / peak;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name}→{builder.Strategy}: Add {t1 - t0:F2} s, Build {t2 - t1:F2} s CPU time per core; wall Add {w1:F2} s, Build {w2 - w1:F2} s (peak {peak:F0} GFLOP/s on {Environment.ProcessorCount} cores; the dense flop floor, Σ c²m + c³ = {floorGflop:F0} GFLOP, {floor:F2} s at that peak: Add + Build {(t2 - t0) / floor:F1}× it in CPU time per core, {w2 / floor:F1}× in wall time)"));
-        }
-    }
-
-    /// <summary>Rows of a row-major m × d matrix given as factors, gathered by copying.</summary>
-    private sealed class RowsAsFactors(float[] rows, int m, int d) : IGradientRowFactors
-    {
-        public int Rows => m;
-
-        public int Dimension => d;
-
-        public long Bytes => rows.LongLength * 4;
-
-        public void Gather(int firstRow, int count, long start, int columns, Span<float> destination)
-        {
-            for (var r = 0; r < count; r++)
-            {
-                rows.AsSpan((int)(((long)(firstRow + r) * d) + start), columns).CopyTo(destination.Slice(r * columns, columns));
-            }
         }
     }
 

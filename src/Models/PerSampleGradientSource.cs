@@ -78,7 +78,8 @@ public sealed class PerSampleGradientSource(IModel<float> model, float[] x, int[
     /// <inheritdoc/>
     public IGradientRowFactors? Factors()
     {
-        if (groupSize != 1)
+        // Asked of the shapes first: a selection with a Conv2d parameter would otherwise cost a whole pass to find out.
+        if (FactorBytes is null)
             return null;
         var rows = (int)Count;
         return PerSampleGradients.ComputeFactors(model, x, labels, _order is null ? null : _order[..rows], rows, _selection);

@@ -54,12 +54,14 @@ internal sealed class ModelSample : CurvatureSample
             {
                 _rows = new GradientFactorsSource(factors, rows.Segments);
             }
-
-            var held = GradientMatrix.BytesFor(rows.Count, d);
-            var working = spec.Method is WoodFisherMethod ? WoodFisherMethod.Plan(rows, spec with { MiniBatch = 1 })?.TotalBytes ?? 0 : 0;
-            if (_rows is null && MemoryBudget.Fits(held, 0.5) && MemoryBudget.Fits(MemoryBudget.Sum(held, working)))
+            else
             {
-                _rows = GradientMatrix.Read(rows);
+                var held = GradientMatrix.BytesFor(rows.Count, d);
+                var working = spec.Method is WoodFisherMethod ? WoodFisherMethod.Plan(rows, spec with { MiniBatch = 1 })?.TotalBytes ?? 0 : 0;
+                if (MemoryBudget.Fits(held, 0.5) && MemoryBudget.Fits(MemoryBudget.Sum(held, working)))
+                {
+                    _rows = GradientMatrix.Read(rows);
+                }
             }
         }
 

@@ -6,21 +6,11 @@ namespace WoodFisher.Kernels.Tests;
 // and a single block that the SYRK splits over the cores).
 public class GradientFactorsTests
 {
-    /// <summary>Factors that are just the rows (a row-major m × d float32 matrix), gathered by copying.</summary>
-    private sealed class RowsAsFactors(float[] rows, int m, int d) : IGradientRowFactors
+    private static void AssertSameBlocks(WoodFisherInverse expected, WoodFisherInverse actual, string context)
     {
-        public int Rows => m;
-
-        public int Dimension => d;
-
-        public long Bytes => rows.LongLength * 4;
-
-        public void Gather(int firstRow, int count, long start, int columns, Span<float> destination)
+        for (var b = 0; b < expected.Layout.Count; b++)
         {
-            for (var r = 0; r < count; r++)
-            {
-                rows.AsSpan(((firstRow + r) * d) + (int)start, columns).CopyTo(destination.Slice(r * columns, columns));
-            }
+            Assert.That(actual.Block(b), Is.EqualTo(expected.Block(b)), $"{context}block {b}");
         }
     }
 
@@ -43,15 +33,12 @@ public class GradientFactorsTests
 
         using var fromFactors = new WoodFisherBuilder(d, Dense(c), m);
         Assert.That(fromFactors.TakesFactors, Is.True);
-        fromFactors.AddFactors(new RowsAsFactors(rows, m, d));
+        fromFactors.AddFactors(new RowMajorFactors(rows, m, d));
         Assert.That(fromFactors.TakesFactors, Is.False, "factors are taken once");
         using var actual = fromFactors.Build();
 
         Assert.That(actual.SampleCount, Is.EqualTo(m));
-        for (var b = 0; b < expected.Layout.Count; b++)
-        {
-            Assert.That(actual.Block(b), Is.EqualTo(expected.Block(b)), $"block {b}");
-        }
+        AssertSameBlocks(expected, actual, "");
     }
 
     // The blocks are formed on the CPU whatever holds them: on the ILGPU backend (its CPU accelerator here) as well.
@@ -65,12 +52,9 @@ public class GradientFactorsTests
         fromRows.Add(rows, m);
         using var expected = fromRows.Build();
         using var fromFactors = new WoodFisherBuilder(d, options, m);
-        fromFactors.AddFactors(new RowsAsFactors(rows, m, d));
+        fromFactors.AddFactors(new RowMajorFactors(rows, m, d));
         using var actual = fromFactors.Build();
-        for (var b = 0; b < expected.Layout.Count; b++)
-        {
-            Assert.That(actual.Block(b), Is.EqualTo(expected.Block(b)), $"block {b}");
-        }
+        AssertSameBlocks(expected, actual, "");
     }
 
     // A damping search keeps the Gram matrices across λ (BuildAt): formed from factors on the first call, as from rows.
@@ -82,15 +66,12 @@ public class GradientFactorsTests
         using var fromRows = new WoodFisherBuilder(d, Dense(c), m);
         fromRows.Add(rows, m);
         using var fromFactors = new WoodFisherBuilder(d, Dense(c), m);
-        fromFactors.AddFactors(new RowsAsFactors(rows, m, d));
+        fromFactors.AddFactors(new RowMajorFactors(rows, m, d));
         foreach (var lambda in new[] { 1e-1, 1e-3 })
         {
             using var expected = fromRows.BuildAt(lambda);
             using var actual = fromFactors.BuildAt(lambda);
-            for (var b = 0; b < expected.Layout.Count; b++)
-            {
-                Assert.That(actual.Block(b), Is.EqualTo(expected.Block(b)), $"λ = {lambda}, block {b}");
-            }
+            AssertSameBlocks(expected, actual, $"λ = {lambda}, ");
         }
     }
 
@@ -99,7 +80,7 @@ public class GradientFactorsTests
     public void TakesFactors_OnlyForAFreshFloat32DenseBuild()
     {
         const int d = 80, m = 30, c = 40;
-        var factors = new RowsAsFactors(Rows(m, d), m, d);
+        var factors = new RowMajorFactors(Rows(m, d), m, d);
         using var rankK = new WoodFisherBuilder(d, Dense(c) with { Strategy = WoodburyStrategy.RankK }, m);
         using var float64 = new WoodFisherBuilder(d, Dense(c, Precision.Float64), m);
         using var averaged = new WoodFisherBuilder(d, Dense(c) with { MiniBatch = 2 }, 2 * m);
@@ -138,7 +119,7 @@ public class GradientFactorsTests
         using var expected = fromRows.Build();
         using var fromFactors = new WoodFisherBuilder(d, Dense(c), mUnknown ? null : m);
         Assert.That(fromFactors.TakesFactors, Is.True);
-        fromFactors.AddFactors(new RowsAsFactors(rows, m, d));
+        fromFactors.AddFactors(new RowMajorFactors(rows, m, d));
         using var actual = fromFactors.Build();
         Assert.That(actual.SampleCount, Is.EqualTo(m));
         for (var b = 0; b < expected.Layout.Count; b++)
@@ -158,7 +139,7 @@ public class GradientFactorsTests
         var rows = Rows(m, d);
         rows[(7 * d) + 45] = float.PositiveInfinity;
         using var builder = new WoodFisherBuilder(d, Dense(c), m);
-        builder.AddFactors(new RowsAsFactors(rows, m, d));
+        builder.AddFactors(new RowMajorFactors(rows, m, d));
         var e = Assert.Throws<NonFiniteGradientException>(() => builder.Build());
         Assert.Multiple(() =>
         {
