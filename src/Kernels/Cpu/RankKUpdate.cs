@@ -98,7 +98,7 @@ internal static class RankKUpdate<T>
                     var kk = r0 == 0 && first > 0 ? first : Math.Min(step, rows - r0);
                     for (var r = 0; r < kk; r++)
                     {
-                        BlockOps<T>.LoadRow(g.Span, s.Layout, b, r0 + r, gk.AsSpan(r * c, c));
+                        Convert<TSrc, T>(g.Span.Slice((int)(((r0 + r) * (long)s.Layout.Dimension) + s.Layout.Offset(b)), c), gk.AsSpan(r * c, c));
                     }
 
                     // Uᵀ = Gₖ F (kk × c). Between panels only F's lower triangle is current (the update below writes just that
@@ -208,10 +208,10 @@ internal static class RankKUpdate<T>
     }
 
     /// <summary>
-    /// dst = src converted element by element (rounded to nearest, as a cast), for the small k × k matrices between the
-    /// float64 Cholesky and the products. Fully optimised from the first call: a rank-k update calls it a few times per
-    /// panel, too few for tiering to lift TensorPrimitives' generic conversion out of its unoptimised first tier, where it
-    /// measured as a tenth of a c = 512 update's time in short runs.
+    /// dst = src converted element by element (rounded to nearest, as a cast): the gradient rows into the block's precision
+    /// and the small k × k matrices between the float64 Cholesky and the products. Fully optimised from the first call:
+    /// TensorPrimitives' generic conversion stays in its unoptimised first tier through the first seconds of a process (a
+    /// few calls per panel), where it measured as a tenth of a c = 512 update's time.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Convert<TFrom, TTo>(ReadOnlySpan<TFrom> src, Span<TTo> dst)
@@ -223,6 +223,12 @@ internal static class RankKUpdate<T>
         fixed (TFrom* ps = src)
         fixed (TTo* pd = dst)
         {
+            if (typeof(TFrom) == typeof(TTo))
+            {
+                new ReadOnlySpan<TTo>(ps, n).CopyTo(dst);
+                return;
+            }
+
             if (typeof(TFrom) == typeof(float) && typeof(TTo) == typeof(double) && Vector256.IsHardwareAccelerated)
             {
                 for (; i + 8 <= n; i += 8)
