@@ -1,13 +1,13 @@
-using System.Diagnostics;
 using System.Globalization;
 using WoodFisher.Kernels;
 
 namespace WoodFisher.Bench;
 
 /// <summary>
-/// <c>-- gemm-shapes [reps]</c>: GFLOP/s in process CPU time (run with <c>DOTNET_PROCESSOR_COUNT=1</c> for one core) of the
-/// register tile alone on L1-resident panels, and of the blocked GEMM at the shapes of a rank-k panel (k = 96 gradients,
-/// c = 512 and 1024: U = GₖF, the lower F −= WWᵀ, the lower S = GₖU) and at 512³, best of <c>reps</c>.
+/// <c>-- gemm-shapes [reps]</c>: GFLOP/s in process CPU time (<see cref="CpuTimeProfiles.BestCpuSeconds"/>; run with
+/// <c>DOTNET_PROCESSOR_COUNT=1</c> for one core) of the register tile alone on L1-resident panels, and of the blocked GEMM
+/// at the shapes of a rank-k panel (k = 96 gradients, c = 512 and 1024: U = GₖF, the lower F −= WWᵀ, the lower S = GₖU)
+/// and at 512³, best of <c>reps</c> rounds.
 /// </summary>
 internal static class GemmShapesProfile
 {
@@ -28,19 +28,8 @@ internal static class GemmShapesProfile
             var a = Enumerable.Range(0, m * k).Select(_ => (float)rng.NextDouble()).ToArray();
             var b = Enumerable.Range(0, k * n).Select(_ => (float)rng.NextDouble()).ToArray();
             var c = new float[m * n];
-            var best = double.MaxValue;
-            for (var r = 0; r <= reps; r++)
-            {
-                var t0 = CpuSeconds();
-                var av = transA ? StridedMatrix<float>.Transposed(a, 0, m) : StridedMatrix<float>.RowMajor(a, 0, k);
-                Gemm.Multiply(m, n, k, 1e-6f, av, StridedMatrix<float>.RowMajor(b, 0, n), c, 0, n, lowerOnly: lower);
-                var t = CpuSeconds() - t0;
-                if (r > 0)
-                {
-                    best = Math.Min(best, t);
-                }
-            }
-
+            var av = transA ? StridedMatrix<float>.Transposed(a, 0, m) : StridedMatrix<float>.RowMajor(a, 0, k);
+            var best = CpuTimeProfiles.BestCpuSeconds(() => Gemm.Multiply(m, n, k, 1e-6f, av, StridedMatrix<float>.RowMajor(b, 0, n), c, 0, n, lowerOnly: lower), reps);
             var flops = 2.0 * m * n * k * (lower ? 0.5 : 1);
             line += string.Create(inv, $" {m}×{n}×{k}{(lower ? " lower" : "")} {flops / best / 1e9:F1} |");
         }
@@ -54,11 +43,8 @@ internal static class GemmShapesProfile
         var a = Enumerable.Repeat(1e-3f, Gemm.MR * kc).ToArray();
         var b = Enumerable.Repeat(1e-3f, nr * kc).ToArray();
         var c = new float[Gemm.MR * nr];
-        var best = 0.0;
-        for (var r = 0; r < 30; r++)
-        {
-            var t0 = CpuSeconds();
-            for (var i = 0; i < 2000; i++)
+        var seconds = CpuTimeProfiles.BestCpuSeconds(
+            () =>
             {
                 if (System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)
                 {
@@ -68,17 +54,8 @@ internal static class GemmShapesProfile
                 {
                     Gemm.Kernel256<float>(a, b, kc, ref c[0], nr, 1f, Gemm.MR, nr);
                 }
-            }
-
-            best = Math.Max(best, 2000 * 2.0 * Gemm.MR * nr * kc / (CpuSeconds() - t0) / 1e9);
-        }
-
-        return best;
-    }
-
-    private static double CpuSeconds()
-    {
-        using var process = Process.GetCurrentProcess();
-        return process.TotalProcessorTime.TotalSeconds;
+            },
+            30);
+        return 2.0 * Gemm.MR * nr * kc / seconds / 1e9;
     }
 }
