@@ -98,7 +98,7 @@ internal static class RankKUpdate<T>
                     var kk = r0 == 0 && first > 0 ? first : Math.Min(step, rows - r0);
                     for (var r = 0; r < kk; r++)
                     {
-                        Convert<TSrc, T>(g.Span.Slice((int)(((r0 + r) * (long)s.Layout.Dimension) + s.Layout.Offset(b)), c), gk.AsSpan(r * c, c));
+                        SimdOps.Convert<TSrc, T>(g.Span.Slice((int)(((r0 + r) * (long)s.Layout.Dimension) + s.Layout.Offset(b)), c), gk.AsSpan(r * c, c));
                     }
 
                     // Uᵀ = Gₖ F (kk × c). Between panels only F's lower triangle is current (the update below writes just that
@@ -118,7 +118,7 @@ internal static class RankKUpdate<T>
                     sm.AsSpan(0, kk * kk).Clear();
                     Gemm.Multiply(kk, kk, c, T.One, StridedMatrix<T>.RowMajor(gk, 0, c), StridedMatrix<T>.Transposed(ut, 0, c), sm, 0, kk, lowerOnly: true, parallel: parallel);
                     var sds = sd.AsSpan(0, kk * kk);
-                    Convert<T, double>(sm.AsSpan(0, kk * kk), sds);
+                    SimdOps.Convert<T, double>(sm.AsSpan(0, kk * kk), sds);
                     for (var i = 0; i < kk; i++)
                     {
                         sds[(i * kk) + i] += normalizer;
@@ -129,7 +129,7 @@ internal static class RankKUpdate<T>
                         throw new BlockNotPositiveDefiniteException(b, $"Cholesky of S = N·I + GF⁻¹Gᵀ failed for gradients {r0}..{r0 + kk - 1}");
                     }
 
-                    Convert<double, T>(sds, lf.AsSpan(0, kk * kk));
+                    SimdOps.Convert<double, T>(sds, lf.AsSpan(0, kk * kk));
 
                     // Wᵀ = L⁻¹Uᵀ by blocked forward substitution, Wᵀ_I = L_II⁻¹ (Uᵀ_I − L_I,:I Wᵀ_:I), in place of Uᵀ's rows
                     // (no longer needed): only the small diagonal blocks are inverted (first, all of them), and no product
@@ -145,7 +145,7 @@ internal static class RankKUpdate<T>
                         }
 
                         LinearAlgebra.LowerTriangularInvert<double>(dd, ib);
-                        Convert<double, T>(dd, dinv.AsSpan(i0 * TrianglePanel, ib * ib));
+                        SimdOps.Convert<double, T>(dd, dinv.AsSpan(i0 * TrianglePanel, ib * ib));
                     }
 
                     var slabs = parallel ? Math.Min(Environment.ProcessorCount, Math.Max(1, c / (4 * Gemm.NR<T>()))) : 1;
@@ -204,52 +204,6 @@ internal static class RankKUpdate<T>
             }
 
             Gemm.Multiply(ib, n, ib, T.One, StridedMatrix<T>.RowMajor(dinv, i0 * TrianglePanel, ib), StridedMatrix<T>.RowMajor(ut, (i0 * c) + j0, c), wt, (i0 * c) + j0, c);
-        }
-    }
-
-    /// <summary>
-    /// dst = src converted element by element (rounded to nearest, as a cast): the gradient rows into the block's precision
-    /// and the small k × k matrices between the float64 Cholesky and the products. Fully optimised from the first call:
-    /// TensorPrimitives' generic conversion stays in its unoptimised first tier through the first seconds of a process (a
-    /// few calls per panel), where it measured as a tenth of a c = 512 update's time.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Convert<TFrom, TTo>(ReadOnlySpan<TFrom> src, Span<TTo> dst)
-        where TFrom : unmanaged, IFloatingPointIeee754<TFrom>
-        where TTo : unmanaged, IFloatingPointIeee754<TTo>
-    {
-        var n = src.Length;
-        var i = 0;
-        fixed (TFrom* ps = src)
-        fixed (TTo* pd = dst)
-        {
-            if (typeof(TFrom) == typeof(TTo))
-            {
-                new ReadOnlySpan<TTo>(ps, n).CopyTo(dst);
-                return;
-            }
-
-            if (typeof(TFrom) == typeof(float) && typeof(TTo) == typeof(double) && Vector256.IsHardwareAccelerated)
-            {
-                for (; i + 8 <= n; i += 8)
-                {
-                    var (lower, upper) = Vector256.Widen(Vector256.Load((float*)ps + i));
-                    lower.Store((double*)pd + i);
-                    upper.Store((double*)pd + i + 4);
-                }
-            }
-            else if (typeof(TFrom) == typeof(double) && typeof(TTo) == typeof(float) && Vector256.IsHardwareAccelerated)
-            {
-                for (; i + 8 <= n; i += 8)
-                {
-                    Vector256.Narrow(Vector256.Load((double*)ps + i), Vector256.Load((double*)ps + i + 4)).Store((float*)pd + i);
-                }
-            }
-
-            for (; i < n; i++)
-            {
-                pd[i] = TTo.CreateTruncating(ps[i]);
-            }
         }
     }
 }
