@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
 using WoodFisher.Kernels.Cpu;
 
@@ -320,18 +321,39 @@ internal sealed partial class DenseStrategy
     }
 
     /// <summary>
+    /// The lower triangle of <paramref name="a"/> times <paramref name="scale"/>, plus <paramref name="damping"/> on the
+    /// diagonal. Optimised from the first call (once per block: too few calls for tiering to reach it in time).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Damp(Span<double> a, int c, double scale, double damping)
+    {
+        var w = Vector<double>.Count;
+        for (var i = 0; i < c; i++)
+        {
+            var row = a.Slice(i * c, i + 1);
+            var j = 0;
+            for (; j <= row.Length - w; j += w)
+            {
+                (new Vector<double>(row[j..]) * scale).CopyTo(row[j..]);
+            }
+
+            for (; j < row.Length; j++)
+            {
+                row[j] *= scale;
+            }
+
+            row[i] += damping;
+        }
+    }
+
+    /// <summary>
     /// Forms F = λI + Gram/N in <paramref name="a"/> (lower triangle) and inverts it: in float32 into
     /// <paramref name="f"/> (true) when the storage is float32 and that inverse passes its residual check, else in float64
     /// in place (false).
     /// </summary>
     private bool Invert(int b, Span<double> a, int c, double damping, double normalizer, bool parallel, float[] f)
     {
-        var scale = 1.0 / normalizer;
-        for (var i = 0; i < c; i++)
-        {
-            TensorPrimitives.Multiply(a.Slice(i * c, i + 1), scale, a.Slice(i * c, i + 1));
-            a[(i * c) + i] += damping;
-        }
+        Damp(a, c, 1.0 / normalizer, damping);
 
         if (_precision == Precision.Float32 && TryInvertFloat32(a, c, f.AsSpan(0, c * c), parallel, Float32Residual(a, c, damping)))
         {
