@@ -1,6 +1,6 @@
 using System.Numerics;
-using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using WoodFisher.Kernels.Cpu;
 
 namespace WoodFisher.Kernels;
