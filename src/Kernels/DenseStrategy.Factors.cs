@@ -6,6 +6,9 @@ internal sealed partial class DenseStrategy
     /// <summary>True while the rows may still come as factors (<see cref="UseFactors"/>): float32 and none added yet.</summary>
     public bool TakesFactors => _precision == Precision.Float32 && _rows is null && _gram is null && _factors is null;
 
+    /// <summary>The factors the blocks are formed from, when <see cref="UseFactors"/> was called.</summary>
+    public IGradientRowFactors? Factors => _factors;
+
     /// <summary>
     /// Takes all rows as factors instead of through <see cref="Accumulate{TSrc}"/>: at <see cref="Finish"/> each block's
     /// rows are multiplied out into an m × c scratch, just before its Gram is formed from all of them by the SYRK kept rows
@@ -41,7 +44,11 @@ internal sealed partial class DenseStrategy
             var rows = Math.Min(panel, _held - r0);
             var block = scratch.Array.AsSpan(0, rows * c);
             factors.Gather(r0, rows, offset, c, block);
-            LinearAlgebra.SymmetricRankKMixed(true, c, rows, block, c, a, c, parallel);
+            var kept = DropZeroRows(block, rows, c);
+            if (kept > 0)
+            {
+                LinearAlgebra.SymmetricRankKMixed(true, c, kept, block, c, a, c, parallel);
+            }
         }
 
         for (var j = 0; j < c; j++)
@@ -52,6 +59,36 @@ internal sealed partial class DenseStrategy
                 return;
             }
         }
+    }
+
+    /// <summary>
+    /// Moves the rows of <paramref name="block"/> (rows × c) that hold a non-zero bit pattern to its front, in order, and
+    /// returns their count. A row of +0 adds nothing to a Gram, and such rows are common: a Linear layer's row is zero in
+    /// every block of a unit that a ReLU switched off for that sample. Within the panel the SYRK then sums the other terms
+    /// in the same order: a +0 term leaves a non-zero float32 sum as it is, and a zero sum of either sign adds nothing to
+    /// the float64 Gram, so the Gram is the one all rows give, bit for bit.
+    /// </summary>
+    internal static int DropZeroRows(Span<float> block, int rows, int c)
+    {
+        var bits = System.Runtime.InteropServices.MemoryMarshal.Cast<float, int>(block);
+        var kept = 0;
+        for (var r = 0; r < rows; r++)
+        {
+            var row = bits.Slice(r * c, c);
+            if (row.IndexOfAnyExcept(0) < 0)
+            {
+                continue;
+            }
+
+            if (kept != r)
+            {
+                row.CopyTo(bits.Slice(kept * c, c));
+            }
+
+            kept++;
+        }
+
+        return kept;
     }
 
     /// <summary>

@@ -25,7 +25,7 @@ namespace WoodFisher.Kernels;
 /// at most <see cref="GroupElements"/> elements of [F⁻¹]_{b,Q} (see <see cref="JointObsPlan.Groups"/>), so the gathered
 /// columns stay a bounded working set at any sparsity; blocks within a group are solved in parallel.</para>
 /// </remarks>
-public static class JointObsUpdate
+public static partial class JointObsUpdate
 {
     /// <summary>Jittered retries after a failed Cholesky (τ grows tenfold each time).</summary>
     public const int JitterSteps = 4;

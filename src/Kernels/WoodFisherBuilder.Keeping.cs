@@ -31,6 +31,7 @@ public sealed partial class WoodFisherBuilder
             Normalizer = normalizer,
             SampleCount = entered,
             Strategy = Strategy,
+            Rows = _dense.Factors,
         };
         try
         {

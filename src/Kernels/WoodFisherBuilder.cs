@@ -275,6 +275,7 @@ public sealed partial class WoodFisherBuilder : IDisposable, IRowSink
     {
         ObjectDisposedException.ThrowIf(_finished, this);
         var (entered, normalizer) = FlushRows();
+        var factors = _dense?.Factors;
         if (_buffering)
         {
             foreach (var chunk in _buffered)
@@ -299,6 +300,7 @@ public sealed partial class WoodFisherBuilder : IDisposable, IRowSink
             Normalizer = normalizer,
             SampleCount = entered,
             Strategy = Strategy,
+            Rows = factors,
         };
         _storage = null;
         _finished = true;

@@ -43,6 +43,12 @@ public sealed class WoodFisherInverse : IDisposable
     /// <summary>The strategy that computed the blocks.</summary>
     public WoodburyStrategy Strategy { get; internal init; }
 
+    /// <summary>
+    /// The rows the blocks were formed from when they were given as factors (F̂ = λI + (1/N)GᵀG exactly, from the same
+    /// float32 rows), so that <see cref="ObsUpdate"/> may solve on the kept coordinates instead; null otherwise.
+    /// </summary>
+    internal IGradientRowFactors? Rows { get; init; }
+
     /// <summary>Bytes held by the blocks.</summary>
     public long Bytes => Layout.SquareLength * (Precision == Precision.Float32 ? 4 : 8);
 
@@ -158,7 +164,8 @@ public sealed class WoodFisherInverse : IDisposable
 
     /// <summary>
     /// Joint OBS update per block: w ← w − F̂⁻¹E_Q([F̂⁻¹]_QQ)⁻¹w_Q with Q the pruned coordinates of each block;
-    /// pruned weights end exactly at zero.
+    /// pruned weights end exactly at zero. When the blocks were formed from rows given as factors, a block whose kept
+    /// coordinates are few enough takes the same step as (F̂_KK)⁻¹F̂_KQ·w_Q from the rows (a k × k solve instead of q × q).
     /// </summary>
     /// <param name="weights">w (length d), updated in place.</param>
     /// <param name="mask">Mask (length d): true = kept, false = pruned (in Q).</param>
@@ -169,7 +176,8 @@ public sealed class WoodFisherInverse : IDisposable
             throw new ArgumentException($"Weights and mask must have length {Dimension}, got {weights.Length} and {mask.Length}.");
         }
 
-        Backend.ObsUpdate(Storage, weights, mask);
+        var rest = Rows is { } rows ? JointObsUpdate.ApplyKeptSet(Layout, weights, mask, rows, Damping, Normalizer) : null;
+        Backend.ObsUpdate(Storage, weights, rest ?? mask);
     }
 
     /// <inheritdoc />

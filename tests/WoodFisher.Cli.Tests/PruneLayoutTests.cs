@@ -208,7 +208,11 @@ public class PruneLayoutTests : CliFixture
             var x = a[name].GetData<float>();
             var y = b[name].GetData<float>();
             Assert.That(x.Select(v => v == 0), Is.EqualTo(y.Select(v => v == 0)), $"{name}: same mask");
-            Assert.That(x, Is.EqualTo(y).Within(1e-6f), $"{name}: same weights (one float32 rounding apart at most)");
+            // Layout mode solves the joint update on F̂⁻¹ stored in float32; model mode, holding the rows as factors, solves
+            // the blocks that keep few weights on F̂_KK from the rows in float64. The forms are equal in exact arithmetic;
+            // F̂⁻¹'s float32 rounding (times κ(F̂), 64 rows for blocks of 64 at λ = 10⁻⁴) sets the gap: 1.3·10⁻⁵ of max |w| seen.
+            var scale = y.Max(Math.Abs);
+            Assert.That(x, Is.EqualTo(y).Within(1e-4f * scale), $"{name}: same weights");
         }
     }
 

@@ -41,6 +41,53 @@ public class GradientFactorsTests
         AssertSameBlocks(expected, actual, "");
     }
 
+    // Rows that are zero within a block (a ReLU unit off for that sample) are left out of that block's SYRK: the blocks
+    // must still be the row-fed builder's bit for bit, whether the zero rows lead a panel, fill the last one, hold −0
+    // (kept: only +0 rows are dropped), or make a whole block's Gram zero.
+    [Test]
+    public void AddFactors_WithZeroRows_BuildsTheInverseOfTheRows_BitForBit()
+    {
+        const int d = 200, m = 300, c = 64;
+        var rows = Rows(m, d);
+        for (var n = 0; n < m; n++)
+        {
+            var row = rows.AsSpan(n * d, d);
+            if (n < 10 || n >= 256)
+            {
+                row.Clear();
+            }
+            else if (n % 3 == 0)
+            {
+                row[..c].Clear();
+            }
+            else if (n == 20)
+            {
+                row[c..(2 * c)].Fill(-0f);
+            }
+
+            row[(2 * c)..(3 * c)].Clear();
+        }
+
+        using var fromRows = new WoodFisherBuilder(d, Dense(c), m);
+        fromRows.Add(rows, m);
+        using var expected = fromRows.Build();
+        using var fromFactors = new WoodFisherBuilder(d, Dense(c), m);
+        fromFactors.AddFactors(new RowMajorFactors(rows, m, d));
+        using var actual = fromFactors.Build();
+        AssertSameBlocks(expected, actual, "");
+        // 1/λ from λ rounded to float32 and a float32 factor and inverse: a few ulps (2·10⁻⁷ relative each) of 100.
+        Assert.That(actual.Block(2)[0], Is.EqualTo(1 / 1e-2).Within(1e-4), "a block of zero rows inverts λI");
+    }
+
+    [Test]
+    public void DropZeroRows_KeepsTheNonZeroRowsInOrder()
+    {
+        float[] block = [0, 0, 1, 2, 0, 0, -0f, 0, 0, 0, 3, 0];
+        Assert.That(DenseStrategy.DropZeroRows(block, 6, 2), Is.EqualTo(3));
+        Assert.That(block[..6], Is.EqualTo(new float[] { 1, 2, -0f, 0, 3, 0 }));
+        Assert.That(float.IsNegative(block[2]), Is.True);
+    }
+
     // The blocks are formed on the CPU whatever holds them: on the ILGPU backend (its CPU accelerator here) as well.
     [Test]
     public void AddFactors_OnTheIlgpuBackend_BuildsTheInverseOfTheRows_BitForBit()

@@ -12,7 +12,7 @@ namespace WoodFisher.Models.Data;
 /// </list>
 /// A directory must hold <c>{train|t10k}-images-idx3-ubyte[.gz]</c> and <c>{train|t10k}-labels-idx1-ubyte[.gz]</c>.
 /// </summary>
-public static class DataSets
+public static partial class DataSets
 {
     /// <summary>The system-wide Fashion-MNIST directory looked for when no directory is given.</summary>
     public const string SystemDirectory = "/usr/share/datasets/fashion-mnist";
@@ -25,7 +25,11 @@ public static class DataSets
     /// <param name="split">"train" or "test" (also "t10k").</param>
     /// <exception cref="DirectoryNotFoundException">An explicit directory (argument or WOODFISHER_DATA) does not exist.</exception>
     /// <exception cref="FileNotFoundException">An explicit directory lacks the split's files.</exception>
-    public static Dataset Load(string? dir = null, string split = "train")
+    public static Dataset Load(string? dir = null, string split = "train") =>
+        Resolve(dir, split) is var (images, labels) ? LoadIdx(images, labels) : LoadEmbedded(split);
+
+    /// <summary>The split's image and label files by the rules of <see cref="Load"/>, or null for the embedded slice.</summary>
+    private static (string Images, string Labels)? Resolve(string? dir, string split)
     {
         var prefix = Prefix(split);
         var explicitDir = dir ?? NullIfEmpty(Environment.GetEnvironmentVariable(EnvironmentVariable));
@@ -33,10 +37,10 @@ public static class DataSets
         {
             if (!Directory.Exists(explicitDir))
                 throw new DirectoryNotFoundException($"data directory '{explicitDir}' does not exist");
-            return LoadDirectory(explicitDir, prefix)
+            return FindFiles(explicitDir, prefix)
                 ?? throw new FileNotFoundException($"data directory '{explicitDir}' has no {prefix}-images-idx3-ubyte[.gz] and {prefix}-labels-idx1-ubyte[.gz]");
         }
-        return LoadDirectory(SystemDirectory, prefix) ?? LoadEmbedded(split);
+        return FindFiles(SystemDirectory, prefix);
     }
 
     /// <summary>Describes where <see cref="Load"/> would read the split from, without reading it.</summary>
@@ -70,25 +74,45 @@ public static class DataSets
     private static Dataset Build(Stream imagesStream, Stream labelsStream, string name)
     {
         var img = Idx.Read(imagesStream, name);
-        if (img.DType != IO.DType.UInt8 || img.Rank != 3)
-            throw new InvalidDataException($"{name}: expected IDX images (ubyte, n × rows × cols) but found {img.DType} with {img.Rank} dimensions");
+        CheckImages(name, img.DType, img.Shape);
+        var labels = Labels(labelsStream, name);
+        CheckCount(name, img.Shape[0], labels.Values.Length);
+        var shape = new FeatureShape(1, (int)img.Shape[1], (int)img.Shape[2]);
+        return new Dataset(Idx.ScalePixels(img.AsSpan<byte>()), labels.Values, shape, labels.Classes, name);
+    }
+
+    /// <summary>The checks of an image file's header against its labels that <see cref="Load"/> makes.</summary>
+    internal static void CheckHeader(string name, IO.DType dtype, IReadOnlyList<long> dims, int labels)
+    {
+        CheckImages(name, dtype, dims);
+        CheckCount(name, dims[0], labels);
+    }
+
+    private static void CheckImages(string name, IO.DType dtype, IReadOnlyList<long> dims)
+    {
+        if (dtype != IO.DType.UInt8 || dims.Count != 3)
+            throw new InvalidDataException($"{name}: expected IDX images (ubyte, n × rows × cols) but found {dtype} with {dims.Count} dimensions");
+    }
+
+    private static void CheckCount(string name, long images, int labels)
+    {
+        if (labels != images)
+            throw new InvalidDataException($"{name}: {images} images but {labels} labels");
+    }
+
+    /// <summary>The label file's labels, and the class count they imply (at least 10).</summary>
+    private static (int[] Values, int Classes) Labels(Stream labelsStream, string name)
+    {
         var labelBytes = Idx.ReadLabels(labelsStream, name + " (labels)");
-        int n = (int)img.Shape[0];
-        if (labelBytes.Length != n)
-            throw new InvalidDataException($"{name}: {n} images but {labelBytes.Length} labels");
-        var labels = new int[n];
+        var labels = new int[labelBytes.Length];
         int classes = 10;
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < labels.Length; i++)
         {
             labels[i] = labelBytes[i];
             classes = Math.Max(classes, labels[i] + 1);
         }
-        var shape = new FeatureShape(1, (int)img.Shape[1], (int)img.Shape[2]);
-        return new Dataset(Idx.ScalePixels(img.AsSpan<byte>()), labels, shape, classes, name);
+        return (labels, classes);
     }
-
-    private static Dataset? LoadDirectory(string dir, string prefix) =>
-        FindFiles(dir, prefix) is var (images, labels) ? LoadIdx(images, labels) : null;
 
     private static (string Images, string Labels)? FindFiles(string dir, string prefix)
     {

@@ -30,15 +30,23 @@ public static class Idx
     /// memory budget before anything is allocated, and a missing, cut or mismatched gzip trailer is an
     /// <see cref="InvalidDataException"/>.
     /// </summary>
-    public static NdArray Read(Stream stream, string? source = null)
+    public static NdArray Read(Stream stream, string? source = null) => Decode(ReadRaw(stream, Readers.Source(stream, source), null));
+
+    /// <summary>
+    /// Reads the IDX array in <paramref name="stream"/> to its end with every check <see cref="Read(Stream, string?)"/>
+    /// makes, handing <paramref name="head"/> the first bytes of its data as soon as they have arrived (before the rest is
+    /// inflated and the trailer checked); the array itself is not decoded.
+    /// </summary>
+    internal static void ReadThrough(Stream stream, string source, IdxHead head) => ReadRaw(stream, source, head);
+
+    private static RawIdx ReadRaw(Stream stream, string source, IdxHead? head)
     {
-        source = Readers.Source(stream, source);
         var peek = new BufferedStream(stream, 1 << 16);
         Span<byte> first = stackalloc byte[2];
         int got = peek.ReadAtLeast(first, 2, throwOnEndOfStream: false);
         if (got == 2 && first[0] == 0x1f && first[1] == 0x8b)
-            return ReadGzip(new TailStream(new PrefixStream(first.ToArray(), peek)), source);
-        return Decode(ReadRawBytes(new PrefixStream(first[..got].ToArray(), peek), source));
+            return ReadGzip(new TailStream(new PrefixStream(first.ToArray(), peek)), source, head);
+        return ReadRawBytes(new PrefixStream(first[..got].ToArray(), peek), source, head);
     }
 
     /// <summary>
@@ -47,14 +55,14 @@ public static class Idx
     /// little-endian). GZipStream verifies a trailer that is there but returns end-of-data without complaint when the file
     /// ends inside it, and a file may hold several members, whose last one is the suffix of ISIZE bytes.
     /// </summary>
-    private static NdArray ReadGzip(TailStream compressed, string source)
+    private static RawIdx ReadGzip(TailStream compressed, string source, IdxHead? head)
     {
         RawIdx raw;
         using (var gz = new GZipStream(compressed, CompressionMode.Decompress, leaveOpen: true))
         {
             try
             {
-                raw = ReadRawBytes(gz, source);
+                raw = ReadRawBytes(gz, source, head);
                 Span<byte> probe = stackalloc byte[1];
                 if (gz.Read(probe) != 0)
                     throw new InvalidDataException($"{source}: the gzip data continue past the {raw.Header.Length + raw.Length} bytes the IDX header declares: the file is corrupt");
@@ -81,13 +89,13 @@ public static class Idx
             : Crc32.Compute(data[(data.Length - (int)size)..]);
         if (actual != crc)
             throw new InvalidDataException($"{source}: gzip trailer at byte {end - 8} records CRC-32 {crc:x8}, but the last member's {size} bytes have {actual:x8}: the file is truncated or corrupt");
-        return Decode(raw);
+        return raw;
     }
 
     /// <summary>An IDX header and its data bytes (big-endian elements at Data[At..At+Length]).</summary>
     private readonly record struct RawIdx(DType DType, long[] Dims, byte[] Header, byte[] Data, int At, int Length);
 
-    private static RawIdx ReadRawBytes(Stream s, string source)
+    private static RawIdx ReadRawBytes(Stream s, string source, IdxHead? head)
     {
         var magic = new byte[4];
         StreamIO.ReadExactly(s, magic, source, 0, "the IDX magic number");
@@ -119,8 +127,16 @@ public static class Idx
         // Grow the buffer as bytes arrive so a lying header cannot force a huge allocation.
         var data = new byte[(int)Math.Min(bytes, 16 << 20)];
         long have = 0;
-        while (have < bytes)
+        long wanted = head is null ? -1 : Math.Min(head.Accept(dtype, dims), bytes);
+        while (true)
         {
+            if (wanted >= 0 && have >= wanted)
+            {
+                head!.Take(data.AsSpan(0, (int)wanted));
+                wanted = -1;
+            }
+            if (have == bytes)
+                break;
             if (have == data.Length)
                 Array.Resize(ref data, (int)Math.Min(bytes, (long)data.Length * 2));
             int n = s.Read(data, (int)have, data.Length - (int)have);

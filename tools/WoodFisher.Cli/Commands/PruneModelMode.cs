@@ -6,7 +6,15 @@ internal static class PruneModelMode
     public static int Run(PruneCommand.Settings s, VerbRun run, MethodSpec method, double sparsity)
     {
         var outputs = PruneOutputs.Check(s, run);
-        var pending = CliModels.LoadDataInBackground(s.Data, s.Split);
+
+        // The estimate reads the first --samples examples unless they are drawn (--seed) or a damping search also reads
+        // the calibration examples after them: then only those are waited for, and the rest of the split is checked while
+        // the work runs, before anything is written.
+        var estimator = method.Estimator;
+        var head = estimator.Seed is null && !estimator.Damping.IsAuto
+            ? CliModels.LoadHeadInBackground(s.Data, s.Split, estimator.Samples)
+            : null;
+        var pending = head is null ? CliModels.LoadDataInBackground(s.Data, s.Split) : () => head().Head;
         var model = CliModels.Load(s.Model, s.Arch);
         var selection = CliModels.Select(model, s.Layers, s.IncludeBias);
         var test = CliModels.LoadData(s.Data, "test");
@@ -39,6 +47,7 @@ internal static class PruneModelMode
         // The neuron pattern's output is the smaller dense model that computes the masked one.
         var shrunk = neurons ? NeuronRemoval.Shrink(model) : null;
         var saved = shrunk?.Model ?? model;
+        head?.Invoke().WaitVerified();
         EvaluationResult pruned;
         using (CliProgress.Start($"pruned evaluation on {test.Count} test samples", 0))
             pruned = Evaluation.Evaluate(saved, test.Images, test.Labels, test.Count);
@@ -55,7 +64,7 @@ internal static class PruneModelMode
             ["woodfisher.pruning"] = $"{method.Label} {Vocabulary.Name(options.EffectiveUpdate)} {options.Pattern} s={sparsity.ToString(CultureInfo.InvariantCulture)}",
         });
         outputs.Write(result, report);
-        var samples = method.Method.UsesCurvature ? $"{method.Estimator.Samples} of {data.Count} {s.Split} samples" : null;
+        var samples = method.Method.UsesCurvature ? $"{estimator.Samples} of {head?.Invoke().Total ?? data.Count} {s.Split} samples" : null;
         PruneOutputs.Print(report, model.Spec, samples);
         if (shrunk is not null)
         {

@@ -58,6 +58,18 @@ internal static class CliModels
         return () => task.GetAwaiter().GetResult();
     }
 
+    /// <summary>
+    /// As <see cref="LoadDataInBackground"/>, but for a job that reads only the first <paramref name="count"/> examples
+    /// (<see cref="DataSets.LoadHead"/>): they are ready as soon as they are inflated, and the rest of the split is read
+    /// and checked meanwhile. The caller waits for <see cref="DatasetHead.WaitVerified"/> before it writes anything.
+    /// </summary>
+    public static Func<DatasetHead> LoadHeadInBackground(string? dir, string split, int count)
+    {
+        var parsed = VerbSettings.Read("--split", split, SampleSettings.ParseSplit);
+        var task = Task.Run(() => DataSets.LoadHead(string.IsNullOrWhiteSpace(dir) ? null : dir, parsed, count));
+        return () => task.GetAwaiter().GetResult();
+    }
+
     /// <summary>Checks that <paramref name="model"/> takes <paramref name="data"/>'s samples (784 features for an MLP, 1x28x28 for a CNN).</summary>
     public static void CheckFits(IModel<float> model, Dataset data)
     {
