@@ -56,7 +56,7 @@ internal sealed unsafe class WindowedRows
         (_windowOfRun, _stepsOfRun, _values, _offsets) = (windowOfRun, stepsOfRun, values, offsets);
     }
 
-    /// <summary>Two registers of rows per slice (32 rows) for the second; the slice width <see cref="TryBuild"/> chose.</summary>
+    /// <summary>The slice width as a type, so that each width's kernel is compiled on its own: <c>Two</c> for slices of 32 rows (two registers of sums).</summary>
     private interface ISliceWidth
     {
         static abstract bool Two { get; }
@@ -82,7 +82,7 @@ internal sealed unsafe class WindowedRows
     public static WindowedRows? TryBuild(int rows, int columns, float[] values, int[] cols, int[] rowPointers, int sliceRows = 0)
     {
         long nnz = 0;
-        for (var e = 0; e < rowPointers[rows]; e++)
+        for (var e = rowPointers[0]; e < rowPointers[rows]; e++)
         {
             nnz += values[e] != 0 ? 1 : 0;
         }
