@@ -43,8 +43,7 @@ internal sealed partial class DenseStrategy
         {
             var rows = Math.Min(panel, _held - r0);
             var block = scratch.Array.AsSpan(0, rows * c);
-            factors.Gather(r0, rows, offset, c, block);
-            var kept = DropZeroRows(block, rows, c);
+            var kept = factors.GatherNonZero(r0, rows, offset, c, block);
             if (kept > 0)
             {
                 LinearAlgebra.SymmetricRankKMixed(true, c, kept, block, c, a, c, parallel);
@@ -59,36 +58,6 @@ internal sealed partial class DenseStrategy
                 return;
             }
         }
-    }
-
-    /// <summary>
-    /// Moves the rows of <paramref name="block"/> (rows × c) that hold a non-zero bit pattern to its front, in order, and
-    /// returns their count. A row of +0 adds nothing to a Gram, and such rows are common: a Linear layer's row is zero in
-    /// every block of a unit that a ReLU switched off for that sample. Within the panel the SYRK then sums the other terms
-    /// in the same order: a +0 term leaves a non-zero float32 sum as it is, and a zero sum of either sign adds nothing to
-    /// the float64 Gram, so the Gram is the one all rows give, bit for bit.
-    /// </summary>
-    internal static int DropZeroRows(Span<float> block, int rows, int c)
-    {
-        var bits = System.Runtime.InteropServices.MemoryMarshal.Cast<float, int>(block);
-        var kept = 0;
-        for (var r = 0; r < rows; r++)
-        {
-            var row = bits.Slice(r * c, c);
-            if (row.IndexOfAnyExcept(0) < 0)
-            {
-                continue;
-            }
-
-            if (kept != r)
-            {
-                row.CopyTo(bits.Slice(kept * c, c));
-            }
-
-            kept++;
-        }
-
-        return kept;
     }
 
     /// <summary>

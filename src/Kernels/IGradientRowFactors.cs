@@ -22,4 +22,48 @@ public interface IGradientRowFactors
     /// float32 value the materialised row holds. Safe to call from several threads at once.
     /// </summary>
     void Gather(int firstRow, int rows, long start, int count, Span<float> destination);
+
+    /// <summary>
+    /// As <see cref="Gather"/>, but may leave out rows that are ±0 in every coordinate of the window; every other row goes,
+    /// in order, to the front of <paramref name="destination"/>, and the count written is returned. A row left out adds only ±0
+    /// terms to any sum of products, which leave a non-zero sum as it is and a zero one zero, so a Gram or a product over
+    /// the rows written is the one over all of them. Such rows are common: a Linear layer's row is zero in every block of
+    /// a unit that a ReLU switched off for that sample. The default gathers every row and then drops those found zero.
+    /// </summary>
+    int GatherNonZero(int firstRow, int rows, long start, int count, Span<float> destination)
+    {
+        Gather(firstRow, rows, start, count, destination);
+        return GradientRows.DropZeroRows(destination, rows, count);
+    }
+}
+
+/// <summary>Helpers on row-major gradient rows.</summary>
+internal static class GradientRows
+{
+    /// <summary>
+    /// Moves the rows of <paramref name="block"/> (rows × c) that are not ±0 throughout to its front, in order, and
+    /// returns their count (see <see cref="IGradientRowFactors.GatherNonZero"/> for why the others may be left out).
+    /// </summary>
+    internal static int DropZeroRows(Span<float> block, int rows, int c)
+    {
+        var bits = System.Runtime.InteropServices.MemoryMarshal.Cast<float, int>(block);
+        var kept = 0;
+        for (var r = 0; r < rows; r++)
+        {
+            var row = bits.Slice(r * c, c);
+            if (row.IndexOfAnyExcept(0, int.MinValue) < 0)
+            {
+                continue;
+            }
+
+            if (kept != r)
+            {
+                row.CopyTo(bits.Slice(kept * c, c));
+            }
+
+            kept++;
+        }
+
+        return kept;
+    }
 }

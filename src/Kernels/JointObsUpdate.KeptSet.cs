@@ -119,8 +119,7 @@ public static partial class JointObsUpdate
         {
             var count = Math.Min(panel, m - r0);
             var panelRows = scratch.Array.AsSpan(0, count * c);
-            rows.Gather(r0, count, offset, c, panelRows);
-            var nonZero = DenseStrategy.DropZeroRows(panelRows, count, c);
+            var nonZero = rows.GatherNonZero(r0, count, offset, c, panelRows);
             var gk = keptRows.Array.AsSpan(0, nonZero * k);
             for (var n = 0; n < nonZero; n++)
             {

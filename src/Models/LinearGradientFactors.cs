@@ -33,6 +33,29 @@ public sealed class LinearGradientFactors : IGradientRowFactors
     /// <inheritdoc/>
     public void Gather(int firstRow, int rows, long start, int count, Span<float> destination)
     {
+        Check(firstRow, rows, start, count, destination);
+        for (var n = firstRow; n < firstRow + rows; n++)
+            WriteRow(n, start, count, destination.Slice((n - firstRow) * count, count));
+    }
+
+    /// <summary>
+    /// As <see cref="Gather"/>, leaving out without multiplying them out the rows whose output gradients are ±0 for every
+    /// unit the window touches, when that layer's inputs are all finite (so each product is ±0, not NaN).
+    /// </summary>
+    public int GatherNonZero(int firstRow, int rows, long start, int count, Span<float> destination)
+    {
+        Check(firstRow, rows, start, count, destination);
+        var kept = 0;
+        for (var n = firstRow; n < firstRow + rows; n++)
+        {
+            if (!IsZeroRow(n, start, count))
+                WriteRow(n, start, count, destination.Slice(kept++ * count, count));
+        }
+        return kept;
+    }
+
+    private void Check(int firstRow, int rows, long start, int count, Span<float> destination)
+    {
         ArgumentOutOfRangeException.ThrowIfNegative(firstRow);
         ArgumentOutOfRangeException.ThrowIfNegative(rows);
         ArgumentOutOfRangeException.ThrowIfGreaterThan((long)firstRow + rows, Rows);
@@ -41,6 +64,11 @@ public sealed class LinearGradientFactors : IGradientRowFactors
         ArgumentOutOfRangeException.ThrowIfGreaterThan(start + count, Dimension);
         if (destination.Length < (long)rows * count)
             throw new ArgumentException($"The destination holds {destination.Length} values; {rows} rows × {count} needed.", nameof(destination));
+    }
+
+    /// <summary>Coordinates [start, start + count) of row n into <paramref name="row"/>.</summary>
+    private void WriteRow(int n, long start, int count, Span<float> row)
+    {
         var end = start + count;
         foreach (var p in _pieces)
         {
@@ -48,29 +76,47 @@ public sealed class LinearGradientFactors : IGradientRowFactors
             if (lo >= hi)
                 continue;
             int j0 = (int)(lo - p.Offset), j1 = (int)(hi - p.Offset), at = (int)(lo - start);
-            for (var n = firstRow; n < firstRow + rows; n++)
+            var deltas = p.Deltas.AsSpan(n * p.Out, p.Out);
+            if (!p.Weight)
             {
-                var row = destination.Slice((n - firstRow) * count, count);
-                var deltas = p.Deltas.AsSpan(n * p.Out, p.Out);
-                if (!p.Weight)
-                {
-                    // 0 + δ, as the row's bias sum starts from a cleared +0 (so −0 is written as +0 there too).
-                    TensorPrimitives.Add(deltas[j0..j1], 0f, row.Slice(at, j1 - j0));
-                    continue;
-                }
-                var inputs = p.Inputs.AsSpan(n * p.In, p.In);
-                for (var j = j0; j < j1;)
-                {
-                    int o = j / p.In, i = j % p.In, len = Math.Min(p.In - i, j1 - j);
-                    TensorPrimitives.Multiply(inputs.Slice(i, len), deltas[o], row.Slice(at + j - j0, len));
-                    j += len;
-                }
+                // 0 + δ, as the row's bias sum starts from a cleared +0 (so −0 is written as +0 there too).
+                TensorPrimitives.Add(deltas[j0..j1], 0f, row.Slice(at, j1 - j0));
+                continue;
+            }
+            var inputs = p.Inputs.AsSpan(n * p.In, p.In);
+            for (var j = j0; j < j1;)
+            {
+                int o = j / p.In, i = j % p.In, len = Math.Min(p.In - i, j1 - j);
+                TensorPrimitives.Multiply(inputs.Slice(i, len), deltas[o], row.Slice(at + j - j0, len));
+                j += len;
             }
         }
     }
 
+    /// <summary>True when every value row n has in [start, start + count) is ±0, known from its output gradients alone.</summary>
+    private bool IsZeroRow(int n, long start, int count)
+    {
+        var end = start + count;
+        foreach (var p in _pieces)
+        {
+            long lo = Math.Max(start, p.Offset), hi = Math.Min(end, p.Offset + p.Length);
+            if (lo >= hi)
+                continue;
+            int j0 = (int)(lo - p.Offset), j1 = (int)(hi - p.Offset);
+            var deltas = p.Deltas.AsSpan(n * p.Out, p.Out);
+            var units = p.Weight ? deltas[(j0 / p.In)..((j1 - 1) / p.In + 1)] : deltas[j0..j1];
+            if ((p.Weight && !p.InputsFinite) || System.Runtime.InteropServices.MemoryMarshal.Cast<float, int>(units).IndexOfAnyExcept(0, int.MinValue) >= 0)
+                return false;
+        }
+        return true;
+    }
+
     /// <summary>One selected parameter: a Linear weight (inputs and deltas) or bias (deltas) at its row offset.</summary>
-    private sealed record Piece(long Offset, int Length, bool Weight, int In, int Out, float[] Inputs, float[] Deltas);
+    private sealed record Piece(long Offset, int Length, bool Weight, int In, int Out, float[] Inputs, float[] Deltas)
+    {
+        /// <summary>Every input is finite, so a zero output gradient makes the weight's row ±0 (0·∞ would be NaN).</summary>
+        public bool InputsFinite { get; } = Inputs.Length == 0 || float.IsFinite(TensorPrimitives.MaxMagnitude<float>(Inputs));
+    }
 
     /// <summary>Copies each observed Linear layer's inputs and output gradients; notes any selected Conv2d parameter.</summary>
     internal sealed class Collector(ParameterSelection<float> selection, int rows) : IBackwardObserver<float>

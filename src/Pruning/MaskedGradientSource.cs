@@ -84,6 +84,14 @@ public class MaskedGradientSource : IFactoredGradientSource
             inner.Gather(firstRow, rows, start, count, destination);
             owner.Zero(destination, rows, (int)start, count);
         }
+
+        // The inner factors skip their zero rows without multiplying them out (rows the mask zeroes are kept, as zeros).
+        public int GatherNonZero(int firstRow, int rows, long start, int count, Span<float> destination)
+        {
+            var kept = inner.GatherNonZero(firstRow, rows, start, count, destination);
+            owner.Zero(destination, kept, (int)start, count);
+            return kept;
+        }
     }
 
     /// <summary>Zeroes the pruned coordinates among columns [<paramref name="first"/>, + <paramref name="columns"/>) of <paramref name="rows"/> rows.</summary>

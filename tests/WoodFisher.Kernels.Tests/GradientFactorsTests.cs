@@ -42,8 +42,8 @@ public class GradientFactorsTests
     }
 
     // Rows that are zero within a block (a ReLU unit off for that sample) are left out of that block's SYRK: the blocks
-    // must still be the row-fed builder's bit for bit, whether the zero rows lead a panel, fill the last one, hold −0
-    // (kept: only +0 rows are dropped), or make a whole block's Gram zero.
+    // must still be the row-fed builder's bit for bit, whether the zero rows lead a panel, fill the last one, hold −0,
+    // or make a whole block's Gram zero.
     [Test]
     public void AddFactors_WithZeroRows_BuildsTheInverseOfTheRows_BitForBit()
     {
@@ -82,10 +82,9 @@ public class GradientFactorsTests
     [Test]
     public void DropZeroRows_KeepsTheNonZeroRowsInOrder()
     {
-        float[] block = [0, 0, 1, 2, 0, 0, -0f, 0, 0, 0, 3, 0];
-        Assert.That(DenseStrategy.DropZeroRows(block, 6, 2), Is.EqualTo(3));
-        Assert.That(block[..6], Is.EqualTo(new float[] { 1, 2, -0f, 0, 3, 0 }));
-        Assert.That(float.IsNegative(block[2]), Is.True);
+        float[] block = [0, 0, 1, 2, 0, 0, -0f, 0, 0, 0, 3, -0f, float.NaN, 0];
+        Assert.That(GradientRows.DropZeroRows(block, 7, 2), Is.EqualTo(3), "±0 rows are dropped, a NaN row is not");
+        Assert.That(block[..6], Is.EqualTo(new float[] { 1, 2, 3, -0f, float.NaN, 0 }));
     }
 
     // The blocks are formed on the CPU whatever holds them: on the ILGPU backend (its CPU accelerator here) as well.

@@ -41,6 +41,44 @@ public class GradientFactorsTests
         }
     }
 
+    private static bool IsZero(ReadOnlySpan<float> row)
+    {
+        foreach (var v in row)
+        {
+            if (v != 0)
+                return false;
+        }
+        return true;
+    }
+
+    // GatherNonZero leaves out, without multiplying them out, rows whose output gradients are 0 for every unit of the
+    // window (a ReLU unit that was off): what it writes, in order, must be exactly the materialised rows of the window that
+    // are not ±0 throughout, bit for bit, plus at most rows that are (it may keep a row zero through its inputs).
+    [TestCase(0, 12)]
+    [TestCase(12 * 4, 12)]
+    [TestCase(5, 30)]
+    [TestCase(0, -1)]
+    public void GatherNonZero_WritesTheNonZeroRows_BitForBit(int c0, int nc)
+    {
+        var model = ModelFactory.Create("mlp:12-9-7-4", seed: 3);
+        var (x, y) = TestData.Random(40, 12, 4, 4);
+        var source = new PerSampleGradientSource(model, x, y, 33, ParameterSelection<float>.Prunable(model, includeBiases: true));
+        var d = source.Dimension;
+        nc = nc < 0 ? d : nc;
+        var rows = new float[33 * d];
+        source.Read(rows, 33);
+        var factors = source.Factors()!;
+        var kept = new float[33 * nc];
+        var count = factors.GatherNonZero(0, 33, c0, nc, kept);
+        var expected = Enumerable.Range(0, 33).Select(r => rows.AsSpan((r * d) + c0, nc).ToArray()).Where(r => !IsZero(r)).ToList();
+        var written = Enumerable.Range(0, count).Select(r => kept.AsSpan(r * nc, nc).ToArray()).Where(r => !IsZero(r)).ToList();
+        Assert.That(written.Count, Is.EqualTo(expected.Count));
+        for (var r = 0; r < expected.Count; r++)
+            Assert.That(Bits(written[r]), Is.EqualTo(Bits(expected[r])), $"non-zero row {r}");
+        if (nc == 12)
+            Assert.That(count, Is.LessThan(33), "a unit off for some samples has rows left out");
+    }
+
     // Several chunks of samples per pass (chunkSamples = 4): each sample's inputs and output gradients land at its row.
     [Test]
     public void ComputeFactors_InChunks_EqualsComputeInTheSameChunks()
