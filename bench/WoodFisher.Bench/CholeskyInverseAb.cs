@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Reflection;
-using System.Runtime.Loader;
 
 namespace WoodFisher.Bench;
 
@@ -75,17 +73,5 @@ internal static class CholeskyInverseAb
 
         var g = method.CreateDelegate<Invert32>();
         return a => g((float[])a, n);
-    }
-
-    /// <summary>Loads WoodFisher.* and System.Numerics.Tensors from one build's folder, the rest from the host.</summary>
-    private sealed class BuildContext(string dir) : AssemblyLoadContext(isCollectible: false)
-    {
-        protected override Assembly? Load(AssemblyName name)
-        {
-            var path = Path.GetFullPath(Path.Combine(dir, name.Name + ".dll"));
-            return File.Exists(path) && (name.Name!.StartsWith("WoodFisher", StringComparison.Ordinal) || name.Name == "System.Numerics.Tensors")
-                ? LoadFromAssemblyPath(path)
-                : null;
-        }
     }
 }

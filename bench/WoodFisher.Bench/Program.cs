@@ -73,6 +73,18 @@ public static class Program
             return;
         }
 
+        if (args.Length > 0 && args[0] == "rankk-ab")
+        {
+            RankKAb.Run(args[1..]);
+            return;
+        }
+
+        if (args.Length > 0 && args[0] == "gemm-shapes")
+        {
+            GemmShapesProfile.Run(args[1..]);
+            return;
+        }
+
         if (args.Length > 0 && args[0] == "rankk-cpu")
         {
             CpuTimeProfiles.RankK(args[1..]);

@@ -220,7 +220,7 @@ internal sealed partial class DenseStrategy
             using var f = new Rental<float>(_precision == Precision.Float32 ? c * c : 0);
             if (Invert(b, a, c, damping, normalizer, single, f.Array))
             {
-                TensorPrimitives.ConvertTruncating<float, double>(f.Array.AsSpan(0, c * c), a);
+                SimdOps.Convert<float, double>(f.Array.AsSpan(0, c * c), a);
             }
         });
 
@@ -299,12 +299,12 @@ internal sealed partial class DenseStrategy
                 {
                     if (!inFloat32)
                     {
-                        TensorPrimitives.ConvertTruncating<double, float>(a, direct[b]);
+                        SimdOps.Convert<double, float>(a, direct[b]);
                     }
                 }
                 else if (inFloat32)
                 {
-                    TensorPrimitives.ConvertTruncating<float, double>(f.Array.AsSpan(0, c * c), all.AsSpan((int)layout.SquareOffset(b), c * c));
+                    SimdOps.Convert<float, double>(f.Array.AsSpan(0, c * c), all.AsSpan((int)layout.SquareOffset(b), c * c));
                 }
                 else
                 {

@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using WoodFisher.Kernels.Cpu;
 
 namespace WoodFisher.Kernels;
@@ -124,8 +123,8 @@ public static partial class JointObsUpdate
             for (var n = 0; n < nonZero; n++)
             {
                 var g = panelRows.Slice(n * c, c);
-                TensorPrimitives.ConvertTruncating<float, double>(g, row);
-                TensorPrimitives.MultiplyAdd(row, TensorPrimitives.Dot<double>(row, wq), sum, sum);
+                SimdOps.Convert<float, double>(g, row);
+                SimdOps.Axpy(SimdOps.Dot<double>(row, wq), row, sum);
                 var dst = gk.Slice(n * k, k);
                 for (var i = 0; i < k; i++)
                 {

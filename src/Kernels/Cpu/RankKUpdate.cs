@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace WoodFisher.Kernels.Cpu;
 
@@ -97,7 +98,7 @@ internal static class RankKUpdate<T>
                     var kk = r0 == 0 && first > 0 ? first : Math.Min(step, rows - r0);
                     for (var r = 0; r < kk; r++)
                     {
-                        BlockOps<T>.LoadRow(g.Span, s.Layout, b, r0 + r, gk.AsSpan(r * c, c));
+                        SimdOps.Convert<TSrc, T>(g.Span.Slice((int)(((r0 + r) * (long)s.Layout.Dimension) + s.Layout.Offset(b)), c), gk.AsSpan(r * c, c));
                     }
 
                     // Uᵀ = Gₖ F (kk × c). Between panels only F's lower triangle is current (the update below writes just that
@@ -117,7 +118,7 @@ internal static class RankKUpdate<T>
                     sm.AsSpan(0, kk * kk).Clear();
                     Gemm.Multiply(kk, kk, c, T.One, StridedMatrix<T>.RowMajor(gk, 0, c), StridedMatrix<T>.Transposed(ut, 0, c), sm, 0, kk, lowerOnly: true, parallel: parallel);
                     var sds = sd.AsSpan(0, kk * kk);
-                    TensorPrimitives.ConvertTruncating<T, double>(sm.AsSpan(0, kk * kk), sds);
+                    SimdOps.Convert<T, double>(sm.AsSpan(0, kk * kk), sds);
                     for (var i = 0; i < kk; i++)
                     {
                         sds[(i * kk) + i] += normalizer;
@@ -128,7 +129,7 @@ internal static class RankKUpdate<T>
                         throw new BlockNotPositiveDefiniteException(b, $"Cholesky of S = N·I + GF⁻¹Gᵀ failed for gradients {r0}..{r0 + kk - 1}");
                     }
 
-                    TensorPrimitives.ConvertTruncating<double, T>(sds, lf.AsSpan(0, kk * kk));
+                    SimdOps.Convert<double, T>(sds, lf.AsSpan(0, kk * kk));
 
                     // Wᵀ = L⁻¹Uᵀ by blocked forward substitution, Wᵀ_I = L_II⁻¹ (Uᵀ_I − L_I,:I Wᵀ_:I), in place of Uᵀ's rows
                     // (no longer needed): only the small diagonal blocks are inverted (first, all of them), and no product
@@ -144,12 +145,12 @@ internal static class RankKUpdate<T>
                         }
 
                         LinearAlgebra.LowerTriangularInvert<double>(dd, ib);
-                        TensorPrimitives.ConvertTruncating<double, T>(dd, dinv.AsSpan(i0 * TrianglePanel, ib * ib));
+                        SimdOps.Convert<double, T>(dd, dinv.AsSpan(i0 * TrianglePanel, ib * ib));
                     }
 
                     var slabs = parallel ? Math.Min(Environment.ProcessorCount, Math.Max(1, c / (4 * Gemm.NR<T>()))) : 1;
                     var slab = (((c + slabs - 1) / slabs) + Gemm.NR<T>() - 1) / Gemm.NR<T>() * Gemm.NR<T>();
-                    BlockParallel.For((c + slab - 1) / slab, part => ForwardSubstitute(lf, kk, dinv, ut, wt, c, part * slab, Math.Min(slab, c - (part * slab))));
+                    BlockParallel.For((c + slab - 1) / slab, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (part) => ForwardSubstitute(lf, kk, dinv, ut, wt, c, part * slab, Math.Min(slab, c - (part * slab))));
 
                     // F ← F − WWᵀ = F − U S⁻¹ Uᵀ, lower triangle only.
                     Gemm.Multiply(c, c, kk, -T.One, StridedMatrix<T>.Transposed(wt, 0, c), StridedMatrix<T>.RowMajor(wt, 0, c), f, 0, c, lowerOnly: half, parallel: parallel);
@@ -190,6 +191,7 @@ internal static class RankKUpdate<T>
     /// <paramref name="l"/>, the inverted diagonal blocks of <see cref="TrianglePanel"/> rows in <paramref name="dinv"/>
     /// (block i at i·TrianglePanel, ib × ib), Uᵀ in <paramref name="ut"/> (overwritten), Wᵀ into <paramref name="wt"/>.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ForwardSubstitute(T[] l, int kk, T[] dinv, T[] ut, T[] wt, int c, int j0, int n)
     {
         for (var i0 = 0; i0 < kk; i0 += TrianglePanel)

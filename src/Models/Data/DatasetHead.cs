@@ -55,7 +55,8 @@ public static partial class DataSets
         using (var labelStream = File.OpenRead(labelsPath))
             labels = Labels(labelStream, imagesPath);
         var head = new IdxHead(imagesPath, count, labels.Values, labels.Classes);
-        var verified = Task.Run(() =>
+        // Its own thread, not a pool worker: the job's parallel loops would otherwise wait for the pool to grow.
+        var verified = Task.Factory.StartNew(() =>
         {
             try
             {
@@ -67,7 +68,7 @@ public static partial class DataSets
                 head.Fail(e);
                 throw;
             }
-        });
+        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         return new DatasetHead(head.Wait(), labels.Values.Length, verified);
     }
 }

@@ -21,8 +21,13 @@ internal static class PruneModelMode
         CliModels.CheckFits(model, test);
 
         // The dense evaluation needs only the model and the test split, so it runs while the training split is still
-        // being inflated on another thread; it is reported (and waited for) after the plan's checks, as before any work.
-        var denseRun = Task.Run(() => Evaluation.Evaluate(model, test.Images, test.Labels, test.Count));
+        // being inflated and the estimate built; it is waited for once the pruning is done. It reads its own copy of the
+        // weights, which the pruning overwrites in place, on a thread of its own (a pool worker would hold back the pruning's
+        // parallel loops until the pool grew).
+        var denseModel = ModelFactory.Create(model.Spec);
+        denseModel.LoadStateDict(model.StateDict());
+        var denseRun = Task.Factory.StartNew(() => Evaluation.Evaluate(denseModel, test.Images, test.Labels, test.Count),
+            CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         var data = pending();
         CliModels.CheckFits(model, data);
         ModelPruning.Plan(model, selection, data, method);
@@ -39,10 +44,10 @@ internal static class PruneModelMode
             }
         }
 
+        var (result, options) = ModelPruning.Run(model, selection, s.IncludeBias, data, method, sparsity);
         EvaluationResult dense;
         using (CliProgress.Start($"dense evaluation on {test.Count} test samples", 0))
             dense = denseRun.GetAwaiter().GetResult();
-        var (result, options) = ModelPruning.Run(model, selection, s.IncludeBias, data, method, sparsity);
 
         // The neuron pattern's output is the smaller dense model that computes the masked one.
         var shrunk = neurons ? NeuronRemoval.Shrink(model) : null;

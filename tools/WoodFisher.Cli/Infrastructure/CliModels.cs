@@ -66,7 +66,8 @@ internal static class CliModels
     public static Func<DatasetHead> LoadHeadInBackground(string? dir, string split, int count)
     {
         var parsed = VerbSettings.Read("--split", split, SampleSettings.ParseSplit);
-        var task = Task.Run(() => DataSets.LoadHead(string.IsNullOrWhiteSpace(dir) ? null : dir, parsed, count));
+        var task = Task.Factory.StartNew(() => DataSets.LoadHead(string.IsNullOrWhiteSpace(dir) ? null : dir, parsed, count),
+            CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         return () => task.GetAwaiter().GetResult();
     }
 
