@@ -45,12 +45,12 @@ public static class InferenceProfile
             var bias = new float[Math.Max(rows, drows)];
             var ts = Least(blocks, () => Product(sparse, xa, ya, bias, batch));
             var td = Least(blocks, () => Product(denseWeights, xa, ya, bias, batch));
-            // The batch-1 layout's steps of 16 lanes (padding included), for CSR matrices on AVX-512.
-            var steps = sparse is CsrMatrix csr && WindowedRows.Supported
-                ? WindowedRows.TryBuild(rows, cols, csr.Values.ToArray(), csr.ColumnIndices.ToArray(), csr.RowPointers.ToArray())?.Steps
+            // The batch-1 layout's steps of 16 lanes (padding included), runs and rows per slice, for CSR matrices on AVX-512.
+            var layout = sparse is CsrMatrix csr && WindowedRows.Supported
+                ? WindowedRows.TryBuild(rows, cols, csr.Values.ToArray(), csr.ColumnIndices.ToArray(), csr.RowPointers.ToArray())
                 : null;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{name,-14} {WeightFormats.Name(sparse),-7} {rows}x{cols}: {ts,9:0.000}   dense {drows}x{dcols}: {td,9:0.000}   ratio {td / ts:0.00}{(steps is null ? "" : $"   steps {steps}")}"));
+                $"{name,-14} {WeightFormats.Name(sparse),-7} {rows}x{cols}: {ts,9:0.000}   dense {drows}x{dcols}: {td,9:0.000}   ratio {td / ts:0.00}{(layout is null ? "" : $"   steps {layout.Steps}, runs {layout.Runs}, slices of {layout.SliceRows}")}"));
         }
 
         using var sparseEngine = pruned.CreateEngine(InferenceEngine.Sparse, batch);

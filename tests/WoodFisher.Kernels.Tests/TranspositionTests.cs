@@ -2,7 +2,8 @@ namespace WoodFisher.Kernels.Tests;
 
 /// <summary>
 /// <see cref="Transposition.Transpose"/> (the inference engine's [b, features] → [features, b]) against the definition,
-/// value for value (it moves data and must be exact), at shapes with and without whole 8 × 8 blocks on either side.
+/// value for value (it moves data and must be exact), at shapes with and without whole 16 × 16 and 8 × 8 blocks on either
+/// side (with AVX-512 the 16 × 16 blocks, then 8 × 8 blocks for samples or features past them, then single values).
 /// </summary>
 public sealed class TranspositionTests
 {
@@ -13,6 +14,13 @@ public sealed class TranspositionTests
     [TestCase(9, 17)]
     [TestCase(64, 784)]
     [TestCase(65, 785)]
+    [TestCase(16, 16)]
+    [TestCase(17, 33)]
+    [TestCase(32, 24)]
+    [TestCase(24, 40)]
+    [TestCase(63, 784)]
+    [TestCase(2, 784)]
+    [TestCase(128, 300)]
     public void Transpose_EqualsTheDefinition(int b, int features)
     {
         var x = Enumerable.Range(0, b * features).Select(i => (float)i).ToArray();

@@ -82,7 +82,7 @@ public sealed class DenseWeights : IWeightMatrix
                 // One split over the cores per product, each part run on its rows (or columns) by one core: the GEMM's own
                 // parallel mode joins the cores once per 256-deep panel of W, which for layer-sized products costs more than
                 // it saves, and packs all of B again in every part.
-                SparseParallel.For(Rows, n, (long)Rows * Columns * n, (r0, r1, j0, j1) => MultiplyRange(r0, r1, j0, j1, (float*)pb, n, (float*)pc, (float*)pbias));
+                SparseParallel.For(Rows, n, (long)Rows * Columns * n, (r0, r1, j0, j1) => MultiplyRange(r0, r1, j0, j1, (float*)pb, n, (float*)pc, (float*)pbias), rowGrain: 4);
             }
         }
     }

@@ -25,9 +25,10 @@ internal static class SparseParallel
     /// <summary>
     /// Runs <paramref name="body"/>(r0, r1, j0, j1) over a partition of rows [0, rows) × columns [0, n). When
     /// <paramref name="rowWork"/> (cumulative work per row, length rows + 1, like CSR row pointers) is given, row ranges
-    /// carry equal work rather than equal counts.
+    /// carry equal work rather than equal counts; otherwise the inner boundaries are multiples of <paramref name="rowGrain"/>
+    /// (a kernel that takes rows in passes of that many does no pass over fewer rows except the last).
     /// </summary>
-    public static void For(int rows, int n, long work, Action<int, int, int, int> body, int[]? rowWork = null)
+    public static void For(int rows, int n, long work, Action<int, int, int, int> body, int[]? rowWork = null, int rowGrain = 1)
     {
         var parts = Parts(work);
         if (parts <= 1 || (rows < 2 && n < 2 * ColumnAlign))
@@ -40,7 +41,7 @@ internal static class SparseParallel
         if (rows >= 4 * parts || n < 2 * ColumnAlign)
         {
             parts = Math.Min(parts, rows);
-            part = p => body(RowBoundary(rows, parts, p, rowWork), RowBoundary(rows, parts, p + 1, rowWork), 0, n);
+            part = p => body(RowBoundary(rows, parts, p, rowWork, rowGrain), RowBoundary(rows, parts, p + 1, rowWork, rowGrain), 0, n);
         }
         else
         {
@@ -60,7 +61,7 @@ internal static class SparseParallel
         }
     }
 
-    private static int RowBoundary(int rows, int parts, int p, int[]? rowWork)
+    private static int RowBoundary(int rows, int parts, int p, int[]? rowWork, int rowGrain)
     {
         if (p >= parts)
         {
@@ -69,7 +70,7 @@ internal static class SparseParallel
 
         if (rowWork is null)
         {
-            return (int)((long)rows * p / parts);
+            return (int)((long)rows * p / parts) / rowGrain * rowGrain;
         }
 
         var target = rowWork[0] + ((long)(rowWork[rows] - rowWork[0]) * p / parts);

@@ -104,6 +104,24 @@ public sealed class SparseMatrixTests
         AssertClose(cw, Reference(wide, 6, 25, bw, wideN, null), wide, bw, 6, 25, wideN, "columns split");
     }
 
+    /// <summary>Dense products split over the cores at row counts whose parts are not whole passes of four rows (147: 72 + 75).</summary>
+    [TestCase(147, 64)]
+    [TestCase(149, 65)]
+    [TestCase(9, 200)]
+    [TestCase(6, 300)]
+    public void DenseProducts_SplitAtOddRowCounts_EqualFloat64DenseProduct(int rows, int n)
+    {
+        const int cols = 784;
+        var w = MakeMatrix(rows, cols, Mask.Dense, seed: rows);
+        var matrix = Build(WeightFormat.Dense, Mask.Dense, w, rows, cols);
+        var rng = new Random(rows + n);
+        var bias = Enumerable.Range(0, rows).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
+        var b = RandomVector(rng, cols * n);
+        var c = Enumerable.Repeat(float.NaN, rows * n).ToArray();
+        matrix.Multiply(b, n, c, bias);
+        AssertClose(c, Reference(w, rows, cols, b, n, bias), w, b, rows, cols, n, $"{rows} rows, n = {n}");
+    }
+
     [Test]
     public void StoredBytes_CountTheArrays()
     {

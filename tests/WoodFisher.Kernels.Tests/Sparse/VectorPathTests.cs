@@ -35,10 +35,50 @@ public sealed class VectorPathTests
         {
             var w = SparseMatrixTests.MakeMatrix(rows, cols, mask, seed: rows + cols);
             var csr = CsrMatrix.FromDense(w, rows, cols);
-            var layout = WindowedRows.TryBuild(rows, cols, csr.Values.ToArray(), csr.ColumnIndices.ToArray(), csr.RowPointers.ToArray());
-            Assert.That(layout, Is.Not.Null, $"{mask}: a uniformly pruned matrix is laid out");
-            AssertProduct(layout!, w, rows, cols, $"{mask}, {rows} × {cols}");
+            foreach (var sliceRows in new[] { 0, 16, 32 })
+            {
+                var layout = WindowedRows.TryBuild(rows, cols, csr.Values.ToArray(), csr.ColumnIndices.ToArray(), csr.RowPointers.ToArray(), sliceRows);
+                if (layout is null && sliceRows == 32 && rows <= 16)
+                {
+                    continue; // half of every step would be padding lanes
+                }
+
+                Assert.That(layout, Is.Not.Null, $"{mask}, slices of {sliceRows}: a uniformly pruned matrix is laid out");
+                AssertProduct(layout!, w, rows, cols, $"{mask}, {rows} × {cols}, slices of {layout!.SliceRows}");
+            }
         }
+    }
+
+    [TestCase(300, 784, 0.08)]
+    [TestCase(100, 300, 0.25)]
+    [TestCase(33, 200, 0.04)]
+    [TestCase(10, 100, 0.25)]
+    public void Windowed_KeepsTheCheaperSliceWidth(int rows, int cols, double density)
+    {
+        if (!WindowedRows.Supported)
+        {
+            Assert.Ignore("No AVX-512 on this machine.");
+        }
+
+        var rng = new Random(rows);
+        var w = Enumerable.Range(0, rows * cols).Select(_ => rng.NextDouble() < density ? (float)(rng.NextDouble() - 0.5) : 0f).ToArray();
+        var csr = CsrMatrix.FromDense(w, rows, cols);
+        var (v, c, p) = (csr.Values.ToArray(), csr.ColumnIndices.ToArray(), csr.RowPointers.ToArray());
+        var layout = WindowedRows.TryBuild(rows, cols, v, c, p);
+        Assert.That(layout, Is.Not.Null);
+        if (rows <= 16)
+        {
+            Assert.That(layout!.SliceRows, Is.EqualTo(16), "one slice of 16 rows: 32 would only pad");
+        }
+        else
+        {
+            var other = WindowedRows.TryBuild(rows, cols, v, c, p, 48 - layout!.SliceRows)!;
+            static long Cost(WindowedRows l) => l.Steps + (WindowedRows.RunCost * (long)l.Runs);
+            Assert.That(Cost(layout), Is.LessThanOrEqualTo(Cost(other)), $"slices of {layout.SliceRows} cost no more than of {other.SliceRows}");
+            AssertProduct(other, w, rows, cols, $"{rows} × {cols}, slices of {other.SliceRows}");
+        }
+
+        AssertProduct(layout, w, rows, cols, $"{rows} × {cols}, slices of {layout.SliceRows}");
     }
 
     [Test]
@@ -118,7 +158,7 @@ public sealed class VectorPathTests
 
     [TestCase(300, 784)]
     [TestCase(17, 100)]
-    public unsafe void Windowed_SkipsZeroWindows_AndEqualsFloat64DenseProduct(int rows, int cols)
+    public void Windowed_SkipsZeroWindows_AndEqualsFloat64DenseProduct(int rows, int cols)
     {
         if (!WindowedRows.Supported)
         {
@@ -129,8 +169,16 @@ public sealed class VectorPathTests
         // zeros elsewhere; the skipped windows hold entries of every row, so skipping them must still give Wx.
         var w = SparseMatrixTests.MakeMatrix(rows, cols, SparseMatrixTests.Mask.Random10, seed: 21);
         var csr = CsrMatrix.FromDense(w, rows, cols);
-        var layout = WindowedRows.TryBuild(rows, cols, csr.Values.ToArray(), csr.ColumnIndices.ToArray(), csr.RowPointers.ToArray());
-        Assert.That(layout, Is.Not.Null);
+        foreach (var sliceRows in new[] { 16, 32 })
+        {
+            var layout = WindowedRows.TryBuild(rows, cols, csr.Values.ToArray(), csr.ColumnIndices.ToArray(), csr.RowPointers.ToArray(), sliceRows);
+            Assert.That(layout, Is.Not.Null);
+            AssertZeroWindows(layout!, w, rows, cols);
+        }
+    }
+
+    private static unsafe void AssertZeroWindows(WindowedRows layout, float[] w, int rows, int cols)
+    {
         var rng = new Random(8);
         var x = Enumerable.Range(0, cols).Select(j => j < 64 || (j >= 96 && j < 127) || j % 3 == 0 ? 0f : (float)((rng.NextDouble() * 2) - 1)).ToArray();
         x[40] = -0f;
@@ -138,14 +186,14 @@ public sealed class VectorPathTests
         var y = Enumerable.Repeat(float.NaN, rows).ToArray();
         fixed (float* px = x, py = y)
         {
-            layout!.MultiplyVector(px, py, null);
+            layout.MultiplyVector(px, py, null);
         }
 
         SparseMatrixTests.AssertClose(y, SparseMatrixTests.Reference(w, rows, cols, x, 1, null), w, x, rows, cols, 1, $"zero windows, {rows} × {cols}");
         Array.Clear(x);
         fixed (float* px = x, py = y)
         {
-            layout!.MultiplyVector(px, py, null);
+            layout.MultiplyVector(px, py, null);
         }
 
         Assert.That(y, Is.All.EqualTo(0f), "an all-zero input gives zeros");

@@ -1,0 +1,167 @@
+namespace WoodFisher.Kernels.Sparse;
+
+/// <summary>
+/// Where the rows of a <see cref="WindowedRows"/> layout go for one slice width: rows sorted by entry count (longest first,
+/// ties in row order), then swapped between slices where that removes steps; per slice and window, the steps (the most
+/// entries any of the slice's rows has in the window); and what that costs in slots, quads of steps and runs.
+/// </summary>
+internal sealed class WindowedRowsPlan
+{
+    private WindowedRowsPlan(int sliceRows, int[] order, int[] steps, long slots, long quads, int runs)
+    {
+        (SliceRows, Order, Steps, Slots, Quads, Runs) = (sliceRows, order, steps, slots, quads, runs);
+    }
+
+    /// <summary>Rows per slice.</summary>
+    public int SliceRows { get; }
+
+    /// <summary>The row of each lane, slice after slice.</summary>
+    public int[] Order { get; }
+
+    /// <summary>Steps of slice s in window w at [s·windows + w].</summary>
+    public int[] Steps { get; }
+
+    /// <summary>Values stored, padding included (steps × slice rows).</summary>
+    public long Slots { get; }
+
+    /// <summary>Groups of up to four steps of one run (each holds its lanes' offsets in one 32-bit lane apiece).</summary>
+    public long Quads { get; }
+
+    /// <summary>Slice-window pairs with at least one step.</summary>
+    public int Runs { get; }
+
+    /// <summary>Time of one y = Wx in steps of 16 lanes: the steps, and each run's loop control.</summary>
+    public long Cost => (Slots / WindowedRows.Lanes) + (WindowedRows.RunCost * (long)Runs);
+
+    /// <summary>Plans slices of <paramref name="sliceRows"/> rows for rows given as runs of (value, column) entries (exact zeros left out).</summary>
+    public static WindowedRowsPlan Make(int sliceRows, int rows, int columns, float[] values, int[] cols, int[] rowPointers)
+    {
+        var slices = (rows + sliceRows - 1) / sliceRows;
+        var windows = (columns + WindowedRows.Window - 1) / WindowedRows.Window;
+        var counts = new int[rows];
+        for (var r = 0; r < rows; r++)
+        {
+            for (var e = rowPointers[r]; e < rowPointers[r + 1]; e++)
+            {
+                counts[r] += values[e] != 0 ? 1 : 0;
+            }
+        }
+
+        // OrderByDescending is stable: ties stay in row order.
+        var order = Enumerable.Range(0, rows).OrderByDescending(r => counts[r]).ToArray();
+        Balance(order, sliceRows, rows, columns, values, cols, rowPointers);
+
+        WeightChecks.Auxiliary((long)sliceRows * windows * 2, $"The windowed layout of a {rows} × {columns} sparse matrix");
+        var laneCounts = new int[sliceRows * windows];
+        var steps = new int[slices * windows];
+        long slots = 0;
+        long quads = 0;
+        var runs = 0;
+        for (var s = 0; s < slices; s++)
+        {
+            Array.Clear(laneCounts);
+            for (var l = 0; l < sliceRows && (s * sliceRows) + l < rows; l++)
+            {
+                var r = order[(s * sliceRows) + l];
+                for (var e = rowPointers[r]; e < rowPointers[r + 1]; e++)
+                {
+                    if (values[e] != 0)
+                    {
+                        laneCounts[(l * windows) + (cols[e] / WindowedRows.Window)]++;
+                    }
+                }
+            }
+
+            for (var w = 0; w < windows; w++)
+            {
+                var k = 0;
+                for (var l = 0; l < sliceRows; l++)
+                {
+                    k = Math.Max(k, laneCounts[(l * windows) + w]);
+                }
+
+                steps[(s * windows) + w] = k;
+                slots += (long)k * sliceRows;
+                quads += (k + 3) / 4;
+                runs += k > 0 ? 1 : 0;
+            }
+        }
+
+        return new WindowedRowsPlan(sliceRows, order, steps, slots, quads, runs);
+    }
+
+    /// <summary>
+    /// Local search over the rows' slices: a slice costs, per window, the most entries any of its rows has there, so a random
+    /// pair of rows in two slices is swapped when that lowers the two slices' cost. Equal moves are refused: they would let
+    /// the slices drift towards an even mix of row kinds, away from the groupings that pay. Deterministic (fixed seed); the
+    /// trials are bounded so that building costs about 10 ms at most.
+    /// </summary>
+    private static void Balance(int[] order, int sliceRows, int rows, int columns, float[] values, int[] cols, int[] rowPointers)
+    {
+        var slices = (rows + sliceRows - 1) / sliceRows;
+        var windows = (columns + WindowedRows.Window - 1) / WindowedRows.Window;
+        if (slices < 2)
+        {
+            return;
+        }
+
+        WeightChecks.Auxiliary((long)rows * windows, $"The windowed layout of a {rows} × {columns} sparse matrix");
+        var counts = new byte[rows * windows];
+        for (var r = 0; r < rows; r++)
+        {
+            for (var e = rowPointers[r]; e < rowPointers[r + 1]; e++)
+            {
+                counts[(r * windows) + (cols[e] / WindowedRows.Window)] += (byte)(values[e] != 0 ? 1 : 0);
+            }
+        }
+
+        var cost = new int[slices];
+        for (var s = 0; s < slices; s++)
+        {
+            cost[s] = SliceCost(order, s, sliceRows, rows, counts, windows);
+        }
+
+        var trials = (int)Math.Min(100L * rows, WindowedRows.BalanceWork / (2L * sliceRows * windows));
+        var random = new Random(17);
+        for (var t = 0; t < trials; t++)
+        {
+            var (a, b) = (random.Next(slices), random.Next(slices));
+            if (a == b)
+            {
+                continue;
+            }
+
+            var i = (a * sliceRows) + random.Next(Math.Min(sliceRows, rows - (a * sliceRows)));
+            var j = (b * sliceRows) + random.Next(Math.Min(sliceRows, rows - (b * sliceRows)));
+            (order[i], order[j]) = (order[j], order[i]);
+            var (ca, cb) = (SliceCost(order, a, sliceRows, rows, counts, windows), SliceCost(order, b, sliceRows, rows, counts, windows));
+            if (ca + cb < cost[a] + cost[b])
+            {
+                (cost[a], cost[b]) = (ca, cb);
+            }
+            else
+            {
+                (order[i], order[j]) = (order[j], order[i]);
+            }
+        }
+    }
+
+    /// <summary>Σ over windows of the most entries any row of slice <paramref name="s"/> has in the window.</summary>
+    private static int SliceCost(int[] order, int s, int sliceRows, int rows, byte[] counts, int windows)
+    {
+        var cost = 0;
+        var end = Math.Min(rows, (s + 1) * sliceRows);
+        for (var w = 0; w < windows; w++)
+        {
+            var k = 0;
+            for (var i = s * sliceRows; i < end; i++)
+            {
+                k = Math.Max(k, counts[(order[i] * windows) + w]);
+            }
+
+            cost += k;
+        }
+
+        return cost;
+    }
+}
