@@ -109,6 +109,14 @@ public static class Program
             return;
         }
 
+        if (args.Length > 0 && args[0] == "peak")
+        {
+            // The float32 FMA peak on all cores, the divisor of every "% of peak" and flop-floor ratio (for scripts that time
+            // a whole command between two of these).
+            Console.WriteLine($"peak {KernelBenchmark.MeasurePeakGflops(Precision.Float32):F0} GFLOP/s on {Environment.ProcessorCount} cores");
+            return;
+        }
+
         if (args.Length > 0 && args[0] == "inverse-cpu")
         {
             CpuTimeProfiles.Inverse(args[1..]);
