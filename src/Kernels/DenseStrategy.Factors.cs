@@ -30,7 +30,8 @@ internal sealed partial class DenseStrategy
     /// Block <paramref name="b"/>'s Gram from the factors into <paramref name="a"/> (cleared, c × c, lower triangle): the
     /// rows multiplied out a SYRK panel (<see cref="LinearAlgebra.MixedPanel"/> rows) at a time, so the c-wide panel and the
     /// float64 Gram stay in cache together. The panels are those the SYRK cuts all m rows into (a lower-triangle product
-    /// is never split along k), so the Gram is the kept rows' bit for bit.
+    /// is never split along k), less the rows that are ±0 in the block (<see cref="IGradientRowFactors.GatherNonZero"/>),
+    /// so the Gram is the kept rows' bit for bit.
     /// </summary>
     private void GramFromFactors(int b, Span<double> a, bool parallel)
     {

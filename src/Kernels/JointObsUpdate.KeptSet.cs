@@ -73,7 +73,7 @@ public static partial class JointObsUpdate
 
     /// <summary>
     /// One block: <paramref name="w"/> (c) becomes w + δw on the kept coordinates (<paramref name="kept"/> true) and exactly
-    /// zero on the others. The rows are multiplied out a SYRK panel at a time; rows of +0 are left out as in the block's
+    /// zero on the others. The rows are multiplied out a SYRK panel at a time; rows of ±0 are left out as in the block's
     /// Gram. t = G_Q·w_Q and G_Kᵀt are summed in float64; G_KᵀG_K by the mixed-precision SYRK the Gram uses.
     /// </summary>
     private static void StepOnKeptSet(IGradientRowFactors rows, long offset, ReadOnlySpan<bool> kept, Span<double> w, double diagonal, int block)
@@ -145,7 +145,7 @@ public static partial class JointObsUpdate
             step[i] = sum[keep[i]];
         }
 
-        Solve(a, k, step, block, UnitRoundoff(Precision.Float32));
+        Solve(a, k, step, block, UnitRoundoff(Precision.Float32), "matrix NλI + G_KᵀG_K of the kept coordinates");
         for (var j = 0; j < c; j++)
         {
             if (!kept[j])

@@ -123,7 +123,7 @@ public static partial class JointObsUpdate
         var c = plan.Layout.Size(b);
         var a = alpha.AsSpan(plan.EntryStart(b), q);
         var rows = new GatheredRows(columns, local);
-        SolveCore(ref rows, q, a, b, u);
+        SolveCore(ref rows, q, a, b, u, "sub-matrix [F⁻¹]_QQ");
 
         var step = delta.AsSpan(plan.Layout.Offset(b), c);
         for (var r = 0; r < c; r++)
@@ -144,6 +144,10 @@ public static partial class JointObsUpdate
     /// <returns>The jitter τ added to the diagonal: 0 when A itself factored.</returns>
     /// <exception cref="BlockNotPositiveDefiniteException">A is not positive definite even with the largest jitter.</exception>
     public static double Solve(Span<double> matrix, int n, Span<double> rhs, int block, double unitRoundoff)
+        => Solve(matrix, n, rhs, block, unitRoundoff, "sub-matrix [F⁻¹]_QQ");
+
+    /// <summary>As <see cref="Solve(Span{double}, int, Span{double}, int, double)"/>, naming the matrix <paramref name="name"/> in the exception.</summary>
+    internal static double Solve(Span<double> matrix, int n, Span<double> rhs, int block, double unitRoundoff, string name)
     {
         if (matrix.Length != n * n || rhs.Length != n)
         {
@@ -151,12 +155,12 @@ public static partial class JointObsUpdate
         }
 
         var whole = new WholeMatrix(matrix, n);
-        return SolveCore(ref whole, n, rhs, block, unitRoundoff);
+        return SolveCore(ref whole, n, rhs, block, unitRoundoff, name);
     }
 
     /// <summary>The policy of <see cref="Solve"/> on the lower triangle that <paramref name="a"/> writes, again for each retry.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static double SolveCore<TMatrix>(ref TMatrix a, int n, Span<double> rhs, int block, double unitRoundoff)
+    private static double SolveCore<TMatrix>(ref TMatrix a, int n, Span<double> rhs, int block, double unitRoundoff, string name)
         where TMatrix : ISymmetricSource, allows ref struct
     {
         var pool = ArrayPool<double>.Shared;
@@ -177,7 +181,7 @@ public static partial class JointObsUpdate
                 var d = a.Diagonal(i);
                 if (!(d > 0) || !double.IsFinite(d))
                 {
-                    throw new BlockNotPositiveDefiniteException(block, $"diagonal entry {i} of the {n} × {n} sub-matrix [F⁻¹]_QQ is {d:G6}");
+                    throw new BlockNotPositiveDefiniteException(block, $"diagonal entry {i} of the {n} × {n} {name} is {d:G6}");
                 }
 
                 scale = Math.Max(scale, d);
@@ -199,7 +203,7 @@ public static partial class JointObsUpdate
                 }
             }
 
-            throw new BlockNotPositiveDefiniteException(block, $"the {n} × {n} sub-matrix [F⁻¹]_QQ failed Cholesky even with jitter {tau / 10:G3} on its diagonal");
+            throw new BlockNotPositiveDefiniteException(block, $"the {n} × {n} {name} failed Cholesky even with jitter {tau / 10:G3} on its diagonal");
         }
         finally
         {
