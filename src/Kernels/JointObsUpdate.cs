@@ -10,7 +10,7 @@ namespace WoodFisher.Kernels;
 /// [F⁻¹]_{b,Q}α (<see cref="IJointObsSource"/>); the solve and its policy live here.
 /// </summary>
 /// <remarks>
-/// <para><b>Solve policy</b> (<see cref="Solve"/>), in float64 whatever the storage: Cholesky of A = [F⁻¹]_QQ. A is
+/// <para><b>Solve policy</b> (<see cref="Solve(Span{double}, int, Span{double}, int, double)"/>), in float64 whatever the storage: Cholesky of A = [F⁻¹]_QQ. A is
 /// positive definite in exact arithmetic (F⁻¹ is), but a nearly singular A — |Q| near c, or columns of F⁻¹ nearly
 /// parallel, stored in float32 — may fail by rounding. Then the Cholesky of A + τI is tried with
 /// τ = 10^j · q · max(u, √u₆₄) · max_i a_ii for j = 0, 1, 2, 3, where u is the unit roundoff of the storage (2⁻²⁴ for
@@ -158,7 +158,7 @@ public static partial class JointObsUpdate
         return SolveCore(ref whole, n, rhs, block, unitRoundoff, name);
     }
 
-    /// <summary>The policy of <see cref="Solve"/> on the lower triangle that <paramref name="a"/> writes, again for each retry.</summary>
+    /// <summary>The policy of <see cref="Solve(Span{double}, int, Span{double}, int, double)"/> on the lower triangle that <paramref name="a"/> writes, again for each retry.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static double SolveCore<TMatrix>(ref TMatrix a, int n, Span<double> rhs, int block, double unitRoundoff, string name)
         where TMatrix : ISymmetricSource, allows ref struct
