@@ -64,9 +64,10 @@ public sealed class PassPlan
             ReadBytes = chunkBytes;
             if (factorBytes is { } factors)
             {
-                // Rows given as factors: no kept rows and no chunk buffer, but each core multiplies out one block's m × c.
+                // Rows given as factors: no kept rows and no chunk buffer, but each core multiplies out one SYRK panel of a
+                // block's rows at a time (min(m, 256) × c).
                 ScratchBytes = MemoryBudget.Sum(Math.Max(0, ScratchBytes - DenseStrategy.Bytes(layout, precision, rows)),
-                    MemoryBudget.Product(Environment.ProcessorCount, rows, layout.BlockSize, sizeof(float)));
+                    MemoryBudget.Product(Environment.ProcessorCount, Math.Min(rows, LinearAlgebra.MixedPanel), layout.BlockSize, sizeof(float)));
                 ReadBytes = factors;
             }
         }

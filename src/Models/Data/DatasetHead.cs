@@ -7,28 +7,16 @@ namespace WoodFisher.Models.Data;
 /// checked in the background (<see cref="Verified"/>). A job that uses only the first examples — the Fisher samples of a
 /// one-shot prune, in file order — need not wait for 60,000 images to be inflated and converted; it waits for
 /// <see cref="Verified"/> before it writes anything, so a file that is damaged further on still fails the job.
+/// Made by <see cref="DataSets.LoadHead"/>.
 /// </summary>
-public sealed class DatasetHead
+/// <param name="Head">The first min(count, <paramref name="Total"/>) examples.</param>
+/// <param name="Total">The examples the split holds (its header's count, equal to its labels').</param>
+/// <param name="Verified">
+/// Completes when the whole image file has been read and passed every check <see cref="DataSets.Load"/> makes; faults
+/// with the <see cref="InvalidDataException"/> that <see cref="DataSets.Load"/> would have thrown.
+/// </param>
+public sealed record DatasetHead(Dataset Head, int Total, Task Verified)
 {
-    internal DatasetHead(Dataset head, int total, Task verified)
-    {
-        Head = head;
-        Total = total;
-        Verified = verified;
-    }
-
-    /// <summary>The first min(count, <see cref="Total"/>) examples.</summary>
-    public Dataset Head { get; }
-
-    /// <summary>The examples the split holds (its header's count, equal to its labels').</summary>
-    public int Total { get; }
-
-    /// <summary>
-    /// Completes when the whole image file has been read and passed every check <see cref="DataSets.Load"/> makes; faults
-    /// with the <see cref="InvalidDataException"/> that <see cref="DataSets.Load"/> would have thrown.
-    /// </summary>
-    public Task Verified { get; }
-
     /// <summary>Waits for <see cref="Verified"/> and rethrows its failure as it is.</summary>
     public void WaitVerified() => Verified.GetAwaiter().GetResult();
 }
