@@ -26,6 +26,41 @@ internal sealed partial class DenseStrategy
         _held = factors.Rows;
     }
 
+    /// <summary>
+    /// Block <paramref name="b"/>'s Gram from all kept rows (or factors) into <paramref name="a"/> (c × c, lower triangle),
+    /// the block's kept rows compacted in place first. With <paramref name="allowFew"/>, a block with at most
+    /// <see cref="FewRowsMax"/> rows that count gets no Gram: its rows are returned instead (held in
+    /// <paramref name="scratch"/> when they come from factors).
+    /// </summary>
+    private FewRows? FormGram(int b, Span<double> a, float[] scratch, bool allowFew)
+    {
+        var layout = _layout;
+        var c = layout.Size(b);
+        var parallel = layout.Count < Environment.ProcessorCount;
+        a.Clear();
+        if (_factors is not null)
+        {
+            return GramFromFactors(b, a, parallel, scratch, allowFew);
+        }
+
+        // The rows that are ±0 in the block add nothing: they leave, so each float32 panel sums MixedPanel rows that count
+        // (the panels GramFromFactors fills). The block's rows are not read again.
+        var rows = _rows ?? throw new InvalidOperationException("No rows were added to the Dense strategy.");
+        var start = (int)(_rowCapacity * layout.Offset(b));
+        var block = rows.AsSpan(start, _held * c);
+        var kept = GradientRows.DropZeroRows(block, _held, c);
+        if (allowFew && kept <= FewRowsMax(c))
+        {
+            return new FewRows(rows, start, kept);
+        }
+
+        LinearAlgebra.SymmetricRankKMixed(true, c, kept, block[..(kept * c)], c, a, c, parallel);
+        return null;
+    }
+
+    /// <summary>Bytes each core's factor scratch takes for a block of c coordinates (none when the rows are kept).</summary>
+    private int FactorScratchLength(int c) => _factors is null ? 0 : (int)FactorScratchRows(_held) * c;
+
     /// <summary>Source rows multiplied out per call while a SYRK panel of a block's non-zero rows fills.</summary>
     internal const int GatherWindow = 64;
 

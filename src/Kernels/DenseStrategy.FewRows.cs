@@ -25,6 +25,31 @@ internal sealed partial class DenseStrategy
     private readonly record struct FewRows(float[] Array, int Start, int Rows);
 
     /// <summary>
+    /// Block <paramref name="b"/>'s inverse into <paramref name="target"/>: in the Woodbury form when its rows that count are
+    /// <paramref name="few"/> and that form passes, else from its Gram in <paramref name="a"/> (formed here from the few
+    /// rows when they were held instead) as <see cref="Invert(int, Span{double}, int, double, double, bool, float[])"/>
+    /// does; true when the inverse is float32.
+    /// </summary>
+    private bool Invert(int b, Span<double> a, FewRows? few, int c, double damping, double normalizer, bool parallel, float[] target)
+    {
+        if (few is not { } rows)
+        {
+            return Invert(b, a, c, damping, normalizer, parallel, target);
+        }
+
+        if (TryInvertFewRows(rows, c, damping, normalizer, a, target.AsSpan(0, c * c), parallel))
+        {
+            Interlocked.Increment(ref _fewRows);
+            return true;
+        }
+
+        // K's Cholesky failed or the residual test missed: the block's Gram, inverted as any other block's.
+        a.Clear();
+        LinearAlgebra.SymmetricRankKMixed(true, c, rows.Rows, rows.Array.AsSpan(rows.Start, rows.Rows * c), c, a, c, parallel);
+        return Invert(b, a, c, damping, normalizer, parallel, target);
+    }
+
+    /// <summary>
     /// F⁻¹ = (I − WᵀW)/λ for F = λI + XᵀX/N with X the block's r rows (r × c): K = NλI + XXᵀ = LLᵀ (XXᵀ from float32
     /// products summed in float64; the factor and L⁻¹ in float64), Wᵀ = XᵀL⁻ᵀ in float64 (one triangular GEMM), WᵀW as the
     /// Gram is formed (float32 products, float64 sums), each entry rounded once to float32 into <paramref name="f"/> (c × c,

@@ -264,41 +264,6 @@ internal sealed partial class DenseStrategy
     }
 
     /// <summary>
-    /// Block <paramref name="b"/>'s Gram from all kept rows (or factors) into <paramref name="a"/> (c × c, lower triangle),
-    /// the block's kept rows compacted in place first. With <paramref name="allowFew"/>, a block with at most
-    /// <see cref="FewRowsMax"/> rows that count gets no Gram: its rows are returned instead (held in
-    /// <paramref name="scratch"/> when they come from factors).
-    /// </summary>
-    private FewRows? FormGram(int b, Span<double> a, float[] scratch, bool allowFew)
-    {
-        var layout = _layout;
-        var c = layout.Size(b);
-        var parallel = layout.Count < Environment.ProcessorCount;
-        a.Clear();
-        if (_factors is not null)
-        {
-            return GramFromFactors(b, a, parallel, scratch, allowFew);
-        }
-
-        // The rows that are ±0 in the block add nothing: they leave, so each float32 panel sums MixedPanel rows that count
-        // (the panels GramFromFactors fills). The block's rows are not read again.
-        var rows = _rows ?? throw new InvalidOperationException("No rows were added to the Dense strategy.");
-        var start = (int)(_rowCapacity * layout.Offset(b));
-        var block = rows.AsSpan(start, _held * c);
-        var kept = GradientRows.DropZeroRows(block, _held, c);
-        if (allowFew && kept <= FewRowsMax(c))
-        {
-            return new FewRows(rows, start, kept);
-        }
-
-        LinearAlgebra.SymmetricRankKMixed(true, c, kept, block[..(kept * c)], c, a, c, parallel);
-        return null;
-    }
-
-    /// <summary>Bytes each core's factor scratch takes for a block of c coordinates (none when the rows are kept).</summary>
-    private int FactorScratchLength(int c) => _factors is null ? 0 : (int)FactorScratchRows(_held) * c;
-
-    /// <summary>
     /// λI + Gram/N of every block, the Gram put into a scratch c × c array by <paramref name="gram"/>, inverted and written
     /// into new storage: float32 inverses straight into CPU float32 storage, else through one float64 array for
     /// <see cref="ICurvatureBackend.Write"/>.
@@ -320,24 +285,7 @@ internal sealed partial class DenseStrategy
                 using var scratch = new Rental<float>(FactorScratchLength(c));
                 var a = g.Array.AsSpan(0, c * c);
                 var target = direct is null ? f.Array : direct[b];
-                var few = gram(b, a, scratch.Array);
-                bool inFloat32;
-                if (few is { } rows && TryInvertFewRows(rows, c, damping, normalizer, a, target.AsSpan(0, c * c), single))
-                {
-                    Interlocked.Increment(ref _fewRows);
-                    inFloat32 = true;
-                }
-                else
-                {
-                    if (few is { } missed)
-                    {
-                        // The Woodbury form missed its residual test: the block's Gram, as for any other block.
-                        a.Clear();
-                        LinearAlgebra.SymmetricRankKMixed(true, c, missed.Rows, missed.Array.AsSpan(missed.Start, missed.Rows * c), c, a, c, single);
-                    }
-
-                    inFloat32 = Invert(b, a, c, damping, normalizer, single, target);
-                }
+                var inFloat32 = Invert(b, a, gram(b, a, scratch.Array), c, damping, normalizer, single, target);
 
                 if (direct is not null)
                 {
