@@ -11,7 +11,11 @@ namespace WoodFisher.Bench;
 /// loaded in its own context, timed in turns within one process so that load on a shared machine falls on all of them
 /// alike: round r times every build once (CPU time of enough updates to take about 0.2 s). Prints per build the best, lower
 /// quartile and median GFLOP/s (nominal 4c²m) over the rounds after the first three, and the ratios of each build's times
-/// to the first's. Run with <c>DOTNET_PROCESSOR_COUNT=1</c> for one core.
+/// to the first's. Between rounds the float32 FMA peak is measured again (this build's micro-kernel, best 64-call window in
+/// 0.05 s), and each build's rate in a round is divided by the larger of the peaks just before and just after it: on a
+/// machine shared with other work the peak itself moves by half, and a share taken against a peak measured at another
+/// moment follows that drift rather than the update. Prints each build's least, lower quartile and median share. Run with
+/// <c>DOTNET_PROCESSOR_COUNT=1</c> for one core.
 /// </summary>
 internal static class RankKAb
 {
@@ -35,6 +39,7 @@ internal static class RankKAb
         var inner = Math.Max(1, (int)(0.2 * 50e9 / nominal));
         var times = dirs.Select(_ => new List<double>()).ToArray();
         using var process = Process.GetCurrentProcess();
+        var peaks = new List<double> { WoodFisher.Kernels.KernelBenchmark.MeasurePeakGflops(seconds: 0.05) };
         for (var r = 0; r < rounds; r++)
         {
             for (var v = 0; v < builds.Length; v++)
@@ -51,6 +56,8 @@ internal static class RankKAb
                 process.Refresh();
                 times[v].Add((process.TotalProcessorTime - t0).TotalSeconds / inner / Environment.ProcessorCount);
             }
+
+            peaks.Add(WoodFisher.Kernels.KernelBenchmark.MeasurePeakGflops(seconds: 0.05));
         }
 
         var first = times[0].Skip(3).Order().ToList();
@@ -59,6 +66,9 @@ internal static class RankKAb
             var t = times[v].Skip(3).Order().ToList();
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"c={c} m={m} cores={Environment.ProcessorCount} {dirs[v]}: best {nominal / t[0] / 1e9:F1}, lower quartile {nominal / t[t.Count / 4] / 1e9:F1}, median {nominal / t[t.Count / 2] / 1e9:F1} GFLOP/s (CPU time); time over the first build's: best {t[0] / first[0]:F3}, quartile {t[t.Count / 4] / first[first.Count / 4]:F3}, median {t[t.Count / 2] / first[first.Count / 2]:F3}"));
+            var shares = times[v].Select((time, r) => (r, share: nominal / time / 1e9 / Math.Max(peaks[r], peaks[r + 1]))).Skip(3).Select(x => x.share).Order().ToList();
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  share of the peak measured around each round ({peaks.Min():F0}–{peaks.Max():F0} GFLOP/s): least {100 * shares[0]:F0}%, lower quartile {100 * shares[shares.Count / 4]:F0}%, median {100 * shares[shares.Count / 2]:F0}%, best {100 * shares[^1]:F0}%"));
         }
     }
 

@@ -28,6 +28,20 @@ public class RankKUpdateTests
         AssertBitwiseSymmetric(inv);
     }
 
+    // Every SIMD path this machine offers (AVX-512, AVX2, scalar) through the lower-triangle update and the symmetric view of
+    // F, with the edges of the test above. Tolerances as there.
+    [TestCase(Precision.Float32, 2e-4)]
+    [TestCase(Precision.Float64, 1e-9)]
+    public void RankKUpdate_EveryPath_EqualsDenseOracle_AndStaysBitwiseSymmetric(Precision precision, double tol)
+    {
+        foreach (var path in SimdPaths.Available)
+        {
+            using var _ = SimdPaths.Force(path);
+            using var inv = RankKAgainstOracle(26, d: 560, c: 300, m: 200, precision, tol);
+            AssertBitwiseSymmetric(inv);
+        }
+    }
+
     // A fresh block (σI) skips the first panel's U = Gₖ·σI product and uses σGₖ directly; the product of a row with
     // σI has one nonzero term, so both routes must agree bit for bit. The reference block is the same σI written
     // through Write, which forgets that it is a scaled identity and so takes the general product. The 30 rows fit one

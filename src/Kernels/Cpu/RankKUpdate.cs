@@ -37,9 +37,6 @@ internal static class RankKUpdate<T>
     /// </summary>
     private const int HalfUpdateMin = 256;
 
-    /// <summary>Largest half-updated block (bytes) mirrored after every rank-k panel rather than read through a symmetric view.</summary>
-    private const long MirrorEachPanelBytes = 3L << 20;
-
     /// <summary>Largest first panel of a fresh block (see <see cref="Block"/>).</summary>
     private const int FreshPanelMax = 256;
 
@@ -67,10 +64,6 @@ internal static class RankKUpdate<T>
         var half = c >= HalfUpdateMin;
         var f = s.Blocks[b];
 
-        // While the block fits in L2, mirroring its lower triangle after each panel (an 8 × 8 register transpose, AVX) is
-        // cheaper than packing the next U = GₖF⁻¹ through the symmetric view: measured one core, m = 1024, continued
-        // panels, 2% faster at c = 512 and 6% at c = 768, the same at c = 1024 (4 MB, where the mirror itself slows).
-        var mirrorEachPanel = half && (long)c * c * Unsafe.SizeOf<T>() <= MirrorEachPanelBytes;
         var sigma = s.ScaledIdentity[b];
         s.ScaledIdentity[b] = T.NaN;
 
@@ -111,7 +104,7 @@ internal static class RankKUpdate<T>
                     else
                     {
                         ut.AsSpan(0, kk * c).Clear();
-                        Gemm.Multiply(kk, c, c, T.One, StridedMatrix<T>.RowMajor(gk, 0, c), half && !mirrorEachPanel ? StridedMatrix<T>.SymmetricLower(f, 0, c) : StridedMatrix<T>.RowMajor(f, 0, c), ut, 0, c, parallel: parallel);
+                        Gemm.Multiply(kk, c, c, T.One, StridedMatrix<T>.RowMajor(gk, 0, c), half ? StridedMatrix<T>.SymmetricLower(f, 0, c) : StridedMatrix<T>.RowMajor(f, 0, c), ut, 0, c, parallel: parallel);
                     }
 
                     // S = N·I + Gₖ U (kk × kk, lower triangle: all the Cholesky reads), factored in float64: S = LLᵀ
@@ -154,11 +147,6 @@ internal static class RankKUpdate<T>
 
                     // F ← F − WWᵀ = F − U S⁻¹ Uᵀ, lower triangle only.
                     Gemm.Multiply(c, c, kk, -T.One, StridedMatrix<T>.Transposed(wt, 0, c), StridedMatrix<T>.RowMajor(wt, 0, c), f, 0, c, lowerOnly: half, parallel: parallel);
-                    if (mirrorEachPanel && r0 + kk < rows)
-                    {
-                        Gemm.MirrorLower<T>(f.AsSpan(0, c * c), c);
-                    }
-
                     r0 += kk;
                 }
             }

@@ -339,7 +339,10 @@ internal static unsafe partial class Gemm
 
     /// <summary>
     /// <see cref="PackB{T}"/> for a symmetric view: in each step p the entries on or below the diagonal are one
-    /// contiguous run of row p, those above it come from the mirrored lower entries (one element of each later row).
+    /// contiguous run of row p, those above it come from the mirrored lower entries (one element of each later row). The
+    /// steps wholly above the panel's diagonal block are the transpose of rows j0 … j0+nrr−1, packed by register
+    /// transposes as a transposed B is, so that reading F through this view costs about a plain pack of F, not a pack
+    /// plus a mirror of its lower triangle.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackSymmetricB<T>(PinnedMatrix<T> b, int pc, int kc, int jc, int nc, int nr, T* pack)
@@ -352,7 +355,8 @@ internal static unsafe partial class Gemm
             var nrr = Math.Min(nr, nc - jr);
             var j0 = b.ColShift + jc + jr;
             var d0 = pack + ((nint)jr * kc);
-            for (var p = 0; p < kc; p++)
+            var above = PackTransposedAvx(data + (j0 * ld) + pc, ld, Math.Clamp(j0 - pc, 0, kc), nrr, nr, d0);
+            for (var p = above; p < kc; p++)
             {
                 var gp = pc + p;
                 var dp = d0 + (p * nr);
@@ -372,7 +376,7 @@ internal static unsafe partial class Gemm
                 var pEnd = Math.Clamp(gj - pc, 0, kc);
                 var src = data + (gj * ld) + pc;
                 var dj = d0 + j;
-                for (var p = 0; p < pEnd; p++)
+                for (var p = above; p < pEnd; p++)
                 {
                     dj[p * nr] = src[p];
                 }
