@@ -110,12 +110,10 @@ internal sealed partial class DenseStrategy
         SymmetricMirror.LowerToUpper(f, c);
 
         // F·y = λy + Xᵀ(Xy)/N in float64.
-        var tail = wRental.Array.AsSpan(2 * r * c, 3 * c);
-        var probe = tail[..c];
-        var y = tail.Slice(c, c);
-        var fy = tail.Slice(2 * c, c);
-        Probe(f, c, probe, y);
-        fy.Clear();
+        var probe = wRental.Array.AsSpan(2 * r * c, c);
+        var y = wRental.Array.AsSpan((2 * r * c) + c, c);
+        var fy = wRental.Array.AsSpan((2 * r * c) + (2 * c), c);
+        Probe(f, c, probe, y, fy);
         for (var i = 0; i < r; i++)
         {
             var xi = x64.Slice(i * c, c);

@@ -48,8 +48,7 @@ internal sealed partial class DenseStrategy
         var v = work.AsSpan(0, c);
         var y = work.AsSpan(c, c);
         var fy = work.AsSpan(2 * c, c);
-        Probe(f, c, v, y);
-        fy.Clear();
+        Probe(f, c, v, y, fy);
 
         // F·y from the lower triangle by rows only: row i gives (F y)_i its part left of the diagonal, and each
         // (F y)_j, j < i, its term F_ij·y_i (the column below j's diagonal), so no pass strides down a column.
@@ -65,10 +64,11 @@ internal sealed partial class DenseStrategy
 
     /// <summary>
     /// The residual probe of a float32 inverse X (c × c, full): v_i = sin(i + 1) (no entry 0, so a non-finite entry of X
-    /// leaves a non-finite residual) and y = X·v in float64.
+    /// leaves a non-finite residual) and y = X·v in float64; <paramref name="fy"/>, where the caller forms F·y, cleared.
     /// </summary>
-    private static void Probe(ReadOnlySpan<float> x, int c, Span<double> v, Span<double> y)
+    private static void Probe(ReadOnlySpan<float> x, int c, Span<double> v, Span<double> y, Span<double> fy)
     {
+        fy.Clear();
         for (var i = 0; i < c; i++)
         {
             v[i] = Math.Sin(i + 1);

@@ -17,6 +17,19 @@ public class GradientFactorsTests
     private static WoodFisherOptions Dense(int c, Precision precision = Precision.Float32, BackendKind backend = BackendKind.Cpu) =>
         new() { BlockSize = c, Damping = 1e-2, Strategy = WoodburyStrategy.Dense, Precision = precision, Backend = backend };
 
+    /// <summary>The inverse built from <paramref name="rows"/> as factors, after asserting it is the row-fed builder's bit for bit.</summary>
+    private static WoodFisherInverse FactorsMatchRows(float[] rows, int m, int d, int c)
+    {
+        using var fromRows = new WoodFisherBuilder(d, Dense(c), m);
+        fromRows.Add(rows, m);
+        using var expected = fromRows.Build();
+        using var fromFactors = new WoodFisherBuilder(d, Dense(c), m);
+        fromFactors.AddFactors(new RowMajorFactors(rows, m, d));
+        var actual = fromFactors.Build();
+        AssertSameBlocks(expected, actual, "");
+        return actual;
+    }
+
     private static float[] Rows(int m, int d) => Array.ConvertAll(Oracle.RandomGradients(5, m, d), v => (float)v);
 
     [TestCase(150, 100, 64)]
@@ -68,13 +81,7 @@ public class GradientFactorsTests
             row[(2 * c)..(3 * c)].Clear();
         }
 
-        using var fromRows = new WoodFisherBuilder(d, Dense(c), m);
-        fromRows.Add(rows, m);
-        using var expected = fromRows.Build();
-        using var fromFactors = new WoodFisherBuilder(d, Dense(c), m);
-        fromFactors.AddFactors(new RowMajorFactors(rows, m, d));
-        using var actual = fromFactors.Build();
-        AssertSameBlocks(expected, actual, "");
+        using var actual = FactorsMatchRows(rows, m, d, c);
         // 1/λ from λ rounded to float32 and a float32 factor and inverse: a few ulps (2·10⁻⁷ relative each) of 100.
         Assert.That(actual.Block(2)[0], Is.EqualTo(1 / 1e-2).Within(1e-4), "a block of zero rows inverts λI");
     }
@@ -105,13 +112,7 @@ public class GradientFactorsTests
             }
         }
 
-        using var fromRows = new WoodFisherBuilder(d, Dense(c), m);
-        fromRows.Add(rows, m);
-        using var expected = fromRows.Build();
-        using var fromFactors = new WoodFisherBuilder(d, Dense(c), m);
-        fromFactors.AddFactors(new RowMajorFactors(rows, m, d));
-        using var actual = fromFactors.Build();
-        AssertSameBlocks(expected, actual, "");
+        using var actual = FactorsMatchRows(rows, m, d, c);
         var g = Array.ConvertAll(rows, v => (double)v);
         Assert.That(Oracle.MaxBlockError(actual, Oracle.BlockInverses(g, m, d, actual.Layout, 1e-2, m)), Is.LessThan(2e-4));
     }
