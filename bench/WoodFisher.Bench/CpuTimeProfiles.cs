@@ -133,7 +133,7 @@ internal static class CpuTimeProfiles
         return best;
     }
 
-    private static double CpuSeconds()
+    internal static double CpuSeconds()
     {
         using var process = Process.GetCurrentProcess();
         return process.TotalProcessorTime.TotalSeconds / Environment.ProcessorCount;

@@ -26,11 +26,21 @@ internal sealed partial class DenseStrategy
         _held = factors.Rows;
     }
 
+    /// <summary>Source rows multiplied out per call while a SYRK panel of a block's non-zero rows fills.</summary>
+    internal const int GatherWindow = 64;
+
+    /// <summary>
+    /// Rows of the scratch each core multiplies a block out into from factors of m = <paramref name="rows"/> rows: one SYRK
+    /// panel (<see cref="LinearAlgebra.MixedPanel"/> rows) and the gather window that may overflow it.
+    /// </summary>
+    internal static long FactorScratchRows(long rows) => Math.Min(rows, LinearAlgebra.MixedPanel) + Math.Min(rows, GatherWindow);
+
     /// <summary>
     /// Block <paramref name="b"/>'s Gram from the factors into <paramref name="a"/> (cleared, c × c, lower triangle): the
-    /// rows multiplied out a SYRK panel (<see cref="LinearAlgebra.MixedPanel"/> rows) at a time, so the c-wide panel and the
-    /// float64 Gram stay in cache together. The panels are those the SYRK cuts all m rows into (a lower-triangle product
-    /// is never split along k), less the rows that are ±0 in the block (<see cref="IGradientRowFactors.GatherNonZero"/>),
+    /// rows that are not ±0 in the block (<see cref="IGradientRowFactors.GatherNonZero"/>) multiplied out
+    /// <see cref="GatherWindow"/> source rows at a time until they fill a whole SYRK panel (<see cref="LinearAlgebra.MixedPanel"/>
+    /// rows), so the c-wide panel and the float64 Gram stay in cache together and each float32 product runs over a full
+    /// panel. The panels are those the SYRK cuts the block's non-zero rows into when they are kept (<see cref="FormGram"/>),
     /// so the Gram is the kept rows' bit for bit.
     /// </summary>
     private void GramFromFactors(int b, Span<double> a, bool parallel)
@@ -39,23 +49,32 @@ internal sealed partial class DenseStrategy
         var c = _layout.Size(b);
         var offset = _layout.Offset(b);
         var panel = Math.Min(_held, LinearAlgebra.MixedPanel);
-        using var scratch = new Rental<float>(panel * c);
-        for (var r0 = 0; r0 < _held; r0 += panel)
+        var window = Math.Min(_held, GatherWindow);
+        using var scratch = new Rental<float>((int)FactorScratchRows(_held) * c);
+        var rows = scratch.Array;
+        var filled = 0;
+        for (var r0 = 0; r0 < _held; r0 += window)
         {
-            var rows = Math.Min(panel, _held - r0);
-            var block = scratch.Array.AsSpan(0, rows * c);
-            var kept = factors.GatherNonZero(r0, rows, offset, c, block);
-            if (kept > 0)
+            var n = Math.Min(window, _held - r0);
+            filled += factors.GatherNonZero(r0, n, offset, c, rows.AsSpan(filled * c, n * c));
+            if (filled >= panel)
             {
-                LinearAlgebra.SymmetricRankKMixed(true, c, kept, block, c, a, c, parallel);
+                LinearAlgebra.SymmetricRankKMixed(true, c, panel, rows.AsSpan(0, panel * c), c, a, c, parallel);
+                filled -= panel;
+                rows.AsSpan(panel * c, filled * c).CopyTo(rows);
             }
+        }
+
+        if (filled > 0)
+        {
+            LinearAlgebra.SymmetricRankKMixed(true, c, filled, rows.AsSpan(0, filled * c), c, a, c, parallel);
         }
 
         for (var j = 0; j < c; j++)
         {
             if (!double.IsFinite(a[(j * c) + j]))
             {
-                ThrowIfNotFinite(factors, scratch.Array.AsSpan(0, panel * c), panel, offset, c);
+                ThrowIfNotFinite(factors, rows.AsSpan(0, panel * c), panel, offset, c);
                 return;
             }
         }

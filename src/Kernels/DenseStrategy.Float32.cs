@@ -31,7 +31,7 @@ internal sealed partial class DenseStrategy
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool TryInvertFloat32(ReadOnlySpan<double> a, int c, Span<float> f, bool parallel, double tolerance)
     {
-        using var workRental = new Rental<double>(4 * c);
+        using var workRental = new Rental<double>(3 * c);
         var work = workRental.Array;
         SimdOps.Convert<double, float>(a, f);
         // A non-finite entry of X makes the residual below NaN or infinite (no v_i = sin(i + 1) is 0), so X needs no
@@ -43,7 +43,6 @@ internal sealed partial class DenseStrategy
 
         var v = work.AsSpan(0, c);
         var y = work.AsSpan(c, c);
-        var row = work.AsSpan(2 * c, c);
         for (var i = 0; i < c; i++)
         {
             v[i] = Math.Sin(i + 1);
@@ -51,13 +50,12 @@ internal sealed partial class DenseStrategy
 
         for (var i = 0; i < c; i++)
         {
-            SimdOps.Convert<float, double>(f.Slice(i * c, c), row);
-            y[i] = SimdOps.Dot<double>(row, v);
+            y[i] = SimdOps.DotWidened(f.Slice(i * c, c), v);
         }
 
         // F·y from the lower triangle by rows only: row i gives (F y)_i its part left of the diagonal, and each
         // (F y)_j, j < i, its term F_ij·y_i (the column below j's diagonal), so no pass strides down a column.
-        var fy = work.AsSpan(3 * c, c);
+        var fy = work.AsSpan(2 * c, c);
         fy.Clear();
         for (var i = 0; i < c; i++)
         {

@@ -257,7 +257,10 @@ internal sealed partial class DenseStrategy
         return storage;
     }
 
-    /// <summary>Block <paramref name="b"/>'s Gram from all kept rows into <paramref name="a"/> (c × c, lower triangle).</summary>
+    /// <summary>
+    /// Block <paramref name="b"/>'s Gram from all kept rows into <paramref name="a"/> (c × c, lower triangle), the block's
+    /// rows compacted in place first.
+    /// </summary>
     private void FormGram(int b, Span<double> a)
     {
         var layout = _layout;
@@ -270,8 +273,12 @@ internal sealed partial class DenseStrategy
             return;
         }
 
+        // The rows that are ±0 in the block add nothing: they leave, so each float32 panel sums MixedPanel rows that count
+        // (the panels GramFromFactors fills). The block's rows are not read again.
         var rows = _rows ?? throw new InvalidOperationException("No rows were added to the Dense strategy.");
-        LinearAlgebra.SymmetricRankKMixed(true, c, _held, rows.AsSpan((int)(_rowCapacity * layout.Offset(b)), _held * c), c, a, c, parallel);
+        var block = rows.AsSpan((int)(_rowCapacity * layout.Offset(b)), _held * c);
+        var kept = GradientRows.DropZeroRows(block, _held, c);
+        LinearAlgebra.SymmetricRankKMixed(true, c, kept, block[..(kept * c)], c, a, c, parallel);
     }
 
     /// <summary>

@@ -65,9 +65,9 @@ public sealed class PassPlan
             if (factorBytes is { } factors)
             {
                 // Rows given as factors: no kept rows and no chunk buffer, but each core multiplies out one SYRK panel of a
-                // block's rows at a time (min(m, 256) × c).
+                // block's rows at a time, with the gather window that fills it.
                 ScratchBytes = MemoryBudget.Sum(Math.Max(0, ScratchBytes - DenseStrategy.Bytes(layout, precision, rows)),
-                    MemoryBudget.Product(Environment.ProcessorCount, Math.Min(rows, LinearAlgebra.MixedPanel), layout.BlockSize, sizeof(float)));
+                    MemoryBudget.Product(Environment.ProcessorCount, DenseStrategy.FactorScratchRows(rows), layout.BlockSize, sizeof(float)));
                 ReadBytes = factors;
             }
         }

@@ -1,4 +1,6 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using WoodFisher.Kernels;
 using WoodFisher.Models.Autograd;
 
@@ -42,6 +44,7 @@ public sealed class LinearGradientFactors : IGradientRowFactors
     /// As <see cref="Gather"/>, leaving out without multiplying them out the rows whose output gradients are ±0 for every
     /// unit the window touches, when that layer's inputs are all finite (so each product is ±0, not NaN).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public int GatherNonZero(int firstRow, int rows, long start, int count, Span<float> destination)
     {
         Check(firstRow, rows, start, count, destination);
@@ -67,6 +70,7 @@ public sealed class LinearGradientFactors : IGradientRowFactors
     }
 
     /// <summary>Coordinates [start, start + count) of row n into <paramref name="row"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void WriteRow(int n, long start, int count, Span<float> row)
     {
         var end = start + count;
@@ -87,13 +91,43 @@ public sealed class LinearGradientFactors : IGradientRowFactors
             for (var j = j0; j < j1;)
             {
                 int o = j / p.In, i = j % p.In, len = Math.Min(p.In - i, j1 - j);
-                TensorPrimitives.Multiply(inputs.Slice(i, len), deltas[o], row.Slice(at + j - j0, len));
+                Scale(inputs.Slice(i, len), deltas[o], row.Slice(at + j - j0, len));
                 j += len;
             }
         }
     }
 
+    /// <summary>
+    /// dst = s·x, the product <see cref="PerSampleGradients"/> forms (one rounding, so the same bits). Optimised from the
+    /// first call: a block's Gram gathers each of its rows once, a few hundred thousand short calls in all, which
+    /// TensorPrimitives ran in first-tier code through most of a model-mode inverse.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Scale(ReadOnlySpan<float> x, float s, Span<float> dst)
+    {
+        var n = x.Length;
+        var i = 0;
+        fixed (float* px = x, pd = dst)
+        {
+            if (Vector512.IsHardwareAccelerated)
+            {
+                var sv = Vector512.Create(s);
+                for (; i + 16 <= n; i += 16)
+                    (Vector512.Load(px + i) * sv).Store(pd + i);
+            }
+            if (Vector256.IsHardwareAccelerated)
+            {
+                var sv = Vector256.Create(s);
+                for (; i + 8 <= n; i += 8)
+                    (Vector256.Load(px + i) * sv).Store(pd + i);
+            }
+            for (; i < n; i++)
+                pd[i] = px[i] * s;
+        }
+    }
+
     /// <summary>True when every value row n has in [start, start + count) is ±0, known from its output gradients alone.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool IsZeroRow(int n, long start, int count)
     {
         var end = start + count;
@@ -104,9 +138,15 @@ public sealed class LinearGradientFactors : IGradientRowFactors
                 continue;
             int j0 = (int)(lo - p.Offset), j1 = (int)(hi - p.Offset);
             var deltas = p.Deltas.AsSpan(n * p.Out, p.Out);
-            var units = p.Weight ? deltas[(j0 / p.In)..((j1 - 1) / p.In + 1)] : deltas[j0..j1];
-            if ((p.Weight && !p.InputsFinite) || System.Runtime.InteropServices.MemoryMarshal.Cast<float, int>(units).IndexOfAnyExcept(0, int.MinValue) >= 0)
+            if (p.Weight && !p.InputsFinite)
                 return false;
+            // A window touches one or two units of a weight: a plain loop, not a vectorised search's set-up.
+            var units = p.Weight ? deltas[(j0 / p.In)..((j1 - 1) / p.In + 1)] : deltas[j0..j1];
+            foreach (var u in units)
+            {
+                if ((BitConverter.SingleToInt32Bits(u) & int.MaxValue) != 0)
+                    return false;
+            }
         }
         return true;
     }

@@ -79,6 +79,42 @@ public class GradientFactorsTests
         Assert.That(actual.Block(2)[0], Is.EqualTo(1 / 1e-2).Within(1e-4), "a block of zero rows inverts λI");
     }
 
+    // Zero rows spread through many gather windows: a block's non-zero rows fill whole SYRK panels across the windows (one
+    // overflowing into the next panel), a dense block takes three panels, a sparse one a partial panel. Bit for bit the
+    // blocks of the row-fed builder that keeps its rows (m ≤ 4c), which compacts each block's rows into the same panels;
+    // and both within the float32 oracle tolerance of the float64 inverse of the same rows (as StrategyTests: the κ·u₃₂
+    // class for these κ ≈ 10² blocks). A row-fed builder that streams its Gram sums the panels its calls bring instead.
+    [Test]
+    public void AddFactors_WithZeroRowsAcrossPanels_EqualsTheKeptRows_AndTheFloat64Inverse()
+    {
+        const int d = 576, m = 700, c = 192;
+        var rows = Rows(m, d);
+        var rng = new Random(9);
+        for (var n = 0; n < m; n++)
+        {
+            var row = rows.AsSpan(n * d, d);
+            if (rng.NextDouble() < 0.5)
+            {
+                row[..c].Clear();
+            }
+
+            if (rng.NextDouble() < 0.9)
+            {
+                row[(2 * c)..].Fill(-0f);
+            }
+        }
+
+        using var fromRows = new WoodFisherBuilder(d, Dense(c), m);
+        fromRows.Add(rows, m);
+        using var expected = fromRows.Build();
+        using var fromFactors = new WoodFisherBuilder(d, Dense(c), m);
+        fromFactors.AddFactors(new RowMajorFactors(rows, m, d));
+        using var actual = fromFactors.Build();
+        AssertSameBlocks(expected, actual, "");
+        var g = Array.ConvertAll(rows, v => (double)v);
+        Assert.That(Oracle.MaxBlockError(actual, Oracle.BlockInverses(g, m, d, actual.Layout, 1e-2, m)), Is.LessThan(2e-4));
+    }
+
     [Test]
     public void DropZeroRows_KeepsTheNonZeroRowsInOrder()
     {
