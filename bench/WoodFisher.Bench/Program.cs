@@ -13,6 +13,7 @@ namespace WoodFisher.Bench;
 /// <c>-- dense-profile</c> prints one-core Gram-panel and Cholesky timings of the Dense strategy;
 /// <c>-- rankk-block [reps] [c:m …]</c> times the backend's rank-k update of one block against the peak measured in the same run;
 /// <c>-- rankk-profile</c> prints single-core phase timings of one rank-k panel, the builder's overhead and the dense path;
+/// <c>-- dense-rows [c] [r …]</c> times one block's float32 Dense inverse from r rows (<see cref="DenseRowsProfile"/>);
 /// <c>-- model-inverse MODEL</c> times model-mode pruning's inverse alone (<see cref="ModelInverseProfile"/>);
 /// <c>-- rankk-cpu</c>, <c>-- inverse-cpu</c> and <c>-- joint-cpu</c> (<see cref="JointUpdateProfile"/>) time in CPU time (<see cref="CpuTimeProfiles"/>), for shared machines;
 /// <c>-- pattern-quality [--out DIR]</c> writes the structured-pruning quality tables (<see cref="PatternQuality"/>);
@@ -115,6 +116,12 @@ public static class Program
             // The float32 FMA peak on all cores, the divisor of every "% of peak" and flop-floor ratio (for scripts that time
             // a whole command between two of these).
             Console.WriteLine($"peak {KernelBenchmark.MeasurePeakGflops(Precision.Float32):F0} GFLOP/s on {Environment.ProcessorCount} cores");
+            return;
+        }
+
+        if (args.Length > 0 && args[0] == "dense-rows")
+        {
+            DenseRowsProfile.Run(args[1..]);
             return;
         }
 

@@ -43,16 +43,19 @@ internal sealed partial class DenseStrategy
     /// panel. The panels are those the SYRK cuts the block's non-zero rows into when they are kept (<see cref="FormGram"/>),
     /// so the Gram is the kept rows' bit for bit.
     /// </summary>
-    private void GramFromFactors(int b, Span<double> a, bool parallel)
+    /// <remarks>
+    /// With <paramref name="allowFew"/>, a block whose rows that count all fit <see cref="FewRowsMax"/> gets no Gram: they
+    /// are returned, held in <paramref name="rows"/>, for the Woodbury form (<see cref="TryInvertFewRows"/>).
+    /// </remarks>
+    private FewRows? GramFromFactors(int b, Span<double> a, bool parallel, float[] rows, bool allowFew)
     {
         var factors = _factors!;
         var c = _layout.Size(b);
         var offset = _layout.Offset(b);
         var panel = Math.Min(_held, LinearAlgebra.MixedPanel);
         var window = Math.Min(_held, GatherWindow);
-        using var scratch = new Rental<float>((int)FactorScratchRows(_held) * c);
-        var rows = scratch.Array;
         var filled = 0;
+        var full = false;
         for (var r0 = 0; r0 < _held; r0 += window)
         {
             var n = Math.Min(window, _held - r0);
@@ -62,7 +65,13 @@ internal sealed partial class DenseStrategy
                 LinearAlgebra.SymmetricRankKMixed(true, c, panel, rows.AsSpan(0, panel * c), c, a, c, parallel);
                 filled -= panel;
                 rows.AsSpan(panel * c, filled * c).CopyTo(rows);
+                full = true;
             }
+        }
+
+        if (allowFew && !full && filled <= FewRowsMax(c) && RowsFinite(rows.AsSpan(0, filled * c)))
+        {
+            return new FewRows(rows, 0, filled);
         }
 
         if (filled > 0)
@@ -75,9 +84,11 @@ internal sealed partial class DenseStrategy
             if (!double.IsFinite(a[(j * c) + j]))
             {
                 ThrowIfNotFinite(factors, rows.AsSpan(0, panel * c), panel, offset, c);
-                return;
+                return null;
             }
         }
+
+        return null;
     }
 
     /// <summary>
@@ -100,6 +111,9 @@ internal sealed partial class DenseStrategy
             }
         }
     }
+
+    /// <summary>True when every entry is finite (few rows skip the Gram whose diagonal would show it).</summary>
+    private static bool RowsFinite(ReadOnlySpan<float> rows) => FirstNonFinite(rows) < 0;
 
     private static int FirstNonFinite(ReadOnlySpan<float> block)
     {

@@ -18,12 +18,20 @@ internal sealed partial class DenseStrategy
         if (_rowCapacity > 0)
         {
             var formed = new double[layout.SquareLength];
-            BlockParallel.For(layout.Count, b => FormGram(b, formed.AsSpan((int)layout.SquareOffset(b), layout.Size(b) * layout.Size(b))));
+            BlockParallel.For(layout.Count, b =>
+            {
+                using var scratch = new Rental<float>(FactorScratchLength(layout.Size(b)));
+                FormGram(b, formed.AsSpan((int)layout.SquareOffset(b), layout.Size(b) * layout.Size(b)), scratch.Array, allowFew: false);
+            });
             Release();
             _gram = formed;
         }
 
         var gram = _gram!;
-        return InvertBlocks(backend, damping, normalizer, (b, a) => gram.AsSpan((int)layout.SquareOffset(b), a.Length).CopyTo(a));
+        return InvertBlocks(backend, damping, normalizer, (b, a, _) =>
+        {
+            gram.AsSpan((int)layout.SquareOffset(b), a.Length).CopyTo(a);
+            return null;
+        });
     }
 }

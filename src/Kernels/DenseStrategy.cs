@@ -24,7 +24,9 @@ namespace WoodFisher.Kernels;
 /// β = (γ_KC·tr(GᵀG/N) + 3γ_{c+1}·tr(F̂))/λ_min(F̂), plus the final rounding of each entry to float32 — the κ(F̂)·u₃₂ class
 /// of the float32 Woodbury strategies (the bound is worst-case; measured errors are 10³–10⁵ times smaller). A block whose
 /// float32 Cholesky fails, overflows or leaves a residual beyond what the float32 Gram already implies is inverted again
-/// in float64 from its float64 Gram. With
+/// in float64 from its float64 Gram. A block that few kept rows (or factor rows) reach, at most
+/// <see cref="FewRowsMax"/> that are not ±0 in it, is inverted in the Woodbury form instead, (I − XᵀK⁻¹X)/λ with
+/// K = NλI + XXᵀ (<see cref="TryInvertFewRows"/>), under the same residual test. With
 /// <see cref="Precision.Float64"/> everything is float64.</para>
 /// <para>Either way the inverse is checked: a failed Cholesky, a non-finite entry, or a diagonal entry that is not positive
 /// once rounded to the storage precision (e.g. 1/(λ + 10⁶⁰) in float32) raises
@@ -43,6 +45,7 @@ internal sealed partial class DenseStrategy
     private long _rowCapacity;
     private int _held;
     private int _fallbacks;
+    private int _fewRows;
 
     /// <summary>Starts the strategy; <paramref name="rows"/> is m (after mini-batch averaging) when known.</summary>
     public DenseStrategy(BlockLayout layout, Precision precision, long? rows = null)
@@ -95,6 +98,9 @@ internal sealed partial class DenseStrategy
 
     /// <summary>Blocks of the last <see cref="Finish"/> whose float32 inverse was rejected and redone in float64 (tests).</summary>
     internal int Float64Fallbacks => _fallbacks;
+
+    /// <summary>Blocks of the last <see cref="Finish"/> inverted in the Woodbury form (<see cref="TryInvertFewRows"/>; tests).</summary>
+    internal int FewRowsInverses => _fewRows;
 
     /// <summary>The Gram matrices so far (tests).</summary>
     internal double[] GramForTests => _gram!;
@@ -252,16 +258,18 @@ internal sealed partial class DenseStrategy
     /// </summary>
     private IBlockStorage FinishFromRows(ICurvatureBackend backend, double damping, double normalizer)
     {
-        var storage = InvertBlocks(backend, damping, normalizer, FormGram);
+        var storage = InvertBlocks(backend, damping, normalizer, (b, a, scratch) => FormGram(b, a, scratch, allowFew: true));
         Release();
         return storage;
     }
 
     /// <summary>
-    /// Block <paramref name="b"/>'s Gram from all kept rows into <paramref name="a"/> (c × c, lower triangle), the block's
-    /// rows compacted in place first.
+    /// Block <paramref name="b"/>'s Gram from all kept rows (or factors) into <paramref name="a"/> (c × c, lower triangle),
+    /// the block's kept rows compacted in place first. With <paramref name="allowFew"/>, a block with at most
+    /// <see cref="FewRowsMax"/> rows that count gets no Gram: its rows are returned instead (held in
+    /// <paramref name="scratch"/> when they come from factors).
     /// </summary>
-    private void FormGram(int b, Span<double> a)
+    private FewRows? FormGram(int b, Span<double> a, float[] scratch, bool allowFew)
     {
         var layout = _layout;
         var c = layout.Size(b);
@@ -269,24 +277,33 @@ internal sealed partial class DenseStrategy
         a.Clear();
         if (_factors is not null)
         {
-            GramFromFactors(b, a, parallel);
-            return;
+            return GramFromFactors(b, a, parallel, scratch, allowFew);
         }
 
         // The rows that are ±0 in the block add nothing: they leave, so each float32 panel sums MixedPanel rows that count
         // (the panels GramFromFactors fills). The block's rows are not read again.
         var rows = _rows ?? throw new InvalidOperationException("No rows were added to the Dense strategy.");
-        var block = rows.AsSpan((int)(_rowCapacity * layout.Offset(b)), _held * c);
+        var start = (int)(_rowCapacity * layout.Offset(b));
+        var block = rows.AsSpan(start, _held * c);
         var kept = GradientRows.DropZeroRows(block, _held, c);
+        if (allowFew && kept <= FewRowsMax(c))
+        {
+            return new FewRows(rows, start, kept);
+        }
+
         LinearAlgebra.SymmetricRankKMixed(true, c, kept, block[..(kept * c)], c, a, c, parallel);
+        return null;
     }
+
+    /// <summary>Bytes each core's factor scratch takes for a block of c coordinates (none when the rows are kept).</summary>
+    private int FactorScratchLength(int c) => _factors is null ? 0 : (int)FactorScratchRows(_held) * c;
 
     /// <summary>
     /// λI + Gram/N of every block, the Gram put into a scratch c × c array by <paramref name="gram"/>, inverted and written
     /// into new storage: float32 inverses straight into CPU float32 storage, else through one float64 array for
     /// <see cref="ICurvatureBackend.Write"/>.
     /// </summary>
-    private IBlockStorage InvertBlocks(ICurvatureBackend backend, double damping, double normalizer, Action<int, Span<double>> gram)
+    private IBlockStorage InvertBlocks(ICurvatureBackend backend, double damping, double normalizer, Func<int, Span<double>, float[], FewRows?> gram)
     {
         var layout = _layout;
         var single = layout.Count < Environment.ProcessorCount;
@@ -300,9 +317,28 @@ internal sealed partial class DenseStrategy
                 var c = layout.Size(b);
                 using var g = new Rental<double>(c * c);
                 using var f = new Rental<float>(direct is null ? c * c : 0);
+                using var scratch = new Rental<float>(FactorScratchLength(c));
                 var a = g.Array.AsSpan(0, c * c);
-                gram(b, a);
-                var inFloat32 = Invert(b, a, c, damping, normalizer, single, direct is null ? f.Array : direct[b]);
+                var target = direct is null ? f.Array : direct[b];
+                var few = gram(b, a, scratch.Array);
+                bool inFloat32;
+                if (few is { } rows && TryInvertFewRows(rows, c, damping, normalizer, a, target.AsSpan(0, c * c), single))
+                {
+                    Interlocked.Increment(ref _fewRows);
+                    inFloat32 = true;
+                }
+                else
+                {
+                    if (few is { } missed)
+                    {
+                        // The Woodbury form missed its residual test: the block's Gram, as for any other block.
+                        a.Clear();
+                        LinearAlgebra.SymmetricRankKMixed(true, c, missed.Rows, missed.Array.AsSpan(missed.Start, missed.Rows * c), c, a, c, single);
+                    }
+
+                    inFloat32 = Invert(b, a, c, damping, normalizer, single, target);
+                }
+
                 if (direct is not null)
                 {
                     if (!inFloat32)
@@ -362,7 +398,7 @@ internal sealed partial class DenseStrategy
     {
         Damp(a, c, 1.0 / normalizer, damping);
 
-        if (_precision == Precision.Float32 && TryInvertFloat32(a, c, f.AsSpan(0, c * c), parallel, Float32Residual(a, c, damping)))
+        if (_precision == Precision.Float32 && TryInvertFloat32(a, c, f.AsSpan(0, c * c), parallel, Float32Residual(GramTrace(a, c, damping), damping)))
         {
             return true;
         }
