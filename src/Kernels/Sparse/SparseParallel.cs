@@ -10,9 +10,9 @@ namespace WoodFisher.Kernels.Sparse;
 /// <remarks>
 /// The work is cut into <see cref="PiecesPerCore"/> pieces per core that the calling thread and the helpers it queues take
 /// in turn, and the caller spins at the join rather than blocking. A pool thread that has gone to sleep takes tens of
-/// microseconds to wake (longer than a layer's product at batch 64); with one piece per core the caller finished its own
-/// part, ran the sleeper's as well and then blocked on the join, so a product split over two cores took longer than on one.
-/// With pieces the caller never waits for a helper that has not started: a late helper takes what is left, or nothing.
+/// microseconds to wake (longer than a layer's product at batch 64): with one part per core the caller would finish its
+/// own part, run the sleeper's as well and then block on the join, slower than not splitting. With pieces the caller never
+/// waits for a helper that has not started: a late helper takes what is left, or nothing.
 /// </remarks>
 internal static class SparseParallel
 {
