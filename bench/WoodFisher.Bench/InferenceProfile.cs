@@ -13,7 +13,8 @@ namespace WoodFisher.Bench;
 /// one no other job interrupted, so it measures the code, not the load. The engine runs the first 1,000 test images in
 /// fixed groups of consecutive calls (about 20 groups, the same for both engines); its figure is the sum over groups of
 /// each group's least time, per call: every image counts once (the batch-1 kernels skip windows of zero inputs, so a least
-/// time over arbitrary blocks would pick the easiest images), and a group is short enough to run uninterrupted. Run:
+/// time over arbitrary blocks would pick the easiest images), and a group is short enough to run uninterrupted. Last, the
+/// medians of whole calls inside the engine against their products and the rest (<see cref="Breakdown"/>). Run:
 /// <c>dotnet run -c Release --project bench/WoodFisher.Bench -- inference-profile PRUNED.safetensors BASELINE.safetensors [batch] [blocks]</c>
 /// (PRUNED: the pruned model, saved dense or compressed).
 /// </summary>
@@ -91,6 +92,62 @@ public static class InferenceProfile
             var td = Groups(denseEngine);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"engine         sparse {ts,9:0.000}   dense {td,9:0.000}   ratio {td / ts:0.00}"));
         }
+
+        Breakdown(pruned, baseline, images.Images, features, batch, pool);
+    }
+
+    /// <summary>
+    /// Inside the engine: each call of two engines built with every weight wrapped in a clock, alternating call by call over the
+    /// images, and per engine the median of the whole call, of its products and of the rest (input transpose, activations,
+    /// the splits' start and join as far as they fall outside the products, logits). Products timed alone, back to back,
+    /// find the pool threads awake; inside the engine the other layers run between them.
+    /// </summary>
+    private static void Breakdown(CompressedModel pruned, IModel<float> baseline, float[] images, int features, int batch, int pool)
+    {
+        const int calls = 2000;
+        var clocks = new List<TimedWeights>[] { [], [] };
+        using var sparse = InferenceModel.Create(pruned.Model, (name, d, r, c) => Clocked(clocks[0], pruned.Weights.FirstOrDefault(w => w.Name == name)?.Matrix ?? WeightFormats.Compress(d, r, c), calls), batch);
+        using var dense = InferenceModel.Create(baseline, (_, d, r, c) => Clocked(clocks[1], new DenseWeights(r, c, d), calls), batch);
+        var engines = new[] { sparse, dense };
+        var totals = new long[2, calls];
+        var logits = new float[sparse.NumClasses * batch];
+        for (var pass = 0; pass < 2; pass++)
+        {
+            foreach (var c in clocks.SelectMany(l => l))
+                c.Calls = 0;
+            for (var i = 0; i < calls; i++)
+            {
+                for (var k = 0; k < 2; k++)
+                {
+                    var t0 = Stopwatch.GetTimestamp();
+                    engines[k].Logits(images.AsSpan(i % pool * batch * features, batch * features), batch, logits);
+                    totals[k, i] = Stopwatch.GetTimestamp() - t0;
+                }
+            }
+        }
+
+        for (var k = 0; k < 2; k++)
+        {
+            var products = Enumerable.Range(0, calls).Select(i => clocks[k].Sum(c => c.Ticks[i])).ToArray();
+            var rest = Enumerable.Range(0, calls).Select(i => totals[k, i] - products[i]).ToArray();
+            var layers = string.Join(", ", clocks[k].Select(c => string.Create(CultureInfo.InvariantCulture, $"{c.Rows}x{c.Columns} {Median(c.Ticks):0.0}")));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"inside {(k == 0 ? "sparse" : "dense "),-7} call {Median(Enumerable.Range(0, calls).Select(i => totals[k, i]).ToArray()),8:0.0}   products {Median(products),8:0.0} ({layers})   rest {Median(rest),7:0.0}   (medians of {calls} calls, µs)"));
+        }
+    }
+
+    private static TimedWeights Clocked(List<TimedWeights> list, IWeightMatrix w, int calls)
+    {
+        var t = new TimedWeights(w, calls);
+        list.Add(t);
+        return t;
+    }
+
+    private static double Median(long[] ticks)
+    {
+        var s = (long[])ticks.Clone();
+        Array.Sort(s);
+        return s[s.Length / 2] * 1e6 / Stopwatch.Frequency;
     }
 
     private static void Product(IWeightMatrix w, AlignedFloats xa, AlignedFloats ya, float[] bias, int batch)
@@ -119,5 +176,39 @@ public static class InferenceProfile
         }
 
         return best * 1e6 / Stopwatch.Frequency / per;
+    }
+
+    /// <summary>A weight matrix that records the time of each product it runs (the last <c>calls</c> of them).</summary>
+    private sealed class TimedWeights(IWeightMatrix w, int calls) : IWeightMatrix
+    {
+        public long[] Ticks { get; } = new long[calls];
+
+        public int Calls { get; set; }
+
+        public int Rows => w.Rows;
+
+        public int Columns => w.Columns;
+
+        public WeightFormat Format => w.Format;
+
+        public long StoredValues => w.StoredValues;
+
+        public long StoredBytes => w.StoredBytes;
+
+        public void MultiplyVector(ReadOnlySpan<float> x, Span<float> y, ReadOnlySpan<float> bias = default)
+        {
+            var t0 = Stopwatch.GetTimestamp();
+            w.MultiplyVector(x, y, bias);
+            Ticks[Calls++ % Ticks.Length] = Stopwatch.GetTimestamp() - t0;
+        }
+
+        public void Multiply(ReadOnlySpan<float> b, int n, Span<float> c, ReadOnlySpan<float> bias = default)
+        {
+            var t0 = Stopwatch.GetTimestamp();
+            w.Multiply(b, n, c, bias);
+            Ticks[Calls++ % Ticks.Length] = Stopwatch.GetTimestamp() - t0;
+        }
+
+        public float[] ToDense() => w.ToDense();
     }
 }

@@ -7,6 +7,13 @@ namespace WoodFisher.Kernels.Sparse;
 /// product such as a convolution's im2col matrix). Products under <see cref="Threshold"/> multiply-adds run on the
 /// calling thread, where dispatching to other cores would cost more than it saves.
 /// </summary>
+/// <remarks>
+/// The work is cut into <see cref="PiecesPerCore"/> pieces per core that the calling thread and the helpers it queues take
+/// in turn, and the caller spins at the join rather than blocking. A pool thread that has gone to sleep takes tens of
+/// microseconds to wake (longer than a layer's product at batch 64): with one part per core the caller would finish its
+/// own part, run the sleeper's as well and then block on the join, slower than not splitting. With pieces the caller never
+/// waits for a helper that has not started: a late helper takes what is left, or nothing.
+/// </remarks>
 internal static class SparseParallel
 {
     /// <summary>
@@ -15,6 +22,12 @@ internal static class SparseParallel
     /// core on a 2-core Xeon).
     /// </summary>
     public const long Threshold = 1L << 19;
+
+    /// <summary>
+    /// Pieces per core: enough that a helper arriving late still takes a share, few enough that each piece's pass over all
+    /// of B (which every row range reads) stays small against its multiply-adds.
+    /// </summary>
+    private const int PiecesPerCore = 4;
 
     /// <summary>Column ranges are multiples of this (a whole number of 512-bit registers).</summary>
     private const int ColumnAlign = 64;
@@ -37,28 +50,19 @@ internal static class SparseParallel
             return;
         }
 
-        Action<int> part;
+        Job job;
         if (rows >= 4 * parts || n < 2 * ColumnAlign)
         {
-            parts = Math.Min(parts, rows);
-            part = p => body(RowBoundary(rows, parts, p, rowWork, rowGrain), RowBoundary(rows, parts, p + 1, rowWork, rowGrain), 0, n);
+            var pieces = Math.Min(parts * PiecesPerCore, Math.Max(1, rows / Math.Max(1, rowGrain)));
+            job = new Job(pieces, p => body(RowBoundary(rows, pieces, p, rowWork, rowGrain), RowBoundary(rows, pieces, p + 1, rowWork, rowGrain), 0, n));
         }
         else
         {
-            var chunk = (((n + parts - 1) / parts) + ColumnAlign - 1) / ColumnAlign * ColumnAlign;
-            parts = (n + chunk - 1) / chunk;
-            part = p => body(0, rows, p * chunk, Math.Min(n, (p + 1) * chunk));
+            var chunk = Math.Max(ColumnAlign, (((n + (parts * PiecesPerCore) - 1) / (parts * PiecesPerCore)) + ColumnAlign - 1) / ColumnAlign * ColumnAlign);
+            job = new Job((n + chunk - 1) / chunk, p => body(0, rows, p * chunk, Math.Min(n, (p + 1) * chunk)));
         }
 
-        try
-        {
-            Parallel.For(0, parts, part);
-        }
-        catch (AggregateException e)
-        {
-            ExceptionDispatchInfo.Capture(e.Flatten().InnerExceptions[0]).Throw();
-            throw;
-        }
+        job.Run(Math.Min(parts, job.Pieces));
     }
 
     private static int RowBoundary(int rows, int parts, int p, int[]? rowWork, int rowGrain)
@@ -76,5 +80,58 @@ internal static class SparseParallel
         var target = rowWork[0] + ((long)(rowWork[rows] - rowWork[0]) * p / parts);
         var at = Array.BinarySearch(rowWork, 0, rows + 1, (int)target);
         return Math.Clamp(at >= 0 ? at : ~at, 0, rows);
+    }
+
+    /// <summary>Pieces 0 … <see cref="Pieces"/> − 1 of one product, taken in turn by the caller and its helpers.</summary>
+    private sealed class Job(int pieces, Action<int> piece) : IThreadPoolWorkItem
+    {
+        private int _next;
+        private int _done;
+        private Exception? _error;
+
+        public int Pieces => pieces;
+
+        /// <summary>Queues <paramref name="threads"/> − 1 helpers, takes pieces until none is left, and returns when every piece is done.</summary>
+        public void Run(int threads)
+        {
+            for (var h = 1; h < threads; h++)
+            {
+                ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+            }
+
+            Execute();
+
+            // The pieces still running are already on a core, each a fraction of the product: spin rather than block, since
+            // a blocked caller is as slow to wake as a sleeping helper.
+            var spin = default(SpinWait);
+            while (Volatile.Read(ref _done) < pieces)
+            {
+                spin.SpinOnce(sleep1Threshold: -1);
+            }
+
+            if (_error is not null)
+            {
+                ExceptionDispatchInfo.Capture(_error).Throw();
+            }
+        }
+
+        public void Execute()
+        {
+            for (var p = Interlocked.Increment(ref _next) - 1; p < pieces; p = Interlocked.Increment(ref _next) - 1)
+            {
+                try
+                {
+                    piece(p);
+                }
+                catch (Exception e)
+                {
+                    Interlocked.CompareExchange(ref _error, e, null);
+                }
+                finally
+                {
+                    Interlocked.Increment(ref _done);
+                }
+            }
+        }
     }
 }
