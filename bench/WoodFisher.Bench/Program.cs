@@ -21,146 +21,79 @@ namespace WoodFisher.Bench;
 /// </summary>
 public static class Program
 {
-    public static void Main(string[] args)
+    /// <summary>The quick verbs by name, each given the arguments after it.</summary>
+    private static readonly Dictionary<string, Action<string[]>> Verbs = new(StringComparer.Ordinal)
     {
-        if (args.Length > 0 && args[0] == "inference-profile")
-        {
-            InferenceProfile.Run(args[1..]);
-            return;
-        }
-
-        if (args.Length > 0 && args[0] == "pattern-quality")
-        {
-            PatternQuality.Run(args.Length > 2 && args[1] == "--out" ? args[2] : "docs/structured");
-            return;
-        }
-
-        if (args.Length > 0 && args[0] == "kernels")
-        {
-            RunKernelGrid(args[1..]);
-            return;
-        }
-
-        if (args.Length > 0 && args[0] == "lenet5")
-        {
-            LeNet5Speed.Run(args[1..]);
-            return;
-        }
-
-        if (args.Length > 0 && args[0] == "conv-profile")
-        {
-            ConvProfile.Run(args[1..]);
-            return;
-        }
-
-        if (args.Length > 0 && args[0] == "dense-profile")
+        ["inference-profile"] = InferenceProfile.Run,
+        ["pattern-quality"] = a => PatternQuality.Run(a.Length > 1 && a[0] == "--out" ? a[1] : "docs/structured"),
+        ["kernels"] = RunKernelGrid,
+        ["lenet5"] = LeNet5Speed.Run,
+        ["conv-profile"] = ConvProfile.Run,
+        ["dense-profile"] = _ =>
         {
             DenseGramProfile.Run(400, 1000, 5);
             DenseGramProfile.Run(512, 1024, 5);
             DenseGramProfile.Run(128, 1024, 5);
-            return;
-        }
+        },
+        ["rankk-block"] = RunRankKBlocks,
+        ["rankk-ab"] = RankKAb.Run,
+        ["gemm-shapes"] = GemmShapesProfile.Run,
+        ["rankk-cpu"] = CpuTimeProfiles.RankK,
+        ["cholinv-cpu"] = CholeskyInverseProfile.Run,
+        ["cholinv-ab"] = CholeskyInverseAb.Run,
+        ["joint-cpu"] = JointUpdateProfile.Run,
 
-        if (args.Length > 0 && args[0] == "rankk-block")
+        // The float32 FMA peak on all cores, the divisor of every "% of peak" and flop-floor ratio (for scripts that time a
+        // whole command between two of these).
+        ["peak"] = _ => Console.WriteLine($"peak {KernelBenchmark.MeasurePeakGflops(Precision.Float32):F0} GFLOP/s on {Environment.ProcessorCount} cores"),
+        ["dense-rows"] = DenseRowsProfile.Run,
+        ["model-inverse"] = ModelInverseProfile.Run,
+        ["inverse-cpu"] = CpuTimeProfiles.Inverse,
+        ["rankk-profile"] = _ => RunRankKProfile(),
+    };
+
+    public static void Main(string[] args)
+    {
+        if (args.Length > 0 && Verbs.TryGetValue(args[0], out var verb))
         {
-            var reps = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 10;
-            var cells = args.Length > 2
-                ? args[2..].Select(a => a.Split(':')).Select(p => (int.Parse(p[0], CultureInfo.InvariantCulture), int.Parse(p[1], CultureInfo.InvariantCulture))).ToArray()
-                : [(512, 128), (512, 256), (512, 1024), (1024, 256), (1024, 1024)];
-            foreach (var (c, m) in cells)
-            {
-                RankKBlockProfile.Run(c, m, reps);
-            }
-
-            return;
-        }
-
-        if (args.Length > 0 && args[0] == "rankk-ab")
-        {
-            RankKAb.Run(args[1..]);
-            return;
-        }
-
-        if (args.Length > 0 && args[0] == "gemm-shapes")
-        {
-            GemmShapesProfile.Run(args[1..]);
-            return;
-        }
-
-        if (args.Length > 0 && args[0] == "rankk-cpu")
-        {
-            CpuTimeProfiles.RankK(args[1..]);
-            return;
-        }
-
-        if (args.Length > 0 && args[0] == "cholinv-cpu")
-        {
-            CholeskyInverseProfile.Run(args[1..]);
-            return;
-        }
-
-        if (args.Length > 0 && args[0] == "cholinv-ab")
-        {
-            CholeskyInverseAb.Run(args[1..]);
-            return;
-        }
-
-        if (args.Length > 0 && args[0] == "joint-cpu")
-        {
-            JointUpdateProfile.Run(args[1..]);
-            return;
-        }
-
-        if (args.Length > 0 && args[0] == "peak")
-        {
-            // The float32 FMA peak on all cores, the divisor of every "% of peak" and flop-floor ratio (for scripts that time
-            // a whole command between two of these).
-            Console.WriteLine($"peak {KernelBenchmark.MeasurePeakGflops(Precision.Float32):F0} GFLOP/s on {Environment.ProcessorCount} cores");
-            return;
-        }
-
-        if (args.Length > 0 && args[0] == "dense-rows")
-        {
-            DenseRowsProfile.Run(args[1..]);
-            return;
-        }
-
-        if (args.Length > 0 && args[0] == "model-inverse")
-        {
-            ModelInverseProfile.Run(args[1..]);
-            return;
-        }
-
-        if (args.Length > 0 && args[0] == "inverse-cpu")
-        {
-            CpuTimeProfiles.Inverse(args[1..]);
-            return;
-        }
-
-        if (args.Length > 0 && args[0] == "rankk-profile")
-        {
-            foreach (var (c, k) in new[] { (512, 64), (512, 128), (128, 32), (128, 64), (1024, 128) })
-            {
-                RankKProfile.Run(c, k, 5);
-                RankKProfile.Run(c, k, 20);
-            }
-
-            foreach (var par in new[] { false, true, false, true })
-            {
-                Console.WriteLine($"GEMM 1024³ parallel={par}: {KernelBenchmark.MeasureGemmGflops(1024, 1024, 1024, parallel: par, repeats: 5):F1} GFLOP/s");
-            }
-
-            DenseProfile.Run(128, 256, 1024, 10);
-            DenseProfile.Run(512, 1024, 2048, 5);
-            BuilderOverheadProfile.Run(128, 256, 128, 10);
-            BuilderOverheadProfile.Run(512, 1024, 512, 5);
-            BuilderOverheadProfile.Run(128, 256, 1024, 10);
-            BuilderOverheadProfile.Run(512, 1024, 2048, 5);
-
+            verb(args[1..]);
             return;
         }
 
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+    }
+
+    private static void RunRankKBlocks(string[] args)
+    {
+        var reps = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 10;
+        var cells = args.Length > 1
+            ? args[1..].Select(a => a.Split(':')).Select(p => (int.Parse(p[0], CultureInfo.InvariantCulture), int.Parse(p[1], CultureInfo.InvariantCulture))).ToArray()
+            : [(512, 128), (512, 256), (512, 1024), (1024, 256), (1024, 1024)];
+        foreach (var (c, m) in cells)
+        {
+            RankKBlockProfile.Run(c, m, reps);
+        }
+    }
+
+    private static void RunRankKProfile()
+    {
+        foreach (var (c, k) in new[] { (512, 64), (512, 128), (128, 32), (128, 64), (1024, 128) })
+        {
+            RankKProfile.Run(c, k, 5);
+            RankKProfile.Run(c, k, 20);
+        }
+
+        foreach (var par in new[] { false, true, false, true })
+        {
+            Console.WriteLine($"GEMM 1024³ parallel={par}: {KernelBenchmark.MeasureGemmGflops(1024, 1024, 1024, parallel: par, repeats: 5):F1} GFLOP/s");
+        }
+
+        DenseProfile.Run(128, 256, 1024, 10);
+        DenseProfile.Run(512, 1024, 2048, 5);
+        BuilderOverheadProfile.Run(128, 256, 128, 10);
+        BuilderOverheadProfile.Run(512, 1024, 512, 5);
+        BuilderOverheadProfile.Run(128, 256, 1024, 10);
+        BuilderOverheadProfile.Run(512, 1024, 2048, 5);
     }
 
     private static void RunKernelGrid(string[] cells)
