@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace WoodFisher.Kernels;
 
 /// <summary>The Dense strategy's rows given as factors (<see cref="IGradientRowFactors"/>), multiplied out a block at a time.</summary>
@@ -32,6 +34,7 @@ internal sealed partial class DenseStrategy
     /// <see cref="FewRowsMax"/> rows that count gets no Gram: its rows are returned instead (held in
     /// <paramref name="scratch"/> when they come from factors).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private FewRows? FormGram(int b, Span<double> a, float[] scratch, bool allowFew)
     {
         var layout = _layout;
@@ -82,6 +85,7 @@ internal sealed partial class DenseStrategy
     /// With <paramref name="allowFew"/>, a block whose rows that count all fit <see cref="FewRowsMax"/> gets no Gram: they
     /// are returned, held in <paramref name="rows"/>, for the Woodbury form (<see cref="TryInvertFewRows"/>).
     /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private FewRows? GramFromFactors(int b, Span<double> a, bool parallel, float[] rows, bool allowFew)
     {
         var factors = _factors!;

@@ -30,6 +30,7 @@ internal sealed partial class DenseStrategy
     /// rows when they were held instead) as <see cref="Invert(int, Span{double}, int, double, double, bool, float[])"/>
     /// does; true when the inverse is float32.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool Invert(int b, Span<double> a, FewRows? few, int c, double damping, double normalizer, bool parallel, float[] target)
     {
         if (few is not { } rows)

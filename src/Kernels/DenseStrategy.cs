@@ -277,7 +277,7 @@ internal sealed partial class DenseStrategy
             // Float32 CPU blocks are inverted where they lie (every entry is written, so recycled blocks need no clearing).
             var direct = (target as CpuBlockStorage<float>)?.BlocksToOverwrite();
             var all = direct is null ? new double[layout.SquareLength] : null;
-            BlockParallel.For(layout.Count, b =>
+            BlockParallel.For(layout.Count, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (b) =>
             {
                 var c = layout.Size(b);
                 using var g = new Rental<double>(c * c);
@@ -342,6 +342,7 @@ internal sealed partial class DenseStrategy
     /// <paramref name="f"/> (true) when the storage is float32 and that inverse passes its residual check, else in float64
     /// in place (false).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool Invert(int b, Span<double> a, int c, double damping, double normalizer, bool parallel, float[] f)
     {
         Damp(a, c, 1.0 / normalizer, damping);

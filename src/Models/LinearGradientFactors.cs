@@ -84,7 +84,8 @@ public sealed class LinearGradientFactors : IGradientRowFactors
             if (!p.Weight)
             {
                 // 0 + δ, as the row's bias sum starts from a cleared +0 (so −0 is written as +0 there too).
-                TensorPrimitives.Add(deltas[j0..j1], 0f, row.Slice(at, j1 - j0));
+                for (var j = j0; j < j1; j++)
+                    row[at + j - j0] = deltas[j] + 0f;
                 continue;
             }
             var inputs = p.Inputs.AsSpan(n * p.In, p.In);

@@ -73,6 +73,7 @@ public static partial class LinearAlgebra
     /// are tested in order, as an unblocked Cholesky tests them: the first one ≤ 0 or NaN fails, its index and value out.
     /// </summary>
     [SkipLocalsInit]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe bool CholeskyCore<T>(Span<T> a, int n, out int pivot, out T value)
         where T : unmanaged, IFloatingPointIeee754<T>
     {

@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 
 namespace WoodFisher.Kernels;
 
@@ -54,6 +55,7 @@ public static partial class LinearAlgebra
     /// explicit P⁻¹ instead loses about two digits). All of a step's rewrites are one signed rank-b update of the lower
     /// triangle where it lies (<see cref="Gemm.LowerRankUpdate{T}"/>); about n³(1 + 1.5b/n) flops.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe bool CholeskyInvertCore<T>(Span<T> a, int n, bool parallel, out int pivot, out T value)
         where T : unmanaged, IFloatingPointIeee754<T>
     {

@@ -51,6 +51,7 @@ internal static unsafe class CholeskyLeaf
     }
 
     /// <summary>Replaces the upper-triangular U in <paramref name="s"/> (as <see cref="FactorBlock{T}"/> leaves it) by V = U⁻¹.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Invert<T>(T* s, int b, int ls)
         where T : unmanaged, IFloatingPointIeee754<T>
     {

@@ -85,6 +85,7 @@ internal static unsafe partial class Gemm
         => MultiplyInto(m, n, k, 1f, a, b, c, ldc, lowerOnly, parallel);
 
     /// <summary>C (of element type <typeparamref name="TC"/>: T, or float64 for float32 products) += α·A·B.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void MultiplyInto<T, TC>(int m, int n, int k, T alpha, PinnedMatrix<T> a, PinnedMatrix<T> b, TC* c, nint ldc, bool lowerOnly, bool parallel)
         where T : unmanaged, IFloatingPointIeee754<T>
         where TC : unmanaged, IFloatingPointIeee754<TC>

@@ -18,6 +18,7 @@ internal static unsafe partial class Gemm
     /// scratch. Negation is exact and rounding symmetric, so every entry of the lower triangle equals a lower-only
     /// <c>Multiply(±1, W, Wᵀ)</c>'s bit for bit.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void LowerRankUpdate<T>(int n, int k, T* w, int ldw, T* c, nint ldc, int split, bool parallel)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -48,7 +49,7 @@ internal static unsafe partial class Gemm
                 if (parallel && cores > 1 && blocks > 1)
                 {
                     // Blocks lower down cover more of the triangle: handed out one at a time, largest first.
-                    Parallel.ForEach(Partitioner.Create(0, blocks, 1), range =>
+                    Parallel.ForEach(Partitioner.Create(0, blocks, 1), [MethodImpl(MethodImplOptions.AggressiveOptimization)] (range) =>
                     {
                         for (var i = range.Item1; i < range.Item2; i++)
                         {
@@ -68,6 +69,7 @@ internal static unsafe partial class Gemm
     }
 
     /// <summary>Negates the rows i0..i1 of A packed by <see cref="PackA{T}"/> (MR-row panels of depth kc, p-major).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void NegatePackedRows<T>(T* pack, int i0, int i1, int kc)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -88,7 +90,17 @@ internal static unsafe partial class Gemm
         }
 
         var rest = new Span<T>(pack + ((nint)(first + 1) * MR * kc), Math.Max(0, ((i1 + MR - 1) / MR) - first - 1) * MR * kc);
-        TensorPrimitives.Negate(rest, rest);
+        var w = Vector<T>.Count;
+        var j = 0;
+        for (; j <= rest.Length - w; j += w)
+        {
+            (-new Vector<T>(rest[j..])).CopyTo(rest[j..]);
+        }
+
+        for (; j < rest.Length; j++)
+        {
+            rest[j] = -rest[j];
+        }
     }
 
     /// <summary>
@@ -97,6 +109,7 @@ internal static unsafe partial class Gemm
     /// the micro-kernel over packed panels, each column panel of V to the depth of its last nonzero row only (a quarter of
     /// the products of a full k × k B skipped at k = 2·2W).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void MultiplyUpperTriangular<T>(int m, int k, PinnedMatrix<T> x, T* v, int ldv, T* z, int ldz, bool parallel)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -124,7 +137,7 @@ internal static unsafe partial class Gemm
             var parts = parallel ? Math.Min(Environment.ProcessorCount, panels / 8) : 1;
             var chunk = (panels + Math.Max(parts, 1) - 1) / Math.Max(parts, 1) * MR;
             var (ap0, bp0, z0) = ((nint)aPack, (nint)bPack, (nint)z);
-            BlockParallel.For(Math.Max(parts, 1), part =>
+            BlockParallel.For(Math.Max(parts, 1), [MethodImpl(MethodImplOptions.AggressiveOptimization)] (part) =>
             {
                 var i0 = part * chunk;
                 TriangularPanels(Math.Min(m, i0 + chunk) - i0, k, (T*)ap0 + ((nint)i0 * k), (T*)bp0, (T*)z0 + ((nint)i0 * ldz), ldz, nr);

@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 
 namespace WoodFisher.Kernels;
 
@@ -22,6 +23,7 @@ public static partial class LinearAlgebra
     /// practice), whatever k is: the float64 sums keep the panels' rounding from growing with the number of terms.
     /// </remarks>
     /// <exception cref="ArgumentException">A dimension is negative, a stride too small, or a span too short for its shape.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static unsafe void SymmetricRankKMixed<TSrc>(bool transpose, int n, int k, ReadOnlySpan<TSrc> a, int lda, Span<double> c, int ldc,
         bool parallel = true)
         where TSrc : unmanaged, IFloatingPointIeee754<TSrc>
