@@ -154,6 +154,7 @@ internal sealed partial class DenseStrategy
     /// <summary>True when every entry is finite (few rows skip the Gram whose diagonal would show it).</summary>
     private static bool RowsFinite(ReadOnlySpan<float> rows) => FirstNonFinite(rows) < 0;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int FirstNonFinite(ReadOnlySpan<float> block)
     {
         for (var i = 0; i < block.Length; i++)

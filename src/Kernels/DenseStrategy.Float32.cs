@@ -66,6 +66,7 @@ internal sealed partial class DenseStrategy
     /// The residual probe of a float32 inverse X (c × c, full): v_i = sin(i + 1) (no entry 0, so a non-finite entry of X
     /// leaves a non-finite residual) and y = X·v in float64; <paramref name="fy"/>, where the caller forms F·y, cleared.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Probe(ReadOnlySpan<float> x, int c, Span<double> v, Span<double> y, Span<double> fy)
     {
         fy.Clear();
@@ -81,6 +82,7 @@ internal sealed partial class DenseStrategy
     }
 
     /// <summary>‖F·y − v‖∞ ≤ <paramref name="tolerance"/>·‖v‖∞ (false for a NaN residual).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool WithinResidual(ReadOnlySpan<double> fy, ReadOnlySpan<double> v, double tolerance)
     {
         double residual = 0.0, scale = 0.0;

@@ -55,7 +55,7 @@ public static partial class LinearAlgebra
                     var start = transpose ? (long)p0 * lda : p0;
                     for (var r = 0; r < rows; r++)
                     {
-                        TensorPrimitives.ConvertTruncating(new ReadOnlySpan<TSrc>(pa + start + ((long)r * lda), cols), new Span<float>(pcopy + ((long)r * cols), cols));
+                        Cpu.SimdOps.Convert(new ReadOnlySpan<TSrc>(pa + start + ((long)r * lda), cols), new Span<float>(pcopy + ((long)r * cols), cols));
                     }
 
                     Gemm.MultiplyWidening(n, n, kc, PinnedMatrix<float>.RowMajor(pcopy, cols, transpose), PinnedMatrix<float>.RowMajor(pcopy, cols, !transpose), pc, ldc, true, parallel);

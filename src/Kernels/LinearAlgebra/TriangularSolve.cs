@@ -151,7 +151,8 @@ public static partial class LinearAlgebra
             }
 
             var inv = T.One / rowI[i];
-            TensorPrimitives.Multiply(r, -inv, rowI[..i]);
+            rowI[..i].Clear();
+            Cpu.SimdOps.Axpy(-inv, r, rowI[..i]);
             rowI[i] = inv;
         }
     }
