@@ -43,7 +43,8 @@ public static partial class DataSets
         using (var labelStream = File.OpenRead(labelsPath))
             labels = Labels(labelStream, imagesPath);
         var head = new IdxHead(imagesPath, count, labels.Values, labels.Classes);
-        // Its own thread, not a pool worker: the job's parallel loops would otherwise wait for the pool to grow.
+        // Its own thread, not a pool worker: the job's parallel loops would otherwise wait for the pool to grow. Once the
+        // head is delivered, the thread drops to background priority for the check of the rest (BackgroundWork).
         var verified = Task.Factory.StartNew(() =>
         {
             try
@@ -85,8 +86,12 @@ internal sealed class IdxHead(string name, int count, int[] labels, int classes)
         return (long)_rows * _shape.Size;
     }
 
-    public void Take(ReadOnlySpan<byte> data) =>
+    /// <summary>Delivers the head, then lowers the reading thread (LoadHead's own) to background priority for the rest.</summary>
+    public void Take(ReadOnlySpan<byte> data)
+    {
         _head.TrySetResult(new Dataset(Idx.ScalePixels(data), labels[.._rows], _shape, classes, name));
+        BackgroundWork.LowerCurrentThread();
+    }
 
     public void Fail(Exception e) => _head.TrySetException(e);
 

@@ -20,14 +20,12 @@ internal static class PruneModelMode
         var test = CliModels.LoadData(s.Data, "test");
         CliModels.CheckFits(model, test);
 
-        // The dense evaluation needs only the model and the test split, so it runs while the training split is still
-        // being inflated and the estimate built; it is waited for once the pruning is done. It reads its own copy of the
-        // weights, which the pruning overwrites in place, on a thread of its own (a pool worker would hold back the pruning's
-        // parallel loops until the pool grew).
+        // The dense evaluation needs only the model and the test split, so it runs as background work (on the cores the
+        // estimate leaves idle) and is waited for once the pruning is done. It reads its own copy of the weights, which
+        // the pruning overwrites in place.
         var denseModel = ModelFactory.Create(model.Spec);
         denseModel.LoadStateDict(model.StateDict());
-        var denseRun = Task.Factory.StartNew(() => Evaluation.Evaluate(denseModel, test.Images, test.Labels, test.Count),
-            CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        var denseRun = BackgroundWork.Start(() => Evaluation.Evaluate(denseModel, test.Images, test.Labels, test.Count));
         var data = pending();
         CliModels.CheckFits(model, data);
         ModelPruning.Plan(model, selection, data, method);
