@@ -35,18 +35,46 @@ public static class Idx
     /// <summary>
     /// Reads the IDX array in <paramref name="stream"/> to its end with every check <see cref="Read(Stream, string?)"/>
     /// makes, handing <paramref name="head"/> the first bytes of its data as soon as they have arrived (before the rest is
-    /// inflated and the trailer checked); the array itself is not decoded.
+    /// inflated and the trailer checked); the array itself is not decoded. The rest streams through a window of about a
+    /// megabyte instead of being kept: with a running CRC-32 when the trailer at the end of a seekable gzip file records
+    /// the whole data's size (one member, as published files are), without a CRC for an uncompressed file. Only a gzip
+    /// file whose last member holds part of the data, or one that cannot be sought, is kept whole for its trailer's check.
     /// </summary>
     internal static void ReadThrough(Stream stream, string source, IdxHead head) => ReadRaw(stream, source, head);
 
+    /// <summary>Bytes of the window the rest of a head's file streams through (at least the head itself).</summary>
+    private const int Window = 1 << 20;
+
     private static RawIdx ReadRaw(Stream stream, string source, IdxHead? head)
     {
+        var isize = head is null ? null : TrailerSize(stream);
         var peek = new BufferedStream(stream, 1 << 16);
         Span<byte> first = stackalloc byte[2];
         int got = peek.ReadAtLeast(first, 2, throwOnEndOfStream: false);
         if (got == 2 && first[0] == 0x1f && first[1] == 0x8b)
-            return ReadGzip(new TailStream(new PrefixStream(first.ToArray(), peek)), source, head);
-        return ReadRawBytes(new PrefixStream(first[..got].ToArray(), peek), source, head);
+            return ReadGzip(new TailStream(new PrefixStream(first.ToArray(), peek)), source, head, isize);
+        return ReadRawBytes(new PrefixStream(first[..got].ToArray(), peek), source, head, head is null ? Rest.Keep : Rest.Stream);
+    }
+
+    /// <summary>The ISIZE field of a seekable stream's last 4 bytes (read without moving it), or null.</summary>
+    private static uint? TrailerSize(Stream stream)
+    {
+        if (!stream.CanSeek || stream.Length - stream.Position < 18)
+            return null;
+        var at = stream.Position;
+        Span<byte> size = stackalloc byte[4];
+        stream.Position = stream.Length - 4;
+        stream.ReadExactly(size);
+        stream.Position = at;
+        return BinaryPrimitives.ReadUInt32LittleEndian(size);
+    }
+
+    /// <summary>What becomes of the data after a head's bytes: kept, streamed through the window, or streamed with a CRC-32.</summary>
+    private enum Rest
+    {
+        Keep,
+        Stream,
+        StreamWithCrc,
     }
 
     /// <summary>
@@ -55,14 +83,14 @@ public static class Idx
     /// little-endian). GZipStream verifies a trailer that is there but returns end-of-data without complaint when the file
     /// ends inside it, and a file may hold several members, whose last one is the suffix of ISIZE bytes.
     /// </summary>
-    private static RawIdx ReadGzip(TailStream compressed, string source, IdxHead? head)
+    private static RawIdx ReadGzip(TailStream compressed, string source, IdxHead? head, uint? isize)
     {
         RawIdx raw;
         using (var gz = new GZipStream(compressed, CompressionMode.Decompress, leaveOpen: true))
         {
             try
             {
-                raw = ReadRawBytes(gz, source, head);
+                raw = ReadRawBytes(gz, source, head, head is null ? Rest.Keep : Rest.StreamWithCrc, isize);
                 Span<byte> probe = stackalloc byte[1];
                 if (gz.Read(probe) != 0)
                     throw new InvalidDataException($"{source}: the gzip data continue past the {raw.Header.Length + raw.Length} bytes the IDX header declares: the file is corrupt");
@@ -82,20 +110,34 @@ public static class Idx
         long total = raw.Header.Length + (long)raw.Length;
         if (size > total)
             throw new InvalidDataException($"{source}: gzip trailer at byte {end - 8} records {size} bytes of data, but only {total} decompressed: the file is truncated or corrupt");
-        var data = raw.Data.AsSpan(raw.At, raw.Length);
-        long fromHeader = size - (long)data.Length;
-        uint actual = fromHeader > 0
-            ? Crc32.Append(Crc32.Compute(raw.Header.AsSpan(raw.Header.Length - (int)fromHeader)), data)
-            : Crc32.Compute(data[(data.Length - (int)size)..]);
+        uint actual;
+        if (raw.Crc is uint whole)
+        {
+            // Streamed because the file's last 4 bytes recorded the whole size when reading began: they are the trailer's.
+            if (size != total)
+                throw new InvalidDataException($"{source}: the gzip trailer at byte {end - 8} changed while the file was read");
+            actual = whole;
+        }
+        else
+        {
+            var data = raw.Data.AsSpan(raw.At, raw.Length);
+            long fromHeader = size - (long)data.Length;
+            actual = fromHeader > 0
+                ? Crc32.Append(Crc32.Compute(raw.Header.AsSpan(raw.Header.Length - (int)fromHeader)), data)
+                : Crc32.Compute(data[(data.Length - (int)size)..]);
+        }
         if (actual != crc)
             throw new InvalidDataException($"{source}: gzip trailer at byte {end - 8} records CRC-32 {crc:x8}, but the last member's {size} bytes have {actual:x8}: the file is truncated or corrupt");
         return raw;
     }
 
-    /// <summary>An IDX header and its data bytes (big-endian elements at Data[At..At+Length]).</summary>
-    private readonly record struct RawIdx(DType DType, long[] Dims, byte[] Header, byte[] Data, int At, int Length);
+    /// <summary>
+    /// An IDX header and its data bytes (big-endian elements at Data[At..At+Length]); for streamed data, Data is empty and
+    /// Crc, when computed, is the CRC-32 of the header and all the data.
+    /// </summary>
+    private readonly record struct RawIdx(DType DType, long[] Dims, byte[] Header, byte[] Data, int At, int Length, uint? Crc = null);
 
-    private static RawIdx ReadRawBytes(Stream s, string source, IdxHead? head)
+    private static RawIdx ReadRawBytes(Stream s, string source, IdxHead? head, Rest rest = Rest.Keep, uint? isize = null)
     {
         var magic = new byte[4];
         StreamIO.ReadExactly(s, magic, source, 0, "the IDX magic number");
@@ -124,10 +166,17 @@ public static class Idx
             throw new InvalidDataException($"{source}: IDX dimensions ({string.Join(", ", dims)}) at byte 4 declare {bytes} bytes, more than a single array can hold");
         MemoryBudget.Require(MemoryBudget.Product(bytes, 2), $"{source}: the IDX array ({string.Join(", ", dims)}) of {dtype}");
 
-        // Grow the buffer as bytes arrive so a lying header cannot force a huge allocation.
-        var data = new byte[(int)Math.Min(bytes, 16 << 20)];
-        long have = 0;
         long wanted = head is null ? -1 : Math.Min(head.Accept(dtype, dims), bytes);
+        if (rest == Rest.StreamWithCrc && isize != (uint)(header.Length + bytes))
+            rest = Rest.Keep;
+        var streamed = rest != Rest.Keep;
+
+        // Grow the buffer as bytes arrive so a lying header cannot force a huge allocation; streamed data reuse a window
+        // that holds the head.
+        var data = new byte[(int)Math.Min(bytes, streamed ? Math.Max(wanted, Window) : 16 << 20)];
+        uint crc = rest == Rest.StreamWithCrc ? Crc32.Compute(header) : 0;
+        long have = 0;
+        int held = 0;
         while (true)
         {
             if (wanted >= 0 && have >= wanted)
@@ -137,19 +186,32 @@ public static class Idx
             }
             if (have == bytes)
                 break;
-            if (have == data.Length)
-                Array.Resize(ref data, (int)Math.Min(bytes, (long)data.Length * 2));
-            int n = s.Read(data, (int)have, data.Length - (int)have);
+            if (held == data.Length)
+            {
+                if (streamed)
+                {
+                    crc = rest == Rest.StreamWithCrc ? Crc32.Append(crc, data) : 0;
+                    held = 0;
+                }
+                else
+                {
+                    Array.Resize(ref data, (int)Math.Min(bytes, (long)data.Length * 2));
+                }
+            }
+            int n = s.Read(data, held, (int)Math.Min(data.Length - held, bytes - have));
             if (n == 0)
                 throw new InvalidDataException($"{source}: truncated at byte {header.Length + have} while reading IDX data ({bytes} bytes expected)");
             have += n;
+            held += n;
         }
-        return new RawIdx(dtype, dims, header, data, 0, (int)bytes);
+        if (!streamed)
+            return new RawIdx(dtype, dims, header, data, 0, (int)bytes);
+        return new RawIdx(dtype, dims, header, [], 0, (int)bytes, rest == Rest.StreamWithCrc ? Crc32.Append(crc, data.AsSpan(0, held)) : null);
     }
 
     private static NdArray Decode(RawIdx raw)
     {
-        var (dtype, dims, _, data, at, bytes) = raw;
+        var (dtype, dims, _, data, at, bytes, _) = raw;
         var array = NdArray.Zeros(dtype, dims);
         switch (dtype)
         {

@@ -106,4 +106,76 @@ public class DatasetHeadTests
         Assert.That(head.Head.Count, Is.EqualTo(5));
         Assert.That(Assert.Throws<InvalidDataException>(head.WaitVerified)!.Message, Is.EqualTo(expected.Message));
     }
+
+    // Files over several of the reader's 1 MiB windows, which LoadHead streams (one gzip member whose trailer records the
+    // whole size: a running CRC; an uncompressed file: no CRC) or keeps whole (several members, a trailer that does not
+    // record the whole size): each is accepted or refused exactly as Load does, with Load's message.
+    [TestCase("one member")]
+    [TestCase("two members")]
+    [TestCase("two members, the last empty")]
+    [TestCase("uncompressed")]
+    [TestCase("uncompressed, cut short")]
+    [TestCase("cut inside the trailer")]
+    [TestCase("CRC flipped")]
+    [TestCase("size one more")]
+    [TestCase("size one less")]
+    [TestCase("size's high byte flipped")]
+    [TestCase("trailing zeros")]
+    [TestCase("deflate data flipped")]
+    public void StreamedOrKept_TheRestIsCheckedAsLoadChecksIt(string kind)
+    {
+        const int n = 3000;
+        var raw = HostileFiles.Idx(0x08, [n, Side, Side], Images(n));
+        var file = kind switch
+        {
+            "one member" => Gzip(raw),
+            "two members" => [.. Gzip(raw[..(raw.Length / 3)]), .. Gzip(raw[(raw.Length / 3)..])],
+            "two members, the last empty" => [.. Gzip(raw), .. Gzip([])],
+            "uncompressed" => raw,
+            "uncompressed, cut short" => raw[..^100],
+            "cut inside the trailer" => Gzip(raw)[..^3],
+            "trailing zeros" => [.. Gzip(raw), 0, 0, 0, 0],
+            _ => Gzip(raw),
+        };
+        var at = kind switch
+        {
+            "CRC flipped" => file.Length - 8,
+            "size one more" or "size one less" => file.Length - 4,
+            "size's high byte flipped" => file.Length - 1,
+            "deflate data flipped" => file.Length / 2,
+            _ => -1,
+        };
+        if (at >= 0)
+            file[at] = kind switch { "size one more" => (byte)(file[at] + 1), "size one less" => (byte)(file[at] - 1), _ => (byte)(file[at] ^ 0x55) };
+
+        using var dir = Split(n, file);
+        InvalidDataException? expected = null;
+        Dataset? all = null;
+        try
+        {
+            all = DataSets.Load(dir.Path, "train");
+        }
+        catch (InvalidDataException e)
+        {
+            expected = e;
+        }
+
+        DatasetHead? head = null;
+        var actual = Assert.Catch<Exception>(() =>
+        {
+            head = DataSets.LoadHead(dir.Path, "train", 100);
+            head.WaitVerified();
+            throw new OperationCanceledException("accepted");
+        })!;
+        if (expected is null)
+        {
+            Assert.That(actual, Is.TypeOf<OperationCanceledException>(), actual.Message);
+            Assert.That(head!.Head.Images, Is.EqualTo(all!.Take(100).Images));
+        }
+        else
+        {
+            Assert.That(actual, Is.TypeOf<InvalidDataException>());
+            Assert.That(actual.Message, Is.EqualTo(expected.Message));
+        }
+    }
 }
