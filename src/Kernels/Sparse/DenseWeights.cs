@@ -131,7 +131,7 @@ public sealed class DenseWeights : IWeightMatrix
     /// chunks of <see cref="ChunkDepth"/> rows that stay in L1 while every row of W passes over them; the bias starts the
     /// sums, so C is written once per chunk. The last pass of rows repeats its last row and stores only the rows that exist.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static unsafe int Tiles<TV, TS>(float* w, int columns, int r0, int r1, int j0, int j1, float* b, int n, float* c, float* bias)
         where TV : struct
         where TS : struct, ISimd<float, TV>
@@ -212,7 +212,7 @@ public sealed class DenseWeights : IWeightMatrix
     }
 
     /// <summary>y = Wx (+ bias when not null), four rows per pass; the last pass repeats its last row and stores only the rows that exist.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static unsafe void Rows4<TV, TS>(float* w, int rows, int columns, float* x, float* y, float* bias)
         where TV : struct
         where TS : struct, ISimd<float, TV>
