@@ -125,11 +125,7 @@ public sealed class InferenceModel : IDisposable
                 }
 
                 var z = _network.Forward(input, b);
-                for (var i = 0; i < b; i++)
-                {
-                    for (var k = 0; k < NumClasses; k++)
-                        logits[((s + i) * NumClasses) + k] = z[(k * b) + i];
-                }
+                Transposition.Transpose(z, NumClasses, b, logits.Slice(s * NumClasses, b * NumClasses));
             }
         }
     }
