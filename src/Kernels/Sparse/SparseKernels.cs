@@ -208,7 +208,7 @@ internal static unsafe class SparseKernels
 
     /// <summary>Four registers of a row of C += a times the four registers of B's row at <paramref name="row"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Axpy4<TV, TS>(TV a, float* row, int w, ref TV c0, ref TV c1, ref TV c2, ref TV c3)
+    internal static void Axpy4<TV, TS>(TV a, float* row, int w, ref TV c0, ref TV c1, ref TV c2, ref TV c3)
         where TV : struct
         where TS : struct, ISimd<float, TV>
     {
