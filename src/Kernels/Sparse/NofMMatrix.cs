@@ -146,13 +146,13 @@ public sealed class NofMMatrix : IWeightMatrix
     }
 
     /// <inheritdoc/>
-    public void MultiplyVector(ReadOnlySpan<float> x, Span<float> y, ReadOnlySpan<float> bias = default) => _store.MultiplyVector(x, y, bias);
+    public void MultiplyVector(ReadOnlySpan<float> x, Span<float> y, ReadOnlySpan<float> bias = default, bool relu = false) => _store.MultiplyVector(x, y, bias, relu);
 
     /// <inheritdoc/>
-    public void Multiply(ReadOnlySpan<float> b, int n, Span<float> c, ReadOnlySpan<float> bias = default)
+    public void Multiply(ReadOnlySpan<float> b, int n, Span<float> c, ReadOnlySpan<float> bias = default, bool relu = false)
     {
         WeightChecks.Product(this, b.Length, n, c.Length, bias.Length);
-        _pairs.Multiply(b, n, c, bias);
+        _pairs.Multiply(b, n, c, bias, relu);
     }
 
     /// <inheritdoc/>

@@ -86,13 +86,14 @@ internal sealed unsafe class PairedRows
     }
 
     /// <summary>C = WB + b1ᵀ (lengths checked by the caller), split over the cores at whole pairs.</summary>
-    public void Multiply(ReadOnlySpan<float> b, int n, Span<float> c, ReadOnlySpan<float> bias)
+    public void Multiply(ReadOnlySpan<float> b, int n, Span<float> c, ReadOnlySpan<float> bias, bool relu)
     {
         fixed (float* pb0 = b, pc0 = c, pbias0 = bias)
         {
             var (pb, pc, pbias) = ((nint)pb0, (nint)pc0, bias.IsEmpty ? 0 : (nint)pbias0);
             var work = (2L * _sharedInputs.Length) + _ownInputs.Length;
-            SparseParallel.For((_rows + 1) / 2, n, work * n, (p0, p1, j0, j1) => MultiplyRange(p0, p1, j0, j1, (float*)pb, n, (float*)pc, (float*)pbias));
+            SparseParallel.For((_rows + 1) / 2, n, work * n, (p0, p1, j0, j1) => MultiplyRange(p0, p1, j0, j1, (float*)pb, n, (float*)pc, (float*)pbias),
+                rectify: relu ? new SparseParallel.Rectifier(pc0, n, _rows, 2) : default);
         }
     }
 

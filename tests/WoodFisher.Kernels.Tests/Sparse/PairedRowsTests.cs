@@ -48,6 +48,9 @@ public sealed class PairedRowsTests
                 c.AsSpan().Fill(float.NaN);
                 matrix.Multiply(b, n, c);
                 SparseMatrixTests.AssertClose(c, SparseMatrixTests.Reference(w, rows, cols, b, n, null), w, b, rows, cols, n, $"C = WB, n = {n}, {path}");
+                matrix.Multiply(b, n, c, bias, relu: true);
+                var rectified = SparseMatrixTests.Rectified(SparseMatrixTests.Reference(w, rows, cols, b, n, bias));
+                SparseMatrixTests.AssertClose(c, rectified, w, b, rows, cols, n, $"C = max(WB + b, 0), n = {n}, {path}");
             }
         }
     }
