@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -32,16 +33,24 @@ public static class Transposition
     {
         if ((long)b * features > samples.Length || (long)b * features > output.Length)
             throw new ArgumentException($"A {b} × {features} matrix does not fit spans of {samples.Length} and {output.Length} values.");
-        if (b == 1)
+        if (b == 1 || features == 1)
         {
-            samples[..features].CopyTo(output);
+            samples[..(b * features)].CopyTo(output);
+            return;
+        }
+
+        var work = (long)b * features * MultiplyAddsPerValue;
+        if (Sparse.SparseParallel.Parts(work) <= 1)
+        {
+            // On the calling thread without the split's delegates, so that a small transpose (a batch's logits) allocates nothing.
+            Block(ref MemoryMarshal.GetReference(samples), b, features, features, ref MemoryMarshal.GetReference(output), b);
             return;
         }
 
         fixed (float* s0 = samples, d0 = output)
         {
             var (src, dst) = ((nint)s0, (nint)d0);
-            Sparse.SparseParallel.For(features, b, (long)b * features * MultiplyAddsPerValue,
+            Sparse.SparseParallel.For(features, b, work,
                 (c0, c1, i0, i1) => Block(ref ((float*)src)[((nint)i0 * features) + c0], i1 - i0, c1 - c0, features, ref ((float*)dst)[((nint)c0 * b) + i0], b),
                 rowGrain: WideTile);
         }

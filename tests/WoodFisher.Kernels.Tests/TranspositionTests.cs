@@ -25,6 +25,7 @@ public sealed class TranspositionTests
     [TestCase(128, 300)]
     [TestCase(20, 1001)]
     [TestCase(3, 6000)]
+    [TestCase(7, 1)]
     public void Transpose_EqualsTheDefinition(int b, int features)
     {
         var x = Enumerable.Range(0, b * features).Select(i => (float)i).ToArray();
