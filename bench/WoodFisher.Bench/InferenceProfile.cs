@@ -195,17 +195,17 @@ public static class InferenceProfile
 
         public long StoredBytes => w.StoredBytes;
 
-        public void MultiplyVector(ReadOnlySpan<float> x, Span<float> y, ReadOnlySpan<float> bias = default)
+        public void MultiplyVector(ReadOnlySpan<float> x, Span<float> y, ReadOnlySpan<float> bias = default, bool relu = false)
         {
             var t0 = Stopwatch.GetTimestamp();
-            w.MultiplyVector(x, y, bias);
+            w.MultiplyVector(x, y, bias, relu);
             Ticks[Calls++ % Ticks.Length] = Stopwatch.GetTimestamp() - t0;
         }
 
-        public void Multiply(ReadOnlySpan<float> b, int n, Span<float> c, ReadOnlySpan<float> bias = default)
+        public void Multiply(ReadOnlySpan<float> b, int n, Span<float> c, ReadOnlySpan<float> bias = default, bool relu = false)
         {
             var t0 = Stopwatch.GetTimestamp();
-            w.Multiply(b, n, c, bias);
+            w.Multiply(b, n, c, bias, relu);
             Ticks[Calls++ % Ticks.Length] = Stopwatch.GetTimestamp() - t0;
         }
 

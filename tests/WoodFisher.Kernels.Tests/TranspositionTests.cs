@@ -3,7 +3,9 @@ namespace WoodFisher.Kernels.Tests;
 /// <summary>
 /// <see cref="Transposition.Transpose"/> (the inference engine's [b, features] → [features, b]) against the definition,
 /// value for value (it moves data and must be exact), at shapes with and without whole 16 × 16 and 8 × 8 blocks on either
-/// side (with AVX-512 the 16 × 16 blocks, then 8 × 8 blocks for samples or features past them, then single values).
+/// side (with AVX-512 the 16 × 16 blocks, then 8 × 8 blocks for samples or features past them, then single values), and at
+/// shapes of 2¹⁴ values or more, which are split by features over the cores (pieces of whole 16-feature blocks, the last
+/// piece taking the features past them).
 /// </summary>
 public sealed class TranspositionTests
 {
@@ -21,6 +23,9 @@ public sealed class TranspositionTests
     [TestCase(63, 784)]
     [TestCase(2, 784)]
     [TestCase(128, 300)]
+    [TestCase(20, 1001)]
+    [TestCase(3, 6000)]
+    [TestCase(7, 1)]
     public void Transpose_EqualsTheDefinition(int b, int features)
     {
         var x = Enumerable.Range(0, b * features).Select(i => (float)i).ToArray();

@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using System.Runtime.Intrinsics;
 
 namespace WoodFisher.Kernels.Sparse;
@@ -132,7 +133,7 @@ public sealed class BlockSparseMatrix : IWeightMatrix
     }
 
     /// <inheritdoc/>
-    public unsafe void MultiplyVector(ReadOnlySpan<float> x, Span<float> y, ReadOnlySpan<float> bias = default)
+    public unsafe void MultiplyVector(ReadOnlySpan<float> x, Span<float> y, ReadOnlySpan<float> bias = default, bool relu = false)
     {
         WeightChecks.Vector(this, x.Length, y.Length, bias.Length);
         var acc = stackalloc float[TileRows];
@@ -172,17 +173,23 @@ public sealed class BlockSparseMatrix : IWeightMatrix
                 }
             }
         }
+
+        if (relu)
+        {
+            TensorPrimitives.Max(y, 0f, y);
+        }
     }
 
     /// <inheritdoc/>
-    public unsafe void Multiply(ReadOnlySpan<float> b, int n, Span<float> c, ReadOnlySpan<float> bias = default)
+    public unsafe void Multiply(ReadOnlySpan<float> b, int n, Span<float> c, ReadOnlySpan<float> bias = default, bool relu = false)
     {
         WeightChecks.Product(this, b.Length, n, c.Length, bias.Length);
         fixed (float* pb0 = b, pc0 = c, pbias0 = bias)
         {
             var (pb, pc, pbias) = ((nint)pb0, (nint)pc0, (nint)pbias0);
             SparseParallel.For(BlockRows, n, _values.Length * (long)n,
-                (br0, br1, j0, j1) => MultiplyRange(br0, br1, j0, j1, (float*)pb, n, (float*)pc, (float*)pbias), _rowPointers);
+                (br0, br1, j0, j1) => MultiplyRange(br0, br1, j0, j1, (float*)pb, n, (float*)pc, (float*)pbias), _rowPointers,
+                rectify: relu ? new SparseParallel.Rectifier(pc0, n, Rows, TileRows) : default);
         }
     }
 

@@ -87,10 +87,10 @@ public sealed class CsrMatrix : IWeightMatrix
     }
 
     /// <inheritdoc/>
-    public void MultiplyVector(ReadOnlySpan<float> x, Span<float> y, ReadOnlySpan<float> bias = default) => _store.MultiplyVector(x, y, bias);
+    public void MultiplyVector(ReadOnlySpan<float> x, Span<float> y, ReadOnlySpan<float> bias = default, bool relu = false) => _store.MultiplyVector(x, y, bias, relu);
 
     /// <inheritdoc/>
-    public void Multiply(ReadOnlySpan<float> b, int n, Span<float> c, ReadOnlySpan<float> bias = default) => _store.Multiply(b, n, c, bias);
+    public void Multiply(ReadOnlySpan<float> b, int n, Span<float> c, ReadOnlySpan<float> bias = default, bool relu = false) => _store.Multiply(b, n, c, bias, relu);
 
     /// <inheritdoc/>
     public float[] ToDense() => _store.ToDense();

@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
@@ -45,7 +46,7 @@ public sealed class DenseWeights : IWeightMatrix
     public long StoredBytes => 4L * _values.Length;
 
     /// <inheritdoc/>
-    public void MultiplyVector(ReadOnlySpan<float> x, Span<float> y, ReadOnlySpan<float> bias = default)
+    public void MultiplyVector(ReadOnlySpan<float> x, Span<float> y, ReadOnlySpan<float> bias = default, bool relu = false)
     {
         WeightChecks.Vector(this, x.Length, y.Length, bias.Length);
         unsafe
@@ -67,10 +68,15 @@ public sealed class DenseWeights : IWeightMatrix
                 }
             }
         }
+
+        if (relu)
+        {
+            TensorPrimitives.Max(y, 0f, y);
+        }
     }
 
     /// <inheritdoc/>
-    public void Multiply(ReadOnlySpan<float> b, int n, Span<float> c, ReadOnlySpan<float> bias = default)
+    public void Multiply(ReadOnlySpan<float> b, int n, Span<float> c, ReadOnlySpan<float> bias = default, bool relu = false)
     {
         WeightChecks.Product(this, b.Length, n, c.Length, bias.Length);
         unsafe
@@ -82,7 +88,8 @@ public sealed class DenseWeights : IWeightMatrix
                 // One split over the cores per product, each part run on its rows (or columns) by one core: the GEMM's own
                 // parallel mode joins the cores once per 256-deep panel of W, which for layer-sized products costs more than
                 // it saves, and packs all of B again in every part.
-                SparseParallel.For(Rows, n, (long)Rows * Columns * n, (r0, r1, j0, j1) => MultiplyRange(r0, r1, j0, j1, (float*)pb, n, (float*)pc, (float*)pbias), rowGrain: 4);
+                SparseParallel.For(Rows, n, (long)Rows * Columns * n, (r0, r1, j0, j1) => MultiplyRange(r0, r1, j0, j1, (float*)pb, n, (float*)pc, (float*)pbias), rowGrain: 4,
+                    rectify: relu ? new SparseParallel.Rectifier(pc0, n, Rows, 1) : default);
             }
         }
     }
@@ -131,7 +138,7 @@ public sealed class DenseWeights : IWeightMatrix
     /// chunks of <see cref="ChunkDepth"/> rows that stay in L1 while every row of W passes over them; the bias starts the
     /// sums, so C is written once per chunk. The last pass of rows repeats its last row and stores only the rows that exist.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static unsafe int Tiles<TV, TS>(float* w, int columns, int r0, int r1, int j0, int j1, float* b, int n, float* c, float* bias)
         where TV : struct
         where TS : struct, ISimd<float, TV>
@@ -212,7 +219,7 @@ public sealed class DenseWeights : IWeightMatrix
     }
 
     /// <summary>y = Wx (+ bias when not null), four rows per pass; the last pass repeats its last row and stores only the rows that exist.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static unsafe void Rows4<TV, TS>(float* w, int rows, int columns, float* x, float* y, float* bias)
         where TV : struct
         where TS : struct, ISimd<float, TV>

@@ -24,17 +24,21 @@ public interface IWeightMatrix
     /// <summary>Bytes of the arrays that hold the matrix (values, indices and pointers), as written to a compressed model file.</summary>
     long StoredBytes { get; }
 
-    /// <summary>y = Wx + b: <paramref name="x"/> has <see cref="Columns"/> entries, <paramref name="y"/> and <paramref name="bias"/> (or empty for none) <see cref="Rows"/>.</summary>
+    /// <summary>
+    /// y = Wx + b, then max(y, 0) when <paramref name="relu"/>: <paramref name="x"/> has <see cref="Columns"/> entries,
+    /// <paramref name="y"/> and <paramref name="bias"/> (or empty for none) <see cref="Rows"/>.
+    /// </summary>
     /// <exception cref="ArgumentException">A span has the wrong length.</exception>
-    void MultiplyVector(ReadOnlySpan<float> x, Span<float> y, ReadOnlySpan<float> bias = default);
+    void MultiplyVector(ReadOnlySpan<float> x, Span<float> y, ReadOnlySpan<float> bias = default, bool relu = false);
 
     /// <summary>
     /// C = WB + b1ᵀ: <paramref name="b"/> is <see cref="Columns"/> × <paramref name="n"/> and <paramref name="c"/> is
     /// <see cref="Rows"/> × <paramref name="n"/>, both row-major; <paramref name="bias"/> has <see cref="Rows"/> entries or is
-    /// empty. 2·nnz·n flops, spread over the cores when the product is large enough to pay for it.
+    /// empty; then max(C, 0) when <paramref name="relu"/>, each part by the core that computed it. 2·nnz·n flops, spread over
+    /// the cores when the product is large enough to pay for it.
     /// </summary>
     /// <exception cref="ArgumentException">A span has the wrong length or n &lt; 1.</exception>
-    void Multiply(ReadOnlySpan<float> b, int n, Span<float> c, ReadOnlySpan<float> bias = default);
+    void Multiply(ReadOnlySpan<float> b, int n, Span<float> c, ReadOnlySpan<float> bias = default, bool relu = false);
 
     /// <summary>W as a row-major dense array (zeros where nothing is stored).</summary>
     float[] ToDense();

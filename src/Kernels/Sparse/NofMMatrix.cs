@@ -5,14 +5,16 @@ namespace WoodFisher.Kernels.Sparse;
 /// group may be shorter) and each group keeps N slots: a value and its offset inside the group (a byte, so M ≤ 256).
 /// Groups with fewer than N non-zeros are padded with zero values. Arrays are rows × G·N (values float32, offsets uint8):
 /// 5N/(4M) of the dense bytes, 0.625× for 2:4. The slot count is the same in every row, so rows need no pointers and
-/// parallel parts carry equal work. Products run on the decoded input column of each slot (4 bytes per slot held in
-/// memory beside the stored arrays).
+/// parallel parts carry equal work. y = Wx runs on the decoded input column of each slot, C = WB on the rows in pairs
+/// (<see cref="PairedRows"/>, which reads an input both rows of a pair keep once); both are held in memory beside the
+/// stored arrays (about 11 bytes per slot).
 /// </summary>
 public sealed class NofMMatrix : IWeightMatrix
 {
     private readonly float[] _values;
     private readonly byte[] _offsets;
     private readonly RowStore _store;
+    private readonly PairedRows _pairs;
 
     /// <summary>Wraps the arrays after checking them (kept, not copied).</summary>
     /// <param name="rows">Output features.</param>
@@ -49,6 +51,7 @@ public sealed class NofMMatrix : IWeightMatrix
 
         (Rows, Columns, N, M, Groups, _values, _offsets) = (rows, columns, n, m, groups, values, offsets);
         _store = Decode();
+        _pairs = _store.Paired();
     }
 
     /// <inheritdoc/>
@@ -143,10 +146,14 @@ public sealed class NofMMatrix : IWeightMatrix
     }
 
     /// <inheritdoc/>
-    public void MultiplyVector(ReadOnlySpan<float> x, Span<float> y, ReadOnlySpan<float> bias = default) => _store.MultiplyVector(x, y, bias);
+    public void MultiplyVector(ReadOnlySpan<float> x, Span<float> y, ReadOnlySpan<float> bias = default, bool relu = false) => _store.MultiplyVector(x, y, bias, relu);
 
     /// <inheritdoc/>
-    public void Multiply(ReadOnlySpan<float> b, int n, Span<float> c, ReadOnlySpan<float> bias = default) => _store.Multiply(b, n, c, bias);
+    public void Multiply(ReadOnlySpan<float> b, int n, Span<float> c, ReadOnlySpan<float> bias = default, bool relu = false)
+    {
+        WeightChecks.Product(this, b.Length, n, c.Length, bias.Length);
+        _pairs.Multiply(b, n, c, bias, relu);
+    }
 
     /// <inheritdoc/>
     public float[] ToDense() => _store.ToDense();

@@ -1,3 +1,5 @@
+using System.Numerics.Tensors;
+
 namespace WoodFisher.Kernels.Sparse;
 
 /// <summary>
@@ -100,7 +102,7 @@ internal sealed class RowStore
     }
 
     /// <summary>y = Wx + b (lengths checked): with AVX-512 in the windowed layout, else one gathered dot product per row.</summary>
-    public unsafe void MultiplyVector(ReadOnlySpan<float> x, Span<float> y, ReadOnlySpan<float> bias)
+    public unsafe void MultiplyVector(ReadOnlySpan<float> x, Span<float> y, ReadOnlySpan<float> bias, bool relu)
     {
         WeightChecks.Vector(Rows, Columns, x.Length, y.Length, bias.Length);
         fixed (float* px = x, pv = _values, py = y, pb = bias)
@@ -109,26 +111,33 @@ internal sealed class RowStore
             if (_windowed is not null && SimdPaths.Current == SimdPath.Avx512)
             {
                 _windowed.MultiplyVector(px, py, bias.IsEmpty ? null : pb);
-                return;
             }
-
-            for (var r = 0; r < Rows; r++)
+            else
             {
-                var s = SparseKernels.Dot(pv + pp[r], pc + pp[r], pp[r + 1] - pp[r], px);
-                y[r] = bias.IsEmpty ? s : s + bias[r];
+                for (var r = 0; r < Rows; r++)
+                {
+                    var s = SparseKernels.Dot(pv + pp[r], pc + pp[r], pp[r + 1] - pp[r], px);
+                    y[r] = bias.IsEmpty ? s : s + bias[r];
+                }
             }
+        }
+
+        if (relu)
+        {
+            TensorPrimitives.Max(y, 0f, y);
         }
     }
 
     /// <summary>C = WB + b1ᵀ, tile of C by chunk of B by row (lengths checked).</summary>
-    public unsafe void Multiply(ReadOnlySpan<float> b, int n, Span<float> c, ReadOnlySpan<float> bias)
+    public unsafe void Multiply(ReadOnlySpan<float> b, int n, Span<float> c, ReadOnlySpan<float> bias, bool relu)
     {
         WeightChecks.Product(Rows, Columns, b.Length, n, c.Length, bias.Length);
         fixed (float* pb0 = b, pc0 = c, pbias0 = bias)
         {
             var (pb, pc, pbias) = ((nint)pb0, (nint)pc0, (nint)pbias0);
             SparseParallel.For(Rows, n, (long)_values.Length * n,
-                (r0, r1, j0, j1) => MultiplyRange(r0, r1, j0, j1, (float*)pb, n, (float*)pc, (float*)pbias), _rowPointers);
+                (r0, r1, j0, j1) => MultiplyRange(r0, r1, j0, j1, (float*)pb, n, (float*)pc, (float*)pbias), _rowPointers,
+                rectify: relu ? new SparseParallel.Rectifier(pc0, n, Rows, 1) : default);
         }
     }
 
@@ -150,6 +159,9 @@ internal sealed class RowStore
             }
         }
     }
+
+    /// <summary>The rows in pairs for C = WB (<see cref="PairedRows"/>).</summary>
+    public PairedRows Paired() => new(Rows, Columns, _values, _columns, _rowPointers);
 
     /// <summary>The dense row-major matrix (entries at the same place add up).</summary>
     public float[] ToDense()

@@ -7,7 +7,9 @@ namespace WoodFisher.Kernels.Sparse;
 /// <summary>
 /// The row loops every sparse format shares, written once over the dense core's <see cref="ISimd{T, TV}"/>: a gathered dot product
 /// Σ_e v_e·x[col_e] (a row of y = Wx), and a row of C = WB built as Σ_e v_e·B[col_e, :] in register tiles of the output
-/// row (each tile's accumulators stay in registers over all the row's entries, so C is written once).
+/// row (each tile's accumulators stay in registers over all the row's entries, so C is written once). Every kernel here,
+/// in <see cref="DenseWeights"/> and in <see cref="WindowedRows"/> is compiled once with full optimisation and never
+/// inlined: tier-1 code with dynamic PGO that inlined the 2:4 product's kernel into its dispatcher ran it 4–8× slower.
 /// </summary>
 internal static unsafe class SparseKernels
 {
@@ -66,7 +68,7 @@ internal static unsafe class SparseKernels
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static float DotGather(float* v, int* cols, int count, float* x)
     {
         Vector256<float> a0 = Vector256<float>.Zero, a1 = a0, a2 = a0, a3 = a0;
@@ -106,7 +108,7 @@ internal static unsafe class SparseKernels
         return s;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static void AxpyChunk<TV, TS>(float* c, float* b, int n, int j0, int j1, int k, float* bias, float* v, byte* cols, int* chunkPointers, int stride, int r0, int r1)
         where TV : struct
         where TS : struct, ISimd<float, TV>
@@ -206,7 +208,7 @@ internal static unsafe class SparseKernels
 
     /// <summary>Four registers of a row of C += a times the four registers of B's row at <paramref name="row"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Axpy4<TV, TS>(TV a, float* row, int w, ref TV c0, ref TV c1, ref TV c2, ref TV c3)
+    internal static void Axpy4<TV, TS>(TV a, float* row, int w, ref TV c0, ref TV c1, ref TV c2, ref TV c3)
         where TV : struct
         where TS : struct, ISimd<float, TV>
     {
@@ -216,7 +218,7 @@ internal static unsafe class SparseKernels
         c3 = TS.Fma(a, TS.Load(row + (3 * w)), c3);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static void AxpyTileRows4<TV, TS>(float* c, nint ldc, float* b, nint ldb, int j0, int j1, bool accumulate, float* bias,
         float* values, int* blockColumns, int tiles, int tileRows, int tileColumns, int i0, int columns)
         where TV : struct

@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using System.Runtime.ExceptionServices;
 
 namespace WoodFisher.Kernels.Sparse;
@@ -41,8 +42,18 @@ internal static class SparseParallel
     /// carry equal work rather than equal counts; otherwise the inner boundaries are multiples of <paramref name="rowGrain"/>
     /// (a kernel that takes rows in passes of that many does no pass over fewer rows except the last).
     /// </summary>
-    public static void For(int rows, int n, long work, Action<int, int, int, int> body, int[]? rowWork = null, int rowGrain = 1)
+    public static void For(int rows, int n, long work, Action<int, int, int, int> body, int[]? rowWork = null, int rowGrain = 1, Rectifier rectify = default)
     {
+        if (rectify.Active)
+        {
+            var inner = body;
+            body = (r0, r1, j0, j1) =>
+            {
+                inner(r0, r1, j0, j1);
+                rectify.Apply(r0, r1, j0, j1);
+            };
+        }
+
         var parts = Parts(work);
         if (parts <= 1 || (rows < 2 && n < 2 * ColumnAlign))
         {
@@ -63,6 +74,28 @@ internal static class SparseParallel
         }
 
         job.Run(Math.Min(parts, job.Pieces));
+    }
+
+    /// <summary>
+    /// max(·, 0) over the part of C (row-major, <c>n</c> columns) that a piece wrote, run by the core that wrote it while it
+    /// is in that core's cache: a separate pass after the product read the other core's half across the cores. A piece's
+    /// unit u covers rows [u·rowsPerUnit, (u + 1)·rowsPerUnit) (pairs of rows, tiles of rows), clipped to <c>rows</c>.
+    /// </summary>
+    internal readonly unsafe struct Rectifier(float* c, int n, int rows, int rowsPerUnit)
+    {
+        private readonly nint _c = (nint)c;
+
+        public bool Active => _c != 0;
+
+        public void Apply(int u0, int u1, int j0, int j1)
+        {
+            var (r1, width) = (Math.Min(rows, u1 * rowsPerUnit), j1 - j0);
+            for (var r = u0 * rowsPerUnit; r < r1; r++)
+            {
+                var row = new Span<float>((float*)_c + ((nint)r * n) + j0, width);
+                TensorPrimitives.Max(row, 0f, row);
+            }
+        }
     }
 
     private static int RowBoundary(int rows, int parts, int p, int[]? rowWork, int rowGrain)

@@ -167,7 +167,7 @@ internal sealed unsafe class WindowedRows
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private void Multiply<TWidth>(float* x, float* y, float* bias)
         where TWidth : struct, ISliceWidth
     {

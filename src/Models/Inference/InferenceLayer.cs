@@ -50,19 +50,21 @@ internal abstract class BufferedLayer(FeatureMap input, FeatureMap output, int m
     public override void Dispose() => _output.Dispose();
 }
 
-/// <summary>y = Wx + b on flat features.</summary>
+/// <summary>y = Wx + b on flat features, then max(y, 0) when <see cref="Relu"/> (a ReLU that follows the layer, run by the product).</summary>
 internal sealed class LinearLayer(string name, IWeightMatrix weights, float[]? bias, FeatureMap input, int maxBatch)
     : BufferedLayer(input, new FeatureMap(weights.Rows, 1, 1), maxBatch)
 {
     public override IEnumerable<(string Name, IWeightMatrix Weights)> Weights => [(name, weights)];
 
+    public bool Relu { get; set; }
+
     public override Span<float> Forward(Span<float> input, int batch)
     {
         var y = OutputFor(batch);
         if (batch == 1)
-            weights.MultiplyVector(input[..weights.Columns], y, bias);
+            weights.MultiplyVector(input[..weights.Columns], y, bias, Relu);
         else
-            weights.Multiply(input[..(weights.Columns * batch)], batch, y, bias);
+            weights.Multiply(input[..(weights.Columns * batch)], batch, y, bias, Relu);
         return y;
     }
 }

@@ -125,11 +125,7 @@ public sealed class InferenceModel : IDisposable
                 }
 
                 var z = _network.Forward(input, b);
-                for (var i = 0; i < b; i++)
-                {
-                    for (var k = 0; k < NumClasses; k++)
-                        logits[((s + i) * NumClasses) + k] = z[(k * b) + i];
-                }
+                Transposition.Transpose(z, NumClasses, b, logits.Slice(s * NumClasses, b * NumClasses));
             }
         }
     }
@@ -172,6 +168,14 @@ public sealed class InferenceModel : IDisposable
                 var map = input;
                 foreach (var l in Layers(module, prefix, map))
                 {
+                    // The product applies a ReLU that follows a Linear layer to each part it computes, while the part is in
+                    // the cache of the core that wrote it.
+                    if (l is ReluLayer && layers.Count > 0 && layers[^1] is LinearLayer { Relu: false } linear)
+                    {
+                        linear.Relu = true;
+                        continue;
+                    }
+
                     layers.Add(l);
                     map = l.Output;
                 }

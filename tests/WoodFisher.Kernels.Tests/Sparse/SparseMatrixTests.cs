@@ -68,12 +68,17 @@ public sealed class SparseMatrixTests
             AssertClose(y, Reference(w, rows, cols, x, 1, bias), w, x, rows, cols, 1, $"y = Wx + b, {lanes}");
             matrix.MultiplyVector(x, y);
             AssertClose(y, Reference(w, rows, cols, x, 1, null), w, x, rows, cols, 1, $"y = Wx, {lanes}");
+            matrix.MultiplyVector(x, y, bias, relu: true);
+            AssertClose(y, Rectified(Reference(w, rows, cols, x, 1, bias)), w, x, rows, cols, 1, $"y = max(Wx + b, 0), {lanes}");
             foreach (var n in new[] { 1, 2, 3, 17, 33, 63, 64, 65 })
             {
                 var b = RandomVector(rng, cols * n);
                 var c = Enumerable.Repeat(float.NaN, rows * n).ToArray();
                 matrix.Multiply(b, n, c, bias);
                 AssertClose(c, Reference(w, rows, cols, b, n, bias), w, b, rows, cols, n, $"C = WB + b, n = {n}, {lanes}");
+                c.AsSpan().Fill(float.NaN);
+                matrix.Multiply(b, n, c, bias, relu: true);
+                AssertClose(c, Rectified(Reference(w, rows, cols, b, n, bias)), w, b, rows, cols, n, $"C = max(WB + b, 0), n = {n}, {lanes}");
             }
         }
     }
@@ -93,6 +98,8 @@ public sealed class SparseMatrixTests
         var c = new float[rows * n];
         matrix.Multiply(b, n, c);
         AssertClose(c, Reference(w, rows, cols, b, n, null), w, b, rows, cols, n, "rows split");
+        matrix.Multiply(b, n, c, relu: true);
+        AssertClose(c, Rectified(Reference(w, rows, cols, b, n, null)), w, b, rows, cols, n, "rows split, ReLU by each part");
 
         // Few rows and many columns: the product is split by columns (a convolution's im2col shape).
         var wide = MakeMatrix(6, 25, Mask.Random50, seed: 9);
@@ -102,6 +109,8 @@ public sealed class SparseMatrixTests
         var cw = new float[6 * wideN];
         wm.Multiply(bw, wideN, cw);
         AssertClose(cw, Reference(wide, 6, 25, bw, wideN, null), wide, bw, 6, 25, wideN, "columns split");
+        wm.Multiply(bw, wideN, cw, relu: true);
+        AssertClose(cw, Rectified(Reference(wide, 6, 25, bw, wideN, null)), wide, bw, 6, 25, wideN, "columns split, ReLU by each part");
     }
 
     /// <summary>Dense products split over the cores at row counts whose parts are not whole passes of four rows (147: 72 + 75).</summary>
@@ -120,6 +129,8 @@ public sealed class SparseMatrixTests
         var c = Enumerable.Repeat(float.NaN, rows * n).ToArray();
         matrix.Multiply(b, n, c, bias);
         AssertClose(c, Reference(w, rows, cols, b, n, bias), w, b, rows, cols, n, $"{rows} rows, n = {n}");
+        matrix.Multiply(b, n, c, bias, relu: true);
+        AssertClose(c, Rectified(Reference(w, rows, cols, b, n, bias)), w, b, rows, cols, n, $"{rows} rows, n = {n}, ReLU by each part");
     }
 
     [Test]
@@ -209,6 +220,9 @@ public sealed class SparseMatrixTests
     }
 
     private static float[] RandomVector(Random rng, int n) => Enumerable.Range(0, n).Select(_ => (float)((rng.NextDouble() * 2) - 1)).ToArray();
+
+    /// <summary>max(c, 0) elementwise: a ReLU applied to a product is exact, so the product's bound still holds.</summary>
+    internal static double[] Rectified(double[] c) => [.. c.Select(v => Math.Max(v, 0))];
 
     /// <summary>C = WB + b in float64 (B is cols × n).</summary>
     internal static double[] Reference(float[] w, int rows, int cols, float[] b, int n, float[]? bias)
