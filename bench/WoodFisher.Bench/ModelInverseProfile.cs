@@ -29,22 +29,6 @@ internal static class ModelInverseProfile
         var factors = PerSampleGradients.ComputeFactors(model, data.Images, data.Labels, null, m, selection)
             ?? throw new InvalidOperationException("The model's prunable parameters are not all Linear weights.");
         var options = new WoodFisherOptions { BlockSize = c, Damping = lambda, Strategy = WoodburyStrategy.Dense, Precision = Precision.Float32, Backend = BackendKind.Cpu };
-        if (Environment.GetEnvironmentVariable("WARM") is not null)
-        {
-            var sw0 = System.Diagnostics.Stopwatch.StartNew();
-            var cpu0 = CpuTimeProfiles.CpuSeconds();
-            var tiny = ModelFactory.Create("mlp:784-8-10", 1);
-            var tsel = ParameterSelection<float>.Prunable(tiny);
-            foreach (var tm in new[] { 40, 300 })
-            {
-                var tf = PerSampleGradients.ComputeFactors(tiny, data.Images, data.Labels, null, tm, tsel)!;
-                using var tb = new WoodFisherBuilder(tsel.Dimension, options, tm);
-                tb.AddFactors(tf);
-                using var ti = tb.Build();
-            }
-            Console.WriteLine($"warm-up {sw0.Elapsed.TotalSeconds:F3} s wall, {CpuTimeProfiles.CpuSeconds() - cpu0:F3} s CPU/core, jit so far {System.Runtime.JitInfo.GetCompilationTime().TotalSeconds:F3}");
-        }
-
         var times = new List<double>();
         var jit = new List<string>();
         for (var r = 0; r <= rounds; r++)

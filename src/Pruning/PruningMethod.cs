@@ -68,15 +68,6 @@ public abstract class PruningMethod
     public virtual bool UsesLossGradient => false;
 
     /// <summary>
-    /// Compiles the code an estimate of <paramref name="spec"/> over <paramref name="dimension"/> coordinates will run, on
-    /// a tiny problem, so that a job can do it on an idle core while it loads its data (the first estimate otherwise
-    /// compiles it on its own threads). Nothing for methods without such code.
-    /// </summary>
-    public virtual void Warm(EstimatorSpec spec, long dimension)
-    {
-    }
-
-    /// <summary>
     /// The update this method applies when <paramref name="requested"/> is asked for: the request itself, except for
     /// magnitude, whose identity inverse moves no other weight (always <see cref="UpdateMode.None"/>).
     /// </summary>

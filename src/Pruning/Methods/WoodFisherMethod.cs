@@ -44,19 +44,6 @@ internal class WoodFisherMethod : PruningMethod
             : WoodFisherCurvature.FromGradients(gradients, options, plan?.ChunkRows ?? 256);
     }
 
-    /// <summary>The CPU Dense strategy's code, which a block-diagonal inverse on the CPU may take (<see cref="WoodFisherBuilder.Warm"/>).</summary>
-    public override void Warm(EstimatorSpec spec, long dimension)
-    {
-        ArgumentNullException.ThrowIfNull(spec);
-        if (spec.BlockSize == EstimatorSpec.FullBlockSize || spec.Strategy == WoodburyStrategy.RankK || spec.MiniBatch != 1
-            || Backends.Resolve(spec.Backend) != BackendKind.Cpu)
-        {
-            return;
-        }
-
-        WoodFisherBuilder.Warm((int)Math.Min(spec.BlockSizeFor(dimension), dimension), spec.Precision);
-    }
-
     /// <summary>
     /// How the inverse of <paramref name="spec"/> over <paramref name="gradients"/> fits the memory budget (with
     /// <see cref="TensorPruning.VectorBytesPerWeight"/> per weight beside it), or null when the source does not know its

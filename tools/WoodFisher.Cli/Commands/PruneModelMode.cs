@@ -17,12 +17,6 @@ internal static class PruneModelMode
         var pending = head is null ? CliModels.LoadDataInBackground(s.Data, s.Split) : () => head().Head;
         var model = CliModels.Load(s.Model, s.Arch);
         var selection = CliModels.Select(model, s.Layers, s.IncludeBias);
-        if (method.Method.UsesCurvature)
-        {
-            // Compiles the estimate's kernels while the data loads, so that the inverse's workers need not stop for it.
-            _ = BackgroundWork.Start(() => estimator.Method.Warm(estimator, selection.Dimension));
-        }
-
         var test = CliModels.LoadData(s.Data, "test");
         CliModels.CheckFits(model, test);
 
