@@ -37,8 +37,8 @@ public static partial class BackgroundWork
     }
 
     /// <summary>
-    /// The calling thread's nice value on Linux (10 after <see cref="Start{T}"/> lowered it), null elsewhere or when it
-    /// cannot be read.
+    /// The calling thread's nice value on Linux (at least 10 after <see cref="Start{T}"/> lowered it), null elsewhere or
+    /// when it cannot be read.
     /// </summary>
     public static int? CurrentNice()
     {
@@ -70,7 +70,14 @@ public static partial class BackgroundWork
 
         try
         {
-            _ = SetPriority(PrioProcess, GetThreadId(), BackgroundNice);
+            // Never below the nice value the thread already has (a process run under nice 15 stays there).
+            var tid = GetThreadId();
+            Marshal.SetLastPInvokeError(0);
+            var nice = GetPriority(PrioProcess, tid);
+            if ((nice != -1 || Marshal.GetLastPInvokeError() == 0) && nice < BackgroundNice)
+            {
+                _ = SetPriority(PrioProcess, tid, BackgroundNice);
+            }
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {

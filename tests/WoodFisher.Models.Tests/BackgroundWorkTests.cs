@@ -1,7 +1,7 @@
 namespace WoodFisher.Models.Tests;
 
 /// <summary>
-/// <see cref="BackgroundWork"/>: the work runs on a thread of its own at nice 10 on Linux (read back through getpriority,
+/// <see cref="BackgroundWork"/>: the work runs on a thread of its own at nice 10 on Linux, or at the caller's own when that is higher (read back through getpriority,
 /// the scheduler's own record), leaves the caller's priority alone, and returns its result or its exception unchanged.
 /// </summary>
 public class BackgroundWorkTests
@@ -21,7 +21,8 @@ public class BackgroundWorkTests
         });
         if (OperatingSystem.IsLinux())
         {
-            Assert.That(nice, Is.EqualTo(10));
+            // 10, or the caller's own when the tests already run at a lower priority (nice is never taken back down).
+            Assert.That(nice, Is.EqualTo(Math.Max(10, before ?? 0)));
         }
         else
         {
