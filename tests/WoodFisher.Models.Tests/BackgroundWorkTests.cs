@@ -1,8 +1,9 @@
 namespace WoodFisher.Models.Tests;
 
 /// <summary>
-/// <see cref="BackgroundWork"/>: the work runs on a thread of its own at nice 10 on Linux, or at the caller's own when that is higher (read back through getpriority,
-/// the scheduler's own record), leaves the caller's priority alone, and returns its result or its exception unchanged.
+/// <see cref="BackgroundWork"/>: the work runs on a thread of its own at nice 10 on Linux, or at the caller's own when that
+/// is higher (read back through getpriority, the scheduler's own record), leaves the caller's priority alone, and returns
+/// its result or its exception unchanged.
 /// </summary>
 public class BackgroundWorkTests
 {
