@@ -6,9 +6,10 @@ namespace WoodFisher.Models;
 /// Work a job starts alongside its own and waits for only at the end (checking the rest of a data file, evaluating the
 /// dense model): on a thread of its own at a low scheduling priority, so that it mostly takes the cores the job leaves
 /// idle instead of slowing the job's parallel loops. On Linux, where .NET does not map <see cref="Thread.Priority"/> to
-/// the scheduler, the thread's nice value is raised to 10 (no privilege needed, and none could lower it again): it then
-/// gets about a tenth of a core that a normal thread wants, not the 1.5% of nice 19, so that on a machine busy with other
-/// work it still ends in reasonable time once the job waits for it. Where that is not possible it runs at normal priority.
+/// the scheduler, the thread's nice value is raised to 10 unless it is already higher (no privilege needed, and none
+/// could lower it again): it then gets about a tenth of a core that a normal thread wants, not the 1.5% of nice 19, so
+/// that on a machine busy with other work it still ends in reasonable time once the job waits for it. Where that is not
+/// possible it runs at normal priority.
 /// </summary>
 public static partial class BackgroundWork
 {
