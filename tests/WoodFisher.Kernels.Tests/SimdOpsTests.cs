@@ -12,6 +12,32 @@ public class SimdOpsTests
     /// most 32 fraction bits). Bound: the standard dot-product bound, |fl(xᵀy) − xᵀy| ≤ γ_n·Σ|xᵢyᵢ| with
     /// γ_n = n·u₆₄/(1 − n·u₆₄), for any order of the float64 sums.
     /// </summary>
+    /// <summary>a·x against the scalar product, bit for bit (one rounding each), at lengths around each register's width.</summary>
+    [Test]
+    public void Scale_IsTheScalarProduct_BitForBit_OnEveryPath()
+    {
+        var rng = new Random(12);
+        foreach (var path in SimdPaths.Available)
+        {
+            using var _ = SimdPaths.Force(path);
+            foreach (var n in new[] { 0, 1, 3, 4, 7, 8, 9, 15, 16, 17, 31, 32, 33, 400 })
+            {
+                var x = Enumerable.Range(0, n).Select(_ => (rng.NextDouble() - 0.5) * 1e3).ToArray();
+                var a = -1.0 / 3.0;
+                var d = new double[n];
+                SimdOps.Scale<double>(x, a, d);
+                var xf = Array.ConvertAll(x, v => (float)v);
+                var f = new float[n];
+                SimdOps.Scale<float>(xf, (float)a, f);
+                for (var i = 0; i < n; i++)
+                {
+                    Assert.That(d[i], Is.EqualTo(x[i] * a), $"{path}, n = {n}, i = {i} (float64)");
+                    Assert.That(f[i], Is.EqualTo(xf[i] * (float)a), $"{path}, n = {n}, i = {i} (float32)");
+                }
+            }
+        }
+    }
+
     [Test]
     public void DotWidened_MatchesExactSum_OnEveryPath()
     {

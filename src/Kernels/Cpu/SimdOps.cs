@@ -68,6 +68,41 @@ internal static unsafe class SimdOps
         return sum;
     }
 
+    /// <summary>dst ← a·x, each product rounded once (as the scalar product rounds it), on the current SIMD path.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Scale<T>(ReadOnlySpan<T> x, T a, Span<T> dst)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var n = x.Length;
+        var i = 0;
+        fixed (T* px = x, pd = dst)
+        {
+            var path = SimdPaths.Current;
+            if (path == SimdPath.Avx512)
+            {
+                var av = Vector512.Create(a);
+                for (; i + Vector512<T>.Count <= n; i += Vector512<T>.Count)
+                {
+                    (Vector512.Load(px + i) * av).Store(pd + i);
+                }
+            }
+
+            if (path >= SimdPath.Avx2)
+            {
+                var av = Vector256.Create(a);
+                for (; i + Vector256<T>.Count <= n; i += Vector256<T>.Count)
+                {
+                    (Vector256.Load(px + i) * av).Store(pd + i);
+                }
+            }
+
+            for (; i < n; i++)
+            {
+                pd[i] = px[i] * a;
+            }
+        }
+    }
+
     /// <summary>y ← y + a·x.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Axpy<T>(T a, ReadOnlySpan<T> x, Span<T> y)

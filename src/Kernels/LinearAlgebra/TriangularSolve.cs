@@ -151,8 +151,7 @@ public static partial class LinearAlgebra
             }
 
             var inv = T.One / rowI[i];
-            rowI[..i].Clear();
-            Cpu.SimdOps.Axpy(-inv, r, rowI[..i]);
+            Cpu.SimdOps.Scale<T>(r, -inv, rowI[..i]);
             rowI[i] = inv;
         }
     }
