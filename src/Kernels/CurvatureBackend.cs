@@ -54,6 +54,25 @@ public abstract class CurvatureBackend : ICurvatureBackend
     }
 
     /// <inheritdoc />
+    public void ReadSubMatrix(IBlockStorage storage, int block, ReadOnlySpan<int> local, Span<double> destination)
+    {
+        var layout = Check(storage);
+        ArgumentOutOfRangeException.ThrowIfNegative(block);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(block, layout.Count);
+        var c = layout.Size(block);
+        foreach (var q in local)
+        {
+            if (q < 0 || q >= c)
+            {
+                throw new ArgumentOutOfRangeException(nameof(local), q, $"Block {block} has local indices 0 … {c - 1}.");
+            }
+        }
+
+        RequireLength(destination.Length, (long)local.Length * local.Length, nameof(destination));
+        ReadSubMatrixCore(storage, block, local, destination);
+    }
+
+    /// <inheritdoc />
     public void RankOneUpdates(IBlockStorage storage, ReadOnlySpan<double> gradients, int rows, double normalizer)
         => Update(storage, gradients, rows, normalizer, rankK: false);
 
@@ -111,6 +130,25 @@ public abstract class CurvatureBackend : ICurvatureBackend
 
     /// <summary>Downloads one block.</summary>
     protected abstract void ReadBlockCore(IBlockStorage storage, int block, Span<double> destination);
+
+    /// <summary>
+    /// <see cref="ReadSubMatrix"/> on checked arguments. This default downloads the whole block (c² entries for |Q|²); a
+    /// backend whose blocks are in host memory reads the entries in place.
+    /// </summary>
+    protected virtual void ReadSubMatrixCore(IBlockStorage storage, int block, ReadOnlySpan<int> local, Span<double> destination)
+    {
+        var c = storage.Layout.Size(block);
+        using var whole = new Rental<double>(c * c);
+        ReadBlockCore(storage, block, whole.Array.AsSpan(0, c * c));
+        var k = local.Length;
+        for (var i = 0; i < k; i++)
+        {
+            for (var j = 0; j < k; j++)
+            {
+                destination[(i * k) + j] = whole.Array[(local[i] * c) + local[j]];
+            }
+        }
+    }
 
     /// <summary>The diagonal of every block.</summary>
     protected abstract void DiagonalCore(IBlockStorage storage, Span<double> diagonal);

@@ -40,6 +40,13 @@ public interface ICurvatureBackend : IDisposable
     void ReadBlock(IBlockStorage storage, int block, Span<double> destination);
 
     /// <summary>
+    /// Downloads the principal sub-matrix [F⁻¹]_QQ of block <paramref name="block"/> for the block-local indices Q in
+    /// <paramref name="local"/> (|Q| × |Q| row-major, in the order given), reading only those entries where the blocks are
+    /// in host memory.
+    /// </summary>
+    void ReadSubMatrix(IBlockStorage storage, int block, ReadOnlySpan<int> local, Span<double> destination);
+
+    /// <summary>
     /// Sequential Sherman–Morrison updates, for each row g of <paramref name="gradients"/> in order and each block:
     /// F⁻¹ ← F⁻¹ − (F⁻¹g)(F⁻¹g)ᵀ / (N + gᵀF⁻¹g), with g restricted to the block and N = <paramref name="normalizer"/>.
     /// </summary>

@@ -99,7 +99,10 @@ public sealed class WoodFisherInverse : IDisposable
         return col;
     }
 
-    /// <summary>The principal sub-matrix [F̂⁻¹]_QQ for global indices Q that all lie in one block (|Q| × |Q|, row-major).</summary>
+    /// <summary>
+    /// The principal sub-matrix [F̂⁻¹]_QQ for global indices Q that all lie in one block (|Q| × |Q|, row-major). Only those
+    /// entries are read where the backend holds the blocks in host memory (structured pruning asks this once per group).
+    /// </summary>
     public double[] SubMatrix(ReadOnlySpan<int> indices)
     {
         if (indices.Length == 0)
@@ -110,23 +113,18 @@ public sealed class WoodFisherInverse : IDisposable
         var (b, _) = Layout.Locate(indices[0]);
         var off = Layout.Offset(b);
         var c = Layout.Size(b);
-        var block = Block(b);
-        var k = indices.Length;
-        var sub = new double[k * k];
-        for (var i = 0; i < k; i++)
+        var local = new int[indices.Length];
+        for (var i = 0; i < indices.Length; i++)
         {
-            var li = indices[i] - off;
-            if (li < 0 || li >= c)
+            local[i] = indices[i] - off;
+            if (local[i] < 0 || local[i] >= c)
             {
                 throw new ArgumentException($"Index {indices[i]} is not in block {b} (coordinates {off}..{off + c - 1}) with index {indices[0]}.", nameof(indices));
             }
-
-            for (var j = 0; j < k; j++)
-            {
-                sub[(i * k) + j] = block[(li * c) + (indices[j] - off)];
-            }
         }
 
+        var sub = new double[indices.Length * indices.Length];
+        Backend.ReadSubMatrix(Storage, b, local, sub);
         return sub;
     }
 

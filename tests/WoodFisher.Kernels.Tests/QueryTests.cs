@@ -56,6 +56,33 @@ public class QueryTests
         }
     }
 
+    [TestCase(BackendKind.Cpu)]
+    [TestCase(BackendKind.Ilgpu)]
+    public void SubMatrix_IsThoseEntriesOfTheBlock_OnEveryBackend(BackendKind backend)
+    {
+        var g = Oracle.RandomGradients(22, M, D);
+        var options = new WoodFisherOptions { BlockSize = C, Damping = Lambda, Strategy = WoodburyStrategy.RankK, Precision = Precision.Float32, Backend = backend };
+        using var inv = WoodFisherBuilder.Compute(g, M, D, options);
+        var block = inv.Block(1);
+        int[] q = [C + 7, C + 2, (2 * C) - 1];
+        var sub = inv.SubMatrix(q);
+        var expected = new double[9];
+        for (var i = 0; i < 3; i++)
+        {
+            for (var j = 0; j < 3; j++)
+            {
+                expected[(i * 3) + j] = block[((q[i] - C) * C) + q[j] - C];
+            }
+        }
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(sub, Is.EqualTo(expected), "the stored entries, in the order given");
+            Assert.That(inv.SubMatrix([]), Is.Empty);
+            Assert.That(() => inv.SubMatrix([C - 1, C]), Throws.ArgumentException, "indices in two blocks");
+        });
+    }
+
     // float32 storage: products round each of c terms (≈ c·2⁻²⁴ relative), on top of the build's own error.
     [TestCase(Precision.Float64, 1e-9)]
     [TestCase(Precision.Float32, 1e-4)]

@@ -70,6 +70,9 @@ public sealed class CpuBackend : CurvatureBackend
     protected override void ReadBlockCore(IBlockStorage storage, int block, Span<double> destination) => Blocks(storage).ReadBlock(block, destination);
 
     /// <inheritdoc />
+    protected override void ReadSubMatrixCore(IBlockStorage storage, int block, ReadOnlySpan<int> local, Span<double> destination) => Blocks(storage).ReadSubMatrix(block, local, destination);
+
+    /// <inheritdoc />
     protected override void DiagonalCore(IBlockStorage storage, Span<double> diagonal) => Blocks(storage).Diagonal(diagonal);
 
     /// <inheritdoc />

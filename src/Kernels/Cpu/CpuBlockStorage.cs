@@ -23,6 +23,9 @@ internal abstract class CpuBlockStorage(BlockLayout layout, Precision precision)
 
     public abstract void ReadBlock(int block, Span<double> destination);
 
+    /// <summary>The entries (Q, Q) of block <paramref name="block"/> for local indices Q (checked by the caller), |Q| × |Q| row-major.</summary>
+    public abstract void ReadSubMatrix(int block, ReadOnlySpan<int> local, Span<double> destination);
+
     public abstract void Diagonal(Span<double> diagonal);
 
     public abstract void Multiply(double[] vectors, double[] result, int count);
@@ -111,6 +114,19 @@ internal sealed class CpuBlockStorage<T> : CpuBlockStorage
     public override void Read(Span<double> blocks) => BlockOps<T>.Read(this, blocks);
 
     public override void ReadBlock(int block, Span<double> destination) => TensorPrimitives.ConvertTruncating<T, double>(Blocks[block], destination);
+
+    public override void ReadSubMatrix(int block, ReadOnlySpan<int> local, Span<double> destination)
+    {
+        var (f, c, k) = (Blocks[block], Layout.Size(block), local.Length);
+        for (var i = 0; i < k; i++)
+        {
+            var row = f.AsSpan(local[i] * c, c);
+            for (var j = 0; j < k; j++)
+            {
+                destination[(i * k) + j] = double.CreateTruncating(row[local[j]]);
+            }
+        }
+    }
 
     public override void Diagonal(Span<double> diagonal) => BlockOps<T>.Diagonal(this, diagonal);
 

@@ -167,6 +167,41 @@ public abstract partial class BackendContract
     }
 
     [TestCaseSource(nameof(Precisions))]
+    public void ReadSubMatrix_IsThoseEntriesOfTheBlock_InTheOrderGiven(Precision precision)
+    {
+        var layout = Segmented();
+        using var storage = Backend.Allocate(layout, precision);
+        Backend.Write(storage, Gaussian(5, (int)layout.SquareLength));
+        var whole = new double[16];
+        Backend.ReadBlock(storage, 3, whole);
+        int[] local = [2, 0, 3];
+        var expected = new double[9];
+        for (var i = 0; i < 3; i++)
+        {
+            for (var j = 0; j < 3; j++)
+            {
+                expected[(i * 3) + j] = whole[(local[i] * 4) + local[j]];
+            }
+        }
+
+        var sub = new double[9];
+        Backend.ReadSubMatrix(storage, 3, local, sub);
+        var single = new double[1];
+        Backend.ReadSubMatrix(storage, 6, [0], single);
+        var last = new double[1];
+        Backend.ReadBlock(storage, 6, last);
+        Assert.Multiple(() =>
+        {
+            // The same stored values, converted the same way: equal exactly.
+            Assert.That(sub, Is.EqualTo(expected));
+            Assert.That(single, Is.EqualTo(last));
+            Assert.That(() => Backend.ReadSubMatrix(storage, 3, [4], new double[1]), Throws.InstanceOf<ArgumentOutOfRangeException>());
+            Assert.That(() => Backend.ReadSubMatrix(storage, layout.Count, [0], new double[1]), Throws.InstanceOf<ArgumentOutOfRangeException>());
+            Assert.That(() => Backend.ReadSubMatrix(storage, 3, [0, 1], new double[3]), Throws.ArgumentException);
+        });
+    }
+
+    [TestCaseSource(nameof(Precisions))]
     public void Multiply_EqualsDenseBlockDiagonalProduct(Precision precision)
     {
         const int count = 3;
