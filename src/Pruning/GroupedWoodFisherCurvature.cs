@@ -17,7 +17,7 @@ namespace WoodFisher.Pruning;
 /// backend. A float32 group that loses positive definiteness is rebuilt in float64 (<see cref="PrecisionFallback"/>),
 /// and so is its rebuild in the second pass.
 /// </remarks>
-public sealed class GroupedWoodFisherCurvature : IInverseCurvature, IDisposable
+public sealed partial class GroupedWoodFisherCurvature : IInverseCurvature, IDisposable
 {
     private readonly IGradientSource _source;
     private readonly WoodFisherOptions _options;
@@ -116,84 +116,6 @@ public sealed class GroupedWoodFisherCurvature : IInverseCurvature, IDisposable
 
     /// <inheritdoc />
     public double[] Diagonal() => (double[])_diagonal.Clone();
-
-    /// <inheritdoc />
-    public double[] Multiply(ReadOnlySpan<double> v)
-    {
-        if (v.Length != Dimension)
-        {
-            throw new ArgumentException($"Expected a vector of length d = {Dimension}, got {v.Length}.", nameof(v));
-        }
-
-        var x = v.ToArray();
-        var result = new double[Dimension];
-        Pass(AllGroups(Plan), (g, inverse) =>
-        {
-            var range = Plan.Groups[g];
-            inverse.Multiply(x.AsSpan(range.Start, range.Length), result.AsSpan(range.Start, range.Length), 1);
-            return true;
-        });
-        return result;
-    }
-
-    /// <inheritdoc />
-    public double[] SubMatrix(ReadOnlySpan<int> indices)
-    {
-        if (indices.Length == 0)
-        {
-            return [];
-        }
-
-        var g = GroupOf(indices[0]);
-        var range = Plan.Groups[g];
-        var local = new int[indices.Length];
-        for (var i = 0; i < local.Length; i++)
-        {
-            local[i] = indices[i] - range.Start;
-            if (local[i] < 0 || local[i] >= range.Length)
-            {
-                throw new ArgumentException($"Index {indices[i]} is not in the block of index {indices[0]}; sub-matrices are defined inside one block.", nameof(indices));
-            }
-        }
-
-        double[] sub = [];
-        Pass([g], (_, inverse) =>
-        {
-            sub = inverse.SubMatrix(local);
-            return true;
-        });
-        return sub;
-    }
-
-    /// <inheritdoc />
-    public void ObsUpdate(Span<double> weights, ReadOnlySpan<bool> mask)
-    {
-        if (weights.Length != Dimension || mask.Length != Dimension)
-        {
-            throw new ArgumentException($"Weights and mask must have length {Dimension}, got {weights.Length} and {mask.Length}.");
-        }
-
-        // Only groups with a pruned coordinate change: the others are neither rebuilt nor touched.
-        var groups = new List<int>();
-        for (var g = 0; g < Plan.Groups.Count; g++)
-        {
-            var range = Plan.Groups[g];
-            if (mask.Slice(range.Start, range.Length).Contains(false))
-            {
-                groups.Add(g);
-            }
-        }
-
-        var w = weights.ToArray();
-        var m = mask.ToArray();
-        Pass(groups, (g, inverse) =>
-        {
-            var range = Plan.Groups[g];
-            inverse.ObsUpdate(w.AsSpan(range.Start, range.Length), m.AsSpan(range.Start, range.Length));
-            return true;
-        });
-        w.CopyTo(weights);
-    }
 
     /// <inheritdoc />
     public void Dispose()

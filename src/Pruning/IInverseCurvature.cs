@@ -41,6 +41,20 @@ public interface IInverseCurvature
     double[] SubMatrix(ReadOnlySpan<int> indices);
 
     /// <summary>
+    /// Calls <paramref name="use"/>(i, [H⁻¹]_QQ) for every Q = <paramref name="parts"/>[i] (global indices inside one block,
+    /// as <see cref="SubMatrix"/> takes them), one at a time and in any order; the matrix is the callee's to keep or
+    /// overwrite. An estimate that rebuilds its blocks on demand (two passes under a memory budget) serves all the parts in
+    /// one pass, where a <see cref="SubMatrix"/> per part would cost a pass each.
+    /// </summary>
+    void SubMatrices(IReadOnlyList<int[]> parts, Action<int, double[]> use)
+    {
+        ArgumentNullException.ThrowIfNull(parts);
+        ArgumentNullException.ThrowIfNull(use);
+        for (var i = 0; i < parts.Count; i++)
+            use(i, SubMatrix(parts[i]));
+    }
+
+    /// <summary>
     /// Joint OBS update, per block B of <see cref="Layout"/> with Q = the block's coordinates that
     /// <paramref name="mask"/> prunes (false): w_B ← w_B − [H⁻¹]_{B,Q}([H⁻¹]_QQ)⁻¹w_Q, i.e. δw = −H⁻¹E_Q([H⁻¹]_QQ)⁻¹w_Q,
     /// which minimises ½δᵀHδ subject to w_Q + δ_Q = 0. Pruned weights end exactly at zero; blocks with empty Q are untouched.

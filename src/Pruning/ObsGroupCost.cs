@@ -39,32 +39,46 @@ internal sealed class GroupCurvature
 
     /// <summary>Fetches the sub-matrices for <paramref name="sortedIndices"/> (ascending, distinct).</summary>
     public GroupCurvature(IInverseCurvature inverse, int[] sortedIndices)
+        : this(inverse.Layout, sortedIndices, [.. Split(inverse.Layout, sortedIndices).Select(p => inverse.SubMatrix(sortedIndices.AsSpan(p.Start, p.Count)))])
+    {
+    }
+
+    /// <summary>From the sub-matrices already fetched, one per part of <see cref="Split"/>, in its order.</summary>
+    public GroupCurvature(BlockLayout layout, int[] sortedIndices, ReadOnlySpan<double[]> subs)
     {
         _indices = sortedIndices;
-        _layout = inverse.Layout;
-        var parts = new List<(int, int, double[])>();
-        var layout = inverse.Layout;
+        _layout = layout;
+        var parts = Split(layout, sortedIndices);
+        _parts = new (int, int, double[])[parts.Count];
+        for (var i = 0; i < parts.Count; i++)
+            _parts[i] = (parts[i].Start, parts[i].Count, subs[i]);
+        _largest = parts.Count == 0 ? 0 : parts.Max(p => p.Count);
+    }
+
+    /// <summary>The group's global indices, ascending.</summary>
+    public ReadOnlySpan<int> Indices => _indices;
+
+    /// <summary>The runs of <paramref name="sortedIndices"/> (ascending, distinct, checked) inside one block each, as (first position, count).</summary>
+    public static List<(int Start, int Count)> Split(BlockLayout layout, int[] sortedIndices)
+    {
+        var parts = new List<(int, int)>();
         var i = 0;
         while (i < sortedIndices.Length)
         {
             var q = sortedIndices[i];
-            if (q < 0 || q >= inverse.Dimension || (i > 0 && q <= sortedIndices[i - 1]))
-                throw new ArgumentException($"Group index {q} is outside [0, {inverse.Dimension}) or repeated.", nameof(sortedIndices));
+            if (q < 0 || q >= layout.Dimension || (i > 0 && q <= sortedIndices[i - 1]))
+                throw new ArgumentException($"Group index {q} is outside [0, {layout.Dimension}) or repeated.", nameof(sortedIndices));
             var (block, _) = layout.Locate(q);
             var end = layout.Offset(block) + layout.Size(block);
             var j = i;
             while (j < sortedIndices.Length && sortedIndices[j] < end)
                 j++;
-            parts.Add((i, j - i, inverse.SubMatrix(sortedIndices.AsSpan(i, j - i))));
+            parts.Add((i, j - i));
             i = j;
         }
 
-        _parts = [.. parts];
-        _largest = _parts.Length == 0 ? 0 : _parts.Max(p => p.Count);
+        return parts;
     }
-
-    /// <summary>The group's global indices, ascending.</summary>
-    public ReadOnlySpan<int> Indices => _indices;
 
     /// <summary>ρ_S for the subset S of the group flagged in <paramref name="inSubset"/> (by position in <see cref="Indices"/>).</summary>
     public double Cost(ReadOnlySpan<double> weights, ReadOnlySpan<bool> inSubset)
@@ -82,31 +96,38 @@ internal sealed class GroupCurvature
 
             if (k == 0)
                 continue;
-            if (k == 1)
-            {
-                var w = weights[_indices[start + positions[0]]];
-                total += 0.5 * w * w / sub[(positions[0] * count) + positions[0]];
-                continue;
-            }
-
+            // A copy: the solve overwrites it, and the group's sub-matrix serves every subset tried.
             var s = new double[k * k];
-            var wq = new double[k];
             for (var a = 0; a < k; a++)
             {
-                wq[a] = weights[_indices[start + positions[a]]];
                 for (var b = 0; b < k; b++)
                     s[(a * k) + b] = sub[(positions[a] * count) + positions[b]];
             }
 
-            var x = (double[])wq.Clone();
-            var (block, _) = _layout.Locate(_indices[start]);
-            JointObsUpdate.Solve(s, k, x, block, JointObsUpdate.UnitRoundoff(Precision.Float64));
-            double dot = 0;
+            var wq = new double[k];
             for (var a = 0; a < k; a++)
-                dot += wq[a] * x[a];
-            total += 0.5 * dot;
+                wq[a] = weights[_indices[start + positions[a]]];
+            total += SolvedCost(_layout, _indices[start], s, wq);
         }
 
         return total;
+    }
+
+    /// <summary>
+    /// ½w_Qᵀ S⁻¹w_Q for one part with S = [H⁻¹]_QQ (k × k), solved in place in <paramref name="s"/> (overwritten when k &gt; 1);
+    /// <paramref name="first"/> is one of the part's global indices (it names the block in a failure).
+    /// </summary>
+    public static double SolvedCost(BlockLayout layout, int first, double[] s, double[] wq)
+    {
+        var k = wq.Length;
+        if (k == 1)
+            return 0.5 * wq[0] * wq[0] / s[0];
+        var x = (double[])wq.Clone();
+        var (block, _) = layout.Locate(first);
+        JointObsUpdate.Solve(s, k, x, block, JointObsUpdate.UnitRoundoff(Precision.Float64));
+        double dot = 0;
+        for (var a = 0; a < k; a++)
+            dot += wq[a] * x[a];
+        return 0.5 * dot;
     }
 }

@@ -115,9 +115,70 @@ public static class PatternSelection
 
     private sealed record Candidate(int Matrix, int[] Group, int[] Prune, double Cost);
 
+    /// <summary>
+    /// Every candidate group with its cost. The groups come first, then the sub-matrices of all their parts (a part: a
+    /// group's coordinates inside one block) in one request, which an estimate that rebuilds its blocks serves in one pass.
+    /// N:M keeps its groups' small sub-matrices (M² entries each, 8·M bytes per weight) for the subset search, run over the
+    /// cores; tiles and units, costed whole, are solved as their sub-matrices arrive and not kept.
+    /// </summary>
     private static List<Candidate> Candidates(PruningPattern p, PatternLayout layout, ReadOnlySpan<double> w, IInverseCurvature inverse, bool[] mask)
     {
+        var groups = Groups(p, layout, mask);
+        var parts = new List<int[]>();
+        var firstPart = new int[groups.Count + 1];
+        for (var g = 0; g < groups.Count; g++)
+        {
+            var group = groups[g].Group;
+            foreach (var (start, count) in GroupCurvature.Split(inverse.Layout, group))
+                parts.Add(group[start..(start + count)]);
+            firstPart[g + 1] = parts.Count;
+        }
+
+        var weights = w.ToArray();
         var list = new List<Candidate>();
+        if (p.Kind == PatternKind.NofM)
+        {
+            var subs = new double[parts.Count][];
+            inverse.SubMatrices(parts, (i, sub) => subs[i] = sub);
+            var found = new Candidate?[groups.Count];
+            Parallel.For(0, groups.Count, g =>
+            {
+                var (matrix, group) = groups[g];
+                var curvature = new GroupCurvature(inverse.Layout, group, subs.AsSpan(firstPart[g], firstPart[g + 1] - firstPart[g]));
+                found[g] = BestSubset(matrix, group, p.A, weights, curvature, mask);
+            });
+            list.AddRange(found.OfType<Candidate>());
+            return list;
+        }
+
+        var partCost = new double[parts.Count];
+        inverse.SubMatrices(parts, (i, sub) =>
+        {
+            var wq = new double[parts[i].Length];
+            for (var a = 0; a < wq.Length; a++)
+                wq[a] = weights[parts[i][a]];
+            partCost[i] = GroupCurvature.SolvedCost(inverse.Layout, parts[i][0], sub, wq);
+        });
+        for (var g = 0; g < groups.Count; g++)
+        {
+            var (matrix, group) = groups[g];
+            var prune = group.Where(i => mask[i]).ToArray();
+            double cost = 0;
+            for (var i = firstPart[g]; i < firstPart[g + 1]; i++)
+                cost += partCost[i];
+            list.Add(new Candidate(matrix, group, prune, p.Kind == PatternKind.Block ? cost / prune.Length : cost));
+        }
+
+        return list;
+    }
+
+    /// <summary>
+    /// The candidate groups (global indices, ascending) by matrix: N:M groups with more than N kept weights, tiles and units
+    /// with any (units of every layer but the classifier, with their bias when it is a coordinate).
+    /// </summary>
+    private static List<(int Matrix, int[] Group)> Groups(PruningPattern p, PatternLayout layout, bool[] mask)
+    {
+        var list = new List<(int, int[])>();
         var last = layout.Matrices.Count - 1;
         for (var k = 0; k < layout.Matrices.Count; k++)
         {
@@ -130,9 +191,8 @@ public static class PatternSelection
                         for (var g = 0; g < m.Columns; g += p.B)
                         {
                             var group = Enumerable.Range(m.Offset + (r * m.Columns) + g, Math.Min(p.B, m.Columns - g)).ToArray();
-                            var c = BestSubset(k, group, p.A, w, inverse, mask);
-                            if (c is not null)
-                                list.Add(c);
+                            if (group.Count(i => mask[i]) > p.A)
+                                list.Add((k, group));
                         }
                     }
                     break;
@@ -144,7 +204,8 @@ public static class PatternSelection
                             var tile = new List<int>();
                             for (var i = r; i < Math.Min(m.Rows, r + p.A); i++)
                                 tile.AddRange(Enumerable.Range(m.Offset + (i * m.Columns) + j, Math.Min(p.B, m.Columns - j)));
-                            AddWhole(list, k, [.. tile], w, inverse, mask, perWeight: true);
+                            if (tile.Any(i => mask[i]))
+                                list.Add((k, [.. tile]));
                         }
                     }
                     break;
@@ -153,8 +214,9 @@ public static class PatternSelection
                         break;
                     for (var r = 0; r < m.Rows; r++)
                     {
-                        var unit = Enumerable.Range(m.Offset + (r * m.Columns), m.Columns);
-                        AddWhole(list, k, m.BiasOffset >= 0 ? [.. unit, m.BiasOffset + r] : [.. unit], w, inverse, mask, perWeight: false);
+                        int[] unit = [.. Enumerable.Range(m.Offset + (r * m.Columns), m.Columns), .. m.BiasOffset >= 0 ? [m.BiasOffset + r] : Array.Empty<int>()];
+                        if (unit.Any(i => mask[i]))
+                            list.Add((k, unit));
                     }
                     break;
             }
@@ -163,17 +225,8 @@ public static class PatternSelection
         return list;
     }
 
-    private static void AddWhole(List<Candidate> list, int matrix, int[] group, ReadOnlySpan<double> w, IInverseCurvature inverse, bool[] mask, bool perWeight)
-    {
-        var prune = group.Where(i => mask[i]).ToArray();
-        if (prune.Length == 0)
-            return;
-        var cost = new GroupCurvature(inverse, group).Cost(w, Enumerable.Repeat(true, group.Length).ToArray());
-        list.Add(new Candidate(matrix, group, prune, perWeight ? cost / prune.Length : cost));
-    }
-
     /// <summary>The cheapest way to leave at most N kept weights in the group, or null when it already does.</summary>
-    private static Candidate? BestSubset(int matrix, int[] group, int n, ReadOnlySpan<double> w, IInverseCurvature inverse, bool[] mask)
+    private static Candidate? BestSubset(int matrix, int[] group, int n, double[] w, GroupCurvature curvature, bool[] mask)
     {
         var open = new List<int>();
         for (var a = 0; a < group.Length; a++)
@@ -185,7 +238,6 @@ public static class PatternSelection
         var need = open.Count - n;
         if (need <= 0)
             return null;
-        var curvature = new GroupCurvature(inverse, group);
         var inS = new bool[group.Length];
         for (var a = 0; a < group.Length; a++)
             inS[a] = !mask[group[a]];

@@ -118,6 +118,63 @@ public class TwoPassTests
         });
     }
 
+    /// <summary>A two-pass estimate and the in-memory one over the same rows, in float64.</summary>
+    private static (WoodFisherCurvature Whole, GroupedWoodFisherCurvature Grouped, PassPlan Plan) TwoPassPair()
+    {
+        var (_, g) = Inputs();
+        var spec = EstimatorSpec.Parse("woodfisher:block=100,damping=1e-3,precision=float64");
+        var options = Methods.WoodFisherMethod.Options(spec, D, Segments);
+        var whole = WoodFisherCurvature.FromGradients(new ArrayGradientSource(g, D, Segments), options);
+        var plan = PassPlan.Create(BlockLayout.Create(D, 100, Segments), M, options, MemoryBudget.Product(D, TensorPruning.VectorBytesPerWeight), budget: InMemoryPlan(spec).TotalBytes - 1);
+        Assert.That(plan.TwoPass, Is.True, plan.Describe());
+        return (whole, GroupedWoodFisherCurvature.Build(new ArrayGradientSource(g, D, Segments), options, plan), plan);
+    }
+
+    [Test]
+    public void TwoPass_SubMatrices_TakeOnePassForAllParts()
+    {
+        var (whole, grouped, plan) = TwoPassPair();
+        using var _ = whole;
+        using var __ = grouped;
+        int[][] parts = [[5_000, 5_003], [0, 99], [11_999], [7_050, 7_000, 7_099], []];
+        BlockRange[] ranges = [.. plan.Groups];
+        var spanned = parts.Where(p => p.Length > 0).Select(p => Array.FindIndex(ranges, r => r.Start <= p[0] && p[0] < r.Start + r.Length)).Distinct().Count();
+        var got = new double[parts.Length][];
+        grouped.SubMatrices(parts, (i, sub) => got[i] = sub);
+        var byDefault = new double[parts.Length][];
+        ((IInverseCurvature)whole).SubMatrices(parts, (i, sub) => byDefault[i] = sub);
+        Assert.Multiple(() =>
+        {
+            Assert.That(spanned, Is.GreaterThan(1), "the parts lie in several groups of blocks");
+            Assert.That(grouped.Passes, Is.EqualTo(2), "the build, then one pass for all the parts");
+            for (var i = 0; i < parts.Length; i++)
+            {
+                Assert.That(Oracle.MaxAbsDiff(got[i], whole.SubMatrix(parts[i])), Is.LessThan(1e-10), $"part {i}");
+                Assert.That(byDefault[i], Is.EqualTo(whole.SubMatrix(parts[i])), $"part {i}, the interface's default");
+            }
+        });
+    }
+
+    [TestCase("2:4")]
+    [TestCase("block:2x2")]
+    [TestCase("neurons")]
+    public void TwoPass_PatternSelection_IsTheInMemorySelection_InOnePass(string pattern)
+    {
+        var (whole, grouped, _) = TwoPassPair();
+        using var _ = whole;
+        using var __ = grouped;
+        var layout = new PatternLayout(Segments, [[50, 100], [70, 100]], [true, true]);
+        var w = Oracle.RandomVector(new Random(5), D);
+        var p = PruningPattern.Parse(pattern);
+        var expected = PatternSelection.Select(p, layout, w, whole, [], 0.5);
+        var mask = PatternSelection.Select(p, layout, w, grouped, [], 0.5);
+        Assert.Multiple(() =>
+        {
+            Assert.That(mask, Is.EqualTo(expected));
+            Assert.That(grouped.Passes, Is.EqualTo(2), "the build, then one pass for every group's sub-matrices");
+        });
+    }
+
     [Test]
     public void EvenTwoPassesDoNotFit_RefusedWithTheNumbers()
     {
