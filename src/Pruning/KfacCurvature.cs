@@ -228,13 +228,25 @@ public sealed class KfacCurvature : IInverseCurvature
         JointObs.Validate(Dimension, weights.Length, mask.Length);
         JointObs.Apply(Layout, weights, mask, (b, q, dst) =>
         {
+            // Entry(p, q) for the block's rows and Q's columns, each coordinate located once rather than per entry.
             var off = Layout.Offset(b);
             var c = Layout.Size(b);
+            var columns = new (int Layer, int Out, int In)[q.Length];
+            for (var j = 0; j < q.Length; j++)
+            {
+                columns[j] = Coordinates(off + q[j]);
+            }
+
             for (var r = 0; r < c; r++)
             {
+                var (l, o, i) = Coordinates(off + r);
+                var (g, a) = (_gInv[l], _aInv[l]);
+                var (no, na) = (_layers[l].OutFeatures, _layers[l].InputFactorSize);
+                var row = dst.AsSpan(r * q.Length, q.Length);
                 for (var j = 0; j < q.Length; j++)
                 {
-                    dst[(r * q.Length) + j] = Entry(off + r, off + q[j]);
+                    var (lq, oq, iq) = columns[j];
+                    row[j] = lq != l ? 0 : g[(o * no) + oq] * a[(i * na) + iq];
                 }
             }
         });

@@ -2,7 +2,7 @@ using WoodFisher.Kernels;
 
 namespace WoodFisher.Pruning.Internal;
 
-/// <summary>Fills the c × k row-major columns [H⁻¹]_{block, Q} of one block, Q given as local indices.</summary>
+/// <summary>Fills the c × k row-major columns [H⁻¹]_{block, Q} of one block, Q given as local indices; called for several blocks at once.</summary>
 internal delegate void BlockColumns(int block, int[] localQ, double[] destination);
 
 /// <summary>Joint OBS update per block for estimators that can produce block columns of H⁻¹ (the solve is <see cref="JointObsUpdate"/>'s).</summary>
@@ -51,10 +51,11 @@ internal static class JointObs
 
     private sealed class ColumnSource(BlockColumns columns) : IJointObsSource
     {
+        // Blocks over the cores: every BlockColumns only reads the estimate, and each block fills its own slice.
         public void GatherColumns(JointObsPlan plan, int first, int last, double[] destination)
         {
             var c0 = plan.ColumnStart(first);
-            for (var b = first; b < last; b++)
+            Parallel.For(first, last, b =>
             {
                 var q = plan.Local(b);
                 if (q.Length > 0)
@@ -63,7 +64,7 @@ internal static class JointObs
                     columns(b, q.ToArray(), cols);
                     cols.CopyTo(destination.AsSpan((int)(plan.ColumnStart(b) - c0)));
                 }
-            }
+            });
         }
     }
 }
