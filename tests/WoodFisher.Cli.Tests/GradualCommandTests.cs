@@ -58,6 +58,26 @@ public class GradualCommandTests : CliFixture
     }
 
     [Test]
+    public void Gradual_NofM_RampsToThePatternsOwnSparsity_AndRefusesAnother()
+    {
+        var model = TrainedMlp(Dir);
+        var (code, _, stderr) = CliFixture.Run("gradual", "--model", model, "--data", SliceDir, "--pattern", "2:4", "--sparsity", "0.8", "--epochs", "2",
+            "--out", P("final.safetensors"), "--log", P("log.csv"));
+        Assert.That((code, stderr), Is.EqualTo((2, "woodfisher: --sparsity does not apply to --pattern 2:4: N:M prunes 2 of every 4 inputs, sparsity 0.5\n")));
+        (code, _, stderr) = CliFixture.Run("gradual", "--model", model, "--data", SliceDir, "--epochs", "2", "--out", P("final.safetensors"), "--log", P("log.csv"));
+        Assert.That((code, stderr), Is.EqualTo((2, "woodfisher: --sparsity is required (the final sparsity in [0, 1))\n")));
+        Assert.That(File.Exists(P("log.csv")) || File.Exists(P("final.safetensors")), Is.False);
+
+        (code, _, stderr) = CliFixture.Run("gradual", "--model", model, "--data", SliceDir, "--pattern", "2:4", "--epochs", "2", "--method", "magnitude",
+            "--train-samples", "300", "--out", P("final.safetensors"), "--log", P("log.csv"));
+        Assert.That(code, Is.Zero, stderr);
+        var last = File.ReadAllLines(P("log.csv"))[^1].Split(',');
+        Assert.That(last[1], Is.EqualTo("0.5"), "the schedule ends at 2:4's sparsity");
+        foreach (var p in ModelFiles.Load(P("final.safetensors")).Parameters.Where(p => p.IsPrunable))
+            Assert.That(Kernels.Sparse.NofMMatrix.Fits(p.Data, p.Shape[0], p.Length / p.Shape[0], 2, 4), $"{p.Name} is 2:4");
+    }
+
+    [Test]
     public void Gradual_TargetAboveOne_FailsWithOneLineAndNoFiles()
     {
         var model = TrainedMlp(Dir);

@@ -12,7 +12,7 @@ internal sealed class GradualCommand : VerbCommand<GradualCommand.Settings>
         [CommandOption("--method <NAME>"), Help(OneMethodHelp + "."), DefaultValue("woodfisher")]
         public string Method { get; init; } = "";
 
-        [CommandOption("--sparsity <S>", true), Help("Final sparsity s_f in [0, 1).")]
+        [CommandOption("--sparsity <S>"), Help("Final sparsity s_f in [0, 1); with --pattern N:M its own (M-N)/M, and not given.")]
         public string? Sparsity { get; init; }
 
         [CommandOption("--initial-sparsity <S>"), Help("Sparsity s_i of the first pruning step."), DefaultValue(0.0)]
@@ -39,7 +39,7 @@ internal sealed class GradualCommand : VerbCommand<GradualCommand.Settings>
         var epochs = VerbRun.Require(s.Epochs, "--epochs", "epochs of training in all");
         var method = s.OneMethod(s.Method, "gradual", GradualPruner.DefaultRecomputeSteps);
         run.RefuseUnread(method, "--seed");
-        var target = VerbSettings.Read("--sparsity", s.Sparsity!, Vocabulary.Sparsity);
+        var target = PrunerSettings.OneTarget(method, s.Sparsity, "gradual", "the final sparsity in [0, 1)");
         VerbSettings.Check("--initial-sparsity", s.InitialSparsity, Vocabulary.Sparsity);
         VerbSettings.Check("--frequency", s.Frequency, Vocabulary.Count);
         if (s.InitialSparsity > target)

@@ -59,17 +59,7 @@ internal sealed class PruneCommand : VerbCommand<PruneCommand.Settings>
         public (MethodSpec Method, double Sparsity) Target()
         {
             var method = OneMethod(Method, "prune");
-            var pattern = method.Pruning.Pattern;
-            if (pattern.Kind == PatternKind.NofM)
-            {
-                if (Sparsity is not null)
-                    throw new UsageException($"--sparsity does not apply to --pattern {pattern}: N:M prunes {pattern.B - pattern.A} of every {pattern.B} inputs, sparsity {pattern.NofMSparsity.ToString(CultureInfo.InvariantCulture)}");
-                return (method, pattern.NofMSparsity);
-            }
-            var sparsity = Read("--sparsity", VerbRun.Require(Sparsity, "--sparsity", "the target sparsity in [0, 1)"), t => Vocabulary.List(t, Vocabulary.Sparsity));
-            if (sparsity.Length != 1)
-                throw new UsageException($"--sparsity: prune takes one value, got {sparsity.Length} ({Sparsity})");
-            return (method, sparsity[0]);
+            return (method, OneTarget(method, Sparsity, "prune", "the target sparsity in [0, 1)"));
         }
     }
 

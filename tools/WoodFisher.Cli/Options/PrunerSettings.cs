@@ -48,6 +48,24 @@ internal class PrunerSettings : EstimatorSettings
         return methods.Count == 1 ? methods[0] : throw new UsageException($"--method: {verb} takes one method, got {methods.Count} ({text})");
     }
 
+    /// <summary>
+    /// The one target sparsity of a <paramref name="verb"/>: N:M's own (M − N)/M, which <c>--sparsity</c> may not change,
+    /// else the one value of <paramref name="sparsity"/>, then required (<paramref name="what"/> says what it is).
+    /// </summary>
+    public static double OneTarget(MethodSpec method, string? sparsity, string verb, string what)
+    {
+        var pattern = method.Pruning.Pattern;
+        if (pattern.Kind == PatternKind.NofM)
+        {
+            if (sparsity is not null)
+                throw new UsageException($"--sparsity does not apply to --pattern {pattern}: N:M prunes {pattern.B - pattern.A} of every {pattern.B} inputs, sparsity {pattern.NofMSparsity.ToString(CultureInfo.InvariantCulture)}");
+            return pattern.NofMSparsity;
+        }
+
+        var values = Read("--sparsity", VerbRun.Require(sparsity, "--sparsity", what), t => Vocabulary.List(t, Vocabulary.Sparsity));
+        return values.Length == 1 ? values[0] : throw new UsageException($"--sparsity: {verb} takes one value, got {values.Length} ({sparsity})");
+    }
+
     public override Spectre.Console.ValidationResult Validate()
     {
         Pruner();
