@@ -39,6 +39,16 @@ public class DemoCommandTests : CliFixture
     }
 
     [Test]
+    public void DemoQuick_NofM_ReportsThePatternsOwnSparsity_AndRefusesAnother()
+    {
+        var (code, stdout, stderr) = CliFixture.Run("demo", "--quick", "--data", SliceDir, "--pattern", "2:4", "--method", "magnitude,woodfisher");
+        Assert.That(code, Is.Zero, stderr);
+        Assert.That(Records(stdout, "method").Select(r => r["sparsity"]), Is.EqualTo(new[] { "50.00%", "50.00%" }));
+        (code, _, stderr) = CliFixture.Run("demo", "--quick", "--data", SliceDir, "--pattern", "2:4", "--sparsity", "0.9");
+        Assert.That((code, stderr), Is.EqualTo((2, "woodfisher: --sparsity does not apply to --pattern 2:4: N:M prunes 2 of every 4 inputs, sparsity 0.5\n")));
+    }
+
+    [Test]
     public void Demo_BadSparsity_FailsWithOneLine()
     {
         var (code, _, stderr) = CliFixture.Run("demo", "--quick", "--data", SliceDir, "--sparsity", "0.9,1.2");

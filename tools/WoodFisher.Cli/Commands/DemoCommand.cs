@@ -27,7 +27,7 @@ internal sealed class DemoCommand : VerbCommand<DemoCommand.Settings>
         [CommandOption("--method <LIST>"), Help("Methods to compare, comma-separated name[:key=value,...]; 'default' (" + DefaultSet + ") or 'all' (" + AllSet + ")."), DefaultValue("default")]
         public string Method { get; init; } = "";
 
-        [CommandOption("--sparsity <LIST>"), Help("Target sparsities, comma-separated, each in [0, 1)."), DefaultValue("0.9")]
+        [CommandOption("--sparsity <LIST>"), Help("Target sparsities, comma-separated, each in [0, 1); with --pattern N:M its own (M-N)/M, and not given."), DefaultValue("0.9")]
         public string Sparsity { get; init; } = "";
 
         [CommandOption("--out <FILE>"), Help("Save the trained dense model (.safetensors).")]
@@ -57,7 +57,10 @@ internal sealed class DemoCommand : VerbCommand<DemoCommand.Settings>
     {
         if (s.Model is not null)
             run.Refuse("a given --model", "it is pruned as trained", "--arch", "--epochs", "--batch", "--lr", "--momentum", "--nesterov", "--weight-decay", "--schedule", "--out");
-        var sparsities = VerbSettings.Read("--sparsity", s.Sparsity, t => Vocabulary.List(t, Vocabulary.Sparsity));
+        var pattern = s.Pruner().Pattern;
+        var sparsities = pattern.Kind == PatternKind.NofM
+            ? [PrunerSettings.OneTarget(pattern, run.Given("--sparsity") ? s.Sparsity : null, "demo", "target sparsities")]
+            : VerbSettings.Read("--sparsity", s.Sparsity, t => Vocabulary.List(t, Vocabulary.Sparsity));
         var expanded = string.Join(',', s.Method.Split(',', StringSplitOptions.TrimEntries).Select(t => t.ToLowerInvariant() switch { "default" => DefaultSet, "all" => AllSet, _ => t }));
         var estimator = s.Estimator(PruningMethod.WoodFisher) with { Samples = run.Given("--samples") || !s.Quick ? s.Samples : 100 };
         var methods = VerbSettings.Read("--method", expanded, t => MethodSpec.ParseList(t, estimator, s.Pruner()));

@@ -39,7 +39,7 @@ internal sealed class GradualCommand : VerbCommand<GradualCommand.Settings>
         var epochs = VerbRun.Require(s.Epochs, "--epochs", "epochs of training in all");
         var method = s.OneMethod(s.Method, "gradual", GradualPruner.DefaultRecomputeSteps);
         run.RefuseUnread(method, "--seed");
-        var target = PrunerSettings.OneTarget(method, s.Sparsity, "gradual", "the final sparsity in [0, 1)");
+        var target = PrunerSettings.OneTarget(method.Pruning.Pattern, s.Sparsity, "gradual", "the final sparsity in [0, 1)");
         VerbSettings.Check("--initial-sparsity", s.InitialSparsity, Vocabulary.Sparsity);
         VerbSettings.Check("--frequency", s.Frequency, Vocabulary.Count);
         if (s.InitialSparsity > target)

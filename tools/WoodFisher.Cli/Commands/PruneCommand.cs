@@ -59,7 +59,7 @@ internal sealed class PruneCommand : VerbCommand<PruneCommand.Settings>
         public (MethodSpec Method, double Sparsity) Target()
         {
             var method = OneMethod(Method, "prune");
-            return (method, OneTarget(method, Sparsity, "prune", "the target sparsity in [0, 1)"));
+            return (method, OneTarget(method.Pruning.Pattern, Sparsity, "prune", "the target sparsity in [0, 1)"));
         }
     }
 

@@ -52,9 +52,8 @@ internal class PrunerSettings : EstimatorSettings
     /// The one target sparsity of a <paramref name="verb"/>: N:M's own (M − N)/M, which <c>--sparsity</c> may not change,
     /// else the one value of <paramref name="sparsity"/>, then required (<paramref name="what"/> says what it is).
     /// </summary>
-    public static double OneTarget(MethodSpec method, string? sparsity, string verb, string what)
+    public static double OneTarget(PruningPattern pattern, string? sparsity, string verb, string what)
     {
-        var pattern = method.Pruning.Pattern;
         if (pattern.Kind == PatternKind.NofM)
         {
             if (sparsity is not null)
