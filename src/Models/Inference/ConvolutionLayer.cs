@@ -60,40 +60,74 @@ internal sealed class ConvolutionLayer : BufferedLayer
         return y;
     }
 
-    /// <summary>Row (c, u, v), column (b, oy, ox) of the unfolded input: x[c, b0 + b, oy·s + u − p, ox·s + v − p], zero outside.</summary>
+    /// <summary>
+    /// Row (c, u, v), column (b, oy, ox) of the unfolded input: x[c, b0 + b, oy·s + u − p, ox·s + v − p], zero outside. The
+    /// in-range outputs of an input row are one span (a copy at stride 1), the edges cleared; the rows of a large unfolding
+    /// are split over the cores.
+    /// </summary>
     private void Unfold(Span<float> input, int batch, int b0, int nb, Span<float> u)
     {
-        var (h, w, ho, wo, k) = (Input.Height, Input.Width, Output.Height, Output.Width, _kernel);
-        var n = nb * ho * wo;
-        for (var c = 0; c < Input.Channels; c++)
+        var k = _kernel;
+        var rows = Input.Channels * k * k;
+        var n = nb * Output.Plane;
+        unsafe
         {
-            for (var ku = 0; ku < k; ku++)
+            fixed (float* pin = input, pu = u)
             {
-                for (var kv = 0; kv < k; kv++)
+                var (src, dst) = ((nint)pin, (nint)pu);
+                if ((long)rows * n < ParallelFloats)
                 {
-                    var row = u.Slice((((c * k) + ku) * k + kv) * n, n);
-                    for (var b = 0; b < nb; b++)
-                    {
-                        var plane = input.Slice(((c * batch) + b0 + b) * h * w, h * w);
-                        for (var oy = 0; oy < ho; oy++)
-                        {
-                            var dst = row.Slice(((b * ho) + oy) * wo, wo);
-                            var iy = (oy * _stride) + ku - _padding;
-                            if (iy < 0 || iy >= h)
-                            {
-                                dst.Clear();
-                                continue;
-                            }
-
-                            var src = plane.Slice(iy * w, w);
-                            for (var ox = 0; ox < wo; ox++)
-                            {
-                                var ix = (ox * _stride) + kv - _padding;
-                                dst[ox] = ix >= 0 && ix < w ? src[ix] : 0f;
-                            }
-                        }
-                    }
+                    for (var r = 0; r < rows; r++)
+                        UnfoldRow(new ReadOnlySpan<float>((float*)src, input.Length), batch, b0, nb, r, new Span<float>((float*)dst + ((nint)r * n), n));
+                    return;
                 }
+
+                var length = input.Length;
+                Parallel.For(0, rows, r => UnfoldRow(new ReadOnlySpan<float>((float*)src, length), batch, b0, nb, r, new Span<float>((float*)dst + ((nint)r * n), n)));
+            }
+        }
+    }
+
+    /// <summary>Floats of unfolded input from which the rows are split over the cores (about 100 µs of copying).</summary>
+    private const long ParallelFloats = 1 << 16;
+
+    private void UnfoldRow(ReadOnlySpan<float> input, int batch, int b0, int nb, int r, Span<float> row)
+    {
+        var (h, w, ho, wo, k, s, p) = (Input.Height, Input.Width, Output.Height, Output.Width, _kernel, _stride, _padding);
+        var (c, ku, kv) = (r / (k * k), r / k % k, r % k);
+
+        // Outputs ox whose input column ix = ox·s + kv − p lies in [0, w): ox in [first, last).
+        var first = Math.Clamp((p - kv + s - 1) / s, 0, wo);
+        var last = Math.Clamp(((w - 1 + p - kv) / s) + 1, first, wo);
+        if (w - 1 + p - kv < 0)
+            last = first;
+        for (var b = 0; b < nb; b++)
+        {
+            var plane = input.Slice(((c * batch) + b0 + b) * h * w, h * w);
+            for (var oy = 0; oy < ho; oy++)
+            {
+                var dst = row.Slice(((b * ho) + oy) * wo, wo);
+                var iy = (oy * s) + ku - p;
+                if (iy < 0 || iy >= h || first >= last)
+                {
+                    dst.Clear();
+                    continue;
+                }
+
+                if (first > 0)
+                    dst[..first].Clear();
+                if (last < wo)
+                    dst[last..].Clear();
+                var src = plane.Slice(iy * w, w);
+                var ix = (first * s) + kv - p;
+                if (s == 1)
+                {
+                    src.Slice(ix, last - first).CopyTo(dst[first..last]);
+                    continue;
+                }
+
+                for (var ox = first; ox < last; ox++, ix += s)
+                    dst[ox] = src[ix];
             }
         }
     }

@@ -100,34 +100,60 @@ internal sealed class AffineChannelLayer(FeatureMap map, float[] scale, float[] 
 internal sealed class PoolLayer(FeatureMap input, int kernel, int stride, bool max, int maxBatch)
     : BufferedLayer(input, new FeatureMap(input.Channels, ((input.Height - kernel) / stride) + 1, ((input.Width - kernel) / stride) + 1), maxBatch)
 {
+    /// <summary>Input floats from which the planes are split over the cores.</summary>
+    private const int ParallelFloats = 1 << 16;
+
     public override Span<float> Forward(Span<float> input, int batch)
     {
         var y = OutputFor(batch);
-        var (h, w, ho, wo) = (Input.Height, Input.Width, Output.Height, Output.Width);
-        var scale = 1f / (kernel * kernel);
-        for (var p = 0; p < Input.Channels * batch; p++)
+        var planes = Input.Channels * batch;
+        unsafe
         {
-            var src = input.Slice(p * h * w, h * w);
-            var dst = y.Slice(p * ho * wo, ho * wo);
-            for (var oy = 0; oy < ho; oy++)
+            fixed (float* px = input, py = y)
             {
-                for (var ox = 0; ox < wo; ox++)
+                var (x, o, n, m) = ((nint)px, (nint)py, Input.Plane, Output.Plane);
+                if ((long)planes * n < ParallelFloats)
                 {
-                    var best = float.NegativeInfinity;
-                    var sum = 0f;
-                    for (var u = 0; u < kernel; u++)
-                    {
-                        var row = src.Slice(((oy * stride) + u) * w + (ox * stride), kernel);
-                        if (max)
-                            best = Math.Max(best, TensorPrimitives.Max(row));
-                        else
-                            sum += TensorPrimitives.Sum(row);
-                    }
-                    dst[(oy * wo) + ox] = max ? best : sum * scale;
+                    for (var p = 0; p < planes; p++)
+                        Plane(new ReadOnlySpan<float>((float*)x + ((nint)p * n), n), new Span<float>((float*)o + ((nint)p * m), m));
+                }
+                else
+                {
+                    Parallel.For(0, planes, p => Plane(new ReadOnlySpan<float>((float*)x + ((nint)p * n), n), new Span<float>((float*)o + ((nint)p * m), m)));
                 }
             }
         }
+
         return y;
+    }
+
+    private void Plane(ReadOnlySpan<float> src, Span<float> dst)
+    {
+        var (w, ho, wo) = (Input.Width, Output.Height, Output.Width);
+        var scale = 1f / (kernel * kernel);
+        for (var oy = 0; oy < ho; oy++)
+        {
+            for (var ox = 0; ox < wo; ox++)
+            {
+                // The window row by row, each left to right: the order of the model's own pooling.
+                var at = (oy * stride * w) + (ox * stride);
+                var best = float.NegativeInfinity;
+                var sum = 0f;
+                for (var u = 0; u < kernel; u++, at += w)
+                {
+                    for (var v = 0; v < kernel; v++)
+                    {
+                        var x = src[at + v];
+                        if (max)
+                            best = Math.Max(best, x);
+                        else
+                            sum += x;
+                    }
+                }
+
+                dst[(oy * wo) + ox] = max ? best : sum * scale;
+            }
+        }
     }
 }
 
