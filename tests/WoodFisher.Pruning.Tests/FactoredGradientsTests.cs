@@ -24,6 +24,14 @@ public class FactoredGradientsTests
         return (source, rows);
     }
 
+    /// <summary>The per-sample source and its rows materialised, both masked (every third coordinate pruned) or not.</summary>
+    private static (IGradientSource Factored, IGradientSource Plain) Sources(bool masked)
+    {
+        var (source, rows) = Make();
+        var mask = Enumerable.Range(0, source.Dimension).Select(i => i % 3 != 0).ToArray();
+        return masked ? (new MaskedGradientSource(source, mask), new MaskedGradientSource(rows, mask)) : (source, rows);
+    }
+
     private static WoodFisherOptions Options(IGradientSource s) =>
         new() { BlockSize = 64, Damping = 1e-3, Strategy = WoodburyStrategy.Dense, Precision = Precision.Float32, Segments = s.Segments, Backend = BackendKind.Cpu };
 
@@ -31,10 +39,7 @@ public class FactoredGradientsTests
     [TestCase(true)]
     public void FactoredSource_BuildsTheInverseOfItsRows_BitForBit(bool masked)
     {
-        var (source, rows) = Make();
-        var mask = Enumerable.Range(0, source.Dimension).Select(i => i % 3 != 0).ToArray();
-        IGradientSource factored = masked ? new MaskedGradientSource(source, mask) : source;
-        IGradientSource plain = masked ? new MaskedGradientSource(rows, mask) : rows;
+        var (factored, plain) = Sources(masked);
         Assert.That(((IFactoredGradientSource)factored).Factors(), Is.Not.Null);
         using var expected = WoodFisherCurvature.FromGradients(plain, Options(plain));
         using var actual = WoodFisherCurvature.FromGradients(new TimedGradientSource(factored), Options(factored));
@@ -52,10 +57,7 @@ public class FactoredGradientsTests
     [TestCase(true)]
     public void FactoredSource_GivesTheStatisticsOfItsRows_BitForBit(bool masked)
     {
-        var (source, rows) = Make();
-        var mask = Enumerable.Range(0, source.Dimension).Select(i => i % 3 != 0).ToArray();
-        IGradientSource factored = masked ? new MaskedGradientSource(source, mask) : source;
-        IGradientSource plain = masked ? new MaskedGradientSource(rows, mask) : rows;
+        var (factored, plain) = Sources(masked);
         var expected = GradientStatistics.Compute(plain);
         var actual = GradientStatistics.Compute(factored);
         var scalar = new double[plain.Dimension];
