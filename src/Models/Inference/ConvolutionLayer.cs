@@ -13,6 +13,9 @@ internal sealed class ConvolutionLayer : BufferedLayer
     /// <summary>Floats of the unfolded input held at once (16 MiB).</summary>
     public const int UnfoldedLimit = 1 << 22;
 
+    /// <summary>Floats of unfolded input from which its rows are split over the cores: tens of microseconds of copying, more than waking the pool costs.</summary>
+    private const long ParallelFloats = 1 << 16;
+
     private readonly string _name;
     private readonly IWeightMatrix _weights;
     private readonly float[]? _bias;
@@ -88,9 +91,6 @@ internal sealed class ConvolutionLayer : BufferedLayer
         }
     }
 
-    /// <summary>Floats of unfolded input from which the rows are split over the cores (about 100 µs of copying).</summary>
-    private const long ParallelFloats = 1 << 16;
-
     private void UnfoldRow(ReadOnlySpan<float> input, int batch, int b0, int nb, int r, Span<float> row)
     {
         var (h, w, ho, wo, k, s, p) = (Input.Height, Input.Width, Output.Height, Output.Width, _kernel, _stride, _padding);
@@ -98,9 +98,7 @@ internal sealed class ConvolutionLayer : BufferedLayer
 
         // Outputs ox whose input column ix = ox·s + kv − p lies in [0, w): ox in [first, last).
         var first = Math.Clamp((p - kv + s - 1) / s, 0, wo);
-        var last = Math.Clamp(((w - 1 + p - kv) / s) + 1, first, wo);
-        if (w - 1 + p - kv < 0)
-            last = first;
+        var last = w - 1 + p - kv < 0 ? first : Math.Clamp(((w - 1 + p - kv) / s) + 1, first, wo);
         for (var b = 0; b < nb; b++)
         {
             var plane = input.Slice(((c * batch) + b0 + b) * h * w, h * w);
