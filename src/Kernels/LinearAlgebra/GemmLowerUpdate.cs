@@ -89,18 +89,9 @@ internal static unsafe partial class Gemm
             }
         }
 
+        // Times −1 is exact: the negation, on the shared SIMD path.
         var rest = new Span<T>(pack + ((nint)(first + 1) * MR * kc), Math.Max(0, ((i1 + MR - 1) / MR) - first - 1) * MR * kc);
-        var w = Vector<T>.Count;
-        var j = 0;
-        for (; j <= rest.Length - w; j += w)
-        {
-            (-new Vector<T>(rest[j..])).CopyTo(rest[j..]);
-        }
-
-        for (; j < rest.Length; j++)
-        {
-            rest[j] = -rest[j];
-        }
+        Cpu.SimdOps.Scale<T>(rest, -T.One, rest);
     }
 
     /// <summary>
