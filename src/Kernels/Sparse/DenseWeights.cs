@@ -10,7 +10,7 @@ namespace WoodFisher.Kernels.Sparse;
 /// product), streaming W once from memory that starts on a cache line; C = WB takes four rows against four registers of B's columns,
 /// reading B in place (see <see cref="Tiles{TV, TS}"/>).
 /// </summary>
-public sealed class DenseWeights : IWeightMatrix
+public sealed partial class DenseWeights : IWeightMatrix
 {
     /// <summary>Rows of B per chunk: 128 rows of a 64-float tile are 32 KiB, which stays in L1.</summary>
     private const int ChunkDepth = 128;
@@ -114,6 +114,19 @@ public sealed class DenseWeights : IWeightMatrix
             SimdPath.Avx512 => Tiles<Vector512<float>, Simd512<float>>(_values.Pointer, Columns, r0, r1, j0, j1, b, n, c, bias),
             SimdPath.Avx2 => Tiles<Vector256<float>, Simd256<float>>(_values.Pointer, Columns, r0, r1, j0, j1, b, n, c, bias),
             _ => Tiles<float, SimdScalar<float>>(_values.Pointer, Columns, r0, r1, j0, j1, b, n, c, bias),
+        };
+        j0 += tiled;
+        width = j1 - j0;
+        if (width <= 0)
+        {
+            return;
+        }
+
+        tiled = SimdPaths.Current switch
+        {
+            SimdPath.Avx512 => NarrowTiles<Vector512<float>, Simd512<float>>(_values.Pointer, Columns, r0, r1, j0, j1, b, n, c, bias),
+            SimdPath.Avx2 => NarrowTiles<Vector256<float>, Simd256<float>>(_values.Pointer, Columns, r0, r1, j0, j1, b, n, c, bias),
+            _ => 0,
         };
         j0 += tiled;
         width = j1 - j0;

@@ -34,7 +34,7 @@ internal static class SparseParallel
     private const int ColumnAlign = 64;
 
     /// <summary>Parts to split <paramref name="work"/> multiply-adds into.</summary>
-    public static int Parts(long work) => work < Threshold ? 1 : (int)Math.Min(Environment.ProcessorCount, work / Threshold);
+    public static int Parts(long work) => work < Threshold || !CoreSplit.MaySplit ? 1 : (int)Math.Min(Environment.ProcessorCount, work / Threshold);
 
     /// <summary>
     /// Runs <paramref name="body"/>(r0, r1, j0, j1) over a partition of rows [0, rows) × columns [0, n). When
@@ -116,7 +116,7 @@ internal static class SparseParallel
     }
 
     /// <summary>Pieces 0 … <see cref="Pieces"/> − 1 of one product, taken in turn by the caller and its helpers.</summary>
-    private sealed class Job(int pieces, Action<int> piece) : IThreadPoolWorkItem
+    internal sealed class Job(int pieces, Action<int> piece) : IThreadPoolWorkItem
     {
         private int _next;
         private int _done;

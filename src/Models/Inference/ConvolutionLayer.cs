@@ -37,7 +37,7 @@ internal sealed class ConvolutionLayer : BufferedLayer
             _staging = new AlignedFloats((long)Output.Size * _run);
     }
 
-    public override IEnumerable<(string Name, IWeightMatrix Weights)> Weights => [(_name, _weights)];
+    public override IEnumerable<(string Name, IWeightMatrix Weights, int PerSample)> Weights => [(_name, _weights, Output.Plane)];
 
     public override Span<float> Forward(Span<float> input, int batch)
     {
@@ -78,7 +78,7 @@ internal sealed class ConvolutionLayer : BufferedLayer
             fixed (float* pin = input, pu = u)
             {
                 var (src, dst) = ((nint)pin, (nint)pu);
-                if ((long)rows * n < ParallelFloats)
+                if ((long)rows * n < ParallelFloats || !CoreSplit.MaySplit)
                 {
                     for (var r = 0; r < rows; r++)
                         UnfoldRow(new ReadOnlySpan<float>((float*)src, input.Length), batch, b0, nb, r, new Span<float>((float*)dst + ((nint)r * n), n));

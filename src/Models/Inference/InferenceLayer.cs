@@ -32,8 +32,8 @@ internal abstract class InferenceLayer : IDisposable
     /// <summary>Runs the layer on the first batch·Input.Size values of <paramref name="input"/>; returns the span holding the output (the input itself for in-place layers).</summary>
     public abstract Span<float> Forward(Span<float> input, int batch);
 
-    /// <summary>The weight matrices this layer holds, with their parameter names.</summary>
-    public virtual IEnumerable<(string Name, IWeightMatrix Weights)> Weights => [];
+    /// <summary>The weight matrices this layer holds, with their parameter names and the columns of B each sample adds to their product.</summary>
+    public virtual IEnumerable<(string Name, IWeightMatrix Weights, int PerSample)> Weights => [];
 
     public virtual void Dispose()
     {
@@ -54,7 +54,7 @@ internal abstract class BufferedLayer(FeatureMap input, FeatureMap output, int m
 internal sealed class LinearLayer(string name, IWeightMatrix weights, float[]? bias, FeatureMap input, int maxBatch)
     : BufferedLayer(input, new FeatureMap(weights.Rows, 1, 1), maxBatch)
 {
-    public override IEnumerable<(string Name, IWeightMatrix Weights)> Weights => [(name, weights)];
+    public override IEnumerable<(string Name, IWeightMatrix Weights, int PerSample)> Weights => [(name, weights, 1)];
 
     public bool Relu { get; set; }
 
@@ -112,7 +112,7 @@ internal sealed class PoolLayer(FeatureMap input, int kernel, int stride, bool m
             fixed (float* px = input, py = y)
             {
                 var (x, o, n, m) = ((nint)px, (nint)py, Input.Plane, Output.Plane);
-                if ((long)planes * n < ParallelFloats)
+                if ((long)planes * n < ParallelFloats || !CoreSplit.MaySplit)
                 {
                     for (var p = 0; p < planes; p++)
                         Plane(new ReadOnlySpan<float>((float*)x + ((nint)p * n), n), new Span<float>((float*)o + ((nint)p * m), m));
@@ -198,7 +198,7 @@ internal sealed class SequenceLayer(FeatureMap input, IReadOnlyList<InferenceLay
 {
     public IReadOnlyList<InferenceLayer> Layers => layers;
 
-    public override IEnumerable<(string Name, IWeightMatrix Weights)> Weights => layers.SelectMany(l => l.Weights);
+    public override IEnumerable<(string Name, IWeightMatrix Weights, int PerSample)> Weights => layers.SelectMany(l => l.Weights);
 
     public override Span<float> Forward(Span<float> input, int batch)
     {
@@ -218,7 +218,7 @@ internal sealed class SequenceLayer(FeatureMap input, IReadOnlyList<InferenceLay
 /// <summary>ResNet's basic block: relu(main(x) + shortcut(x)), the shortcut the identity when absent.</summary>
 internal sealed class ResidualLayer(SequenceLayer main, SequenceLayer? shortcut) : InferenceLayer(main.Input, main.Output)
 {
-    public override IEnumerable<(string Name, IWeightMatrix Weights)> Weights => main.Weights.Concat(shortcut?.Weights ?? []);
+    public override IEnumerable<(string Name, IWeightMatrix Weights, int PerSample)> Weights => main.Weights.Concat(shortcut?.Weights ?? []);
 
     public override Span<float> Forward(Span<float> input, int batch)
     {

@@ -70,7 +70,7 @@ public sealed class SparseMatrixTests
             AssertClose(y, Reference(w, rows, cols, x, 1, null), w, x, rows, cols, 1, $"y = Wx, {lanes}");
             matrix.MultiplyVector(x, y, bias, relu: true);
             AssertClose(y, Rectified(Reference(w, rows, cols, x, 1, bias)), w, x, rows, cols, 1, $"y = max(Wx + b, 0), {lanes}");
-            foreach (var n in new[] { 1, 2, 3, 17, 33, 63, 64, 65 })
+            foreach (var n in new[] { 1, 2, 3, 16, 17, 32, 33, 48, 63, 64, 65, 96 })
             {
                 var b = RandomVector(rng, cols * n);
                 var c = Enumerable.Repeat(float.NaN, rows * n).ToArray();
