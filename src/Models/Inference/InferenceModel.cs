@@ -148,7 +148,7 @@ public sealed partial class InferenceModel : IDisposable
 
     /// <summary>Parts a batch of <paramref name="b"/> samples is split into (1: not split).</summary>
     internal int Parts(int b) =>
-        _networks.Length < 2 || !CoreSplit.MaySplit || !CoreSplit.Worth(b * _multiplyAdds) ? 1 : Math.Clamp(b / _narrowest, 1, _networks.Length);
+        _networks.Length < 2 || b < 2 * _narrowest || !CoreSplit.MaySplit || !CoreSplit.Worth(b * _multiplyAdds) ? 1 : Math.Min(b / _narrowest, _networks.Length);
 
     /// <summary>Logits [count, classes] (row-major) of the first <paramref name="count"/> samples of x [samples, …InputShape].</summary>
     public void Logits(ReadOnlySpan<float> x, int count, Span<float> logits)
