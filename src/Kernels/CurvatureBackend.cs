@@ -73,6 +73,30 @@ public abstract class CurvatureBackend : ICurvatureBackend
     }
 
     /// <inheritdoc />
+    public void ReadSubMatrices(IBlockStorage storage, int block, IReadOnlyList<int[]> locals, Action<int, double[]> use)
+    {
+        var layout = Check(storage);
+        ArgumentNullException.ThrowIfNull(locals);
+        ArgumentNullException.ThrowIfNull(use);
+        ArgumentOutOfRangeException.ThrowIfNegative(block);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(block, layout.Count);
+        var c = layout.Size(block);
+        foreach (var part in locals)
+        {
+            ArgumentNullException.ThrowIfNull(part, nameof(locals));
+            foreach (var q in part)
+            {
+                if (q < 0 || q >= c)
+                {
+                    throw new ArgumentOutOfRangeException(nameof(locals), q, $"Block {block} has local indices 0 … {c - 1}.");
+                }
+            }
+        }
+
+        ReadSubMatricesCore(storage, block, locals, use);
+    }
+
+    /// <inheritdoc />
     public void RankOneUpdates(IBlockStorage storage, ReadOnlySpan<double> gradients, int rows, double normalizer)
         => Update(storage, gradients, rows, normalizer, rankK: false);
 
@@ -140,12 +164,41 @@ public abstract class CurvatureBackend : ICurvatureBackend
         var c = storage.Layout.Size(block);
         using var whole = new Rental<double>(c * c);
         ReadBlockCore(storage, block, whole.Array.AsSpan(0, c * c));
+        Pick(whole.Array, c, local, destination);
+    }
+
+    /// <summary>
+    /// <see cref="ReadSubMatrices"/> on checked arguments. This default downloads the block once for all the parts; a
+    /// backend whose blocks are in host memory reads each part's entries in place.
+    /// </summary>
+    protected virtual void ReadSubMatricesCore(IBlockStorage storage, int block, IReadOnlyList<int[]> locals, Action<int, double[]> use)
+    {
+        if (locals.Count == 0)
+        {
+            return;
+        }
+
+        var c = storage.Layout.Size(block);
+        using var whole = new Rental<double>(c * c);
+        ReadBlockCore(storage, block, whole.Array.AsSpan(0, c * c));
+        for (var i = 0; i < locals.Count; i++)
+        {
+            var k = locals[i].Length;
+            var sub = new double[k * k];
+            Pick(whole.Array, c, locals[i], sub);
+            use(i, sub);
+        }
+    }
+
+    /// <summary>The entries (local[i], local[j]) of the c × c block <paramref name="whole"/>, row-major.</summary>
+    private static void Pick(double[] whole, int c, ReadOnlySpan<int> local, Span<double> destination)
+    {
         var k = local.Length;
         for (var i = 0; i < k; i++)
         {
             for (var j = 0; j < k; j++)
             {
-                destination[(i * k) + j] = whole.Array[(local[i] * c) + local[j]];
+                destination[(i * k) + j] = whole[(local[i] * c) + local[j]];
             }
         }
     }

@@ -47,6 +47,14 @@ public interface ICurvatureBackend : IDisposable
     void ReadSubMatrix(IBlockStorage storage, int block, ReadOnlySpan<int> local, Span<double> destination);
 
     /// <summary>
+    /// The principal sub-matrices of block <paramref name="block"/> for each list of block-local indices in
+    /// <paramref name="locals"/>, each handed to <paramref name="use"/>(i, matrix) in order (the matrix is the callee's):
+    /// as <see cref="ReadSubMatrix"/> part by part, but a backend that keeps its blocks on a device downloads the block
+    /// once for all of them.
+    /// </summary>
+    void ReadSubMatrices(IBlockStorage storage, int block, IReadOnlyList<int[]> locals, Action<int, double[]> use);
+
+    /// <summary>
     /// Sequential Sherman–Morrison updates, for each row g of <paramref name="gradients"/> in order and each block:
     /// F⁻¹ ← F⁻¹ − (F⁻¹g)(F⁻¹g)ᵀ / (N + gᵀF⁻¹g), with g restricted to the block and N = <paramref name="normalizer"/>.
     /// </summary>

@@ -111,6 +111,15 @@ public sealed class WoodFisherInverse : IDisposable
         }
 
         var (b, _) = Layout.Locate(indices[0]);
+        var local = Local(b, indices);
+        var sub = new double[indices.Length * indices.Length];
+        Backend.ReadSubMatrix(Storage, b, local, sub);
+        return sub;
+    }
+
+    /// <summary>The block-local indices of <paramref name="indices"/>, all of which must lie in block <paramref name="b"/>.</summary>
+    private int[] Local(int b, ReadOnlySpan<int> indices)
+    {
         var off = Layout.Offset(b);
         var c = Layout.Size(b);
         var local = new int[indices.Length];
@@ -123,9 +132,41 @@ public sealed class WoodFisherInverse : IDisposable
             }
         }
 
-        var sub = new double[indices.Length * indices.Length];
-        Backend.ReadSubMatrix(Storage, b, local, sub);
-        return sub;
+        return local;
+    }
+
+    /// <summary>
+    /// <see cref="SubMatrix"/> for each part (global indices that lie in one block), handed to <paramref name="use"/>(i,
+    /// matrix) block by block, in the order of the parts within a block: the backend reads each block's parts together
+    /// (a device backend downloads each block once rather than once per part).
+    /// </summary>
+    public void SubMatrices(IReadOnlyList<int[]> parts, Action<int, double[]> use)
+    {
+        ArgumentNullException.ThrowIfNull(parts);
+        ArgumentNullException.ThrowIfNull(use);
+        var byBlock = new SortedDictionary<int, List<int>>();
+        for (var i = 0; i < parts.Count; i++)
+        {
+            if (parts[i].Length == 0)
+            {
+                use(i, []);
+                continue;
+            }
+
+            var (b, _) = Layout.Locate(parts[i][0]);
+            if (!byBlock.TryGetValue(b, out var list))
+            {
+                byBlock[b] = list = [];
+            }
+
+            list.Add(i);
+        }
+
+        foreach (var (b, members) in byBlock)
+        {
+            var locals = members.Select(i => Local(b, parts[i])).ToArray();
+            Backend.ReadSubMatrices(Storage, b, locals, (j, sub) => use(members[j], sub));
+        }
     }
 
     /// <summary>F̂⁻¹v for one vector (length d).</summary>

@@ -71,11 +71,8 @@ public sealed partial class GroupedWoodFisherCurvature
 
         Pass([.. byGroup.Keys], (g, inverse) =>
         {
-            foreach (var i in byGroup[g])
-            {
-                use(i, inverse.SubMatrix(locals[i]));
-            }
-
+            var members = byGroup[g];
+            inverse.SubMatrices([.. members.Select(i => locals[i])], (j, sub) => use(members[j], sub));
             return true;
         });
     }

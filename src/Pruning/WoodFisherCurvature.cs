@@ -121,6 +121,9 @@ public sealed class WoodFisherCurvature : IInverseCurvature, IDisposable
     public double[] SubMatrix(ReadOnlySpan<int> indices) => Inverse.SubMatrix(indices);
 
     /// <inheritdoc />
+    public void SubMatrices(IReadOnlyList<int[]> parts, Action<int, double[]> use) => Inverse.SubMatrices(parts, use);
+
+    /// <inheritdoc />
     public void ObsUpdate(Span<double> weights, ReadOnlySpan<bool> mask) => Inverse.ObsUpdate(weights, mask);
 
     /// <inheritdoc />

@@ -83,6 +83,28 @@ public class QueryTests
         });
     }
 
+    [TestCase(BackendKind.Cpu)]
+    [TestCase(BackendKind.Ilgpu)]
+    public void SubMatrices_AreEachPartsSubMatrix_AcrossBlocksAndInAnyOrder(BackendKind backend)
+    {
+        var g = Oracle.RandomGradients(23, M, D);
+        var options = new WoodFisherOptions { BlockSize = C, Damping = Lambda, Strategy = WoodburyStrategy.RankK, Precision = Precision.Float32, Backend = backend };
+        using var inv = WoodFisherBuilder.Compute(g, M, D, options);
+        int[][] parts = [[C + 7, C + 2], [3], [], [(2 * C) - 1, C], [0, 1, 2], [D - 1]];
+        var got = new double[parts.Length][];
+        inv.SubMatrices(parts, (i, sub) =>
+        {
+            Assert.That(got[i], Is.Null, $"part {i} handed over twice");
+            got[i] = sub;
+        });
+        for (var i = 0; i < parts.Length; i++)
+        {
+            Assert.That(got[i], Is.EqualTo(inv.SubMatrix(parts[i])), $"part {i}");
+        }
+
+        Assert.That(() => inv.SubMatrices([[C - 1, C]], (_, _) => { }), Throws.ArgumentException, "a part in two blocks");
+    }
+
     // float32 storage: products round each of c terms (≈ c·2⁻²⁴ relative), on top of the build's own error.
     [TestCase(Precision.Float64, 1e-9)]
     [TestCase(Precision.Float32, 1e-4)]

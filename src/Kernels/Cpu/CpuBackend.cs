@@ -73,6 +73,18 @@ public sealed class CpuBackend : CurvatureBackend
     protected override void ReadSubMatrixCore(IBlockStorage storage, int block, ReadOnlySpan<int> local, Span<double> destination) => Blocks(storage).ReadSubMatrix(block, local, destination);
 
     /// <inheritdoc />
+    protected override void ReadSubMatricesCore(IBlockStorage storage, int block, IReadOnlyList<int[]> locals, Action<int, double[]> use)
+    {
+        var blocks = Blocks(storage);
+        for (var i = 0; i < locals.Count; i++)
+        {
+            var sub = new double[locals[i].Length * locals[i].Length];
+            blocks.ReadSubMatrix(block, locals[i], sub);
+            use(i, sub);
+        }
+    }
+
+    /// <inheritdoc />
     protected override void DiagonalCore(IBlockStorage storage, Span<double> diagonal) => Blocks(storage).Diagonal(diagonal);
 
     /// <inheritdoc />

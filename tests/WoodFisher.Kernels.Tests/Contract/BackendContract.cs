@@ -202,6 +202,29 @@ public abstract partial class BackendContract
     }
 
     [TestCaseSource(nameof(Precisions))]
+    public void ReadSubMatrices_AreEachPartsReadSubMatrix_InOrder(Precision precision)
+    {
+        var layout = Segmented();
+        using var storage = Backend.Allocate(layout, precision);
+        Backend.Write(storage, Gaussian(6, (int)layout.SquareLength));
+        int[][] locals = [[2, 0, 3], [1], [], [3, 2, 1, 0]];
+        var seen = new List<int>();
+        Backend.ReadSubMatrices(storage, 3, locals, (i, sub) =>
+        {
+            seen.Add(i);
+            var expected = new double[locals[i].Length * locals[i].Length];
+            Backend.ReadSubMatrix(storage, 3, locals[i], expected);
+            Assert.That(sub, Is.EqualTo(expected), $"part {i}");
+        });
+        Assert.Multiple(() =>
+        {
+            Assert.That(seen, Is.EqualTo(new[] { 0, 1, 2, 3 }));
+            Assert.That(() => Backend.ReadSubMatrices(storage, 3, [[4]], (_, _) => { }), Throws.InstanceOf<ArgumentOutOfRangeException>());
+            Assert.That(() => Backend.ReadSubMatrices(storage, layout.Count, [[0]], (_, _) => { }), Throws.InstanceOf<ArgumentOutOfRangeException>());
+        });
+    }
+
+    [TestCaseSource(nameof(Precisions))]
     public void Multiply_EqualsDenseBlockDiagonalProduct(Precision precision)
     {
         const int count = 3;
