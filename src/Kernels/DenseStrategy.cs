@@ -265,8 +265,8 @@ internal sealed partial class DenseStrategy
 
     /// <summary>
     /// λI + Gram/N of every block, the Gram put into a scratch c × c array by <paramref name="gram"/>, inverted and written
-    /// into new storage: float32 inverses straight into CPU float32 storage, else through one float64 array for
-    /// <see cref="ICurvatureBackend.Write"/>.
+    /// into new storage: into CPU storage where its blocks lie (float32 ones inverted there), for other backends through
+    /// one float64 array for <see cref="ICurvatureBackend.Write"/>.
     /// </summary>
     private IBlockStorage InvertBlocks(ICurvatureBackend backend, double damping, double normalizer, Func<int, Span<double>, float[], FewRows?> gram)
     {
@@ -274,9 +274,11 @@ internal sealed partial class DenseStrategy
         var single = layout.Count < Environment.ProcessorCount;
         return Upload(backend, layout, _precision, target =>
         {
-            // Float32 CPU blocks are inverted where they lie (every entry is written, so recycled blocks need no clearing).
+            // CPU blocks are written where they lie, float32 ones inverted there (every entry is written, so recycled blocks
+            // need no clearing); other backends take one float64 array.
             var direct = (target as CpuBlockStorage<float>)?.BlocksToOverwrite();
-            var all = direct is null ? new double[layout.SquareLength] : null;
+            var direct64 = direct is null ? (target as CpuBlockStorage<double>)?.BlocksToOverwrite() : null;
+            var all = direct is null && direct64 is null ? new double[layout.SquareLength] : null;
             BlockParallel.For(layout.Count, [MethodImpl(MethodImplOptions.AggressiveOptimization)] (b) =>
             {
                 var c = layout.Size(b);
@@ -293,14 +295,18 @@ internal sealed partial class DenseStrategy
                     {
                         SimdOps.Convert<double, float>(a, direct[b]);
                     }
+
+                    return;
                 }
-                else if (inFloat32)
+
+                var destination = direct64 is not null ? direct64[b].AsSpan() : all.AsSpan((int)layout.SquareOffset(b), c * c);
+                if (inFloat32)
                 {
-                    SimdOps.Convert<float, double>(f.Array.AsSpan(0, c * c), all.AsSpan((int)layout.SquareOffset(b), c * c));
+                    SimdOps.Convert<float, double>(f.Array.AsSpan(0, c * c), destination);
                 }
                 else
                 {
-                    a.CopyTo(all.AsSpan((int)layout.SquareOffset(b), c * c));
+                    a.CopyTo(destination);
                 }
             });
 

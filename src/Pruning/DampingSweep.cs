@@ -13,8 +13,9 @@ namespace WoodFisher.Pruning;
 internal sealed class DampingSweep : IDisposable
 {
     private readonly WoodFisherBuilder _builder;
+    private readonly ICurvatureBackend _backend;
 
-    private DampingSweep(WoodFisherBuilder builder) => _builder = builder;
+    private DampingSweep(WoodFisherBuilder builder, ICurvatureBackend backend) => (_builder, _backend) = (builder, backend);
 
     /// <summary>
     /// The sweep over <paramref name="rows"/> (already averaged per mini-batch, N = their count) for a WoodFisher-family
@@ -35,15 +36,25 @@ internal sealed class DampingSweep : IDisposable
             return null;
         }
 
-        var builder = new WoodFisherBuilder(rows.Dimension, options, rows.Count);
+        // Each λ's inverse is disposed before the next is built, which then takes its blocks: fresh blocks every λ would
+        // be zeroed page by page by the kernel (about 40% of a sweep's time on the MLP's 666 blocks).
+        var backend = Backends.Create(options.Backend);
+        if (backend is CpuBackend cpu)
+        {
+            cpu.RecycleBlocks = true;
+        }
+
+        WoodFisherBuilder? builder = null;
         try
         {
+            builder = new WoodFisherBuilder(rows.Dimension, options, rows.Count, backend);
             WoodFisherCurvature.Feed(builder, rows);
-            return new DampingSweep(builder);
+            return new DampingSweep(builder, backend);
         }
         catch
         {
-            builder.Dispose();
+            builder?.Dispose();
+            backend.Dispose();
             throw;
         }
     }
@@ -53,5 +64,9 @@ internal sealed class DampingSweep : IDisposable
     public WoodFisherCurvature Build(double damping) => new(_builder.BuildAt(damping), ownsInverse: true);
 
     /// <inheritdoc />
-    public void Dispose() => _builder.Dispose();
+    public void Dispose()
+    {
+        _builder.Dispose();
+        _backend.Dispose();
+    }
 }

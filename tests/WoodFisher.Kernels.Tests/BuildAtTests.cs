@@ -50,6 +50,32 @@ public class BuildAtTests
         }
     }
 
+    /// <summary>
+    /// A sweep on a backend that recycles blocks: each λ's inverse takes the blocks the previous one left when disposed
+    /// (still holding its values) and must overwrite all of them: bit for bit the sweep without recycling.
+    /// </summary>
+    [TestCase(Precision.Float32)]
+    [TestCase(Precision.Float64)]
+    public void RecycledBlocks_GiveTheSameInverses(Precision precision)
+    {
+        const int m = 100;
+        var g = Oracle.RandomGradients(9, m, D);
+        using var backend = new CpuBackend { RecycleBlocks = true };
+        using var recycling = new WoodFisherBuilder(D, Options(precision), m, backend);
+        using var plain = new WoodFisherBuilder(D, Options(precision), m);
+        recycling.Add(g, m);
+        plain.Add(g, m);
+        foreach (var lambda in Lambdas)
+        {
+            using var swept = recycling.BuildAt(lambda);
+            using var expected = plain.BuildAt(lambda);
+            for (var b = 0; b < swept.Layout.Count; b++)
+            {
+                Assert.That(swept.Block(b), Is.EqualTo(expected.Block(b)), $"λ = {lambda}, block {b}");
+            }
+        }
+    }
+
     [Test]
     public void OtherStrategies_AreRefused()
     {
