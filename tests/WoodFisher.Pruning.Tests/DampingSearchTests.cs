@@ -167,6 +167,32 @@ public class DampingSearchTests
         });
     }
 
+    /// <summary>
+    /// Tensor mode's held-out search forms each block's Gram once for every λ (<see cref="DampingSweep"/>, strategy auto):
+    /// each candidate equals the Dense build of its λ from the fitting rows (bit for bit, as in BuildAtTests), so every λ is
+    /// judged exactly as rebuilding it with the Dense strategy judges it, and the same λ is chosen.
+    /// </summary>
+    [TestCase(Precision.Float32)]
+    [TestCase(Precision.Float64)]
+    public void HeldOutSearch_WithOneGramPerBlock_JudgesEveryLambdaAsARebuild(Precision precision)
+    {
+        // 96 fitting rows for blocks of 64: more rows than c (the Dense strategy forms the Gram rather than inverting
+        // through the rows), few enough that a rebuild with the automatic strategy takes rank-k updates.
+        var rng = new Random(11);
+        const int m = 128, c = 64, d = 2 * c;
+        var rows = Array.ConvertAll(Oracle.RandomVector(rng, m * d), v => (float)v);
+        var w = Oracle.RandomVector(rng, d);
+        var options = new PrunerOptions { Sparsity = 0.5, WholeDampingGrid = true };
+        var spec = new EstimatorSpec { BlockSize = c, Precision = precision, Backend = BackendKind.Cpu };
+        var swept = new Pruner(options).Prune(w, new GradientCurvature(new ArrayGradientSource(rows, d), spec).Factory());
+        var rebuilt = new Pruner(options).Prune(w, new GradientCurvature(new ArrayGradientSource(rows, d), spec with { Strategy = WoodburyStrategy.Dense }).Factory());
+        Assert.Multiple(() =>
+        {
+            Assert.That(swept.Steps[0].Damping!.Values, Is.EqualTo(rebuilt.Steps[0].Damping!.Values));
+            Assert.That(swept.Steps[0].Damping!.Chosen, Is.EqualTo(rebuilt.Steps[0].Damping!.Chosen));
+        });
+    }
+
     [Test]
     public void ModelMode_JudgesEachLambdaByTheLossOnCalibrationSamplesAfterTheFisherSamples()
     {
