@@ -70,3 +70,47 @@ internal sealed class DampingSweep : IDisposable
         _backend.Dispose();
     }
 }
+
+/// <summary>
+/// A <see cref="DampingSweep"/> made on first use by a sample that searches λ (null when the sweep does not apply), and
+/// the candidate it gives.
+/// </summary>
+internal sealed class LazyDampingSweep(Func<DampingSweep?> make) : IDisposable
+{
+    private DampingSweep? _sweep;
+    private bool _tried;
+
+    /// <summary>
+    /// The inverse at λ = <paramref name="damping"/> from the sweep, or null when there is none or a block lost definiteness
+    /// in float32 storage (the caller then rebuilds, which falls back to float64).
+    /// </summary>
+    public CurvatureEstimate? TryBuild(double damping, double[]? gradient)
+    {
+        if (!_tried)
+        {
+            _tried = true;
+            _sweep = make();
+        }
+
+        if (_sweep is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            return new CurvatureEstimate(_sweep.Build(damping)) { Gradient = gradient };
+        }
+        catch (BlockNotPositiveDefiniteException)
+        {
+            return null;
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _sweep?.Dispose();
+        _sweep = null;
+    }
+}

@@ -116,8 +116,7 @@ public sealed class GradientCurvature
         private readonly GradientMatrix _all;
         private readonly GradientMatrix _fit;
         private readonly GradientMatrix _heldOut;
-        private DampingSweep? _sweep;
-        private bool _sweepTried;
+        private readonly LazyDampingSweep _sweep;
 
         public Searched(GradientCurvature owner, GradientMatrix rows, int fit, double[]? gradient, double seconds)
         {
@@ -125,6 +124,9 @@ public sealed class GradientCurvature
             _all = rows;
             _fit = rows.Rows(0, fit);
             _heldOut = rows.Rows(fit, rows.RowCount - fit);
+
+            // Rows averaged per mini-batch are left to the rebuild.
+            _sweep = new LazyDampingSweep(() => DampingGrid.Count > 1 && owner.Spec.MiniBatch <= 1 ? DampingSweep.TryCreate(_fit, owner.Spec) : null);
             Gradient = gradient;
             GradientSeconds = seconds;
         }
@@ -140,45 +142,17 @@ public sealed class GradientCurvature
         public override CurvatureEstimate Build(double damping) => _owner.Build(_all, damping);
 
         /// <summary>A candidate from the fitting rows: from one Gram per block for every λ where the sweep applies (<see cref="DampingSweep"/>), else rebuilt.</summary>
-        public override CurvatureEstimate BuildCandidate(double damping)
-        {
-            if (Sweep() is { } sweep)
-            {
-                try
-                {
-                    return new CurvatureEstimate(sweep.Build(damping));
-                }
-                catch (BlockNotPositiveDefiniteException)
-                {
-                    // Lost in float32 storage: the rebuild below falls back to float64.
-                }
-            }
-
-            return _owner.Build(_fit, damping);
-        }
+        public override CurvatureEstimate BuildCandidate(double damping) => _sweep.TryBuild(damping, null) ?? _owner.Build(_fit, damping);
 
         /// <inheritdoc />
         protected override void Dispose(bool disposing)
         {
             if (disposing)
             {
-                _sweep?.Dispose();
-                _sweep = null;
+                _sweep.Dispose();
             }
 
             base.Dispose(disposing);
-        }
-
-        /// <summary>The sweep over the fitting rows, made on first use; rows averaged per mini-batch are left to the rebuild.</summary>
-        private DampingSweep? Sweep()
-        {
-            if (!_sweepTried && DampingGrid.Count > 1 && _owner.Spec.MiniBatch <= 1)
-            {
-                _sweepTried = true;
-                _sweep = DampingSweep.TryCreate(_fit, _owner.Spec);
-            }
-
-            return _sweep;
         }
 
         public override bool OneStandardErrorRule => true;

@@ -24,8 +24,7 @@ internal sealed class ModelSample : CurvatureSample
     private readonly Func<double, IInverseCurvature>? _statistics;
     private readonly IGradientSource? _rows;
     private (float[] X, int[] Labels)? _calibration;
-    private DampingSweep? _sweep;
-    private bool _sweepTried;
+    private readonly LazyDampingSweep _sweep;
 
     public ModelSample(ModelCurvature owner, EstimatorSpec spec, bool[] mask, bool withGradient)
     {
@@ -67,6 +66,9 @@ internal sealed class ModelSample : CurvatureSample
 
         GradientSeconds = sw.Elapsed.TotalSeconds;
         DampingGrid = search ? spec.Damping.Candidates : [];
+
+        // With held rows and a search, one Gram per block for every λ.
+        _sweep = new LazyDampingSweep(() => _rows is not null && DampingGrid.Count > 1 ? DampingSweep.TryCreate(_rows, _spec) : null);
     }
 
     public override IReadOnlyList<double> DampingGrid { get; }
@@ -84,16 +86,9 @@ internal sealed class ModelSample : CurvatureSample
             return new CurvatureEstimate(_statistics(damping)) { Gradient = Gradient };
         }
 
-        if (Sweep() is { } sweep)
+        if (_sweep.TryBuild(damping, Gradient) is { } swept)
         {
-            try
-            {
-                return new CurvatureEstimate(sweep.Build(damping)) { Gradient = Gradient };
-            }
-            catch (BlockNotPositiveDefiniteException)
-            {
-                // Lost in float32 storage: the rebuild below falls back to float64.
-            }
+            return swept;
         }
 
         // Without held rows, gradients are produced chunk by chunk as the builder consumes them (the source times its
@@ -131,23 +126,10 @@ internal sealed class ModelSample : CurvatureSample
     {
         if (disposing)
         {
-            _sweep?.Dispose();
-            _sweep = null;
+            _sweep.Dispose();
         }
 
         base.Dispose(disposing);
-    }
-
-    /// <summary>With held rows and a search, one Gram per block for every λ (<see cref="DampingSweep"/>), made on first use.</summary>
-    private DampingSweep? Sweep()
-    {
-        if (!_sweepTried && _rows is not null && DampingGrid.Count > 1)
-        {
-            _sweepTried = true;
-            _sweep = DampingSweep.TryCreate(_rows, _spec);
-        }
-
-        return _sweep;
     }
 
     private MaskedGradientSource Source() =>
