@@ -114,7 +114,7 @@ public static class InferenceProfile
         for (var pass = 0; pass < 2; pass++)
         {
             foreach (var c in clocks.SelectMany(l => l))
-                c.Calls = 0;
+                c.Reset();
             for (var i = 0; i < calls; i++)
             {
                 for (var k = 0; k < 2; k++)
@@ -128,9 +128,13 @@ public static class InferenceProfile
 
         for (var k = 0; k < 2; k++)
         {
-            var products = Enumerable.Range(0, calls).Select(i => clocks[k].Sum(c => c.Ticks[i])).ToArray();
+            // A batch split by samples runs each product once per part, the parts at once: a layer's time in a call is its
+            // slowest part's.
+            var parts = engines[k].Parts(batch);
+            long Layer(TimedWeights c, int call) => Enumerable.Range(0, parts).Max(p => c.Ticks[(call * parts) + p]);
+            var products = Enumerable.Range(0, calls).Select(i => clocks[k].Sum(c => Layer(c, i))).ToArray();
             var rest = Enumerable.Range(0, calls).Select(i => totals[k, i] - products[i]).ToArray();
-            var layers = string.Join(", ", clocks[k].Select(c => string.Create(CultureInfo.InvariantCulture, $"{c.Rows}x{c.Columns} {Median(c.Ticks):0.0}")));
+            var layers = string.Join(", ", clocks[k].Select(c => string.Create(CultureInfo.InvariantCulture, $"{c.Rows}x{c.Columns} {Median([.. Enumerable.Range(0, calls).Select(i => Layer(c, i))]):0.0}")));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"inside {(k == 0 ? "sparse" : "dense "),-7} call {Median(Enumerable.Range(0, calls).Select(i => totals[k, i]).ToArray()),8:0.0}   products {Median(products),8:0.0} ({layers})   rest {Median(rest),7:0.0}   (medians of {calls} calls, µs)"));
         }
@@ -178,12 +182,17 @@ public static class InferenceProfile
         return best * 1e6 / Stopwatch.Frequency / per;
     }
 
-    /// <summary>A weight matrix that records the time of each product it runs (the last <c>calls</c> of them).</summary>
+    /// <summary>
+    /// A weight matrix that records the time of each product it runs, in order (room for <c>calls</c> calls of a batch split
+    /// into a part per core; parts run at once, so the slot is taken atomically).
+    /// </summary>
     private sealed class TimedWeights(IWeightMatrix w, int calls) : IWeightMatrix
     {
-        public long[] Ticks { get; } = new long[calls];
+        private int _calls;
 
-        public int Calls { get; set; }
+        public long[] Ticks { get; } = new long[calls * CoreSplit.Cores];
+
+        public void Reset() => _calls = 0;
 
         public int Rows => w.Rows;
 
@@ -199,14 +208,14 @@ public static class InferenceProfile
         {
             var t0 = Stopwatch.GetTimestamp();
             w.MultiplyVector(x, y, bias, relu);
-            Ticks[Calls++ % Ticks.Length] = Stopwatch.GetTimestamp() - t0;
+            Ticks[(Interlocked.Increment(ref _calls) - 1) % Ticks.Length] = Stopwatch.GetTimestamp() - t0;
         }
 
         public void Multiply(ReadOnlySpan<float> b, int n, Span<float> c, ReadOnlySpan<float> bias = default, bool relu = false)
         {
             var t0 = Stopwatch.GetTimestamp();
             w.Multiply(b, n, c, bias, relu);
-            Ticks[Calls++ % Ticks.Length] = Stopwatch.GetTimestamp() - t0;
+            Ticks[(Interlocked.Increment(ref _calls) - 1) % Ticks.Length] = Stopwatch.GetTimestamp() - t0;
         }
 
         public float[] ToDense() => w.ToDense();
