@@ -1,0 +1,92 @@
+using WoodFisher.IO;
+using WoodFisher.Kernels.Sparse;
+using WoodFisher.Models.Inference;
+using WoodFisher.Models.Tests.IO;
+
+namespace WoodFisher.Models.Tests.Inference;
+
+/// <summary>
+/// The inference engine on a model PyTorch wrote: a cnn:4-6:bn with BatchNorm running statistics, a dead ReLU unit (a
+/// BatchNorm shift that keeps one channel below zero) and 70% of its convolution and Linear weights zeroed, against
+/// PyTorch's own logits in eval mode, dense and sparse, one sample at a time and in batches split over the cores.
+/// Tolerance as in <see cref="InferenceModelTests"/>: |Δ| ≤ 1e-4·(1 + max|z|), float32 on both sides in other orders.
+/// </summary>
+public sealed class PyTorchInferenceTests
+{
+    [Test]
+    public void PyTorchCnnWithBatchNormAndADeadUnit_EngineLogits_EqualPyTorchs()
+    {
+        using var dir = new TempDir();
+        var probe = Python.Run("""
+            try:
+                import torch
+                print('ok')
+            except ImportError as e:
+                print('missing', e)
+            """);
+        if (probe != "ok")
+            Assert.Ignore($"PyTorch is not importable: {probe}");
+
+        const int count = 70;
+        Python.Run("""
+            import torch, torch.nn as nn, torch.nn.functional as F
+            torch.manual_seed(5)
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.conv1 = nn.Conv2d(1, 4, 3, padding=1); self.bn1 = nn.BatchNorm2d(4)
+                    self.conv2 = nn.Conv2d(4, 6, 3, padding=1); self.fc = nn.Linear(6 * 49, 10)
+                def forward(self, x):
+                    x = F.max_pool2d(F.relu(self.bn1(self.conv1(x))), 2)
+                    x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+                    return self.fc(x.flatten(1))
+            net = Net()
+            with torch.no_grad():
+                net.bn1.running_mean.uniform_(-0.2, 0.2); net.bn1.running_var.uniform_(0.5, 2.0)
+                net.bn1.weight.uniform_(0.5, 1.5); net.bn1.bias.uniform_(-0.1, 0.1)
+                net.bn1.bias[2] = -100.0
+                for m in (net.conv1, net.conv2, net.fc):
+                    m.weight.mul_((torch.rand_like(m.weight) > 0.7).float())
+            net.eval()
+            header, blobs, off = {'__metadata__': {'woodfisher.arch': 'cnn:4-6:bn', 'format': 'pt'}}, [], 0
+            for k, v in net.state_dict().items():
+                a = v.detach().cpu().numpy()
+                a = a.astype('<i8') if a.dtype == np.int64 else a.astype('<f4')
+                b = a.tobytes(); header[k] = {'dtype': 'I64' if a.dtype.kind == 'i' else 'F32', 'shape': list(a.shape), 'data_offsets': [off, off + len(b)]}
+                blobs.append(b); off += len(b)
+            h = json.dumps(header).encode()
+            with open(sys.argv[1], 'wb') as f:
+                f.write(len(h).to_bytes(8, 'little')); f.write(h); [f.write(b) for b in blobs]
+            x = torch.rand(int(sys.argv[4]), 1, 28, 28)
+            with torch.no_grad():
+                z = net(x)
+            np.save(sys.argv[2], x.numpy()); np.save(sys.argv[3], z.numpy())
+            """, dir.File("m.safetensors"), dir.File("x.npy"), dir.File("z.npy"), count.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var model = ModelFiles.Load(dir.File("m.safetensors"));
+        var x = Npy.Read(dir.File("x.npy")).GetData<float>();
+        var expected = Npy.Read(dir.File("z.npy")).GetData<float>();
+        var per = 28 * 28;
+        foreach (var engine in Enum.GetValues<InferenceEngine>())
+        {
+            using var engineModel = InferenceModel.Create(model, engine, maxBatch: 64);
+            AssertClose(engineModel.Logits(x, count), expected, $"{engine}, {count} samples in batches of 64 and 6");
+            for (var i = 0; i < 3; i++)
+                AssertClose(engineModel.Logits(x.AsSpan(i * per, per), 1), expected.AsSpan(i * 10, 10).ToArray(), $"{engine}, sample {i} alone");
+            if (CoreSplit.Cores >= 2)
+                Assert.That(engineModel.Parts(64), Is.GreaterThanOrEqualTo(2), "a batch of 64 is split by samples");
+            if (engine == InferenceEngine.Sparse)
+                Assert.That(engineModel.Weights.Any(w => w.Format != "dense"), "the zeroed weights run sparse");
+        }
+    }
+
+    private static void AssertClose(float[] actual, float[] expected, string what)
+    {
+        Assert.That(actual, Has.Length.EqualTo(expected.Length), what);
+        var scale = 1 + expected.Max(Math.Abs);
+        for (var i = 0; i < actual.Length; i++)
+        {
+            if (!(Math.Abs(actual[i] - expected[i]) <= 1e-4 * scale))
+                Assert.Fail($"{what}: logit {i}: engine {actual[i]:R}, PyTorch {expected[i]:R} (tolerance {1e-4 * scale:G3})");
+        }
+    }
+}
