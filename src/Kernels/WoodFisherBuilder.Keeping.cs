@@ -3,6 +3,9 @@ namespace WoodFisher.Kernels;
 /// <summary>The builder's inverse at several λ from one pass over the rows (a damping search).</summary>
 public sealed partial class WoodFisherBuilder
 {
+    /// <summary>The rows' factors a sweep's Gram matrices were formed from (null when the rows came otherwise).</summary>
+    private IGradientRowFactors? _sweptFactors;
+
     /// <summary>
     /// The inverse at λ = <paramref name="damping"/> (instead of the options' λ), keeping the Dense strategy's Gram
     /// matrices so that it can be called again at another λ: a damping search pays for GᵀG once and for one Cholesky
@@ -25,13 +28,17 @@ public sealed partial class WoodFisherBuilder
         }
 
         var (entered, normalizer) = FlushRows();
+
+        // The first call forms the Gram matrices and drops the factors they came from; every λ's inverse keeps them, so
+        // that its joint update takes the kept-set step where few coordinates of a block are kept, as a fresh build's does.
+        _sweptFactors ??= _dense.Factors;
         var inverse = new WoodFisherInverse(_backend, _dense.InvertKeeping(_backend, damping, normalizer), ownsBackend: false)
         {
             Damping = damping,
             Normalizer = normalizer,
             SampleCount = entered,
             Strategy = Strategy,
-            Rows = _dense.Factors,
+            Rows = _sweptFactors,
         };
         try
         {

@@ -159,6 +159,31 @@ public class GradientFactorsTests
         }
     }
 
+    // Every λ of the search keeps the factors, so that its joint update takes the kept-set step where a block keeps few
+    // coordinates, as a fresh build at that λ does: the pruned weights equal bit for bit, for the first λ and the later ones.
+    [Test]
+    public void AddFactors_ThenBuildAt_JointUpdateEqualsAFreshBuildsAtThatDamping()
+    {
+        const int d = 130, m = 60, c = 48;
+        var rows = Rows(m, d);
+        var rng = new Random(4);
+        var w = Enumerable.Range(0, d).Select(_ => rng.NextDouble() - 0.5).ToArray();
+        var mask = Enumerable.Range(0, d).Select(_ => rng.NextDouble() < 0.1).ToArray();
+        using var swept = new WoodFisherBuilder(d, Dense(c), m);
+        swept.AddFactors(new RowMajorFactors(rows, m, d));
+        foreach (var lambda in new[] { 1e-1, 1e-3, 1e-5 })
+        {
+            using var fresh = new WoodFisherBuilder(d, Dense(c) with { Damping = lambda }, m);
+            fresh.AddFactors(new RowMajorFactors(rows, m, d));
+            using var expected = fresh.Build();
+            using var actual = swept.BuildAt(lambda);
+            var (we, wa) = ((double[])w.Clone(), (double[])w.Clone());
+            expected.ObsUpdate(we, mask);
+            actual.ObsUpdate(wa, mask);
+            Assert.That(wa, Is.EqualTo(we), $"λ = {lambda}");
+        }
+    }
+
     // Only a float32 Dense build without mini-batch averaging and with no row added yet takes them, m rows if m was given.
     [Test]
     public void TakesFactors_OnlyForAFreshFloat32DenseBuild()
