@@ -29,45 +29,15 @@ public class SmallCnnTests
     public void PyTorchModelWithBatchNorm_LossAndPerSampleGradients_MatchFunctorch()
     {
         using var dir = new TempDir();
-        var probe = Python.Run("""
-            try:
-                import torch, functorch
-                print('ok')
-            except ImportError as e:
-                print('missing', e)
-            """);
-        if (probe != "ok")
-            Assert.Ignore($"PyTorch with functorch is not importable: {probe}");
+        TorchCnn.Require("torch, functorch");
 
         // A cnn:4-6:bn with random weights and running statistics, in eval mode (as woodfisher runs BatchNorm), its
         // safetensors written by hand (header length, JSON header, little-endian bytes), and functorch's gradients.
-        var torchLoss = Python.Run("""
-            import torch, torch.nn as nn, torch.nn.functional as F
+        var torchLoss = Python.Run(TorchCnn.Script + """
             from functorch import make_functional_with_buffers, vmap, grad
-            torch.manual_seed(3)
-            class Net(nn.Module):
-                def __init__(self):
-                    super().__init__()
-                    self.conv1 = nn.Conv2d(1, 4, 3, padding=1); self.bn1 = nn.BatchNorm2d(4)
-                    self.conv2 = nn.Conv2d(4, 6, 3, padding=1); self.fc = nn.Linear(6 * 49, 10)
-                def forward(self, x):
-                    x = F.max_pool2d(F.relu(self.bn1(self.conv1(x))), 2)
-                    x = F.max_pool2d(F.relu(self.conv2(x)), 2)
-                    return self.fc(x.flatten(1))
-            net = Net()
-            with torch.no_grad():
-                net.bn1.running_mean.uniform_(-0.2, 0.2); net.bn1.running_var.uniform_(0.5, 2.0)
-                net.bn1.weight.uniform_(0.5, 1.5); net.bn1.bias.uniform_(-0.1, 0.1)
+            net = random_net(3)
             net.eval()
-            header, blobs, off = {'__metadata__': {'woodfisher.arch': 'cnn:4-6:bn', 'format': 'pt'}}, [], 0
-            for k, v in net.state_dict().items():
-                a = v.detach().cpu().numpy()
-                a = a.astype('<i8') if a.dtype == np.int64 else a.astype('<f4')
-                b = a.tobytes(); header[k] = {'dtype': 'I64' if a.dtype.kind == 'i' else 'F32', 'shape': list(a.shape), 'data_offsets': [off, off + len(b)]}
-                blobs.append(b); off += len(b)
-            h = json.dumps(header).encode()
-            with open(sys.argv[1], 'wb') as f:
-                f.write(len(h).to_bytes(8, 'little')); f.write(h); [f.write(b) for b in blobs]
+            save(net, sys.argv[1])
             x = torch.rand(12, 1, 28, 28); y = torch.randint(0, 10, (12,))
             np.save(sys.argv[2], x.numpy()); np.save(sys.argv[3], y.numpy().astype(np.int32))
             fmodel, params, buffers = make_functional_with_buffers(net)

@@ -17,46 +17,17 @@ public sealed class PyTorchInferenceTests
     public void PyTorchCnnWithBatchNormAndADeadUnit_EngineLogits_EqualPyTorchs()
     {
         using var dir = new TempDir();
-        var probe = Python.Run("""
-            try:
-                import torch
-                print('ok')
-            except ImportError as e:
-                print('missing', e)
-            """);
-        if (probe != "ok")
-            Assert.Ignore($"PyTorch is not importable: {probe}");
+        TorchCnn.Require("torch");
 
         const int count = 70;
-        Python.Run("""
-            import torch, torch.nn as nn, torch.nn.functional as F
-            torch.manual_seed(5)
-            class Net(nn.Module):
-                def __init__(self):
-                    super().__init__()
-                    self.conv1 = nn.Conv2d(1, 4, 3, padding=1); self.bn1 = nn.BatchNorm2d(4)
-                    self.conv2 = nn.Conv2d(4, 6, 3, padding=1); self.fc = nn.Linear(6 * 49, 10)
-                def forward(self, x):
-                    x = F.max_pool2d(F.relu(self.bn1(self.conv1(x))), 2)
-                    x = F.max_pool2d(F.relu(self.conv2(x)), 2)
-                    return self.fc(x.flatten(1))
-            net = Net()
+        Python.Run(TorchCnn.Script + """
+            net = random_net(5)
             with torch.no_grad():
-                net.bn1.running_mean.uniform_(-0.2, 0.2); net.bn1.running_var.uniform_(0.5, 2.0)
-                net.bn1.weight.uniform_(0.5, 1.5); net.bn1.bias.uniform_(-0.1, 0.1)
                 net.bn1.bias[2] = -100.0
                 for m in (net.conv1, net.conv2, net.fc):
                     m.weight.mul_((torch.rand_like(m.weight) > 0.7).float())
             net.eval()
-            header, blobs, off = {'__metadata__': {'woodfisher.arch': 'cnn:4-6:bn', 'format': 'pt'}}, [], 0
-            for k, v in net.state_dict().items():
-                a = v.detach().cpu().numpy()
-                a = a.astype('<i8') if a.dtype == np.int64 else a.astype('<f4')
-                b = a.tobytes(); header[k] = {'dtype': 'I64' if a.dtype.kind == 'i' else 'F32', 'shape': list(a.shape), 'data_offsets': [off, off + len(b)]}
-                blobs.append(b); off += len(b)
-            h = json.dumps(header).encode()
-            with open(sys.argv[1], 'wb') as f:
-                f.write(len(h).to_bytes(8, 'little')); f.write(h); [f.write(b) for b in blobs]
+            save(net, sys.argv[1])
             x = torch.rand(int(sys.argv[4]), 1, 28, 28)
             with torch.no_grad():
                 z = net(x)
