@@ -146,6 +146,16 @@ public sealed partial class InferenceModel : IDisposable
     private static int PartCapacity(int maxBatch, int cores, int narrowest) =>
         Math.Min((maxBatch + 1) / 2, Math.Max((maxBatch + cores - 1) / cores, (2 * narrowest) - 1));
 
+    /// <summary>
+    /// Part size ⌈b / parts⌉ and the parts it takes: ⌈b / size⌉, which is fewer than <paramref name="parts"/> when there
+    /// are more cores than that leaves samples for (5 samples over 4 cores: 3 parts of 2, 2 and 1), so that no part is empty.
+    /// </summary>
+    internal static (int Parts, int Size) Portions(int b, int parts)
+    {
+        var size = (b + parts - 1) / parts;
+        return ((b + size - 1) / size, size);
+    }
+
     /// <summary>Parts a batch of <paramref name="b"/> samples is split into (1: not split).</summary>
     internal int Parts(int b) =>
         _networks.Length < 2 || b < 2 * _narrowest || !CoreSplit.MaySplit || !CoreSplit.Worth(b * _multiplyAdds) ? 1 : Math.Min(b / _narrowest, _networks.Length);
@@ -168,7 +178,7 @@ public sealed partial class InferenceModel : IDisposable
                     continue;
                 }
 
-                var size = (b + parts - 1) / parts;
+                (parts, var size) = Portions(b, parts);
                 unsafe
                 {
                     fixed (float* px = x, pl = logits)

@@ -85,6 +85,7 @@ public sealed class InferenceModelTests
     [TestCase("mlp:784-300-100-10", Pruning.Random90, InferenceEngine.Sparse, 200, true)]
     [TestCase("lenet5", Pruning.TwoOfFour, InferenceEngine.Sparse, 64, true)]
     [TestCase("lenet5", Pruning.None, InferenceEngine.Dense, 7, true)]
+    [TestCase("lenet5", Pruning.None, InferenceEngine.Dense, 10, true)]
     [TestCase("resnet20:3x8x8", Pruning.Block4x1, InferenceEngine.Sparse, 40, true)]
     public void Logits_OfABatchSplitBySamples_EqualModelForward(string spec, Pruning pruning, InferenceEngine engine, int count, bool split)
     {
@@ -97,6 +98,23 @@ public sealed class InferenceModelTests
         AssertClose(engineModel.Logits(x, count), expected);
         if (split && CoreSplit.Cores >= 2)
             Assert.That(engineModel.Parts(Math.Min(count, 128)), Is.GreaterThanOrEqualTo(2), "parts of the first batch");
+    }
+
+    /// <summary>Every split of a batch over up to 16 cores leaves no part empty and covers the batch, parts no larger than ⌈b / cores⌉.</summary>
+    [Test]
+    public void Portions_LeaveNoPartEmpty_OnAnyNumberOfCores()
+    {
+        for (var cores = 2; cores <= 16; cores++)
+        {
+            for (var b = cores; b <= 300; b++)
+            {
+                var (parts, size) = InferenceModel.Portions(b, cores);
+                Assert.That(parts, Is.InRange(2, cores), $"b = {b}, {cores} cores");
+                Assert.That(size, Is.EqualTo((b + cores - 1) / cores), $"b = {b}, {cores} cores");
+                Assert.That((parts - 1) * size, Is.LessThan(b), $"b = {b}, {cores} cores: the last part is empty");
+                Assert.That(parts * size, Is.GreaterThanOrEqualTo(b), $"b = {b}, {cores} cores: samples left out");
+            }
+        }
     }
 
     [Test]
