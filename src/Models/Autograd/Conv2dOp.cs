@@ -98,7 +98,9 @@ public static partial class Ops
         var taps = k / c * o;
         var wt = gx is null && rgx is null ? null : TapsTransposed<T>(weight.Data, o, c, k / c);
         var rwt = rgx is null || rw is null ? null : TapsTransposed<T>(rw, o, c, k / c);
-        var partials = new List<(T[]? W, T[]? Rw)>();
+        // One partial per worker, summed in worker order below: the order in which workers finish varies from run to run,
+        // and with three partials or more a float sum taken in that order would too.
+        var partials = new (T[]? W, T[]? Rw)[Workers(n, run)];
         ForEachRunWithState<(T[]? W, T[]? Rw)>(n, run, () => (gw is null ? null : new T[gw.Length], rgw is null ? null : new T[rgw.Length]), (i0, cnt, acc) =>
         {
             int len = geo.PaddedLength(cnt), grid = geo.GridLength(cnt), row = geo.GradientRowLength(cnt), lead = geo.GradientLead;
@@ -157,11 +159,7 @@ public static partial class Ops
                 if (gp is not null)
                     ArrayPool<T>.Shared.Return(gp);
             }
-        }, acc =>
-        {
-            lock (partials)
-                partials.Add(acc);
-        });
+        }, (worker, acc) => partials[worker] = acc);
         foreach (var (pw, prw) in partials)
         {
             if (gw is not null && pw is not null)
@@ -184,13 +182,19 @@ public static partial class Ops
 
     /// <summary>Runs body(first, count) over runs of <paramref name="run"/> images of n, on all cores.</summary>
     internal static void ForEachRun(int n, int run, Action<int, int> body)
-        => ForEachRunWithState<object?>(n, run, () => null, (i0, cnt, _) => body(i0, cnt), _ => { });
+        => ForEachRunWithState<object?>(n, run, () => null, (i0, cnt, _) => body(i0, cnt), (_, _) => { });
 
-    /// <summary>As <see cref="ForEachRun"/> with one state per worker (e.g. a private accumulator), handed to finish once.</summary>
-    internal static void ForEachRunWithState<TState>(int n, int run, Func<TState> init, Action<int, int, TState> body, Action<TState> finish)
+    /// <summary>Workers <see cref="ForEachRunWithState{TState}"/> runs for n images in runs of <paramref name="run"/>.</summary>
+    internal static int Workers(int n, int run) => Math.Min(Environment.ProcessorCount, (n + run - 1) / run);
+
+    /// <summary>
+    /// As <see cref="ForEachRun"/> with one state per worker (e.g. a private accumulator), handed to finish(worker, state)
+    /// once; workers are numbered 0 … <see cref="Workers"/> − 1.
+    /// </summary>
+    internal static void ForEachRunWithState<TState>(int n, int run, Func<TState> init, Action<int, int, TState> body, Action<int, TState> finish)
     {
         var runs = (n + run - 1) / run;
-        var workers = Math.Min(Environment.ProcessorCount, runs);
+        var workers = Workers(n, run);
         Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, t =>
         {
             var state = init();
@@ -199,7 +203,7 @@ public static partial class Ops
                 var i0 = r * run;
                 body(i0, Math.Min(run, n - i0), state);
             }
-            finish(state);
+            finish(t, state);
         });
     }
 
