@@ -56,18 +56,7 @@ public abstract class CurvatureBackend : ICurvatureBackend
     /// <inheritdoc />
     public void ReadSubMatrix(IBlockStorage storage, int block, ReadOnlySpan<int> local, Span<double> destination)
     {
-        var layout = Check(storage);
-        ArgumentOutOfRangeException.ThrowIfNegative(block);
-        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(block, layout.Count);
-        var c = layout.Size(block);
-        foreach (var q in local)
-        {
-            if (q < 0 || q >= c)
-            {
-                throw new ArgumentOutOfRangeException(nameof(local), q, $"Block {block} has local indices 0 … {c - 1}.");
-            }
-        }
-
+        CheckLocal(storage, block, local, nameof(local));
         RequireLength(destination.Length, (long)local.Length * local.Length, nameof(destination));
         ReadSubMatrixCore(storage, block, local, destination);
     }
@@ -75,22 +64,13 @@ public abstract class CurvatureBackend : ICurvatureBackend
     /// <inheritdoc />
     public void ReadSubMatrices(IBlockStorage storage, int block, IReadOnlyList<int[]> locals, Action<int, double[]> use)
     {
-        var layout = Check(storage);
         ArgumentNullException.ThrowIfNull(locals);
         ArgumentNullException.ThrowIfNull(use);
-        ArgumentOutOfRangeException.ThrowIfNegative(block);
-        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(block, layout.Count);
-        var c = layout.Size(block);
+        CheckLocal(storage, block, [], nameof(locals));
         foreach (var part in locals)
         {
             ArgumentNullException.ThrowIfNull(part, nameof(locals));
-            foreach (var q in part)
-            {
-                if (q < 0 || q >= c)
-                {
-                    throw new ArgumentOutOfRangeException(nameof(locals), q, $"Block {block} has local indices 0 … {c - 1}.");
-                }
-            }
+            CheckLocal(storage, block, part, nameof(locals));
         }
 
         ReadSubMatricesCore(storage, block, locals, use);
@@ -187,6 +167,22 @@ public abstract class CurvatureBackend : ICurvatureBackend
             var sub = new double[k * k];
             Pick(whole.Array, c, locals[i], sub);
             use(i, sub);
+        }
+    }
+
+    /// <summary>Checks the storage, that <paramref name="block"/> is one of its blocks, and that every local index lies in it.</summary>
+    private void CheckLocal(IBlockStorage storage, int block, ReadOnlySpan<int> local, string name)
+    {
+        var layout = Check(storage);
+        ArgumentOutOfRangeException.ThrowIfNegative(block);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(block, layout.Count);
+        var c = layout.Size(block);
+        foreach (var q in local)
+        {
+            if (q < 0 || q >= c)
+            {
+                throw new ArgumentOutOfRangeException(name, q, $"Block {block} has local indices 0 … {c - 1}.");
+            }
         }
     }
 

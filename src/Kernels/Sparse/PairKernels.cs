@@ -73,8 +73,8 @@ internal static unsafe class PairKernels
 
         for (; j + w <= j1; j += w)
         {
-            var a = p.Accumulate ? TS.Load(p.First + j) : TS.Splat(p.FirstBias);
-            var c = p.Second == null ? TS.Zero : p.Accumulate ? TS.Load(p.Second + j) : TS.Splat(p.SecondBias);
+            var a = StartFirst<TV, TS>(p, p.First + j);
+            var c = StartSecond<TV, TS>(p, p.Second + j);
             var bj = b + j;
             for (var e = 0; e < p.SharedCount; e++)
             {
@@ -142,31 +142,8 @@ internal static unsafe class PairKernels
         var w = TS.Count;
         var c1 = p.First + j;
         var c2 = p.Second + j;
-        TV a0, a1, a2, a3, b0, b1, b2, b3;
-        if (p.Accumulate)
-        {
-            (a0, a1, a2, a3) = (TS.Load(c1), TS.Load(c1 + w), TS.Load(c1 + (2 * w)), TS.Load(c1 + (3 * w)));
-        }
-        else
-        {
-            a0 = TS.Splat(p.FirstBias);
-            (a1, a2, a3) = (a0, a0, a0);
-        }
-
-        if (p.Second == null)
-        {
-            b0 = TS.Zero;
-            (b1, b2, b3) = (b0, b0, b0);
-        }
-        else if (p.Accumulate)
-        {
-            (b0, b1, b2, b3) = (TS.Load(c2), TS.Load(c2 + w), TS.Load(c2 + (2 * w)), TS.Load(c2 + (3 * w)));
-        }
-        else
-        {
-            b0 = TS.Splat(p.SecondBias);
-            (b1, b2, b3) = (b0, b0, b0);
-        }
+        var (a0, a1, a2, a3) = (StartFirst<TV, TS>(p, c1), StartFirst<TV, TS>(p, c1 + w), StartFirst<TV, TS>(p, c1 + (2 * w)), StartFirst<TV, TS>(p, c1 + (3 * w)));
+        var (b0, b1, b2, b3) = (StartSecond<TV, TS>(p, c2), StartSecond<TV, TS>(p, c2 + w), StartSecond<TV, TS>(p, c2 + (2 * w)), StartSecond<TV, TS>(p, c2 + (3 * w)));
 
         var sv = p.Shared;
         var si = p.SharedInputs;
@@ -222,31 +199,8 @@ internal static unsafe class PairKernels
         var w = TS.Count;
         var c1 = p.First + j;
         var c2 = p.Second + j;
-        TV a0, a1, b0, b1;
-        if (p.Accumulate)
-        {
-            (a0, a1) = (TS.Load(c1), TS.Load(c1 + w));
-        }
-        else
-        {
-            a0 = TS.Splat(p.FirstBias);
-            a1 = a0;
-        }
-
-        if (p.Second == null)
-        {
-            (b0, b1) = (TS.Zero, TS.Zero);
-        }
-        else if (p.Accumulate)
-        {
-            (b0, b1) = (TS.Load(c2), TS.Load(c2 + w));
-        }
-        else
-        {
-            b0 = TS.Splat(p.SecondBias);
-            b1 = b0;
-        }
-
+        var (a0, a1) = (StartFirst<TV, TS>(p, c1), StartFirst<TV, TS>(p, c1 + w));
+        var (b0, b1) = (StartSecond<TV, TS>(p, c2), StartSecond<TV, TS>(p, c2 + w));
         TV d0 = TS.Zero, d1 = TS.Zero, f0 = TS.Zero, f1 = TS.Zero;
         var sv = p.Shared;
         var si = p.SharedInputs;
@@ -315,6 +269,20 @@ internal static unsafe class PairKernels
             (a0, a1) = (TS.Fma(s, TS.Load(x), a0), TS.Fma(s, TS.Load(x + w), a1));
         }
     }
+
+    /// <summary>The first row's register at <paramref name="c"/> as a chunk starts it: C's value after the first chunk, else the bias.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV StartFirst<TV, TS>(in Pair p, float* c)
+        where TV : struct
+        where TS : struct, ISimd<float, TV>
+        => p.Accumulate ? TS.Load(c) : TS.Splat(p.FirstBias);
+
+    /// <summary>As <see cref="StartFirst{TV, TS}"/> for the second row (zero for a last row alone, whose sums are not stored).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TV StartSecond<TV, TS>(in Pair p, float* c)
+        where TV : struct
+        where TS : struct, ISimd<float, TV>
+        => p.Second == null ? TS.Zero : p.Accumulate ? TS.Load(c) : TS.Splat(p.SecondBias);
 
     /// <summary>Both rows' registers += their values (<paramref name="v"/>[0], [1]) times the four registers of B's row at <paramref name="row"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
