@@ -12,10 +12,13 @@ namespace WoodFisher.Kernels.Ilgpu;
 /// coordinates a warp's accesses to F are one contiguous segment instead of 32 rows c apart. <see cref="Multiply"/>
 /// serves any block the caller wrote, so it reads rows.
 /// </summary>
-internal static class BlockKernels<T, TOps>
+internal static partial class BlockKernels<T, TOps>
     where T : unmanaged
     where TOps : struct, IScalarOps<T>
 {
+    /// <summary>The largest k of a rank-k step (the width of <see cref="RankKSolve"/>'s local row).</summary>
+    public const int MaxRank = 32;
+
     // Thread per (coordinate q, column j < c_b of q's block): F_b[i, j] = value·δ_ij, so no separate memset is needed.
     public static void SetScaledIdentity(Index2D index, ArrayView<T> f, DeviceLayout layout, T value)
     {
@@ -136,18 +139,25 @@ internal static class BlockKernels<T, TOps>
         }
     }
 
-    // Thread per coordinate q: W[q, :] = S_b⁻¹ U[q, :] by two triangular solves with the factor of q's block.
+    // Thread per coordinate q: W[q, :] = S_b⁻¹ U[q, :] by two triangular solves with the factor of q's block. The row
+    // is solved in thread-local memory, which the GPU interleaves across a warp's threads: in U and W consecutive
+    // threads' rows lie stride elements apart, so each of the solves' k² accesses would touch 32 cache lines per warp.
     public static void RankKSolve(Index1D index, DeviceLayout layout, ArrayView<T> system, int k, int stride, ArrayView<T> u, ArrayView<T> w)
     {
         int q = index;
         var b = layout.CoordinateBlock[q];
         var row = (long)q * stride;
+        var x = LocalMemory.Allocate<T>(MaxRank);
         for (var t = 0; t < k; t++)
         {
-            w[row + t] = u[row + t];
+            x[t] = u[row + t];
         }
 
-        CholeskySolveInPlace(system, (long)b * stride * stride, k, stride, w, row);
+        CholeskySolveInPlace(system, (long)b * stride * stride, k, stride, x, 0);
+        for (var t = 0; t < k; t++)
+        {
+            w[row + t] = x[t];
+        }
     }
 
     // Thread per (coordinate q, column j < c_b of q's block): F_b[i, j] −= Σ_t W[q, t] U[off_b + j, t]. The untiled
@@ -173,47 +183,6 @@ internal static class BlockKernels<T, TOps>
 
         var at = layout.SquareOffsets[b] + ((long)(q - off) * c) + j;
         f[at] = op.Sub(f[at], acc);
-    }
-
-    // Group (tile × tile threads) per (block b = grid X, row tile = grid Y, column tile = grid Z); thread (x, y) owns
-    // F_b[rowTile·tile + y, colTile·tile + x] and accumulates Σ_t W[i, t] U[j, t] over k in tile-wide steps staged
-    // in shared memory (W tile then U tile, tile² elements each), then subtracts it: F_b −= W Uᵀ = U S⁻¹ Uᵀ.
-    public static void RankKApply(ArrayView<T> f, DeviceLayout layout, ArrayView<T> u, ArrayView<T> w, int k, int stride)
-    {
-        var op = default(TOps);
-        var tile = Group.DimX;
-        var tx = Group.IdxX;
-        var ty = Group.IdxY;
-        var b = Grid.IdxX;
-        var rowBase = Grid.IdxY * tile;
-        var colBase = Grid.IdxZ * tile;
-        var c = layout.Sizes[b];
-        var off = layout.Offsets[b];
-        var shared = SharedMemory.GetDynamic<T>();
-        var wTile = shared.SubView(0, tile * tile);
-        var uTile = shared.SubView(tile * tile, tile * tile);
-        var r = rowBase + ty;
-        var acc = op.Zero;
-        for (var t0 = 0; t0 < k; t0 += tile)
-        {
-            var t = t0 + tx;
-            wTile[(ty * tile) + tx] = r < c && t < k ? w[((long)(off + r) * stride) + t] : op.Zero;
-            uTile[(ty * tile) + tx] = colBase + ty < c && t < k ? u[((long)(off + colBase + ty) * stride) + t] : op.Zero;
-            Group.Barrier();
-            for (var s = 0; s < tile; s++)
-            {
-                acc = op.Add(acc, op.Mul(wTile[(ty * tile) + s], uTile[(tx * tile) + s]));
-            }
-
-            Group.Barrier();
-        }
-
-        var col = colBase + tx;
-        if (r < c && col < c)
-        {
-            var at = layout.SquareOffsets[b] + ((long)r * c) + col;
-            f[at] = op.Sub(f[at], acc);
-        }
     }
 
     // Thread per coordinate q: diagonal[q] = F_b[i, i].

@@ -42,7 +42,7 @@ public sealed class IlgpuBackend : CurvatureBackend
         }
 
         _ownsAccelerator = true;
-        TiledRankK = Accelerator.AcceleratorType != AcceleratorType.CPU;
+        TiledRankK = StagedUploads = Accelerator.AcceleratorType != AcceleratorType.CPU;
         (_float32, _float64) = CreateKernelSets();
     }
 
@@ -55,7 +55,7 @@ public sealed class IlgpuBackend : CurvatureBackend
     {
         ArgumentNullException.ThrowIfNull(accelerator);
         Accelerator = accelerator;
-        TiledRankK = Accelerator.AcceleratorType != AcceleratorType.CPU;
+        TiledRankK = StagedUploads = Accelerator.AcceleratorType != AcceleratorType.CPU;
         (_float32, _float64) = CreateKernelSets();
     }
 
@@ -81,6 +81,12 @@ public sealed class IlgpuBackend : CurvatureBackend
     /// on CUDA/OpenCL; off on the CPU accelerator, whose emulated group barriers make tiling far slower (tests turn it on).
     /// </summary>
     internal bool TiledRankK { get; set; }
+
+    /// <summary>Whether rank-k gradient chunks go through page-locked buffers (<see cref="StagedUpload{T}"/>): on a device, not on the CPU accelerator.</summary>
+    internal bool StagedUploads { get; set; }
+
+    /// <summary>When set, the rank-k update synchronises after each phase and charges its time here (tuning only).</summary>
+    internal IlgpuPhaseClock? Clock { get; set; }
 
     /// <inheritdoc />
     public override IBlockStorage Allocate(BlockLayout layout, Precision precision)
@@ -149,7 +155,7 @@ public sealed class IlgpuBackend : CurvatureBackend
         var s = Own(storage);
         if (rankK)
         {
-            Kernels(s).RankKUpdate(s, gradients, rows, normalizer, TiledRankK);
+            Kernels(s).RankKUpdate(s, gradients, rows, normalizer, new RankKKernels(TiledRankK, StagedUploads, Clock));
         }
         else
         {

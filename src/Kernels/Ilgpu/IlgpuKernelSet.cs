@@ -7,6 +7,13 @@ using ILGPU.Runtime;
 
 namespace WoodFisher.Kernels.Ilgpu;
 
+/// <summary>
+/// How <see cref="IIlgpuKernelSet.RankKUpdate{TSrc}"/> runs: the group kernels that stage in shared memory (GPUs) or one
+/// thread per entry (the CPU accelerator); chunks through page-locked buffers or straight from the caller's memory; and an
+/// optional phase clock.
+/// </summary>
+internal readonly record struct RankKKernels(bool Tiled, bool Staged, IlgpuPhaseClock? Clock);
+
 /// <summary>The host side of <see cref="IlgpuBackend"/> for one element type, so the backend never branches on it.</summary>
 internal interface IIlgpuKernelSet
 {
@@ -25,7 +32,7 @@ internal interface IIlgpuKernelSet
     void RankOneUpdates<TSrc>(IlgpuBlockStorage storage, ReadOnlySpan<TSrc> gradients, int rows, double normalizer)
         where TSrc : unmanaged, INumberBase<TSrc>;
 
-    void RankKUpdate<TSrc>(IlgpuBlockStorage storage, ReadOnlySpan<TSrc> gradients, int rows, double normalizer, bool tiled)
+    void RankKUpdate<TSrc>(IlgpuBlockStorage storage, ReadOnlySpan<TSrc> gradients, int rows, double normalizer, RankKKernels kernels)
         where TSrc : unmanaged, INumberBase<TSrc>;
 
     void GatherColumns(IlgpuBlockStorage storage, JointObsPlan plan, int first, int last, double[] columns);
@@ -41,15 +48,18 @@ internal sealed partial class IlgpuKernelSet<T, TOps> : IIlgpuKernelSet
     where TOps : struct, IScalarOps<T>
 {
     private readonly Accelerator _accelerator;
-    private readonly int _tile;
+    private readonly Index2D _tileGroup;
     private readonly Action<Index2D, ArrayView<T>, DeviceLayout, T> _setScaledIdentity;
     private readonly Action<Index1D, ArrayView<T>, DeviceLayout, ArrayView<T>, ArrayView<T>> _rankOneProduct;
     private readonly Action<Index1D, ArrayView<T>, DeviceLayout, ArrayView<T>, ArrayView<T>, T, ArrayView<T>, ArrayView<T>, int, ArrayView<int>> _rankOneStep;
     private readonly Action<KernelConfig, ArrayView<T>, DeviceLayout, ArrayView<T>, int, ArrayView<T>, int, int> _rankKProduct;
+    private readonly Action<KernelConfig, ArrayView<T>, DeviceLayout, ArrayView<T>, int, ArrayView<T>, int, int> _rankKProductTiled;
     private readonly Index2D _productGroup;
     private readonly Action<Index2D, ArrayView<T>, int, T, ArrayView<T>, int> _rankKScaled;
     private readonly Action<Index3D, DeviceLayout, ArrayView<T>, int, ArrayView<T>, int, T, ArrayView<T>> _rankKGram;
     private readonly Action<Index1D, ArrayView<T>, int, int, ArrayView<int>> _rankKFactor;
+    private readonly Action<KernelConfig, DeviceLayout, ArrayView<T>, int, ArrayView<T>, int, T, int, ArrayView<T>> _rankKGramTiled;
+    private readonly Action<KernelConfig, ArrayView<T>, int, int, ArrayView<int>> _rankKFactorTiled;
     private readonly Action<Index1D, DeviceLayout, ArrayView<T>, int, int, ArrayView<T>, ArrayView<T>> _rankKSolve;
     private readonly Action<KernelConfig, ArrayView<T>, DeviceLayout, ArrayView<T>, ArrayView<T>, int, int> _rankKApply;
     private readonly Action<Index2D, ArrayView<T>, DeviceLayout, ArrayView<T>, ArrayView<T>, int, int> _rankKApplySimple;
@@ -60,21 +70,21 @@ internal sealed partial class IlgpuKernelSet<T, TOps> : IIlgpuKernelSet
     public IlgpuKernelSet(Accelerator accelerator)
     {
         _accelerator = accelerator;
-        _tile = 1;
-        while (_tile < 16 && (_tile * 2) * (_tile * 2) <= accelerator.MaxNumThreadsPerGroup)
-        {
-            _tile *= 2;
-        }
-
+        // 32 × 8 threads on a GPU (a warp per row of the group, so a warp's F accesses are one contiguous segment).
+        var tileX = Math.Min(32, accelerator.MaxNumThreadsPerGroup);
+        _tileGroup = new Index2D(tileX, Math.Clamp(accelerator.MaxNumThreadsPerGroup / tileX, 1, 8));
         _setScaledIdentity = accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<T>, DeviceLayout, T>(BlockKernels<T, TOps>.SetScaledIdentity);
         _rankOneProduct = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, DeviceLayout, ArrayView<T>, ArrayView<T>>(BlockKernels<T, TOps>.RankOneProduct);
         _rankOneStep = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, DeviceLayout, ArrayView<T>, ArrayView<T>, T, ArrayView<T>, ArrayView<T>, int, ArrayView<int>>(BlockKernels<T, TOps>.RankOneStep);
         _rankKProduct = accelerator.LoadStreamKernel<ArrayView<T>, DeviceLayout, ArrayView<T>, int, ArrayView<T>, int, int>(BlockKernels<T, TOps>.RankKProduct);
+        _rankKProductTiled = accelerator.LoadStreamKernel<ArrayView<T>, DeviceLayout, ArrayView<T>, int, ArrayView<T>, int, int>(BlockKernels<T, TOps>.RankKProductTiled);
         var width = Math.Min(32, accelerator.MaxNumThreadsPerGroup);
         _productGroup = new Index2D(width, Math.Clamp(accelerator.MaxNumThreadsPerGroup / width, 1, RankK));
         _rankKScaled = accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<T>, int, T, ArrayView<T>, int>(BlockKernels<T, TOps>.RankKScaled);
         _rankKGram = accelerator.LoadAutoGroupedStreamKernel<Index3D, DeviceLayout, ArrayView<T>, int, ArrayView<T>, int, T, ArrayView<T>>(BlockKernels<T, TOps>.RankKGram);
         _rankKFactor = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, int, int, ArrayView<int>>(BlockKernels<T, TOps>.RankKFactor);
+        _rankKGramTiled = accelerator.LoadStreamKernel<DeviceLayout, ArrayView<T>, int, ArrayView<T>, int, T, int, ArrayView<T>>(BlockKernels<T, TOps>.RankKGramTiled);
+        _rankKFactorTiled = accelerator.LoadStreamKernel<ArrayView<T>, int, int, ArrayView<int>>(BlockKernels<T, TOps>.RankKFactorTiled);
         _rankKSolve = accelerator.LoadAutoGroupedStreamKernel<Index1D, DeviceLayout, ArrayView<T>, int, int, ArrayView<T>, ArrayView<T>>(BlockKernels<T, TOps>.RankKSolve);
         _rankKApply = accelerator.LoadStreamKernel<ArrayView<T>, DeviceLayout, ArrayView<T>, ArrayView<T>, int, int>(BlockKernels<T, TOps>.RankKApply);
         _rankKApplySimple = accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<T>, DeviceLayout, ArrayView<T>, ArrayView<T>, int, int>(BlockKernels<T, TOps>.RankKApplySimple);

@@ -111,6 +111,21 @@ public abstract partial class BackendContract
         AssertBlocksEqual(storage, DampedFisherInverse(layout, Damping, g, rows, rows), Tolerance(precision));
     }
 
+    // Blocks of 150 and a last one of 77 span several tiles of the group kernels (on a GPU 128 coordinates × 32 gradients
+    // for the product, 64 × 128 entries for the apply, 32 coordinates per Gram stage) and end inside one, and F is no
+    // longer σI after the first step.
+    [TestCaseSource(nameof(Precisions))]
+    public void RankKUpdate_BlocksWiderThanATile_EqualDenseInverse(Precision precision)
+    {
+        var rows = (2 * RankKChunk) + 6;
+        var layout = BlockLayout.Create(377, 150);
+        var g = Gaussian(24, rows * layout.Dimension, 0.3);
+        using var storage = Backend.Allocate(layout, precision);
+        Backend.SetScaledIdentity(storage, 1 / Damping);
+        Backend.RankKUpdate(storage, g, rows, rows);
+        AssertBlocksEqual(storage, DampedFisherInverse(layout, Damping, g, rows, rows), Tolerance(precision));
+    }
+
     // A fresh storage (σI) takes U = σGₖ for its first rank-k step; the same σI written through Write takes the general
     // product. A row times σI has one nonzero term, so the two must agree bit for bit.
     [TestCaseSource(nameof(Precisions))]

@@ -9,8 +9,9 @@ namespace WoodFisher.Kernels.Tests.Contract;
 
 /// <summary>
 /// The contract on the ILGPU backend, on the accelerator <see cref="Ilgpu.TestAccelerator"/> gives (ILGPU's CPU accelerator
-/// with assertions on, or a CUDA/OpenCL device in a device run), once with the untiled rank-k apply the CPU accelerator
-/// uses by default and once with the shared-memory tiled kernel GPUs use.
+/// with assertions on, or a CUDA/OpenCL device in a device run), once with the rank-k kernels the CPU accelerator uses
+/// by default (one thread per entry, chunks copied from the caller's memory) and once as on a GPU (the group kernels
+/// that stage in shared memory, chunks through page-locked buffers).
 /// </summary>
 [TestFixture(false)]
 [TestFixture(true)]
@@ -36,5 +37,5 @@ public sealed class IlgpuBackendContract(bool tiled) : BackendContract
         _context?.Dispose();
     }
 
-    protected override ICurvatureBackend CreateBackend() => new IlgpuBackend(_accelerator!) { TiledRankK = tiled };
+    protected override ICurvatureBackend CreateBackend() => new IlgpuBackend(_accelerator!) { TiledRankK = tiled, StagedUploads = tiled };
 }
