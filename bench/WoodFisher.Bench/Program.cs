@@ -50,6 +50,7 @@ public static class Program
         ["model-inverse"] = ModelInverseProfile.Run,
         ["inverse-cpu"] = CpuTimeProfiles.Inverse,
         ["rankk-profile"] = _ => RunRankKProfile(),
+        ["ilgpu-profile"] = IlgpuProfile.Run,
     };
 
     public static void Main(string[] args)

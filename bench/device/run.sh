@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # The device check, run on a CUDA machine without .NET (the `device` tool's machine), from the repository root:
-#   bash bench/device/run.sh            (after bench/device/pack.sh here, carrying .device)
-# 1. the ILGPU fixtures (backend contract, backend agreement, strategies) on the GPU: WOODFISHER_TEST_DEVICE=1;
-# 2. `woodfisher bench` on cpu and ilgpu: the default grid, then cells of the paper's sizes;
-# 3. a model-mode prune of mlp:784-300-100-10 with --backend cpu and ilgpu from the same trained model.
+#   bash bench/device/run.sh [STEP…]      (after bench/device/pack.sh here, carrying .device; default: every step)
+# tests      the ILGPU fixtures (backend contract, backend agreement, strategies) on the GPU: WOODFISHER_TEST_DEVICE=1;
+# large      `woodfisher bench` on ilgpu at the paper's sizes, this build and (its first and last cells) the packed
+#            baseline build, if any;
+# rankk2     meanwhile, on cores 0 and 1 alone, the rank-k cells of the CPU backend, 5 runs (as CI's 2 cores);
+# profile    the bench's ilgpu-profile: the rank-k update's phases on the device, and host-to-device copy rates;
+# bench      `woodfisher bench` on cpu and ilgpu, the default grid, every core;
+# inference  bench-inference of the packed models on cores 2 and up (the first model is the dense baseline).
 # Logs and reports go into one archive, $OUT/device-out.tgz (else ./device-out/): the device tool brings back few files.
 # Each step has its own time limit so one hang costs only its step.
 set -uo pipefail
@@ -26,7 +30,13 @@ fi
 { nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv; nproc; grep -m1 'model name' /proc/cpuinfo;
   grep -o -m1 'avx512f' /proc/cpuinfo; uptime; } > "$out/machine.txt" 2>&1
 cat "$out/machine.txt"
+cores=$(nproc)
+rest="2-$((cores - 1))"
 cli="dotnet $work/bin/cli/woodfisher.dll"
+on_pair='' on_rest=''  # taskset prefixes: cores 0 and 1, the other cores (any core where taskset is missing)
+if command -v taskset > /dev/null; then on_pair='taskset -c 0,1' on_rest="taskset -c $rest"; fi
+steps=" ${*:-tests large rankk2 profile bench inference} "
+want() { [[ $steps == *" $1 "* ]]; }
 step() {  # step NAME SECONDS COMMAND...: runs and logs one step; its exit status goes to steps.txt
   local name=$1 limit=$2; shift 2
   local start=$SECONDS
@@ -36,12 +46,30 @@ step() {  # step NAME SECONDS COMMAND...: runs and logs one step; its exit statu
   tail -n 25 "$out/$name.log"
 }
 
-step tests 150 env WOODFISHER_TEST_DEVICE=1 dotnet "$work/bin/runner/WoodFisher.TestRunner.dll" \
+pinned=
+if want rankk2; then
+  ( for r in 1 2 3 4 5; do
+      timeout 40 $on_pair $cli bench --backend cpu --grid 512:1024:2048,1024:1024:4096 --repeats 10 --report "$out/rankk-2cores-$r.json" > "$out/rankk-2cores-$r.log" 2>&1
+    done ) &
+  pinned=$!
+fi
+want tests && step tests 150 env WOODFISHER_TEST_DEVICE=1 $on_rest dotnet "$work/bin/runner/WoodFisher.TestRunner.dll" \
   "$work/bin/kernels-tests/WoodFisher.Kernels.Tests.dll" --where 'Ilgpu|BackendAgreement|StrategyTests|RankKUpdateTests'
-step bench 90 $cli bench --backend cpu,ilgpu --report "$out/bench.json"
-step bench-large 120 $cli bench --backend cpu,ilgpu --repeats 2 --grid 512:1024:65536,1000:128:256000,2000:128:256000 --report "$out/bench-large.json"
-m=$work/mlp.safetensors
-step train 40 $cli train --arch mlp:784-300-100-10 --epochs 2 --seed 1 --out "$m"
-for b in cpu ilgpu; do
-  step prune-$b 50 $cli prune --model "$m" --method woodfisher --sparsity 0.9 --block 400 --damping 1e-5 --samples 1000 --backend $b --out "$work/pruned-$b.safetensors" --report "$out/prune-$b.json"
-done
+large=512:1024:65536,1000:128:256000,2000:128:256000,2000:400:256000
+want profile && step profile 120 $on_rest dotnet "$work/bin/bench/WoodFisher.Bench.dll" ilgpu-profile 512:1024:65536 2000:128:256000 2000:400:256000
+want large && step bench-large 120 $on_rest $cli bench --backend ilgpu --repeats 3 --grid $large --report "$out/bench-large.json"
+if want large && [ -d "$work/bin/cli-base" ]; then
+  step bench-large-base 150 $on_rest dotnet "$work/bin/cli-base/woodfisher.dll" bench --backend ilgpu --repeats 3 --grid ${large%%,*},${large##*,} --report "$out/bench-large-base.json"
+fi
+if [ -n "$pinned" ]; then
+  wait $pinned
+  grep -h 'rankk\|peak' "$out"/rankk-2cores-*.log
+fi
+want bench && step bench 90 $cli bench --backend cpu,ilgpu --report "$out/bench.json"
+if want inference && [ -d "$work/models" ]; then
+  models=$(ls "$work"/models/*.safetensors)
+  dense=$(echo "$models" | head -1)
+  for m in $(echo "$models" | tail -n +2); do
+    step "inference-$(basename "$m" .safetensors)" 40 $on_rest $cli bench-inference --model "$m" --baseline "$dense" --batch 1,64 --runs 5
+  done
+fi
