@@ -180,6 +180,16 @@ public sealed class IlgpuBackend : CurvatureBackend
         }
 
         _disposed = true;
+        if (_float32.IsValueCreated)
+        {
+            _float32.Value.Dispose();
+        }
+
+        if (_float64.IsValueCreated)
+        {
+            _float64.Value.Dispose();
+        }
+
         if (_ownsAccelerator)
         {
             Accelerator.Dispose();

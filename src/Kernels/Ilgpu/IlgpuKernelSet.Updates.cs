@@ -65,7 +65,7 @@ internal sealed partial class IlgpuKernelSet<T, TOps>
         var stride = (int)Math.Clamp(RankKElements / d, 1, RankK);
         var chunkRows = (int)Math.Clamp(ChunkElements / d / stride * stride, stride, Math.Max(stride, rows));
         using var g = _accelerator.Allocate1D<T>((long)Math.Min(chunkRows, rows) * d);
-        using var staging = kernels.Staged ? new StagedUpload<T>(_accelerator, g.Length) : null;
+        var staging = kernels.Staged ? Staging(g.Length) : null;
         using var u = _accelerator.Allocate1D<T>((long)d * stride);
         using var w = _accelerator.Allocate1D<T>((long)d * stride);
         using var system = _accelerator.Allocate1D<T>((long)nb * stride * stride);

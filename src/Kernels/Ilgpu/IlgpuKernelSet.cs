@@ -15,7 +15,7 @@ namespace WoodFisher.Kernels.Ilgpu;
 internal readonly record struct RankKKernels(bool Tiled, bool Staged, IlgpuPhaseClock? Clock);
 
 /// <summary>The host side of <see cref="IlgpuBackend"/> for one element type, so the backend never branches on it.</summary>
-internal interface IIlgpuKernelSet
+internal interface IIlgpuKernelSet : IDisposable
 {
     void SetScaledIdentity(IlgpuBlockStorage storage, double value);
 
@@ -49,6 +49,7 @@ internal sealed partial class IlgpuKernelSet<T, TOps> : IIlgpuKernelSet
 {
     private readonly Accelerator _accelerator;
     private readonly Index2D _tileGroup;
+    private StagedUpload<T>? _staging;
     private readonly Action<Index2D, ArrayView<T>, DeviceLayout, T> _setScaledIdentity;
     private readonly Action<Index1D, ArrayView<T>, DeviceLayout, ArrayView<T>, ArrayView<T>> _rankOneProduct;
     private readonly Action<Index1D, ArrayView<T>, DeviceLayout, ArrayView<T>, ArrayView<T>, T, ArrayView<T>, ArrayView<T>, int, ArrayView<int>> _rankOneStep;
@@ -128,6 +129,26 @@ internal sealed partial class IlgpuKernelSet<T, TOps> : IIlgpuKernelSet
         Upload(vectors, x.View);
         _multiply(new Index2D(d, count), storage.BlockView<T>(), storage.Device, x.View, y.View, d);
         Download(y.View, result);
+    }
+
+    /// <summary>Frees the page-locked upload buffers (before the accelerator goes).</summary>
+    public void Dispose()
+    {
+        _staging?.Dispose();
+        _staging = null;
+    }
+
+    // The page-locked upload buffers, kept from one update to the next: page-locking costs about as much as the copy.
+    private StagedUpload<T> Staging(long elements)
+    {
+        if (_staging is null || _staging.Capacity < elements)
+        {
+            _staging?.Dispose();
+            _staging = null;
+            _staging = new StagedUpload<T>(_accelerator, elements);
+        }
+
+        return _staging;
     }
 
     private static void ThrowOnFailure(MemoryBuffer1D<int, Stride1D.Dense> status, string during)

@@ -29,7 +29,11 @@ internal sealed class StagedUpload<T> : IDisposable
     {
         _accelerator = accelerator;
         _buffers = [accelerator.AllocatePageLocked1D<T>(elements), accelerator.AllocatePageLocked1D<T>(elements)];
+        Capacity = elements;
     }
+
+    /// <summary>The longest chunk the buffers hold.</summary>
+    public long Capacity { get; }
 
     /// <summary>Queues source → destination[0, source.Length) on the default stream; returns once the copy is queued.</summary>
     public unsafe void Upload<TSrc>(ReadOnlySpan<TSrc> source, ArrayView<T> destination)
