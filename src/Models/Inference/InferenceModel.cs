@@ -156,9 +156,18 @@ public sealed partial class InferenceModel : IDisposable
         return ((b + size - 1) / size, size);
     }
 
-    /// <summary>Parts a batch of <paramref name="b"/> samples is split into (1: not split).</summary>
-    internal int Parts(int b) =>
-        _networks.Length < 2 || b < 2 * _narrowest || !CoreSplit.MaySplit || !CoreSplit.Worth(b * _multiplyAdds) ? 1 : Math.Min(b / _narrowest, _networks.Length);
+    /// <summary>
+    /// Parts a batch of <paramref name="b"/> samples is split into (1: not split). A split that would leave more than half
+    /// the cores idle is not taken: there each product split over all the cores is faster (on 14 cores of an H200 host,
+    /// batch 64 of mlp:784-300-100-10 took 0.28 ms in 2 parts, while its 2:4 form with row-split products took 0.12).
+    /// </summary>
+    internal int Parts(int b)
+    {
+        if (_networks.Length < 2 || b < 2 * _narrowest || !CoreSplit.MaySplit || !CoreSplit.Worth(b * _multiplyAdds))
+            return 1;
+        var parts = Math.Min(b / _narrowest, _networks.Length);
+        return 2 * parts < CoreSplit.Cores ? 1 : parts;
+    }
 
     /// <summary>Logits [count, classes] (row-major) of the first <paramref name="count"/> samples of x [samples, …InputShape].</summary>
     public void Logits(ReadOnlySpan<float> x, int count, Span<float> logits)

@@ -75,8 +75,9 @@ public sealed class InferenceModelTests
     /// <summary>
     /// Batches split by samples over the cores (each part through every layer on its own core) give the model's logits, for
     /// parts that are whole two-register tiles or not, for formats that split only from 64 samples per part, and for a
-    /// count past the largest batch (128 then 72). Where there are two cores or more, the split is checked to happen (2:4 at
-    /// 64 samples splits only where 32 samples are four registers, on AVX2, so its parts are not checked).
+    /// count past the largest batch (128 then 72). On two to four cores the split is checked to happen (2:4 at 64 samples
+    /// splits only where 32 samples are four registers, on AVX2, so its parts are not checked); on more, a batch of two
+    /// parts is rightly not split (see the next test).
     /// </summary>
     [TestCase("mlp:784-300-100-10", Pruning.None, InferenceEngine.Dense, 64, true)]
     [TestCase("mlp:784-300-100-10", Pruning.None, InferenceEngine.Dense, 97, true)]
@@ -96,8 +97,27 @@ public sealed class InferenceModelTests
         var expected = Evaluation.Logits(model, x, count);
         using var engineModel = InferenceModel.Create(model, engine, maxBatch: 128);
         AssertClose(engineModel.Logits(x, count), expected);
-        if (split && CoreSplit.Cores >= 2)
+        if (split && CoreSplit.Cores is >= 2 and <= 4)
             Assert.That(engineModel.Parts(Math.Min(count, 128)), Is.GreaterThanOrEqualTo(2), "parts of the first batch");
+    }
+
+    /// <summary>
+    /// A batch is split by samples only into parts that keep at least half the cores busy; otherwise each product splits
+    /// over all of them. Meaningful where .NET sees more cores than two (DOTNET_PROCESSOR_COUNT=8 here, 16 on the GPU host).
+    /// </summary>
+    [Test]
+    public void Parts_LeaveNoMoreThanHalfTheCoresIdle()
+    {
+        var model = ModelFactory.Create("mlp:784-300-100-10", seed: 3);
+        using var engineModel = InferenceModel.Create(model, InferenceEngine.Dense, maxBatch: 300);
+        for (var b = 1; b <= 300; b++)
+        {
+            var parts = engineModel.Parts(b);
+            Assert.That(parts == 1 || 2 * parts >= CoreSplit.Cores, $"b = {b}: {parts} parts on {CoreSplit.Cores} cores");
+        }
+
+        if (CoreSplit.Cores == 2)
+            Assert.That(engineModel.Parts(64), Is.EqualTo(2), "64 samples on 2 cores");
     }
 
     /// <summary>Every split of a batch over up to 16 cores leaves no part empty and covers the batch, parts no larger than ⌈b / cores⌉.</summary>
