@@ -7,7 +7,9 @@
 # rankk2     meanwhile, on cores 0 and 1 alone, the rank-k cells of the CPU backend, 5 runs (as CI's 2 cores);
 # profile    the bench's ilgpu-profile: the rank-k update's phases on the device, and host-to-device copy rates;
 # bench      `woodfisher bench` on cpu and ilgpu, the default grid, every core;
-# inference  bench-inference of the packed models on cores 2 and up (the first model is the dense baseline).
+# inference  bench-inference of the packed models on cores 2 and up (the first model is the dense baseline), and with
+#            the baseline build.
+# Environment: WHERE (the tests' name filter), CELLS (the profile's cells), BATCH (the inference batch sizes).
 # Logs and reports go into one archive, $OUT/device-out.tgz (else ./device-out/): the device tool brings back few files.
 # Each step has its own time limit so one hang costs only its step.
 set -uo pipefail
@@ -54,9 +56,9 @@ if want rankk2; then
   pinned=$!
 fi
 want tests && step tests 150 env WOODFISHER_TEST_DEVICE=1 $on_rest dotnet "$work/bin/runner/WoodFisher.TestRunner.dll" \
-  "$work/bin/kernels-tests/WoodFisher.Kernels.Tests.dll" --where 'Ilgpu|BackendAgreement|StrategyTests|RankKUpdateTests'
+  "$work/bin/kernels-tests/WoodFisher.Kernels.Tests.dll" --where "${WHERE:-Ilgpu|BackendAgreement|StrategyTests|RankKUpdateTests}"
 large=512:1024:65536,1000:128:256000,2000:128:256000,2000:400:256000
-want profile && step profile 120 $on_rest dotnet "$work/bin/bench/WoodFisher.Bench.dll" ilgpu-profile 512:1024:65536 2000:128:256000 2000:400:256000
+want profile && step profile 120 $on_rest dotnet "$work/bin/bench/WoodFisher.Bench.dll" ilgpu-profile ${CELLS:-512:1024:65536 2000:128:256000 2000:400:256000}
 want large && step bench-large 120 $on_rest $cli bench --backend ilgpu --repeats 3 --grid $large --report "$out/bench-large.json"
 if want large && [ -d "$work/bin/cli-base" ]; then
   step bench-large-base 150 $on_rest dotnet "$work/bin/cli-base/woodfisher.dll" bench --backend ilgpu --repeats 3 --grid ${large%%,*},${large##*,} --report "$out/bench-large-base.json"
@@ -70,6 +72,9 @@ if want inference && [ -d "$work/models" ]; then
   models=$(ls "$work"/models/*.safetensors)
   dense=$(echo "$models" | head -1)
   for m in $(echo "$models" | tail -n +2); do
-    step "inference-$(basename "$m" .safetensors)" 40 $on_rest $cli bench-inference --model "$m" --baseline "$dense" --batch 1,64 --runs 5
+    step "inference-$(basename "$m" .safetensors)" 40 $on_rest $cli bench-inference --model "$m" --baseline "$dense" --batch "${BATCH:-1,64}" --runs 5
+    if [ -d "$work/bin/cli-base" ]; then
+      step "inference-base-$(basename "$m" .safetensors)" 40 $on_rest dotnet "$work/bin/cli-base/woodfisher.dll" bench-inference --model "$m" --baseline "$dense" --batch "${BATCH:-1,64}" --runs 5
+    fi
   done
 fi
