@@ -53,7 +53,7 @@ public class ModelChunkingTests
         Assert.That(whole is { ReadsSlabs: false, TwoPass: false }, whole.Describe());
         Assert.That(whole.ChunkRows, Is.EqualTo(whole.PieceRows), "an ample budget computes a whole panel of rows at once");
         var modes = new HashSet<string>();
-        for (var budget = whole.TotalBytes; ; budget = budget * 3 / 4)
+        for (var budget = whole.TotalBytes; ; budget = budget * 19 / 20)
         {
             PassPlan plan;
             using (MemoryBudget.Override(budget))

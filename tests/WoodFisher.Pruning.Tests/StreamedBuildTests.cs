@@ -75,7 +75,9 @@ public class StreamedBuildTests
         using var whole = WoodFisherCurvature.FromGradients(new ArrayGradientSource(g, d), options);
         var layout = BlockLayout.Create(d, c);
         var inMemory = PassPlan.Create(layout, m, options, 0, budget: long.MaxValue, slabBytes: 8L << 20);
-        var plan = PassPlan.Create(layout, m, options, 0, budget: inMemory.TotalBytes - 1, slabBytes: 8L << 20);
+        // Two thirds of the blocks' bytes short of the in-memory plan: at most a third of the blocks per group, however much
+        // of the budget the cores' workspaces take.
+        var plan = PassPlan.Create(layout, m, options, 0, budget: inMemory.TotalBytes - (inMemory.BlockBytes * 2 / 3), slabBytes: 8L << 20);
         var w = Oracle.RandomVector(new Random(29), d);
         var mask = w.Select((_, i) => i % 3 != 0).ToArray();
         var expected = (double[])w.Clone();
