@@ -18,8 +18,8 @@ namespace WoodFisher.Kernels;
 /// <see cref="Build"/>). With neither, <see cref="WoodburyStrategy.Rank1"/> and <see cref="WoodburyStrategy.RankK"/>
 /// buffer the averaged rows in memory until <see cref="Build"/> (counted by the memory guard), and
 /// <see cref="WoodburyStrategy.Dense"/> (which needs N only at the end) streams as always.</para>
-/// <para><see cref="WoodburyStrategy.Auto"/> picks by (c, m) with <see cref="StrategyCostModel"/>; with m unknown it picks
-/// Dense, which streams without N. The Dense strategy's own work is in <see cref="DenseStrategy"/>, the memory check in
+/// <para><see cref="WoodburyStrategy.Auto"/> picks by (c, m) with <see cref="StrategyCostModel"/> (on a GPU, rank-k for
+/// large layouts); with m unknown it picks Dense, which streams without N. The Dense strategy's own work is in <see cref="DenseStrategy"/>, the memory check in
 /// <see cref="MemoryEstimate"/>.</para>
 /// </remarks>
 public sealed partial class WoodFisherBuilder : IDisposable, IRowSink
@@ -82,7 +82,7 @@ public sealed partial class WoodFisherBuilder : IDisposable, IRowSink
         Layout = BlockLayout.Create(dimension, options.BlockSize, options.Segments);
         long? m = expectedRows is { } e ? (e + options.MiniBatch - 1) / options.MiniBatch : null;
         _normalizer = options.Normalizer ?? m;
-        Strategy = Resolve(Layout, options, m);
+        Strategy = Resolve(Layout, options, m, OnDevice(options, backend));
         _buffering = Strategy != WoodburyStrategy.Dense && _normalizer is null;
         if (panelRows is < 1)
         {
@@ -151,22 +151,9 @@ public sealed partial class WoodFisherBuilder : IDisposable, IRowSink
         options.Validate(dimension, nameof(options));
         var layout = BlockLayout.Create(dimension, options.BlockSize, options.Segments);
         long? m = expectedRows is { } e ? (e + options.MiniBatch - 1) / options.MiniBatch : null;
-        var strategy = Resolve(layout, options, m);
+        var strategy = Resolve(layout, options, m, OnDevice(options, null));
         var direct = (m is not null || options.Normalizer is not null) && ReadsRowsInPlace(strategy, options.Precision, options.MiniBatch);
         return MemoryEstimate.Bytes(layout, options.Precision, strategy, PendingRows(layout, direct), m);
-    }
-
-    /// <summary>Auto resolved: the cost model's choice when m is known (among the strategies that fit the memory budget), else Dense.</summary>
-    private static WoodburyStrategy Resolve(BlockLayout layout, WoodFisherOptions options, long? rows)
-    {
-        if (options.Strategy != WoodburyStrategy.Auto)
-        {
-            return options.Strategy;
-        }
-
-        return rows is { } m
-            ? StrategyCostModel.Default.Choose(layout, m, options.Precision, s => MemoryEstimate.Bytes(layout, options.Precision, s, PendingRows(layout), m))
-            : WoodburyStrategy.Dense;
     }
 
     /// <summary>

@@ -99,4 +99,26 @@ public class StrategyCostModelTests
             Assert.That(() => new StrategyCostModel([64, 128], [1], [1, 1], [1, 1], [1, 1], [1, 1]), Throws.ArgumentException);
         });
     }
+
+    // Auto on a GPU against the H200 measurements (docs/performance.md, `woodfisher bench --backend ilgpu`): in every cell
+    // the faster of rank-k and Dense there. The CPU model alone picks Dense at c = 512, m = 1,024, d = 65,536, where
+    // the device's rank-k took 0.084 s and Dense 0.230; at d ≤ 2,048 the CPU model's choice was the faster.
+    [TestCase(512, 1024, 65_536, WoodburyStrategy.RankK)]
+    [TestCase(1000, 128, 256_000, WoodburyStrategy.RankK)]
+    [TestCase(2000, 400, 256_000, WoodburyStrategy.RankK)]
+    [TestCase(512, 1024, 2048, WoodburyStrategy.Dense)]
+    [TestCase(512, 256, 2048, WoodburyStrategy.RankK)]
+    [TestCase(128, 1024, 512, WoodburyStrategy.Dense)]
+    [TestCase(32, 64, 128, WoodburyStrategy.Dense)]
+    public void Auto_OnADevice_IsTheFasterThere(int c, int m, int d, WoodburyStrategy faster)
+    {
+        var options = new WoodFisherOptions { BlockSize = c, Damping = 1e-3 };
+        var layout = BlockLayout.Create(d, c);
+        using var ample = MemoryBudget.Override(1L << 40);
+        Assert.That(WoodFisherBuilder.Resolve(layout, options, m, onDevice: true), Is.EqualTo(faster));
+        if (d == 65_536)
+        {
+            Assert.That(WoodFisherBuilder.Resolve(layout, options, m, onDevice: false), Is.EqualTo(WoodburyStrategy.Dense), "the CPU model");
+        }
+    }
 }
