@@ -141,11 +141,12 @@ internal sealed partial class IlgpuKernelSet<T, TOps> : IIlgpuKernelSet
     // The page-locked upload buffers, kept from one update to the next: page-locking costs about as much as the copy.
     private StagedUpload<T> Staging(long elements)
     {
-        if (_staging is null || _staging.Capacity < elements)
+        var length = StagedUpload<T>.BufferLength(elements);
+        if (_staging is null || _staging.Length < length)
         {
             _staging?.Dispose();
             _staging = null;
-            _staging = new StagedUpload<T>(_accelerator, elements);
+            _staging = new StagedUpload<T>(_accelerator, length);
         }
 
         return _staging;

@@ -1,5 +1,7 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using ILGPU;
 using ILGPU.Runtime;
 using WoodFisher.Kernels.Cpu;
@@ -9,14 +11,15 @@ namespace WoodFisher.Kernels.Ilgpu;
 /// <summary>
 /// Gradient chunks to the device through two page-locked host buffers. A copy from pageable memory runs at the speed of
 /// the driver's own staging copy (about 5 GB/s on the H200 machine, against 51 GB/s from page-locked memory), so the
-/// rows are copied (or converted) into a page-locked buffer by all cores, and that copy of chunk i + 1 overlaps the
-/// device's work on chunk i: <see cref="Upload{TSrc}"/> fills one buffer, then waits for the stream (the previous
+/// rows are copied (or converted) into a page-locked buffer by all cores, and that copy of one piece overlaps the
+/// device's work before it: <see cref="Upload{TSrc}"/> fills one buffer, then waits for the stream (the previous
 /// chunk's kernels, which read the destination, and the previous copy out of the other buffer) before it queues the
-/// transfer.
+/// transfer. A chunk longer than a buffer goes in pieces, so the page-locked memory stays within 2 × 64 MiB.
 /// </summary>
 internal sealed class StagedUpload<T> : IDisposable
     where T : unmanaged, INumberBase<T>
 {
+    private const long MaxBufferBytes = 64L << 20;
     private const int Piece = 1 << 18;
 
     private readonly Accelerator _accelerator;
@@ -24,23 +27,51 @@ internal sealed class StagedUpload<T> : IDisposable
     private int _next;
 
     /// <param name="accelerator">The accelerator the chunks go to.</param>
-    /// <param name="elements">The largest chunk.</param>
-    public StagedUpload(Accelerator accelerator, long elements)
+    /// <param name="length">Elements of each buffer (<see cref="BufferLength"/>).</param>
+    public StagedUpload(Accelerator accelerator, long length)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(length, 1);
         _accelerator = accelerator;
-        _buffers = [accelerator.AllocatePageLocked1D<T>(elements), accelerator.AllocatePageLocked1D<T>(elements)];
-        Capacity = elements;
+        _buffers = [accelerator.AllocatePageLocked1D<T>(length), accelerator.AllocatePageLocked1D<T>(length)];
+        Length = length;
     }
 
-    /// <summary>The longest chunk the buffers hold.</summary>
-    public long Capacity { get; }
+    /// <summary>Elements of each buffer.</summary>
+    public long Length { get; }
 
-    /// <summary>Queues source → destination[0, source.Length) on the default stream; returns once the copy is queued.</summary>
-    public unsafe void Upload<TSrc>(ReadOnlySpan<TSrc> source, ArrayView<T> destination)
+    /// <summary>The buffer length for chunks of up to <paramref name="elements"/>: the chunk, at most 64 MiB.</summary>
+    public static long BufferLength(long elements) => Math.Clamp(elements, 1, MaxBufferBytes / Unsafe.SizeOf<T>());
+
+    /// <summary>Queues source → destination[0, source.Length) on the default stream; returns once the last copy is queued.</summary>
+    public void Upload<TSrc>(ReadOnlySpan<TSrc> source, ArrayView<T> destination)
         where TSrc : unmanaged, INumberBase<TSrc>
     {
-        var buffer = _buffers[_next];
-        _next ^= 1;
+        var stream = _accelerator.DefaultStream;
+        for (var done = 0; done < source.Length;)
+        {
+            var buffer = _buffers[_next];
+            _next ^= 1;
+            var n = (int)Math.Min(Length, source.Length - done);
+            Fill(source.Slice(done, n), buffer);
+            stream.Synchronize();
+            destination.SubView(done, n).CopyFrom(stream, buffer.ArrayView.SubView(0, n));
+            done += n;
+        }
+    }
+
+    public void Dispose()
+    {
+        _accelerator.DefaultStream.Synchronize();
+        foreach (var buffer in _buffers)
+        {
+            buffer.Dispose();
+        }
+    }
+
+    // buffer[0, source.Length) = source, copied or converted by all cores in pieces.
+    private static unsafe void Fill<TSrc>(ReadOnlySpan<TSrc> source, PageLockedArray1D<T> buffer)
+        where TSrc : unmanaged, INumberBase<TSrc>
+    {
         var n = source.Length;
         fixed (TSrc* from = source)
         {
@@ -53,26 +84,13 @@ internal sealed class StagedUpload<T> : IDisposable
                 var output = buffer.Span.Slice(start, length);
                 if (typeof(TSrc) == typeof(T))
                 {
-                    System.Runtime.InteropServices.MemoryMarshal.Cast<TSrc, T>(input).CopyTo(output);
+                    MemoryMarshal.Cast<TSrc, T>(input).CopyTo(output);
                 }
                 else
                 {
                     TensorPrimitives.ConvertTruncating(input, output);
                 }
             });
-        }
-
-        var stream = _accelerator.DefaultStream;
-        stream.Synchronize();
-        destination.SubView(0, n).CopyFrom(stream, buffer.ArrayView.SubView(0, n));
-    }
-
-    public void Dispose()
-    {
-        _accelerator.DefaultStream.Synchronize();
-        foreach (var buffer in _buffers)
-        {
-            buffer.Dispose();
         }
     }
 }
