@@ -50,6 +50,7 @@ internal sealed partial class IlgpuKernelSet<T, TOps> : IIlgpuKernelSet
     private readonly Accelerator _accelerator;
     private readonly Index2D _tileGroup;
     private StagedUpload<T>? _staging;
+    private bool _stagingRefused;
     private readonly Action<Index2D, ArrayView<T>, DeviceLayout, T> _setScaledIdentity;
     private readonly Action<Index1D, ArrayView<T>, DeviceLayout, ArrayView<T>, ArrayView<T>> _rankOneProduct;
     private readonly Action<Index1D, ArrayView<T>, DeviceLayout, ArrayView<T>, ArrayView<T>, T, ArrayView<T>, ArrayView<T>, int, ArrayView<int>> _rankOneStep;
@@ -139,14 +140,24 @@ internal sealed partial class IlgpuKernelSet<T, TOps> : IIlgpuKernelSet
     }
 
     // The page-locked upload buffers, kept from one update to the next: page-locking costs about as much as the copy.
-    private StagedUpload<T> Staging(long elements)
+    // Where the driver refuses page-locked memory, chunks go from the caller's memory as on the CPU accelerator (null).
+    private StagedUpload<T>? Staging(long elements)
     {
         var length = StagedUpload<T>.BufferLength(elements);
-        if (_staging is null || _staging.Length < length)
+        if (_stagingRefused || (_staging is { } kept && kept.Length >= length))
         {
-            _staging?.Dispose();
-            _staging = null;
+            return _staging;
+        }
+
+        _staging?.Dispose();
+        _staging = null;
+        try
+        {
             _staging = new StagedUpload<T>(_accelerator, length);
+        }
+        catch (Exception e) when (e is AcceleratorException or OutOfMemoryException)
+        {
+            _stagingRefused = true;
         }
 
         return _staging;

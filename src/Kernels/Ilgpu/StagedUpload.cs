@@ -32,7 +32,17 @@ internal sealed class StagedUpload<T> : IDisposable
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(length, 1);
         _accelerator = accelerator;
-        _buffers = [accelerator.AllocatePageLocked1D<T>(length), accelerator.AllocatePageLocked1D<T>(length)];
+        var first = accelerator.AllocatePageLocked1D<T>(length);
+        try
+        {
+            _buffers = [first, accelerator.AllocatePageLocked1D<T>(length)];
+        }
+        catch
+        {
+            first.Dispose();
+            throw;
+        }
+
         Length = length;
     }
 
