@@ -12,7 +12,7 @@ internal class EstimatorSettings : SampleSettings
     [CommandOption("--strategy <S>"), Help("How WoodFisher blocks are inverted: auto, rank1, rankk or dense."), DefaultValue("auto")]
     public string Strategy { get; init; } = "";
 
-    [CommandOption("--backend <B>"), Help("Kernels: cpu, ilgpu or auto (a CUDA/OpenCL device when present)."), DefaultValue("auto")]
+    [CommandOption("--backend <B>"), Help("Kernels: cpu, ilgpu or auto (a CUDA/OpenCL device when present, else cpu). ilgpu without a device runs ILGPU's CPU accelerator, which is for tests and slow."), DefaultValue("auto")]
     public string Backend { get; init; } = "";
 
     [CommandOption("--precision <P>"), Help("Storage precision of the WoodFisher blocks: float32 or float64."), DefaultValue("float32")]
