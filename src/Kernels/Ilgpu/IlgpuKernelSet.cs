@@ -80,8 +80,7 @@ internal sealed partial class IlgpuKernelSet<T, TOps> : IIlgpuKernelSet
         _rankOneStep = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, DeviceLayout, ArrayView<T>, ArrayView<T>, T, ArrayView<T>, ArrayView<T>, int, ArrayView<int>>(BlockKernels<T, TOps>.RankOneStep);
         _rankKProduct = accelerator.LoadStreamKernel<ArrayView<T>, DeviceLayout, ArrayView<T>, int, ArrayView<T>, int, int>(BlockKernels<T, TOps>.RankKProduct);
         _rankKProductTiled = accelerator.LoadStreamKernel<ArrayView<T>, DeviceLayout, ArrayView<T>, int, ArrayView<T>, int, int>(BlockKernels<T, TOps>.RankKProductTiled);
-        var width = Math.Min(32, accelerator.MaxNumThreadsPerGroup);
-        _productGroup = new Index2D(width, Math.Clamp(accelerator.MaxNumThreadsPerGroup / width, 1, RankK));
+        _productGroup = new Index2D(tileX, Math.Clamp(accelerator.MaxNumThreadsPerGroup / tileX, 1, RankK));
         _rankKScaled = accelerator.LoadAutoGroupedStreamKernel<Index2D, ArrayView<T>, int, T, ArrayView<T>, int>(BlockKernels<T, TOps>.RankKScaled);
         _rankKGram = accelerator.LoadAutoGroupedStreamKernel<Index3D, DeviceLayout, ArrayView<T>, int, ArrayView<T>, int, T, ArrayView<T>>(BlockKernels<T, TOps>.RankKGram);
         _rankKFactor = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, int, int, ArrayView<int>>(BlockKernels<T, TOps>.RankKFactor);
