@@ -47,14 +47,24 @@ public static class Transposition
             return;
         }
 
+        // Split by samples: each piece reads whole consecutive rows of the source (one stream for the prefetcher, where a
+        // split by features has every core read a segment of every row) and writes columns of the output in whole cache lines.
+        var pieces = Math.Max(1, b / WideTile);
         fixed (float* s0 = samples, d0 = output)
         {
             var (src, dst) = ((nint)s0, (nint)d0);
-            Sparse.SparseParallel.For(features, b, work,
-                (c0, c1, i0, i1) => Block(ref ((float*)src)[((nint)i0 * features) + c0], i1 - i0, c1 - c0, features, ref ((float*)dst)[((nint)c0 * b) + i0], b),
-                rowGrain: WideTile);
+            var job = new Sparse.SparseParallel.Job(pieces, p =>
+            {
+                var (i0, i1) = (b * p / pieces / WideTile * WideTile, p == pieces - 1 ? b : b * (p + 1) / pieces / WideTile * WideTile);
+                Block(ref ((float*)src)[(nint)i0 * features], i1 - i0, features, features, ref ((float*)dst)[i0], b);
+            });
+            job.Run(Math.Min(Sparse.SparseParallel.Parts(work), pieces));
         }
     }
+
+    /// <summary>The b × features matrix at <paramref name="samples"/> transposed to <paramref name="output"/> (features × b) on the calling thread.</summary>
+    internal static unsafe void TransposeHere(float* samples, int b, int features, float* output) =>
+        Block(ref *samples, b, features, features, ref *output, b);
 
     /// <summary>The rows × columns block at <paramref name="src"/> (row stride <paramref name="ls"/>) transposed to <paramref name="dst"/> (row stride <paramref name="ld"/>).</summary>
     private static void Block(ref float src, int rows, int columns, int ls, ref float dst, int ld)

@@ -5,16 +5,18 @@ namespace WoodFisher.Kernels.Sparse;
 /// group may be shorter) and each group keeps N slots: a value and its offset inside the group (a byte, so M ≤ 256).
 /// Groups with fewer than N non-zeros are padded with zero values. Arrays are rows × G·N (values float32, offsets uint8):
 /// 5N/(4M) of the dense bytes, 0.625× for 2:4. The slot count is the same in every row, so rows need no pointers and
-/// parallel parts carry equal work. y = Wx runs on the decoded input column of each slot, C = WB on the rows in pairs
-/// (<see cref="PairedRows"/>, which reads an input both rows of a pair keep once); both are held in memory beside the
-/// stored arrays (about 11 bytes per slot).
+/// parallel parts carry equal work. y = Wx runs on the decoded input column of each slot. C = WB runs, with AVX-512, on
+/// the rows four at a time over whole tiles of 32 or 64 columns (<see cref="QuadRows"/>, which reads an input several of
+/// the four rows keep once) and on the rows in pairs elsewhere (<see cref="PairedRows"/>). The decoded columns and pairs
+/// are held in memory beside the stored arrays (about 11 bytes per slot), the quads from their first product (about 5).
 /// </summary>
-public sealed class NofMMatrix : IWeightMatrix
+public sealed class NofMMatrix : IWeightMatrix, IRowRangeProduct
 {
     private readonly float[] _values;
     private readonly byte[] _offsets;
     private readonly RowStore _store;
     private readonly PairedRows _pairs;
+    private QuadRows? _quads;
 
     /// <summary>Wraps the arrays after checking them (kept, not copied).</summary>
     /// <param name="rows">Output features.</param>
@@ -152,7 +154,39 @@ public sealed class NofMMatrix : IWeightMatrix
     public void Multiply(ReadOnlySpan<float> b, int n, Span<float> c, ReadOnlySpan<float> bias = default, bool relu = false)
     {
         WeightChecks.Product(this, b.Length, n, c.Length, bias.Length);
-        _pairs.Multiply(b, n, c, bias, relu);
+        var wide = QuadRows.WideColumns(n);
+        if (wide > 0)
+        {
+            LazyInitializer.EnsureInitialized(ref _quads, _store.Quads).Multiply(b, n, c, bias, relu, wide);
+        }
+
+        if (wide < n)
+        {
+            _pairs.Multiply(b, n, c, bias, relu, wide);
+        }
+    }
+
+    /// <inheritdoc/>
+    int IRowRangeProduct.RowUnit => 4;
+
+    /// <inheritdoc/>
+    unsafe void IRowRangeProduct.MultiplyRows(float* b, int n, float* c, float* bias, bool relu, int r0, int r1)
+    {
+        var wide = QuadRows.WideColumns(n);
+        if (wide > 0)
+        {
+            LazyInitializer.EnsureInitialized(ref _quads, _store.Quads).MultiplyRange(r0 / 4, (r1 + 3) / 4, 0, wide, b, n, c, bias);
+        }
+
+        if (wide < n)
+        {
+            _pairs.MultiplyRange(r0 / 2, (r1 + 1) / 2, wide, n, b, n, c, bias);
+        }
+
+        if (relu)
+        {
+            new SparseParallel.Rectifier(c, n, Rows, 1).Apply(r0, r1, 0, n);
+        }
     }
 
     /// <inheritdoc/>

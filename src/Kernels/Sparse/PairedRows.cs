@@ -85,15 +85,15 @@ internal sealed unsafe class PairedRows
         (_sharedValues, _sharedInputs, _ownValues, _ownInputs) = ([.. shared], [.. sharedInputs], [.. own], [.. ownInputs]);
     }
 
-    /// <summary>C = WB + b1ᵀ (lengths checked by the caller), split over the cores at whole pairs.</summary>
-    public void Multiply(ReadOnlySpan<float> b, int n, Span<float> c, ReadOnlySpan<float> bias, bool relu)
+    /// <summary>Columns [<paramref name="j0"/>, n) of C = WB + b1ᵀ (lengths checked by the caller), split over the cores at whole pairs.</summary>
+    public void Multiply(ReadOnlySpan<float> b, int n, Span<float> c, ReadOnlySpan<float> bias, bool relu, int j0 = 0)
     {
         fixed (float* pb0 = b, pc0 = c, pbias0 = bias)
         {
             var (pb, pc, pbias) = ((nint)pb0, (nint)pc0, bias.IsEmpty ? 0 : (nint)pbias0);
             var work = (2L * _sharedInputs.Length) + _ownInputs.Length;
-            SparseParallel.For((_rows + 1) / 2, n, work * n, (p0, p1, j0, j1) => MultiplyRange(p0, p1, j0, j1, (float*)pb, n, (float*)pc, (float*)pbias),
-                rectify: relu ? new SparseParallel.Rectifier(pc0, n, _rows, 2) : default);
+            SparseParallel.For((_rows + 1) / 2, n, work * (n - j0), (p0, p1, c0, c1) => MultiplyRange(p0, p1, c0, c1, (float*)pb, n, (float*)pc, (float*)pbias),
+                rectify: relu ? new SparseParallel.Rectifier(pc0, n, _rows, 2) : default, firstColumn: j0);
         }
     }
 
@@ -123,7 +123,7 @@ internal sealed unsafe class PairedRows
     }
 
     /// <summary>Pairs [p0, p1) and columns [j0, j1) of C on the calling thread: tile of C by chunk of B, one kernel call per chunk.</summary>
-    private void MultiplyRange(int p0, int p1, int j0, int j1, float* b, int n, float* c, float* bias)
+    public void MultiplyRange(int p0, int p1, int j0, int j1, float* b, int n, float* c, float* bias)
     {
         fixed (float* sv = _sharedValues, ov = _ownValues)
         fixed (byte* si = _sharedInputs, oi = _ownInputs)

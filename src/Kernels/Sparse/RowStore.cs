@@ -163,6 +163,9 @@ internal sealed class RowStore
     /// <summary>The rows in pairs for C = WB (<see cref="PairedRows"/>).</summary>
     public PairedRows Paired() => new(Rows, Columns, _values, _columns, _rowPointers);
 
+    /// <summary>The rows four at a time for C = WB (<see cref="QuadRows"/>).</summary>
+    public QuadRows Quads() => new(Rows, Columns, _values, _columns, _rowPointers);
+
     /// <summary>The dense row-major matrix (entries at the same place add up).</summary>
     public float[] ToDense()
     {

@@ -37,12 +37,12 @@ internal static class SparseParallel
     public static int Parts(long work) => work < Threshold || !CoreSplit.MaySplit ? 1 : (int)Math.Min(Environment.ProcessorCount, work / Threshold);
 
     /// <summary>
-    /// Runs <paramref name="body"/>(r0, r1, j0, j1) over a partition of rows [0, rows) × columns [0, n). When
-    /// <paramref name="rowWork"/> (cumulative work per row, length rows + 1, like CSR row pointers) is given, row ranges
-    /// carry equal work rather than equal counts; otherwise the inner boundaries are multiples of <paramref name="rowGrain"/>
-    /// (a kernel that takes rows in passes of that many does no pass over fewer rows except the last).
+    /// Runs <paramref name="body"/>(r0, r1, j0, j1) over a partition of rows [0, rows) × columns [<paramref name="firstColumn"/>,
+    /// n). When <paramref name="rowWork"/> (cumulative work per row, length rows + 1, like CSR row pointers) is given, row
+    /// ranges carry equal work rather than equal counts; otherwise the inner boundaries are multiples of
+    /// <paramref name="rowGrain"/> (a kernel that takes rows in passes of that many does no pass over fewer rows except the last).
     /// </summary>
-    public static void For(int rows, int n, long work, Action<int, int, int, int> body, int[]? rowWork = null, int rowGrain = 1, Rectifier rectify = default)
+    public static void For(int rows, int n, long work, Action<int, int, int, int> body, int[]? rowWork = null, int rowGrain = 1, Rectifier rectify = default, int firstColumn = 0)
     {
         if (rectify.Active)
         {
@@ -55,22 +55,23 @@ internal static class SparseParallel
         }
 
         var parts = Parts(work);
-        if (parts <= 1 || (rows < 2 && n < 2 * ColumnAlign))
+        var width = n - firstColumn;
+        if (parts <= 1 || (rows < 2 && width < 2 * ColumnAlign))
         {
-            body(0, rows, 0, n);
+            body(0, rows, firstColumn, n);
             return;
         }
 
         Job job;
-        if (rows >= 4 * parts || n < 2 * ColumnAlign)
+        if (rows >= 4 * parts || width < 2 * ColumnAlign)
         {
             var pieces = Math.Min(parts * PiecesPerCore, Math.Max(1, rows / Math.Max(1, rowGrain)));
-            job = new Job(pieces, p => body(RowBoundary(rows, pieces, p, rowWork, rowGrain), RowBoundary(rows, pieces, p + 1, rowWork, rowGrain), 0, n));
+            job = new Job(pieces, p => body(RowBoundary(rows, pieces, p, rowWork, rowGrain), RowBoundary(rows, pieces, p + 1, rowWork, rowGrain), firstColumn, n));
         }
         else
         {
-            var chunk = Math.Max(ColumnAlign, (((n + (parts * PiecesPerCore) - 1) / (parts * PiecesPerCore)) + ColumnAlign - 1) / ColumnAlign * ColumnAlign);
-            job = new Job((n + chunk - 1) / chunk, p => body(0, rows, p * chunk, Math.Min(n, (p + 1) * chunk)));
+            var chunk = Math.Max(ColumnAlign, (((width + (parts * PiecesPerCore) - 1) / (parts * PiecesPerCore)) + ColumnAlign - 1) / ColumnAlign * ColumnAlign);
+            job = new Job((width + chunk - 1) / chunk, p => body(0, rows, firstColumn + (p * chunk), Math.Min(n, firstColumn + ((p + 1) * chunk))));
         }
 
         job.Run(Math.Min(parts, job.Pieces));

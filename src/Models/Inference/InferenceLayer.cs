@@ -58,6 +58,16 @@ internal sealed class LinearLayer(string name, IWeightMatrix weights, float[]? b
 
     public bool Relu { get; set; }
 
+    /// <summary>
+    /// y for the batch given sample by sample (the network's input as the caller holds it), each core transposing it for
+    /// itself (<see cref="SampleInputProduct"/>); false where that split does not apply and the input must be transposed first.
+    /// </summary>
+    public bool TryForwardSamples(SampleInputProduct product, ReadOnlySpan<float> samples, int batch, out Span<float> y)
+    {
+        y = OutputFor(batch);
+        return batch > 1 && product.TryMultiply(weights, samples, batch, y, bias, Relu);
+    }
+
     public override Span<float> Forward(Span<float> input, int batch)
     {
         var y = OutputFor(batch);
@@ -200,10 +210,13 @@ internal sealed class SequenceLayer(FeatureMap input, IReadOnlyList<InferenceLay
 
     public override IEnumerable<(string Name, IWeightMatrix Weights, int PerSample)> Weights => layers.SelectMany(l => l.Weights);
 
-    public override Span<float> Forward(Span<float> input, int batch)
+    public override Span<float> Forward(Span<float> input, int batch) => Forward(input, batch, 0);
+
+    /// <summary>Layers <paramref name="first"/> onwards on <paramref name="input"/>.</summary>
+    public Span<float> Forward(Span<float> input, int batch, int first)
     {
         // Indexed: foreach over the interface would box an enumerator on every call.
-        for (var i = 0; i < layers.Count; i++)
+        for (var i = first; i < layers.Count; i++)
             input = layers[i].Forward(input, batch);
         return input;
     }

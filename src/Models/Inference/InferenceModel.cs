@@ -43,6 +43,9 @@ public sealed partial class InferenceModel : IDisposable
     private readonly SequenceLayer[] _networks;
     private readonly AlignedFloats[] _inputs;
 
+    /// <summary>The first layer's product from the samples as given, when the network starts with a Linear layer (<see cref="SampleInputProduct"/>).</summary>
+    private readonly SampleInputProduct? _firstProduct;
+
     /// <summary>Fewest samples per part that keep every product's kernel at full speed (<see cref="CoreSplit.FullWidth"/>).</summary>
     private readonly int _narrowest;
 
@@ -60,6 +63,9 @@ public sealed partial class InferenceModel : IDisposable
         _narrowest = narrowest;
         var network = networks[0];
         _inputs = [.. networks.Select((n, p) => new AlignedFloats((long)n.Input.Size * (p == 0 ? maxBatch : partCapacity)))];
+        _firstProduct = network.Layers.Count > 0 && network.Layers[0] is LinearLayer && network.Input.Plane == 1 && CoreSplit.Cores > 1
+            ? new SampleInputProduct(network.Input.Size, maxBatch)
+            : null;
         _multiplyAdds = network.Weights.Sum(w => w.Weights.Rows * (long)w.Weights.Columns * w.PerSample);
         Weights = [.. network.Weights.Select(w => new InferenceWeights(w.Name, WeightFormats.Name(w.Weights), w.Weights.Rows, w.Weights.Columns, CountNonZeros(w.Weights), w.Weights.StoredBytes))];
     }
@@ -208,6 +214,12 @@ public sealed partial class InferenceModel : IDisposable
     private void Run(int p, ReadOnlySpan<float> x, int b, Span<float> logits)
     {
         var network = _networks[p];
+        if (p == 0 && _firstProduct is not null && ((LinearLayer)network.Layers[0]).TryForwardSamples(_firstProduct, x, b, out var first))
+        {
+            Transposition.Transpose(network.Forward(first, b, 1), NumClasses, b, logits);
+            return;
+        }
+
         var input = _inputs[p].Span;
         var (features, plane, channels) = (network.Input.Size, network.Input.Plane, network.Input.Channels);
         if (plane == 1)
@@ -245,6 +257,7 @@ public sealed partial class InferenceModel : IDisposable
             n.Dispose();
         foreach (var i in _inputs)
             i.Dispose();
+        _firstProduct?.Dispose();
     }
 
     private static long CountNonZeros(IWeightMatrix w)

@@ -3,10 +3,12 @@ using WoodFisher.Kernels.Sparse;
 namespace WoodFisher.Kernels.Tests.Sparse;
 
 /// <summary>
-/// The N:M product C = WB + b, which runs rows in pairs (inputs both rows use, then each row's own), against the float64
-/// dense product on every SIMD path this machine runs: pairs whose rows share every input, none, or a random half; a last
-/// row alone (odd row counts); rows empty in whole chunks of 128 inputs; entries at one place that add up; widths n that
-/// fill four registers, one register, or neither. Tolerance as in <see cref="SparseMatrixTests"/>: 2k·u·Σ|w·b| for k
+/// The N:M product C = WB + b, which runs rows four at a time over tiles of two or four 512-bit registers on AVX-512
+/// (<see cref="QuadRows"/>: one list per subset of the four rows) and in pairs elsewhere (inputs both rows use, then each
+/// row's own), against the float64 dense product on every SIMD path this machine runs: rows that share every input,
+/// none, or a random half; quads and pairs cut short by the last row (row counts 1, 2, 9, 31); rows empty in whole chunks
+/// of 128 inputs; entries at one place that add up; widths n of whole four-register tiles (64), two-register tiles (32,
+/// 96), both with columns left to the pairs (70, 100, 129), and none (2 … 31). Tolerance as in <see cref="SparseMatrixTests"/>: 2k·u·Σ|w·b| for k
 /// terms, u = 2⁻²⁴ (the first-order bound on a float32 sum, doubled).
 /// </summary>
 public sealed class PairedRowsTests
@@ -39,7 +41,7 @@ public sealed class PairedRowsTests
         foreach (var path in SimdPaths.Available)
         {
             using var _ = SimdPaths.Force(path);
-            foreach (var n in new[] { 2, 5, 8, 16, 31, 64, 70, 129 })
+            foreach (var n in new[] { 2, 5, 8, 16, 31, 32, 64, 70, 96, 100, 129 })
             {
                 var b = Enumerable.Range(0, cols * n).Select(_ => (float)((rng.NextDouble() * 2) - 1)).ToArray();
                 var c = Enumerable.Repeat(float.NaN, rows * n).ToArray();

@@ -77,11 +77,14 @@ public sealed class InferenceModelTests
     /// parts that are whole two-register tiles or not, for formats that split only from 64 samples per part, and for a
     /// count past the largest batch (128 then 72). On two to four cores the split is checked to happen (2:4 at 64 samples
     /// splits only where 32 samples are four registers, on AVX2, so its parts are not checked); on more, a batch of two
-    /// parts is rightly not split (see the next test).
+    /// parts is rightly not split (see the next test). A 2:4 batch not split by samples runs its first product from the
+    /// samples as given, each core transposing them for itself (64 and 100: tiles of four and two registers and columns
+    /// past them).
     /// </summary>
     [TestCase("mlp:784-300-100-10", Pruning.None, InferenceEngine.Dense, 64, true)]
     [TestCase("mlp:784-300-100-10", Pruning.None, InferenceEngine.Dense, 97, true)]
     [TestCase("mlp:784-300-100-10", Pruning.TwoOfFour, InferenceEngine.Sparse, 64, false)]
+    [TestCase("mlp:784-300-100-10", Pruning.TwoOfFour, InferenceEngine.Sparse, 100, false)]
     [TestCase("mlp:784-300-100-10", Pruning.TwoOfFour, InferenceEngine.Sparse, 128, true)]
     [TestCase("mlp:784-300-100-10", Pruning.Random90, InferenceEngine.Sparse, 200, true)]
     [TestCase("lenet5", Pruning.TwoOfFour, InferenceEngine.Sparse, 64, true)]
