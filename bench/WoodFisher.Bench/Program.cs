@@ -17,7 +17,8 @@ namespace WoodFisher.Bench;
 /// <c>-- model-inverse MODEL</c> times model-mode pruning's inverse alone (<see cref="ModelInverseProfile"/>);
 /// <c>-- rankk-cpu</c>, <c>-- inverse-cpu</c> and <c>-- joint-cpu</c> (<see cref="JointUpdateProfile"/>) time in CPU time (<see cref="CpuTimeProfiles"/>), for shared machines;
 /// <c>-- pattern-quality [--out DIR]</c> writes the structured-pruning quality tables (<see cref="PatternQuality"/>);
-/// <c>-- inference-profile PRUNED BASELINE [batch] [blocks]</c> times the inference engine per layer (<see cref="InferenceProfile"/>).
+/// <c>-- inference-profile PRUNED BASELINE [batch] [blocks]</c> times the inference engine per layer (<see cref="InferenceProfile"/>);
+/// <c>-- inference-ab PRUNED BASELINE [batch] [calls]</c> compares the engines call by call in one process (<see cref="InferenceAb"/>).
 /// </summary>
 public static class Program
 {
@@ -25,6 +26,7 @@ public static class Program
     private static readonly Dictionary<string, Action<string[]>> Verbs = new(StringComparer.Ordinal)
     {
         ["inference-profile"] = InferenceProfile.Run,
+        ["inference-ab"] = InferenceAb.Run,
         ["pattern-quality"] = a => PatternQuality.Run(a.Length > 1 && a[0] == "--out" ? a[1] : "docs/structured"),
         ["kernels"] = RunKernelGrid,
         ["lenet5"] = LeNet5Speed.Run,

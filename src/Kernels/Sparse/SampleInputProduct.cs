@@ -42,7 +42,7 @@ public sealed class SampleInputProduct : IDisposable
         if (weights is not IRowRangeProduct ranges || !CoreSplit.MaySplit)
             return false;
         var rows = weights.Rows;
-        var parts = Math.Min(SparseParallel.Parts(weights.StoredValues * batch), rows / Math.Max(1, 2 * ranges.RowUnit));
+        var parts = Math.Min(Math.Min(SparseParallel.Parts(weights.StoredValues * batch), _buffers.Length), rows / Math.Max(1, 2 * ranges.RowUnit));
         if (parts < 2)
             return false;
         var unit = ranges.RowUnit;

@@ -70,6 +70,12 @@ public sealed partial class InferenceModel : IDisposable
         Weights = [.. network.Weights.Select(w => new InferenceWeights(w.Name, WeightFormats.Name(w.Weights), w.Weights.Rows, w.Weights.Columns, CountNonZeros(w.Weights), w.Weights.StoredBytes))];
     }
 
+    /// <summary>
+    /// Whether the first Linear product may run from the samples as given (<see cref="SampleInputProduct"/>); off, the
+    /// batch is transposed into a shared buffer first. For benchmarks that compare the two in one process.
+    /// </summary>
+    internal bool FirstProductFromSamples { get; set; } = true;
+
     /// <summary>The model spec.</summary>
     public string Spec { get; }
 
@@ -214,7 +220,7 @@ public sealed partial class InferenceModel : IDisposable
     private void Run(int p, ReadOnlySpan<float> x, int b, Span<float> logits)
     {
         var network = _networks[p];
-        if (p == 0 && _firstProduct is not null && ((LinearLayer)network.Layers[0]).TryForwardSamples(_firstProduct, x, b, out var first))
+        if (p == 0 && _firstProduct is not null && FirstProductFromSamples && ((LinearLayer)network.Layers[0]).TryForwardSamples(_firstProduct, x, b, out var first))
         {
             Transposition.Transpose(network.Forward(first, b, 1), NumClasses, b, logits);
             return;
