@@ -57,6 +57,42 @@ public sealed class PairedRowsTests
         }
     }
 
+    /// <summary>
+    /// Every subset of four rows keeps some inputs (input j kept by row r when bit r of j mod 16 is set; 4:4 leaves each
+    /// group any pattern of zeros), so that all fifteen lists of a quad run, over three chunks of 128 inputs (the last
+    /// short), with a last quad of two rows.
+    /// </summary>
+    [Test]
+    public void EveryRowSubset_EqualsFloat64DenseProduct([Values(4, 6, 16)] int rows)
+    {
+        const int cols = 300;
+        var rng = new Random(rows);
+        var w = new float[rows * cols];
+        for (var r = 0; r < rows; r++)
+        {
+            for (var j = 0; j < cols; j++)
+            {
+                if ((((j + (r / 4)) % 16) & (1 << (r % 4))) != 0)
+                    w[(r * cols) + j] = (float)((rng.NextDouble() * 2) - 1);
+            }
+        }
+
+        var matrix = NofMMatrix.FromDense(w, rows, cols, 4, 4);
+        var bias = Enumerable.Range(0, rows).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
+        foreach (var path in SimdPaths.Available)
+        {
+            using var _ = SimdPaths.Force(path);
+            foreach (var n in new[] { 32, 64, 96, 100 })
+            {
+                var b = Enumerable.Range(0, cols * n).Select(_ => (float)((rng.NextDouble() * 2) - 1)).ToArray();
+                var c = Enumerable.Repeat(float.NaN, rows * n).ToArray();
+                matrix.Multiply(b, n, c, bias, relu: true);
+                var expected = SparseMatrixTests.Rectified(SparseMatrixTests.Reference(w, rows, cols, b, n, bias));
+                SparseMatrixTests.AssertClose(c, expected, w, b, rows, cols, n, $"{rows} rows, n = {n}, {path}");
+            }
+        }
+    }
+
     /// <summary>Two slots of a group at one offset: the product is that of the matrix they add up to (<see cref="NofMMatrix.ToDense"/>).</summary>
     [Test]
     public void EntriesAtOnePlace_AddUp()
