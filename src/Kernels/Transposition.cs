@@ -26,7 +26,7 @@ public static class Transposition
 
     /// <summary>
     /// The b × features matrix <paramref name="samples"/> (row-major) transposed into <paramref name="output"/> (features × b,
-    /// row-major); a large one is split by features over the cores.
+    /// row-major); a large one is split by samples over the cores, in pieces of 16 samples.
     /// </summary>
     /// <exception cref="ArgumentException">A span holds fewer than b·features values.</exception>
     public static unsafe void Transpose(ReadOnlySpan<float> samples, int b, int features, Span<float> output)

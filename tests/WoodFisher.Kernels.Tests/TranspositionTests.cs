@@ -4,8 +4,8 @@ namespace WoodFisher.Kernels.Tests;
 /// <see cref="Transposition.Transpose"/> (the inference engine's [b, features] → [features, b]) against the definition,
 /// value for value (it moves data and must be exact), at shapes with and without whole 16 × 16 and 8 × 8 blocks on either
 /// side (with AVX-512 the 16 × 16 blocks, then 8 × 8 blocks for samples or features past them, then single values), and at
-/// shapes of 2¹⁴ values or more, which are split by features over the cores (pieces of whole 16-feature blocks, the last
-/// piece taking the features past them).
+/// shapes of 2¹⁴ values or more, which are split by samples over the cores (pieces of whole 16-sample blocks, the last
+/// piece taking the samples past them: 65, 100 and 47 samples).
 /// </summary>
 public sealed class TranspositionTests
 {
@@ -26,6 +26,8 @@ public sealed class TranspositionTests
     [TestCase(20, 1001)]
     [TestCase(3, 6000)]
     [TestCase(7, 1)]
+    [TestCase(100, 784)]
+    [TestCase(47, 512)]
     public void Transpose_EqualsTheDefinition(int b, int features)
     {
         var x = Enumerable.Range(0, b * features).Select(i => (float)i).ToArray();
