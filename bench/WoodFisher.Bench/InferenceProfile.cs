@@ -98,9 +98,10 @@ public static class InferenceProfile
 
     /// <summary>
     /// Inside the engine: each call of two engines built with every weight wrapped in a clock, alternating call by call over the
-    /// images, and per engine the median of the whole call, of its products and of the rest (input transpose, activations,
-    /// the splits' start and join as far as they fall outside the products, logits). Products timed alone, back to back,
-    /// find the pool threads awake; inside the engine the other layers run between them.
+    /// images, and per engine the median of the whole call, of its products and of the rest (input transposes, those a first
+    /// product's parts run included, activations, the splits' start and join as far as they fall outside the products,
+    /// logits). Products timed alone, back to back, find the pool threads awake; inside the engine the other layers run
+    /// between them.
     /// </summary>
     private static void Breakdown(CompressedModel pruned, IModel<float> baseline, float[] images, int features, int batch, int pool)
     {
@@ -119,6 +120,8 @@ public static class InferenceProfile
             {
                 for (var k = 0; k < 2; k++)
                 {
+                    foreach (var c in clocks[k])
+                        c.Call = i;
                     var t0 = Stopwatch.GetTimestamp();
                     engines[k].Logits(images.AsSpan(i % pool * batch * features, batch * features), batch, logits);
                     totals[k, i] = Stopwatch.GetTimestamp() - t0;
@@ -128,10 +131,8 @@ public static class InferenceProfile
 
         for (var k = 0; k < 2; k++)
         {
-            // A batch split by samples runs each product once per part, the parts at once: a layer's time in a call is its
-            // slowest part's.
-            var parts = engines[k].Parts(batch);
-            long Layer(TimedWeights c, int call) => Enumerable.Range(0, parts).Max(p => c.Ticks[(call * parts) + p]);
+            // A product run in parts at once counts as its slowest part (each clock keeps the longest per call).
+            static long Layer(TimedWeights c, int call) => c.Ticks[call];
             var products = Enumerable.Range(0, calls).Select(i => clocks[k].Sum(c => Layer(c, i))).ToArray();
             var rest = Enumerable.Range(0, calls).Select(i => totals[k, i] - products[i]).ToArray();
             var layers = string.Join(", ", clocks[k].Select(c => string.Create(CultureInfo.InvariantCulture, $"{c.Rows}x{c.Columns} {Median([.. Enumerable.Range(0, calls).Select(i => Layer(c, i))]):0.0}")));
@@ -142,7 +143,7 @@ public static class InferenceProfile
 
     private static TimedWeights Clocked(List<TimedWeights> list, IWeightMatrix w, int calls)
     {
-        var t = new TimedWeights(w, calls);
+        var t = w is IRowRangeProduct ? new TimedRanges(w, calls) : new TimedWeights(w, calls);
         list.Add(t);
         return t;
     }
@@ -183,16 +184,20 @@ public static class InferenceProfile
     }
 
     /// <summary>
-    /// A weight matrix that records the time of each product it runs, in order (room for <c>calls</c> calls of a batch split
-    /// into a part per core; parts run at once, so the slot is taken atomically).
+    /// A weight matrix that records, per engine call (<see cref="Call"/>, set before each), the time of its product: of the
+    /// slowest part where the call runs it in parts at once (a batch split by samples, or the row ranges of a first product
+    /// run from the samples as given).
     /// </summary>
-    private sealed class TimedWeights(IWeightMatrix w, int calls) : IWeightMatrix
+    private class TimedWeights(IWeightMatrix w, int calls) : IWeightMatrix
     {
-        private int _calls;
+        public long[] Ticks { get; } = new long[calls];
 
-        public long[] Ticks { get; } = new long[calls * CoreSplit.Cores];
+        /// <summary>The engine call the next products belong to.</summary>
+        public int Call { get; set; }
 
-        public void Reset() => _calls = 0;
+        protected IWeightMatrix Inner => w;
+
+        public void Reset() => Array.Clear(Ticks);
 
         public int Rows => w.Rows;
 
@@ -208,16 +213,40 @@ public static class InferenceProfile
         {
             var t0 = Stopwatch.GetTimestamp();
             w.MultiplyVector(x, y, bias, relu);
-            Ticks[(Interlocked.Increment(ref _calls) - 1) % Ticks.Length] = Stopwatch.GetTimestamp() - t0;
+            Record(Stopwatch.GetTimestamp() - t0);
         }
 
         public void Multiply(ReadOnlySpan<float> b, int n, Span<float> c, ReadOnlySpan<float> bias = default, bool relu = false)
         {
             var t0 = Stopwatch.GetTimestamp();
             w.Multiply(b, n, c, bias, relu);
-            Ticks[(Interlocked.Increment(ref _calls) - 1) % Ticks.Length] = Stopwatch.GetTimestamp() - t0;
+            Record(Stopwatch.GetTimestamp() - t0);
         }
 
         public float[] ToDense() => w.ToDense();
+
+        /// <summary>Keeps the longest time recorded for the current call (parts run at once, so the slot is updated atomically).</summary>
+        protected void Record(long ticks)
+        {
+            ref var slot = ref Ticks[Call % Ticks.Length];
+            for (var seen = Volatile.Read(ref slot); ticks > seen; seen = Volatile.Read(ref slot))
+            {
+                if (Interlocked.CompareExchange(ref slot, ticks, seen) == seen)
+                    break;
+            }
+        }
+    }
+
+    /// <summary>As <see cref="TimedWeights"/> for a matrix whose rows run in ranges, so that the engine keeps its first product's split.</summary>
+    private sealed class TimedRanges(IWeightMatrix w, int calls) : TimedWeights(w, calls), IRowRangeProduct
+    {
+        public int RowUnit => ((IRowRangeProduct)Inner).RowUnit;
+
+        public unsafe void MultiplyRows(float* b, int n, float* c, float* bias, bool relu, int r0, int r1)
+        {
+            var t0 = Stopwatch.GetTimestamp();
+            ((IRowRangeProduct)Inner).MultiplyRows(b, n, c, bias, relu, r0, r1);
+            Record(Stopwatch.GetTimestamp() - t0);
+        }
     }
 }
