@@ -25,19 +25,19 @@ internal static unsafe class QuadTile512
         Vector512<float> e0 = default, e1 = default, e2 = default, e3 = default;
         One(in p, 0, bj, ldb, four, ref a0, ref a1, ref a2, ref a3, ref e0, ref e1, ref e2, ref e3);
         One(in p, 1, bj, ldb, four, ref b0, ref b1, ref b2, ref b3, ref e0, ref e1, ref e2, ref e3);
-        Many<Rows3>(in p, 2, bj, ldb, four, ref a0, ref a1, ref a2, ref a3, ref b0, ref b1, ref b2, ref b3, ref c0, ref c1, ref c2, ref c3, ref d0, ref d1, ref d2, ref d3);
+        Many(in p, 3, bj, ldb, four, ref a0, ref a1, ref a2, ref a3, ref b0, ref b1, ref b2, ref b3, ref c0, ref c1, ref c2, ref c3, ref d0, ref d1, ref d2, ref d3);
         One(in p, 3, bj, ldb, four, ref c0, ref c1, ref c2, ref c3, ref e0, ref e1, ref e2, ref e3);
-        Many<Rows5>(in p, 4, bj, ldb, four, ref a0, ref a1, ref a2, ref a3, ref b0, ref b1, ref b2, ref b3, ref c0, ref c1, ref c2, ref c3, ref d0, ref d1, ref d2, ref d3);
-        Many<Rows6>(in p, 5, bj, ldb, four, ref a0, ref a1, ref a2, ref a3, ref b0, ref b1, ref b2, ref b3, ref c0, ref c1, ref c2, ref c3, ref d0, ref d1, ref d2, ref d3);
-        Many<Rows7>(in p, 6, bj, ldb, four, ref a0, ref a1, ref a2, ref a3, ref b0, ref b1, ref b2, ref b3, ref c0, ref c1, ref c2, ref c3, ref d0, ref d1, ref d2, ref d3);
+        Many(in p, 5, bj, ldb, four, ref a0, ref a1, ref a2, ref a3, ref b0, ref b1, ref b2, ref b3, ref c0, ref c1, ref c2, ref c3, ref d0, ref d1, ref d2, ref d3);
+        Many(in p, 6, bj, ldb, four, ref a0, ref a1, ref a2, ref a3, ref b0, ref b1, ref b2, ref b3, ref c0, ref c1, ref c2, ref c3, ref d0, ref d1, ref d2, ref d3);
+        Many(in p, 7, bj, ldb, four, ref a0, ref a1, ref a2, ref a3, ref b0, ref b1, ref b2, ref b3, ref c0, ref c1, ref c2, ref c3, ref d0, ref d1, ref d2, ref d3);
         One(in p, 7, bj, ldb, four, ref d0, ref d1, ref d2, ref d3, ref e0, ref e1, ref e2, ref e3);
-        Many<Rows9>(in p, 8, bj, ldb, four, ref a0, ref a1, ref a2, ref a3, ref b0, ref b1, ref b2, ref b3, ref c0, ref c1, ref c2, ref c3, ref d0, ref d1, ref d2, ref d3);
-        Many<Rows10>(in p, 9, bj, ldb, four, ref a0, ref a1, ref a2, ref a3, ref b0, ref b1, ref b2, ref b3, ref c0, ref c1, ref c2, ref c3, ref d0, ref d1, ref d2, ref d3);
-        Many<Rows11>(in p, 10, bj, ldb, four, ref a0, ref a1, ref a2, ref a3, ref b0, ref b1, ref b2, ref b3, ref c0, ref c1, ref c2, ref c3, ref d0, ref d1, ref d2, ref d3);
-        Many<Rows12>(in p, 11, bj, ldb, four, ref a0, ref a1, ref a2, ref a3, ref b0, ref b1, ref b2, ref b3, ref c0, ref c1, ref c2, ref c3, ref d0, ref d1, ref d2, ref d3);
-        Many<Rows13>(in p, 12, bj, ldb, four, ref a0, ref a1, ref a2, ref a3, ref b0, ref b1, ref b2, ref b3, ref c0, ref c1, ref c2, ref c3, ref d0, ref d1, ref d2, ref d3);
-        Many<Rows14>(in p, 13, bj, ldb, four, ref a0, ref a1, ref a2, ref a3, ref b0, ref b1, ref b2, ref b3, ref c0, ref c1, ref c2, ref c3, ref d0, ref d1, ref d2, ref d3);
-        Many<Rows15>(in p, 14, bj, ldb, four, ref a0, ref a1, ref a2, ref a3, ref b0, ref b1, ref b2, ref b3, ref c0, ref c1, ref c2, ref c3, ref d0, ref d1, ref d2, ref d3);
+        Many(in p, 9, bj, ldb, four, ref a0, ref a1, ref a2, ref a3, ref b0, ref b1, ref b2, ref b3, ref c0, ref c1, ref c2, ref c3, ref d0, ref d1, ref d2, ref d3);
+        Many(in p, 10, bj, ldb, four, ref a0, ref a1, ref a2, ref a3, ref b0, ref b1, ref b2, ref b3, ref c0, ref c1, ref c2, ref c3, ref d0, ref d1, ref d2, ref d3);
+        Many(in p, 11, bj, ldb, four, ref a0, ref a1, ref a2, ref a3, ref b0, ref b1, ref b2, ref b3, ref c0, ref c1, ref c2, ref c3, ref d0, ref d1, ref d2, ref d3);
+        Many(in p, 12, bj, ldb, four, ref a0, ref a1, ref a2, ref a3, ref b0, ref b1, ref b2, ref b3, ref c0, ref c1, ref c2, ref c3, ref d0, ref d1, ref d2, ref d3);
+        Many(in p, 13, bj, ldb, four, ref a0, ref a1, ref a2, ref a3, ref b0, ref b1, ref b2, ref b3, ref c0, ref c1, ref c2, ref c3, ref d0, ref d1, ref d2, ref d3);
+        Many(in p, 14, bj, ldb, four, ref a0, ref a1, ref a2, ref a3, ref b0, ref b1, ref b2, ref b3, ref c0, ref c1, ref c2, ref c3, ref d0, ref d1, ref d2, ref d3);
+        Many(in p, 15, bj, ldb, four, ref a0, ref a1, ref a2, ref a3, ref b0, ref b1, ref b2, ref b3, ref c0, ref c1, ref c2, ref c3, ref d0, ref d1, ref d2, ref d3);
         Store(p.C0, j, four, a0, a1, a2, a3);
         Store(p.C1, j, four, b0, b1, b2, b3);
         Store(p.C2, j, four, c0, c1, c2, c3);
@@ -69,29 +69,32 @@ internal static unsafe class QuadTile512
         (e0, e1, e2, e3) = (default, default, default, default);
     }
 
-    /// <summary>A list of two rows or more: B's row loaded once, then a broadcast and two or four FMAs per row of the subset.</summary>
+    /// <summary>
+    /// The list of the rows in <paramref name="mask"/> (bit r: row r), two or more: B's row loaded once, then a broadcast
+    /// and two or four FMAs per row of the subset. Every call passes a constant mask, so that inlined each call keeps only
+    /// its own rows' FMAs.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Many<TM>(in Quad p, int list, float* bj, nint ldb, bool four,
+    private static void Many(in Quad p, int mask, float* bj, nint ldb, bool four,
         ref Vector512<float> a0, ref Vector512<float> a1, ref Vector512<float> a2, ref Vector512<float> a3, ref Vector512<float> b0, ref Vector512<float> b1, ref Vector512<float> b2, ref Vector512<float> b3,
         ref Vector512<float> c0, ref Vector512<float> c1, ref Vector512<float> c2, ref Vector512<float> c3, ref Vector512<float> d0, ref Vector512<float> d1, ref Vector512<float> d2, ref Vector512<float> d3)
-        where TM : struct, IRowSubset
     {
-        var end = p.InputAt[list + 1];
-        var v = p.Values + p.ValueAt[list];
-        for (var i = p.InputAt[list]; i < end; i++)
+        var end = p.InputAt[mask];
+        var v = p.Values + p.ValueAt[mask - 1];
+        for (var i = p.InputAt[mask - 1]; i < end; i++)
         {
             var x = bj + ((nint)p.Inputs[i] * ldb);
             var x0 = Vector512.Load(x);
             var x1 = Vector512.Load(x + 16);
             var x2 = four ? Vector512.Load(x + 32) : default;
             var x3 = four ? Vector512.Load(x + 48) : default;
-            if ((TM.Mask & 1) != 0)
+            if ((mask & 1) != 0)
                 Fma(*v++, x0, x1, x2, x3, four, ref a0, ref a1, ref a2, ref a3);
-            if ((TM.Mask & 2) != 0)
+            if ((mask & 2) != 0)
                 Fma(*v++, x0, x1, x2, x3, four, ref b0, ref b1, ref b2, ref b3);
-            if ((TM.Mask & 4) != 0)
+            if ((mask & 4) != 0)
                 Fma(*v++, x0, x1, x2, x3, four, ref c0, ref c1, ref c2, ref c3);
-            if ((TM.Mask & 8) != 0)
+            if ((mask & 8) != 0)
                 Fma(*v++, x0, x1, x2, x3, four, ref d0, ref d1, ref d2, ref d3);
         }
     }

@@ -25,6 +25,9 @@ public sealed class SampleInputProduct : IDisposable
         (_features, _maxBatch, _buffers) = (features, maxBatch, new AlignedFloats?[CoreSplit.Cores]);
     }
 
+    /// <summary>Whether <paramref name="weights"/> run in row ranges, so that <see cref="TryMultiply"/> can split them (N:M weights).</summary>
+    public static bool Supports(IWeightMatrix weights) => weights is IRowRangeProduct;
+
     /// <summary>
     /// C = W·Xᵀ + b1ᵀ (then max(·, 0) when <paramref name="relu"/>) for the first <paramref name="batch"/> samples of
     /// <paramref name="samples"/>, C row-major [rows, batch]. False, with nothing written, where the split does not apply: a

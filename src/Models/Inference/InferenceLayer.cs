@@ -58,6 +58,9 @@ internal sealed class LinearLayer(string name, IWeightMatrix weights, float[]? b
 
     public bool Relu { get; set; }
 
+    /// <summary>Whether the weights can run from the samples as given (<see cref="SampleInputProduct.Supports"/>).</summary>
+    public bool RunsFromSamples => SampleInputProduct.Supports(weights);
+
     /// <summary>
     /// y for the batch given sample by sample (the network's input as the caller holds it), each core transposing it for
     /// itself (<see cref="SampleInputProduct"/>); false where that split does not apply and the input must be transposed first.

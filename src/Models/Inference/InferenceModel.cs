@@ -43,7 +43,7 @@ public sealed partial class InferenceModel : IDisposable
     private readonly SequenceLayer[] _networks;
     private readonly AlignedFloats[] _inputs;
 
-    /// <summary>The first layer's product from the samples as given, when the network starts with a Linear layer (<see cref="SampleInputProduct"/>).</summary>
+    /// <summary>The first layer's product from the samples as given, when the network starts with a Linear layer whose weights run in row ranges (<see cref="SampleInputProduct"/>).</summary>
     private readonly SampleInputProduct? _firstProduct;
 
     /// <summary>Fewest samples per part that keep every product's kernel at full speed (<see cref="CoreSplit.FullWidth"/>).</summary>
@@ -63,7 +63,7 @@ public sealed partial class InferenceModel : IDisposable
         _narrowest = narrowest;
         var network = networks[0];
         _inputs = [.. networks.Select((n, p) => new AlignedFloats((long)n.Input.Size * (p == 0 ? maxBatch : partCapacity)))];
-        _firstProduct = network.Layers.Count > 0 && network.Layers[0] is LinearLayer && network.Input.Plane == 1 && CoreSplit.Cores > 1
+        _firstProduct = network.Layers.Count > 0 && network.Layers[0] is LinearLayer { RunsFromSamples: true } && network.Input.Plane == 1 && CoreSplit.Cores > 1
             ? new SampleInputProduct(network.Input.Size, maxBatch)
             : null;
         _multiplyAdds = network.Weights.Sum(w => w.Weights.Rows * (long)w.Weights.Columns * w.PerSample);
