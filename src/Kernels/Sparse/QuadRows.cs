@@ -10,7 +10,7 @@ namespace WoodFisher.Kernels.Sparse;
 /// lists, one per non-empty subset of the four rows that keeps them, and each list runs a loop compiled for its subset:
 /// B's row loaded once, then a broadcast and four FMAs for each row of the subset. Four random 2:4 rows leave one input
 /// in sixteen unused and keep the rest two at a time on average, so a weight costs about three loads instead of the 4.4
-/// of rows taken in pairs, and the FMAs rather than the loads bound the product (300 × 784 at 2:4 and 64 columns: 118–123
+/// of rows taken in pairs, and the FMAs rather than the loads bound the product (300 × 784 at 2:4 and 64 columns: 118–130
 /// µs on one core against 138 in pairs and 173–180 dense). The kernel (<see cref="QuadTile512"/>) is written for 512-bit
 /// registers and tiles of 32 or 64 columns; other widths and instruction sets run the pairs.
 /// </summary>
