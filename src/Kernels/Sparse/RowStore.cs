@@ -23,6 +23,9 @@ internal sealed class RowStore
     private readonly int[] _chunkPointers;
     private readonly byte[] _chunkColumns;
     private readonly WindowedRows? _windowed;
+    private SlidingRows? _sliding;
+    private bool _slidingTried;
+    private object? _slidingLock;
 
     /// <summary>Wraps entry arrays; <paramref name="chunkPointers"/> is rows × (chunks + 1): row r's entries for inputs [k·kc, (k+1)·kc) are [p[r, k], p[r, k+1]).</summary>
     public RowStore(int rows, int columns, float[] values, int[] cols, int[] rowPointers, int chunkRows, int[] chunkPointers)
@@ -31,9 +34,17 @@ internal sealed class RowStore
         (_values, _columns, _rowPointers, _chunkPointers) = (values, cols, rowPointers, chunkPointers);
         _chunkColumns = ChunkColumns(rows, cols, chunkRows, Chunks, chunkPointers);
         _windowed = WindowedRows.Supported ? WindowedRows.TryBuild(rows, columns, values, cols, rowPointers) : null;
+        if (SimdPaths.Detected == SimdPath.Avx2)
+        {
+            _ = Sliding;
+        }
     }
 
     public int Rows { get; }
+
+    /// <summary>The AVX2 layout for y = Wx, built on first use where AVX2 is not the widest path (tests force it), else with the store; null where it does not pay.</summary>
+    private SlidingRows? Sliding =>
+        SlidingRows.Supported ? LazyInitializer.EnsureInitialized(ref _sliding, ref _slidingTried, ref _slidingLock, () => SlidingRows.TryBuild(Rows, Columns, _values, _columns, _rowPointers)!) : null;
 
     public int Columns { get; }
 
@@ -101,7 +112,7 @@ internal sealed class RowStore
         return p;
     }
 
-    /// <summary>y = Wx + b (lengths checked): with AVX-512 in the windowed layout, else one gathered dot product per row.</summary>
+    /// <summary>y = Wx + b (lengths checked): with AVX-512 in the windowed layout, with AVX2 in the sliding one, else one gathered dot product per row.</summary>
     public unsafe void MultiplyVector(ReadOnlySpan<float> x, Span<float> y, ReadOnlySpan<float> bias, bool relu)
     {
         WeightChecks.Vector(Rows, Columns, x.Length, y.Length, bias.Length);
@@ -111,6 +122,11 @@ internal sealed class RowStore
             if (_windowed is not null && SimdPaths.Current == SimdPath.Avx512)
             {
                 _windowed.MultiplyVector(px, py, bias.IsEmpty ? null : pb);
+            }
+            else if (SimdPaths.Current == SimdPath.Avx2 && Sliding is { } sliding)
+            {
+                sliding.MultiplyVector(px, py, bias.IsEmpty ? null : pb, relu);
+                return;
             }
             else
             {

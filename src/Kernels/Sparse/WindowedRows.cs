@@ -37,9 +37,6 @@ internal sealed unsafe class WindowedRows
     /// </summary>
     public const int RunCost = 3;
 
-    /// <summary>Count comparisons the row balancing may spend per slice width tried (about 10 ms).</summary>
-    public const long BalanceWork = 30_000_000;
-
     private readonly int _rows;
     private readonly int _columns;
     private readonly int _sliceRows;

@@ -90,17 +90,11 @@ internal sealed class WindowedRowsPlan
         return new WindowedRowsPlan(sliceRows, order, steps, slots, quads, runs);
     }
 
-    /// <summary>
-    /// Local search over the rows' slices: a slice costs, per window, the most entries any of its rows has there, so a random
-    /// pair of rows in two slices is swapped when that lowers the two slices' cost. Equal moves are refused: they would let
-    /// the slices drift towards an even mix of row kinds, away from the groupings that pay. Deterministic (fixed seed); the
-    /// trials are bounded so that building costs about 10 ms at most.
-    /// </summary>
+    /// <summary>Swaps rows between slices where that removes steps (<see cref="SliceBalance"/>), in about 10 ms at most.</summary>
     private static void Balance(int[] order, int sliceRows, int rows, int columns, float[] values, int[] cols, int[] rowPointers)
     {
-        var slices = (rows + sliceRows - 1) / sliceRows;
         var windows = (columns + WindowedRows.Window - 1) / WindowedRows.Window;
-        if (slices < 2)
+        if (rows <= sliceRows)
         {
             return;
         }
@@ -115,35 +109,8 @@ internal sealed class WindowedRowsPlan
             }
         }
 
-        var cost = new int[slices];
-        for (var s = 0; s < slices; s++)
-        {
-            cost[s] = SliceCost(order, s, sliceRows, rows, counts, windows);
-        }
-
-        var trials = (int)Math.Min(100L * rows, WindowedRows.BalanceWork / (2L * sliceRows * windows));
-        var random = new Random(17);
-        for (var t = 0; t < trials; t++)
-        {
-            var (a, b) = (random.Next(slices), random.Next(slices));
-            if (a == b)
-            {
-                continue;
-            }
-
-            var i = (a * sliceRows) + random.Next(Math.Min(sliceRows, rows - (a * sliceRows)));
-            var j = (b * sliceRows) + random.Next(Math.Min(sliceRows, rows - (b * sliceRows)));
-            (order[i], order[j]) = (order[j], order[i]);
-            var (ca, cb) = (SliceCost(order, a, sliceRows, rows, counts, windows), SliceCost(order, b, sliceRows, rows, counts, windows));
-            if (ca + cb < cost[a] + cost[b])
-            {
-                (cost[a], cost[b]) = (ca, cb);
-            }
-            else
-            {
-                (order[i], order[j]) = (order[j], order[i]);
-            }
-        }
+        var trials = Math.Min(100L * rows, SliceBalance.Work / (2L * sliceRows * windows));
+        SliceBalance.Improve(order, sliceRows, rows, trials, s => SliceCost(order, s, sliceRows, rows, counts, windows));
     }
 
     /// <summary>Σ over windows of the most entries any row of slice <paramref name="s"/> has in the window.</summary>

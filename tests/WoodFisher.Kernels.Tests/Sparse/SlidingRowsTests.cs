@@ -1,0 +1,189 @@
+using WoodFisher.Kernels.Sparse;
+
+namespace WoodFisher.Kernels.Tests.Sparse;
+
+/// <summary>
+/// The AVX2 batch-1 layout (<see cref="SlidingRows"/>) against a float64 dense product: shapes that leave partial slices and a
+/// last window clamped to the end of x, rows of every length, entries out of order, repeated places and explicit zeros,
+/// bias and ReLU, and inputs whose leading and trailing zeros skip steps; where it declines a matrix; that no window's load
+/// spans two cache lines. Tolerance as in <see cref="SparseMatrixTests"/>: 2k·u·Σ|w·x| for a sum of k products.
+/// </summary>
+public sealed class SlidingRowsTests
+{
+    [TestCase(1, 8)]
+    [TestCase(8, 8)]
+    [TestCase(9, 17)]
+    [TestCase(16, 31)]
+    [TestCase(37, 13)]
+    [TestCase(20, 63)]
+    [TestCase(18, 65)]
+    [TestCase(300, 784)]
+    [TestCase(100, 300)]
+    [TestCase(10, 100)]
+    [TestCase(64, 1000)]
+    public void EqualsFloat64DenseProduct(int rows, int cols)
+    {
+        RequireAvx2();
+        foreach (var mask in new[] { SparseMatrixTests.Mask.Random10, SparseMatrixTests.Mask.Random50, SparseMatrixTests.Mask.EmptyRows, SparseMatrixTests.Mask.Dense, SparseMatrixTests.Mask.TwoOfFour })
+        {
+            var w = SparseMatrixTests.MakeMatrix(rows, cols, mask, seed: rows + cols);
+            var layout = Build(w, rows, cols);
+            if (layout is null && rows < SlidingRows.Lanes / 2)
+            {
+                continue; // most of every step's lanes would be padding
+            }
+
+            Assert.That(layout, Is.Not.Null, $"{mask}: a uniformly pruned matrix is laid out");
+            var rng = new Random(5);
+            AssertProduct(layout!, w, rows, cols, Enumerable.Range(0, cols).Select(_ => (float)((rng.NextDouble() * 2) - 1)).ToArray(), $"{mask}, {rows} × {cols}");
+        }
+    }
+
+    [TestCase(300, 784)]
+    [TestCase(17, 100)]
+    [TestCase(8, 9)]
+    public void SkipsLeadingAndTrailingZeros_AndEqualsFloat64DenseProduct(int rows, int cols)
+    {
+        RequireAvx2();
+
+        // Inputs zero but for one span (an image's blank border), starting and ending at every residue of a window of
+        // eight; one input alone; the first or last alone; −0 in the border; all zero (y is the bias). The skipped steps hold
+        // entries of every row, so skipping them must still give Wx.
+        var w = SparseMatrixTests.MakeMatrix(rows, cols, SparseMatrixTests.Mask.Random50, seed: 21);
+        var layout = Build(w, rows, cols)!;
+        var rng = new Random(8);
+        var spans = new List<(int First, int Last)> { (0, cols - 1), (0, 0), (cols - 1, cols - 1), (cols / 2, cols / 2) };
+        for (var a = 0; a < Math.Min(cols, 17); a++)
+        {
+            spans.Add((a, Math.Max(a, cols - 1 - (2 * a) % cols)));
+        }
+
+        foreach (var (first, last) in spans)
+        {
+            var x = new float[cols];
+            for (var j = first; j <= last; j++)
+            {
+                x[j] = j == first || j == last || rng.Next(3) > 0 ? (float)((rng.NextDouble() * 2) - 1) : 0f;
+            }
+
+            if (first > 0)
+            {
+                x[first - 1] = -0f;
+            }
+
+            AssertProduct(layout, w, rows, cols, x, $"non-zeros in [{first}, {last}] of {cols}");
+        }
+
+        AssertProduct(layout, w, rows, cols, new float[cols], "all zero");
+    }
+
+    [Test]
+    public void TakesRowsInAnyOrderWithRepeatsAndZeros()
+    {
+        RequireAvx2();
+
+        // Row 0: columns 40, 3, 40 (repeated: the values add), an explicit zero at 5; row 1 empty; row 2 one entry at 69.
+        int[] pointers = [0, 4, 4, 5];
+        int[] cols = [40, 3, 40, 5, 69];
+        float[] values = [0.5f, -2f, 0.25f, 0f, 3f];
+        var layout = SlidingRows.TryBuild(3, 70, values, cols, pointers);
+        Assert.That(layout, Is.Not.Null);
+        var w = new float[3 * 70];
+        w[40] = 0.75f;
+        w[3] = -2f;
+        w[(2 * 70) + 69] = 3f;
+        AssertProduct(layout!, w, 3, 70, Enumerable.Range(0, 70).Select(j => (float)Math.Cos(j)).ToArray(), "out of order, repeated, zero");
+    }
+
+    [Test]
+    public void Declines_TooFewOrTooManyColumns_AndPaddingBeyondFourSlotsPerEntry()
+    {
+        Assert.That(SlidingRows.TryBuild(2, 7, [1f, 1f], [0, 6], [0, 1, 2]), Is.Null, "fewer columns than a window");
+        Assert.That(SlidingRows.TryBuild(1, SlidingRows.MaxColumns + 1, [1f], [5], [0, 1]), Is.Null, "offsets past 16 bits");
+
+        // Row 0 full, the other 15 one entry each, 16 columns apart: row 0's slice takes a step per entry of it, each with
+        // one entry in its eight lanes but for the seven short rows' (about 7.8 slots per entry over the matrix).
+        const int rows = 16, columns = 256;
+        var w = new float[rows * columns];
+        for (var r = 0; r < rows; r++)
+        {
+            for (var j = 0; j < columns; j++)
+            {
+                w[(r * columns) + j] = r == 0 || j == 16 * r ? 1f : 0f;
+            }
+        }
+
+        Assert.That(Build(w, rows, columns), Is.Null);
+        var csr = CsrMatrix.FromDense(w, rows, columns);
+        var x = Enumerable.Range(0, columns).Select(j => (float)Math.Sin(j)).ToArray();
+        var y = new float[rows];
+        using (SimdPaths.Force(SimdPath.Avx2 <= SimdPaths.Detected ? SimdPath.Avx2 : SimdPaths.Detected))
+        {
+            csr.MultiplyVector(x, y);
+        }
+
+        SparseMatrixTests.AssertClose(y, SparseMatrixTests.Reference(w, rows, columns, x, 1, null), w, x, rows, columns, 1, "declined layout: gathered dot products");
+    }
+
+    [Test]
+    public void SlidingWindows_PadLessThanFixedOnes()
+    {
+        RequireAvx2();
+
+        // A random 8%-dense 300 × 784 matrix (a 90%-pruned MLP's first layer): windows at multiples of eight pad about 2.8
+        // slots per entry, sliding ones about 2.1 once the rows are balanced.
+        var rng = new Random(3);
+        const int rows = 300, cols = 784;
+        var w = Enumerable.Range(0, rows * cols).Select(_ => rng.NextDouble() < 0.08 ? (float)(rng.NextDouble() - 0.5) : 0f).ToArray();
+        var layout = Build(w, rows, cols)!;
+        var nnz = w.Count(v => v != 0);
+        Assert.That(layout.Steps * (double)SlidingRows.Lanes / nnz, Is.LessThan(2.4), "slots per entry");
+    }
+
+    [Test]
+    public void EveryWindowLoadStaysInOneCacheLine()
+    {
+        foreach (var cols in new[] { 8, 9, 16, 17, 300, 784, SlidingRows.MaxColumns })
+        {
+            for (var offset = 0; offset + SlidingRows.Lanes <= cols; offset++)
+            {
+                var at = SlidingRows.ScratchOffset(offset, cols);
+                Assert.That((at % 16) + SlidingRows.Lanes, Is.LessThanOrEqualTo(16), $"window at {offset} of {cols}: scratch float {at}");
+                var copy = at >= SlidingRows.SecondCopy(cols) ? SlidingRows.SecondCopy(cols) : 0;
+                Assert.That(at - copy, Is.EqualTo(offset), "the window holds x[offset..offset + 8)");
+                Assert.That(at, Is.LessThan(65536 - SlidingRows.Lanes), "within a 16-bit offset");
+            }
+        }
+    }
+
+    private static void RequireAvx2()
+    {
+        if (!SlidingRows.Supported)
+        {
+            Assert.Ignore("No AVX2 on this machine: the sliding layout is not built (the scalar path serves y = Wx).");
+        }
+    }
+
+    private static SlidingRows? Build(float[] w, int rows, int cols)
+    {
+        var csr = CsrMatrix.FromDense(w, rows, cols);
+        return SlidingRows.TryBuild(rows, cols, csr.Values.ToArray(), csr.ColumnIndices.ToArray(), csr.RowPointers.ToArray());
+    }
+
+    private static unsafe void AssertProduct(SlidingRows layout, float[] w, int rows, int cols, float[] x, string what)
+    {
+        var rng = new Random(6);
+        var bias = Enumerable.Range(0, rows).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
+        foreach (var (withBias, relu) in new[] { (false, false), (true, false), (true, true) })
+        {
+            var y = Enumerable.Repeat(float.NaN, rows).ToArray();
+            fixed (float* px = x, py = y, pb = bias)
+            {
+                layout.MultiplyVector(px, py, withBias ? pb : null, relu);
+            }
+
+            var expected = SparseMatrixTests.Reference(w, rows, cols, x, 1, withBias ? bias : null);
+            SparseMatrixTests.AssertClose(y, relu ? SparseMatrixTests.Rectified(expected) : expected, w, x, rows, cols, 1, $"{what}, bias {withBias}, relu {relu}");
+        }
+    }
+}
