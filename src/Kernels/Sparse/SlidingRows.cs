@@ -27,7 +27,7 @@ namespace WoodFisher.Kernels.Sparse;
 /// Fashion-MNIST images about a seventh of the first layer's steps fall outside it, so the time depends on the input.
 /// </para>
 /// </summary>
-internal sealed unsafe class SlidingRows
+internal sealed unsafe partial class SlidingRows
 {
     /// <summary>Rows per slice, inputs per window: one 256-bit register.</summary>
     public const int Lanes = 8;
@@ -40,6 +40,7 @@ internal sealed unsafe class SlidingRows
 
     [ThreadStatic]
     private static PinnedAligned<float>? t_scratch;
+
 
     private readonly int _windows;
     private readonly int _secondCopy;
@@ -63,76 +64,6 @@ internal sealed unsafe class SlidingRows
 
     /// <summary>Whether this process can run the layout (AVX2 and FMA).</summary>
     public static bool Supported => Avx2.IsSupported && Fma.IsSupported;
-
-    /// <summary>
-    /// The layout of rows given as runs of (value, column) entries (any order within a row; exact zeros are left out), or
-    /// null when the matrix has fewer than <see cref="Lanes"/> or more than <see cref="MaxColumns"/> columns, or its padding
-    /// would exceed <see cref="MaxSlotsPerEntry"/> slots per entry.
-    /// </summary>
-    public static SlidingRows? TryBuild(int rows, int columns, float[] values, int[] cols, int[] rowPointers)
-    {
-        if (columns < Lanes || columns > MaxColumns || rows == 0)
-        {
-            return null;
-        }
-
-        // Rows sorted by entry count (longest first, ties in row order), then swapped between slices where that removes steps.
-        var entries = SortedEntries(rows, values, cols, rowPointers, out var starts);
-        var order = Enumerable.Range(0, rows).OrderByDescending(r => starts[r + 1] - starts[r]).ToArray();
-        var slices = (rows + Lanes - 1) / Lanes;
-        var nnz = starts[rows];
-        var trials = Math.Min(100L * rows, SliceBalance.Work / (4L * Lanes * Math.Max(1, nnz / rows)));
-        SliceBalance.Improve(order, Lanes, rows, trials, s => Walk(s, rows, columns, order, entries, starts, null));
-
-        // Each slice's steps start at a multiple of four, so that step t's lane offsets are byte t % 4 of quad t / 4.
-        var first = new long[slices + 1];
-        long steps = 0;
-        for (var s = 0; s < slices; s++)
-        {
-            var k = Walk(s, rows, columns, order, entries, starts, null);
-            steps += k;
-            first[s + 1] = first[s] + ((k + 3) / 4 * 4);
-        }
-
-        var padded = first[slices];
-        var windows = Windows(columns);
-        if (steps * Lanes > MaxSlotsPerEntry * Math.Max(nnz, Lanes) || padded * Lanes > Array.MaxLength)
-        {
-            return null;
-        }
-
-        WeightChecks.Auxiliary((padded * (Lanes + 2)) + ((long)slices * (windows + 1)), $"The sliding layout of a {rows} × {columns} sparse matrix");
-        var layout = new Layout(columns, padded);
-        for (var s = 0; s < slices; s++)
-        {
-            layout.Slice((int)first[s]);
-            Walk(s, rows, columns, order, entries, starts, layout);
-        }
-
-        // bounds[s·(windows + 1) + w]: slice s's first step whose window starts at or past input 8w (w = windows: its end).
-        var bounds = new int[slices * (windows + 1)];
-        for (var s = 0; s < slices; s++)
-        {
-            var (t, end) = ((int)first[s], (int)first[s] + layout.StepsOf(s));
-            for (var w = 0; w <= windows; w++)
-            {
-                while (t < end && layout.InputOffset(t) < w * Lanes)
-                {
-                    t++;
-                }
-
-                bounds[(s * (windows + 1)) + w] = w == windows ? end : t;
-            }
-        }
-
-        var laneOfRow = new int[rows];
-        for (var l = 0; l < rows; l++)
-        {
-            laneOfRow[order[l]] = l;
-        }
-
-        return new SlidingRows(columns, (int)steps, laneOfRow, bounds, layout);
-    }
 
     /// <summary>
     /// y = Wx (+ bias when <paramref name="bias"/> is not null, then max(y, 0) when <paramref name="relu"/>); x has
@@ -268,122 +199,4 @@ internal sealed unsafe class SlidingRows
     /// it lies inside one 64-byte line there (or ends on its boundary), else in the second, half a line later, where it then does.
     /// </summary>
     internal static int ScratchOffset(int offset, int columns) => offset % 16 <= 8 ? offset : SecondCopy(columns) + offset;
-
-    /// <summary>Each row's non-zero entries sorted by column: (column, value) pairs, row r's at [starts[r], starts[r+1]).</summary>
-    private static (int Column, float Value)[] SortedEntries(int rows, float[] values, int[] cols, int[] rowPointers, out int[] starts)
-    {
-        starts = new int[rows + 1];
-        for (var r = 0; r < rows; r++)
-        {
-            var n = 0;
-            for (var e = rowPointers[r]; e < rowPointers[r + 1]; e++)
-            {
-                n += values[e] != 0 ? 1 : 0;
-            }
-
-            starts[r + 1] = starts[r] + n;
-        }
-
-        WeightChecks.Auxiliary(2L * starts[rows], "The sorted entries of a sparse matrix");
-        var entries = new (int Column, float Value)[starts[rows]];
-        for (var r = 0; r < rows; r++)
-        {
-            var at = starts[r];
-            for (var e = rowPointers[r]; e < rowPointers[r + 1]; e++)
-            {
-                if (values[e] != 0)
-                {
-                    entries[at++] = (cols[e], values[e]);
-                }
-            }
-
-            Array.Sort(entries, starts[r], starts[r + 1] - starts[r], Comparer<(int Column, float Value)>.Create((a, b) => a.Column.CompareTo(b.Column)));
-        }
-
-        return entries;
-    }
-
-    /// <summary>
-    /// The steps of slice <paramref name="s"/>: each starts at the lowest column left in any of the slice's rows (at most
-    /// columns − <see cref="Lanes"/>, so that no load passes the end of x) and takes every row's next entry inside its window.
-    /// Counts them, and writes them into <paramref name="layout"/> when it is given.
-    /// </summary>
-    private static int Walk(int s, int rows, int columns, int[] order, (int Column, float Value)[] entries, int[] starts, Layout? layout)
-    {
-        Span<int> next = stackalloc int[Lanes];
-        Span<int> end = stackalloc int[Lanes];
-        var lanes = Math.Min(Lanes, rows - (s * Lanes));
-        for (var l = 0; l < Lanes; l++)
-        {
-            (next[l], end[l]) = l < lanes ? (starts[order[(s * Lanes) + l]], starts[order[(s * Lanes) + l] + 1]) : (0, 0);
-        }
-
-        var steps = 0;
-        while (true)
-        {
-            var low = int.MaxValue;
-            for (var l = 0; l < Lanes; l++)
-            {
-                low = next[l] < end[l] ? Math.Min(low, entries[next[l]].Column) : low;
-            }
-
-            if (low == int.MaxValue)
-            {
-                return steps;
-            }
-
-            var offset = Math.Min(low, columns - Lanes);
-            for (var l = 0; l < Lanes; l++)
-            {
-                if (next[l] < end[l] && entries[next[l]].Column < offset + Lanes)
-                {
-                    layout?.Put(l, entries[next[l]].Column - offset, entries[next[l]].Value);
-                    next[l]++;
-                }
-            }
-
-            layout?.EndStep(offset);
-            steps++;
-        }
-    }
-
-    /// <summary>The arrays being filled: step t's values at [8t, 8t + 8), its lane offsets in byte t % 4 of quad t / 4.</summary>
-    private sealed class Layout(int columns, long steps)
-    {
-        private readonly int[] _inputOffsets = new int[steps];
-        private readonly List<int> _stepsOf = [];
-        private int _step;
-
-        public PinnedAligned<ushort> Offsets { get; } = new((int)steps);
-
-        public PinnedAligned<float> Values { get; } = new((int)(steps * Lanes));
-
-        public PinnedAligned<int> LaneIndices { get; } = new((int)(steps / 4 * Lanes));
-
-        /// <summary>The window's first input of step t (a column of W).</summary>
-        public int InputOffset(int t) => _inputOffsets[t];
-
-        /// <summary>Steps of slice s.</summary>
-        public int StepsOf(int s) => _stepsOf[s];
-
-        /// <summary>Starts the next slice at step <paramref name="first"/>.</summary>
-        public void Slice(int first)
-        {
-            _step = first;
-            _stepsOf.Add(0);
-        }
-
-        public void Put(int lane, int inWindow, float value)
-        {
-            Values.Span[(_step * Lanes) + lane] = value;
-            LaneIndices.Span[(_step / 4 * Lanes) + lane] |= inWindow << (8 * (_step % 4));
-        }
-
-        public void EndStep(int offset)
-        {
-            Offsets.Span[_step] = (ushort)ScratchOffset(offset, columns);
-            _inputOffsets[_step++] = offset;
-            _stepsOf[^1]++;
-        }
-    }
 }

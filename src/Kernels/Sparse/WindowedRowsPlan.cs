@@ -99,36 +99,19 @@ internal sealed class WindowedRowsPlan
             return;
         }
 
-        WeightChecks.Auxiliary((long)rows * windows, $"The windowed layout of a {rows} × {columns} sparse matrix");
-        var counts = new byte[rows * windows];
+        var counts = new WindowCounts(rows, windows, $"The windowed layout of a {rows} × {columns} sparse matrix");
         for (var r = 0; r < rows; r++)
         {
             for (var e = rowPointers[r]; e < rowPointers[r + 1]; e++)
             {
-                counts[(r * windows) + (cols[e] / WindowedRows.Window)] += (byte)(values[e] != 0 ? 1 : 0);
+                if (values[e] != 0)
+                {
+                    counts.Add(r, cols[e] / WindowedRows.Window);
+                }
             }
         }
 
         var trials = Math.Min(100L * rows, SliceBalance.Work / (2L * sliceRows * windows));
-        SliceBalance.Improve(order, sliceRows, rows, trials, s => SliceCost(order, s, sliceRows, rows, counts, windows));
-    }
-
-    /// <summary>Σ over windows of the most entries any row of slice <paramref name="s"/> has in the window.</summary>
-    private static int SliceCost(int[] order, int s, int sliceRows, int rows, byte[] counts, int windows)
-    {
-        var cost = 0;
-        var end = Math.Min(rows, (s + 1) * sliceRows);
-        for (var w = 0; w < windows; w++)
-        {
-            var k = 0;
-            for (var i = s * sliceRows; i < end; i++)
-            {
-                k = Math.Max(k, counts[(order[i] * windows) + w]);
-            }
-
-            cost += k;
-        }
-
-        return cost;
+        SliceBalance.Improve(order, sliceRows, rows, trials, s => counts.PeakSum(order, s * sliceRows, Math.Min(rows, (s + 1) * sliceRows)));
     }
 }
