@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using WoodFisher.Kernels;
 using WoodFisher.Kernels.Sparse;
 using WoodFisher.Models;
 using WoodFisher.Models.Inference;
@@ -46,12 +47,13 @@ public static class InferenceProfile
             var bias = new float[Math.Max(rows, drows)];
             var ts = Least(blocks, () => Product(sparse, xa, ya, bias, batch));
             var td = Least(blocks, () => Product(denseWeights, xa, ya, bias, batch));
-            // The batch-1 layout's steps of 16 lanes (padding included), runs and rows per slice, for CSR matrices on AVX-512.
-            var layout = sparse is CsrMatrix csr && WindowedRows.Supported
-                ? WindowedRows.TryBuild(rows, cols, csr.Values.ToArray(), csr.ColumnIndices.ToArray(), csr.RowPointers.ToArray())
+            // The batch-1 layout's steps (padding included) and lanes, for CSR matrices on a path with one.
+            var lanes = SimdPaths.Current switch { SimdPath.Avx512 => 16, SimdPath.Avx2 => 8, _ => 0 };
+            var layout = sparse is CsrMatrix csr && lanes > 0 && SlidingRows.Supported(lanes)
+                ? SlidingRows.TryBuild(lanes, rows, cols, csr.Values.ToArray(), csr.ColumnIndices.ToArray(), csr.RowPointers.ToArray())
                 : null;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{name,-14} {WeightFormats.Name(sparse),-7} {rows}x{cols}: {ts,9:0.000}   dense {drows}x{dcols}: {td,9:0.000}   ratio {td / ts:0.00}{(layout is null ? "" : $"   steps {layout.Steps}, runs {layout.Runs}, slices of {layout.SliceRows}")}"));
+                $"{name,-14} {WeightFormats.Name(sparse),-7} {rows}x{cols}: {ts,9:0.000}   dense {drows}x{dcols}: {td,9:0.000}   ratio {td / ts:0.00}{(layout is null ? "" : $"   steps {layout.Steps} of {layout.Lanes} lanes")}"));
         }
 
         using var sparseEngine = pruned.CreateEngine(InferenceEngine.Sparse, batch);

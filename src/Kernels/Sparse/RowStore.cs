@@ -22,10 +22,10 @@ internal sealed class RowStore
     private readonly int[] _rowPointers;
     private readonly int[] _chunkPointers;
     private readonly byte[] _chunkColumns;
-    private readonly WindowedRows? _windowed;
-    private SlidingRows? _sliding;
-    private bool _slidingTried;
-    private object? _slidingLock;
+    private readonly SlidingRows? _wide;
+    private SlidingRows? _narrow;
+    private bool _narrowTried;
+    private object? _narrowLock;
 
     /// <summary>Wraps entry arrays; <paramref name="chunkPointers"/> is rows × (chunks + 1): row r's entries for inputs [k·kc, (k+1)·kc) are [p[r, k], p[r, k+1]).</summary>
     public RowStore(int rows, int columns, float[] values, int[] cols, int[] rowPointers, int chunkRows, int[] chunkPointers)
@@ -33,18 +33,18 @@ internal sealed class RowStore
         (Rows, Columns, ChunkRows, Chunks) = (rows, columns, chunkRows, (columns + chunkRows - 1) / chunkRows);
         (_values, _columns, _rowPointers, _chunkPointers) = (values, cols, rowPointers, chunkPointers);
         _chunkColumns = ChunkColumns(rows, cols, chunkRows, Chunks, chunkPointers);
-        _windowed = WindowedRows.Supported ? WindowedRows.TryBuild(rows, columns, values, cols, rowPointers) : null;
+        _wide = SlidingRows.Supported(16) ? SlidingRows.TryBuild(16, rows, columns, values, cols, rowPointers) : null;
         if (SimdPaths.Detected == SimdPath.Avx2)
         {
-            _ = Sliding;
+            _ = Narrow;
         }
     }
 
     public int Rows { get; }
 
-    /// <summary>The AVX2 layout for y = Wx, built on first use where AVX2 is not the widest path (tests force it), else with the store; null where it does not pay.</summary>
-    private SlidingRows? Sliding =>
-        SlidingRows.Supported ? LazyInitializer.EnsureInitialized(ref _sliding, ref _slidingTried, ref _slidingLock, () => SlidingRows.TryBuild(Rows, Columns, _values, _columns, _rowPointers)!) : null;
+    /// <summary>The 8-lane (AVX2) layout for y = Wx, built with the store where AVX2 is the widest path, else on first use (tests force the path); null where it does not pay.</summary>
+    private SlidingRows? Narrow =>
+        SlidingRows.Supported(8) ? LazyInitializer.EnsureInitialized(ref _narrow, ref _narrowTried, ref _narrowLock, () => SlidingRows.TryBuild(8, Rows, Columns, _values, _columns, _rowPointers)!) : null;
 
     public int Columns { get; }
 
@@ -112,29 +112,29 @@ internal sealed class RowStore
         return p;
     }
 
-    /// <summary>y = Wx + b (lengths checked): with AVX-512 in the windowed layout, with AVX2 in the sliding one, else one gathered dot product per row.</summary>
+    /// <summary>y = Wx + b (lengths checked): in the sliding layout as wide as the path (16 lanes with AVX-512, 8 with AVX2), else one gathered dot product per row.</summary>
     public unsafe void MultiplyVector(ReadOnlySpan<float> x, Span<float> y, ReadOnlySpan<float> bias, bool relu)
     {
         WeightChecks.Vector(Rows, Columns, x.Length, y.Length, bias.Length);
         fixed (float* px = x, pv = _values, py = y, pb = bias)
         fixed (int* pc = _columns, pp = _rowPointers)
         {
-            if (_windowed is not null && SimdPaths.Current == SimdPath.Avx512)
+            var sliding = SimdPaths.Current switch
             {
-                _windowed.MultiplyVector(px, py, bias.IsEmpty ? null : pb);
-            }
-            else if (SimdPaths.Current == SimdPath.Avx2 && Sliding is { } sliding)
+                SimdPath.Avx512 => _wide,
+                SimdPath.Avx2 => Narrow,
+                _ => null,
+            };
+            if (sliding is not null)
             {
                 sliding.MultiplyVector(px, py, bias.IsEmpty ? null : pb, relu);
                 return;
             }
-            else
+
+            for (var r = 0; r < Rows; r++)
             {
-                for (var r = 0; r < Rows; r++)
-                {
-                    var s = SparseKernels.Dot(pv + pp[r], pc + pp[r], pp[r + 1] - pp[r], px);
-                    y[r] = bias.IsEmpty ? s : s + bias[r];
-                }
+                var s = SparseKernels.Dot(pv + pp[r], pc + pp[r], pp[r + 1] - pp[r], px);
+                y[r] = bias.IsEmpty ? s : s + bias[r];
             }
         }
 

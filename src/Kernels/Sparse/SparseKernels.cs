@@ -8,7 +8,7 @@ namespace WoodFisher.Kernels.Sparse;
 /// The row loops every sparse format shares, written once over the dense core's <see cref="ISimd{T, TV}"/>: a gathered dot product
 /// Σ_e v_e·x[col_e] (a row of y = Wx), and a row of C = WB built as Σ_e v_e·B[col_e, :] in register tiles of the output
 /// row (each tile's accumulators stay in registers over all the row's entries, so C is written once). Every kernel here,
-/// in <see cref="DenseWeights"/> and in <see cref="WindowedRows"/> is compiled once with full optimisation and never
+/// in <see cref="DenseWeights"/> and in <see cref="SlidingRows"/> is compiled once with full optimisation and never
 /// inlined: tier-1 code with dynamic PGO that inlined the 2:4 product's kernel into its dispatcher ran it 4–8× slower.
 /// </summary>
 internal static unsafe class SparseKernels
