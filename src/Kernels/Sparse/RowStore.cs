@@ -23,6 +23,7 @@ internal sealed class RowStore
     private readonly int[] _chunkPointers;
     private readonly byte[] _chunkColumns;
     private readonly SlidingRows? _wide;
+    private readonly WindowedRows? _windowed;
     private SlidingRows? _narrow;
     private bool _narrowTried;
     private object? _narrowLock;
@@ -33,7 +34,7 @@ internal sealed class RowStore
         (Rows, Columns, ChunkRows, Chunks) = (rows, columns, chunkRows, (columns + chunkRows - 1) / chunkRows);
         (_values, _columns, _rowPointers, _chunkPointers) = (values, cols, rowPointers, chunkPointers);
         _chunkColumns = ChunkColumns(rows, cols, chunkRows, Chunks, chunkPointers);
-        _wide = SlidingRows.Supported(16) ? SlidingRows.TryBuild(16, rows, columns, values, cols, rowPointers) : null;
+        (_wide, _windowed) = SlidingRows.Supported(16) ? Wide(rows, columns, values, cols, rowPointers) : (null, null);
         if (SimdPaths.Detected == SimdPath.Avx2)
         {
             _ = Narrow;
@@ -41,6 +42,24 @@ internal sealed class RowStore
     }
 
     public int Rows { get; }
+
+    /// <summary>
+    /// The AVX-512 layout for y = Wx with the fewer expected cycles: sliding windows of 16, or fixed windows of 32 held in
+    /// registers over runs of steps (<see cref="WindowedRows"/>). A sliding step loads its window, about 1.25 windowed steps'
+    /// time (0.8 ns against 0.65 on a Sapphire Rapids core), while a run costs three steps of loop control: sparse rows
+    /// (the 90% MLP's layers) slide cheaper, rows as regular as 2:4's, which fill every windowed step, keep the windows.
+    /// </summary>
+    private static (SlidingRows? Sliding, WindowedRows? Windowed) Wide(int rows, int columns, float[] values, int[] cols, int[] rowPointers)
+    {
+        var sliding = SlidingRows.TryBuild(16, rows, columns, values, cols, rowPointers);
+        var windowed = WindowedRows.TryBuild(rows, columns, values, cols, rowPointers);
+        if (windowed is null)
+        {
+            return (sliding, null);
+        }
+
+        return sliding is not null && 1.25 * sliding.Steps < windowed.Steps + (WindowedRows.RunCost * (double)windowed.Runs) ? (sliding, null) : (null, windowed);
+    }
 
     /// <summary>The 8-lane (AVX2) layout for y = Wx, built with the store where AVX2 is the widest path, else on first use (tests force the path); null where it does not pay.</summary>
     private SlidingRows? Narrow =>
@@ -112,13 +131,24 @@ internal sealed class RowStore
         return p;
     }
 
-    /// <summary>y = Wx + b (lengths checked): in the sliding layout as wide as the path (16 lanes with AVX-512, 8 with AVX2), else one gathered dot product per row.</summary>
+    /// <summary>y = Wx + b (lengths checked): in the batch-1 layout of the path (with AVX-512 the sliding or the windowed one, with AVX2 the sliding one of 8 lanes), else one gathered dot product per row.</summary>
     public unsafe void MultiplyVector(ReadOnlySpan<float> x, Span<float> y, ReadOnlySpan<float> bias, bool relu)
     {
         WeightChecks.Vector(Rows, Columns, x.Length, y.Length, bias.Length);
         fixed (float* px = x, pv = _values, py = y, pb = bias)
         fixed (int* pc = _columns, pp = _rowPointers)
         {
+            if (_windowed is not null && SimdPaths.Current == SimdPath.Avx512)
+            {
+                _windowed.MultiplyVector(px, py, bias.IsEmpty ? null : pb);
+                if (relu)
+                {
+                    TensorPrimitives.Max(y, 0f, y);
+                }
+
+                return;
+            }
+
             var sliding = SimdPaths.Current switch
             {
                 SimdPath.Avx512 => _wide,

@@ -4,7 +4,8 @@ using System.Runtime.Intrinsics;
 namespace WoodFisher.Kernels.Sparse;
 
 /// <summary>
-/// Local search over which rows share a slice, for a batch-1 layout (<see cref="SlidingRows"/>) whose slice costs the most entries any of its rows has in a window: a random pair of rows in two slices is swapped when
+/// Local search over which rows share a slice, for the batch-1 layouts (<see cref="SlidingRows"/>, <see cref="WindowedRows"/>)
+/// whose slice costs the most entries any of its rows has in a window: a random pair of rows in two slices is swapped when
 /// that lowers the two slices' cost. Equal moves are refused: they would let the slices drift towards an even mix of row
 /// kinds, away from the groupings that pay. Deterministic (fixed seed).
 /// </summary>
