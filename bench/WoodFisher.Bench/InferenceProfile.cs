@@ -47,13 +47,13 @@ public static class InferenceProfile
             var bias = new float[Math.Max(rows, drows)];
             var ts = Least(blocks, () => Product(sparse, xa, ya, bias, batch));
             var td = Least(blocks, () => Product(denseWeights, xa, ya, bias, batch));
-            // The batch-1 layout's steps (padding included) and lanes, for CSR matrices on a path with one.
-            var lanes = SimdPaths.Current switch { SimdPath.Avx512 => 16, SimdPath.Avx2 => 8, _ => 0 };
-            var layout = sparse is CsrMatrix csr && lanes > 0 && SlidingRows.Supported(lanes)
-                ? SlidingRows.TryBuild(lanes, rows, cols, csr.Values.ToArray(), csr.ColumnIndices.ToArray(), csr.RowPointers.ToArray())
+            // The sliding batch-1 layout's steps of 16 rows (padding included) and window, for CSR matrices on a path with one.
+            var window = SimdPaths.Current switch { SimdPath.Avx512 => 16, SimdPath.Avx2 => 8, _ => 0 };
+            var layout = sparse is CsrMatrix csr && window > 0 && SlidingRows.Supported(window)
+                ? SlidingRows.TryBuild(window, rows, cols, csr.Values.ToArray(), csr.ColumnIndices.ToArray(), csr.RowPointers.ToArray())
                 : null;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{name,-14} {WeightFormats.Name(sparse),-7} {rows}x{cols}: {ts,9:0.000}   dense {drows}x{dcols}: {td,9:0.000}   ratio {td / ts:0.00}{(layout is null ? "" : $"   steps {layout.Steps} of {layout.Lanes} lanes")}"));
+                $"{name,-14} {WeightFormats.Name(sparse),-7} {rows}x{cols}: {ts,9:0.000}   dense {drows}x{dcols}: {td,9:0.000}   ratio {td / ts:0.00}{(layout is null ? "" : $"   steps {layout.Steps}, windows of {layout.Window}")}"));
         }
 
         using var sparseEngine = pruned.CreateEngine(InferenceEngine.Sparse, batch);

@@ -61,7 +61,7 @@ internal sealed class RowStore
         return sliding is not null && 1.25 * sliding.Steps < windowed.Steps + (WindowedRows.RunCost * (double)windowed.Runs) ? (sliding, null) : (null, windowed);
     }
 
-    /// <summary>The 8-lane (AVX2) layout for y = Wx, built with the store where AVX2 is the widest path, else on first use (tests force the path); null where it does not pay.</summary>
+    /// <summary>The AVX2 layout for y = Wx (windows of 8), built with the store where AVX2 is the widest path, else on first use (tests force the path); null where it does not pay.</summary>
     private SlidingRows? Narrow =>
         SlidingRows.Supported(8) ? LazyInitializer.EnsureInitialized(ref _narrow, ref _narrowTried, ref _narrowLock, () => SlidingRows.TryBuild(8, Rows, Columns, _values, _columns, _rowPointers)!) : null;
 

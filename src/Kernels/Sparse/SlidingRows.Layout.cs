@@ -7,15 +7,15 @@ internal sealed partial class SlidingRows
     private const int MaxSlotsPerEntry = 4;
 
     /// <summary>
-    /// The layout in slices of <paramref name="lanes"/> (8 or 16) rows of rows given as runs of (value, column) entries (any
-    /// order within a row; exact zeros are left out), or null when the matrix has fewer than 8 or more than
+    /// The layout with windows of <paramref name="window"/> inputs (8 or 16) of rows given as runs of (value, column) entries
+    /// (any order within a row; exact zeros are left out), or null when the matrix has fewer than 8 or more than
     /// <see cref="MaxColumns"/> columns, or its padding would exceed <see cref="MaxSlotsPerEntry"/> slots per entry.
     /// </summary>
-    public static SlidingRows? TryBuild(int lanes, int rows, int columns, float[] values, int[] cols, int[] rowPointers)
+    public static SlidingRows? TryBuild(int window, int rows, int columns, float[] values, int[] cols, int[] rowPointers)
     {
-        if (lanes is not (8 or 16))
+        if (window is not (8 or 16))
         {
-            throw new ArgumentOutOfRangeException(nameof(lanes), lanes, "A slice is 8 or 16 rows.");
+            throw new ArgumentOutOfRangeException(nameof(window), window, "A window is 8 or 16 inputs.");
         }
 
         if (columns < 8 || columns > MaxColumns || rows == 0)
@@ -26,32 +26,32 @@ internal sealed partial class SlidingRows
         // Rows sorted by entry count (longest first, ties in row order), then swapped between slices where that removes steps.
         var entries = Entries.Sorted(rows, values, cols, rowPointers);
         var order = Enumerable.Range(0, rows).OrderByDescending(entries.Length).ToArray();
-        var slices = (rows + lanes - 1) / lanes;
-        Balance(lanes, order, rows, columns, entries);
+        var slices = (rows + SliceRows - 1) / SliceRows;
+        Balance(window, order, rows, columns, entries);
 
         // Each slice's steps start at a multiple of four, so that step t's lane offsets are byte t % 4 of quad t / 4.
         var first = new long[slices + 1];
         long steps = 0;
         for (var s = 0; s < slices; s++)
         {
-            var k = Walk(lanes, s, rows, columns, order, entries, null);
+            var k = Walk(window, s, rows, columns, order, entries, null);
             steps += k;
             first[s + 1] = first[s] + ((k + 3) / 4 * 4);
         }
 
         var padded = first[slices];
-        var windows = Windows(Span(lanes, columns));
-        if (steps * lanes > MaxSlotsPerEntry * Math.Max(entries.Count, lanes) || padded * lanes > Array.MaxLength)
+        var windows = Windows(Span(window, columns));
+        if (steps * SliceRows > MaxSlotsPerEntry * Math.Max(entries.Count, SliceRows) || padded * SliceRows > Array.MaxLength)
         {
             return null;
         }
 
-        WeightChecks.Auxiliary((padded * (lanes + 2)) + ((long)slices * (windows + 1)), $"The sliding layout of a {rows} × {columns} sparse matrix");
-        var layout = new Layout(lanes, columns, padded);
+        WeightChecks.Auxiliary((padded * (SliceRows + 2)) + ((long)slices * (windows + 1)), $"The sliding layout of a {rows} × {columns} sparse matrix");
+        var layout = new Layout(window, columns, padded);
         for (var s = 0; s < slices; s++)
         {
             layout.Slice((int)first[s]);
-            Walk(lanes, s, rows, columns, order, entries, layout);
+            Walk(window, s, rows, columns, order, entries, layout);
         }
 
         // bounds[s·(windows + 1) + w]: slice s's first step whose window starts at or past input 8w (w = windows: its end).
@@ -76,30 +76,30 @@ internal sealed partial class SlidingRows
             laneOfRow[order[l]] = l;
         }
 
-        return new SlidingRows(lanes, columns, (int)steps, laneOfRow, bounds, layout);
+        return new SlidingRows(window, columns, (int)steps, laneOfRow, bounds, layout);
     }
 
     /// <summary>
-    /// Swaps rows between slices where that removes steps (<see cref="SliceBalance"/>), costing a slice by windows as wide as
-    /// its lanes at fixed multiples of their width and half a width past them (the most entries any of its rows has in each,
-    /// summed): a proxy for its sliding steps that a few vector maxima give, where walking the slice takes microseconds. On
-    /// the first layer of a 90%-sparse 784-300-100-10 MLP, 90,000 trials (about 8 ms) take its 8-lane steps from 5,191 to 4,760.
+    /// Swaps rows between slices where that removes steps (<see cref="SliceBalance"/>), costing a slice by windows at fixed
+    /// multiples of their width and half a width past them (the most entries any of its rows has in each, summed): a proxy
+    /// for its sliding steps that a few vector maxima give, where walking the slice takes microseconds. On the first layer of
+    /// a 90%-sparse 784-300-100-10 MLP, 90,000 trials (a few milliseconds) remove 8–10% of the steps.
     /// </summary>
-    private static void Balance(int lanes, int[] order, int rows, int columns, in Entries entries)
+    private static void Balance(int window, int[] order, int rows, int columns, in Entries entries)
     {
-        var windows = (columns / lanes) + 1;
+        var windows = (columns / window) + 1;
         var counts = new WindowCounts(rows, 2 * windows, $"The sliding layout of a {rows} × {columns} sparse matrix");
         for (var r = 0; r < rows; r++)
         {
             for (var e = entries.Starts[r]; e < entries.Starts[r + 1] - 1; e++)
             {
-                counts.Add(r, entries.Columns[e] / lanes);
-                counts.Add(r, windows + ((entries.Columns[e] + (lanes / 2)) / lanes));
+                counts.Add(r, entries.Columns[e] / window);
+                counts.Add(r, windows + ((entries.Columns[e] + (window / 2)) / window));
             }
         }
 
-        var trials = Math.Min(300L * rows, 4 * SliceBalance.Work / (lanes * windows));
-        SliceBalance.Improve(order, lanes, rows, trials, s => counts.PeakSum(order, s * lanes, Math.Min(rows, (s + 1) * lanes)));
+        var trials = Math.Min(300L * rows, 4 * SliceBalance.Work / (SliceRows * windows));
+        SliceBalance.Improve(order, SliceRows, rows, trials, s => counts.PeakSum(order, s * SliceRows, Math.Min(rows, (s + 1) * SliceRows)));
     }
 
     /// <summary>
@@ -107,22 +107,22 @@ internal sealed partial class SlidingRows
     /// to the <see cref="Granularity"/>, and no later than the last whole window of the span) and takes every row's next entry
     /// inside its window. Counts them, and writes them into <paramref name="layout"/> when it is given.
     /// </summary>
-    private static int Walk(int lanes, int s, int rows, int columns, int[] order, in Entries entries, Layout? layout)
+    private static int Walk(int window, int s, int rows, int columns, int[] order, in Entries entries, Layout? layout)
     {
         // at[l]: lane l's next entry; its column is the sentinel int.MaxValue once the row is done.
-        Span<int> at = stackalloc int[lanes];
+        Span<int> at = stackalloc int[SliceRows];
         var cols = entries.Columns;
-        for (var l = 0; l < lanes; l++)
+        for (var l = 0; l < SliceRows; l++)
         {
-            at[l] = (s * lanes) + l < rows ? entries.Starts[order[(s * lanes) + l]] : cols.Length - 1;
+            at[l] = (s * SliceRows) + l < rows ? entries.Starts[order[(s * SliceRows) + l]] : cols.Length - 1;
         }
 
-        var (g, lastStart) = (Granularity(lanes), Span(lanes, columns) - lanes);
+        var (g, lastStart) = (Granularity(window), Span(window, columns) - window);
         var steps = 0;
         while (true)
         {
             var low = int.MaxValue;
-            for (var l = 0; l < lanes; l++)
+            for (var l = 0; l < SliceRows; l++)
             {
                 low = Math.Min(low, cols[at[l]]);
             }
@@ -133,9 +133,9 @@ internal sealed partial class SlidingRows
             }
 
             var offset = Math.Min(low / g * g, lastStart);
-            for (var l = 0; l < lanes; l++)
+            for (var l = 0; l < SliceRows; l++)
             {
-                if (cols[at[l]] - offset < lanes)
+                if (cols[at[l]] - offset < window)
                 {
                     layout?.Put(l, cols[at[l]] - offset, entries.Values[at[l]]);
                     at[l]++;
@@ -193,8 +193,8 @@ internal sealed partial class SlidingRows
         public int Length(int r) => Starts[r + 1] - Starts[r] - 1;
     }
 
-    /// <summary>The arrays being filled: step t's values at [lanes·t, lanes·(t + 1)), its lane offsets in byte t % 4 of quad t / 4.</summary>
-    private sealed class Layout(int lanes, int columns, long steps)
+    /// <summary>The arrays being filled: step t's values at [16t, 16t + 16), its lane offsets in byte t % 4 of quad t / 4.</summary>
+    private sealed class Layout(int window, int columns, long steps)
     {
         private readonly int[] _inputOffsets = new int[steps];
         private readonly List<int> _stepsOf = [];
@@ -202,9 +202,9 @@ internal sealed partial class SlidingRows
 
         public PinnedAligned<ushort> Offsets { get; } = new((int)steps);
 
-        public PinnedAligned<float> Values { get; } = new((int)(steps * lanes));
+        public PinnedAligned<float> Values { get; } = new((int)(steps * SliceRows));
 
-        public PinnedAligned<int> LaneIndices { get; } = new((int)(steps / 4 * lanes));
+        public PinnedAligned<int> LaneIndices { get; } = new((int)(steps / 4 * SliceRows));
 
         /// <summary>The window's first input of step t (a column of W).</summary>
         public int InputOffset(int t) => _inputOffsets[t];
@@ -221,13 +221,13 @@ internal sealed partial class SlidingRows
 
         public void Put(int lane, int inWindow, float value)
         {
-            Values.Span[(_step * lanes) + lane] = value;
-            LaneIndices.Span[(_step / 4 * lanes) + lane] |= inWindow << (8 * (_step % 4));
+            Values.Span[(_step * SliceRows) + lane] = value;
+            LaneIndices.Span[(_step / 4 * SliceRows) + lane] |= inWindow << (8 * (_step % 4));
         }
 
         public void EndStep(int offset)
         {
-            Offsets.Span[_step] = (ushort)ScratchOffset(offset, lanes, columns);
+            Offsets.Span[_step] = (ushort)ScratchOffset(offset, window, columns);
             _inputOffsets[_step++] = offset;
             _stepsOf[^1]++;
         }
