@@ -131,7 +131,7 @@ internal sealed class RowStore
         return p;
     }
 
-    /// <summary>y = Wx + b (lengths checked): in the batch-1 layout of the path (with AVX-512 the sliding or the windowed one, with AVX2 the sliding one of 8 lanes), else one gathered dot product per row.</summary>
+    /// <summary>y = Wx + b (lengths checked): in the batch-1 layout of the path (with AVX-512 the sliding or the windowed one, with AVX2 the sliding one with windows of 8), else one gathered dot product per row.</summary>
     public unsafe void MultiplyVector(ReadOnlySpan<float> x, Span<float> y, ReadOnlySpan<float> bias, bool relu)
     {
         WeightChecks.Vector(Rows, Columns, x.Length, y.Length, bias.Length);
