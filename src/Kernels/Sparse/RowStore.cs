@@ -45,9 +45,9 @@ internal sealed class RowStore
 
     /// <summary>
     /// The AVX-512 layout for y = Wx with the fewer expected cycles: sliding windows of 16, or fixed windows of 32 held in
-    /// registers over runs of steps (<see cref="WindowedRows"/>). A sliding step loads its window, about 1.25 windowed steps'
-    /// time (0.8 ns against 0.65 on a Sapphire Rapids core), while a run costs three steps of loop control: sparse rows
-    /// (the 90% MLP's layers) slide cheaper, rows as regular as 2:4's, which fill every windowed step, keep the windows.
+    /// registers over runs of steps (<see cref="WindowedRows"/>). A sliding step costs more than a windowed one
+    /// (<see cref="SlidingRows.WideStepCost"/>), a run three steps of loop control: sparse rows (the 90% MLP's layers) slide
+    /// cheaper, rows as regular as 2:4's, which fill every windowed step, keep the windows.
     /// </summary>
     private static (SlidingRows? Sliding, WindowedRows? Windowed) Wide(int rows, int columns, float[] values, int[] cols, int[] rowPointers)
     {
@@ -58,7 +58,7 @@ internal sealed class RowStore
             return (sliding, null);
         }
 
-        return sliding is not null && 1.25 * sliding.Steps < windowed.Steps + (WindowedRows.RunCost * (double)windowed.Runs) ? (sliding, null) : (null, windowed);
+        return sliding is not null && SlidingRows.WideStepCost * sliding.Steps < windowed.Cost ? (sliding, null) : (null, windowed);
     }
 
     /// <summary>The AVX2 layout for y = Wx (windows of 8), built with the store where AVX2 is the widest path, else on first use (tests force the path); null where it does not pay.</summary>

@@ -38,6 +38,12 @@ internal sealed unsafe partial class SlidingRows
     /// <summary>Most inputs the layout takes: both copies of x must lie within the reach of a 16-bit offset.</summary>
     public const int MaxColumns = 32_000;
 
+    /// <summary>
+    /// A step with windows of 16 in <see cref="WindowedRows"/> steps: it loads its window, about 0.8 ns against a windowed
+    /// step's 0.65 on a Sapphire Rapids core.
+    /// </summary>
+    public const double WideStepCost = 1.25;
+
     /// <summary>Inputs per window of the skipping bounds.</summary>
     private const int BoundWindow = 8;
 

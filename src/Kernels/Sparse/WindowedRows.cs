@@ -68,6 +68,9 @@ internal sealed unsafe class WindowedRows
     /// <summary>Slice-window pairs with steps.</summary>
     public int Runs => _windowOfRun.Length;
 
+    /// <summary>Expected time of one y = Wx in steps of 16 lanes: the steps, and <see cref="RunCost"/> per run.</summary>
+    public long Cost => Steps + (RunCost * (long)Runs);
+
     /// <summary>Whether this process can run the layout (AVX-512F).</summary>
     public static bool Supported => Avx512F.IsSupported && SimdPaths.Detected == SimdPath.Avx512;
 
