@@ -87,7 +87,8 @@ internal sealed partial class SlidingRows
     /// </summary>
     private static void Balance(int window, int[] order, int rows, int columns, in Entries entries)
     {
-        var windows = (columns / window) + 1;
+        // Windows of each phase: the second's last one, (columns − 1 + window / 2) / window, may lie past the first's.
+        var windows = ((columns + (window / 2)) / window) + 1;
         var counts = new WindowCounts(rows, 2 * windows, $"The sliding layout of a {rows} × {columns} sparse matrix");
         for (var r = 0; r < rows; r++)
         {

@@ -22,6 +22,8 @@ public sealed class SlidingRowsTests
     [TestCase(100, 300)]
     [TestCase(10, 100)]
     [TestCase(64, 1000)]
+    [TestCase(100, 253)]
+    [TestCase(48, 126)]
     public void EqualsFloat64DenseProduct(int rows, int cols)
     {
         foreach (var window in SupportedWindows())
