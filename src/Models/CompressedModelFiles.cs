@@ -24,16 +24,18 @@ public sealed class CompressedModel
     public long FileBytes { get; }
 
     /// <summary>
-    /// The inference engine: <see cref="InferenceEngine.Sparse"/> runs the stored matrices as they are and every other weight
-    /// in its smallest format (<see cref="WeightFormats.Compress"/>, as for a plain file); <see cref="InferenceEngine.Dense"/>
-    /// runs every weight dense.
+    /// The inference engine: <see cref="InferenceEngine.Sparse"/> folds hidden units with all-zero incoming weights into the
+    /// next layer's bias (see <see cref="InferenceModel.Create(IModel{float}, Func{string, float[], int, int, IWeightMatrix}, int, bool)"/>),
+    /// runs the stored matrices as they are where that left their shape, and every other weight in its smallest format
+    /// (<see cref="WeightFormats.Compress"/>, as for a plain file); <see cref="InferenceEngine.Dense"/> runs every weight dense.
     /// </summary>
     public InferenceModel CreateEngine(InferenceEngine engine = InferenceEngine.Sparse, int maxBatch = 128)
     {
+        if (engine == InferenceEngine.Dense)
+            return InferenceModel.Create(Model, InferenceEngine.Dense, maxBatch);
         var stored = Weights.ToDictionary(w => w.Name, w => w.Matrix, StringComparer.Ordinal);
         return InferenceModel.Create(Model, (name, dense, rows, columns) =>
-            engine == InferenceEngine.Dense ? new DenseWeights(rows, columns, dense)
-            : stored.TryGetValue(name, out var m) ? m : WeightFormats.Compress(dense, rows, columns), maxBatch);
+            stored.TryGetValue(name, out var m) && m.Rows == rows && m.Columns == columns ? m : WeightFormats.Compress(dense, rows, columns), maxBatch, foldConstantUnits: true);
     }
 }
 

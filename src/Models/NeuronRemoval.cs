@@ -103,6 +103,37 @@ public static class NeuronRemoval
         return new NeuronRemovalResult(smaller, counts);
     }
 
+    /// <summary>
+    /// <paramref name="model"/> with its zero-input units removed (<see cref="Shrink"/>), or <paramref name="model"/> itself
+    /// when it has none that can be, or is not a model <see cref="Shrink"/> takes.
+    /// </summary>
+    public static IModel<float> WithoutZeroUnits(IModel<float> model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        if (model is not (Mlp<float> or LeNet5<float> or CifarNet<float>) || !HasZeroUnit(Flatten(model)))
+            return model;
+        var r = Shrink(model);
+        return r.Units.Any(u => u.After < u.Before) ? r.Model : model;
+    }
+
+    /// <summary>Whether a producer other than the last has a unit whose incoming weights are all zero.</summary>
+    private static bool HasZeroUnit(List<(string Name, Module<float> Module)> chain)
+    {
+        var producers = chain.Where(t => t.Module is Linear<float> or Conv2d<float>).SkipLast(1);
+        foreach (var (_, module) in producers)
+        {
+            var (weight, rows) = Parts(module);
+            var columns = weight.Length / rows;
+            for (var u = 0; u < rows; u++)
+            {
+                if (!weight.AsSpan(u * columns, columns).ContainsAnyExcept(0f))
+                    return true;
+            }
+        }
+
+        return false;
+    }
+
     private static List<(string Name, Module<float> Module)> Flatten(IModel<float> model)
     {
         if (model is not Model<float> m || model is not (Mlp<float> or LeNet5<float> or CifarNet<float>))

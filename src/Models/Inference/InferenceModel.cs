@@ -94,25 +94,38 @@ public sealed partial class InferenceModel : IDisposable
     /// <summary>Bytes of all stored weight matrices.</summary>
     public long WeightBytes => Weights.Sum(w => w.StoredBytes);
 
-    /// <summary>Compiles <paramref name="model"/> with dense weights or with each weight in its smallest format.</summary>
+    /// <summary>
+    /// Compiles <paramref name="model"/> with dense weights, or with each weight in its smallest format and the hidden units
+    /// whose incoming weights are all zero folded into the next layer's bias (<see cref="Create(IModel{float}, Func{string, float[], int, int, IWeightMatrix}, int, bool)"/>).
+    /// </summary>
     /// <exception cref="NotSupportedException">The model has a layer the engine does not run.</exception>
     public static InferenceModel Create(IModel<float> model, InferenceEngine engine = InferenceEngine.Sparse, int maxBatch = 128) =>
-        Create(model, (name, dense, rows, columns) => engine == InferenceEngine.Dense
-            ? new DenseWeights(rows, columns, dense)
-            : WeightFormats.Compress(dense, rows, columns), maxBatch);
+        engine == InferenceEngine.Dense
+            ? Create(model, (_, dense, rows, columns) => new DenseWeights(rows, columns, dense), maxBatch)
+            : Create(model, (_, dense, rows, columns) => WeightFormats.Compress(dense, rows, columns), maxBatch, foldConstantUnits: true);
 
     /// <summary>
     /// Compiles <paramref name="model"/>, asking <paramref name="weights"/> for each Linear and Conv2d weight: it receives the
     /// parameter name, a copy of the dense values (row-major [out, in·k·k]) and the matrix shape, and returns the matrix to run.
     /// </summary>
+    /// <param name="model">The model; it is not changed.</param>
+    /// <param name="weights">The matrix to run for each weight.</param>
+    /// <param name="maxBatch">Largest batch run at once.</param>
+    /// <param name="foldConstantUnits">
+    /// Whether a hidden unit whose incoming weights are all zero (pruning leaves some: 47 of the first layer's 300 in a
+    /// 784-300-100-10 MLP pruned to 90% by global magnitude) is first removed, its constant output folded into the next
+    /// layer's bias (<see cref="NeuronRemoval.Shrink"/>, exact to float32 rounding; sequential models only, others compile
+    /// as they are). The engine then skips the next layer's entries that read it; <paramref name="weights"/> is asked for
+    /// the smaller shapes.
+    /// </param>
     /// <exception cref="NotSupportedException">The model has a layer the engine does not run.</exception>
     /// <exception cref="ArgumentException">A returned matrix has the wrong shape.</exception>
-    public static InferenceModel Create(IModel<float> model, Func<string, float[], int, int, IWeightMatrix> weights, int maxBatch = 128)
+    public static InferenceModel Create(IModel<float> model, Func<string, float[], int, int, IWeightMatrix> weights, int maxBatch = 128, bool foldConstantUnits = false)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(weights);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxBatch, 1);
-        if (model is not Model<float> m)
+        if ((foldConstantUnits ? NeuronRemoval.WithoutZeroUnits(model) : model) is not Model<float> m)
             throw new NotSupportedException($"The inference engine compiles models built from layers (Model<float>); {model.GetType().Name} is not one.");
         var shape = model.InputShape;
         var input = shape.Length == 1 ? new FeatureMap(shape[0], 1, 1) : new FeatureMap(shape[0], shape[1], shape[2]);
