@@ -29,14 +29,14 @@ internal sealed partial class SlidingRows
         var slices = (rows + SliceRows - 1) / SliceRows;
         Balance(window, order, rows, columns, entries);
 
-        // Each slice's steps start at a multiple of four, so that step t's lane offsets are byte t % 4 of quad t / 4.
+        // Each slice's steps start at a multiple of eight, so that step t's lane offsets are nibble t % 8 of octet t / 8.
         var first = new long[slices + 1];
         long steps = 0;
         for (var s = 0; s < slices; s++)
         {
             var k = Walk(window, s, rows, columns, order, entries, null);
             steps += k;
-            first[s + 1] = first[s] + ((k + 3) / 4 * 4);
+            first[s + 1] = first[s] + ((k + 7) / 8 * 8);
         }
 
         var padded = first[slices];
@@ -194,7 +194,7 @@ internal sealed partial class SlidingRows
         public int Length(int r) => Starts[r + 1] - Starts[r] - 1;
     }
 
-    /// <summary>The arrays being filled: step t's values at [16t, 16t + 16), its lane offsets in byte t % 4 of quad t / 4.</summary>
+    /// <summary>The arrays being filled: step t's values at [16t, 16t + 16), its lane offsets in nibble t % 8 of octet t / 8.</summary>
     private sealed class Layout(int window, int columns, long steps)
     {
         private readonly int[] _inputOffsets = new int[steps];
@@ -205,7 +205,7 @@ internal sealed partial class SlidingRows
 
         public PinnedAligned<float> Values { get; } = new((int)(steps * SliceRows));
 
-        public PinnedAligned<int> LaneIndices { get; } = new((int)(steps / 4 * SliceRows));
+        public PinnedAligned<int> LaneIndices { get; } = new((int)(steps / 8 * SliceRows));
 
         /// <summary>The window's first input of step t (a column of W).</summary>
         public int InputOffset(int t) => _inputOffsets[t];
@@ -223,7 +223,7 @@ internal sealed partial class SlidingRows
         public void Put(int lane, int inWindow, float value)
         {
             Values.Span[(_step * SliceRows) + lane] = value;
-            LaneIndices.Span[(_step / 4 * SliceRows) + lane] |= inWindow << (8 * (_step % 4));
+            LaneIndices.Span[(_step / 8 * SliceRows) + lane] |= inWindow << (4 * (_step % 8));
         }
 
         public void EndStep(int offset)
