@@ -2,7 +2,7 @@ namespace WoodFisher.Models.Tests.IO;
 
 /// <summary>
 /// Python for tests against PyTorch: <c>Net</c>, the layout of cnn:4-6:bn (conv, BatchNorm, ReLU, pool twice, then Linear)
-/// with random weights and running statistics; and <c>save(net, path)</c>, its state dict as safetensors written by hand
+/// with random weights and running statistics; and <c>save(net, path, arch)</c>, its state dict as safetensors written by hand
 /// (header length, JSON header, little-endian bytes) with woodfisher's arch metadata. Prepend it to a script for
 /// <see cref="Python.Run"/>, which imports NumPy, sys and json.
 /// </summary>
@@ -34,8 +34,8 @@ internal static class TorchCnn
                 net.bn1.running_mean.uniform_(-0.2, 0.2); net.bn1.running_var.uniform_(0.5, 2.0)
                 net.bn1.weight.uniform_(0.5, 1.5); net.bn1.bias.uniform_(-0.1, 0.1)
             return net
-        def save(net, path):
-            header, blobs, off = {'__metadata__': {'woodfisher.arch': 'cnn:4-6:bn', 'format': 'pt'}}, [], 0
+        def save(net, path, arch='cnn:4-6:bn'):
+            header, blobs, off = {'__metadata__': {'woodfisher.arch': arch, 'format': 'pt'}}, [], 0
             for k, v in net.state_dict().items():
                 a = v.detach().cpu().numpy()
                 a = a.astype('<i8') if a.dtype == np.int64 else a.astype('<f4')

@@ -50,6 +50,50 @@ public sealed class PyTorchInferenceTests
         }
     }
 
+    /// <summary>
+    /// A 784-64-32-10 MLP written by PyTorch with 80% of its weights zeroed and whole units left with zero incoming weights
+    /// (some with a positive bias, whose constant output the sparse engine folds into the next layer's bias, some with a
+    /// negative one, dead behind the ReLU): the sparse engine runs smaller matrices and gives PyTorch's logits.
+    /// </summary>
+    [Test]
+    public void PyTorchMlpWithZeroUnits_SparseEngineFoldsThem_AndGivesPyTorchsLogits()
+    {
+        using var dir = new TempDir();
+        TorchCnn.Require("torch");
+        const int count = 20;
+        Python.Run(TorchCnn.Script + """
+            torch.manual_seed(7)
+            class Mlp(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc1 = nn.Linear(784, 64); self.fc2 = nn.Linear(64, 32); self.fc3 = nn.Linear(32, 10)
+                def forward(self, x):
+                    return self.fc3(F.relu(self.fc2(F.relu(self.fc1(x.flatten(1))))))
+            net = Mlp()
+            with torch.no_grad():
+                for m in (net.fc1, net.fc2, net.fc3):
+                    m.weight.mul_((torch.rand_like(m.weight) > 0.8).float())
+                for u in (1, 5, 9, 20, 33, 60):
+                    net.fc1.weight[u] = 0; net.fc1.bias[u] = 0.3 if u % 2 else -0.3
+                for u in (0, 17):
+                    net.fc2.weight[u] = 0; net.fc2.bias[u] = 0.2
+            net.eval()
+            save(net, sys.argv[1], 'mlp:784-64-32-10')
+            x = torch.rand(int(sys.argv[4]), 784)
+            with torch.no_grad():
+                z = net(x)
+            np.save(sys.argv[2], x.numpy()); np.save(sys.argv[3], z.numpy())
+            """, dir.File("m.safetensors"), dir.File("x.npy"), dir.File("z.npy"), count.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var model = ModelFiles.Load(dir.File("m.safetensors"));
+        var x = Npy.Read(dir.File("x.npy")).GetData<float>();
+        var expected = Npy.Read(dir.File("z.npy")).GetData<float>();
+        using var engine = InferenceModel.Create(model, InferenceEngine.Sparse, maxBatch: 8);
+        Assert.That(engine.Weights.Select(w => (w.Rows, w.Columns)), Is.EqualTo(new[] { (58, 784), (30, 58), (10, 30) }), "six fc1 units and two fc2 units removed");
+        AssertClose(engine.Logits(x, count), expected, $"{count} samples in batches of 8");
+        for (var i = 0; i < 3; i++)
+            AssertClose(engine.Logits(x.AsSpan(i * 784, 784), 1), expected.AsSpan(i * 10, 10).ToArray(), $"sample {i} alone");
+    }
+
     private static void AssertClose(float[] actual, float[] expected, string what)
     {
         Assert.That(actual, Has.Length.EqualTo(expected.Length), what);
