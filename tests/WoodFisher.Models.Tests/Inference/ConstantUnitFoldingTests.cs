@@ -78,6 +78,22 @@ public sealed class ConstantUnitFoldingTests
         AssertClose(folded.Logits(x, 5), kept.Logits(x, 5), "folded against kept");
     }
 
+    /// <summary>A hidden layer pruned away entirely: one unit is kept (a layer needs a width), the network's output is a constant.</summary>
+    [Test]
+    public void WholeHiddenLayerZero_LeavesOneUnit_AndTheConstantLogits()
+    {
+        var model = ModelFactory.Create("mlp:784-300-100-10", seed: 3);
+        InferenceModelTests.Prune(model, Pruning.Random90, seed: 4);
+        Array.Clear(model.Parameters.Single(p => p.Name == "fc2.weight").Data);
+        var (x, _) = TestData.Random(6, 784, 10, seed: 2);
+        var expected = Evaluation.Logits(model, x, 6);
+        using var engine = InferenceModel.Create(model, InferenceEngine.Sparse, maxBatch: 4);
+        Assert.That(engine.Weights[1].Rows, Is.EqualTo(1));
+        Assert.That(engine.Weights[2].Columns, Is.EqualTo(1));
+        AssertClose(engine.Logits(x, 6), expected, "batches");
+        AssertClose(engine.Logits(x.AsSpan(0, 784), 1), expected.AsSpan(0, 10).ToArray(), "one sample");
+    }
+
     [Test]
     public void ModelWithoutZeroUnits_IsCompiledAsItIs()
     {
