@@ -28,10 +28,10 @@ public sealed class ConstantUnitFoldingTests
 
         using var sparse = InferenceModel.Create(model, InferenceEngine.Sparse, maxBatch: 16);
         using var dense = InferenceModel.Create(model, InferenceEngine.Dense, maxBatch: 16);
-        AssertClose(sparse.Logits(x, 37), expected, "sparse, batches of 16");
+        InferenceModelTests.AssertClose(sparse.Logits(x, 37), expected, "sparse, batches of 16");
         for (var i = 0; i < 3; i++)
-            AssertClose(sparse.Logits(x.AsSpan(i * per, per), 1), expected.AsSpan(i * model.NumClasses, model.NumClasses).ToArray(), $"sparse, sample {i} alone");
-        AssertClose(dense.Logits(x, 37), expected, "dense");
+            InferenceModelTests.AssertClose(sparse.Logits(x.AsSpan(i * per, per), 1), expected.AsSpan(i * model.NumClasses, model.NumClasses).ToArray(), $"sparse, sample {i} alone");
+        InferenceModelTests.AssertClose(dense.Logits(x, 37), expected, "dense");
 
         var shapes = model.Parameters.Where(p => p.IsPrunable).Select(p => (p.Shape[0], p.Length / p.Shape[0])).ToArray();
         Assert.That(dense.Weights.Select(w => (w.Rows, w.Columns)), Is.EqualTo(shapes), "the dense engine keeps every unit");
@@ -58,8 +58,8 @@ public sealed class ConstantUnitFoldingTests
         var loaded = CompressedModelFiles.Load(dir.File("c.safetensors"));
         var (x, _) = TestData.Random(9, 784, 10, seed: 1);
         using var engine = loaded.CreateEngine();
-        AssertClose(engine.Logits(x, 9), Evaluation.Logits(model, x, 9), "compressed file");
-        AssertClose(engine.Logits(x.AsSpan(0, 784), 1), Evaluation.Logits(model, x, 1), "compressed file, one sample");
+        InferenceModelTests.AssertClose(engine.Logits(x, 9), Evaluation.Logits(model, x, 9), "compressed file");
+        InferenceModelTests.AssertClose(engine.Logits(x.AsSpan(0, 784), 1), Evaluation.Logits(model, x, 1), "compressed file, one sample");
         Assert.That(engine.Weights.Select(w => (w.Rows, w.Columns)), Is.EqualTo(new[] { (300 - 25, 784), (100, 300 - 25), (10, 100) }));
         Assert.That(engine.Weights[2].Format, Is.EqualTo("block:4x1"), "fc3's stored matrix runs as stored");
     }
@@ -75,7 +75,7 @@ public sealed class ConstantUnitFoldingTests
         Assert.That(kept.Weights[0].Rows, Is.EqualTo(300));
         Assert.That(folded.Weights[0].Rows, Is.EqualTo(275));
         var (x, _) = TestData.Random(5, 784, 10, seed: 2);
-        AssertClose(folded.Logits(x, 5), kept.Logits(x, 5), "folded against kept");
+        InferenceModelTests.AssertClose(folded.Logits(x, 5), kept.Logits(x, 5), "folded against kept");
     }
 
     /// <summary>A hidden layer pruned away entirely: one unit is kept (a layer needs a width), the network's output is a constant.</summary>
@@ -90,8 +90,8 @@ public sealed class ConstantUnitFoldingTests
         using var engine = InferenceModel.Create(model, InferenceEngine.Sparse, maxBatch: 4);
         Assert.That(engine.Weights[1].Rows, Is.EqualTo(1));
         Assert.That(engine.Weights[2].Columns, Is.EqualTo(1));
-        AssertClose(engine.Logits(x, 6), expected, "batches");
-        AssertClose(engine.Logits(x.AsSpan(0, 784), 1), expected.AsSpan(0, 10).ToArray(), "one sample");
+        InferenceModelTests.AssertClose(engine.Logits(x, 6), expected, "batches");
+        InferenceModelTests.AssertClose(engine.Logits(x.AsSpan(0, 784), 1), expected.AsSpan(0, 10).ToArray(), "one sample");
     }
 
     [Test]
@@ -131,16 +131,5 @@ public sealed class ConstantUnitFoldingTests
         }
 
         return zeroed;
-    }
-
-    private static void AssertClose(float[] actual, float[] expected, string what)
-    {
-        Assert.That(actual, Has.Length.EqualTo(expected.Length), what);
-        var scale = 1 + expected.Max(Math.Abs);
-        for (var i = 0; i < actual.Length; i++)
-        {
-            if (!(Math.Abs(actual[i] - expected[i]) <= 1e-4 * scale))
-                Assert.Fail($"{what}: logit {i}: engine {actual[i]:R}, model {expected[i]:R} (tolerance {1e-4 * scale:G3})");
-        }
     }
 }

@@ -187,14 +187,15 @@ public sealed class InferenceModelTests
         }
     }
 
-    private static void AssertClose(float[] actual, float[] expected)
+    /// <summary>Logits within 1e-4·(1 + max|z|) of the reference's (the tolerance the class states); <paramref name="what"/> names the case.</summary>
+    internal static void AssertClose(float[] actual, float[] expected, string what = "", string reference = "model")
     {
-        Assert.That(actual, Has.Length.EqualTo(expected.Length));
+        Assert.That(actual, Has.Length.EqualTo(expected.Length), what);
         var scale = 1 + expected.Max(Math.Abs);
         for (var i = 0; i < actual.Length; i++)
         {
             if (!(Math.Abs(actual[i] - expected[i]) <= 1e-4 * scale))
-                Assert.Fail($"logit {i}: engine {actual[i]:R}, model {expected[i]:R} (tolerance {1e-4 * scale:G3})");
+                Assert.Fail($"{what}: logit {i}: engine {actual[i]:R}, {reference} {expected[i]:R} (tolerance {1e-4 * scale:G3})");
         }
     }
 

@@ -20,29 +20,20 @@ public sealed class PyTorchInferenceTests
         TorchCnn.Require("torch");
 
         const int count = 70;
-        Python.Run(TorchCnn.Script + """
-            net = random_net(5)
+        var (model, x, expected) = FromPyTorch(dir, """
+            net, arch = random_net(5), 'cnn:4-6:bn'
             with torch.no_grad():
                 net.bn1.bias[2] = -100.0
                 for m in (net.conv1, net.conv2, net.fc):
                     m.weight.mul_((torch.rand_like(m.weight) > 0.7).float())
-            net.eval()
-            save(net, sys.argv[1])
-            x = torch.rand(int(sys.argv[4]), 1, 28, 28)
-            with torch.no_grad():
-                z = net(x)
-            np.save(sys.argv[2], x.numpy()); np.save(sys.argv[3], z.numpy())
-            """, dir.File("m.safetensors"), dir.File("x.npy"), dir.File("z.npy"), count.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        var model = ModelFiles.Load(dir.File("m.safetensors"));
-        var x = Npy.Read(dir.File("x.npy")).GetData<float>();
-        var expected = Npy.Read(dir.File("z.npy")).GetData<float>();
+            """, "1, 28, 28", count);
         var per = 28 * 28;
         foreach (var engine in Enum.GetValues<InferenceEngine>())
         {
             using var engineModel = InferenceModel.Create(model, engine, maxBatch: 64);
-            AssertClose(engineModel.Logits(x, count), expected, $"{engine}, {count} samples in batches of 64 and 6");
+            InferenceModelTests.AssertClose(engineModel.Logits(x, count), expected, $"{engine}, {count} samples in batches of 64 and 6", "PyTorch");
             for (var i = 0; i < 3; i++)
-                AssertClose(engineModel.Logits(x.AsSpan(i * per, per), 1), expected.AsSpan(i * 10, 10).ToArray(), $"{engine}, sample {i} alone");
+                InferenceModelTests.AssertClose(engineModel.Logits(x.AsSpan(i * per, per), 1), expected.AsSpan(i * 10, 10).ToArray(), $"{engine}, sample {i} alone", "PyTorch");
             if (CoreSplit.Cores >= 2)
                 Assert.That(engineModel.Parts(64), Is.GreaterThanOrEqualTo(2), "a batch of 64 is split by samples");
             if (engine == InferenceEngine.Sparse)
@@ -61,7 +52,7 @@ public sealed class PyTorchInferenceTests
         using var dir = new TempDir();
         TorchCnn.Require("torch");
         const int count = 20;
-        Python.Run(TorchCnn.Script + """
+        var (model, x, expected) = FromPyTorch(dir, """
             torch.manual_seed(7)
             class Mlp(nn.Module):
                 def __init__(self):
@@ -77,31 +68,30 @@ public sealed class PyTorchInferenceTests
                     net.fc1.weight[u] = 0; net.fc1.bias[u] = 0.3 if u % 2 else -0.3
                 for u in (0, 17):
                     net.fc2.weight[u] = 0; net.fc2.bias[u] = 0.2
+            arch = 'mlp:784-64-32-10'
+            """, "784", count);
+        using var engine = InferenceModel.Create(model, InferenceEngine.Sparse, maxBatch: 8);
+        Assert.That(engine.Weights.Select(w => (w.Rows, w.Columns)), Is.EqualTo(new[] { (58, 784), (30, 58), (10, 30) }), "six fc1 units and two fc2 units removed");
+        InferenceModelTests.AssertClose(engine.Logits(x, count), expected, $"{count} samples in batches of 8", "PyTorch");
+        for (var i = 0; i < 3; i++)
+            InferenceModelTests.AssertClose(engine.Logits(x.AsSpan(i * 784, 784), 1), expected.AsSpan(i * 10, 10).ToArray(), $"sample {i} alone", "PyTorch");
+    }
+
+    /// <summary>
+    /// Runs <paramref name="build"/> (Python after <see cref="TorchCnn.Script"/> that leaves a network in <c>net</c> and its
+    /// woodfisher spec in <c>arch</c>), saves the network and its eval-mode logits on <paramref name="count"/> random inputs
+    /// of <paramref name="shape"/>; returns the model as loaded, the inputs and PyTorch's logits.
+    /// </summary>
+    private static (IModel<float> Model, float[] X, float[] Logits) FromPyTorch(TempDir dir, string build, string shape, int count)
+    {
+        Python.Run(TorchCnn.Script + build + "\n" + $$"""
             net.eval()
-            save(net, sys.argv[1], 'mlp:784-64-32-10')
-            x = torch.rand(int(sys.argv[4]), 784)
+            save(net, sys.argv[1], arch)
+            x = torch.rand(int(sys.argv[4]), {{shape}})
             with torch.no_grad():
                 z = net(x)
             np.save(sys.argv[2], x.numpy()); np.save(sys.argv[3], z.numpy())
             """, dir.File("m.safetensors"), dir.File("x.npy"), dir.File("z.npy"), count.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        var model = ModelFiles.Load(dir.File("m.safetensors"));
-        var x = Npy.Read(dir.File("x.npy")).GetData<float>();
-        var expected = Npy.Read(dir.File("z.npy")).GetData<float>();
-        using var engine = InferenceModel.Create(model, InferenceEngine.Sparse, maxBatch: 8);
-        Assert.That(engine.Weights.Select(w => (w.Rows, w.Columns)), Is.EqualTo(new[] { (58, 784), (30, 58), (10, 30) }), "six fc1 units and two fc2 units removed");
-        AssertClose(engine.Logits(x, count), expected, $"{count} samples in batches of 8");
-        for (var i = 0; i < 3; i++)
-            AssertClose(engine.Logits(x.AsSpan(i * 784, 784), 1), expected.AsSpan(i * 10, 10).ToArray(), $"sample {i} alone");
-    }
-
-    private static void AssertClose(float[] actual, float[] expected, string what)
-    {
-        Assert.That(actual, Has.Length.EqualTo(expected.Length), what);
-        var scale = 1 + expected.Max(Math.Abs);
-        for (var i = 0; i < actual.Length; i++)
-        {
-            if (!(Math.Abs(actual[i] - expected[i]) <= 1e-4 * scale))
-                Assert.Fail($"{what}: logit {i}: engine {actual[i]:R}, PyTorch {expected[i]:R} (tolerance {1e-4 * scale:G3})");
-        }
+        return (ModelFiles.Load(dir.File("m.safetensors")), Npy.Read(dir.File("x.npy")).GetData<float>(), Npy.Read(dir.File("z.npy")).GetData<float>());
     }
 }
