@@ -15,7 +15,7 @@ internal sealed class EvalCommand : VerbCommand<EvalCommand.Settings>
         [CommandOption("--split <SPLIT>"), Help("Evaluate on this split only: train or test (default: test, then train).")]
         public string? Split { get; init; }
 
-        [CommandOption("--engine <ENGINE>"), Help("Run the inference engine: dense (every weight dense) or sparse (CSR, N:M or block-sparse weights: a compressed file's formats, else the smallest for each weight). Same accuracy to float32 rounding.")]
+        [CommandOption("--engine <ENGINE>"), Help("Run the inference engine: dense (every weight dense) or sparse (CSR, N:M or block-sparse weights: a compressed file's formats, else the smallest for each weight; hidden units without inputs folded into the next layer's bias). Same accuracy to float32 rounding.")]
         public string? Engine { get; init; }
     }
 
