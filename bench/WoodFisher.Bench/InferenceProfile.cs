@@ -28,7 +28,7 @@ public static class InferenceProfile
         var batch = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 1;
         var blocks = args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : (batch == 1 ? 6000 : 300);
         // The sparse engine's layers: hidden units with all-zero incoming weights folded into the next layer's bias.
-        var state = NeuronRemoval.WithoutZeroUnits(pruned.Model).StateDict();
+        var state = NeuronRemoval.WithoutZeroUnits(pruned.Model).Model.StateDict();
         var dense = baseline.StateDict();
         Console.WriteLine($"batch {batch}; least time of one call over {blocks} blocks of 4 calls, microseconds");
         foreach (var (name, t) in state)

@@ -105,15 +105,15 @@ public static class NeuronRemoval
 
     /// <summary>
     /// <paramref name="model"/> with its zero-input units removed (<see cref="Shrink"/>), or <paramref name="model"/> itself
-    /// when it has none that can be, or is not a model <see cref="Shrink"/> takes.
+    /// with no units listed when it has none that can be, or is not a model <see cref="Shrink"/> takes.
     /// </summary>
-    public static IModel<float> WithoutZeroUnits(IModel<float> model)
+    public static NeuronRemovalResult WithoutZeroUnits(IModel<float> model)
     {
         ArgumentNullException.ThrowIfNull(model);
         if (model is not (Mlp<float> or LeNet5<float> or CifarNet<float>) || !HasZeroUnit(Flatten(model)))
-            return model;
+            return new NeuronRemovalResult(model, []);
         var r = Shrink(model);
-        return r.Units.Any(u => u.After < u.Before) ? r.Model : model;
+        return r.Units.Any(u => u.After < u.Before) ? r : new NeuronRemovalResult(model, []);
     }
 
     /// <summary>Whether a producer other than the last has a unit whose incoming weights are all zero.</summary>

@@ -72,12 +72,30 @@ public sealed class StructuredCommandTests : CliFixture
         {
             (code, stdout, stderr) = Run(["eval", .. args, "--data", PruneTestSupport.SliceDir, "--split", "test"]);
             Assert.That(code, Is.Zero, stderr);
-            lines.Add(PruneTestSupport.Fields(stdout.Trim()));
+            lines.Add(PruneTestSupport.Records(stdout, "split").Single());
         }
+
 
         Assert.That(lines.Select(l => l["accuracy"]).Distinct().Count(), Is.EqualTo(1), "one accuracy from the model, the compressed file and both engines");
         Assert.That(double.Parse(lines[3]["loss"], CultureInfo.InvariantCulture), Is.EqualTo(double.Parse(lines[0]["loss"], CultureInfo.InvariantCulture)).Within(1e-5));
         Assert.That(long.Parse(lines[3]["weight_bytes"], CultureInfo.InvariantCulture), Is.LessThan(0.25 * long.Parse(lines[2]["weight_bytes"], CultureInfo.InvariantCulture)));
+    }
+
+    /// <summary>The sparse engine names the hidden units it removed (those left without inputs) in prune's records, and keeps the accuracy.</summary>
+    [Test]
+    public void EvalSparse_NamesTheZeroInputUnitsItRemoves()
+    {
+        var model = ModelFiles.Load(_model);
+        var fc1 = model.Parameters.Single(p => p.Name == "fc1.weight");
+        foreach (var u in new[] { 2, 9, 30 })
+            Array.Clear(fc1.Data, u * 784, 784);
+        ModelFiles.Save(model, P("z.safetensors"));
+        var (code, stdout, stderr) = Run("eval", "--model", P("z.safetensors"), "--data", PruneTestSupport.SliceDir, "--split", "test", "--engine", "sparse");
+        Assert.That(code, Is.Zero, stderr);
+        Assert.That(PruneTestSupport.Records(stdout, "units").Select(u => (u["units"], u["before"], u["after"])), Is.EqualTo(new[] { ("fc1", "32", "29") }));
+        (code, var dense, stderr) = Run("eval", "--model", P("z.safetensors"), "--data", PruneTestSupport.SliceDir, "--split", "test");
+        Assert.That(code, Is.Zero, stderr);
+        Assert.That(PruneTestSupport.Records(stdout, "split").Single()["accuracy"], Is.EqualTo(PruneTestSupport.Records(dense, "split").Single()["accuracy"]));
     }
 
     [Test]

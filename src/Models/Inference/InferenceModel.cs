@@ -91,6 +91,12 @@ public sealed partial class InferenceModel : IDisposable
     /// <summary>The weight matrices, in model order.</summary>
     public IReadOnlyList<InferenceWeights> Weights { get; }
 
+    /// <summary>
+    /// Per layer that lost some, the hidden units removed before compiling because their incoming weights were all zero
+    /// (their constant outputs folded into the next layer's bias); empty when none were.
+    /// </summary>
+    public IReadOnlyList<UnitCount> RemovedUnits { get; private init; } = [];
+
     /// <summary>Bytes of all stored weight matrices.</summary>
     public long WeightBytes => Weights.Sum(w => w.StoredBytes);
 
@@ -125,7 +131,8 @@ public sealed partial class InferenceModel : IDisposable
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(weights);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxBatch, 1);
-        if ((foldConstantUnits ? NeuronRemoval.WithoutZeroUnits(model) : model) is not Model<float> m)
+        var folded = foldConstantUnits ? NeuronRemoval.WithoutZeroUnits(model) : new NeuronRemovalResult(model, []);
+        if (folded.Model is not Model<float> m)
             throw new NotSupportedException($"The inference engine compiles models built from layers (Model<float>); {model.GetType().Name} is not one.");
         var shape = model.InputShape;
         var input = shape.Length == 1 ? new FeatureMap(shape[0], 1, 1) : new FeatureMap(shape[0], shape[1], shape[2]);
@@ -142,7 +149,7 @@ public sealed partial class InferenceModel : IDisposable
             var capacity = PartCapacity(maxBatch, cores, narrowest);
             for (var p = 1; p < cores; p++)
                 networks.Add(new Compiler(weights, capacity, compiled).Sequence(m.Root, "", input));
-            return new InferenceModel(model, [.. networks], maxBatch, narrowest, capacity);
+            return new InferenceModel(model, [.. networks], maxBatch, narrowest, capacity) { RemovedUnits = [.. folded.Units.Where(u => u.After < u.Before)] };
         }
         catch
         {

@@ -73,7 +73,9 @@ public sealed class ConstantUnitFoldingTests
         using var kept = InferenceModel.Create(model, (_, d, r, c) => WeightFormats.Compress(d, r, c));
         using var folded = InferenceModel.Create(model, (_, d, r, c) => WeightFormats.Compress(d, r, c), foldConstantUnits: true);
         Assert.That(kept.Weights[0].Rows, Is.EqualTo(300));
+        Assert.That(kept.RemovedUnits, Is.Empty);
         Assert.That(folded.Weights[0].Rows, Is.EqualTo(275));
+        Assert.That(folded.RemovedUnits, Is.EqualTo(new[] { new UnitCount("fc1", 300, 275, 0) }));
         var (x, _) = TestData.Random(5, 784, 10, seed: 2);
         InferenceModelTests.AssertClose(folded.Logits(x, 5), kept.Logits(x, 5), "folded against kept");
     }
@@ -98,9 +100,10 @@ public sealed class ConstantUnitFoldingTests
     public void ModelWithoutZeroUnits_IsCompiledAsItIs()
     {
         var model = ModelFactory.Create("mlp:784-300-100-10", seed: 3);
-        Assert.That(NeuronRemoval.WithoutZeroUnits(model), Is.SameAs(model));
+        Assert.That(NeuronRemoval.WithoutZeroUnits(model).Model, Is.SameAs(model));
+        Assert.That(NeuronRemoval.WithoutZeroUnits(model).Units, Is.Empty);
         var resnet = ModelFactory.Create("resnet20:3x8x8", seed: 3);
-        Assert.That(NeuronRemoval.WithoutZeroUnits(resnet), Is.SameAs(resnet), "ResNet's channels are shared; it is not shrunk");
+        Assert.That(NeuronRemoval.WithoutZeroUnits(resnet).Model, Is.SameAs(resnet), "ResNet's channels are shared; it is not shrunk");
     }
 
     /// <summary>

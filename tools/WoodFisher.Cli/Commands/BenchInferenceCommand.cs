@@ -66,6 +66,7 @@ internal sealed class BenchInferenceCommand : VerbCommand<BenchInferenceCommand.
         var ratios = new List<Ratio>();
         using var dense = baseline.CreateEngine(InferenceEngine.Dense, largest);
         using var sparse = compressed.CreateEngine(InferenceEngine.Sparse, largest);
+        CliEngines.RecordRemovedUnits(sparse);
         foreach (var w in sparse.Weights)
             CliConsole.Record(("weight", w.Name), ("format", w.Format), ("shape", $"{w.Rows}x{w.Columns}"), ("nonzeros", w.NonZeros), ("bytes", w.StoredBytes), ("dense_bytes", 4L * w.Rows * w.Columns));
         foreach (var b in batches)
@@ -113,7 +114,7 @@ internal sealed class BenchInferenceCommand : VerbCommand<BenchInferenceCommand.
         if (report is not null)
             CliFiles.WriteText(report, report.EndsWith(".md", StringComparison.OrdinalIgnoreCase)
                 ? Markdown(compressed.Model.Spec, baseline.Model.Spec, cpu ? "processor" : "wall", rows, ratios, bytesRatio, load, loadAfter, runs)
-                : JsonSerializer.Serialize(new { model = compressed.Model.Spec, baseline = baseline.Model.Spec, clock = cpu ? "cpu" : "wall", cores = Environment.ProcessorCount, runs, seconds_per_run = seconds, load_before = load, load_after = loadAfter, bytes_ratio = bytesRatio, weights = sparse.Weights, rows, ratios },
+                : JsonSerializer.Serialize(new { model = compressed.Model.Spec, baseline = baseline.Model.Spec, clock = cpu ? "cpu" : "wall", cores = Environment.ProcessorCount, runs, seconds_per_run = seconds, load_before = load, load_after = loadAfter, bytes_ratio = bytesRatio, weights = sparse.Weights, removed_units = sparse.RemovedUnits, rows, ratios },
                     new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower }));
         return 0;
     }

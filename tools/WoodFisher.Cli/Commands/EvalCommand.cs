@@ -25,6 +25,7 @@ internal sealed class EvalCommand : VerbCommand<EvalCommand.Settings>
         var compressed = CliModels.LoadCompressed(settings.Model, settings.Arch);
         var model = compressed.Model;
         using var engine = engineKind is { } kind ? compressed.CreateEngine(kind) : null;
+        CliEngines.RecordRemovedUnits(engine);
         foreach (var split in settings.Split is null ? ["test", "train"] : new[] { settings.Split })
         {
             var name = VerbSettings.Read("--split", split, SampleSettings.ParseSplit);

@@ -13,6 +13,13 @@ internal static class CliEngines
         _ => throw new FormatException($"'{text}' is not an engine; use dense or sparse"),
     };
 
+    /// <summary>One line per layer whose zero-input units the engine removed, in the records <c>prune --pattern neurons</c> prints.</summary>
+    public static void RecordRemovedUnits(InferenceModel? engine)
+    {
+        foreach (var u in engine?.RemovedUnits ?? [])
+            CliConsole.Record(("units", u.Layer), ("before", u.Before), ("after", u.After), ("constant_kept", u.Constant));
+    }
+
     /// <summary>The engine's name as the options spell it.</summary>
     public static string Name(InferenceEngine engine) => engine == InferenceEngine.Dense ? "dense" : "sparse";
 }
