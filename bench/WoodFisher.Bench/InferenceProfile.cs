@@ -110,7 +110,8 @@ public static class InferenceProfile
     {
         const int calls = 2000;
         var clocks = new List<TimedWeights>[] { [], [] };
-        using var sparse = InferenceModel.Create(pruned.Model, (name, d, r, c) => Clocked(clocks[0], Stored(pruned, name, r, c) ?? WeightFormats.Compress(d, r, c), calls), batch, foldConstantUnits: true);
+        var stored = pruned.Weights.ToDictionary(w => w.Name, w => w.Matrix, StringComparer.Ordinal);
+        using var sparse = InferenceModel.Create(pruned.Model, (name, d, r, c) => Clocked(clocks[0], CompressedModel.SparseWeight(stored, name, d, r, c), calls), batch, foldConstantUnits: true);
         using var dense = InferenceModel.Create(baseline, (_, d, r, c) => Clocked(clocks[1], new DenseWeights(r, c, d), calls), batch);
         var engines = new[] { sparse, dense };
         var totals = new long[2, calls];
@@ -143,10 +144,6 @@ public static class InferenceProfile
                 $"inside {(k == 0 ? "sparse" : "dense "),-7} call {Median(Enumerable.Range(0, calls).Select(i => totals[k, i]).ToArray()),8:0.0}   products {Median(products),8:0.0} ({layers})   rest {Median(rest),7:0.0}   (medians of {calls} calls, µs)"));
         }
     }
-
-    /// <summary>The file's matrix for <paramref name="name"/> when the engine runs it at that shape, as <see cref="CompressedModel.CreateEngine"/> does.</summary>
-    private static IWeightMatrix? Stored(CompressedModel pruned, string name, int rows, int columns) =>
-        pruned.Weights.FirstOrDefault(w => w.Name == name && w.Matrix.Rows == rows && w.Matrix.Columns == columns)?.Matrix;
 
     private static TimedWeights Clocked(List<TimedWeights> list, IWeightMatrix w, int calls)
     {

@@ -34,9 +34,15 @@ public sealed class CompressedModel
         if (engine == InferenceEngine.Dense)
             return InferenceModel.Create(Model, InferenceEngine.Dense, maxBatch);
         var stored = Weights.ToDictionary(w => w.Name, w => w.Matrix, StringComparer.Ordinal);
-        return InferenceModel.Create(Model, (name, dense, rows, columns) =>
-            stored.TryGetValue(name, out var m) && m.Rows == rows && m.Columns == columns ? m : WeightFormats.Compress(dense, rows, columns), maxBatch, foldConstantUnits: true);
+        return InferenceModel.Create(Model, (name, dense, rows, columns) => SparseWeight(stored, name, dense, rows, columns), maxBatch, foldConstantUnits: true);
     }
+
+    /// <summary>
+    /// The matrix the sparse engine runs for weight <paramref name="name"/> at <paramref name="rows"/> × <paramref name="columns"/>:
+    /// the stored one where folding left its shape, else <paramref name="dense"/> in its smallest format.
+    /// </summary>
+    internal static IWeightMatrix SparseWeight(IReadOnlyDictionary<string, IWeightMatrix> stored, string name, float[] dense, int rows, int columns) =>
+        stored.TryGetValue(name, out var m) && m.Rows == rows && m.Columns == columns ? m : WeightFormats.Compress(dense, rows, columns);
 }
 
 /// <summary>

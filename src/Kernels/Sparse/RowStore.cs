@@ -63,7 +63,7 @@ internal sealed class RowStore
 
     /// <summary>The AVX2 layout for y = Wx (windows of 8), built with the store where AVX2 is the widest path, else on first use (tests force the path); null where it does not pay.</summary>
     private SlidingRows? Narrow =>
-        SlidingRows.Supported(8) ? LazyInitializer.EnsureInitialized(ref _narrow, ref _narrowTried, ref _narrowLock, () => SlidingRows.TryBuild(8, Rows, Columns, _values, _columns, _rowPointers)!) : null;
+        SlidingRows.Supported(8) ? LazyInitializer.EnsureInitialized(ref _narrow, ref _narrowTried, ref _narrowLock, () => SlidingRows.TryBuild(8, Rows, Columns, _values, _columns, _rowPointers)) : null;
 
     public int Columns { get; }
 
